@@ -1,0 +1,199 @@
+"""Settings, declared once.
+
+Each ``Setting`` names its type, default, ``TANDEM_*`` environment variable,
+command-line flag and help. The CLI options, validation and
+``docs/settings.md`` are generated from ``SETTINGS``. Precedence:
+defaults < settings file (TOML) < environment < flags, resolved once into a
+frozen ``Settings`` that is passed down. Only this module reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Setting", "SETTINGS", "Settings", "load_settings", "settings_markdown"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    type: Callable[[Any], Any]
+    default: Any
+    help: str
+    section: str = "server"
+
+    @property
+    def env(self) -> str:
+        return "TANDEM_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be greater than 0")
+    return number
+
+
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be greater than 0")
+    return number
+
+
+def _port(value: Any) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError("must be between 0 and 65535")
+    return number
+
+
+def _account_id(value: Any) -> str:
+    text = str(value)
+    if len(text) != 12 or not text.isdigit():
+        raise ValueError("must be 12 digits")
+    return text
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", str, "127.0.0.1", "Address to bind. Keep 127.0.0.1 unless others must reach it."),
+    Setting("port", _port, 8080, "Port for every API, the dashboard and /metrics (0 picks a free one)."),
+    Setting("data_dir", Path, Path(".tandem"), "Directory holding the store and unpacked artefacts."),
+    Setting("account_id", _account_id, "000000000000", "AWS account id used in ARNs and messages."),
+    Setting("region", str, "us-east-1", "AWS region used in ARNs and messages."),
+    Setting(
+        "metrics_flush_interval", _positive_float, 5.0,
+        "Seconds between flushes of in-memory minute buckets to the store (at most 5).",
+        section="telemetry",
+    ),
+    Setting(
+        "logs_flush_interval", _positive_float, 0.5,
+        "Seconds at most between capture of a log line and its commit.", section="telemetry",
+    ),
+    Setting(
+        "retention_1m_days", _positive_int, 15, "Days 1-minute metric data is kept.",
+        section="telemetry",
+    ),
+    Setting(
+        "retention_5m_days", _positive_int, 63, "Days 5-minute rollups are kept.",
+        section="telemetry",
+    ),
+    Setting(
+        "retention_1h_days", _positive_int, 455, "Days 1-hour rollups are kept.",
+        section="telemetry",
+    ),
+    Setting(
+        "usage_interval", _positive_float, 5.0,
+        "Seconds between samples of CPU, memory, GPU and disk use (at most 10).",
+        section="telemetry",
+    ),
+    Setting(
+        "health_check_timeout", _positive_float, 480.0,
+        "Seconds an instance may take to answer /ping on every container at start.",
+        section="serving",
+    ),
+    Setting(
+        "ping_interval", _positive_float, 2.0, "Seconds between /ping checks of a running instance.",
+        section="serving",
+    ),
+    Setting(
+        "ping_timeout", _positive_float, 2.0, "Seconds a /ping may take before it counts as failed.",
+        section="serving",
+    ),
+    Setting(
+        "invocation_timeout", _positive_float, 60.0,
+        "Seconds one invocation may take before the client gets a ModelError.", section="serving",
+    ),
+    Setting(
+        "stop_grace_period", _positive_float, 30.0,
+        "Seconds between SIGTERM and SIGKILL when stopping a container.", section="serving",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".tandem")
+    account_id: str = "000000000000"
+    region: str = "us-east-1"
+    metrics_flush_interval: float = 5.0
+    logs_flush_interval: float = 0.5
+    retention_1m_days: int = 15
+    retention_5m_days: int = 63
+    retention_1h_days: int = 455
+    usage_interval: float = 5.0
+    health_check_timeout: float = 480.0
+    ping_interval: float = 2.0
+    ping_timeout: float = 2.0
+    invocation_timeout: float = 60.0
+    stop_grace_period: float = 30.0
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: _coerce(k, v, "argument") for k, v in changes.items()})
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    setting = _BY_NAME.get(name)
+    if setting is None:
+        raise ConfigError(f"{source}: unknown setting {name!r}", field=name)
+    try:
+        return setting.type(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: setting {name!r}: {exc}", field=name) from exc
+
+
+def load_settings(
+    file: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve defaults < file < environment < flags into one frozen Settings."""
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    if file is not None:
+        try:
+            data = tomllib.loads(Path(file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{file}: {exc}", file=str(file)) from exc
+        table = data.get("tandem", data)
+        for key, value in table.items():
+            values[key] = _coerce(key, value, str(file))
+    env = os.environ if environ is None else environ
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _coerce(setting.name, env[setting.env], setting.env)
+    for key, value in (flags or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, _BY_NAME[key].flag if key in _BY_NAME else key)
+    return Settings(**values)
+
+
+def settings_markdown() -> str:
+    """The settings reference (docs/settings.md is this text)."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated from `tandem/config.py`. Precedence: defaults < settings file "
+        "(`--config FILE`, TOML, keys as below, optionally under `[tandem]`) < "
+        "environment < flags.",
+        "",
+        "| name | flag | environment | default | help |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        lines.append(f"| `{s.name}` | `{s.flag}` | `{s.env}` | `{s.default}` | {s.help} |")
+    return "\n".join(lines) + "\n"
