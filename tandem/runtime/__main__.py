@@ -1,0 +1,48 @@
+"""``python -m tandem.runtime --model-dir DIR``: the built-in handler runtime container."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from .compat import install_toolkit_aliases
+from .environment import RuntimeConfigError, RuntimeEnvironment
+from .handler import Handler
+from .server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tandem.runtime",
+                                     description="Serve an inference.py handler module.")
+    parser.add_argument("--model-dir", required=True, type=Path,
+                        help="the model directory (SageMaker's /opt/ml/model)")
+    args = parser.parse_args(argv)
+    try:
+        env = RuntimeEnvironment.from_env(os.environ, args.model_dir.resolve())
+    except RuntimeConfigError as error:
+        print(f"tandem.runtime: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=env.log_level, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    install_toolkit_aliases()
+    try:
+        handler = Handler.load(env)
+    except BaseException:  # noqa: BLE001 - any failure to load is the container failing to boot
+        print("tandem.runtime: failed to load the handler module or the model", file=sys.stderr)
+        traceback.print_exc()
+        return 1
+    try:
+        return serve(handler, env)
+    except OSError as error:
+        print(f"tandem.runtime: cannot serve on {env.host}:{env.port}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
