@@ -72,6 +72,8 @@ def _parse_entry(scanner: Scanner) -> _Entry:
     scanner.skip_spaces()
     if scanner.peek() in (",", "]", ""):
         return _Entry(name, None)
+    if scanner.peek() not in ("=", "!", "<", ">"):
+        raise scanner.error(f"expected ',' or ']' or a condition, found {scanner.peek()!r}")
     # Disjunctive normal form: alternatives joined by ||, each a list of ANDed comparisons.
     alternatives: list[list[Comparison]] = [[read_comparison(scanner)]]
     while True:

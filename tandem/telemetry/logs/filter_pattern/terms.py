@@ -62,7 +62,7 @@ def _read_term(scanner: Scanner, prefix_at: int) -> Term:
     if ch.isalnum() or ch == "_":
         return scanner.read_while()
     if scanner.pos > prefix_at:
-        raise scanner.error(f"{scanner.text[prefix_at]!r} must be followed by a term")
+        raise scanner.error(f"{scanner.text[prefix_at]!r} must be followed by a term", prefix_at)
     raise scanner.error(f"unexpected character {ch!r}; quote terms that contain it")
 
 
