@@ -1,0 +1,483 @@
+"""LogStore on SQLite: groups, streams and events in ``logs.db`` (one writer, many readers).
+
+Events live in one table keyed by ``seq`` (AUTOINCREMENT, so a seq is never reused after a
+sweep and live tail can follow it), with two covering orders: (stream, timestamp, seq) for
+GetLogEvents pages and (group, timestamp, seq) for FilterLogEvents. Filter terms run as
+``instr()`` in SQL so only candidate rows reach Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from tandem.errors import ResourceAlreadyExists
+from tandem.telemetry.logs.store import (
+    EventBatch,
+    GroupRecord,
+    Position,
+    StoredEvent,
+    StreamRecord,
+)
+from tandem.telemetry.logs.validation import (
+    GROUP_EXISTS,
+    STREAM_EXISTS,
+    group_not_found,
+    stream_not_found,
+)
+
+from .database import Database
+
+__all__ = ["SQLiteLogStore", "MIGRATIONS"]
+
+MIGRATIONS = [
+    """
+    CREATE TABLE log_groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        creation_time INTEGER NOT NULL,
+        retention_days INTEGER,
+        stored_bytes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE log_streams (
+        id INTEGER PRIMARY KEY,
+        group_id INTEGER NOT NULL REFERENCES log_groups(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        creation_time INTEGER NOT NULL,
+        first_event_time INTEGER,
+        last_event_time INTEGER,
+        last_ingestion_time INTEGER,
+        stored_bytes INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (group_id, name)
+    );
+    CREATE TABLE log_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_id INTEGER NOT NULL,
+        stream_id INTEGER NOT NULL,
+        timestamp INTEGER NOT NULL,
+        ingestion_time INTEGER NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX log_events_by_stream ON log_events (stream_id, timestamp, seq);
+    CREATE INDEX log_events_by_group ON log_events (group_id, timestamp, seq);
+    """,
+]
+
+_GROUP_COLS = "name, creation_time, retention_days, stored_bytes"
+_STREAM_COLS = (
+    "name, creation_time, first_event_time, last_event_time, last_ingestion_time, stored_bytes"
+)
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class SQLiteLogStore:
+    """The LogStore protocol on a ``Database`` (see tandem.telemetry.logs.store)."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+        database.migrate("logs", MIGRATIONS)
+
+    # -- helpers (run inside a read or write transaction) -------------------
+
+    @staticmethod
+    def _group_id(conn: sqlite3.Connection, name: str) -> int:
+        row = conn.execute("SELECT id FROM log_groups WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise group_not_found()
+        return int(row[0])
+
+    @classmethod
+    def _stream_id(cls, conn: sqlite3.Connection, group: str, name: str) -> tuple[int, int]:
+        group_id = cls._group_id(conn, group)
+        row = conn.execute(
+            "SELECT id FROM log_streams WHERE group_id = ? AND name = ?", (group_id, name)
+        ).fetchone()
+        if row is None:
+            raise stream_not_found()
+        return group_id, int(row[0])
+
+    @staticmethod
+    def _stream_ids(
+        conn: sqlite3.Connection,
+        group_id: int,
+        names: Sequence[str] | None,
+        prefix: str | None,
+    ) -> dict[int, str]:
+        sql = "SELECT id, name FROM log_streams WHERE group_id = ?"
+        args: list[Any] = [group_id]
+        if names is not None:
+            sql += f" AND name IN ({','.join('?' * len(names))})"
+            args += list(names)
+        elif prefix:
+            sql += " AND name LIKE ? ESCAPE '\\'"
+            args.append(_like_prefix(prefix))
+        return {int(i): n for i, n in conn.execute(sql, args)}
+
+    # -- groups --------------------------------------------------------------
+
+    def create_group(self, name: str, creation_time: int) -> GroupRecord:
+        def run(conn: sqlite3.Connection) -> GroupRecord:
+            try:
+                conn.execute(
+                    "INSERT INTO log_groups (name, creation_time) VALUES (?, ?)",
+                    (name, creation_time),
+                )
+            except sqlite3.IntegrityError:
+                raise ResourceAlreadyExists(GROUP_EXISTS) from None
+            return GroupRecord(name, creation_time)
+
+        return self.db.write(run)
+
+    def get_group(self, name: str) -> GroupRecord | None:
+        row = self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_GROUP_COLS} FROM log_groups WHERE name = ?", (name,)
+            ).fetchone()
+        )
+        return GroupRecord(*row) if row else None
+
+    def list_groups(
+        self, *, prefix: str | None, contains: str | None, offset: int, limit: int
+    ) -> list[GroupRecord]:
+        sql = f"SELECT {_GROUP_COLS} FROM log_groups"
+        args: list[Any] = []
+        if prefix:
+            sql += " WHERE name LIKE ? ESCAPE '\\'"
+            args.append(_like_prefix(prefix))
+        elif contains:
+            sql += " WHERE instr(name, ?) > 0"
+            args.append(contains)
+        # BINARY collation is byte order, which is ASCII order for these names.
+        sql += " ORDER BY name LIMIT ? OFFSET ?"
+        args += [limit, offset]
+        rows = self.db.read(lambda c: c.execute(sql, args).fetchall())
+        return [GroupRecord(*r) for r in rows]
+
+    def delete_group(self, name: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            group_id = self._group_id(conn, name)
+            conn.execute("DELETE FROM log_events WHERE group_id = ?", (group_id,))
+            conn.execute("DELETE FROM log_groups WHERE id = ?", (group_id,))
+
+        self.db.write(run)
+
+    def set_retention(self, name: str, days: int | None) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE log_groups SET retention_days = ? WHERE name = ?", (days, name)
+            )
+            if cur.rowcount == 0:
+                raise group_not_found()
+
+        self.db.write(run)
+
+    # -- streams -------------------------------------------------------------
+
+    def create_stream(self, group: str, name: str, creation_time: int) -> StreamRecord:
+        def run(conn: sqlite3.Connection) -> StreamRecord:
+            group_id = self._group_id(conn, group)
+            try:
+                conn.execute(
+                    "INSERT INTO log_streams (group_id, name, creation_time) VALUES (?, ?, ?)",
+                    (group_id, name, creation_time),
+                )
+            except sqlite3.IntegrityError:
+                raise ResourceAlreadyExists(STREAM_EXISTS) from None
+            return StreamRecord(name, creation_time)
+
+        return self.db.write(run)
+
+    def ensure_stream(self, group: str, name: str, creation_time: int) -> None:
+        self.db.write(lambda conn: self._ensure(conn, group, name, creation_time))
+
+    @staticmethod
+    def _ensure(conn: sqlite3.Connection, group: str, name: str, now: int) -> tuple[int, int]:
+        conn.execute(
+            "INSERT INTO log_groups (name, creation_time) VALUES (?, ?) "
+            "ON CONFLICT(name) DO NOTHING",
+            (group, now),
+        )
+        group_id = conn.execute("SELECT id FROM log_groups WHERE name = ?", (group,)).fetchone()[0]
+        conn.execute(
+            "INSERT INTO log_streams (group_id, name, creation_time) VALUES (?, ?, ?) "
+            "ON CONFLICT(group_id, name) DO NOTHING",
+            (group_id, name, now),
+        )
+        stream_id = conn.execute(
+            "SELECT id FROM log_streams WHERE group_id = ? AND name = ?", (group_id, name)
+        ).fetchone()[0]
+        return int(group_id), int(stream_id)
+
+    def get_stream(self, group: str, name: str) -> StreamRecord | None:
+        def run(conn: sqlite3.Connection) -> StreamRecord | None:
+            group_id = self._group_id(conn, group)
+            row = conn.execute(
+                f"SELECT {_STREAM_COLS} FROM log_streams WHERE group_id = ? AND name = ?",
+                (group_id, name),
+            ).fetchone()
+            return StreamRecord(*row) if row else None
+
+        return self.db.read(run)
+
+    def list_streams(
+        self,
+        group: str,
+        *,
+        prefix: str | None,
+        by_last_event: bool,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> list[StreamRecord]:
+        def run(conn: sqlite3.Connection) -> list[StreamRecord]:
+            group_id = self._group_id(conn, group)
+            sql = f"SELECT {_STREAM_COLS} FROM log_streams WHERE group_id = ?"
+            args: list[Any] = [group_id]
+            if prefix:
+                sql += " AND name LIKE ? ESCAPE '\\'"
+                args.append(_like_prefix(prefix))
+            order = " DESC" if descending else ""
+            if by_last_event:
+                sql += f" ORDER BY last_event_time{order}, name{order}"
+            else:
+                sql += f" ORDER BY name{order}"
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+            return [StreamRecord(*r) for r in conn.execute(sql, args)]
+
+        return self.db.read(run)
+
+    def delete_stream(self, group: str, name: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            group_id, stream_id = self._stream_id(conn, group, name)
+            removed = conn.execute(
+                "SELECT stored_bytes FROM log_streams WHERE id = ?", (stream_id,)
+            ).fetchone()[0]
+            conn.execute("DELETE FROM log_events WHERE stream_id = ?", (stream_id,))
+            conn.execute("DELETE FROM log_streams WHERE id = ?", (stream_id,))
+            conn.execute(
+                "UPDATE log_groups SET stored_bytes = stored_bytes - ? WHERE id = ?",
+                (removed, group_id),
+            )
+
+        self.db.write(run)
+
+    # -- events --------------------------------------------------------------
+
+    def append(
+        self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool
+    ) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            last = 0
+            for batch in batches:
+                if not batch.events:
+                    continue
+                if create_missing:
+                    group_id, stream_id = self._ensure(
+                        conn, batch.group, batch.stream, ingestion_time
+                    )
+                else:
+                    group_id, stream_id = self._stream_id(conn, batch.group, batch.stream)
+                conn.executemany(
+                    "INSERT INTO log_events (group_id, stream_id, timestamp, ingestion_time, "
+                    "message) VALUES (?, ?, ?, ?, ?)",
+                    [(group_id, stream_id, ts, ingestion_time, msg) for ts, msg in batch.events],
+                )
+                last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                size = sum(len(msg.encode("utf-8")) for _, msg in batch.events)
+                first_ts = min(ts for ts, _ in batch.events)
+                last_ts = max(ts for ts, _ in batch.events)
+                conn.execute(
+                    "UPDATE log_streams SET "
+                    "first_event_time = min(coalesce(first_event_time, ?1), ?1), "
+                    "last_event_time = max(coalesce(last_event_time, ?2), ?2), "
+                    "last_ingestion_time = ?3, stored_bytes = stored_bytes + ?4 WHERE id = ?5",
+                    (first_ts, last_ts, ingestion_time, size, stream_id),
+                )
+                conn.execute(
+                    "UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE id = ?",
+                    (size, group_id),
+                )
+            return int(last)
+
+        return self.db.write(run)
+
+    def read_stream(
+        self,
+        group: str,
+        stream: str,
+        *,
+        start: int | None,
+        end: int | None,
+        after: Position | None,
+        before: Position | None,
+        limit: int,
+        newest_first: bool,
+    ) -> list[StoredEvent]:
+        def run(conn: sqlite3.Connection) -> list[StoredEvent]:
+            _, stream_id = self._stream_id(conn, group, stream)
+            sql = (
+                "SELECT seq, timestamp, ingestion_time, message FROM log_events "
+                "WHERE stream_id = ?"
+            )
+            args: list[Any] = [stream_id]
+            if start is not None:
+                sql += " AND timestamp >= ?"
+                args.append(start)
+            if end is not None:
+                sql += " AND timestamp < ?"
+                args.append(end)
+            if after is not None:
+                sql += " AND timestamp >= ? AND (timestamp, seq) > (?, ?)"
+                args += [after[0], after[0], after[1]]
+            if before is not None:
+                sql += " AND timestamp <= ? AND (timestamp, seq) < (?, ?)"
+                args += [before[0], before[0], before[1]]
+            order = " DESC" if newest_first else ""
+            sql += f" ORDER BY timestamp{order}, seq{order} LIMIT ?"
+            args.append(limit)
+            rows = conn.execute(sql, args).fetchall()
+            if newest_first:
+                rows.reverse()
+            return [StoredEvent(r[0], stream, r[1], r[2], r[3]) for r in rows]
+
+        return self.db.read(run)
+
+    def filter_events(
+        self,
+        group: str,
+        *,
+        stream_names: Sequence[str] | None,
+        stream_prefix: str | None,
+        start: int | None,
+        end: int | None,
+        after: Position | None,
+        terms: Sequence[str],
+        limit: int,
+    ) -> list[StoredEvent]:
+        def run(conn: sqlite3.Connection) -> list[StoredEvent]:
+            group_id = self._group_id(conn, group)
+            streams = self._stream_ids(conn, group_id, stream_names, stream_prefix)
+            if not streams:
+                return []
+            sql = (
+                "SELECT seq, stream_id, timestamp, ingestion_time, message FROM log_events "
+                "WHERE group_id = ?"
+            )
+            args: list[Any] = [group_id]
+            if stream_names is not None or stream_prefix:
+                sql += f" AND stream_id IN ({','.join('?' * len(streams))})"
+                args += list(streams)
+            lower = start
+            if after is not None:
+                lower = after[0] if lower is None else max(lower, after[0])
+                sql += " AND (timestamp, seq) > (?, ?)"
+                args += [after[0], after[1]]
+            if lower is not None:
+                sql += " AND timestamp >= ?"
+                args.append(lower)
+            if end is not None:
+                sql += " AND timestamp <= ?"
+                args.append(end)
+            for term in terms:
+                sql += " AND instr(message, ?) > 0"
+                args.append(term)
+            sql += " ORDER BY timestamp, seq LIMIT ?"
+            args.append(limit)
+            return [
+                StoredEvent(r[0], streams[r[1]], r[2], r[3], r[4])
+                for r in conn.execute(sql, args)
+            ]
+
+        return self.db.read(run)
+
+    def events_since(
+        self,
+        group: str,
+        after_seq: int,
+        *,
+        stream_names: Sequence[str] | None,
+        stream_prefix: str | None,
+        terms: Sequence[str],
+        limit: int,
+    ) -> list[StoredEvent]:
+        def run(conn: sqlite3.Connection) -> list[StoredEvent]:
+            row = conn.execute("SELECT id FROM log_groups WHERE name = ?", (group,)).fetchone()
+            if row is None:
+                return []
+            streams = self._stream_ids(conn, row[0], stream_names, stream_prefix)
+            if not streams:
+                return []
+            sql = (
+                "SELECT seq, stream_id, timestamp, ingestion_time, message FROM log_events "
+                "WHERE seq > ? AND group_id = ?"
+            )
+            args: list[Any] = [after_seq, row[0]]
+            if stream_names is not None or stream_prefix:
+                sql += f" AND stream_id IN ({','.join('?' * len(streams))})"
+                args += list(streams)
+            for term in terms:
+                sql += " AND instr(message, ?) > 0"
+                args.append(term)
+            sql += " ORDER BY seq LIMIT ?"
+            args.append(limit)
+            return [
+                StoredEvent(r[0], streams[r[1]], r[2], r[3], r[4])
+                for r in conn.execute(sql, args)
+            ]
+
+        return self.db.read(run)
+
+    def last_seq(self) -> int:
+        row = self.db.read(
+            lambda c: c.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'log_events'"
+            ).fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    # -- retention -----------------------------------------------------------
+
+    def sweep(self, now_ms: int) -> tuple[int, int]:
+        def run(conn: sqlite3.Connection) -> tuple[int, int]:
+            events = streams = 0
+            groups = conn.execute(
+                "SELECT id, retention_days FROM log_groups WHERE retention_days IS NOT NULL"
+            ).fetchall()
+            for group_id, days in groups:
+                cutoff = now_ms - days * 86_400_000
+                touched = conn.execute(
+                    "SELECT stream_id, count(*), sum(length(CAST(message AS BLOB))) "
+                    "FROM log_events WHERE group_id = ? AND timestamp < ? GROUP BY stream_id",
+                    (group_id, cutoff),
+                ).fetchall()
+                if touched:
+                    conn.execute(
+                        "DELETE FROM log_events WHERE group_id = ? AND timestamp < ?",
+                        (group_id, cutoff),
+                    )
+                for stream_id, count, size in touched:
+                    events += count
+                    conn.execute(
+                        "UPDATE log_streams SET stored_bytes = stored_bytes - ?1, "
+                        "first_event_time = (SELECT min(timestamp) FROM log_events "
+                        "WHERE stream_id = ?2) WHERE id = ?2",
+                        (size, stream_id),
+                    )
+                    conn.execute(
+                        "UPDATE log_groups SET stored_bytes = stored_bytes - ? WHERE id = ?",
+                        (size, group_id),
+                    )
+                streams += conn.execute(
+                    "DELETE FROM log_streams WHERE group_id = ? "
+                    "AND coalesce(last_ingestion_time, creation_time) < ? "
+                    "AND NOT EXISTS (SELECT 1 FROM log_events e WHERE e.stream_id = log_streams.id)",
+                    (group_id, cutoff),
+                ).rowcount
+            return events, streams
+
+        return self.db.write(run)

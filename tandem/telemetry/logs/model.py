@@ -1,0 +1,121 @@
+"""Records of CloudWatch Logs: groups, streams, events, and the results of each operation.
+
+Field names are the snake_case of the CloudWatch Logs wire members (``log_group_name`` is
+``logGroupName``), and ``None`` means "omit the member", so the awsJson 1.1 layer maps these
+dataclasses 1:1 without knowing the semantics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "LogGroup",
+    "LogStream",
+    "InputLogEvent",
+    "OutputLogEvent",
+    "FilteredLogEvent",
+    "RejectedLogEventsInfo",
+    "PutLogEventsResult",
+    "GetLogEventsResult",
+    "FilterLogEventsResult",
+    "DescribeLogGroupsResult",
+    "DescribeLogStreamsResult",
+    "SweepResult",
+]
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    log_group_name: str
+    creation_time: int
+    arn: str
+    log_group_arn: str
+    stored_bytes: int = 0
+    retention_in_days: int | None = None
+    metric_filter_count: int = 0
+    log_group_class: str = "STANDARD"
+    deletion_protection_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class LogStream:
+    log_stream_name: str
+    creation_time: int
+    arn: str
+    # Real bytes held; the wire layer reports 0 as AWS does for streams (reference §3.5).
+    stored_bytes: int = 0
+    first_event_timestamp: int | None = None
+    last_event_timestamp: int | None = None
+    last_ingestion_time: int | None = None
+    upload_sequence_token: str | None = None
+
+
+@dataclass(frozen=True)
+class InputLogEvent:
+    timestamp: int
+    message: str
+
+
+@dataclass(frozen=True)
+class OutputLogEvent:
+    timestamp: int
+    message: str
+    ingestion_time: int
+
+
+@dataclass(frozen=True)
+class FilteredLogEvent:
+    log_stream_name: str
+    timestamp: int
+    message: str
+    ingestion_time: int
+    event_id: str
+
+
+@dataclass(frozen=True)
+class RejectedLogEventsInfo:
+    too_new_log_event_start_index: int | None = None
+    too_old_log_event_end_index: int | None = None
+    expired_log_event_end_index: int | None = None
+
+
+@dataclass(frozen=True)
+class PutLogEventsResult:
+    next_sequence_token: str
+    rejected_log_events_info: RejectedLogEventsInfo | None = None
+
+
+@dataclass(frozen=True)
+class GetLogEventsResult:
+    events: list[OutputLogEvent]
+    next_forward_token: str
+    next_backward_token: str
+
+
+@dataclass(frozen=True)
+class FilterLogEventsResult:
+    events: list[FilteredLogEvent]
+    next_token: str | None = None
+    # Always empty since 2020 (reference §3.4); kept so the wire shape is 1:1.
+    searched_log_streams: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DescribeLogGroupsResult:
+    log_groups: list[LogGroup]
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class DescribeLogStreamsResult:
+    log_streams: list[LogStream]
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one retention sweep removed."""
+
+    events_deleted: int = 0
+    streams_deleted: int = 0

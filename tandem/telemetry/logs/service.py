@@ -1,0 +1,416 @@
+"""LogService: CloudWatch Logs semantics over a LogStore, plus the capture writer and live tail.
+
+Operation methods take keyword arguments named after the wire members in snake_case
+(``log_group_name`` for ``logGroupName``) and return the dataclasses of ``model``, so the
+awsJson 1.1 layer maps requests and responses 1:1. Errors are ``tandem.errors`` types with
+AWS's texts. Store calls block, so they run in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from tandem.clock import Clock, SystemClock
+from tandem.errors import InvalidParameterValue
+
+from . import queries
+from .filter_pattern import FilterPattern, parse_filter_pattern
+from .ingest import LogWriter
+from .model import (
+    DescribeLogGroupsResult,
+    DescribeLogStreamsResult,
+    FilteredLogEvent,
+    FilterLogEventsResult,
+    GetLogEventsResult,
+    InputLogEvent,
+    LogGroup,
+    LogStream,
+    PutLogEventsResult,
+    SweepResult,
+)
+from .store import EventBatch, GroupRecord, LogStore, StreamRecord
+from .tokens import decode_offset_token, encode_offset_token
+from .validation import (
+    check_put_batch,
+    group_not_found,
+    resolve_group_name,
+    stream_not_found,
+    validate_group_name,
+    validate_limit,
+    validate_retention,
+    validate_stream_name,
+)
+
+__all__ = ["LogService"]
+
+_log = logging.getLogger(__name__)
+
+
+class LogService:
+    """Log groups, streams and events with CloudWatch Logs semantics."""
+
+    def __init__(
+        self,
+        log_store: LogStore,
+        clock: Clock = SystemClock(),
+        flush_interval: float = 0.5,
+        *,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+        max_pending: int = 100_000,
+        sweep_interval: float | None = 3600.0,
+        tail_poll_interval: float = 1.0,
+    ) -> None:
+        self.store = log_store
+        self.clock = clock
+        self.region = region
+        self.account_id = account_id
+        self.sweep_interval = sweep_interval
+        self.tail_poll_interval = tail_poll_interval
+        self._writer = LogWriter(
+            log_store, clock, flush_interval=flush_interval, max_pending=max_pending,
+            on_commit=self._committed,
+        )
+        self._known: set[tuple[str, str]] = set()
+        self._commit_signal: asyncio.Event | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        self._commit_signal = asyncio.Event()
+        self._writer.start()
+        if self.sweep_interval:
+            self._sweeper = asyncio.get_running_loop().create_task(
+                self._sweep_periodically(self.sweep_interval), name="log-retention-sweeper"
+            )
+
+    async def stop(self) -> None:
+        """Flush every captured line to the store, then stop background work."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            try:
+                await self._sweeper
+            except asyncio.CancelledError:
+                pass
+            self._sweeper = None
+        await self._writer.stop()
+
+    def _now_ms(self) -> int:
+        return int(self.clock.time() * 1000)
+
+    def _committed(self) -> None:
+        # Wake every tail waiting on the current signal; later waiters get a fresh one.
+        if self._commit_signal is not None:
+            self._commit_signal.set()
+            self._commit_signal = asyncio.Event()
+
+    # -- capture path --------------------------------------------------------
+
+    def ensure_log_stream(self, group: str, stream: str) -> None:
+        """Create the group and the stream unless they exist (a store write only the first time)."""
+        key = (group, stream)
+        if key in self._known:
+            return
+        validate_group_name(group)
+        validate_stream_name(stream)
+        self.store.ensure_stream(group, stream, self._now_ms())
+        self._known.add(key)
+
+    async def write(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        """Queue ``(timestamp ms, message)`` events for the batching writer; awaits when full."""
+        await self._writer.put(group, stream, events)
+
+    async def flush(self) -> None:
+        """Return once everything written before the call is committed."""
+        await self._writer.flush()
+
+    # -- groups and streams --------------------------------------------------
+
+    async def create_log_group(self, log_group_name: str, **_options: object) -> None:
+        validate_group_name(log_group_name)
+        await asyncio.to_thread(self.store.create_group, log_group_name, self._now_ms())
+
+    async def delete_log_group(self, log_group_name: str) -> None:
+        validate_group_name(log_group_name)
+        await self._writer.flush()
+        await asyncio.to_thread(self.store.delete_group, log_group_name)
+        self._known = {k for k in self._known if k[0] != log_group_name}
+
+    async def create_log_stream(self, log_group_name: str, log_stream_name: str) -> None:
+        validate_group_name(log_group_name)
+        validate_stream_name(log_stream_name)
+        await asyncio.to_thread(
+            self.store.create_stream, log_group_name, log_stream_name, self._now_ms()
+        )
+
+    async def delete_log_stream(self, log_group_name: str, log_stream_name: str) -> None:
+        validate_group_name(log_group_name)
+        validate_stream_name(log_stream_name)
+        await self._writer.flush()
+        await asyncio.to_thread(self.store.delete_stream, log_group_name, log_stream_name)
+        self._known.discard((log_group_name, log_stream_name))
+
+    async def put_retention_policy(self, log_group_name: str, retention_in_days: int) -> None:
+        validate_group_name(log_group_name)
+        validate_retention(retention_in_days)
+        await asyncio.to_thread(self.store.set_retention, log_group_name, retention_in_days)
+
+    async def delete_retention_policy(self, log_group_name: str) -> None:
+        validate_group_name(log_group_name)
+        await asyncio.to_thread(self.store.set_retention, log_group_name, None)
+
+    async def describe_log_groups(
+        self,
+        log_group_name_prefix: str | None = None,
+        log_group_name_pattern: str | None = None,
+        next_token: str | None = None,
+        limit: int | None = None,
+    ) -> DescribeLogGroupsResult:
+        if log_group_name_prefix is not None and log_group_name_pattern is not None:
+            raise InvalidParameterValue(
+                "LogGroup name prefix and LogGroup name pattern are mutually exclusive "
+                "parameters."
+            )
+        limit = validate_limit(limit, 50, 50)
+        offset = 0 if next_token is None else decode_offset_token(next_token)
+        rows = await asyncio.to_thread(
+            lambda: self.store.list_groups(
+                prefix=log_group_name_prefix, contains=log_group_name_pattern,
+                offset=offset, limit=limit + 1,
+            )
+        )
+        token = encode_offset_token(offset + limit) if len(rows) > limit else None
+        return DescribeLogGroupsResult([self._group(r) for r in rows[:limit]], token)
+
+    async def describe_log_streams(
+        self,
+        log_group_name: str | None = None,
+        log_group_identifier: str | None = None,
+        log_stream_name_prefix: str | None = None,
+        order_by: str | None = None,
+        descending: bool | None = None,
+        next_token: str | None = None,
+        limit: int | None = None,
+    ) -> DescribeLogStreamsResult:
+        group = resolve_group_name(log_group_name, log_group_identifier)
+        order_by = order_by or "LogStreamName"
+        if order_by not in ("LogStreamName", "LastEventTime"):
+            raise InvalidParameterValue(
+                f"1 validation error detected: Value '{order_by}' at 'orderBy' failed to "
+                "satisfy constraint: Member must satisfy enum value set: "
+                "[LogStreamName, LastEventTime]"
+            )
+        if log_stream_name_prefix and order_by == "LastEventTime":
+            raise InvalidParameterValue(
+                "Cannot order by LastEventTime with a logStreamNamePrefix."
+            )
+        limit = validate_limit(limit, 50, 50)
+        offset = 0 if next_token is None else decode_offset_token(next_token)
+        rows = await asyncio.to_thread(
+            lambda: self.store.list_streams(
+                group, prefix=log_stream_name_prefix, by_last_event=order_by == "LastEventTime",
+                descending=bool(descending), offset=offset, limit=limit + 1,
+            )
+        )
+        token = encode_offset_token(offset + limit) if len(rows) > limit else None
+        return DescribeLogStreamsResult([self._stream(group, r) for r in rows[:limit]], token)
+
+    def _group(self, record: GroupRecord) -> LogGroup:
+        arn = f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{record.name}"
+        return LogGroup(
+            log_group_name=record.name, creation_time=record.creation_time, arn=arn + ":*",
+            log_group_arn=arn, stored_bytes=record.stored_bytes,
+            retention_in_days=record.retention_days,
+        )
+
+    def _stream(self, group: str, record: StreamRecord) -> LogStream:
+        arn = (
+            f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{group}"
+            f":log-stream:{record.name}"
+        )
+        token = (
+            None if record.last_ingestion_time is None else f"{record.last_ingestion_time:056d}"
+        )
+        return LogStream(
+            log_stream_name=record.name, creation_time=record.creation_time, arn=arn,
+            stored_bytes=record.stored_bytes, first_event_timestamp=record.first_event_time,
+            last_event_timestamp=record.last_event_time,
+            last_ingestion_time=record.last_ingestion_time, upload_sequence_token=token,
+        )
+
+    # -- events --------------------------------------------------------------
+
+    async def put_log_events(
+        self,
+        log_group_name: str,
+        log_stream_name: str,
+        log_events: Sequence[InputLogEvent],
+        sequence_token: str | None = None,
+    ) -> PutLogEventsResult:
+        """Store a batch with PutLogEvents semantics; ``sequence_token`` is ignored."""
+        validate_group_name(log_group_name)
+        validate_stream_name(log_stream_name)
+        group = await asyncio.to_thread(self.store.get_group, log_group_name)
+        if group is None:
+            raise group_not_found()
+        stream = await asyncio.to_thread(self.store.get_stream, log_group_name, log_stream_name)
+        if stream is None:
+            raise stream_not_found()
+        now = self._now_ms()
+        first, end, rejected = check_put_batch(log_events, now, group.retention_days)
+        kept = [(e.timestamp, _storable(e.message)) for e in log_events[first:end]]
+        last = 0
+        if kept:
+            last = await asyncio.to_thread(
+                self.store.append,
+                [EventBatch(log_group_name, log_stream_name, kept)], now, create_missing=False,
+            )
+            self._committed()
+        return PutLogEventsResult(f"{last:056d}", rejected)
+
+    async def get_log_events(
+        self,
+        log_stream_name: str,
+        log_group_name: str | None = None,
+        log_group_identifier: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        next_token: str | None = None,
+        limit: int | None = None,
+        start_from_head: bool | None = None,
+        unmask: bool | None = None,
+    ) -> GetLogEventsResult:
+        group = resolve_group_name(log_group_name, log_group_identifier)
+        validate_stream_name(log_stream_name)
+        limit = validate_limit(limit, 10_000, 10_000)
+        return await asyncio.to_thread(
+            lambda: queries.get_log_events(
+                self.store, group, log_stream_name, start_time=start_time, end_time=end_time,
+                next_token=next_token, limit=limit, start_from_head=bool(start_from_head),
+            )
+        )
+
+    async def filter_log_events(
+        self,
+        log_group_name: str | None = None,
+        log_group_identifier: str | None = None,
+        log_stream_names: Sequence[str] | None = None,
+        log_stream_name_prefix: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        filter_pattern: str | None = None,
+        next_token: str | None = None,
+        limit: int | None = None,
+        interleaved: bool | None = None,
+        unmask: bool | None = None,
+    ) -> FilterLogEventsResult:
+        group = resolve_group_name(log_group_name, log_group_identifier)
+        names = _stream_filter(log_stream_names, log_stream_name_prefix)
+        limit = validate_limit(limit, 10_000, 10_000)
+        pattern = _parse_pattern(filter_pattern or "")
+        return await asyncio.to_thread(
+            lambda: queries.filter_log_events(
+                self.store, group, pattern, stream_names=names,
+                stream_prefix=log_stream_name_prefix, start_time=start_time,
+                end_time=end_time, next_token=next_token, limit=limit,
+            )
+        )
+
+    async def tail(
+        self,
+        group: str,
+        stream_names: Sequence[str] | None = None,
+        stream_prefix: str | None = None,
+        filter_pattern: str = "",
+    ) -> AsyncIterator[list[FilteredLogEvent]]:
+        """Yield batches of events committed after the call, as they are committed."""
+        validate_group_name(group)
+        names = _stream_filter(stream_names, stream_prefix)
+        pattern = _parse_pattern(filter_pattern)
+        match_all, predicate = pattern.match_all, pattern.predicate
+        cursor = await asyncio.to_thread(self.store.last_seq)
+        while True:
+            # Take the signal before reading, so a commit in between is not missed.
+            signal = self._commit_signal
+            rows = await asyncio.to_thread(
+                lambda: self.store.events_since(
+                    group, cursor, stream_names=names, stream_prefix=stream_prefix,
+                    terms=pattern.required_terms, limit=10_000,
+                )
+            )
+            if rows:
+                cursor = rows[-1].seq
+                batch = [
+                    FilteredLogEvent(
+                        r.stream_name, r.timestamp, r.message, r.ingestion_time,
+                        queries.event_id(r.seq),
+                    )
+                    for r in rows
+                    if match_all or predicate(r.message)
+                ]
+                if batch:
+                    yield batch
+                if len(rows) == 10_000:
+                    continue
+            if signal is None:
+                await asyncio.sleep(self.tail_poll_interval)
+                continue
+            try:
+                await asyncio.wait_for(signal.wait(), self.tail_poll_interval)
+            except TimeoutError:
+                pass
+
+    # -- retention -----------------------------------------------------------
+
+    async def sweep_retention(self, now_ms: int | None = None) -> SweepResult:
+        """Delete events older than their group's retention, and streams left empty."""
+        await self._writer.flush()
+        now = self._now_ms() if now_ms is None else now_ms
+        events, streams = await asyncio.to_thread(self.store.sweep, now)
+        if streams:
+            self._known.clear()
+        return SweepResult(events, streams)
+
+    async def _sweep_periodically(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep_retention()
+            except Exception:  # noqa: BLE001 - logged; the next sweep tries again
+                _log.exception("log retention sweep failed")
+
+
+def _stream_filter(names: Sequence[str] | None, prefix: str | None) -> list[str] | None:
+    if names is not None and prefix is not None:
+        raise InvalidParameterValue(
+            "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
+        )
+    if names is None:
+        return None
+    if not 1 <= len(names) <= 100:
+        raise InvalidParameterValue(
+            f"1 validation error detected: Value '{list(names)}' at 'logStreamNames' failed to "
+            "satisfy constraint: Member must have length between 1 and 100"
+        )
+    return [validate_stream_name(n, "logStreamNames") for n in names]
+
+
+def _parse_pattern(text: str) -> FilterPattern:
+    if len(text) > 1024:
+        raise InvalidParameterValue(
+            "1 validation error detected: Value at 'filterPattern' failed to satisfy "
+            "constraint: Member must have length less than or equal to 1024"
+        )
+    return parse_filter_pattern(text)
+
+
+def _storable(message: str) -> str:
+    """Lone surrogates (possible from JSON) cannot be stored as UTF-8; replace them."""
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        return message.encode("utf-8", "replace").decode("utf-8")
+    return message
