@@ -1,0 +1,435 @@
+"""GetMetricStatistics, GetMetricData and ListMetrics over a MetricStore, with CloudWatch's rules.
+
+Time and period rules (CloudWatch's, see docs/performance/metrics.md for choices):
+StartTime is inclusive and EndTime exclusive; StartTime is rounded down to the
+minute when under ``retention.days_1m`` old, to 5 minutes up to ``days_5m`` and
+to the hour beyond, and that resolution's rows are read. A period that is not a
+multiple of that resolution returns no datapoints (CloudWatch's documented
+behaviour), not an error. Periods must be multiples of 60: tandem keeps no
+high-resolution data.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from tandem.clock import Clock, SystemClock
+from tandem.errors import (
+    InvalidNextToken,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    MissingParameter,
+)
+
+from .expression import Node, evaluate, parse_expression
+from .model import (
+    Datapoint,
+    Dimension,
+    ListMetricsResult,
+    MessageData,
+    Metric,
+    MetricDataQuery,
+    MetricDataResponse,
+    MetricDataResult,
+    MetricStatistics,
+)
+from .rollup import Retention
+from .statistics import BASIC_STATISTICS, aggregate, parse_percentile, validate_stat
+from .store import DimensionFilter, MetricIdentity, MetricStore
+from .validation import (
+    MAX_DIMENSIONS,
+    normalize_dimensions,
+    validate_metric_name,
+    validate_namespace,
+    validate_unit,
+)
+
+__all__ = ["MetricQueries"]
+
+MAX_DATAPOINTS = 1440
+MAX_QUERIES = 500
+DEFAULT_MAX_DATAPOINTS = 100_800
+LIST_PAGE = 500
+_ID = re.compile(r"[a-z][A-Za-z0-9_]{0,254}\Z")
+_BASIC_FIELD = {"SampleCount": "sample_count", "Average": "average", "Sum": "sum",
+                "Minimum": "minimum", "Maximum": "maximum"}  # fmt: skip
+
+DimensionsArg = Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[Dimension]
+
+
+def _seconds(value: float | dt.datetime, name: str) -> float:
+    if value is None:
+        raise MissingParameter(f"The parameter {name} is required.")
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidParameterValue(f"The parameter {name} must be a timestamp.")
+    return float(value)
+
+
+def _dims(dimensions: DimensionsArg) -> tuple[tuple[str, str], ...]:
+    if isinstance(dimensions, Mapping):
+        return normalize_dimensions(dimensions)
+    return normalize_dimensions(
+        [(d.name, d.value) if isinstance(d, Dimension) else d for d in dimensions]
+    )
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def _encode_token(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def _decode_token(token: str, fingerprint: str) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(data, dict) or data.get("f") != fingerprint:
+            raise ValueError
+        return data
+    except (ValueError, TypeError, UnicodeError):
+        raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
+
+
+class MetricQueries:
+    """Read side of the metrics core; results map 1:1 onto CloudWatch's shapes."""
+
+    def __init__(
+        self,
+        metric_store: MetricStore,
+        clock: Clock | None = None,
+        retention: Retention | None = None,
+    ) -> None:
+        self.store = metric_store
+        self.clock = clock or SystemClock()
+        self.retention = retention or Retention()
+
+    # -- shared rules ---------------------------------------------------------
+
+    def _time_range(self, start_time: Any, end_time: Any) -> tuple[float, float]:
+        start = _seconds(start_time, "StartTime")
+        end = _seconds(end_time, "EndTime")
+        if start >= end:
+            raise InvalidParameterValue(
+                "The parameter StartTime must be less than the parameter EndTime."
+            )
+        return start, end
+
+    @staticmethod
+    def _check_period(period: Any) -> int:
+        if period is None:
+            raise MissingParameter("The parameter Period is required.")
+        if isinstance(period, bool) or not isinstance(period, int) or period < 1:
+            raise InvalidParameterValue("The parameter Period must be an integer of at least 1.")
+        return period
+
+    @staticmethod
+    def _check_multiple_of_60(period: int) -> None:
+        if period % 60:
+            raise InvalidParameterValue("The parameter Period must be a multiple of 60.")
+
+    def _plan(self, start: float, period: int) -> tuple[int, int] | None:
+        """(resolution, rounded start), or None when the period is too fine for data so old."""
+        resolution = self.retention.resolution_for(start, self.clock.time())
+        if period % resolution:
+            return None
+        return resolution, int(start) // resolution * resolution
+
+    # -- GetMetricStatistics --------------------------------------------------
+
+    def get_statistics(
+        self,
+        namespace: str,
+        metric_name: str,
+        start_time: float | dt.datetime,
+        end_time: float | dt.datetime,
+        period: int,
+        statistics: Sequence[str] = (),
+        extended_statistics: Sequence[str] = (),
+        dimensions: DimensionsArg = (),
+        unit: str | None = None,
+    ) -> MetricStatistics:
+        if namespace is None:
+            raise MissingParameter("The parameter Namespace is required.")
+        if metric_name is None:
+            raise MissingParameter("The parameter MetricName is required.")
+        namespace = validate_namespace(namespace)
+        metric_name = validate_metric_name(metric_name)
+        dims = _dims(dimensions)
+        if unit is not None:
+            validate_unit(unit)
+        start, end = self._time_range(start_time, end_time)
+        period = self._check_period(period)
+        statistics, extended = list(statistics), list(extended_statistics)
+        if not statistics and not extended:
+            raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
+        if len(statistics) > 5:
+            raise InvalidParameterValue("The collection Statistics must not have more than 5 members.")
+        if len(extended) > 10:
+            raise InvalidParameterValue(
+                "The collection ExtendedStatistics must not have more than 10 members."
+            )
+        for s in statistics:
+            if s not in BASIC_STATISTICS:
+                raise InvalidParameterValue(
+                    f"The value {s} for parameter Statistics is not a valid statistic: use "
+                    "SampleCount, Average, Sum, Minimum or Maximum."
+                )
+        for s in extended:
+            if parse_percentile(s) is None:
+                raise InvalidParameterValue(
+                    f"The value {s} for parameter ExtendedStatistics is not a valid percentile: "
+                    "use p0 to p100, e.g. p99 or p99.9."
+                )
+        requested = int((end - start) / period)
+        if requested > MAX_DATAPOINTS:
+            raise InvalidParameterCombination(
+                f"You have requested up to {requested} datapoints, which exceeds the limit of "
+                f"{MAX_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, "
+                "or decreasing the time range."
+            )
+        self._check_multiple_of_60(period)
+        plan = self._plan(start, period)
+        if plan is None:
+            return MetricStatistics(metric_name, [])
+        resolution, rstart = plan
+        rows = self.store.read_buckets(
+            MetricIdentity(namespace, metric_name, dims), unit, resolution, rstart, math.ceil(end)
+        )
+        wanted = list(dict.fromkeys(statistics + extended))
+        stats = aggregate(rows, rstart, period, wanted)
+        points = []
+        columns = {s: stats.values[s].tolist() for s in wanted}
+        for i, (ts, u) in enumerate(zip(stats.timestamps.tolist(), stats.unit_index.tolist(),
+                                        strict=True)):  # fmt: skip
+            fields: dict[str, Any] = {_BASIC_FIELD[s]: columns[s][i] for s in statistics}
+            if extended:
+                fields["extended_statistics"] = {
+                    s: columns[s][i] for s in extended if not math.isnan(columns[s][i])
+                }
+            points.append(Datapoint(timestamp=ts, unit=stats.units[u], **fields))
+        points.sort(key=lambda p: (p.timestamp, p.unit))
+        return MetricStatistics(metric_name, points)
+
+    # -- GetMetricData ----------------------------------------------------------
+
+    def get_metric_data(
+        self,
+        metric_data_queries: Sequence[MetricDataQuery],
+        start_time: float | dt.datetime,
+        end_time: float | dt.datetime,
+        next_token: str | None = None,
+        scan_by: str | None = None,
+        max_datapoints: int | None = None,
+    ) -> MetricDataResponse:
+        queries = list(metric_data_queries or ())
+        if not queries:
+            raise MissingParameter("The parameter MetricDataQueries is required.")
+        if len(queries) > MAX_QUERIES:
+            raise InvalidParameterValue(
+                f"The collection MetricDataQueries must not have more than {MAX_QUERIES} members."
+            )
+        start, end = self._time_range(start_time, end_time)
+        scan_by = scan_by or "TimestampDescending"
+        if scan_by not in ("TimestampDescending", "TimestampAscending"):
+            raise InvalidParameterValue(
+                f"The value {scan_by} for parameter ScanBy is not valid: use TimestampDescending "
+                "or TimestampAscending."
+            )
+        limit = DEFAULT_MAX_DATAPOINTS if max_datapoints is None else max_datapoints
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidParameterValue("The parameter MaxDatapoints must be a positive integer.")
+        parsed = self._check_queries(queries)
+        fingerprint = _fingerprint(queries, start, end, scan_by, limit)
+        offset = 0
+        if next_token is not None:
+            offset = _decode_token(next_token, fingerprint).get("o")
+            if not isinstance(offset, int) or offset < 0:
+                raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
+
+        series: dict[str, dict[float, float]] = {}
+        messages: dict[str, list[MessageData]] = {q.id: [] for q in queries}
+        for q in queries:
+            if q.metric_stat is not None:
+                series[q.id] = self._metric_stat_series(q, start, end, messages[q.id])
+        stat_ids = [q.id for q in queries if q.metric_stat is not None]
+        all_times = sorted({t for i in stat_ids for t in series[i]})
+        by_id = {q.id: q for q in queries}
+        in_progress: set[str] = set()
+
+        def lookup(qid: str) -> dict[float, float]:
+            if qid in series:
+                return series[qid]
+            if qid not in by_id:
+                raise KeyError(qid)
+            if qid in in_progress:
+                raise InvalidParameterValue(f"The expression of {qid} refers to itself.")
+            in_progress.add(qid)
+            q = by_id[qid]
+            value = evaluate(parsed[qid], lookup, lambda: [series[i] for i in stat_ids],
+                             q.expression or "", qid)  # fmt: skip
+            in_progress.discard(qid)
+            if isinstance(value, float):
+                value = {} if math.isnan(value) else {t: value for t in all_times}
+            series[qid] = value
+            return value
+
+        labels = self._labels(queries)
+        results: list[tuple[MetricDataQuery, list[tuple[float, float]]]] = []
+        for q in queries:
+            points = sorted(lookup(q.id).items(), reverse=scan_by == "TimestampDescending")
+            if q.return_data:
+                results.append((q, points))
+        out, remaining, position, more = [], limit, 0, False
+        for q, points in results:
+            first = min(max(offset - position, 0), len(points))
+            taken = points[first : first + remaining]
+            remaining -= len(taken)
+            position += len(points)
+            partial = first + len(taken) < len(points)
+            more = more or partial
+            out.append(
+                MetricDataResult(
+                    id=q.id,
+                    label=labels[q.id],
+                    timestamps=[t for t, _ in taken],
+                    values=[v for _, v in taken],
+                    status_code="PartialData" if partial else "Complete",
+                    messages=messages[q.id],
+                )
+            )
+        token = None
+        if more:
+            token = _encode_token({"f": fingerprint, "o": offset + limit})
+        return MetricDataResponse(out, token, [])
+
+    def _check_queries(self, queries: Sequence[MetricDataQuery]) -> dict[str, Node]:
+        parsed: dict[str, Node] = {}
+        seen: set[str] = set()
+        for q in queries:
+            if not isinstance(q.id, str) or not _ID.match(q.id):
+                raise InvalidParameterValue(
+                    f"The value {q.id!r} for parameter MetricDataQueries.Id is invalid: it must "
+                    "start with a lowercase letter and hold only letters, digits and '_'."
+                )
+            if q.id in seen:
+                raise InvalidParameterValue(f"The Id {q.id} is used by more than one query.")
+            seen.add(q.id)
+            if (q.metric_stat is None) == (q.expression is None):
+                raise InvalidParameterCombination(
+                    f"The query {q.id} must specify exactly one of MetricStat and Expression."
+                )
+            if q.metric_stat is not None:
+                ms = q.metric_stat
+                validate_namespace(ms.metric.namespace)
+                validate_metric_name(ms.metric.metric_name)
+                _dims(ms.metric.dimensions)
+                validate_stat(ms.stat, "MetricStat.Stat")
+                self._check_multiple_of_60(self._check_period(ms.period))
+                if ms.unit is not None:
+                    validate_unit(ms.unit)
+            else:
+                if len(q.expression or "") > 2048:
+                    raise InvalidParameterValue(
+                        f"The expression of {q.id} is longer than 2048 characters."
+                    )
+                parsed[q.id] = parse_expression(q.expression or "", q.id)
+        return parsed
+
+    def _metric_stat_series(
+        self, q: MetricDataQuery, start: float, end: float, messages: list[MessageData]
+    ) -> dict[float, float]:
+        ms = q.metric_stat
+        assert ms is not None
+        plan = self._plan(start, ms.period)
+        if plan is None:
+            return {}
+        resolution, rstart = plan
+        metric = MetricIdentity(ms.metric.namespace, ms.metric.metric_name,
+                                _dims(ms.metric.dimensions))  # fmt: skip
+        rows = self.store.read_buckets(metric, ms.unit, resolution, rstart, math.ceil(end))
+        units = sorted({r.series.unit for r in rows})
+        if len(units) > 1:
+            # CloudWatch returns one unit's data (apparently the alphabetically first) and says so.
+            messages.append(
+                MessageData("MultipleUnits", f"Multiple units returned: '[{', '.join(units)}]'")
+            )
+            rows = [r for r in rows if r.series.unit == units[0]]
+        stats = aggregate(rows, rstart, ms.period, [ms.stat])
+        values = stats.values[ms.stat].tolist()
+        return {
+            t: v for t, v in zip(stats.timestamps.tolist(), values, strict=True) if not math.isnan(v)
+        }
+
+    @staticmethod
+    def _labels(queries: Sequence[MetricDataQuery]) -> dict[str, str]:
+        stat_queries = [q.metric_stat for q in queries if q.metric_stat is not None]
+        periods_differ = len({ms.period for ms in stat_queries}) > 1
+        stats_differ = len({ms.stat for ms in stat_queries}) > 1
+        labels = {}
+        for q in queries:
+            if q.label is not None:
+                labels[q.id] = q.label
+            elif q.metric_stat is None:
+                labels[q.id] = q.id
+            else:
+                ms = q.metric_stat
+                label = ms.metric.metric_name
+                if periods_differ:
+                    label += f" {ms.stat} {ms.period}"
+                elif stats_differ:
+                    label += f" {ms.stat}"
+                labels[q.id] = label
+        return labels
+
+    # -- ListMetrics --------------------------------------------------------------
+
+    def list_metrics(
+        self,
+        namespace: str | None = None,
+        metric_name: str | None = None,
+        dimensions: Sequence[DimensionFilter] = (),
+        recently_active: str | None = None,
+        next_token: str | None = None,
+    ) -> ListMetricsResult:
+        if namespace is not None:
+            validate_namespace(namespace)
+        if metric_name is not None:
+            validate_metric_name(metric_name)
+        filters = list(dimensions)
+        if len(filters) > MAX_DIMENSIONS:
+            raise InvalidParameterValue(
+                f"The collection Dimensions must not have a size greater than {MAX_DIMENSIONS}."
+            )
+        if recently_active is not None and recently_active != "PT3H":
+            raise InvalidParameterValue(
+                f"The value {recently_active} for parameter RecentlyActive is not valid: the only "
+                "valid value is PT3H."
+            )
+        now = self.clock.time()
+        # Metrics without data for two weeks are not listed, as in CloudWatch.
+        since = now - (3 * 3600 if recently_active else 14 * 86400)
+        fingerprint = _fingerprint(namespace, metric_name, filters, recently_active)
+        after = None
+        if next_token is not None:
+            after = _decode_token(next_token, fingerprint).get("a")
+            if not isinstance(after, int):
+                raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
+        page = self.store.list_metrics(namespace, metric_name, filters, since, after, LIST_PAGE)
+        metrics = [
+            Metric(m.namespace, m.metric_name, tuple(Dimension(n, v) for n, v in m.dimensions))
+            for m in page.metrics
+        ]
+        token = None if page.cursor is None else _encode_token({"f": fingerprint, "a": page.cursor})
+        return ListMetricsResult(metrics, token)

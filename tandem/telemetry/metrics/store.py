@@ -1,0 +1,91 @@
+"""The metric store seam: what the metrics core needs from persistence.
+
+Defined here, by its consumer; ``tandem.store.sqlite.metrics`` implements it on
+SQLite and a PostgreSQL implementation must pass the same contract tests
+(``tests/store/test_metric_store_contract.py``). Stores treat sketches as opaque
+bytes: merging, rollups and statistics are the core's job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol
+
+from .series import BucketRow, SeriesKey
+
+__all__ = ["MetricIdentity", "DimensionFilter", "MetricPage", "ChangedWindow", "MetricStore"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricIdentity:
+    """What ListMetrics lists: a series without its unit."""
+
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DimensionFilter:
+    """Matches a metric having dimension ``name`` (with ``value``, when given)."""
+
+    name: str
+    value: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricPage:
+    metrics: list[MetricIdentity]
+    cursor: int | None  # pass back as ``after`` for the next page; None at the end
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChangedWindow:
+    """A (series, window start) whose source rows changed since a rollup watermark."""
+
+    series: SeriesKey
+    start: int
+
+
+class MetricStore(Protocol):
+    def write_buckets(self, rows: Sequence[BucketRow]) -> None:
+        """Upsert rows keyed (series, resolution, start, uid): a second write overwrites."""
+        ...
+
+    def read_buckets(
+        self, metric: MetricIdentity, unit: str | None, resolution: int, start: int, end: int
+    ) -> list[BucketRow]:
+        """Rows of ``metric`` (exact dimension set; any unit when None) with start in
+        ``[start, end)``, ordered by start."""
+        ...
+
+    def list_metrics(
+        self,
+        namespace: str | None,
+        metric_name: str | None,
+        dimensions: Sequence[DimensionFilter],
+        active_since: float | None,
+        after: int | None,
+        limit: int,
+    ) -> MetricPage:
+        """Metrics matching the filters (dimension filters are subset matches) whose latest
+        data point is at or after ``active_since``; ``limit`` per page, stable order."""
+        ...
+
+    def changed_windows(
+        self, resolution: int, window: int, after: int
+    ) -> tuple[list[ChangedWindow], int]:
+        """Windows of ``window`` seconds holding rows of ``resolution`` written after the
+        change mark ``after``; returns them and the mark to pass next time."""
+        ...
+
+    def get_mark(self, name: str) -> int:
+        """A persisted watermark (0 when never set)."""
+        ...
+
+    def set_mark(self, name: str, value: int) -> None: ...
+
+    def delete_before(self, resolution: int, before: int) -> int:
+        """Delete rows of ``resolution`` starting before ``before``; returns how many."""
+        ...
