@@ -1,0 +1,242 @@
+"""Plan one container's process: its argv, environment and working directory.
+
+``plan_container`` joins the parts: it unpacks the model data (``artifacts``), decides how
+the Image runs (``images``), and builds a child environment from a minimal base plus the
+definition's ``Environment``, never the server's own environment (no AWS_* credentials, no
+TANDEM_* settings leak into user code).
+
+The port is chosen by the launcher when it starts the process, so a plan is completed with
+``ContainerPlan.for_port(port, safe_port_range)``: it sets SAGEMAKER_BIND_TO_PORT and
+SAGEMAKER_SAFE_PORT_RANGE, and for Docker fills the published host port into ``docker run``
+(inside the container the port stays 8080, SageMaker's default).
+
+A tandem-specific ``Command`` (a list of argv strings) in a definition overrides the Image
+and runs that program directly, with the deployment file's directory as working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import tandem
+
+from ..errors import ConfigError
+from .artifacts import materialize
+from .images import ImageKind, classify_image, probe_docker
+
+__all__ = ["ContainerPlan", "ContainerDefinitionError", "plan_container", "validate_environment"]
+
+MAX_ENVIRONMENT_ENTRIES = 100
+MAX_ENVIRONMENT_ITEM = 1024
+MAX_ENVIRONMENT_TOTAL = 32 * 1024
+_KEY = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# The SageMaker Python SDK points SAGEMAKER_SUBMIT_DIRECTORY here when it repacks code into
+# model.tar.gz; locally that is the unpacked model directory.
+_SAGEMAKER_MODEL_DIR = "/opt/ml/model"
+_CONTAINER_PORT = "8080"
+# From the server's environment, only what a program needs to run at all.
+_BASE_PASSTHROUGH = ("PATH", "LANG", "LC_ALL")
+_DOCKER_PASSTHROUGH = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY",
+                       "DOCKER_CERT_PATH")
+
+
+class ContainerDefinitionError(ConfigError):
+    """A container definition that cannot be run; the message starts with the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}", field=field)
+        self.field = field
+
+
+@dataclasses.dataclass(frozen=True)
+class ContainerPlan:
+    """How to start one container: run ``argv`` in ``cwd`` with exactly ``env``."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    cwd: str | None
+    kind: ImageKind
+    model_dir: str
+    # Index of the argv item holding the "{port}" slot the launcher fills (Docker only).
+    port_slot: int | None = None
+
+    def for_port(self, port: int, safe_port_range: str | None = None) -> ContainerPlan:
+        """The plan completed with the port the launcher chose for this container."""
+        env = dict(self.env)
+        env["SAGEMAKER_BIND_TO_PORT"] = str(port)
+        if safe_port_range is not None:
+            env["SAGEMAKER_SAFE_PORT_RANGE"] = safe_port_range
+        argv = list(self.argv)
+        if self.port_slot is not None:
+            argv[self.port_slot] = argv[self.port_slot].format(port=port)
+        return dataclasses.replace(self, argv=tuple(argv), env=env, port_slot=None)
+
+
+def validate_environment(environment: Any, *, field: str) -> dict[str, str]:
+    """A ContainerDefinition's Environment, checked against SageMaker's limits, as strings.
+
+    YAML scalars (numbers, booleans) are turned into the strings the API would have required.
+    """
+    if environment is None:
+        return {}
+    if not isinstance(environment, Mapping):
+        raise ContainerDefinitionError(field, "must be a map of names to strings")
+    if len(environment) > MAX_ENVIRONMENT_ENTRIES:
+        raise ContainerDefinitionError(
+            field, f"has {len(environment)} entries; at most {MAX_ENVIRONMENT_ENTRIES} allowed")
+    result: dict[str, str] = {}
+    total = 0
+    for key, value in environment.items():
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise ContainerDefinitionError(
+                field, f"{key!r} is not a valid variable name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int | float):
+            value = str(value)
+        elif not isinstance(value, str):
+            raise ContainerDefinitionError(f"{field}.{key}", "must be a string")
+        if "\x00" in value:
+            raise ContainerDefinitionError(f"{field}.{key}", "may not contain a NUL character")
+        key_size, value_size = len(key.encode()), len(value.encode())
+        if key_size > MAX_ENVIRONMENT_ITEM or value_size > MAX_ENVIRONMENT_ITEM:
+            raise ContainerDefinitionError(
+                f"{field}.{key}", f"keys and values may be at most {MAX_ENVIRONMENT_ITEM} bytes")
+        total += key_size + value_size
+        result[key] = value
+    if total > MAX_ENVIRONMENT_TOTAL:
+        raise ContainerDefinitionError(
+            field, f"is {total} bytes in all; at most {MAX_ENVIRONMENT_TOTAL} allowed")
+    return result
+
+
+def _tandem_pythonpath() -> str | None:
+    """A PYTHONPATH entry for ``-m tandem.runtime`` when tandem is not installed."""
+    try:
+        importlib.metadata.distribution("tandem")
+        return None
+    except importlib.metadata.PackageNotFoundError:
+        return str(Path(tandem.__file__).resolve().parent.parent)
+
+
+def _base_environment(parent_env: Mapping[str, str], work_dir: Path,
+                      names: tuple[str, ...]) -> dict[str, str]:
+    env = {name: parent_env[name] for name in names if name in parent_env}
+    env.setdefault("PATH", os.defpath)
+    home, tmp = work_dir / "home", work_dir / "tmp"
+    home.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
+    return env
+
+
+def _submit_directory(value: str, *, model_dir: Path, base_dir: Path, work_dir: Path,
+                      field: str) -> str:
+    if value == _SAGEMAKER_MODEL_DIR or value.startswith(_SAGEMAKER_MODEL_DIR + "/"):
+        return str(model_dir) + value[len(_SAGEMAKER_MODEL_DIR):]
+    return str(materialize(value, base_dir, work_dir / "code", field=field))
+
+
+def _command(value: Any, field: str) -> tuple[str, ...]:
+    if (not isinstance(value, list | tuple) or not value
+            or not all(isinstance(item, str) and item for item in value)):
+        raise ContainerDefinitionError(field, "must be a non-empty list of argv strings")
+    return tuple(value)
+
+
+def _docker_argv(image: str, *, hostname: str, model_dir: Path,
+                 keys: list[str]) -> tuple[tuple[str, ...], int]:
+    docker = shutil.which("docker") or "docker"
+    argv = [docker, "run", "--rm", "--init", "--hostname", hostname,
+            "-p", "127.0.0.1:{port}:" + _CONTAINER_PORT,
+            "-v", f"{model_dir}:{_SAGEMAKER_MODEL_DIR}:ro",
+            "-e", f"SAGEMAKER_BIND_TO_PORT={_CONTAINER_PORT}", "-e", "SAGEMAKER_SAFE_PORT_RANGE"]
+    # Values travel in docker's own environment, not argv, so `ps` does not show them.
+    for key in keys:
+        if key not in ("SAGEMAKER_BIND_TO_PORT", "SAGEMAKER_SAFE_PORT_RANGE"):
+            argv += ["-e", key]
+    argv += [image, "serve"]
+    return tuple(argv), argv.index("127.0.0.1:{port}:" + _CONTAINER_PORT)
+
+
+def plan_container(
+    definition: Mapping[str, Any],
+    *,
+    hostname: str,
+    base_dir: Path,
+    work_dir: Path,
+    field: str = "Container",
+    parent_env: Mapping[str, str] | None = None,
+    docker_probe: Callable[[str | None], bool] = probe_docker,
+) -> ContainerPlan:
+    """Plan the process for one ContainerDefinition.
+
+    ``field`` prefixes error messages ("Containers[1]"); ``base_dir`` resolves relative paths
+    (the deployment file's directory); ``work_dir`` is this instance's private directory for
+    the unpacked model (``model``), code (``code``), ``home`` and ``tmp``. ``parent_env`` is
+    where PATH and LANG come from (the server's environment by default).
+    """
+    parent = os.environ if parent_env is None else parent_env
+    base_dir = Path(base_dir).resolve()
+    work_dir = Path(work_dir).resolve()
+    if definition.get("Mode", "SingleModel") != "SingleModel":
+        raise ContainerDefinitionError(f"{field}.Mode", f"{definition.get('Mode')!r} is not "
+                                       "supported; tandem serves SingleModel containers")
+    environment = validate_environment(definition.get("Environment"),
+                                       field=f"{field}.Environment")
+
+    model_url = definition.get("ModelDataUrl")
+    if model_url is not None and not isinstance(model_url, str):
+        raise ContainerDefinitionError(f"{field}.ModelDataUrl", "must be a string")
+    if model_url:
+        model_dir = materialize(model_url, base_dir, work_dir / "model",
+                                field=f"{field}.ModelDataUrl")
+    else:
+        model_dir = work_dir / "model"
+        model_dir.mkdir(parents=True, exist_ok=True)
+
+    command = definition.get("Command")
+    if command is not None:
+        argv, kind, cwd = _command(command, f"{field}.Command"), ImageKind.COMMAND, base_dir
+    else:
+        choice = classify_image(definition.get("Image"), base_dir=base_dir, field=f"{field}.Image",
+                                docker_host=parent.get("DOCKER_HOST"), docker_probe=docker_probe)
+        kind = choice.kind
+        if kind is ImageKind.HANDLER_RUNTIME:
+            argv = (sys.executable, "-m", "tandem.runtime", "--model-dir", str(model_dir))
+            cwd = work_dir
+        elif kind is ImageKind.SERVE_PROGRAM:
+            assert choice.program is not None and choice.directory is not None
+            argv, cwd = (str(choice.program),), choice.directory
+        else:
+            argv, slot = _docker_argv(choice.image, hostname=hostname, model_dir=model_dir,
+                                      keys=list(environment))
+            env = _base_environment(parent, work_dir, _BASE_PASSTHROUGH + _DOCKER_PASSTHROUGH)
+            if "DOCKER_CONFIG" not in env and "HOME" in parent:
+                # HOME is moved into work_dir; docker still needs the user's contexts and logins.
+                env["DOCKER_CONFIG"] = str(Path(parent["HOME"]) / ".docker")
+            env.update(environment)
+            return ContainerPlan(argv, env, str(work_dir), kind, str(model_dir), port_slot=slot)
+
+    env = _base_environment(parent, work_dir, _BASE_PASSTHROUGH)
+    env.update(environment)
+    env["SAGEMAKER_CONTAINER_NAME"] = hostname
+    env["SM_MODEL_DIR"] = str(model_dir)
+    submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "").strip()
+    if submit:
+        env["SAGEMAKER_SUBMIT_DIRECTORY"] = _submit_directory(
+            submit, model_dir=model_dir, base_dir=base_dir, work_dir=work_dir,
+            field=f"{field}.Environment.SAGEMAKER_SUBMIT_DIRECTORY")
+    if kind is ImageKind.HANDLER_RUNTIME:
+        extra = _tandem_pythonpath()
+        if extra is not None:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH")) if p)
+    return ContainerPlan(argv, env, str(cwd), kind, str(model_dir))
