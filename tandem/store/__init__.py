@@ -1,0 +1,27 @@
+"""Persistence behind narrow interfaces, each defined by the package that consumes it:
+``serving.catalog.CatalogStore``, ``telemetry.metrics.store.MetricStore`` and
+``telemetry.logs.store.LogStore``. ``Store`` bundles one of each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from ..serving.catalog import CatalogStore
+
+__all__ = ["Store", "open_store"]
+
+
+class Store(Protocol):
+    catalog: CatalogStore
+    metrics: object  # tandem.telemetry.metrics.store.MetricStore
+    logs: object  # tandem.telemetry.logs.store.LogStore
+
+    def close(self) -> None: ...
+
+
+def open_store(data_dir: str | Path) -> Store:
+    """The default store: SQLite files under ``data_dir``."""
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(data_dir)

@@ -1,0 +1,33 @@
+"""The SQLite store: one data directory, one database file (and one writer) per component."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .catalog import SQLiteCatalogStore
+from .database import Database
+from .logs import SQLiteLogStore
+from .metrics import SQLiteMetricStore
+
+__all__ = ["SQLiteStore", "Database", "SQLiteCatalogStore", "SQLiteLogStore", "SQLiteMetricStore"]
+
+
+class SQLiteStore:
+    """``catalog.db``, ``metrics.db`` and ``logs.db`` under ``data_dir``."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._databases = [
+            Database(self.data_dir / "catalog.db"),
+            Database(self.data_dir / "metrics.db"),
+            Database(self.data_dir / "logs.db"),
+        ]
+        catalog_db, metrics_db, logs_db = self._databases
+        self.catalog = SQLiteCatalogStore(catalog_db)
+        self.metrics = SQLiteMetricStore(metrics_db)
+        self.logs = SQLiteLogStore(logs_db)
+
+    def close(self) -> None:
+        for database in self._databases:
+            database.close()

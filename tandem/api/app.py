@@ -1,0 +1,42 @@
+"""The one aiohttp application: every API on one port, as LocalStack's edge port does.
+
+Routing by the request's own markers: ``/endpoints/{name}/invocations`` is
+the SageMaker runtime; ``POST /`` with ``X-Amz-Target`` goes to the awsJson
+service owning that prefix.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..errors import TandemError
+from .aws_json import AwsJsonService, UnknownOperation, dispatch
+
+__all__ = ["build_app", "CLIENT_MAX_SIZE"]
+
+# Invocation bodies go up to 6 MiB; leave room for the envelope.
+CLIENT_MAX_SIZE = 8 * 1024 * 1024
+
+
+def build_app(services: list[AwsJsonService]) -> web.Application:
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    by_prefix = {s.target_prefix: s for s in services}
+
+    async def aws_root(request: web.Request) -> web.StreamResponse:
+        target = request.headers.get("X-Amz-Target", "")
+        prefix, _, operation = target.rpartition(".")
+        service = by_prefix.get(prefix)
+        if service is None:
+            error: TandemError = UnknownOperation(
+                f"No service answers X-Amz-Target {target!r} here." if target else
+                "Missing X-Amz-Target header."
+            )
+            return web.json_response({"__type": error.code, "message": error.message}, status=400)
+        return await dispatch(service, operation, await request.read())
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.Response(text="")
+
+    app.router.add_post("/", aws_root)
+    app.router.add_get("/ping", ping)
+    return app

@@ -1,0 +1,117 @@
+"""SageMaker Runtime (rest-json): ``POST /endpoints/{EndpointName}/invocations``.
+
+Parses InvokeEndpoint's headers into an ``Invocation``, hands it to the
+router, and renders the result or the error exactly as SageMaker does:
+``x-amzn-ErrorType`` names the error (botocore reads the code from it),
+ModelError carries OriginalStatusCode, OriginalMessage and LogStreamArn at
+the top level of the JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+
+from ..errors import TandemError
+from ..serving.errors import InvocationError, ModelError
+from ..serving.router import MAX_PAYLOAD_BYTES, Invocation, Router
+
+__all__ = ["add_routes"]
+
+_log = logging.getLogger(__name__)
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+_ROUTER = web.AppKey("runtime_router", Router)
+
+
+def _error_response(error: TandemError) -> web.Response:
+    body: dict[str, object] = {"message": error.message, "Message": error.message}
+    if isinstance(error, ModelError):
+        body = {
+            "ErrorCode": error.error_code,
+            "LogStreamArn": error.log_stream_arn,
+            "Message": error.message,
+            "OriginalMessage": error.original_message,
+            "OriginalStatusCode": error.original_status,
+        }
+    return web.Response(
+        status=error.status,
+        body=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "x-amzn-ErrorType": error.code,
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        },
+    )
+
+
+def _header(request: web.Request, name: str, limit: int) -> str | None:
+    value = request.headers.get(name)
+    if value is not None and len(value) > limit:
+        raise InvocationError(f"{name} must be at most {limit} characters.")
+    return value
+
+
+async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
+    started = time.perf_counter()
+    router = request.app[_ROUTER]
+    name = request.match_info["name"]
+    variant = None
+    model_us = 0.0
+    try:
+        if len(name) > 63 or not _NAME_RE.match(name):
+            raise InvocationError(
+                f"1 validation error detected: Value '{name}' at 'endpointName' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: "
+                "^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+            )
+        if request.content_length is not None and request.content_length > MAX_PAYLOAD_BYTES:
+            raise InvocationError(
+                f"Request body of {request.content_length} bytes exceeds the limit of "
+                f"{MAX_PAYLOAD_BYTES} bytes."
+            )
+        body = await request.content.read(MAX_PAYLOAD_BYTES + 1)
+        inv = Invocation(
+            endpoint_name=name,
+            body=body,
+            content_type=_header(request, "Content-Type", 1024),
+            accept=_header(request, "Accept", 1024),
+            custom_attributes=_header(request, "X-Amzn-SageMaker-Custom-Attributes", 1024),
+            target_variant=_header(request, "X-Amzn-SageMaker-Target-Variant", 63),
+            target_container=_header(request, "X-Amzn-SageMaker-Target-Container-Hostname", 63),
+            inference_id=_header(request, "X-Amzn-SageMaker-Inference-Id", 64),
+        )
+        result = await router.invoke(inv)
+        variant = result.variant
+        model_us = result.model_latency_us
+        headers = {
+            "x-Amzn-Invoked-Production-Variant": variant.name,
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        }
+        if result.content_type is not None:
+            headers["Content-Type"] = result.content_type
+        if result.custom_attributes is not None:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = result.custom_attributes
+        response = web.Response(body=result.body, headers=headers)
+        if result.content_type is None:
+            # aiohttp would otherwise add application/octet-stream.
+            response.content_type = "application/octet-stream"
+    except TandemError as error:
+        if isinstance(error, ModelError):
+            variant = error.details.get("variant")
+            model_us = error.details.get("model_latency_us", 0.0)
+        response = _error_response(error)
+    await response.prepare(request)
+    await response.write_eof()
+    if variant is not None:
+        router.record_overhead(variant, model_us, time.perf_counter() - started)
+    return response
+
+
+def add_routes(app: web.Application, router: Router) -> None:
+    app[_ROUTER] = router
+    app.router.add_post("/endpoints/{name}/invocations", invoke_endpoint)

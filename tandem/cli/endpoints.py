@@ -1,0 +1,99 @@
+"""``tandem endpoints``, ``tandem invoke``, ``tandem delete``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .client import ApiError
+from .common import UrlOption, client, console, fail, fmt_time
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("endpoints")(endpoints)
+    app.command("invoke")(invoke)
+    app.command("delete")(delete)
+
+
+def endpoints(url: UrlOption = "") -> None:
+    """List endpoints with their status and variants."""
+    api = client(url)
+    try:
+        names = []
+        token = None
+        while True:
+            body = {"MaxResults": 100, "SortBy": "Name", "SortOrder": "Ascending"}
+            if token:
+                body["NextToken"] = token
+            page = api.call("sagemaker", "ListEndpoints", body)
+            names += [e["EndpointName"] for e in page["Endpoints"]]
+            token = page.get("NextToken")
+            if not token:
+                break
+        table = Table()
+        for column in ("endpoint", "status", "config", "variants (instances)", "created"):
+            table.add_column(column)
+        for name in names:
+            d = api.call("sagemaker", "DescribeEndpoint", {"EndpointName": name})
+            variants = ", ".join(
+                f"{v['VariantName']} ({v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)})"
+                for v in d.get("ProductionVariants", [])
+            )
+            table.add_row(name, d["EndpointStatus"], d.get("EndpointConfigName", ""), variants,
+                          fmt_time(d.get("CreationTime")))
+    except ApiError as exc:
+        fail(exc)
+    console.print(table)
+
+
+def invoke(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    body: Annotated[str | None, typer.Option("--body", help="Request body text.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Read the body from a file ('-': stdin).")] = None,
+    content_type: Annotated[str, typer.Option("--content-type")] = "application/json",
+    accept: Annotated[str | None, typer.Option("--accept")] = None,
+    target_variant: Annotated[str | None, typer.Option("--target-variant")] = None,
+    target_container: Annotated[str | None, typer.Option("--target-container")] = None,
+    url: UrlOption = "",
+) -> None:
+    """Invoke an endpoint as InvokeEndpoint does; prints the response body."""
+    if (body is None) == (file is None):
+        fail("give exactly one of --body and --file")
+    if file is not None:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    else:
+        data = (body or "").encode()
+    try:
+        response = client(url).invoke(endpoint, data, content_type=content_type, accept=accept,
+                                      target_variant=target_variant,
+                                      target_container=target_container)
+    except ApiError as exc:
+        fail(exc)
+    console.print(f"[dim]variant {response.variant}, {response.content_type}[/dim]", style=None)
+    sys.stdout.write(response.body.decode("utf-8", "replace") + "\n")
+
+
+def delete(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    config: Annotated[bool, typer.Option("--config/--no-config",
+                                         help="Also delete its endpoint config.")] = False,
+    url: UrlOption = "",
+) -> None:
+    """Delete an endpoint (its instances stop; its logs and metrics stay)."""
+    api = client(url)
+    try:
+        desc = api.call("sagemaker", "DescribeEndpoint", {"EndpointName": endpoint})
+        api.call("sagemaker", "DeleteEndpoint", {"EndpointName": endpoint})
+        console.print(f"deleting endpoint [bold]{endpoint}[/bold]")
+        if config:
+            api.call("sagemaker", "DeleteEndpointConfig",
+                     {"EndpointConfigName": desc["EndpointConfigName"]})
+            console.print(f"deleted endpoint config [bold]{desc['EndpointConfigName']}[/bold]")
+    except ApiError as exc:
+        fail(exc)

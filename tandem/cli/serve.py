@@ -1,0 +1,57 @@
+"""``tandem serve``: every API on one port, in the foreground, until SIGINT/SIGTERM.
+
+Its options are generated from ``tandem.config.SETTINGS`` (declared once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import SETTINGS, load_settings
+from ..errors import ConfigError
+
+__all__ = ["serve_command"]
+
+
+def _options(func: Any) -> Any:
+    for setting in reversed(SETTINGS):
+        func = click.option(setting.flag, setting.name, default=None, help=setting.help,
+                            show_envvar=True, metavar=setting.name.upper())(func)
+    return func
+
+
+@click.command("serve")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Settings file (TOML).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@_options
+def serve_command(config_file: Path | None, log_level: str, **flags: Any) -> None:
+    """Serve every API (SageMaker, runtime, CloudWatch, Logs) on one port until interrupted."""
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(config_file, flags)
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Any) -> None:
+    from ..server import TandemServer
+
+    server = TandemServer(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    click.echo(f"tandem serving on {server.url} (data in {settings.data_dir})", err=True)
+    await stop.wait()
+    click.echo("tandem: stopping", err=True)
+    await server.stop()

@@ -1,0 +1,117 @@
+"""The tandem server: the store, telemetry, launcher, router and endpoint manager, composed.
+
+One process, one port, every API on it. ``TandemServer`` owns every
+background task it starts and stops them in reverse order: the HTTP site
+first (no new requests), then the endpoints (containers get SIGTERM), then
+telemetry (a last flush of metrics and logs), then the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .api import runtime as runtime_api
+from .api.app import build_app
+from .api.sagemaker import SageMakerService
+from .clock import Clock, SystemClock
+from .config import Settings
+from .serving.containers import plan_container
+from .serving.endpoints import EndpointManager
+from .serving.local_launcher import LocalLauncher
+from .serving.router import Router
+from .store import open_store
+from .telemetry.logs import LogService
+from .telemetry.metrics import MetricFlusher, MetricRegistry
+
+__all__ = ["TandemServer"]
+
+_log = logging.getLogger(__name__)
+_HOUSEKEEPING_INTERVAL = 60.0
+
+
+def _plan(definition: Any, hostname: str, base_dir: Path, work_dir: Path) -> tuple[tuple[str, ...], dict[str, str], str | None]:
+    plan = plan_container(definition, hostname=hostname, base_dir=base_dir, work_dir=work_dir)
+    return tuple(plan.argv), dict(plan.env), plan.cwd
+
+
+class TandemServer:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.data_dir = Path(settings.data_dir)
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> int:
+        """Open the store, start every part, bind; returns the port."""
+        s = self.settings
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = await asyncio.to_thread(open_store, self.data_dir)
+        self.registry = MetricRegistry(clock=self.clock)
+        self.flusher = MetricFlusher(self.registry, self.store.metrics,
+                                     interval=s.metrics_flush_interval, clock=self.clock)
+        self.flusher.start()
+        self.logs = LogService(self.store.logs, clock=self.clock, flush_interval=s.logs_flush_interval)
+        await self.logs.start()
+        self.launcher = LocalLauncher(
+            metrics_registry=self.registry, log_service=self.logs,
+            usage_interval=s.usage_interval, clock=self.clock, data_dir=self.data_dir,
+        )
+        self.router = Router(self.registry, account_id=s.account_id, region=s.region,
+                             invocation_timeout=s.invocation_timeout)
+        await self.router.start()
+        self.manager = EndpointManager(
+            catalog=self.store.catalog, launcher=self.launcher, router=self.router,
+            settings=s, plan_container=_plan, clock=self.clock,
+        )
+        await self.manager.start()
+        self.app = build_app([SageMakerService(self.manager)])
+        runtime_api.add_routes(self.app, self.router)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.host, s.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        _log.info("tandem listening on http://%s:%s", s.host, self.port)
+        return self.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    async def _housekeeping(self) -> None:
+        """Rollups and retention, once a minute, off the request path."""
+        while True:
+            await asyncio.sleep(_HOUSEKEEPING_INTERVAL)
+            try:
+                await asyncio.to_thread(self.run_housekeeping)
+            except Exception:  # noqa: BLE001 - retried next minute, logged
+                _log.exception("housekeeping failed")
+
+    def run_housekeeping(self) -> None:
+        self.flusher.maintain(self.settings)
+        self.logs.sweep_retention_sync()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.manager.stop()
+        await self.router.close()
+        await self.logs.stop()
+        await asyncio.to_thread(self.flusher.stop)
+        await asyncio.to_thread(self.store.close)

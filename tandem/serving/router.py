@@ -1,0 +1,374 @@
+"""The router: one InvokeEndpoint through a pipeline, timed and counted.
+
+The request path reads only an in-memory routing snapshot (``RoutedEndpoint``)
+that the endpoint manager publishes; it never waits on the store or the
+launcher. Telemetry is recorded into in-memory minute buckets through series
+handles resolved once per snapshot, so a request costs a handful of O(1)
+``record`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import dataclasses
+import itertools
+import random
+import time
+from collections.abc import Sequence
+
+import aiohttp
+
+from ..telemetry.metrics import MetricRegistry, Series
+from .errors import EndpointNotFound, InvocationError, ModelError, ServiceUnavailable
+from .model import ExecutionMode, RoutingStrategy
+
+__all__ = [
+    "Invocation",
+    "InvocationResult",
+    "RoutedEndpoint",
+    "RoutedInstance",
+    "RoutedVariant",
+    "Router",
+    "MAX_PAYLOAD_BYTES",
+]
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_HOP_PAYLOAD_BYTES = 5 * 1000 * 1000
+_NS = "AWS/SageMaker"
+_US = "Microseconds"
+# Headers the container must not get from aiohttp's defaults: a missing
+# Content-Type means "application/json" to SageMaker's toolkits, not octet-stream.
+_SKIP_AUTO = frozenset({"Content-Type", "Accept", "Accept-Encoding", "User-Agent"})
+
+
+@dataclasses.dataclass(slots=True)
+class Invocation:
+    endpoint_name: str
+    body: bytes
+    content_type: str | None = None
+    accept: str | None = None
+    custom_attributes: str | None = None
+    target_variant: str | None = None
+    target_container: str | None = None
+    inference_id: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class InvocationResult:
+    body: bytes
+    content_type: str | None
+    custom_attributes: str | None
+    variant: RoutedVariant
+    model_latency_us: float
+
+
+class RoutedInstance:
+    """One healthy instance as the router sees it: a URL per container, and its load."""
+
+    __slots__ = ("instance_id", "urls", "outstanding")
+
+    def __init__(self, instance_id: str, urls: Sequence[str]) -> None:
+        self.instance_id = instance_id
+        self.urls = tuple(urls)
+        self.outstanding = 0
+
+
+class _VariantSeries:
+    __slots__ = (
+        "invocations", "errors_4xx", "errors_5xx", "per_instance", "model_latency",
+        "overhead_latency", "container_latency", "container_direct",
+    )
+
+    def __init__(self, registry: MetricRegistry, endpoint: str, variant: str,
+                 containers: Sequence[str], pipeline: bool, direct: bool) -> None:
+        dims = {"EndpointName": endpoint, "VariantName": variant}
+        s = registry.series
+        self.invocations = s(_NS, "Invocations", dims, "None")
+        self.errors_4xx = s(_NS, "Invocation4XXErrors", dims, "None")
+        self.errors_5xx = s(_NS, "Invocation5XXErrors", dims, "None")
+        self.per_instance = s(_NS, "InvocationsPerInstance", dims, "None")
+        self.model_latency = s(_NS, "ModelLatency", dims, _US)
+        self.overhead_latency = s(_NS, "OverheadLatency", dims, _US)
+        self.container_latency: tuple[Series, ...] = tuple(
+            s(_NS, "ContainerLatency", {**dims, "ContainerName": c}, _US) for c in containers
+        ) if pipeline else ()
+        # Direct multi-container endpoints also count per container (AWS docs).
+        self.container_direct: dict[str, tuple[Series, Series, Series]] = {
+            c: (
+                s(_NS, "Invocations", {**dims, "ContainerName": c}, "None"),
+                s(_NS, "Invocation4XXErrors", {**dims, "ContainerName": c}, "None"),
+                s(_NS, "Invocation5XXErrors", {**dims, "ContainerName": c}, "None"),
+            )
+            for c in containers
+        } if direct else {}
+
+
+class RoutedVariant:
+    """A variant's model (its containers and mode), its healthy instances and its series."""
+
+    __slots__ = ("name", "weight", "instances", "strategy", "series", "mode", "containers",
+                 "primary_only", "_rr")
+
+    def __init__(self, name: str, weight: float, instances: Sequence[RoutedInstance],
+                 strategy: RoutingStrategy, series: _VariantSeries, *, mode: ExecutionMode,
+                 containers: Sequence[str], primary_only: bool) -> None:
+        self.name = name
+        self.weight = weight
+        self.instances = list(instances)
+        self.strategy = strategy
+        self.series = series
+        self.mode = mode
+        self.containers = tuple(containers)
+        self.primary_only = primary_only
+        self._rr = itertools.count()
+
+    def pick(self) -> RoutedInstance:
+        instances = self.instances
+        if len(instances) == 1:
+            return instances[0]
+        if self.strategy is RoutingStrategy.RANDOM:
+            return random.choice(instances)
+        # Least outstanding requests; ties broken round-robin so idle instances share load.
+        start = next(self._rr) % len(instances)
+        best = instances[start]
+        for inst in itertools.chain(instances[start + 1:], instances[:start]):
+            if inst.outstanding < best.outstanding:
+                best = inst
+        return best
+
+
+class RoutedEndpoint:
+    """The routing snapshot of one InService endpoint; replaced whole, never mutated in place
+    (except instance load counters)."""
+
+    __slots__ = ("name", "variants", "_by_name", "_cum", "_total", "log_group", "log_group_arn",
+                 "console_url")
+
+    def __init__(self, name: str, variants: Sequence[RoutedVariant], *, region: str,
+                 account_id: str) -> None:
+        self.name = name
+        self.variants = tuple(variants)
+        self._by_name = {v.name: v for v in variants}
+        weights = [v.weight if v.instances else 0.0 for v in variants]
+        self._cum = list(itertools.accumulate(weights))
+        self._total = self._cum[-1] if self._cum else 0.0
+        self.log_group = f"/aws/sagemaker/Endpoints/{name}"
+        self.log_group_arn = f"arn:aws:logs:{region}:{account_id}:log-group:{self.log_group}"
+        self.console_url = (
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#logEventViewer:group={self.log_group}"
+        )
+
+    def pick_variant(self, target: str | None) -> RoutedVariant:
+        if target is not None:
+            variant = self._by_name.get(target)
+            if variant is None:
+                raise InvocationError(
+                    f"The variant {target} does not exist for endpoint {self.name}."
+                )
+            return variant
+        if self._total <= 0:
+            return self.variants[0]
+        if len(self.variants) == 1:
+            return self.variants[0]
+        return self.variants[bisect.bisect_right(self._cum, random.random() * self._total)]
+
+
+class Router:
+    """Routes invocations over keep-alive connection pools to the containers."""
+
+    def __init__(self, registry: MetricRegistry, *, account_id: str, region: str,
+                 invocation_timeout: float = 60.0) -> None:
+        self.registry = registry
+        self.account_id = account_id
+        self.region = region
+        self.invocation_timeout = invocation_timeout
+        self._endpoints: dict[str, RoutedEndpoint] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- snapshot ----------------------------------------------------------
+
+    def publish(self, endpoint: RoutedEndpoint) -> None:
+        self._endpoints[endpoint.name] = endpoint
+
+    def withdraw(self, name: str) -> None:
+        self._endpoints.pop(name, None)
+
+    def endpoint(self, name: str) -> RoutedEndpoint | None:
+        return self._endpoints.get(name)
+
+    def variant_series(self, endpoint: str, variant: str, containers: Sequence[str],
+                       pipeline: bool, direct: bool) -> _VariantSeries:
+        return _VariantSeries(self.registry, endpoint, variant, containers, pipeline, direct)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, use_dns_cache=False,
+                                         keepalive_timeout=60)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None),
+            skip_auto_headers=_SKIP_AUTO, auto_decompress=False,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- the request path --------------------------------------------------
+
+    async def invoke(self, inv: Invocation) -> InvocationResult:
+        endpoint = self._endpoints.get(inv.endpoint_name)
+        if endpoint is None:
+            raise EndpointNotFound(inv.endpoint_name, self.account_id)
+        if len(inv.body) > MAX_PAYLOAD_BYTES:
+            raise InvocationError(
+                f"Request body of {len(inv.body)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes."
+            )
+        variant = endpoint.pick_variant(inv.target_variant)
+        direct = variant.mode is ExecutionMode.DIRECT
+        if direct:
+            if inv.target_container is None:
+                raise InvocationError(
+                    "TargetContainerHostname is required for an endpoint with Direct invocation mode."
+                )
+            try:
+                indexes: Sequence[int] = (variant.containers.index(inv.target_container),)
+            except ValueError:
+                raise InvocationError(
+                    f"The container {inv.target_container} does not exist in endpoint {endpoint.name}."
+                ) from None
+        else:
+            if inv.target_container is not None:
+                raise InvocationError(
+                    "TargetContainerHostname can only be specified for an endpoint with Direct "
+                    "invocation mode."
+                )
+            indexes = range(len(variant.containers))
+        if not variant.instances:
+            raise ServiceUnavailable(
+                f"No healthy instance of variant {variant.name} of endpoint {endpoint.name} is "
+                "available; try again."
+            )
+        instance = variant.pick()
+        series = variant.series
+        series.invocations.record(1.0)
+        series.per_instance.record(1.0 / len(variant.instances))
+        if direct:
+            series.container_direct[variant.containers[indexes[0]]][0].record(1.0)
+        instance.outstanding += 1
+        try:
+            result = await self._chain(endpoint, variant, instance, inv, indexes)
+        finally:
+            instance.outstanding -= 1
+        return result
+
+    async def _chain(self, endpoint: RoutedEndpoint, variant: RoutedVariant,
+                     instance: RoutedInstance, inv: Invocation,
+                     indexes: Sequence[int]) -> InvocationResult:
+        session = self._session
+        assert session is not None, "Router.start() was not awaited"
+        series = variant.series
+        body = inv.body
+        content_type = inv.content_type
+        custom = None
+        model_us = 0.0
+        last = indexes[-1]
+        perf = time.perf_counter
+        deadline = perf() + self.invocation_timeout
+        for i in indexes:
+            headers = {}
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            if i == last and inv.accept is not None:
+                headers["Accept"] = inv.accept
+            if inv.custom_attributes is not None:
+                headers["X-Amzn-SageMaker-Custom-Attributes"] = inv.custom_attributes
+            name = variant.containers[i]
+            t0 = perf()
+            try:
+                async with asyncio.timeout(max(deadline - t0, 0.0)):
+                    async with session.post(instance.urls[i], data=body, headers=headers) as resp:
+                        status = resp.status
+                        data = await resp.read()
+                        rtype = resp.headers.get("Content-Type")
+                        custom = resp.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+            except TimeoutError:
+                elapsed = (perf() - t0) * 1e6
+                raise self._model_failure(
+                    endpoint, variant, name, model_us + elapsed, 0,
+                    f"Your invocation timed out while waiting for a response from container {name}. "
+                    "Review the latency metrics for each container in Amazon CloudWatch, resolve the "
+                    "issue, and try again.",
+                ) from None
+            except (aiohttp.ClientError, OSError) as exc:
+                elapsed = (perf() - t0) * 1e6
+                raise self._model_failure(
+                    endpoint, variant, name, model_us + elapsed, 0,
+                    f"Connection to container {name} failed: {exc.__class__.__name__}",
+                ) from None
+            elapsed = (perf() - t0) * 1e6
+            model_us += elapsed
+            if series.container_latency:
+                series.container_latency[i].record(elapsed)
+            if not 200 <= status < 300:
+                raise self._model_failure(
+                    endpoint, variant, name, model_us, status,
+                    data.decode("utf-8", errors="replace"),
+                )
+            if i != last and len(data) > MAX_HOP_PAYLOAD_BYTES:
+                nxt = variant.containers[i + 1]
+                raise self._model_failure(
+                    endpoint, variant, name, model_us, 200,
+                    f"Received response from {name} with status code 200. However, the request "
+                    f"payload from {name} to {nxt} is {len(data)} bytes, which has exceeded the "
+                    "maximum limit of 5 MB.",
+                    plain=True,
+                )
+            body = data
+            content_type = rtype
+        series.model_latency.record(model_us)
+        series.errors_4xx.record(0.0)
+        series.errors_5xx.record(0.0)
+        if variant.mode is ExecutionMode.DIRECT:
+            direct = series.container_direct[variant.containers[last]]
+            direct[1].record(0.0)
+            direct[2].record(0.0)
+        return InvocationResult(body, content_type, custom, variant, model_us)
+
+    def _model_failure(self, endpoint: RoutedEndpoint, variant: RoutedVariant, container: str,
+                       model_us: float, status: int, message: str, *,
+                       plain: bool = False) -> ModelError:
+        series = variant.series
+        series.model_latency.record(model_us)
+        client_side = 400 <= status < 500
+        series.errors_4xx.record(1.0 if client_side else 0.0)
+        series.errors_5xx.record(0.0 if client_side else 1.0)
+        if variant.mode is ExecutionMode.DIRECT:
+            direct = series.container_direct[container]
+            direct[1].record(1.0 if client_side else 0.0)
+            direct[2].record(0.0 if client_side else 1.0)
+        who = "primary" if variant.primary_only else container
+        see = (f" See {endpoint.console_url} in account {self.account_id} for more information.")
+        if plain:
+            text = message + see
+        else:
+            kind = "client" if client_side else "server"
+            text = f'Received {kind} error ({status}) from {who} with message "{message}".{see}'
+        error = ModelError(
+            text,
+            original_status=status,
+            original_message=message,
+            log_stream_arn=endpoint.log_group_arn,
+            error_code="CLIENT_ERROR_FROM_MODEL" if client_side else "SERVER_ERROR_FROM_MODEL",
+        )
+        error.details["variant"] = variant
+        error.details["model_latency_us"] = model_us
+        return error
+
+    @staticmethod
+    def record_overhead(variant: RoutedVariant, model_latency_us: float, total_seconds: float) -> None:
+        """Record OverheadLatency once the response has been written: total minus ModelLatency."""
+        variant.series.overhead_latency.record(max(total_seconds * 1e6 - model_latency_us, 0.0))
