@@ -174,6 +174,8 @@ def _parse_selector(scanner: Scanner) -> list[Any]:
                 digits = scanner.read_while()
                 if not digits.isascii() or not digits.isdigit():
                     raise scanner.error("expected an array index or * inside [ ]", digits_at)
+                if len(digits) > 9:  # also keeps int() under Python's digit limit
+                    raise scanner.error("array index too large", digits_at)
                 steps.append(int(digits))
             if not scanner.take("]"):
                 if scanner.at_end():
