@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import time as _time
 from typing import Protocol
 
 __all__ = ["Clock", "SystemClock", "ManualClock"]
@@ -21,8 +21,8 @@ class Clock(Protocol):
 class SystemClock:
     """The real clocks."""
 
-    time = staticmethod(time.time)
-    monotonic = staticmethod(time.monotonic)
+    time = staticmethod(_time.time)
+    monotonic = staticmethod(_time.monotonic)
 
 
 class ManualClock:
