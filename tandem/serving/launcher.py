@@ -1,0 +1,256 @@
+"""Where an endpoint instance's containers run: the ``Launcher`` seam and the records it speaks.
+
+An *instance* is one copy of a production variant's model: one OS process per container, all on
+one host (SageMaker co-locates a pipeline's containers). A launcher starts an instance, reports
+what happens to it as ``InstanceEvent``s and stops it. ``LocalLauncher`` runs instances on this
+machine; a Ray-backed launcher places them on other hosts behind the same Protocol. Replacement
+is not the launcher's business: the endpoint manager replaces an unhealthy instance with a NEW
+instance id, as SageMaker does.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from tandem.errors import InvalidParameterValue, TandemError
+
+__all__ = [
+    "ContainerSpec",
+    "InstanceSpec",
+    "InstanceStatus",
+    "InstanceHandle",
+    "InstanceEvent",
+    "InstanceReady",
+    "ContainerExited",
+    "InstanceUnhealthy",
+    "InstanceStopped",
+    "InstanceStartFailed",
+    "Launcher",
+    "new_instance_id",
+    "describe_returncode",
+    "start_failure_reason",
+]
+
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+ENDPOINT_USAGE_NAMESPACE = "/aws/sagemaker/Endpoints"
+_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{17}$")
+
+
+def new_instance_id() -> str:
+    """A fresh id shaped like an EC2 instance id (``i-`` + 17 hex digits), as SageMaker shows."""
+    return "i-" + secrets.token_hex(9)[:17]
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container of a model: an OS process speaking the SageMaker container contract.
+
+    ``env`` is the complete environment of the child (nothing is inherited); the agent adds
+    ``SAGEMAKER_BIND_TO_PORT`` and ``SAGEMAKER_SAFE_PORT_RANGE``.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name:
+            raise InvalidParameterValue(f"Container name {self.name!r} must be non-empty, no '/'.")
+        if not self.argv:
+            raise InvalidParameterValue(f"Container {self.name!r} has an empty argv.")
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """Everything needed to run and watch one instance, wherever it runs."""
+
+    instance_id: str
+    endpoint_name: str
+    variant_name: str
+    containers: tuple[ContainerSpec, ...]
+    log_group: str
+    log_stream_prefix: str
+    usage_namespace: str
+    usage_dimension_sets: tuple[Mapping[str, str], ...]
+    work_dir: Path
+    health_check_timeout: float = 480.0
+    ping_interval: float = 2.0
+    ping_timeout: float = 2.0
+    stop_grace_period: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not _INSTANCE_ID.match(self.instance_id):
+            raise InvalidParameterValue(f"Instance id {self.instance_id!r} is not i- + 17 hex.")
+        if not self.containers:
+            raise InvalidParameterValue("An instance needs at least one container.")
+        names = [c.name for c in self.containers]
+        if len(set(names)) != len(names):
+            raise InvalidParameterValue(f"Container names repeat: {names}.")
+
+    @classmethod
+    def for_endpoint(
+        cls,
+        endpoint_name: str,
+        variant_name: str,
+        containers: Sequence[ContainerSpec],
+        work_dir: Path,
+        *,
+        instance_id: str | None = None,
+        health_check_timeout: float = 480.0,
+        ping_interval: float = 2.0,
+        ping_timeout: float = 2.0,
+        stop_grace_period: float = 30.0,
+    ) -> InstanceSpec:
+        """The spec of an endpoint instance, with SageMaker's log and metric names filled in."""
+        iid = instance_id or new_instance_id()
+        return cls(
+            instance_id=iid,
+            endpoint_name=endpoint_name,
+            variant_name=variant_name,
+            containers=tuple(containers),
+            log_group=ENDPOINT_LOG_GROUP_PREFIX + endpoint_name,
+            log_stream_prefix=f"{variant_name}/{iid}",
+            usage_namespace=ENDPOINT_USAGE_NAMESPACE,
+            usage_dimension_sets=(
+                {"Host": f"{endpoint_name}/{variant_name}/{iid}"},
+                {"EndpointName": endpoint_name, "VariantName": variant_name},
+            ),
+            work_dir=Path(work_dir),
+            health_check_timeout=health_check_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            stop_grace_period=stop_grace_period,
+        )
+
+    def log_stream(self, container_name: str) -> str:
+        return f"{self.log_stream_prefix}/{container_name}"
+
+
+class InstanceStatus(enum.Enum):
+    PENDING = "Pending"
+    IN_SERVICE = "InService"
+    UNHEALTHY = "Unhealthy"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+
+
+@dataclass(eq=False)
+class InstanceHandle:
+    """A live view of one instance; the agent that owns it updates it in place."""
+
+    instance_id: str
+    spec: InstanceSpec
+    status: InstanceStatus = InstanceStatus.PENDING
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=dict)
+    failure_reason: str | None = None
+    _pids: Callable[[], list[int]] = field(default=lambda: [], repr=False)
+
+    def pids(self) -> list[int]:
+        """Process ids of the containers' main processes still running."""
+        return self._pids()
+
+
+@dataclass(frozen=True)
+class InstanceEvent:
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class InstanceReady(InstanceEvent):
+    host: str
+    ports: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class ContainerExited(InstanceEvent):
+    container: str
+    returncode: int
+
+
+@dataclass(frozen=True)
+class InstanceUnhealthy(InstanceEvent):
+    container: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class InstanceStopped(InstanceEvent):
+    pass
+
+
+class InstanceStartFailed(TandemError):
+    """An instance did not come up; ``reason`` is the text for the endpoint's FailureReason."""
+
+    def __init__(self, reason: str, instance_id: str | None = None) -> None:
+        super().__init__(reason, instance_id=instance_id)
+        self.reason = reason
+        self.instance_id = instance_id
+
+
+class Launcher(Protocol):
+    """Where an instance's processes run (``LocalLauncher`` today; Ray later)."""
+
+    async def start_instance(self, spec: InstanceSpec) -> InstanceHandle:
+        """Return once every container answers GET /ping with 200, else raise
+        ``InstanceStartFailed`` after stopping whatever was started."""
+        ...
+
+    async def stop_instance(self, instance_id: str, grace_s: float | None = None) -> None:
+        """SIGTERM to every container's process group, ``grace_s`` (default the spec's), SIGKILL."""
+        ...
+
+    def instances(self) -> list[InstanceHandle]: ...
+
+    def events(self) -> AsyncIterator[InstanceEvent]: ...
+
+    async def close(self) -> None:
+        """Stop every instance and release what the launcher holds."""
+        ...
+
+
+def describe_returncode(returncode: int) -> str:
+    if returncode < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}"
+    return f"exited with code {returncode}"
+
+
+# How many of a container's last log lines a FailureReason quotes (SageMaker keeps 1024 chars).
+QUOTED_LINES = 10
+_QUOTED_LINE_CHARS = 200
+
+
+def quote_lines(lines: Sequence[str]) -> str:
+    tail = [line[:_QUOTED_LINE_CHARS] for line in list(lines)[-QUOTED_LINES:]]
+    if not tail:
+        return "It wrote no log lines."
+    return "Last log lines: " + " ".join(f'"{line}"' for line in tail)
+
+
+def start_failure_reason(
+    variant_name: str, problems: Sequence[tuple[str, str, Sequence[str]]]
+) -> str:
+    """FailureReason for a start that failed, in SageMaker's words.
+
+    ``problems`` holds (container, what happened, its last log lines); "what happened" is
+    e.g. ``did not pass the ping health check`` or ``exited with code 3``.
+    """
+    parts = [
+        f"The container {name} for production variant {variant_name} {what}. {quote_lines(lines)}"
+        for name, what, lines in problems
+    ]
+    return " ".join(parts) + " Please check CloudWatch logs for this endpoint."

@@ -1,0 +1,119 @@
+"""``LocalLauncher``: instances as process trees on this machine, one ``InstanceAgent`` each.
+
+It owns what agents share on one host: the port allocator, the fate-sharing reaper and the
+event queue the endpoint manager reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from tandem.clock import Clock, SystemClock
+from tandem.errors import InvalidParameterValue, ResourceNotFound
+from tandem.serving.agent import InstanceAgent
+from tandem.serving.launcher import InstanceEvent, InstanceHandle, InstanceSpec
+from tandem.serving.ports import PortAllocator
+from tandem.serving.reaper import FateSharing
+from tandem.telemetry.usage import UsageProbe, instance_probe
+
+__all__ = ["LocalLauncher"]
+
+_CLOSED = object()
+
+
+class LocalLauncher:
+    """The ``Launcher`` for this machine: agents in-process, containers on 127.0.0.1."""
+
+    def __init__(
+        self,
+        metrics_registry: Any,
+        log_service: Any,
+        usage_interval: float = 5.0,
+        clock: Clock | None = None,
+        data_dir: Path = Path(".tandem"),
+        *,
+        ports: PortAllocator | None = None,
+        probe_factory: Callable[[InstanceSpec], UsageProbe] | None = None,
+        capture_factory: Callable[..., Any] | None = None,
+        unhealthy_threshold: int = 3,
+        reaper_grace: float = 1.0,
+    ) -> None:
+        self._metrics = metrics_registry
+        self._logs = log_service
+        self._usage_interval = usage_interval
+        self._clock = clock or SystemClock()
+        self._ports = ports or PortAllocator()
+        self._probe_factory = probe_factory or (lambda spec: instance_probe(spec.work_dir))
+        self._capture_factory = capture_factory
+        self._unhealthy_threshold = unhealthy_threshold
+        self.fate_sharing = FateSharing(Path(data_dir), grace=reaper_grace)
+        self._started = False
+        self._closed = False
+        self._agents: dict[str, InstanceAgent] = {}
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def start(self) -> None:
+        """Kill what a dead server left on this data dir and start the reaper (idempotent)."""
+        if not self._started:
+            self._started = True
+            await asyncio.to_thread(self.fate_sharing.start)
+
+    async def start_instance(self, spec: InstanceSpec) -> InstanceHandle:
+        if self._closed:
+            raise InvalidParameterValue("The launcher is closed.")
+        if spec.instance_id in self._agents:
+            raise InvalidParameterValue(f"Instance {spec.instance_id} is already running.")
+        await self.start()
+        agent = InstanceAgent(
+            spec,
+            self._metrics,
+            self._logs,
+            on_event=self._queue.put_nowait,
+            ports=self._ports,
+            guard=self.fate_sharing,
+            probe=self._probe_factory(spec),
+            usage_interval=self._usage_interval,
+            unhealthy_threshold=self._unhealthy_threshold,
+            capture_factory=self._capture_factory,
+            clock=self._clock,
+        )
+        self._agents[spec.instance_id] = agent
+        try:
+            return await agent.start()
+        except BaseException:
+            del self._agents[spec.instance_id]
+            raise
+
+    async def stop_instance(self, instance_id: str, grace_s: float | None = None) -> None:
+        agent = self._agents.get(instance_id)
+        if agent is None:
+            raise ResourceNotFound(f"Instance {instance_id} is not running here.")
+        try:
+            await agent.stop(grace_s)
+        finally:
+            self._agents.pop(instance_id, None)
+
+    def instances(self) -> list[InstanceHandle]:
+        return [agent.handle for agent in self._agents.values()]
+
+    async def events(self) -> AsyncIterator[InstanceEvent]:
+        """Every event of every instance, in order, until ``close`` (one reader)."""
+        while True:
+            event = await self._queue.get()
+            if event is _CLOSED:
+                self._queue.put_nowait(_CLOSED)  # later readers end too
+                return
+            yield event
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        agents = list(self._agents.values())
+        await asyncio.gather(*(agent.stop() for agent in agents), return_exceptions=True)
+        self._agents.clear()
+        self._queue.put_nowait(_CLOSED)
+        await asyncio.to_thread(self.fate_sharing.close)
