@@ -4,7 +4,8 @@ Lines wait in a bounded in-memory buffer. A flush happens ``flush_interval`` sec
 first pending line (so a line is durable within about twice that), or at once when
 ``flush_size`` lines are pending. When ``max_pending`` lines are waiting, ``put`` awaits, so a
 capture stops reading its pipe and the child blocks on write: backpressure, never a drop.
-A failed flush is logged and retried with the same lines.
+A failed flush is logged and retried with the same lines. Flush deadlines use the event loop's
+clock; the injected Clock gives ingestion times only.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class LogWriter:
         if not events:
             return
         if self._count == 0:
-            self._first_at = self.clock.monotonic()
+            self._first_at = asyncio.get_running_loop().time()
             self._signal.set()
         key = (group, stream)
         bucket = self._pending.get(key)
@@ -110,7 +111,7 @@ class LogWriter:
                 await self._signal.wait()
                 continue
             urgent = self._waiters or self._stopping or self._count >= self.flush_size
-            delay = self._first_at + self.flush_interval - self.clock.monotonic()
+            delay = self._first_at + self.flush_interval - asyncio.get_running_loop().time()
             if not urgent and delay > 0:
                 self._signal.clear()
                 try:
@@ -151,7 +152,7 @@ class LogWriter:
                 later = self._pending.get(key, [])
                 self._pending[key] = events + later
             self._count += count
-            self._first_at = self.clock.monotonic()
+            self._first_at = asyncio.get_running_loop().time()
             return False
         if self.on_commit is not None:
             self.on_commit()

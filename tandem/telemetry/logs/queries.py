@@ -108,7 +108,8 @@ def filter_log_events(
     matched: list[FilteredLogEvent] = []
     scanned = 0
     while True:
-        chunk = max(limit - len(matched), 1) if match_all else _CHUNK
+        # One row past the page, so the last page is known to be the last.
+        chunk = limit - len(matched) + 1 if match_all else _CHUNK
         rows = store.filter_events(
             group, stream_names=stream_names, stream_prefix=stream_prefix,
             start=start_time, end=end_time, after=after, terms=terms, limit=chunk,

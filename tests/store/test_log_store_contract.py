@@ -1,0 +1,251 @@
+"""The LogStore contract: every implementation (SQLite today, PostgreSQL later) passes these.
+
+Add an implementation by adding a fixture param that yields it (and a ``reopen`` callable
+that closes and opens the same storage again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tandem.errors import ResourceAlreadyExists, ResourceNotFound
+from tandem.store.sqlite.database import Database
+from tandem.store.sqlite.logs import SQLiteLogStore
+from tandem.telemetry.logs.store import EventBatch, LogStore
+
+DAY = 86_400_000
+
+
+class _SQLite:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = Database(path)
+        self.store: LogStore = SQLiteLogStore(self.db)
+
+    def reopen(self) -> LogStore:
+        self.db.close()
+        self.db = Database(self.path)
+        self.store = SQLiteLogStore(self.db)
+        return self.store
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_SQLite]:
+    impl = _SQLite(tmp_path / "logs.db")
+    yield impl
+    impl.close()
+
+
+@pytest.fixture
+def store(backend: _SQLite) -> LogStore:
+    return backend.store
+
+
+def _put(store: LogStore, group: str, stream: str, events: list[tuple[int, str]], at: int) -> int:
+    return store.append([EventBatch(group, stream, events)], at, create_missing=False)
+
+
+def test_group_lifecycle(store: LogStore) -> None:
+    store.create_group("/b", 10)
+    store.create_group("/a", 20)
+    with pytest.raises(ResourceAlreadyExists, match="^The specified log group already exists$"):
+        store.create_group("/a", 30)
+    assert [g.name for g in store.list_groups(prefix=None, contains=None, offset=0, limit=50)] \
+        == ["/a", "/b"]
+    store.set_retention("/a", 7)
+    group = store.get_group("/a")
+    assert group is not None and (group.creation_time, group.retention_days) == (20, 7)
+    store.delete_group("/a")
+    assert store.get_group("/a") is None
+    with pytest.raises(ResourceNotFound, match="^The specified log group does not exist.$"):
+        store.delete_group("/a")
+    with pytest.raises(ResourceNotFound):
+        store.set_retention("/a", 1)
+
+
+def test_list_groups_prefix_pattern_and_paging(store: LogStore) -> None:
+    for name in ["/aws/x", "/aws/y", "Zed", "/other_x", "/aws_z"]:
+        store.create_group(name, 1)
+    names = lambda **kw: [g.name for g in store.list_groups(**kw)]  # noqa: E731
+    assert names(prefix=None, contains=None, offset=0, limit=50) == [
+        "/aws/x", "/aws/y", "/aws_z", "/other_x", "Zed"
+    ]
+    # LIKE metacharacters in a prefix are literal.
+    assert names(prefix="/aws_", contains=None, offset=0, limit=50) == ["/aws_z"]
+    assert names(prefix=None, contains="x", offset=0, limit=50) == ["/aws/x", "/other_x"]
+    assert names(prefix=None, contains=None, offset=1, limit=2) == ["/aws/y", "/aws_z"]
+
+
+def test_streams_and_stats(store: LogStore) -> None:
+    store.create_group("/g", 1)
+    store.create_stream("/g", "b", 2)
+    store.create_stream("/g", "a", 3)
+    with pytest.raises(ResourceAlreadyExists, match="^The specified log stream already exists$"):
+        store.create_stream("/g", "a", 4)
+    with pytest.raises(ResourceNotFound, match="log group does not exist"):
+        store.create_stream("/nope", "a", 4)
+    _put(store, "/g", "b", [(100, "héllo"), (300, "x")], at=1000)
+    _put(store, "/g", "b", [(50, "y")], at=2000)
+    b = store.get_stream("/g", "b")
+    assert b is not None
+    assert (b.first_event_time, b.last_event_time, b.last_ingestion_time, b.stored_bytes) == (
+        50, 300, 2000, 6 + 1 + 1
+    )
+    group = store.get_group("/g")
+    assert group is not None and group.stored_bytes == 8
+    listed = store.list_streams(
+        "/g", prefix=None, by_last_event=False, descending=False, offset=0, limit=50
+    )
+    assert [s.name for s in listed] == ["a", "b"]
+    by_time = store.list_streams(
+        "/g", prefix=None, by_last_event=True, descending=True, offset=0, limit=50
+    )
+    assert [s.name for s in by_time] == ["b", "a"]
+    store.delete_stream("/g", "b")
+    assert store.get_stream("/g", "b") is None
+    group = store.get_group("/g")
+    assert group is not None and group.stored_bytes == 0
+    with pytest.raises(ResourceNotFound, match="^The specified log stream does not exist.$"):
+        store.delete_stream("/g", "b")
+
+
+def test_append_to_missing_stream_stores_nothing_unless_asked(store: LogStore) -> None:
+    with pytest.raises(ResourceNotFound):
+        _put(store, "/g", "s", [(1, "a")], at=1)
+    store.append([EventBatch("/g", "s", [(1, "a")])], 5, create_missing=True)
+    events = store.read_stream(
+        "/g", "s", start=None, end=None, after=None, before=None, limit=10, newest_first=False
+    )
+    assert [(e.timestamp, e.message, e.ingestion_time) for e in events] == [(1, "a", 5)]
+
+
+def test_read_stream_orders_by_time_then_seq_with_cursors(store: LogStore) -> None:
+    store.ensure_stream("/g", "s", 0)
+    _put(store, "/g", "s", [(20, "b1"), (20, "b2"), (30, "c")], at=1)
+    _put(store, "/g", "s", [(10, "a")], at=2)
+    read = lambda **kw: [  # noqa: E731
+        e.message for e in store.read_stream("/g", "s", **{
+            "start": None, "end": None, "after": None, "before": None, "limit": 10,
+            "newest_first": False, **kw,
+        })
+    ]
+    assert read() == ["a", "b1", "b2", "c"]
+    assert read(limit=2, newest_first=True) == ["b2", "c"]
+    all_events = store.read_stream(
+        "/g", "s", start=None, end=None, after=None, before=None, limit=10, newest_first=False
+    )
+    b1 = all_events[1]
+    assert read(after=(b1.timestamp, b1.seq)) == ["b2", "c"]
+    assert read(before=(b1.timestamp, b1.seq)) == ["a"]
+    assert read(start=20, end=30) == ["b1", "b2"]  # start inclusive, end exclusive
+
+
+def test_filter_events_terms_streams_and_cursor(store: LogStore) -> None:
+    store.ensure_stream("/g", "web-1", 0)
+    store.ensure_stream("/g", "web-2", 0)
+    store.ensure_stream("/g", "db", 0)
+    _put(store, "/g", "web-1", [(1, "ERROR one"), (4, "ok")], at=1)
+    _put(store, "/g", "web-2", [(2, "ERROR two"), (3, "ERRORCODE 5")], at=1)
+    _put(store, "/g", "db", [(2, "ERROR db")], at=1)
+
+    def run(**kw: object) -> list[str]:
+        args: dict[str, object] = {
+            "stream_names": None, "stream_prefix": None, "start": None, "end": None,
+            "after": None, "terms": (), "limit": 100, **kw,
+        }
+        return [f"{e.stream_name}:{e.message}" for e in store.filter_events("/g", **args)]
+
+    assert run(terms=("ERROR",)) == [
+        "web-1:ERROR one", "web-2:ERROR two", "db:ERROR db", "web-2:ERRORCODE 5"
+    ]
+    assert run(terms=("ERROR", "two")) == ["web-2:ERROR two"]
+    assert run(stream_prefix="web-", terms=("ERROR",)) == [
+        "web-1:ERROR one", "web-2:ERROR two", "web-2:ERRORCODE 5"
+    ]
+    assert run(stream_names=["db", "web-1"], start=2, end=4) == ["db:ERROR db", "web-1:ok"]
+    first = store.filter_events(
+        "/g", stream_names=None, stream_prefix=None, start=None, end=None, after=None,
+        terms=(), limit=2,
+    )
+    assert run(after=(first[-1].timestamp, first[-1].seq)) == [
+        "db:ERROR db", "web-2:ERRORCODE 5", "web-1:ok"
+    ]
+    assert run(stream_names=["missing"]) == []
+
+
+def test_events_since_follows_seq(store: LogStore) -> None:
+    store.ensure_stream("/g", "a", 0)
+    store.ensure_stream("/g", "b", 0)
+    start = store.last_seq()
+    _put(store, "/g", "a", [(5, "x1")], at=1)
+    _put(store, "/g", "b", [(1, "y1")], at=1)
+    rows = store.events_since("/g", start, stream_names=None, stream_prefix=None, terms=(),
+                              limit=10)
+    assert [r.message for r in rows] == ["x1", "y1"]
+    assert store.last_seq() == rows[-1].seq
+    rows = store.events_since("/g", start, stream_names=["b"], stream_prefix=None, terms=(),
+                              limit=10)
+    assert [r.message for r in rows] == ["y1"]
+    assert store.events_since("/none", 0, stream_names=None, stream_prefix=None, terms=(),
+                              limit=10) == []
+
+
+def test_sweep_deletes_expired_events_and_empty_streams(store: LogStore) -> None:
+    now = 100 * DAY
+    store.ensure_stream("/kept", "s", 0)
+    store.ensure_stream("/short", "old", 0)
+    store.ensure_stream("/short", "mixed", 0)
+    store.ensure_stream("/short", "fresh-empty", now - 1000)
+    store.set_retention("/short", 1)
+    _put(store, "/kept", "s", [(now - 50 * DAY, "ancient but kept")], at=now - 50 * DAY)
+    _put(store, "/short", "old", [(now - 3 * DAY, "old")], at=now - 3 * DAY)
+    _put(store, "/short", "mixed", [(now - 2 * DAY, "gone"), (now - 1000, "stays")],
+         at=now - 2 * DAY)
+    assert store.sweep(now) == (2, 1)  # "old" is emptied and removed; "mixed" keeps one
+    streams = store.list_streams(
+        "/short", prefix=None, by_last_event=False, descending=False, offset=0, limit=50
+    )
+    assert [s.name for s in streams] == ["fresh-empty", "mixed"]
+    mixed = store.get_stream("/short", "mixed")
+    assert mixed is not None and (mixed.first_event_time, mixed.stored_bytes) == (now - 1000, 5)
+    group = store.get_group("/short")
+    assert group is not None and group.stored_bytes == 5
+    assert store.get_stream("/kept", "s") is not None
+    assert store.sweep(now) == (0, 0)
+
+
+def test_seq_is_never_reused_after_deletes(store: LogStore) -> None:
+    store.ensure_stream("/g", "s", 0)
+    last = _put(store, "/g", "s", [(1, "a"), (2, "b")], at=1)
+    store.delete_stream("/g", "s")
+    store.ensure_stream("/g", "s", 0)
+    assert _put(store, "/g", "s", [(3, "c")], at=1) > last
+
+
+def test_nothing_lost_across_close_and_reopen(backend: _SQLite) -> None:
+    store = backend.store
+    store.ensure_stream("/g", "s", 7)
+    store.set_retention("/g", 30)
+    _put(store, "/g", "s", [(i, f"line {i}") for i in range(1000)], at=9)
+    store = backend.reopen()
+    events = store.read_stream(
+        "/g", "s", start=None, end=None, after=None, before=None, limit=10_000,
+        newest_first=False,
+    )
+    assert [e.message for e in events] == [f"line {i}" for i in range(1000)]
+    group = store.get_group("/g")
+    assert group is not None and group.retention_days == 30
+
+
+def test_reopen_keeps_schema_version(backend: _SQLite, tmp_path: Path) -> None:
+    backend.reopen()
+    check: Callable[[object], object] = lambda c: c.execute(  # type: ignore[attr-defined]
+        "SELECT version FROM schema_version WHERE component = 'logs'"
+    ).fetchone()
+    assert backend.db.read(check) == (1,)
