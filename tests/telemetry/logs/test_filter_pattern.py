@@ -102,6 +102,15 @@ def test_split_fields_strips_brackets_and_quotes():
     assert split_fields('[] ""  x[y]') == ["", "", "x[y]"]
 
 
+_FIELD = re.compile(r'\[([^\]]*)\]|"([^"]*)"|(\S+)')
+
+
+@given(st.text(st.sampled_from(' \t\x1c\x85\u3000ab[]"'), max_size=20))
+def test_split_fields_fast_path_agrees_with_the_grouping_rule(message):
+    expected = [m.group(m.lastindex) for m in _FIELD.finditer(message)]
+    assert split_fields(message) == expected
+
+
 def test_json_pattern_parses_each_message_once_and_survives_deep_nesting():
     pattern = parse_filter_pattern("{ $.a = 1 }")
     assert pattern.matches("[" * 100_000 + "]" * 100_000) is False

@@ -77,38 +77,47 @@ def required_substrings(terms: TermSet) -> tuple[str, ...]:
 
 def compile_terms(terms: TermSet) -> Callable[[str], bool]:
     """A predicate over messages; plain substring checks wherever the pattern allows."""
-    required = [_contains(t) for t in terms.required]
-    any_of = [_contains(t) for t in terms.any_of]
-    excluded = [_contains(t) for t in terms.excluded]
+    need, need_re = _split(terms.required)
+    avoid, avoid_re = _split(terms.excluded)
+    either, either_re = _split(terms.any_of)
+    alternatives = bool(terms.any_of)
     # The common shapes get a closure with no loop: they run once per stored event.
-    if not any_of and not excluded:
-        plain = [t for t in terms.required if isinstance(t, str)]
-        if len(plain) == len(required) == 1:
-            only = plain[0]
+    if not (need_re or avoid or avoid_re or alternatives):
+        if len(need) == 1:
+            only = need[0]
             return lambda message: only in message
-        if len(plain) == len(required) == 2:
-            first, second = plain
+        if len(need) == 2:
+            first, second = need
             return lambda message: first in message and second in message
 
     def predicate(message: str) -> bool:
-        for test in required:
-            if not test(message):
+        for term in need:
+            if term not in message:
                 return False
-        for test in excluded:
-            if test(message):
+        for search in need_re:
+            if search(message) is None:
                 return False
-        if any_of:
-            for test in any_of:
-                if test(message):
-                    return True
-            return False
-        return True
+        for term in avoid:
+            if term in message:
+                return False
+        for search in avoid_re:
+            if search(message) is not None:
+                return False
+        if not alternatives:
+            return True
+        for term in either:
+            if term in message:
+                return True
+        for search in either_re:
+            if search(message) is not None:
+                return True
+        return False
 
     return predicate
 
 
-def _contains(term: Term) -> Callable[[str], bool]:
-    if isinstance(term, str):
-        return lambda message: term in message
-    search = term.search
-    return lambda message: search(message) is not None
+def _split(terms: list[Term]) -> tuple[list[str], list[Callable[[str], re.Match[str] | None]]]:
+    """Literal terms, and the ``search`` methods of the regex terms."""
+    literals = [t for t in terms if isinstance(t, str)]
+    searches = [t.search for t in terms if not isinstance(t, str)]
+    return literals, searches
