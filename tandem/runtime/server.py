@@ -33,15 +33,16 @@ log = logging.getLogger("tandem.runtime")
 _SHUTDOWN_GRACE = 5.0
 
 
-def bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
-    """A listening TCP socket on host:port."""
+def bind(host: str, port: int, *, reuse_port: bool, listen: bool = True) -> socket.socket:
+    """A TCP socket bound to host:port, listening unless told not to."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(1024)
+    if listen:
+        sock.listen(1024)
     sock.setblocking(False)
     return sock
 
@@ -126,8 +127,9 @@ def serve(handler: Handler, env: RuntimeEnvironment) -> int:
 
 def _serve_forked(handler: Handler, env: RuntimeEnvironment) -> int:
     # The parent binds first, so a port in use fails here before any fork, and keeps its
-    # socket open (never accepting) so the port stays claimed while workers come and go.
-    guard = bind(env.host, env.port, reuse_port=True)
+    # socket bound so the port stays claimed while workers come and go. It never listens:
+    # a listening socket would get its share of connections and leave them unanswered.
+    guard = bind(env.host, env.port, reuse_port=True, listen=False)
     port = guard.getsockname()[1]
     children: set[int] = set()
     for _ in range(env.workers):
