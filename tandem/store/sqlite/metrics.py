@@ -14,11 +14,12 @@ import sqlite3
 from collections.abc import Sequence
 
 from tandem.store.sqlite.database import Database
+from tandem.telemetry.metrics.model import Metric
 from tandem.telemetry.metrics.series import BucketRow, SeriesKey
 from tandem.telemetry.metrics.store import (
+    BucketColumns,
     ChangedWindow,
     DimensionFilter,
-    MetricIdentity,
     MetricPage,
 )
 
@@ -34,6 +35,9 @@ _MIGRATIONS = [
         last_start INTEGER NOT NULL DEFAULT 0,
         UNIQUE (namespace, metric_name, dimensions)
     );
+    -- ListMetrics pages walk ids in order within a namespace (and metric name).
+    CREATE INDEX metric_page_by_namespace ON metric (namespace, id);
+    CREATE INDEX metric_page_by_name ON metric (namespace, metric_name, id);
     CREATE TABLE metric_dimension (
         metric_id INTEGER NOT NULL REFERENCES metric(id),
         name TEXT NOT NULL,
@@ -66,18 +70,20 @@ _MIGRATIONS = [
     """,
 ]
 
-# Names and values cannot hold control characters, so these separators are safe.
-_PAIR, _ITEM = "\x1f", "\x1e"
+# Names and values cannot hold control characters, so this separator is safe:
+# "name1 US value1 US name2 US value2", names sorted.
+_SEP = "\x1f"
 
 
 def _encode_dims(dims: tuple[tuple[str, str], ...]) -> str:
-    return _ITEM.join(name + _PAIR + value for name, value in dims)
+    return _SEP.join(_SEP.join(pair) for pair in sorted(dims))
 
 
 def _decode_dims(text: str) -> tuple[tuple[str, str], ...]:
     if not text:
         return ()
-    return tuple(tuple(item.split(_PAIR, 1)) for item in text.split(_ITEM))  # type: ignore[misc]
+    parts = iter(text.split(_SEP))
+    return tuple(zip(parts, parts))
 
 
 class SQLiteMetricStore:
@@ -169,32 +175,36 @@ class SQLiteMetricStore:
     # -- reads ----------------------------------------------------------------
 
     def read_buckets(
-        self, metric: MetricIdentity, unit: str | None, resolution: int, start: int, end: int
-    ) -> list[BucketRow]:
-        sql = (
-            "SELECT s.unit, b.start, b.uid, b.sample_count, b.sum, b.minimum, b.maximum, "
-            "b.sketch, b.percentiles FROM metric m JOIN series s ON s.metric_id = m.id "
-            "JOIN bucket b ON b.series_id = s.id "
-            "WHERE m.namespace = ? AND m.metric_name = ? AND m.dimensions = ? "
-            "AND b.resolution = ? AND b.start >= ? AND b.start < ?"
-        )
-        args: list[object] = [
-            metric.namespace, metric.metric_name, _encode_dims(metric.dimensions),
-            resolution, start, end,
-        ]  # fmt: skip
-        if unit is not None:
-            sql += " AND s.unit = ?"
-            args.append(unit)
-        sql += " ORDER BY b.start"
-        rows = self.db.read(lambda conn: conn.execute(sql, args).fetchall())
-        keys: dict[str, SeriesKey] = {}
-        out = []
-        for u, st, uid, n, total, lo, hi, sketch, pct in rows:
-            key = keys.get(u)
-            if key is None:
-                key = keys[u] = SeriesKey(metric.namespace, metric.metric_name, metric.dimensions, u)
-            out.append(BucketRow(key, resolution, st, uid, n, total, lo, hi, sketch, bool(pct)))
-        return out
+        self, metric: Metric, unit: str | None, resolution: int, start: int, end: int
+    ) -> BucketColumns:
+        def read(conn: sqlite3.Connection) -> list[tuple]:
+            # Series first, then each series' range on the (series, resolution, start) key:
+            # one joined query lets the planner scan every series' rows by age instead.
+            sql = (
+                "SELECT s.id, s.unit FROM metric m JOIN series s ON s.metric_id = m.id "
+                "WHERE m.namespace = ? AND m.metric_name = ? AND m.dimensions = ?"
+            )
+            args: list[object] = [metric.namespace, metric.metric_name,
+                                  _encode_dims(metric.dimensions)]  # fmt: skip
+            if unit is not None:
+                sql += " AND s.unit = ?"
+                args.append(unit)
+            out: list[tuple] = []
+            for series_id, series_unit in conn.execute(sql + " ORDER BY s.unit", args).fetchall():
+                out.extend(
+                    conn.execute(
+                        "SELECT ?, start, sample_count, sum, minimum, maximum, sketch, percentiles "
+                        "FROM bucket WHERE series_id = ? AND resolution = ? AND start >= ? "
+                        "AND start < ? ORDER BY start",
+                        (series_unit, series_id, resolution, start, end),
+                    ).fetchall()
+                )
+            return out
+
+        rows = self.db.read(read)
+        if not rows:
+            return BucketColumns()
+        return BucketColumns(*zip(*rows, strict=True))
 
     def list_metrics(
         self,
@@ -228,7 +238,7 @@ class SQLiteMetricStore:
         rows = self.db.read(lambda conn: conn.execute(sql, args).fetchall())
         more = len(rows) > limit
         rows = rows[:limit]
-        metrics = [MetricIdentity(ns, name, _decode_dims(dims)) for _id, ns, name, dims in rows]
+        metrics = [Metric(ns, name, _decode_dims(dims)) for _id, ns, name, dims in rows]
         return MetricPage(metrics, rows[-1][0] if more else None)
 
     def changed_windows(

@@ -17,7 +17,7 @@ from .model import (
 from .queries import MetricQueries
 from .rollup import MetricRollups, Retention, RollupReport
 from .series import BucketRow, MetricRegistry, Series, SeriesKey
-from .store import ChangedWindow, DimensionFilter, MetricIdentity, MetricPage, MetricStore
+from .store import BucketColumns, ChangedWindow, DimensionFilter, MetricPage, MetricStore
 from .validation import UNITS
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "Retention",
     "RollupReport",
     "MetricStore",
-    "MetricIdentity",
+    "BucketColumns",
     "DimensionFilter",
     "MetricPage",
     "ChangedWindow",

@@ -7,6 +7,7 @@ is ``MetricDataQuery.metric_stat.stat``); times are epoch seconds (floats).
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 __all__ = [
     "Dimension",
@@ -22,20 +23,22 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
-class Dimension:
+class Dimension(NamedTuple):
     name: str
     value: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Metric:
+    """A metric without its unit. ``dimensions`` are (name, value) pairs (``Dimension`` or
+    plain tuples); results from the store hold them sorted by name."""
+
     namespace: str
     metric_name: str
-    dimensions: tuple[Dimension, ...] = ()
+    dimensions: tuple[tuple[str, str], ...] = ()
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MetricStat:
     metric: Metric
     period: int
@@ -43,7 +46,7 @@ class MetricStat:
     unit: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MetricDataQuery:
     """Exactly one of ``metric_stat`` and ``expression``."""
 
@@ -55,7 +58,7 @@ class MetricDataQuery:
     period: int | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Datapoint:
     """One period of GetMetricStatistics; only the requested statistics are set."""
 
@@ -69,19 +72,19 @@ class Datapoint:
     extended_statistics: dict[str, float] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MetricStatistics:
     label: str
     datapoints: list[Datapoint]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MessageData:
     code: str
     value: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MetricDataResult:
     id: str
     label: str
@@ -91,14 +94,14 @@ class MetricDataResult:
     messages: list[MessageData] = dataclasses.field(default_factory=list)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MetricDataResponse:
     metric_data_results: list[MetricDataResult]
     next_token: str | None = None
     messages: list[MessageData] = dataclasses.field(default_factory=list)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class ListMetricsResult:
     metrics: list[Metric]
     next_token: str | None = None

@@ -42,7 +42,7 @@ from .model import (
 )
 from .rollup import Retention
 from .statistics import BASIC_STATISTICS, aggregate, parse_percentile, validate_stat
-from .store import DimensionFilter, MetricIdentity, MetricStore
+from .store import DimensionFilter, MetricStore
 from .validation import (
     MAX_DIMENSIONS,
     normalize_dimensions,
@@ -174,6 +174,11 @@ class MetricQueries:
         statistics, extended = list(statistics), list(extended_statistics)
         if not statistics and not extended:
             raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
+        if statistics and extended:
+            raise InvalidParameterCombination(
+                "The parameters Statistics and ExtendedStatistics are mutually exclusive and you "
+                "have specified both."
+            )
         if len(statistics) > 5:
             raise InvalidParameterValue("The collection Statistics must not have more than 5 members.")
         if len(extended) > 10:
@@ -204,22 +209,29 @@ class MetricQueries:
         if plan is None:
             return MetricStatistics(metric_name, [])
         resolution, rstart = plan
-        rows = self.store.read_buckets(
-            MetricIdentity(namespace, metric_name, dims), unit, resolution, rstart, math.ceil(end)
+        cols = self.store.read_buckets(
+            Metric(namespace, metric_name, dims), unit, resolution, rstart, math.ceil(end)
         )
         wanted = list(dict.fromkeys(statistics + extended))
-        stats = aggregate(rows, rstart, period, wanted)
-        points = []
-        columns = {s: stats.values[s].tolist() for s in wanted}
-        for i, (ts, u) in enumerate(zip(stats.timestamps.tolist(), stats.unit_index.tolist(),
-                                        strict=True)):  # fmt: skip
-            fields: dict[str, Any] = {_BASIC_FIELD[s]: columns[s][i] for s in statistics}
-            if extended:
-                fields["extended_statistics"] = {
-                    s: columns[s][i] for s in extended if not math.isnan(columns[s][i])
-                }
-            points.append(Datapoint(timestamp=ts, unit=stats.units[u], **fields))
-        points.sort(key=lambda p: (p.timestamp, p.unit))
+        stats = aggregate(cols, rstart, period, wanted)
+        units = [stats.units[u] for u in stats.unit_index.tolist()]
+        times = stats.timestamps.tolist()
+        if statistics:
+            names = [_BASIC_FIELD[s] for s in statistics]
+            rows = zip(*(stats.values[s].tolist() for s in statistics), strict=True)
+            points = [
+                Datapoint(t, u, **dict(zip(names, row, strict=True)))
+                for t, u, row in zip(times, units, rows, strict=True)
+            ]
+        else:
+            rows = zip(*(stats.values[s].tolist() for s in extended), strict=True)
+            points = [
+                Datapoint(t, u, extended_statistics={
+                    s: v for s, v in zip(extended, row, strict=True) if not math.isnan(v)})
+                for t, u, row in zip(times, units, rows, strict=True)
+            ]  # fmt: skip
+        if len(stats.units) > 1:
+            points.sort(key=lambda p: (p.timestamp, p.unit))
         return MetricStatistics(metric_name, points)
 
     # -- GetMetricData ----------------------------------------------------------
@@ -258,11 +270,8 @@ class MetricQueries:
             if not isinstance(offset, int) or offset < 0:
                 raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
 
-        series: dict[str, dict[float, float]] = {}
         messages: dict[str, list[MessageData]] = {q.id: [] for q in queries}
-        for q in queries:
-            if q.metric_stat is not None:
-                series[q.id] = self._metric_stat_series(q, start, end, messages[q.id])
+        series = self._metric_stat_series(queries, start, end, messages)
         stat_ids = [q.id for q in queries if q.metric_stat is not None]
         all_times = sorted({t for i in stat_ids for t in series[i]})
         by_id = {q.id: q for q in queries}
@@ -348,29 +357,45 @@ class MetricQueries:
         return parsed
 
     def _metric_stat_series(
-        self, q: MetricDataQuery, start: float, end: float, messages: list[MessageData]
-    ) -> dict[float, float]:
-        ms = q.metric_stat
-        assert ms is not None
-        plan = self._plan(start, ms.period)
-        if plan is None:
-            return {}
-        resolution, rstart = plan
-        metric = MetricIdentity(ms.metric.namespace, ms.metric.metric_name,
+        self,
+        queries: Sequence[MetricDataQuery],
+        start: float,
+        end: float,
+        messages: dict[str, list[MessageData]],
+    ) -> dict[str, dict[float, float]]:
+        """The series of every MetricStat query; queries on the same metric, unit and period
+        share one read and one aggregation."""
+        groups: dict[tuple, list[MetricDataQuery]] = {}
+        for q in queries:
+            ms = q.metric_stat
+            if ms is not None:
+                metric = Metric(ms.metric.namespace, ms.metric.metric_name,
                                 _dims(ms.metric.dimensions))  # fmt: skip
-        rows = self.store.read_buckets(metric, ms.unit, resolution, rstart, math.ceil(end))
-        units = sorted({r.series.unit for r in rows})
-        if len(units) > 1:
-            # CloudWatch returns one unit's data (apparently the alphabetically first) and says so.
-            messages.append(
-                MessageData("MultipleUnits", f"Multiple units returned: '[{', '.join(units)}]'")
-            )
-            rows = [r for r in rows if r.series.unit == units[0]]
-        stats = aggregate(rows, rstart, ms.period, [ms.stat])
-        values = stats.values[ms.stat].tolist()
-        return {
-            t: v for t, v in zip(stats.timestamps.tolist(), values, strict=True) if not math.isnan(v)
-        }
+                groups.setdefault((metric, ms.unit, ms.period), []).append(q)
+        out: dict[str, dict[float, float]] = {}
+        for (metric, unit, period), members in groups.items():
+            plan = self._plan(start, period)
+            if plan is None:
+                out.update((q.id, {}) for q in members)
+                continue
+            resolution, rstart = plan
+            cols = self.store.read_buckets(metric, unit, resolution, rstart, math.ceil(end))
+            units = sorted(set(cols.units))
+            if len(units) > 1:
+                # CloudWatch returns one unit's data (apparently the alphabetically first),
+                # and says so.
+                for q in members:
+                    messages[q.id].append(MessageData(
+                        "MultipleUnits", f"Multiple units returned: '[{', '.join(units)}]'"))  # fmt: skip
+                cols = cols.only_unit(units[0])
+            stats = aggregate(cols, rstart, period, list({q.metric_stat.stat: 0 for q in members}))  # type: ignore[union-attr]
+            times = stats.timestamps.tolist()
+            for q in members:
+                values = stats.values[q.metric_stat.stat].tolist()  # type: ignore[union-attr]
+                out[q.id] = {
+                    t: v for t, v in zip(times, values, strict=True) if not math.isnan(v)
+                }
+        return out
 
     @staticmethod
     def _labels(queries: Sequence[MetricDataQuery]) -> dict[str, str]:
@@ -427,9 +452,5 @@ class MetricQueries:
             if not isinstance(after, int):
                 raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
         page = self.store.list_metrics(namespace, metric_name, filters, since, after, LIST_PAGE)
-        metrics = [
-            Metric(m.namespace, m.metric_name, tuple(Dimension(n, v) for n, v in m.dimensions))
-            for m in page.metrics
-        ]
         token = None if page.cursor is None else _encode_token({"f": fingerprint, "a": page.cursor})
-        return ListMetricsResult(metrics, token)
+        return ListMetricsResult(page.metrics, token)

@@ -13,8 +13,9 @@ import dataclasses
 from tandem.clock import Clock, SystemClock
 
 from .series import BucketRow
-from .statistics import merge_rows
-from .store import MetricIdentity, MetricStore
+from .statistics import merge_columns
+from .model import Metric
+from .store import MetricStore
 
 __all__ = ["Retention", "RollupReport", "MetricRollups"]
 
@@ -83,12 +84,12 @@ class MetricRollups:
             if w.start < oldest:
                 continue
             key = w.series
-            rows = self.store.read_buckets(
-                MetricIdentity(key.namespace, key.metric_name, key.dimensions),
+            cols = self.store.read_buckets(
+                Metric(key.namespace, key.metric_name, key.dimensions),
                 key.unit, source, w.start, w.start + target,
             )  # fmt: skip
-            if rows:
-                out.append(merge_rows(rows, target, w.start, ROLLUP_UID))
+            if len(cols):
+                out.append(merge_columns(cols, key, target, w.start, ROLLUP_UID))
         self.store.write_buckets(out)
         if mark != after:
             self.store.set_mark(mark_name, mark)

@@ -83,7 +83,7 @@ def merge_encoded(blobs: Iterable[bytes]) -> bytes:
 
 
 def grouped_quantiles(
-    blobs: Sequence[bytes], groups: Sequence[int], n_groups: int, quantiles: Sequence[float]
+    blobs: Sequence[bytes], groups: np.ndarray, n_groups: int, quantiles: Sequence[float]
 ) -> np.ndarray:
     """Quantiles (0..1) of the merged sketch of each group, shape (len(quantiles), n_groups).
 
@@ -110,7 +110,6 @@ def grouped_quantiles(
     ends = np.cumsum(totals)  # cumulative count at the end of each group
     bases = ends - totals
     present = totals > 0
-    values = bin_value(keys)
     wanted = np.flatnonzero(present)
     # Entry ranges of each group, to keep float rounding from stepping into a neighbour.
     first = np.searchsorted(g, wanted, side="left")
@@ -119,5 +118,5 @@ def grouped_quantiles(
         # 0-based nearest rank; the small slack keeps 0.29 * 100 from landing on rank 30.
         rank = bases[wanted] + np.maximum(np.ceil(q * totals[wanted] - 1e-9) - 1.0, 0.0)
         idx = np.clip(np.searchsorted(cum, rank, side="right"), first, last)
-        result[qi, wanted] = values[idx]
+        result[qi, wanted] = bin_value(keys[idx])
     return result

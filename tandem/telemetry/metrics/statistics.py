@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 
@@ -10,11 +11,12 @@ import numpy as np
 
 from tandem.errors import InvalidParameterValue
 
-from .series import BucketRow
+from .series import BucketRow, SeriesKey
 from .sketch import grouped_quantiles, merge_encoded
+from .store import BucketColumns
 
 __all__ = ["BASIC_STATISTICS", "parse_percentile", "validate_stat", "PeriodStats", "aggregate",
-           "merge_rows"]  # fmt: skip
+           "merge_columns"]  # fmt: skip
 
 BASIC_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"p(\d{1,3}(?:\.\d{1,10})?)\Z")
@@ -48,40 +50,36 @@ class PeriodStats:
     values: dict[str, np.ndarray]
 
 
-def aggregate(
-    rows: Sequence[BucketRow], start: int, period: int, stats: Sequence[str]
-) -> PeriodStats:
+def aggregate(cols: BucketColumns, start: int, period: int, stats: Sequence[str]) -> PeriodStats:
     """Merge rows into periods ``start + k * period`` (one group per unit and period)."""
-    if not rows:
+    if not len(cols):
         empty = np.empty(0)
         return PeriodStats([], empty, empty.astype(np.int64), {s: empty for s in stats})
-    units = sorted({r.series.unit for r in rows})
-    unit_pos = {u: i for i, u in enumerate(units)}
-    starts = np.fromiter((r.start for r in rows), dtype=np.int64, count=len(rows))
-    pidx = (starts - start) // period
+    units = sorted(set(cols.units))
+    pidx = (np.asarray(cols.starts, dtype=np.int64) - start) // period
     n_periods = int(pidx.max()) + 1
     if len(units) == 1:
         g = pidx
     else:
-        uidx = np.fromiter((unit_pos[r.series.unit] for r in rows), dtype=np.int64, count=len(rows))
+        unit_pos = {u: i for i, u in enumerate(units)}
+        uidx = np.fromiter((unit_pos[u] for u in cols.units), dtype=np.int64, count=len(cols))
         g = uidx * n_periods + pidx
     n_groups = len(units) * n_periods
-    counts = np.bincount(g, weights=[r.sample_count for r in rows], minlength=n_groups)
+    counts = np.bincount(g, weights=cols.sample_counts, minlength=n_groups)
     present = np.flatnonzero(counts > 0)
     values: dict[str, np.ndarray] = {}
     need = set(stats)
-    sums = None
+    sums = mins = maxs = None
     if need & {"Sum", "Average"}:
-        sums = np.bincount(g, weights=[r.sum for r in rows], minlength=n_groups)[present]
-    mins = maxs = None
+        sums = np.bincount(g, weights=cols.sums, minlength=n_groups)[present]
     quantiles = [(s, parse_percentile(s)) for s in stats if s not in BASIC_STATISTICS]
     if "Minimum" in need or quantiles:
         mins = np.full(n_groups, np.inf)
-        np.minimum.at(mins, g, [r.minimum for r in rows])
+        np.minimum.at(mins, g, cols.minimums)
         mins = mins[present]
     if "Maximum" in need or quantiles:
         maxs = np.full(n_groups, -np.inf)
-        np.maximum.at(maxs, g, [r.maximum for r in rows])
+        np.maximum.at(maxs, g, cols.maximums)
         maxs = maxs[present]
     for s in stats:
         if s == "SampleCount":
@@ -95,11 +93,9 @@ def aggregate(
         elif s == "Maximum":
             values[s] = maxs
     if quantiles:
-        unavailable = np.bincount(
-            g, weights=[0.0 if r.percentiles else 1.0 for r in rows], minlength=n_groups
-        )[present]
-        qs = grouped_quantiles([r.sketch for r in rows], g.tolist(), n_groups,
-                               [q for _s, q in quantiles])[:, present]  # fmt: skip
+        flags = np.asarray(cols.percentiles, dtype=np.float64)
+        unavailable = np.bincount(g, weights=1.0 - flags, minlength=n_groups)[present]
+        qs = grouped_quantiles(cols.sketches, g, n_groups, [q for _s, q in quantiles])[:, present]
         for (s, _q), qv in zip(quantiles, qs, strict=True):
             # The sketch's bin value can sit just outside the data; the extremes are exact.
             qv = np.clip(qv, mins, maxs)
@@ -113,17 +109,19 @@ def aggregate(
     )
 
 
-def merge_rows(rows: Sequence[BucketRow], resolution: int, start: int, uid: str) -> BucketRow:
-    """One row holding everything in ``rows`` (all of one series), for rollups."""
+def merge_columns(
+    cols: BucketColumns, series: SeriesKey, resolution: int, start: int, uid: str
+) -> BucketRow:
+    """One row holding all of ``cols`` (rows of one series), for rollups."""
     return BucketRow(
-        rows[0].series,
+        series,
         resolution,
         start,
         uid,
-        sum(r.sample_count for r in rows),
-        sum(r.sum for r in rows),
-        min(r.minimum for r in rows),
-        max(r.maximum for r in rows),
-        merge_encoded(r.sketch for r in rows),
-        all(r.percentiles for r in rows),
+        math.fsum(cols.sample_counts),
+        math.fsum(cols.sums),
+        min(cols.minimums),
+        max(cols.maximums),
+        merge_encoded(cols.sketches),
+        all(cols.percentiles),
     )

@@ -12,18 +12,31 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
+from .model import Metric
 from .series import BucketRow, SeriesKey
 
-__all__ = ["MetricIdentity", "DimensionFilter", "MetricPage", "ChangedWindow", "MetricStore"]
+__all__ = ["BucketColumns", "DimensionFilter", "MetricPage", "ChangedWindow", "MetricStore"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class MetricIdentity:
-    """What ListMetrics lists: a series without its unit."""
+class BucketColumns:
+    """Rows read back for one metric, column by column (cheap to build and to vectorise)."""
 
-    namespace: str
-    metric_name: str
-    dimensions: tuple[tuple[str, str], ...]
+    units: Sequence[str] = ()
+    starts: Sequence[int] = ()
+    sample_counts: Sequence[float] = ()
+    sums: Sequence[float] = ()
+    minimums: Sequence[float] = ()
+    maximums: Sequence[float] = ()
+    sketches: Sequence[bytes] = ()
+    percentiles: Sequence[bool] = ()
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def only_unit(self, unit: str) -> BucketColumns:
+        keep = [i for i, u in enumerate(self.units) if u == unit]
+        return BucketColumns(*([col[i] for i in keep] for col in dataclasses.astuple(self)))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,7 +49,7 @@ class DimensionFilter:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class MetricPage:
-    metrics: list[MetricIdentity]
+    metrics: list[Metric]
     cursor: int | None  # pass back as ``after`` for the next page; None at the end
 
 
@@ -54,10 +67,10 @@ class MetricStore(Protocol):
         ...
 
     def read_buckets(
-        self, metric: MetricIdentity, unit: str | None, resolution: int, start: int, end: int
-    ) -> list[BucketRow]:
-        """Rows of ``metric`` (exact dimension set; any unit when None) with start in
-        ``[start, end)``, ordered by start."""
+        self, metric: Metric, unit: str | None, resolution: int, start: int, end: int
+    ) -> BucketColumns:
+        """Rows of ``metric`` (dimensions: the exact, sorted set; any unit when None) with
+        start in ``[start, end)``, ordered by start within each unit."""
         ...
 
     def list_metrics(
