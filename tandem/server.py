@@ -27,7 +27,7 @@ from .serving.local_launcher import LocalLauncher
 from .serving.router import Router
 from .store import open_store
 from .telemetry.logs import LogService
-from .telemetry.metrics import MetricFlusher, MetricRegistry
+from .telemetry.metrics import MetricFlusher, MetricRegistry, MetricRollups, Retention
 
 __all__ = ["TandemServer"]
 
@@ -35,7 +35,8 @@ _log = logging.getLogger(__name__)
 _HOUSEKEEPING_INTERVAL = 60.0
 
 
-def _plan(definition: Any, hostname: str, base_dir: Path, work_dir: Path) -> tuple[tuple[str, ...], dict[str, str], str | None]:
+def _plan(definition: Any, hostname: str, base_dir: Path,
+          work_dir: Path) -> tuple[tuple[str, ...], dict[str, str], str | None]:
     plan = plan_container(definition, hostname=hostname, base_dir=base_dir, work_dir=work_dir)
     return tuple(plan.argv), dict(plan.env), plan.cwd
 
@@ -58,12 +59,15 @@ class TandemServer:
         self.flusher = MetricFlusher(self.registry, self.store.metrics,
                                      interval=s.metrics_flush_interval, clock=self.clock)
         self.flusher.start()
-        self.logs = LogService(self.store.logs, clock=self.clock, flush_interval=s.logs_flush_interval)
+        self.rollups = MetricRollups(self.store.metrics, Retention.from_settings(s), clock=self.clock)
+        self.logs = LogService(self.store.logs, clock=self.clock, flush_interval=s.logs_flush_interval,
+                               region=s.region, account_id=s.account_id)
         await self.logs.start()
         self.launcher = LocalLauncher(
             metrics_registry=self.registry, log_service=self.logs,
             usage_interval=s.usage_interval, clock=self.clock, data_dir=self.data_dir,
         )
+        await self.launcher.start()
         self.router = Router(self.registry, account_id=s.account_id, region=s.region,
                              invocation_timeout=s.invocation_timeout)
         await self.router.start()
@@ -90,17 +94,14 @@ class TandemServer:
         return f"http://{self.settings.host}:{self.port}"
 
     async def _housekeeping(self) -> None:
-        """Rollups and retention, once a minute, off the request path."""
+        """Metric rollups and retention, once a minute, off the request path (the log service
+        sweeps its own retention)."""
         while True:
             await asyncio.sleep(_HOUSEKEEPING_INTERVAL)
             try:
-                await asyncio.to_thread(self.run_housekeeping)
+                await asyncio.to_thread(self.rollups.run)
             except Exception:  # noqa: BLE001 - retried next minute, logged
-                _log.exception("housekeeping failed")
-
-    def run_housekeeping(self) -> None:
-        self.flusher.maintain(self.settings)
-        self.logs.sweep_retention_sync()
+                _log.exception("metric rollups failed")
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
 from . import deploy, endpoints, logs, metrics
 from .serve import serve_command
 
-__all__ = ["app", "main"]
+__all__ = ["cli", "main"]
 
-app = typer.Typer(
-    name="tandem",
-    help="Multi-container inference pipelines with SageMaker/CloudWatch telemetry.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-deploy.register(app)
-endpoints.register(app)
-app.add_typer(logs.app, name="logs")
-app.add_typer(metrics.app, name="metrics")
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tandem")
+def cli() -> None:
+    """Multi-container inference pipelines with SageMaker/CloudWatch telemetry."""
+
+
+cli.add_command(serve_command)
+cli.add_command(deploy.deploy)
+cli.add_command(endpoints.endpoints)
+cli.add_command(endpoints.invoke)
+cli.add_command(endpoints.delete)
+cli.add_command(logs.logs)
+cli.add_command(metrics.metrics)
 
 
 def main() -> None:
-    command = typer.main.get_command(app)
-    command.add_command(serve_command)  # type: ignore[attr-defined]
-    command()
+    cli()

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, NoReturn
+from typing import Any, NoReturn
 
-import typer
+import click
 from rich.console import Console
 
 from .client import DEFAULT_URL, ApiError, Client
 
-__all__ = ["UrlOption", "console", "err_console", "fail", "client", "fmt_time"]
+__all__ = ["url_option", "console", "err_console", "fail", "client", "fmt_time"]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-UrlOption = Annotated[
-    str, typer.Option("--url", envvar="TANDEM_URL", help="The tandem server to talk to.")
-]
+def url_option(func: Any) -> Any:
+    return click.option("--url", envvar="TANDEM_URL", default=DEFAULT_URL, show_default=True,
+                        help="The tandem server to talk to.")(func)
 
 
 def client(url: str) -> Client:
@@ -27,7 +27,7 @@ def client(url: str) -> Client:
 def fail(error: ApiError | str) -> NoReturn:
     text = f"{error.code}: {error.message}" if isinstance(error, ApiError) else error
     err_console.print(f"[red]error:[/red] {text}", markup=True, soft_wrap=True)
-    raise typer.Exit(1)
+    raise SystemExit(1)
 
 
 def fmt_time(epoch_seconds: float | None) -> str:

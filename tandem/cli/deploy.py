@@ -4,33 +4,28 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
-
-import typer
+import click
 from rich.live import Live
 from rich.table import Table
 
 from ..errors import ConfigError
 from ..serving.deployment import load_deployment
 from .client import ApiError
-from .common import UrlOption, client, console, fail
+from .common import client, console, fail, url_option
 
-__all__ = ["register"]
+__all__ = ["deploy"]
 
 _TERMINAL = {"InService", "Failed"}
 
 
-def register(app: typer.Typer) -> None:
-    app.command("deploy")(deploy)
-
-
-def deploy(
-    file: Annotated[Path, typer.Argument(help="Deployment YAML (fields mirror SageMaker's API).")],
-    wait: Annotated[bool, typer.Option("--wait", help="Show progress until InService or Failed.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 900.0,
-    url: UrlOption = "",
-) -> None:
-    """Create the models, endpoint configs and endpoints a YAML file describes."""
+@click.command("deploy")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--wait", is_flag=True, help="Show progress until InService or Failed.")
+@click.option("--timeout", default=900.0, show_default=True, help="Seconds to wait with --wait.")
+@url_option
+def deploy(file: Path, wait: bool, timeout: float, url: str) -> None:
+    """Create the models, endpoint configs and endpoints FILE (YAML mirroring SageMaker's API)
+    describes."""
     try:
         deployment = load_deployment(file)
     except ConfigError as exc:
@@ -54,7 +49,7 @@ def deploy(
             for name in failed:
                 reason = statuses[name].get("FailureReason", statuses[name].get("EndpointStatus"))
                 console.print(f"[red]{name}[/red]: {reason}", soft_wrap=True)
-            raise typer.Exit(1)
+            raise SystemExit(1)
 
 
 def _create(api, operation: str, body: dict, kind: str, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
-
-import typer
+import click
 from rich.table import Table
 
 from .client import ApiError
-from .common import UrlOption, client, console, fail, fmt_time
+from .common import client, console, fail, fmt_time, url_option
 
-__all__ = ["register"]
-
-
-def register(app: typer.Typer) -> None:
-    app.command("endpoints")(endpoints)
-    app.command("invoke")(invoke)
-    app.command("delete")(delete)
+__all__ = ["endpoints", "invoke", "delete"]
 
 
-def endpoints(url: UrlOption = "") -> None:
+@click.command("endpoints")
+@url_option
+def endpoints(url: str) -> None:
     """List endpoints with their status and variants."""
     api = client(url)
     try:
@@ -52,16 +46,19 @@ def endpoints(url: UrlOption = "") -> None:
     console.print(table)
 
 
-def invoke(
-    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
-    body: Annotated[str | None, typer.Option("--body", help="Request body text.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Read the body from a file ('-': stdin).")] = None,
-    content_type: Annotated[str, typer.Option("--content-type")] = "application/json",
-    accept: Annotated[str | None, typer.Option("--accept")] = None,
-    target_variant: Annotated[str | None, typer.Option("--target-variant")] = None,
-    target_container: Annotated[str | None, typer.Option("--target-container")] = None,
-    url: UrlOption = "",
-) -> None:
+@click.command("invoke")
+@click.argument("endpoint")
+@click.option("--body", default=None, help="Request body text.")
+@click.option("--file", type=click.Path(path_type=Path), default=None,
+              help="Read the body from a file ('-': stdin).")
+@click.option("--content-type", default="application/json", show_default=True)
+@click.option("--accept", default=None)
+@click.option("--target-variant", default=None)
+@click.option("--target-container", default=None)
+@url_option
+def invoke(endpoint: str, body: str | None, file: Path | None, content_type: str,
+           accept: str | None, target_variant: str | None, target_container: str | None,
+           url: str) -> None:
     """Invoke an endpoint as InvokeEndpoint does; prints the response body."""
     if (body is None) == (file is None):
         fail("give exactly one of --body and --file")
@@ -79,12 +76,11 @@ def invoke(
     sys.stdout.write(response.body.decode("utf-8", "replace") + "\n")
 
 
-def delete(
-    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
-    config: Annotated[bool, typer.Option("--config/--no-config",
-                                         help="Also delete its endpoint config.")] = False,
-    url: UrlOption = "",
-) -> None:
+@click.command("delete")
+@click.argument("endpoint")
+@click.option("--config/--no-config", default=False, help="Also delete its endpoint config.")
+@url_option
+def delete(endpoint: str, config: bool, url: str) -> None:
     """Delete an endpoint (its instances stop; its logs and metrics stay)."""
     api = client(url)
     try:

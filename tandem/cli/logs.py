@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
-__all__ = ["app"]
+__all__ = ["logs"]
 
-app = typer.Typer(help="CloudWatch Logs: groups, streams, events, filters, live tail.",
-                  no_args_is_help=True)
+
+@click.group("logs")
+def logs() -> None:
+    """CloudWatch Logs: groups, streams, events, filters, live tail."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
-__all__ = ["app"]
+__all__ = ["metrics"]
 
-app = typer.Typer(help="CloudWatch metrics: list series, statistics over time.", no_args_is_help=True)
+
+@click.group("metrics")
+def metrics() -> None:
+    """CloudWatch metrics: list series, statistics over time."""
