@@ -1,0 +1,47 @@
+"""Live tail: an async subscription to newly committed events."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tandem.telemetry.logs import FilteredLogEvent, InputLogEvent, LogService
+
+NOW_MS = 1_700_000_000_000
+
+
+async def _collect(agen, count: int) -> list[FilteredLogEvent]:  # type: ignore[no-untyped-def]
+    got: list[FilteredLogEvent] = []
+    async for batch in agen:
+        got += batch
+        if len(got) >= count:
+            break
+    return got
+
+
+async def test_tail_yields_only_new_matching_events(logs: LogService) -> None:
+    logs.ensure_log_stream("/g", "web")
+    logs.ensure_log_stream("/g", "db")
+    await logs.put_log_events("/g", "web", [InputLogEvent(NOW_MS, "ERROR before")])
+    tail = logs.tail("/g", stream_prefix="we", filter_pattern="ERROR")
+    task = asyncio.create_task(_collect(tail, 2))
+    await asyncio.sleep(0.05)  # let the subscription take its starting point
+    await logs.put_log_events("/g", "db", [InputLogEvent(NOW_MS, "ERROR other stream")])
+    await logs.write("/g", "web", [(NOW_MS, "INFO no"), (NOW_MS, "ERROR one")])
+    await logs.flush()  # tail order is commit order
+    await logs.put_log_events("/g", "web", [InputLogEvent(NOW_MS + 1, "ERROR two")])
+    got = await asyncio.wait_for(task, 5)
+    await tail.aclose()
+    assert [(e.log_stream_name, e.message) for e in got] == [
+        ("web", "ERROR one"), ("web", "ERROR two")
+    ]
+
+
+async def test_tail_by_stream_names_sees_captured_lines_promptly(logs: LogService) -> None:
+    logs.ensure_log_stream("/g", "a")
+    tail = logs.tail("/g", stream_names=["a"])
+    task = asyncio.create_task(_collect(tail, 3))
+    await asyncio.sleep(0.05)
+    await logs.write("/g", "a", [(NOW_MS, "1"), (NOW_MS, "2"), (NOW_MS, "3")])
+    got = await asyncio.wait_for(task, 2)
+    await tail.aclose()
+    assert [e.message for e in got] == ["1", "2", "3"]
