@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .api import runtime as runtime_api
 from .api.app import build_app
+from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -76,7 +77,7 @@ class TandemServer:
             settings=s, plan_container=_plan, clock=self.clock,
         )
         await self.manager.start()
-        self.app = build_app([SageMakerService(self.manager)])
+        self.app = build_app([SageMakerService(self.manager), LogsService(self.logs)])
         runtime_api.add_routes(self.app, self.router)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
