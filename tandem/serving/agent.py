@@ -135,11 +135,12 @@ class InstanceAgent:
             leases = self._ports.allocate(len(spec.containers))
         except PortsExhausted as exc:
             raise self._failed(str(exc)) from exc
-        self._containers = [_Container(c.name, p) for c, p in zip(spec.containers, leases)]
+        pairs = zip(spec.containers, leases, strict=True)
+        self._containers = [_Container(c.name, p) for c, p in pairs]
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=spec.ping_timeout))
         self.handle.ports = {c.name: c.ports.bind_port for c in self._containers}
         try:
-            for container, cspec in zip(self._containers, spec.containers):
+            for container, cspec in zip(self._containers, spec.containers, strict=True):
                 await self._spawn(container, cspec)
                 if container.spawn_error:
                     break
@@ -150,7 +151,9 @@ class InstanceAgent:
             raise
         if problems:
             await self._shutdown(spec.stop_grace_period)
-            lines = {c.name: list(c.capture.last_lines) if c.capture else [] for c in self._containers}
+            lines = {
+                c.name: list(c.capture.last_lines) if c.capture else [] for c in self._containers
+            }
             reason = start_failure_reason(
                 spec.variant_name, [(name, what, lines[name]) for name, what in problems]
             )
@@ -213,7 +216,7 @@ class InstanceAgent:
                 return [(c.name, self._death(c)) for c in dead]
             names = list(pending)
             results = await asyncio.gather(*(self._ping(pending[n]) for n in names))
-            for name, (ok, why) in zip(names, results):
+            for name, (ok, why) in zip(names, results, strict=True):
                 if ok:
                     del pending[name]
                 else:
@@ -230,7 +233,9 @@ class InstanceAgent:
                 ]
             exits = [c.tasks[1] for c in self._containers if c.tasks]
             if exits:
-                await asyncio.wait(exits, timeout=min(delay, remaining), return_when="FIRST_COMPLETED")
+                await asyncio.wait(
+                    exits, timeout=min(delay, remaining), return_when="FIRST_COMPLETED"
+                )
             else:
                 await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.5)
@@ -254,7 +259,7 @@ class InstanceAgent:
             async with self._http.get(url) as response:
                 await response.read()
                 return response.status == 200, f"status {response.status}"
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False, f"no answer within {self.spec.ping_timeout:g} s"
         except aiohttp.ClientError as exc:
             return False, f"{type(exc).__name__}: {exc}"
@@ -266,7 +271,8 @@ class InstanceAgent:
         c.returncode = await c.proc.wait()
         if self.handle.status in (InstanceStatus.IN_SERVICE, InstanceStatus.UNHEALTHY):
             self.handle.status = InstanceStatus.UNHEALTHY
-            self.handle.failure_reason = f"The container {c.name} {describe_returncode(c.returncode)}."
+            what = describe_returncode(c.returncode)
+            self.handle.failure_reason = f"The container {c.name} {what}."
             self._on_event(ContainerExited(self.spec.instance_id, c.name, c.returncode))
 
     async def _ping_loop(self) -> None:
@@ -275,7 +281,7 @@ class InstanceAgent:
             await asyncio.sleep(self.spec.ping_interval)
             live = [c for c in self._containers if c.running]
             results = await asyncio.gather(*(self._ping(c) for c in live))
-            for c, (ok, why) in zip(live, results):
+            for c, (ok, why) in zip(live, results, strict=True):
                 failures[c.name] = 0 if ok else failures[c.name] + 1
                 if failures[c.name] >= self._unhealthy_threshold and c.running:
                     reason = (

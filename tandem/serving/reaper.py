@@ -227,7 +227,9 @@ class FateSharing:
         me = read_stat(os.getpid(), self._proc_root)
         record = {
             "server": {"pid": os.getpid(), "start_ticks": me[2] if me else None},
-            "sessions": [{"sid": e.sid, "start_ticks": e.start_ticks} for e in self._sessions.values()],
+            "sessions": [
+                {"sid": e.sid, "start_ticks": e.start_ticks} for e in self._sessions.values()
+            ],
         }
         self.record_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.record_path.with_suffix(".tmp")

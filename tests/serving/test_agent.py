@@ -107,7 +107,9 @@ async def test_ping_500_fails_start_naming_container_and_quoting_its_log(tmp_pat
     spec = instance_spec(
         tmp_path,
         container("good"),
-        container("bad", "--say", "loading model.pkl", "--say", "model is corrupt", "--ping-status", "500"),
+        container(
+            "bad", "--say", "loading model.pkl", "--say", "model is corrupt", "--ping-status", "500"
+        ),
         health_check_timeout=1.0,
     )
     agent, events = make_agent(spec)
@@ -119,14 +121,18 @@ async def test_ping_500_fails_start_naming_container_and_quoting_its_log(tmp_pat
         " (status 500). Last log lines: \"loading model.pkl\" \"model is corrupt\" \"env "
     )
     assert "good" not in reason
-    assert reason.endswith(' "serving" "got SIGTERM" Please check CloudWatch logs for this endpoint.')
+    assert reason.endswith(
+        ' "serving" "got SIGTERM" Please check CloudWatch logs for this endpoint.'
+    )
     assert agent.status is InstanceStatus.FAILED and agent.handle.failure_reason == reason
     assert events == [] and agent.pids() == []
 
 
 async def test_container_exiting_at_start_fails_start_quoting_its_output(tmp_path):
     spec = instance_spec(
-        tmp_path, container("c1"), container("c2", "--say", "no model found", "--exit-at-start", "3")
+        tmp_path,
+        container("c1"),
+        container("c2", "--say", "no model found", "--exit-at-start", "3"),
     )
     agent, _ = make_agent(spec)
     with pytest.raises(InstanceStartFailed) as info:
@@ -174,7 +180,9 @@ async def test_ping_failing_after_ready_emits_instance_unhealthy(tmp_path):
         assert events[1:] == []  # healthy pings raise nothing
         flag.touch()
         await wait_for(lambda: len(events) == 2)
-        reason = "The container c2 did not pass the ping health check 3 times in a row (status 500)."
+        reason = (
+            "The container c2 did not pass the ping health check 3 times in a row (status 500)."
+        )
         assert events[1] == InstanceUnhealthy(spec.instance_id, "c2", reason)
         assert handle.status is InstanceStatus.UNHEALTHY
     finally:

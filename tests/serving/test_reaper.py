@@ -49,7 +49,8 @@ async def main():
         sys.executable, sys.argv[3], "--grandchild", str(tmp / "gc.pid")))], tmp,
         health_check_timeout=20, ping_interval=60)
     handle = await launcher.start_instance(spec)
-    print(json.dumps({"container": handle.pids()[0], "grandchild": int((tmp / "gc.pid").read_text()),
+    gc = int((tmp / "gc.pid").read_text())
+    print(json.dumps({"container": handle.pids()[0], "grandchild": gc,
                       "reaper": launcher.fate_sharing.reaper_pid}), flush=True)
     await asyncio.sleep(3600)
 
