@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,3 +54,11 @@ class Harness:
 @pytest.fixture
 def harness(sqlite_store: SQLiteMetricStore, clock: ManualClock) -> Harness:
     return Harness(sqlite_store, clock)
+
+
+def nearest_rank(values, percent: float) -> float:
+    """The exact percentile by nearest rank (the value at 1-based rank ceil(p/100 * n)),
+    computed with decimal-safe arithmetic (numpy's 0.999 * 20000 lands on 19980.000000004)."""
+    ordered = sorted(values)
+    rank = max(math.ceil(round(percent * len(ordered) / 100.0, 9)), 1)
+    return ordered[rank - 1]
