@@ -76,8 +76,7 @@ def read_comparison(scanner: Scanner) -> Comparison:
     if not text:
         shown = ch or "end of pattern"
         raise scanner.error(f"expected a value after {op}, found {shown!r}", value_at)
-    number = NUMBER.fullmatch(text)
-    if number is not None:
+    if NUMBER.fullmatch(text) is not None:
         return _number_comparison(op, float(text))
     signed_digits = text[0] in "+-" and text[1:2] in tuple("0123456789.")
     if op not in ("=", "!="):
