@@ -95,6 +95,10 @@ def validate_environment(environment: Any, *, field: str) -> dict[str, str]:
     result: dict[str, str] = {}
     total = 0
     for key, value in environment.items():
+        if isinstance(key, str) and len(key.encode()) > MAX_ENVIRONMENT_ITEM:
+            raise ContainerDefinitionError(
+                field, f"a name of {len(key.encode())} bytes; keys and values may be at most "
+                f"{MAX_ENVIRONMENT_ITEM} bytes")
         if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise ContainerDefinitionError(
                 field, f"{key!r} is not a valid variable name ([a-zA-Z_][a-zA-Z0-9_]*)")
@@ -107,7 +111,7 @@ def validate_environment(environment: Any, *, field: str) -> dict[str, str]:
         if "\x00" in value:
             raise ContainerDefinitionError(f"{field}.{key}", "may not contain a NUL character")
         key_size, value_size = len(key.encode()), len(value.encode())
-        if key_size > MAX_ENVIRONMENT_ITEM or value_size > MAX_ENVIRONMENT_ITEM:
+        if value_size > MAX_ENVIRONMENT_ITEM:
             raise ContainerDefinitionError(
                 f"{field}.{key}", f"keys and values may be at most {MAX_ENVIRONMENT_ITEM} bytes")
         total += key_size + value_size
