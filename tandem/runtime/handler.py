@@ -85,7 +85,11 @@ def default_output_fn(prediction: Any, accept: str) -> tuple[str | bytes, str]:
 
 def _takes_context(fn: Callable[..., Any], arity: int) -> bool:
     """Whether ``fn`` wants the trailing context, from its parameter count (toolkit rule)."""
-    count = len(inspect.signature(fn).parameters)
+    try:
+        count = len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        # Some builtins and C callables have no signature to read; call them without context.
+        return False
     if count == arity:
         return False
     if count == arity + 1:

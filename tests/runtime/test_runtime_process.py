@@ -100,7 +100,8 @@ def runtimes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RuntimeProce
                                                          "code/requirements.txt": "scipy\n"})
     processes = {
         "defaults": RuntimeProcess(defaults, {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"}),
-        "transform": RuntimeProcess(write_model(root / "transform", TRANSFORM)),
+        "transform": RuntimeProcess(write_model(root / "transform", TRANSFORM),
+                                    {"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"}),
         "overrides": RuntimeProcess(write_model(root / "overrides", OVERRIDES)),
         "workers": RuntimeProcess(write_model(root / "workers", WORKERS),
                                   {"SAGEMAKER_MODEL_SERVER_WORKERS": "2",
@@ -230,6 +231,12 @@ def test_transform_fn_bytes_result_takes_the_accept_type(runtimes):
     status, headers, body = runtimes["transform"].invoke(b"abc", content_type="text/plain",
                                                          accept="text/x-upper, text/plain")
     assert (status, headers["Content-Type"], body) == (200, "text/x-upper", b"ABC")
+
+
+def test_a_body_over_the_payload_limit_is_413(runtimes):
+    status, _, _ = runtimes["transform"].invoke(b"x" * (1024 * 1024 + 1), content_type="text/plain")
+    assert status == 413
+    assert runtimes["transform"].invoke(b"x" * (1024 * 1024), content_type="text/plain")[0] == 200
 
 
 def test_overrides_with_context_and_custom_attributes(runtimes):
