@@ -96,9 +96,11 @@ def aggregate(cols: BucketColumns, start: int, period: int, stats: Sequence[str]
         flags = np.asarray(cols.percentiles, dtype=np.float64)
         unavailable = np.bincount(g, weights=1.0 - flags, minlength=n_groups)[present]
         qs = grouped_quantiles(cols.sketches, g, n_groups, [q for _s, q in quantiles])[:, present]
-        for (s, _q), qv in zip(quantiles, qs, strict=True):
+        for (s, q), qv in zip(quantiles, qs, strict=True):
             # The sketch's bin value can sit just outside the data; the extremes are exact.
             qv = np.clip(qv, mins, maxs)
+            if q == 0.0 or q == 1.0:
+                qv = np.where(np.isnan(qv), qv, mins if q == 0.0 else maxs)
             qv[unavailable > 0] = np.nan
             values[s] = qv
     return PeriodStats(

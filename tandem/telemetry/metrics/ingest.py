@@ -1,0 +1,209 @@
+"""PutMetricData's request semantics: CloudWatch's limits and combinations, then recording.
+
+A request is validated whole before anything is recorded, so a rejected call
+records nothing (CloudWatch's behaviour). Error texts follow CloudWatch's,
+with the query protocol's member paths (``MetricData.member.1.Value``) that
+AWS uses in every protocol. Dimensions are limited to the core's 10
+(``validation.MAX_DIMENSIONS``, the issue's limit), not the 30 of today's model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+from tandem.clock import Clock
+from tandem.errors import InvalidParameterCombination, InvalidParameterValue, MissingParameter
+
+from .series import MetricRegistry
+from .validation import UNITS, normalize_dimensions, validate_metric_name, validate_namespace
+
+__all__ = ["StatisticSet", "MetricDatum", "put_metric_data", "MAX_DATUMS", "MAX_VALUES",
+           "MAX_PAST", "MAX_FUTURE", "STORAGE_RESOLUTIONS"]  # fmt: skip
+
+MAX_DATUMS = 1000
+MAX_VALUES = 150
+MAX_PAST = 14 * 86400  # two weeks
+MAX_FUTURE = 2 * 3600
+STORAGE_RESOLUTIONS = (1, 60)
+_LIMIT = 2.0**360  # CloudWatch's value range is -2^360 .. 2^360
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatisticSet:
+    sample_count: float | None
+    sum: float | None
+    minimum: float | None
+    maximum: float | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricDatum:
+    """One ``MetricDatum``; ``timestamp`` in epoch seconds (None: the time of receipt)."""
+
+    metric_name: str
+    dimensions: Sequence[tuple[str, str]] = ()
+    timestamp: float | None = None
+    value: float | None = None
+    statistic_values: StatisticSet | None = None
+    values: Sequence[float] | None = None
+    counts: Sequence[float] | None = None
+    unit: str | None = None
+    storage_resolution: int | None = None
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameterValue(f"The value {value!r} for parameter {where} is invalid.")
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > _LIMIT:
+        raise InvalidParameterValue(f"The value {value!r} for parameter {where} is invalid.")
+    return number
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Checked:
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    unit: str
+    timestamp: float
+    value: float | None
+    values: list[float] | None
+    counts: list[float] | None
+    stats: tuple[float, float, float, float] | None
+
+
+def _validate(datum: MetricDatum, where: str, now: float) -> _Checked:
+    if datum.metric_name is None:
+        raise MissingParameter(f"The parameter {where}.MetricName is required.")
+    name = validate_metric_name(datum.metric_name)
+    dims = normalize_dimensions(list(datum.dimensions or ()))
+    unit = "None" if datum.unit is None else datum.unit
+    if unit not in UNITS:
+        raise InvalidParameterValue(
+            f"The value {unit} for parameter {where}.Unit is not valid: use one of "
+            f"{', '.join(sorted(UNITS))}."
+        )
+    if datum.storage_resolution is not None and datum.storage_resolution not in STORAGE_RESOLUTIONS:
+        raise InvalidParameterValue(
+            f"The value {datum.storage_resolution} for parameter {where}.StorageResolution is "
+            "not valid: use 1 or 60."
+        )
+    timestamp = now if datum.timestamp is None else datum.timestamp
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float) or not math.isfinite(
+        timestamp
+    ):
+        raise InvalidParameterValue(f"The parameter {where}.Timestamp must be a timestamp.")
+    if timestamp < now - MAX_PAST or timestamp > now + MAX_FUTURE:
+        raise InvalidParameterValue(
+            f"The parameter {where}.Timestamp must specify a time no more than two weeks in the "
+            "past and no more than two hours in the future."
+        )
+    has_value = datum.value is not None
+    has_values = datum.values is not None
+    has_stats = datum.statistic_values is not None
+    if has_value and has_values:
+        raise InvalidParameterCombination(
+            f"The parameters {where}.Value and {where}.Values are mutually exclusive and you "
+            "have specified both."
+        )
+    if has_value and has_stats:
+        raise InvalidParameterCombination(
+            f"The parameters {where}.Value and {where}.StatisticValues are mutually exclusive "
+            "and you have specified both."
+        )
+    if datum.counts is not None and not has_values:
+        raise InvalidParameterCombination(
+            f"The parameter {where}.Counts may only be given with {where}.Values."
+        )
+    if not (has_value or has_values or has_stats):
+        raise MissingParameter(
+            f"One of the parameters {where}.Value, {where}.Values or {where}.StatisticValues "
+            "is required."
+        )
+    value = _number(datum.value, f"{where}.Value") if has_value else None
+    values = counts = None
+    if has_values:
+        values = [_number(v, f"{where}.Values.member.{i + 1}")
+                  for i, v in enumerate(datum.values or ())]  # fmt: skip
+        if len(values) > MAX_VALUES:
+            raise InvalidParameterValue(
+                f"The collection {where}.Values must not have more than {MAX_VALUES} members."
+            )
+        if datum.counts is not None:
+            counts = [_number(c, f"{where}.Counts.member.{i + 1}")
+                      for i, c in enumerate(datum.counts)]  # fmt: skip
+            if len(counts) != len(values):
+                raise InvalidParameterValue(
+                    f"The parameters {where}.Values and {where}.Counts must be of the same size."
+                )
+            for i, c in enumerate(counts):
+                if c < 0:
+                    raise InvalidParameterValue(
+                        f"The value {c} for parameter {where}.Counts.member.{i + 1} is invalid: "
+                        "counts must not be negative."
+                    )
+    stats = None
+    if has_stats:
+        s = datum.statistic_values
+        assert s is not None
+        parts = []
+        for field, label in (("sample_count", "SampleCount"), ("sum", "Sum"),
+                             ("minimum", "Minimum"), ("maximum", "Maximum")):  # fmt: skip
+            raw = getattr(s, field)
+            if raw is None:
+                raise MissingParameter(
+                    f"The parameter {where}.StatisticValues.{label} is required."
+                )
+            parts.append(_number(raw, f"{where}.StatisticValues.{label}"))
+        n, total, lo, hi = parts
+        if n <= 0:
+            raise InvalidParameterValue(
+                f"The parameter {where}.StatisticValues.SampleCount must be greater than 0."
+            )
+        if lo > hi:
+            raise InvalidParameterValue(
+                f"The parameter {where}.StatisticValues.Minimum must be less than or equal to "
+                f"{where}.StatisticValues.Maximum."
+            )
+        stats = (n, total, lo, hi)
+    return _Checked(name, dims, unit, float(timestamp), value, values, counts, stats)
+
+
+def put_metric_data(
+    registry: MetricRegistry,
+    namespace: str,
+    metric_data: Sequence[MetricDatum],
+    clock: Clock | None = None,
+    *,
+    path: str = "MetricData",
+) -> int:
+    """Validate every datum, then record them all; returns the number of datums recorded.
+
+    ``path`` names the collection in error messages (``EntityMetricData.member.1.MetricData``).
+    """
+    if namespace is None:
+        raise MissingParameter("The parameter Namespace is required.")
+    namespace = validate_namespace(namespace)
+    if namespace.startswith("AWS/"):
+        raise InvalidParameterValue(
+            "The value AWS/ for parameter Namespace is invalid: namespaces starting with AWS/ "
+            "are reserved for AWS services."
+        )
+    data = list(metric_data)
+    if len(data) > MAX_DATUMS:
+        raise InvalidParameterValue(
+            f"The collection {path} must not have more than {MAX_DATUMS} members."
+        )
+    now = (clock or registry.clock).time()
+    checked = [_validate(d, f"{path}.member.{i + 1}", now) for i, d in enumerate(data)]
+    for c in checked:
+        series = registry.series(namespace, c.metric_name, c.dimensions, c.unit)
+        if c.value is not None:
+            series.record(c.value, c.timestamp)
+        if c.values is not None:
+            series.record_values(c.values, c.counts, c.timestamp)
+        if c.stats is not None:
+            series.record_statistics(*c.stats, timestamp=c.timestamp)
+    return len(checked)
