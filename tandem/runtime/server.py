@@ -132,9 +132,23 @@ def _serve_forked(handler: Handler, env: RuntimeEnvironment) -> int:
     guard = bind(env.host, env.port, reuse_port=True, listen=False)
     port = guard.getsockname()[1]
     children: set[int] = set()
+
+    def forward(signum: int, frame: Any) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    # Installed before forking, so a TERM arriving mid-start still reaches the started workers.
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     for _ in range(env.workers):
         pid = os.fork()
         if pid == 0:
+            # Until its event loop takes over, a worker stops on TERM like any process.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             guard.close()
             try:
                 _run_worker(bind(env.host, port, reuse_port=True), handler, env)
@@ -147,16 +161,6 @@ def _serve_forked(handler: Handler, env: RuntimeEnvironment) -> int:
             os._exit(code)
         children.add(pid)
     log.info("%d workers on port %d", len(children), port)
-
-    def forward(signum: int, frame: Any) -> None:
-        for child in children:
-            try:
-                os.kill(child, signum)
-            except ProcessLookupError:
-                pass
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
     status = 0
     while children:
         pid, wait_status = os.wait()
