@@ -15,7 +15,9 @@ import numpy as np
 
 from .errors import UnsupportedFormatError
 
-__all__ = ["JSON", "CSV", "NPY", "ANY", "UTF8_TYPES", "SUPPORTED", "decode", "encode", "parse_accept"]
+__all__ = [
+    "JSON", "CSV", "NPY", "ANY", "UTF8_TYPES", "SUPPORTED", "decode", "encode", "parse_accept",
+]
 
 JSON = "application/json"
 CSV = "text/csv"

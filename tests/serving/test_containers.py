@@ -93,7 +93,8 @@ def test_submit_directory_forms(tmp_path):
     assert submit(f"file://{tmp_path}/src") == str(tmp_path / "src")
     assert submit("sourcedir.tar.gz") == str(tmp_path / "work" / "code")
     assert (tmp_path / "work" / "code" / "inference.py").is_file()
-    assert submit("/opt/ml/model/code", "model.tar.gz") == str(tmp_path / "work" / "model" / "code")
+    model_code = str(tmp_path / "work" / "model" / "code")
+    assert submit("/opt/ml/model/code", "model.tar.gz") == model_code
 
 
 def test_remote_submit_directory_names_its_field(tmp_path):
@@ -103,7 +104,8 @@ def test_remote_submit_directory_names_its_field(tmp_path):
              tmp_path, field="Containers[1]")
     assert str(caught.value) == (
         "Containers[1].Environment.SAGEMAKER_SUBMIT_DIRECTORY: tandem runs locally: "
-        "SAGEMAKER_SUBMIT_DIRECTORY must be a local path or file:// URL, got s3://b/sourcedir.tar.gz")
+        "SAGEMAKER_SUBMIT_DIRECTORY must be a local path or file:// URL, "
+        "got s3://b/sourcedir.tar.gz")
 
 
 def test_remote_model_data_names_its_field(tmp_path):

@@ -17,36 +17,40 @@ from tandem.serving.images import (
     repository_name,
 )
 
+DLC = DLC + ""
+
 FRAMEWORK_IMAGES = [
     "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
     "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-scikit-learn:0.23-1-cpu-py3",
     "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
     "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-xgboost:1.5-1",
     "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-sparkml-serving:3.3",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310",
-    "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.3.0-gpu-py311-cu121-ubuntu20.04-sagemaker",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference-graviton:2.2.1-cpu-py310-ubuntu20.04-sagemaker",
-    "763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference-neuronx:1.13.1-neuronx-py310-sdk2.18.2-ubuntu20.04",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.13-cpu",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.14.1-gpu-py310-cu118-ubuntu20.04-sagemaker",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-tensorflow-inference:2.11.1-transformers4.26.0-cpu-py39-ubuntu20.04",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-inference:1.9.0-cpu-py38",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/autogluon-inference:1.0.0-cpu-py310",
+    DLC + "pytorch-inference:2.1.0-cpu-py310",
+    "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:"
+    "2.3.0-gpu-py311-cu121-ubuntu20.04-sagemaker",
+    DLC + "pytorch-inference-graviton:2.2.1-cpu-py310-ubuntu20.04-sagemaker",
+    "763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference-neuronx:"
+    "1.13.1-neuronx-py310-sdk2.18.2-ubuntu20.04",
+    DLC + "tensorflow-inference:2.13-cpu",
+    DLC + "tensorflow-inference:2.14.1-gpu-py310-cu118-ubuntu20.04-sagemaker",
+    DLC + "huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04",
+    DLC + "huggingface-tensorflow-inference:2.11.1-transformers4.26.0-cpu-py39-ubuntu20.04",
+    DLC + "mxnet-inference:1.9.0-cpu-py38",
+    DLC + "autogluon-inference:1.0.0-cpu-py310",
     "520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tensorflow-serving:1.15.0-cpu",
     "520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-mxnet-serving:1.4.1-cpu-py3",
     "520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-pytorch:1.0.0-cpu-py3",
     "520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-chainer:5.0.0-cpu-py3",
     "sagemaker-scikit-learn:1.2-1-cpu-py3",
     "localhost:5000/sagemaker-xgboost:1.7-1",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference@sha256:" + "a" * 64,
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/PyTorch-Inference:2.1.0-cpu-py310",
+    DLC + "pytorch-inference@sha256:" + "a" * 64,
+    DLC + "PyTorch-Inference:2.1.0-cpu-py310",
 ]
 
 OTHER_IMAGES = [
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.1-tgi2.0.0-gpu-py310-cu121-ubuntu22.04",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.27.0-deepspeed0.12.6-cu121",
-    "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1.0-cpu-py310",
+    DLC + "huggingface-pytorch-tgi-inference:2.1.1-tgi2.0.0-gpu-py310-cu121-ubuntu22.04",
+    DLC + "djl-inference:0.27.0-deepspeed0.12.6-cu121",
+    DLC + "pytorch-training:2.1.0-cpu-py310",
     "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:latest",
     "nginx:1.25",
     "ghcr.io/acme/sagemaker-scikit-learn-extended:1",
