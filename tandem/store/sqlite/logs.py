@@ -1,8 +1,9 @@
 """LogStore on SQLite: groups, streams and events in ``logs.db`` (one writer, many readers).
 
-Events live in one table keyed by ``seq`` (AUTOINCREMENT, so a seq is never reused after a
-sweep and live tail can follow it), with two covering orders: (stream, timestamp, seq) for
-GetLogEvents pages and (group, timestamp, seq) for FilterLogEvents. Filter terms run as
+Events live in one table clustered by (group, timestamp, seq), so FilterLogEvents reads a
+group in time order sequentially; an index on (stream, timestamp, seq) serves GetLogEvents
+pages and one on seq serves live tail. ``seq`` comes from ``log_sequence``, so it is never
+reused after a sweep. Filter terms run as
 ``instr()`` in SQL so only candidate rows reach Python.
 """
 
@@ -51,16 +52,22 @@ MIGRATIONS = [
         stored_bytes INTEGER NOT NULL DEFAULT 0,
         UNIQUE (group_id, name)
     );
+    -- Clustered by (group, timestamp, seq): a group's events in time order are contiguous,
+    -- so a FilterLogEvents scan reads pages sequentially instead of seeking per row.
     CREATE TABLE log_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
         group_id INTEGER NOT NULL,
-        stream_id INTEGER NOT NULL,
         timestamp INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        stream_id INTEGER NOT NULL,
         ingestion_time INTEGER NOT NULL,
-        message TEXT NOT NULL
-    );
+        message TEXT NOT NULL,
+        PRIMARY KEY (group_id, timestamp, seq)
+    ) WITHOUT ROWID;
     CREATE INDEX log_events_by_stream ON log_events (stream_id, timestamp, seq);
-    CREATE INDEX log_events_by_group ON log_events (group_id, timestamp, seq);
+    CREATE UNIQUE INDEX log_events_by_seq ON log_events (seq);
+    -- The last seq given; kept apart from the events so a seq is never reused after deletes.
+    CREATE TABLE log_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL);
+    INSERT INTO log_sequence (id, last_seq) VALUES (1, 0);
     """,
 ]
 
@@ -272,7 +279,7 @@ class SQLiteLogStore:
         self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool
     ) -> int:
         def run(conn: sqlite3.Connection) -> int:
-            last = 0
+            start = last = conn.execute("SELECT last_seq FROM log_sequence").fetchone()[0]
             for batch in batches:
                 if not batch.events:
                     continue
@@ -282,12 +289,16 @@ class SQLiteLogStore:
                     )
                 else:
                     group_id, stream_id = self._stream_id(conn, batch.group, batch.stream)
+                first_seq = last + 1
                 conn.executemany(
                     "INSERT INTO log_events (group_id, stream_id, timestamp, ingestion_time, "
-                    "message) VALUES (?, ?, ?, ?, ?)",
-                    [(group_id, stream_id, ts, ingestion_time, msg) for ts, msg in batch.events],
+                    "message, seq) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (group_id, stream_id, ts, ingestion_time, msg, seq)
+                        for seq, (ts, msg) in enumerate(batch.events, first_seq)
+                    ],
                 )
-                last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                last = first_seq + len(batch.events) - 1
                 size = sum(len(msg.encode("utf-8")) for _, msg in batch.events)
                 first_ts = min(ts for ts, _ in batch.events)
                 last_ts = max(ts for ts, _ in batch.events)
@@ -302,6 +313,8 @@ class SQLiteLogStore:
                     "UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE id = ?",
                     (size, group_id),
                 )
+            if last != start:
+                conn.execute("UPDATE log_sequence SET last_seq = ?", (last,))
             return int(last)
 
         return self.db.write(run)
@@ -433,12 +446,8 @@ class SQLiteLogStore:
         return self.db.read(run)
 
     def last_seq(self) -> int:
-        row = self.db.read(
-            lambda c: c.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'log_events'"
-            ).fetchone()
-        )
-        return int(row[0]) if row else 0
+        row = self.db.read(lambda c: c.execute("SELECT last_seq FROM log_sequence").fetchone())
+        return int(row[0])
 
     # -- retention -----------------------------------------------------------
 
