@@ -17,7 +17,7 @@ from tandem.serving.images import (
     repository_name,
 )
 
-DLC = DLC + ""
+DLC = "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
 
 FRAMEWORK_IMAGES = [
     "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
