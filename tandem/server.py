@@ -24,6 +24,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .serving.containers import plan_container
 from .serving.endpoints import EndpointManager
+from .serving.launcher import ContainerSpec
 from .serving.local_launcher import LocalLauncher
 from .serving.router import Router
 from .store import open_store
@@ -36,10 +37,9 @@ _log = logging.getLogger(__name__)
 _HOUSEKEEPING_INTERVAL = 60.0
 
 
-def _plan(definition: Any, hostname: str, base_dir: Path,
-          work_dir: Path) -> tuple[tuple[str, ...], dict[str, str], str | None]:
+def _plan(definition: Any, hostname: str, base_dir: Path, work_dir: Path) -> ContainerSpec:
     plan = plan_container(definition, hostname=hostname, base_dir=base_dir, work_dir=work_dir)
-    return tuple(plan.argv), dict(plan.env), plan.cwd
+    return ContainerSpec(hostname, tuple(plan.argv), dict(plan.env), plan.cwd, plan.port_slot)
 
 
 class TandemServer:

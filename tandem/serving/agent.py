@@ -178,9 +178,12 @@ class InstanceAgent:
         factory = self._capture_factory or _default_capture_factory()
         container.capture = factory(self._logs, spec.log_group, stream, keep_last=20)
         env = {**cspec.env, **container.ports.env()}
+        argv = list(cspec.argv)
+        if cspec.port_slot is not None:
+            argv[cspec.port_slot] = argv[cspec.port_slot].format(port=container.ports.bind_port)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *cspec.argv,
+                *argv,
                 env=env,
                 cwd=cspec.cwd,
                 stdin=asyncio.subprocess.DEVNULL,

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
-from ..errors import ValidationException
+from ..errors import TandemError, ValidationException
 from .catalog import AlreadyExists, CatalogStore
 from .errors import ResourceNotFoundException
 from .launcher import (
@@ -53,8 +53,8 @@ __all__ = ["EndpointManager", "PlanContainer"]
 
 _log = logging.getLogger(__name__)
 
-# (definition, hostname, base_dir, work_dir) -> (argv, env, cwd)
-PlanContainer = Callable[[Mapping[str, Any], str, Path, Path], tuple[tuple[str, ...], dict[str, str], str | None]]
+# (definition, hostname, base_dir, work_dir) -> how to run that container
+PlanContainer = Callable[[Mapping[str, Any], str, Path, Path], ContainerSpec]
 
 _MODEL, _CONFIG, _ENDPOINT = "model", "endpoint-config", "endpoint"
 _BACKOFF_START, _BACKOFF_MAX = 1.0, 60.0
@@ -97,6 +97,7 @@ class EndpointManager:
         self.clock = clock or SystemClock()
         self._running: dict[str, _Running] = {}
         self._wake = asyncio.Event()
+        router.on_dead_instance = self._on_dead_instance
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping: set[asyncio.Task[Any]] = set()
 
@@ -357,6 +358,10 @@ class EndpointManager:
                 self._eject(event.instance_id, str(event))
                 self._wake.set()
 
+    def _on_dead_instance(self, instance_id: str, why: str) -> None:
+        self._eject(instance_id, why)
+        self._wake.set()
+
     def _eject(self, instance_id: str, why: str) -> None:
         for running in self._running.values():
             for fleets in (running.fleets, running.pending or {}):
@@ -421,8 +426,8 @@ class EndpointManager:
         try:
             spec = await asyncio.to_thread(self._instance_spec, endpoint.name, fleet, instance_id)
             handle = await self.launcher.start_instance(spec)
-        except (InstanceStartFailed, ValidationException) as exc:
-            fleet.failure = getattr(exc, "reason", None) or exc.message
+        except TandemError as exc:  # InstanceStartFailed, or a container that cannot be planned
+            fleet.failure = exc.reason if isinstance(exc, InstanceStartFailed) else exc.message
             fleet.failures_in_row += 1
             delay = min(_BACKOFF_START * 2 ** (fleet.failures_in_row - 1), _BACKOFF_MAX)
             fleet.next_attempt = self.clock.monotonic() + delay
@@ -452,8 +457,9 @@ class EndpointManager:
         for definition in model.containers:
             cdir = work_dir / definition.hostname
             cdir.mkdir(parents=True, exist_ok=True)
-            argv, env, cwd = self.plan_container(definition.raw, definition.hostname, base_dir, cdir)
-            containers.append(ContainerSpec(definition.hostname, tuple(argv), env, cwd))
+            containers.append(
+                self.plan_container(definition.raw, definition.hostname, base_dir, cdir)
+            )
         return InstanceSpec.for_endpoint(
             endpoint_name, fleet.variant.name, containers, work_dir,
             instance_id=instance_id,

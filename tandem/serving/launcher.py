@@ -59,6 +59,9 @@ class ContainerSpec:
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    # Index of an argv item holding a "{port}" slot the agent fills with the bound port
+    # (a Docker container's published port).
+    port_slot: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:

@@ -15,7 +15,7 @@ import dataclasses
 import itertools
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiohttp
 
@@ -61,6 +61,13 @@ class InvocationResult:
     custom_attributes: str | None
     variant: RoutedVariant
     model_latency_us: float
+
+
+class _Refused(Exception):
+    """The first container of an instance refused the connection: the request never started."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class RoutedInstance:
@@ -186,6 +193,9 @@ class Router:
         self.invocation_timeout = invocation_timeout
         self._endpoints: dict[str, RoutedEndpoint] = {}
         self._session: aiohttp.ClientSession | None = None
+        # Told when the router finds an instance dead (connection refused), so the manager
+        # replaces it without waiting for the next /ping.
+        self.on_dead_instance: Callable[[str, str], None] = lambda instance_id, why: None
 
     # -- snapshot ----------------------------------------------------------
 
@@ -247,23 +257,32 @@ class Router:
                     "invocation mode."
                 )
             indexes = range(len(variant.containers))
-        if not variant.instances:
-            raise ServiceUnavailable(
-                f"No healthy instance of variant {variant.name} of endpoint {endpoint.name} is "
-                "available; try again."
-            )
-        instance = variant.pick()
         series = variant.series
-        series.invocations.record(1.0)
-        series.per_instance.record(1.0 / len(variant.instances))
-        if direct:
-            series.container_direct[variant.containers[indexes[0]]][0].record(1.0)
-        instance.outstanding += 1
-        try:
-            result = await self._chain(endpoint, variant, instance, inv, indexes)
-        finally:
-            instance.outstanding -= 1
-        return result
+        counted = False
+        while True:
+            if not variant.instances:
+                raise ServiceUnavailable(
+                    f"No healthy instance of variant {variant.name} of endpoint {endpoint.name} "
+                    "is available; try again."
+                )
+            instance = variant.pick()
+            if not counted:
+                counted = True
+                series.invocations.record(1.0)
+                series.per_instance.record(1.0 / len(variant.instances))
+                if direct:
+                    series.container_direct[variant.containers[indexes[0]]][0].record(1.0)
+            instance.outstanding += 1
+            try:
+                return await self._chain(endpoint, variant, instance, inv, indexes)
+            except _Refused as refused:
+                # Nothing reached the instance: it is dead. Take it out of rotation now and
+                # send the request to another one.
+                if instance in variant.instances:
+                    variant.instances.remove(instance)
+                self.on_dead_instance(instance.instance_id, refused.reason)
+            finally:
+                instance.outstanding -= 1
 
     async def _chain(self, endpoint: RoutedEndpoint, variant: RoutedVariant,
                      instance: RoutedInstance, inv: Invocation,
@@ -302,6 +321,15 @@ class Router:
                     f"Your invocation timed out while waiting for a response from container {name}. "
                     "Review the latency metrics for each container in Amazon CloudWatch, resolve the "
                     "issue, and try again.",
+                ) from None
+            except aiohttp.ClientConnectorError as exc:
+                if i == indexes[0]:
+                    raise _Refused(f"container {name}: {exc.__class__.__name__}") from None
+                elapsed = (perf() - t0) * 1e6
+                self.on_dead_instance(instance.instance_id, f"container {name} refused a connection")
+                raise self._model_failure(
+                    endpoint, variant, name, model_us + elapsed, 0,
+                    f"Connection to container {name} failed: {exc.__class__.__name__}",
                 ) from None
             except (aiohttp.ClientError, OSError) as exc:
                 elapsed = (perf() - t0) * 1e6

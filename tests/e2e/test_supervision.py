@@ -1,0 +1,161 @@
+"""Supervision end to end: log streams, failing starts, replaced instances, server kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+
+import psutil
+import pytest
+
+from tests.e2e.support import client, deploy, stage_container, wait_status
+from tests.server_process import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+_STREAM = re.compile(r"^AllTraffic/(i-[0-9a-f]{17})/(first|second)$")
+
+
+def _events(logs, group: str, stream: str) -> list[str]:  # type: ignore[no-untyped-def]
+    messages: list[str] = []
+    token = None
+    while True:
+        kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True,
+                  "limit": 10_000}
+        if token:
+            kwargs["nextToken"] = token
+        page = logs.get_log_events(**kwargs)
+        messages += [e["message"] for e in page["events"]]
+        if page["nextForwardToken"] == token:
+            return messages
+        token = page["nextForwardToken"]
+
+
+def _pids(logs, group: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Container pid by stream, from each stage's 'listening ... pid N' line."""
+    pids = {}
+    for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+        name = stream["logStreamName"]
+        for message in _events(logs, group, name):
+            match = re.search(r"pid (\d+)", message)
+            if match:
+                pids[name] = int(match.group(1))
+    return pids
+
+
+def _wait_until(predicate, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_streams_are_named_variant_instance_container(server, sagemaker) -> None:  # type: ignore[no-untyped-def]
+    deploy(sagemaker, "named-streams", [stage_container("first"), stage_container("second")])
+    logs = client(server, "logs")
+    group = "/aws/sagemaker/Endpoints/named-streams"
+    names = _wait_until(lambda: [s["logStreamName"] for s in
+                                 logs.describe_log_streams(logGroupName=group)["logStreams"]]
+                        if len(logs.describe_log_streams(logGroupName=group)["logStreams"]) == 2
+                        else None, what="two streams")
+    matches = [_STREAM.match(n) for n in names]
+    assert all(matches), names
+    assert sorted(m.group(2) for m in matches) == ["first", "second"]
+    assert len({m.group(1) for m in matches}) == 1  # one instance holds both containers
+
+
+def test_hundred_thousand_lines_arrive_complete_and_in_order(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
+    deploy(sagemaker, "chatty", [stage_container("talker")])
+    runtime.invoke_endpoint(EndpointName="chatty", Body=json.dumps({"print": 100_000}),
+                            ContentType="application/json")
+    logs = client(server, "logs")
+    group = "/aws/sagemaker/Endpoints/chatty"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
+
+    def lines() -> list[str] | None:
+        found = [m for m in _events(logs, group, stream) if m.startswith("talker: line ")]
+        return found if len(found) >= 100_000 else None
+
+    found = _wait_until(lines, timeout=60, what="100,000 lines")
+    assert found == [f"talker: line {i}" for i in range(100_000)]
+
+
+def test_failed_start_quotes_the_container_output(server, sagemaker) -> None:  # type: ignore[no-untyped-def]
+    deploy(sagemaker, "broken", [stage_container("loader", FAIL_AT_START="cannot load model.pkl")],
+           wait=False)
+    desc = wait_status(sagemaker, "broken", "Failed")
+    reason = desc["FailureReason"]
+    assert "loader" in reason
+    assert "cannot load model.pkl" in reason
+    # DeleteEndpoint is the only operation on a failed endpoint; it works.
+    sagemaker.delete_endpoint(EndpointName="broken")
+    _wait_until(lambda: not [e for e in sagemaker.list_endpoints()["Endpoints"]
+                             if e["EndpointName"] == "broken"], what="deletion")
+
+
+def test_killed_container_gets_its_instance_replaced(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
+    deploy(sagemaker, "self-healing", [stage_container("first"), stage_container("second")],
+           instances=2)
+    logs = client(server, "logs")
+    group = "/aws/sagemaker/Endpoints/self-healing"
+    pids = _wait_until(lambda: (p := _pids(logs, group)) and len(p) == 4 and p, what="4 pids")
+    victim_stream = sorted(pids)[0]
+    victim_instance = victim_stream.split("/")[1]
+    os.kill(pids[victim_stream], signal.SIGKILL)
+    # Traffic keeps flowing to the healthy instance while the dead one is replaced.
+    for _ in range(20):
+        response = runtime.invoke_endpoint(EndpointName="self-healing", Body=b'{"instances": [1]}',
+                                           ContentType="application/json")
+        assert json.loads(response["Body"].read())["instances"] == [3]
+    instances = _wait_until(
+        lambda: (ids := {n.split("/")[1] for n in _pids(logs, group)}) and len(ids) == 3 and ids,
+        timeout=30, what="a replacement instance")
+    assert victim_instance in instances  # its streams are kept
+    desc = wait_status(sagemaker, "self-healing", "InService")
+    assert desc["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    sibling = next(pid for stream, pid in pids.items()
+                   if stream != victim_stream and stream.split("/")[1] == victim_instance)
+    # The dead container's sibling in the same instance is stopped with it.
+    _wait_until(lambda: not _alive(sibling), timeout=15,
+                what=f"the sibling container to stop {sibling} {pids} {server.output[-20:]}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_server_kill_9_leaves_no_container_and_restart_restores(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = ServerProcess(tmp_path / "data").start()
+    try:
+        sm = client(first, "sagemaker")
+        deploy(sm, "survivor", [stage_container("first"), stage_container("second")])
+        pids = _wait_until(lambda: (p := _pids(client(first, "logs"),
+                                               "/aws/sagemaker/Endpoints/survivor"))
+                           and len(p) == 2 and p, what="container pids")
+        children = psutil.Process(first.pid).children(recursive=True)
+        assert {c.pid for c in children} >= set(pids.values())
+    finally:
+        first.kill()
+    _wait_until(lambda: not any(psutil.pid_exists(p) for p in pids.values()), timeout=10,
+                what="containers to die with the server")
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, child
+    second = ServerProcess(tmp_path / "data").start()
+    try:
+        sm = client(second, "sagemaker")
+        wait_status(sm, "survivor", "InService", timeout=30)
+        response = client(second, "sagemaker-runtime").invoke_endpoint(
+            EndpointName="survivor", Body=b'{"instances": [1]}', ContentType="application/json")
+        assert json.loads(response["Body"].read())["instances"] == [3]
+    finally:
+        second.stop()
