@@ -31,6 +31,7 @@ from .model import (
     SweepResult,
 )
 from .store import EventBatch, GroupRecord, LogStore, StreamRecord
+from .tail import follow
 from .tokens import decode_offset_token, encode_offset_token
 from .validation import (
     check_put_batch,
@@ -306,8 +307,14 @@ class LogService:
         limit: int | None = None,
         interleaved: bool | None = None,
         unmask: bool | None = None,
+        start_from_head: bool | None = None,
     ) -> FilterLogEventsResult:
+        """``interleaved`` is ignored, as AWS does since 2019."""
         group = resolve_group_name(log_group_name, log_group_identifier)
+        if start_from_head is False:
+            raise InvalidParameterValue(
+                "startFromHead=false (descending FilterLogEvents) is not supported by tandem."
+            )
         names = _stream_filter(log_stream_names, log_stream_name_prefix)
         limit = validate_limit(limit, 10_000, 10_000)
         pattern = _parse_pattern(filter_pattern or "")
@@ -319,49 +326,23 @@ class LogService:
             )
         )
 
-    async def tail(
+    def tail(
         self,
         group: str,
         stream_names: Sequence[str] | None = None,
         stream_prefix: str | None = None,
         filter_pattern: str = "",
     ) -> AsyncIterator[list[FilteredLogEvent]]:
-        """Yield batches of events committed after the call, as they are committed."""
+        """Yield batches of events committed after the call, as they are committed.
+
+        Bad arguments raise here, at the call, not at the first iteration."""
         validate_group_name(group)
         names = _stream_filter(stream_names, stream_prefix)
         pattern = _parse_pattern(filter_pattern)
-        match_all, predicate = pattern.match_all, pattern.predicate
-        cursor = await asyncio.to_thread(self.store.last_seq)
-        while True:
-            # Take the signal before reading, so a commit in between is not missed.
-            signal = self._commit_signal
-            rows = await asyncio.to_thread(
-                lambda: self.store.events_since(
-                    group, cursor, stream_names=names, stream_prefix=stream_prefix,
-                    terms=pattern.required_terms, limit=10_000,
-                )
-            )
-            if rows:
-                cursor = rows[-1].seq
-                batch = [
-                    FilteredLogEvent(
-                        r.stream_name, r.timestamp, r.message, r.ingestion_time,
-                        queries.event_id(r.seq),
-                    )
-                    for r in rows
-                    if match_all or predicate(r.message)
-                ]
-                if batch:
-                    yield batch
-                if len(rows) == 10_000:
-                    continue
-            if signal is None:
-                await asyncio.sleep(self.tail_poll_interval)
-                continue
-            try:
-                await asyncio.wait_for(signal.wait(), self.tail_poll_interval)
-            except TimeoutError:
-                pass
+        return follow(
+            self.store, group, names, stream_prefix, pattern,
+            commit_signal=lambda: self._commit_signal, poll_interval=self.tail_poll_interval,
+        )
 
     # -- retention -----------------------------------------------------------
 

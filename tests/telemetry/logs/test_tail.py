@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from tandem.errors import InvalidFilterPattern, InvalidParameterValue
+
 from tandem.telemetry.logs import FilteredLogEvent, InputLogEvent, LogService
 
 NOW_MS = 1_700_000_000_000
@@ -45,3 +49,10 @@ async def test_tail_by_stream_names_sees_captured_lines_promptly(logs: LogServic
     got = await asyncio.wait_for(task, 2)
     await tail.aclose()
     assert [e.message for e in got] == ["1", "2", "3"]
+
+
+async def test_bad_tail_arguments_raise_at_the_call(logs: LogService) -> None:
+    with pytest.raises(InvalidFilterPattern):
+        logs.tail("/g", filter_pattern="{ $.x = ")
+    with pytest.raises(InvalidParameterValue, match="mutually exclusive"):
+        logs.tail("/g", stream_names=["a"], stream_prefix="a")
