@@ -6,7 +6,7 @@ Uses scikit-learn's bundled wine data set (178 samples, 13 features, 3 classes),
 downloaded. Writes, under the output directory (default examples/wine_pipeline/artifacts/):
 
     preprocess/model.tar.gz    scaler.joblib  (a fitted StandardScaler)
-    model/model.tar.gz         model.joblib   (a GradientBoostingClassifier fitted on scaled features)
+    model/model.tar.gz         model.joblib   (a GradientBoostingClassifier on scaled features)
     postprocess/model.tar.gz   labels.json    (the class names, in class-index order)
 
 Idempotent: a fixed random_state and normalised tar/gzip headers make every run write the same
@@ -132,6 +132,14 @@ def train(output_dir: Path | str = ARTIFACTS_DIR) -> ArtifactPaths:
     return ArtifactPaths(train_accuracy=accuracy, **paths)
 
 
+def _shown(path: Path) -> Path:
+    """The path relative to the working directory when it lies below it: shorter to read."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m examples.wine_pipeline.train",
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     result = train(args.output_dir)
     elapsed = time.perf_counter() - started
     for container, path in result.archives().items():
-        print(f"{container:<12} {path} ({path.stat().st_size} bytes)")
+        print(f"{container:<12} {_shown(path)} ({path.stat().st_size} bytes)")
     print(f"trained in {elapsed:.2f} s; training accuracy {result.train_accuracy:.3f}")
     return 0
 

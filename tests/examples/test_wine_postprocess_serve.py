@@ -60,9 +60,9 @@ def _start(model_dir: Path) -> Serve:
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
     first = lines.get(timeout=10)
+    where = re.escape(str(model_dir))
     match = re.fullmatch(
-        rf"postprocess: listening on 127\.0\.0\.1:(\d+) with 3 labels from {re.escape(str(model_dir))}",
-        first)
+        rf"postprocess: listening on 127\.0\.0\.1:(\d+) with 3 labels from {where}", first)
     assert match, first
     return Serve(process, int(match.group(1)), lines, thread)
 
@@ -70,7 +70,12 @@ def _start(model_dir: Path) -> Serve:
 def _stop(serve: Serve) -> int:
     if serve.process.poll() is None:
         serve.process.send_signal(signal.SIGTERM)
-    return serve.process.wait(timeout=5)
+    try:
+        return serve.process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        serve.process.kill()  # never leave it behind, then fail the test
+        serve.process.wait()
+        raise
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +137,9 @@ def test_invocation_labels_each_prediction_and_logs_one_line(serve):
 def test_malformed_json_is_a_400_with_a_message(serve):
     status, content_type, body = _post(serve.connect(), b'{"predictions": [1')
     assert (status, content_type) == (400, "text/plain; charset=utf-8")
-    assert body == b"malformed JSON: Expecting ',' delimiter: line 1 column 19 (char 18)"
-    assert serve.next_line() == ("postprocess: rejected request (400): "
-                                 "malformed JSON: Expecting ',' delimiter: line 1 column 19 (char 18)")
+    message = "malformed JSON: Expecting ',' delimiter: line 1 column 19 (char 18)"
+    assert body == message.encode()
+    assert serve.next_line() == f"postprocess: rejected request (400): {message}"
 
 
 @pytest.mark.parametrize("document, message", [

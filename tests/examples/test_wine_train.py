@@ -24,10 +24,11 @@ def _members(archive: Path) -> dict[str, bytes]:
     with tarfile.open(archive, "r:gz") as tar:
         infos = tar.getmembers()
         assert all(info.isfile() for info in infos)
-        return {info.name: tar.extractfile(info).read() for info in infos}  # type: ignore[union-attr]
+        files = {info.name: tar.extractfile(info) for info in infos}
+        return {name: file.read() for name, file in files.items() if file is not None}
 
 
-def test_train_writes_one_archive_per_container(artifacts: ArtifactPaths, tmp_path_factory):
+def test_train_writes_one_archive_per_container(artifacts: ArtifactPaths):
     root = artifacts.preprocess.parent.parent
     assert artifacts.archives() == {
         "preprocess": root / "preprocess" / "model.tar.gz",
