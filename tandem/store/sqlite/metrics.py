@@ -175,8 +175,15 @@ class SQLiteMetricStore:
     # -- reads ----------------------------------------------------------------
 
     def read_buckets(
-        self, metric: Metric, unit: str | None, resolution: int, start: int, end: int
+        self,
+        metric: Metric,
+        unit: str | None,
+        resolution: int,
+        start: int,
+        end: int,
+        sketches: bool = True,
     ) -> BucketColumns:
+        sketch = "sketch" if sketches else "x''"
         def read(conn: sqlite3.Connection) -> list[tuple]:
             # Series first, then each series' range on the (series, resolution, start) key:
             # one joined query lets the planner scan every series' rows by age instead.
@@ -193,8 +200,8 @@ class SQLiteMetricStore:
             for series_id, series_unit in conn.execute(sql + " ORDER BY s.unit", args).fetchall():
                 out.extend(
                     conn.execute(
-                        "SELECT ?, start, sample_count, sum, minimum, maximum, sketch, percentiles "
-                        "FROM bucket WHERE series_id = ? AND resolution = ? AND start >= ? "
+                        f"SELECT ?, start, sample_count, sum, minimum, maximum, {sketch}, "
+                        "percentiles FROM bucket WHERE series_id = ? AND resolution = ? AND start >= ? "
                         "AND start < ? ORDER BY start",
                         (series_unit, series_id, resolution, start, end),
                     ).fetchall()

@@ -177,11 +177,12 @@ def put_metric_data(
     metric_data: Sequence[MetricDatum],
     clock: Clock | None = None,
     *,
-    path: str = "MetricData",
+    entity_metric_data: Sequence[Sequence[MetricDatum]] = (),
 ) -> int:
     """Validate every datum, then record them all; returns the number of datums recorded.
 
-    ``path`` names the collection in error messages (``EntityMetricData.member.1.MetricData``).
+    ``entity_metric_data`` holds the ``MetricData`` of each ``EntityMetricData`` member (the
+    entity itself has no meaning locally); it counts towards the 1000-datum limit.
     """
     if namespace is None:
         raise MissingParameter("The parameter Namespace is required.")
@@ -191,13 +192,17 @@ def put_metric_data(
             "The value AWS/ for parameter Namespace is invalid: namespaces starting with AWS/ "
             "are reserved for AWS services."
         )
-    data = list(metric_data)
-    if len(data) > MAX_DATUMS:
+    batches = [("MetricData", list(metric_data))] + [
+        (f"EntityMetricData.member.{i + 1}.MetricData", list(data))
+        for i, data in enumerate(entity_metric_data)
+    ]
+    if sum(len(data) for _, data in batches) > MAX_DATUMS:
         raise InvalidParameterValue(
-            f"The collection {path} must not have more than {MAX_DATUMS} members."
+            f"The collection MetricData must not have more than {MAX_DATUMS} members."
         )
     now = (clock or registry.clock).time()
-    checked = [_validate(d, f"{path}.member.{i + 1}", now) for i, d in enumerate(data)]
+    checked = [_validate(d, f"{path}.member.{i + 1}", now)
+               for path, data in batches for i, d in enumerate(data)]  # fmt: skip
     for c in checked:
         series = registry.series(namespace, c.metric_name, c.dimensions, c.unit)
         if c.value is not None:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from tandem.clock import Clock, SystemClock
 from tandem.errors import (
     InvalidNextToken,
@@ -58,8 +59,6 @@ MAX_QUERIES = 500
 DEFAULT_MAX_DATAPOINTS = 100_800
 LIST_PAGE = 500
 _ID = re.compile(r"[a-z][A-Za-z0-9_]{0,254}\Z")
-_BASIC_FIELD = {"SampleCount": "sample_count", "Average": "average", "Sum": "sum",
-                "Minimum": "minimum", "Maximum": "maximum"}  # fmt: skip
 
 DimensionsArg = Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[Dimension]
 
@@ -210,24 +209,24 @@ class MetricQueries:
             return MetricStatistics(metric_name, [])
         resolution, rstart = plan
         cols = self.store.read_buckets(
-            Metric(namespace, metric_name, dims), unit, resolution, rstart, math.ceil(end)
+            Metric(namespace, metric_name, dims), unit, resolution, rstart, math.ceil(end),
+            sketches=bool(extended),
         )
         wanted = list(dict.fromkeys(statistics + extended))
         stats = aggregate(cols, rstart, period, wanted)
+        n = len(stats.timestamps)
         units = [stats.units[u] for u in stats.unit_index.tolist()]
         times = stats.timestamps.tolist()
         if statistics:
-            names = [_BASIC_FIELD[s] for s in statistics]
-            rows = zip(*(stats.values[s].tolist() for s in statistics), strict=True)
-            points = [
-                Datapoint(t, u, **dict(zip(names, row, strict=True)))
-                for t, u, row in zip(times, units, rows, strict=True)
-            ]
+            absent = [None] * n
+            columns = [stats.values[s].tolist() if s in stats.values and s in statistics
+                       else absent for s in BASIC_STATISTICS]  # fmt: skip
+            points = list(map(Datapoint, times, units, *columns))
         else:
             rows = zip(*(stats.values[s].tolist() for s in extended), strict=True)
             points = [
                 Datapoint(t, u, extended_statistics={
-                    s: v for s, v in zip(extended, row, strict=True) if not math.isnan(v)})
+                    s: v for s, v in zip(extended, row, strict=True) if v == v})  # not NaN
                 for t, u, row in zip(times, units, rows, strict=True)
             ]  # fmt: skip
         if len(stats.units) > 1:
@@ -271,49 +270,61 @@ class MetricQueries:
                 raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
 
         messages: dict[str, list[MessageData]] = {q.id: [] for q in queries}
-        series = self._metric_stat_series(queries, start, end, messages)
+        # MetricStat results as ascending (timestamps, values); expressions see dicts.
+        columns = self._metric_stat_series(queries, start, end, messages)
         stat_ids = [q.id for q in queries if q.metric_stat is not None]
-        all_times = sorted({t for i in stat_ids for t in series[i]})
+        series: dict[str, dict[float, float]] = {}
         by_id = {q.id: q for q in queries}
         in_progress: set[str] = set()
 
+        def as_dict(qid: str) -> dict[float, float]:
+            if qid not in series:
+                series[qid] = dict(zip(*columns[qid], strict=True))
+            return series[qid]
+
         def lookup(qid: str) -> dict[float, float]:
-            if qid in series:
-                return series[qid]
+            if qid in columns:
+                return as_dict(qid)
             if qid not in by_id:
                 raise KeyError(qid)
             if qid in in_progress:
                 raise InvalidParameterValue(f"The expression of {qid} refers to itself.")
             in_progress.add(qid)
             q = by_id[qid]
-            value = evaluate(parsed[qid], lookup, lambda: [series[i] for i in stat_ids],
+            value = evaluate(parsed[qid], lookup, lambda: [as_dict(i) for i in stat_ids],
                              q.expression or "", qid)  # fmt: skip
             in_progress.discard(qid)
             if isinstance(value, float):
-                value = {} if math.isnan(value) else {t: value for t in all_times}
-            series[qid] = value
+                # A number is drawn at every timestamp of the MetricStat queries.
+                times = sorted({t for i in stat_ids for t in columns[i][0]})
+                value = {} if math.isnan(value) else {t: value for t in times}
+            ordered = sorted(value.items())
+            columns[qid] = ([t for t, _ in ordered], [v for _, v in ordered])
             return value
 
         labels = self._labels(queries)
-        results: list[tuple[MetricDataQuery, list[tuple[float, float]]]] = []
-        for q in queries:
-            points = sorted(lookup(q.id).items(), reverse=scan_by == "TimestampDescending")
-            if q.return_data:
-                results.append((q, points))
+        descending = scan_by == "TimestampDescending"
         out, remaining, position, more = [], limit, 0, False
-        for q, points in results:
-            first = min(max(offset - position, 0), len(points))
-            taken = points[first : first + remaining]
-            remaining -= len(taken)
-            position += len(points)
-            partial = first + len(taken) < len(points)
+        for q in queries:
+            if q.id not in columns:
+                lookup(q.id)
+            if not q.return_data:
+                continue
+            times, values = columns[q.id]
+            if descending:
+                times, values = times[::-1], values[::-1]
+            first = min(max(offset - position, 0), len(times))
+            upto = min(first + remaining, len(times))
+            remaining -= upto - first
+            position += len(times)
+            partial = upto < len(times)
             more = more or partial
             out.append(
                 MetricDataResult(
                     id=q.id,
                     label=labels[q.id],
-                    timestamps=[t for t, _ in taken],
-                    values=[v for _, v in taken],
+                    timestamps=times[first:upto],
+                    values=values[first:upto],
                     status_code="PartialData" if partial else "Complete",
                     messages=messages[q.id],
                 )
@@ -362,9 +373,9 @@ class MetricQueries:
         start: float,
         end: float,
         messages: dict[str, list[MessageData]],
-    ) -> dict[str, dict[float, float]]:
-        """The series of every MetricStat query; queries on the same metric, unit and period
-        share one read and one aggregation."""
+    ) -> dict[str, tuple[list[float], list[float]]]:
+        """The (timestamps, values) of every MetricStat query, ascending; queries on the same
+        metric, unit and period share one read and one aggregation."""
         groups: dict[tuple, list[MetricDataQuery]] = {}
         for q in queries:
             ms = q.metric_stat
@@ -372,14 +383,18 @@ class MetricQueries:
                 metric = Metric(ms.metric.namespace, ms.metric.metric_name,
                                 _dims(ms.metric.dimensions))  # fmt: skip
                 groups.setdefault((metric, ms.unit, ms.period), []).append(q)
-        out: dict[str, dict[float, float]] = {}
+        out: dict[str, tuple[list[float], list[float]]] = {}
         for (metric, unit, period), members in groups.items():
             plan = self._plan(start, period)
             if plan is None:
-                out.update((q.id, {}) for q in members)
+                out.update((q.id, ([], [])) for q in members)
                 continue
             resolution, rstart = plan
-            cols = self.store.read_buckets(metric, unit, resolution, rstart, math.ceil(end))
+            stats_wanted = list({q.metric_stat.stat: 0 for q in members})  # type: ignore[union-attr]
+            cols = self.store.read_buckets(
+                metric, unit, resolution, rstart, math.ceil(end),
+                sketches=any(s not in BASIC_STATISTICS for s in stats_wanted),
+            )  # fmt: skip
             units = sorted(set(cols.units))
             if len(units) > 1:
                 # CloudWatch returns one unit's data (apparently the alphabetically first),
@@ -388,13 +403,14 @@ class MetricQueries:
                     messages[q.id].append(MessageData(
                         "MultipleUnits", f"Multiple units returned: '[{', '.join(units)}]'"))  # fmt: skip
                 cols = cols.only_unit(units[0])
-            stats = aggregate(cols, rstart, period, list({q.metric_stat.stat: 0 for q in members}))  # type: ignore[union-attr]
-            times = stats.timestamps.tolist()
+            stats = aggregate(cols, rstart, period, stats_wanted)
             for q in members:
-                values = stats.values[q.metric_stat.stat].tolist()  # type: ignore[union-attr]
-                out[q.id] = {
-                    t: v for t, v in zip(times, values, strict=True) if not math.isnan(v)
-                }
+                values = stats.values[q.metric_stat.stat]  # type: ignore[union-attr]
+                keep = ~np.isnan(values)
+                if keep.all():
+                    out[q.id] = (stats.timestamps.tolist(), values.tolist())
+                else:
+                    out[q.id] = (stats.timestamps[keep].tolist(), values[keep].tolist())
         return out
 
     @staticmethod

@@ -96,27 +96,37 @@ def grouped_quantiles(
     arr = np.frombuffer(b"".join(blobs), dtype=ENTRY)
     if len(arr) == 0:
         return result
-    g = np.repeat(np.asarray(groups, dtype=np.int64), lengths)
-    keys = arr["k"].astype(np.int64)
-    composite = (g << 33) + (keys + 2**31)
-    # Each blob is sorted, so this is a merge of sorted runs (timsort is near-linear here).
-    if len(blobs) > 1 and not np.all(composite[1:] >= composite[:-1]):
-        order = np.argsort(composite, kind="stable")
-        g, keys, counts = g[order], keys[order], arr["c"][order]
+    groups = np.asarray(groups, dtype=np.int64)
+    nonempty = lengths > 0
+    row_groups, row_lengths = groups[nonempty], lengths[nonempty]
+    counts = arr["c"]
+    if np.all(row_groups[1:] > row_groups[:-1]):
+        # One sketch per group (a period of one minute, one writer): entries are already
+        # in (group, key) order, so no merge is needed.
+        keys = arr["k"]
+        first = np.cumsum(row_lengths) - row_lengths
+        last = first + row_lengths - 1
+        cum = np.cumsum(counts)
+        totals = np.add.reduceat(counts, first)
+        bases = cum[first] - counts[first]
+        wanted = row_groups
     else:
-        counts = arr["c"]
-    cum = np.cumsum(counts)
-    totals = np.bincount(g, weights=counts, minlength=n_groups)
-    ends = np.cumsum(totals)  # cumulative count at the end of each group
-    bases = ends - totals
-    present = totals > 0
-    wanted = np.flatnonzero(present)
-    # Entry ranges of each group, to keep float rounding from stepping into a neighbour.
-    first = np.searchsorted(g, wanted, side="left")
-    last = np.searchsorted(g, wanted, side="right") - 1
+        g = np.repeat(row_groups, row_lengths)
+        keys = arr["k"].astype(np.int64)
+        # Each blob is sorted, so this sorts a few sorted runs (timsort is near-linear here).
+        order = np.argsort((g << 33) + (keys + 2**31), kind="stable")
+        g, keys, counts = g[order], keys[order], counts[order]
+        cum = np.cumsum(counts)
+        all_totals = np.bincount(g, weights=counts, minlength=n_groups)
+        wanted = np.flatnonzero(all_totals > 0)
+        totals = all_totals[wanted]
+        bases = (np.cumsum(all_totals) - all_totals)[wanted]
+        # Entry ranges of each group, to keep float rounding from stepping into a neighbour.
+        first = np.searchsorted(g, wanted, side="left")
+        last = np.searchsorted(g, wanted, side="right") - 1
     for qi, q in enumerate(quantiles):
         # 0-based nearest rank; the small slack keeps 0.29 * 100 from landing on rank 30.
-        rank = bases[wanted] + np.maximum(np.ceil(q * totals[wanted] - 1e-9) - 1.0, 0.0)
+        rank = bases + np.maximum(np.ceil(q * totals - 1e-9) - 1.0, 0.0)
         idx = np.clip(np.searchsorted(cum, rank, side="right"), first, last)
         result[qi, wanted] = bin_value(keys[idx])
     return result

@@ -65,29 +65,41 @@ def aggregate(cols: BucketColumns, start: int, period: int, stats: Sequence[str]
         uidx = np.fromiter((unit_pos[u] for u in cols.units), dtype=np.int64, count=len(cols))
         g = uidx * n_periods + pidx
     n_groups = len(units) * n_periods
-    counts = np.bincount(g, weights=cols.sample_counts, minlength=n_groups)
-    present = np.flatnonzero(counts > 0)
-    values: dict[str, np.ndarray] = {}
     need = set(stats)
-    sums = mins = maxs = None
-    if need & {"Sum", "Average"}:
-        sums = np.bincount(g, weights=cols.sums, minlength=n_groups)[present]
     quantiles = [(s, parse_percentile(s)) for s in stats if s not in BASIC_STATISTICS]
-    if "Minimum" in need or quantiles:
-        mins = np.full(n_groups, np.inf)
-        np.minimum.at(mins, g, cols.minimums)
-        mins = mins[present]
-    if "Maximum" in need or quantiles:
-        maxs = np.full(n_groups, -np.inf)
-        np.maximum.at(maxs, g, cols.maximums)
-        maxs = maxs[present]
+    values: dict[str, np.ndarray] = {}
+    sums = mins = maxs = None
+    if np.all(g[1:] > g[:-1]):
+        # One row per group (1-minute periods, one writer): the columns are the statistics.
+        present = g
+        counts = np.asarray(cols.sample_counts, dtype=np.float64)
+        if need & {"Sum", "Average"}:
+            sums = np.asarray(cols.sums, dtype=np.float64)
+        if "Minimum" in need or quantiles:
+            mins = np.asarray(cols.minimums, dtype=np.float64)
+        if "Maximum" in need or quantiles:
+            maxs = np.asarray(cols.maximums, dtype=np.float64)
+    else:
+        all_counts = np.bincount(g, weights=cols.sample_counts, minlength=n_groups)
+        present = np.flatnonzero(all_counts > 0)
+        counts = all_counts[present]
+        if need & {"Sum", "Average"}:
+            sums = np.bincount(g, weights=cols.sums, minlength=n_groups)[present]
+        if "Minimum" in need or quantiles:
+            mins = np.full(n_groups, np.inf)
+            np.minimum.at(mins, g, cols.minimums)
+            mins = mins[present]
+        if "Maximum" in need or quantiles:
+            maxs = np.full(n_groups, -np.inf)
+            np.maximum.at(maxs, g, cols.maximums)
+            maxs = maxs[present]
     for s in stats:
         if s == "SampleCount":
-            values[s] = counts[present]
+            values[s] = counts
         elif s == "Sum":
             values[s] = sums
         elif s == "Average":
-            values[s] = sums / counts[present]
+            values[s] = sums / counts
         elif s == "Minimum":
             values[s] = mins
         elif s == "Maximum":

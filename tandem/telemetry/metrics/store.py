@@ -67,10 +67,17 @@ class MetricStore(Protocol):
         ...
 
     def read_buckets(
-        self, metric: Metric, unit: str | None, resolution: int, start: int, end: int
+        self,
+        metric: Metric,
+        unit: str | None,
+        resolution: int,
+        start: int,
+        end: int,
+        sketches: bool = True,
     ) -> BucketColumns:
         """Rows of ``metric`` (dimensions: the exact, sorted set; any unit when None) with
-        start in ``[start, end)``, ordered by start within each unit."""
+        start in ``[start, end)``, ordered by unit, then start. Without ``sketches`` the
+        sketch column may hold empty bytes (the caller needs no percentiles)."""
         ...
 
     def list_metrics(

@@ -31,7 +31,8 @@ class MemoryMetricStore:
             entry[1] = max(entry[1], r.start)
 
     def read_buckets(
-        self, metric: Metric, unit: str | None, resolution: int, start: int, end: int
+        self, metric: Metric, unit: str | None, resolution: int, start: int, end: int,
+        sketches: bool = True,
     ) -> BucketColumns:
         dims = tuple(sorted(metric.dimensions))
         found = sorted(
