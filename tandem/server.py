@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .api import runtime as runtime_api
 from .api.app import build_app
+from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
 from .clock import Clock, SystemClock
@@ -29,7 +30,13 @@ from .serving.local_launcher import LocalLauncher
 from .serving.router import Router
 from .store import open_store
 from .telemetry.logs import LogService
-from .telemetry.metrics import MetricFlusher, MetricRegistry, MetricRollups, Retention
+from .telemetry.metrics import (
+    MetricFlusher,
+    MetricQueries,
+    MetricRegistry,
+    MetricRollups,
+    Retention,
+)
 
 __all__ = ["TandemServer"]
 
@@ -77,7 +84,10 @@ class TandemServer:
             settings=s, plan_container=_plan, clock=self.clock,
         )
         await self.manager.start()
-        self.app = build_app([SageMakerService(self.manager), LogsService(self.logs)])
+        self.queries = MetricQueries(self.store.metrics, clock=self.clock,
+                                     retention=Retention.from_settings(s))
+        cloudwatch = CloudWatchService(CloudWatchOperations(self.registry, self.queries, self.clock))
+        self.app = build_app([SageMakerService(self.manager), LogsService(self.logs)], cloudwatch)
         runtime_api.add_routes(self.app, self.router)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()

@@ -2,10 +2,14 @@
 
 Routing by the request's own markers: ``/endpoints/{name}/invocations`` is
 the SageMaker runtime; ``POST /`` with ``X-Amz-Target`` goes to the awsJson
-service owning that prefix.
+service owning that prefix. CloudWatch metrics (``cloudwatch``) also answer
+``X-Amz-Target: GraniteServiceVersion20100801.*``, form-encoded ``POST /``
+(query) and ``POST .../service/<Svc>/operation/<Op>`` (rpc-v2-cbor).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -18,12 +22,19 @@ __all__ = ["build_app", "CLIENT_MAX_SIZE"]
 CLIENT_MAX_SIZE = 8 * 1024 * 1024
 
 
-def build_app(services: list[AwsJsonService]) -> web.Application:
+def build_app(services: list[AwsJsonService], cloudwatch: Any = None) -> web.Application:
+    """``cloudwatch``: a ``tandem.api.cloudwatch.CloudWatchService`` (optional)."""
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     by_prefix = {s.target_prefix: s for s in services}
 
     async def aws_root(request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
+        if cloudwatch is not None:
+            if target.startswith(cloudwatch.target_prefix + "."):
+                return await cloudwatch.json10(request)
+            if not target and (request.content_type == "application/x-www-form-urlencoded"
+                               or "Action" in request.query):
+                return await cloudwatch.query(request)
         prefix, _, operation = target.rpartition(".")
         service = by_prefix.get(prefix)
         if service is None:
@@ -38,5 +49,8 @@ def build_app(services: list[AwsJsonService]) -> web.Application:
         return web.Response(text="")
 
     app.router.add_post("/", aws_root)
+    if cloudwatch is not None:
+        app.router.add_post(r"/{prefix:.*}service/{service}/operation/{operation}",
+                            cloudwatch.cbor)
     app.router.add_get("/ping", ping)
     return app

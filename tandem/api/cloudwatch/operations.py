@@ -1,0 +1,143 @@
+"""CloudWatch metric operations, protocol-neutral: PascalCase members in, result dicts out.
+
+Input members arrive already checked against ``shapes.INPUTS`` with
+timestamps as epoch seconds; results are PascalCase dicts (``None`` members
+left out) that each protocol renders with ``shapes.OUTPUTS``. PutMetricData
+records into the in-memory registry; queries read the store, on a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from ...clock import Clock, SystemClock
+from ...telemetry.metrics import (
+    DimensionFilter,
+    Metric,
+    MetricDataQuery,
+    MetricQueries,
+    MetricRegistry,
+    MetricStat,
+)
+from ...telemetry.metrics.ingest import MetricDatum, StatisticSet, put_metric_data
+from .errors import UnknownAction
+
+__all__ = ["CloudWatchOperations", "OPERATION_NAMES"]
+
+OPERATION_NAMES = ("PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics")
+Params = Mapping[str, Any]
+
+
+def _dimensions(members: Params) -> list[tuple[str, str]]:
+    return [(d["Name"], d["Value"]) for d in members.get("Dimensions") or ()]
+
+
+def _datum(d: Params) -> MetricDatum:
+    s = d.get("StatisticValues")
+    return MetricDatum(
+        metric_name=d["MetricName"],
+        dimensions=_dimensions(d),
+        timestamp=d.get("Timestamp"),
+        value=d.get("Value"),
+        statistic_values=None if s is None else StatisticSet(
+            s["SampleCount"], s["Sum"], s["Minimum"], s["Maximum"]),
+        values=d.get("Values"),
+        counts=d.get("Counts"),
+        unit=d.get("Unit"),
+        storage_resolution=d.get("StorageResolution"),
+    )  # fmt: skip
+
+
+def _query(q: Params) -> MetricDataQuery:
+    stat = q.get("MetricStat")
+    metric_stat = None
+    if stat is not None:
+        m = stat["Metric"]
+        metric_stat = MetricStat(
+            Metric(m.get("Namespace"), m.get("MetricName"), tuple(_dimensions(m))),
+            stat["Period"], stat["Stat"], stat.get("Unit"),
+        )  # fmt: skip
+    return MetricDataQuery(q["Id"], metric_stat, q.get("Expression"), q.get("Label"),
+                           q.get("ReturnData", True), q.get("Period"))  # fmt: skip
+
+
+def _present(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+class CloudWatchOperations:
+    """The four metric operations over a registry (writes) and ``MetricQueries`` (reads)."""
+
+    def __init__(self, registry: MetricRegistry, queries: MetricQueries,
+                 clock: Clock | None = None) -> None:  # fmt: skip
+        self.registry = registry
+        self.queries = queries
+        self.clock = clock or SystemClock()
+        self._table: dict[str, Callable[[Params], Awaitable[dict[str, Any] | None]]] = {
+            "PutMetricData": self.put_metric_data,
+            "GetMetricStatistics": self.get_metric_statistics,
+            "GetMetricData": self.get_metric_data,
+            "ListMetrics": self.list_metrics,
+        }
+
+    async def call(self, operation: str, params: Params) -> dict[str, Any] | None:
+        handler = self._table.get(operation)
+        if handler is None:
+            raise UnknownAction(f"The action or operation {operation!r} is not valid for this "
+                                "endpoint.")  # fmt: skip
+        return await handler(params)
+
+    async def put_metric_data(self, p: Params) -> None:
+        entity = [[_datum(d) for d in e.get("MetricData") or ()]
+                  for e in p.get("EntityMetricData") or ()]  # fmt: skip
+        put_metric_data(self.registry, p["Namespace"], [_datum(d) for d in p.get("MetricData") or ()],
+                        self.clock, entity_metric_data=entity)  # fmt: skip
+        return None
+
+    async def get_metric_statistics(self, p: Params) -> dict[str, Any]:
+        result = await asyncio.to_thread(
+            self.queries.get_statistics, p["Namespace"], p["MetricName"], p["StartTime"],
+            p["EndTime"], p["Period"], p.get("Statistics") or (),
+            p.get("ExtendedStatistics") or (), _dimensions(p), p.get("Unit"),
+        )  # fmt: skip
+        return {
+            "Label": result.label,
+            "Datapoints": [_present({
+                "Timestamp": d.timestamp, "SampleCount": d.sample_count, "Average": d.average,
+                "Sum": d.sum, "Minimum": d.minimum, "Maximum": d.maximum, "Unit": d.unit,
+                "ExtendedStatistics": d.extended_statistics}) for d in result.datapoints],
+        }  # fmt: skip
+
+    async def get_metric_data(self, p: Params) -> dict[str, Any]:
+        queries = [_query(q) for q in p["MetricDataQueries"]]
+        result = await asyncio.to_thread(
+            self.queries.get_metric_data, queries, p["StartTime"], p["EndTime"],
+            p.get("NextToken"), p.get("ScanBy"), p.get("MaxDatapoints"),
+        )  # fmt: skip
+        out: dict[str, Any] = {
+            "MetricDataResults": [_present({
+                "Id": r.id, "Label": r.label, "Timestamps": r.timestamps, "Values": r.values,
+                "StatusCode": r.status_code,
+                "Messages": [{"Code": m.code, "Value": m.value} for m in r.messages] or None,
+            }) for r in result.metric_data_results],
+            "Messages": [{"Code": m.code, "Value": m.value} for m in result.messages],
+        }  # fmt: skip
+        if result.next_token:
+            out["NextToken"] = result.next_token
+        return out
+
+    async def list_metrics(self, p: Params) -> dict[str, Any]:
+        filters = [DimensionFilter(f["Name"], f.get("Value")) for f in p.get("Dimensions") or ()]
+        result = await asyncio.to_thread(
+            self.queries.list_metrics, p.get("Namespace"), p.get("MetricName"), filters,
+            p.get("RecentlyActive"), p.get("NextToken"),
+        )  # fmt: skip
+        out: dict[str, Any] = {"Metrics": [
+            {"Namespace": m.namespace, "MetricName": m.metric_name,
+             "Dimensions": [{"Name": n, "Value": v} for n, v in m.dimensions]}
+            for m in result.metrics]}  # fmt: skip
+        if result.next_token:
+            out["NextToken"] = result.next_token
+        return out

@@ -1,0 +1,183 @@
+"""CloudWatch's input and output shapes for the metric operations, declared once.
+
+Every protocol decodes its body into plain values, then ``coerce`` walks the
+operation's input shape with that protocol's scalar rules (JSON numbers,
+query strings, CBOR tags), so type checks, required members and nesting are
+written once. Renderers walk the output shapes to know what is a timestamp,
+a list or a map. Members a shape does not declare are ignored, as newer SDKs
+may send members this server does not know yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ...errors import InvalidParameterValue, MissingParameter
+
+__all__ = ["Shape", "INPUTS", "OUTPUTS", "coerce", "ScalarRule", "parse_time_text", "wrong_type"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """``kind``: structure, list, map, string, integer, double, boolean or timestamp."""
+
+    kind: str
+    members: Mapping[str, Shape] = dataclasses.field(default_factory=dict)
+    required: frozenset[str] = frozenset()
+    member: Shape | None = None  # list items and map values
+
+
+def _struct(members: dict[str, Shape], *required: str) -> Shape:
+    return Shape("structure", members, frozenset(required))
+
+
+def _list(member: Shape) -> Shape:
+    return Shape("list", member=member)
+
+
+def _map(value: Shape) -> Shape:
+    return Shape("map", member=value)
+
+
+S, I, D, B, T = Shape("string"), Shape("integer"), Shape("double"), Shape("boolean"), Shape(
+    "timestamp"
+)
+
+DIMENSION = _struct({"Name": S, "Value": S}, "Name", "Value")
+DIMENSIONS = _list(DIMENSION)
+STATISTIC_SET = _struct({"SampleCount": D, "Sum": D, "Minimum": D, "Maximum": D},
+                        "SampleCount", "Sum", "Minimum", "Maximum")  # fmt: skip
+METRIC_DATUM = _struct(
+    {"MetricName": S, "Dimensions": DIMENSIONS, "Timestamp": T, "Value": D,
+     "StatisticValues": STATISTIC_SET, "Unit": S, "StorageResolution": I,
+     "Values": _list(D), "Counts": _list(D)},
+    "MetricName",
+)  # fmt: skip
+METRIC = _struct({"Namespace": S, "MetricName": S, "Dimensions": DIMENSIONS})
+METRIC_STAT = _struct({"Metric": METRIC, "Period": I, "Stat": S, "Unit": S},
+                      "Metric", "Period", "Stat")  # fmt: skip
+METRIC_DATA_QUERY = _struct(
+    {"Id": S, "MetricStat": METRIC_STAT, "Expression": S, "Label": S, "ReturnData": B,
+     "Period": I, "AccountId": S},
+    "Id",
+)  # fmt: skip
+ENTITY = _struct({"KeyAttributes": _map(S), "Attributes": _map(S)})
+
+INPUTS: dict[str, Shape] = {
+    "PutMetricData": _struct(
+        {"Namespace": S, "MetricData": _list(METRIC_DATUM),
+         "EntityMetricData": _list(_struct({"Entity": ENTITY, "MetricData": _list(METRIC_DATUM)})),
+         "StrictEntityValidation": B},
+        "Namespace",
+    ),
+    "GetMetricStatistics": _struct(
+        {"Namespace": S, "MetricName": S, "Dimensions": DIMENSIONS, "StartTime": T,
+         "EndTime": T, "Period": I, "Statistics": _list(S), "ExtendedStatistics": _list(S),
+         "Unit": S},
+        "Namespace", "MetricName", "StartTime", "EndTime", "Period",
+    ),
+    "GetMetricData": _struct(
+        {"MetricDataQueries": _list(METRIC_DATA_QUERY), "StartTime": T, "EndTime": T,
+         "NextToken": S, "ScanBy": S, "MaxDatapoints": I,
+         "LabelOptions": _struct({"Timezone": S})},
+        "MetricDataQueries", "StartTime", "EndTime",
+    ),
+    "ListMetrics": _struct(
+        {"Namespace": S, "MetricName": S,
+         "Dimensions": _list(_struct({"Name": S, "Value": S}, "Name")),
+         "NextToken": S, "RecentlyActive": S, "IncludeLinkedAccounts": B, "OwningAccount": S},
+    ),
+}  # fmt: skip
+
+MESSAGES = _list(_struct({"Code": S, "Value": S}))
+OUTPUTS: dict[str, Shape | None] = {
+    "PutMetricData": None,
+    "GetMetricStatistics": _struct({
+        "Label": S,
+        "Datapoints": _list(_struct({
+            "Timestamp": T, "SampleCount": D, "Average": D, "Sum": D, "Minimum": D,
+            "Maximum": D, "Unit": S, "ExtendedStatistics": _map(D)})),
+    }),
+    "GetMetricData": _struct({
+        "MetricDataResults": _list(_struct({
+            "Id": S, "Label": S, "Timestamps": _list(T), "Values": _list(D),
+            "StatusCode": S, "Messages": MESSAGES})),
+        "NextToken": S,
+        "Messages": MESSAGES,
+    }),
+    "ListMetrics": _struct({"Metrics": _list(METRIC), "NextToken": S, "OwningAccounts": _list(S)}),
+}  # fmt: skip
+
+# (shape kind, decoded value, member path) -> the Python value, or raise InvalidParameterValue.
+ScalarRule = Callable[[str, Any, str], Any]
+
+_KIND_NAMES = {"structure": "a structure", "list": "a list", "map": "a map"}
+
+
+def _wrong(path: str, kind: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"1 validation error detected: Value at '{path}' failed to satisfy constraint: "
+        f"Member must be {_KIND_NAMES.get(kind, 'a ' + kind)}"
+    )
+
+
+def coerce(value: Any, shape: Shape, scalar: ScalarRule, path: str = "") -> Any:
+    """``value`` checked against ``shape``: structures keep declared members (missing required
+    ones raise ``MissingParameter``), lists and maps are walked, scalars go to ``scalar``.
+    A ``None`` member counts as absent."""
+    if shape.kind == "structure":
+        if not isinstance(value, Mapping):
+            raise _wrong(path or "input", shape.kind)
+        out: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            item = value.get(name)
+            where = f"{path}.{name}" if path else name
+            if item is None:
+                if name in shape.required:
+                    raise MissingParameter(f"The parameter {where} is required.")
+                continue
+            out[name] = coerce(item, member, scalar, where)
+        return out
+    if shape.kind == "list":
+        if not isinstance(value, list | tuple):
+            raise _wrong(path, shape.kind)
+        assert shape.member is not None
+        return [coerce(item, shape.member, scalar, f"{path}.member.{i + 1}")
+                for i, item in enumerate(value)]  # fmt: skip
+    if shape.kind == "map":
+        if not isinstance(value, Mapping):
+            raise _wrong(path, shape.kind)
+        assert shape.member is not None
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _wrong(f"{path}.key", "string")
+            result[key] = coerce(item, shape.member, scalar, f"{path}.{key}")
+        return result
+    return scalar(shape.kind, value, path)
+
+
+def parse_time_text(text: str, path: str) -> float:
+    """Epoch seconds of an ISO 8601 text (naive means UTC) or of a number written as text."""
+    try:
+        if text[:1].isdigit() and "-" not in text and ":" not in text:
+            return float(text)
+        return _iso(text)
+    except (ValueError, OverflowError):
+        raise InvalidParameterValue(
+            f"The value {text!r} for parameter {path} is not a valid timestamp."
+        ) from None
+
+
+def _iso(text: str) -> float:
+    value = dt.datetime.fromisoformat(text.replace("z", "Z"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.timestamp()
+
+
+def wrong_type(path: str, kind: str) -> InvalidParameterValue:
+    return _wrong(path, kind)
