@@ -484,7 +484,8 @@ class SQLiteLogStore:
                 streams += conn.execute(
                     "DELETE FROM log_streams WHERE group_id = ? "
                     "AND coalesce(last_ingestion_time, creation_time) < ? "
-                    "AND NOT EXISTS (SELECT 1 FROM log_events e WHERE e.stream_id = log_streams.id)",
+                    "AND NOT EXISTS "
+                    "(SELECT 1 FROM log_events e WHERE e.stream_id = log_streams.id)",
                     (group_id, cutoff),
                 ).rowcount
             return events, streams

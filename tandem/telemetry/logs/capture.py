@@ -69,7 +69,8 @@ class StreamCapture:
 
     async def run(self, reader: asyncio.StreamReader) -> int:
         """Capture until EOF; returns the number of events written."""
-        self.logs.ensure_log_stream(self.group, self.stream)
+        # The first ensure is a store write: keep it off the event loop.
+        await asyncio.to_thread(self.logs.ensure_log_stream, self.group, self.stream)
         clock = self.logs.clock
         pending = bytearray()
         while True:

@@ -130,5 +130,5 @@ def filter_log_events(
         scanned += len(rows)
         if len(rows) < chunk:
             return FilterLogEventsResult(matched, None)
-        if scanned >= SCAN_BUDGET:
-            return FilterLogEventsResult(matched, encode_filter_token(after))  # type: ignore[arg-type]
+        if scanned >= SCAN_BUDGET and after is not None:
+            return FilterLogEventsResult(matched, encode_filter_token(after))

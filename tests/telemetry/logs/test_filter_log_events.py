@@ -129,7 +129,9 @@ async def test_bad_inputs(corpus: LogService) -> None:
 _words = st.sampled_from(["ERROR", "WARN", "ok", "x1", "ERRORCODE"])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     messages=st.lists(st.lists(_words, min_size=1, max_size=3).map(" ".join), min_size=1,
                       max_size=25),

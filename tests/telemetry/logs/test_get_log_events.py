@@ -21,7 +21,9 @@ async def three(logs: LogService) -> LogService:
 
 
 async def _get(logs: LogService, **kw: object) -> GetLogEventsResult:
-    return await logs.get_log_events(log_group_name="/g", log_stream_name="s", **kw)  # type: ignore[arg-type]
+    return await logs.get_log_events(
+        log_group_name="/g", log_stream_name="s", **kw  # type: ignore[arg-type]
+    )
 
 
 def _msgs(result: GetLogEventsResult) -> list[str]:

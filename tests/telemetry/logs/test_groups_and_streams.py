@@ -22,7 +22,9 @@ async def test_create_describe_delete_group_fields(logs: LogService) -> None:
     assert result.next_token is None
     (group,) = result.log_groups
     assert group.log_group_name == "/aws/sagemaker/Endpoints/e1"
-    assert group.arn == "arn:aws:logs:us-east-1:000000000000:log-group:/aws/sagemaker/Endpoints/e1:*"
+    assert group.arn == (
+        "arn:aws:logs:us-east-1:000000000000:log-group:/aws/sagemaker/Endpoints/e1:*"
+    )
     assert group.log_group_arn == group.arn[:-2]
     assert (group.creation_time, group.stored_bytes, group.retention_in_days) == (NOW_MS, 0, None)
     assert (group.metric_filter_count, group.log_group_class) == (0, "STANDARD")
@@ -129,7 +131,9 @@ async def test_describe_streams_order_and_fields(logs: LogService, clock: Manual
     for name in ["b", "a", "c"]:
         await logs.create_log_stream("/g", name)
     await logs.put_log_events("/g", "a", [InputLogEvent(NOW_MS - 5, "x")])
-    await logs.put_log_events("/g", "c", [InputLogEvent(NOW_MS - 9, "x"), InputLogEvent(NOW_MS - 1, "yz")])
+    await logs.put_log_events(
+        "/g", "c", [InputLogEvent(NOW_MS - 9, "x"), InputLogEvent(NOW_MS - 1, "yz")]
+    )
     result = await logs.describe_log_streams(log_group_name="/g")
     assert [s.log_stream_name for s in result.log_streams] == ["a", "b", "c"]
     c = result.log_streams[2]
