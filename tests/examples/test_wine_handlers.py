@@ -186,7 +186,8 @@ def test_errors_carry_the_toolkit_contract(preprocess, model):
                      "line 1 column 2 (char 1)"),
     ('{"instances": []}', JSON, 400,
      'expected {"instances": [[number, ...], ...]} with one row or more'),
-    ('{"instances": [[1, 2], [3]]}', JSON, 400, "row 2 is not a list of 2 finite numbers like row 1"),
+    ('{"instances": [[1, 2], [3]]}', JSON, 400,
+     "row 2 is not a list of 2 finite numbers like row 1"),
     ("1,2", "text/csv", 415, "content type 'text/csv' is not supported; send application/json"),
 ])
 def test_model_rejects_bad_input(model, body, content_type, status, message, capsys):
