@@ -159,3 +159,27 @@ async def test_paged_term_filter_equals_naive_scan(
             break
         token = page.next_token
     assert got == expected
+
+
+async def test_patterns_without_terms_page_through_bounded_scans(
+    logs: LogService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tandem.telemetry.logs.queries as queries
+
+    monkeypatch.setattr(queries, "_CHUNK", 4)
+    monkeypatch.setattr(queries, "SCAN_BUDGET", 8)
+    logs.ensure_log_stream("/g", "s")
+    events = [InputLogEvent(NOW_MS - 100 + i, f'{{"n": {i}}}') for i in range(30)]
+    await logs.put_log_events("/g", "s", events)
+    got: list[str] = []
+    token = None
+    partial_pages = 0
+    while True:
+        page = await _filter(logs, filter_pattern="{ $.n > 20 }", limit=3, next_token=token)
+        got += _msgs(page)
+        if page.next_token is None:
+            break
+        partial_pages += len(page.events) < 3
+        token = page.next_token
+    assert got == [f'{{"n": {i}}}' for i in range(21, 30)]
+    assert partial_pages >= 2  # the early scans found nothing yet still handed back a token
