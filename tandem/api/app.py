@@ -25,7 +25,11 @@ CLIENT_MAX_SIZE = 8 * 1024 * 1024
 def build_app(services: list[AwsJsonService], cloudwatch: Any = None) -> web.Application:
     """``cloudwatch``: a ``tandem.api.cloudwatch.CloudWatchService`` (optional)."""
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
-    by_prefix = {s.target_prefix: s for s in services}
+    # Several services may share a prefix (SageMaker's endpoints and jobs): the first that
+    # declares the operation answers it.
+    by_prefix: dict[str, list[AwsJsonService]] = {}
+    for service in services:
+        by_prefix.setdefault(service.target_prefix, []).append(service)
 
     async def aws_root(request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
@@ -36,7 +40,9 @@ def build_app(services: list[AwsJsonService], cloudwatch: Any = None) -> web.App
                                or "Action" in request.query):
                 return await cloudwatch.query(request)
         prefix, _, operation = target.rpartition(".")
-        service = by_prefix.get(prefix)
+        candidates = by_prefix.get(prefix, [])
+        service = next((c for c in candidates if operation in c.operations),
+                       candidates[0] if candidates else None)
         if service is None:
             error: TandemError = UnknownOperation(
                 f"No service answers X-Amz-Target {target!r} here." if target else
