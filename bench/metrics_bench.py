@@ -81,13 +81,15 @@ def bench_record() -> dict[str, float]:
     }
 
 
-def _timed(fn, repeats: int = 20) -> float:
+def _timed(fn, repeats: int = 30) -> tuple[float, float]:
+    """(median, best) milliseconds per call; the best is the least disturbed by a shared CPU."""
+    fn()  # warm the reader connection and caches
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    return statistics.median(times) * 1e3, min(times) * 1e3
 
 
 def bench_queries(tmp: Path) -> dict[str, float]:
@@ -105,13 +107,29 @@ def bench_queries(tmp: Path) -> dict[str, float]:
     queries = MetricQueries(store, clock=clock)
     five = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"]
 
-    def gms() -> None:
-        queries.get_statistics("AWS/SageMaker", "ModelLatency", start, clock.now, 60, five,
-                               dimensions=DIMS)  # fmt: skip
-        queries.get_statistics("AWS/SageMaker", "ModelLatency", start, clock.now, 60,
-                               extended_statistics=["p99"], dimensions=DIMS)  # fmt: skip
+    def gms_basic() -> None:
+        queries.get_statistics(
+            "AWS/SageMaker", "ModelLatency", start, clock.now, 60, five, dimensions=DIMS
+        )
 
-    metric = Metric("AWS/SageMaker", "ModelLatency", tuple(Dimension(k, v) for k, v in DIMS.items()))
+    def gms_p99() -> None:
+        queries.get_statistics(
+            "AWS/SageMaker",
+            "ModelLatency",
+            start,
+            clock.now,
+            60,
+            extended_statistics=["p99"],
+            dimensions=DIMS,
+        )
+
+    def gms() -> None:
+        gms_basic()
+        gms_p99()
+
+    metric = Metric(
+        "AWS/SageMaker", "ModelLatency", tuple(Dimension(k, v) for k, v in DIMS.items())
+    )
     gmd_queries = [
         MetricDataQuery(f"m{i}", MetricStat(metric, 60, stat))
         for i, stat in enumerate(five + ["p99"])
@@ -122,8 +140,9 @@ def bench_queries(tmp: Path) -> dict[str, float]:
 
     # 10,000 series to list (one row each is enough for the listing).
     for i in range(10_000):
-        registry.series("Bench/List", "Requests", {"Host": f"host-{i}", "Zone": f"z{i % 7}"},
-                        "Count").record(1.0, clock.now - 30)  # fmt: skip
+        registry.series(
+            "Bench/List", "Requests", {"Host": f"host-{i}", "Zone": f"z{i % 7}"}, "Count"
+        ).record(1.0, clock.now - 30)
     MetricFlusher(registry, store, clock=clock).flush()
 
     def list_all() -> None:
@@ -137,6 +156,8 @@ def bench_queries(tmp: Path) -> dict[str, float]:
         assert n == 10_000, n
 
     out = {
+        "GetMetricStatistics 1 day @60s: 5 stats": _timed(gms_basic),
+        "GetMetricStatistics 1 day @60s: p99": _timed(gms_p99),
         "GetMetricStatistics 1 day @60s: 5 stats + p99 (two calls)": _timed(gms),
         "GetMetricData 1 day @60s: 6 queries (5 stats + p99)": _timed(gmd),
         "ListMetrics 10,000 series (20 pages of 500)": _timed(list_all, 10),
@@ -146,12 +167,14 @@ def bench_queries(tmp: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
     for name, us in bench_record().items():
         print(f"{name:50s} {us:8.3f} us/datapoint")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, ms in bench_queries(Path(tmp)).items():
-            print(f"{name:60s} {ms:8.2f} ms (median)")
+        for name, (median, best) in bench_queries(Path(tmp)).items():
+            print(f"{name:60s} {median:7.2f} ms median {best:7.2f} ms best")
 
 
 if __name__ == "__main__":

@@ -52,16 +52,39 @@ def key(name="m", dims=(("a", "1"),), unit="None", namespace="ns") -> SeriesKey:
     return SeriesKey(namespace, name, tuple(sorted(dims)), unit)
 
 
-def row(series=None, start=T, uid="w-1", n=1.0, total=1.0, lo=1.0, hi=1.0, res=60,
-        sketch=b"\x01\x02", pct=True) -> BucketRow:  # fmt: skip
+def row(
+    series=None,
+    start=T,
+    uid="w-1",
+    n=1.0,
+    total=1.0,
+    lo=1.0,
+    hi=1.0,
+    res=60,
+    sketch=b"\x01\x02",
+    pct=True,
+) -> BucketRow:
     return BucketRow(series or key(), res, start, uid, n, total, lo, hi, sketch, pct)
 
 
 def read(store, series=None, unit=None, res=60, start=0, end=2**40):
     s = series or key()
-    cols = store.read_buckets(Metric(s.namespace, s.metric_name, s.dimensions), unit, res, start, end)
-    return list(zip(cols.units, cols.starts, cols.sample_counts, cols.sums, cols.minimums,
-                    cols.maximums, cols.sketches, cols.percentiles, strict=True))  # fmt: skip
+    cols = store.read_buckets(
+        Metric(s.namespace, s.metric_name, s.dimensions), unit, res, start, end
+    )
+    return list(
+        zip(
+            cols.units,
+            cols.starts,
+            cols.sample_counts,
+            cols.sums,
+            cols.minimums,
+            cols.maximums,
+            cols.sketches,
+            cols.percentiles,
+            strict=True,
+        )
+    )
 
 
 def test_upsert_overwrites_the_same_bucket_uid(metric_backend) -> None:
@@ -80,14 +103,22 @@ def test_other_uids_and_minutes_are_separate_rows_in_start_order(metric_backend)
 
 def test_reads_match_dimensions_exactly_and_filter_unit_range_resolution(metric_backend) -> None:
     store = metric_backend.store
-    store.write_buckets([
-        row(), row(series=key(unit="Seconds"), n=2.0), row(series=key(dims=()), n=3.0),
-        row(series=key(dims=(("a", "1"), ("b", "2"))), n=4.0), row(start=T + 120, n=5.0),
-        row(res=300, start=T - 40, n=6.0),
-    ])  # fmt: skip
+    store.write_buckets(
+        [
+            row(),
+            row(series=key(unit="Seconds"), n=2.0),
+            row(series=key(dims=()), n=3.0),
+            row(series=key(dims=(("a", "1"), ("b", "2"))), n=4.0),
+            row(start=T + 120, n=5.0),
+            row(res=300, start=T - 40, n=6.0),
+        ]
+    )
     assert [r[2] for r in read(store, unit="None")] == [1.0, 5.0]
-    assert sorted((r[0], r[2]) for r in read(store)) == [("None", 1.0), ("None", 5.0),
-                                                        ("Seconds", 2.0)]  # fmt: skip
+    assert sorted((r[0], r[2]) for r in read(store)) == [
+        ("None", 1.0),
+        ("None", 5.0),
+        ("Seconds", 2.0),
+    ]
     assert [r[2] for r in read(store, unit="None", start=T + 1, end=T + 121)] == [5.0]
     assert [r[2] for r in read(store, unit="None", start=T, end=T + 120)] == [1.0]
     assert [r[2] for r in read(store, series=key(dims=()))] == [3.0]
@@ -99,7 +130,10 @@ def test_nothing_is_lost_across_close_and_reopen(metric_backend) -> None:
     metric_backend.store.write_buckets([row(n=2.0, sketch=b"\x00" * 12), row(start=T + 60)])
     metric_backend.store.set_mark("rollup:60:300", 7)
     store = metric_backend.reopen()
-    assert [(r[1], r[2], r[6]) for r in read(store)] == [(T, 2.0, b"\x00" * 12), (T + 60, 1.0, b"\x01\x02")]
+    assert [(r[1], r[2], r[6]) for r in read(store)] == [
+        (T, 2.0, b"\x00" * 12),
+        (T + 60, 1.0, b"\x01\x02"),
+    ]
     assert store.get_mark("rollup:60:300") == 7
     store.write_buckets([row(n=9.0)])  # ids resolved again after reopening
     assert read(store)[0][2] == 9.0
@@ -107,21 +141,39 @@ def test_nothing_is_lost_across_close_and_reopen(metric_backend) -> None:
 
 def test_list_metrics_filters_pages_and_activity(metric_backend) -> None:
     store = metric_backend.store
-    store.write_buckets([
-        row(series=key(dims=(("a", "1"), ("b", "2")))), row(series=key(dims=(("a", "2"),))),
-        row(series=key(dims=(("a", "2"),), unit="Count")), row(series=key(name="x", dims=())),
-        row(series=key(namespace="other")), row(series=key(name="old"), start=T - 86400),
-    ])  # fmt: skip
+    store.write_buckets(
+        [
+            row(series=key(dims=(("a", "1"), ("b", "2")))),
+            row(series=key(dims=(("a", "2"),))),
+            row(series=key(dims=(("a", "2"),), unit="Count")),
+            row(series=key(name="x", dims=())),
+            row(series=key(namespace="other")),
+            row(series=key(name="old"), start=T - 86400),
+        ]
+    )
 
     def names(**kw):
-        args = {"namespace": "ns", "metric_name": None, "dimensions": (), "active_since": None,
-                "after": None, "limit": 100} | kw  # fmt: skip
+        args = {
+            "namespace": "ns",
+            "metric_name": None,
+            "dimensions": (),
+            "active_since": None,
+            "after": None,
+            "limit": 100,
+        } | kw
         return sorted((m.metric_name, m.dimensions) for m in store.list_metrics(**args).metrics)
 
-    assert names() == [("m", (("a", "1"), ("b", "2"))), ("m", (("a", "2"),)), ("old", (("a", "1"),)),
-                       ("x", ())]  # fmt: skip
-    assert names(active_since=T - 3600) == [("m", (("a", "1"), ("b", "2"))), ("m", (("a", "2"),)),
-                                            ("x", ())]  # fmt: skip
+    assert names() == [
+        ("m", (("a", "1"), ("b", "2"))),
+        ("m", (("a", "2"),)),
+        ("old", (("a", "1"),)),
+        ("x", ()),
+    ]
+    assert names(active_since=T - 3600) == [
+        ("m", (("a", "1"), ("b", "2"))),
+        ("m", (("a", "2"),)),
+        ("x", ()),
+    ]
     assert names(metric_name="m", dimensions=[DimensionFilter("b")]) == [
         ("m", (("a", "1"), ("b", "2")))
     ]
@@ -129,19 +181,29 @@ def test_list_metrics_filters_pages_and_activity(metric_backend) -> None:
     page1 = store.list_metrics("ns", None, (), None, None, 2)
     page2 = store.list_metrics("ns", None, (), None, page1.cursor, 2)
     assert (len(page1.metrics), len(page2.metrics)) == (2, 2)
-    assert page2.cursor is None or store.list_metrics("ns", None, (), None, page2.cursor, 2).metrics == []
+    assert (
+        page2.cursor is None
+        or store.list_metrics("ns", None, (), None, page2.cursor, 2).metrics == []
+    )
     assert len({(m.metric_name, m.dimensions) for m in page1.metrics + page2.metrics}) == 4
 
 
 def test_changed_windows_follow_writes_and_marks(metric_backend) -> None:
     store = metric_backend.store
     assert store.changed_windows(60, 300, 0) == ([], 0)
-    store.write_buckets([row(start=T), row(start=T + 60), row(start=T + 300),
-                         row(series=key(unit="Count"), start=T)])  # fmt: skip
+    store.write_buckets(
+        [
+            row(start=T),
+            row(start=T + 60),
+            row(start=T + 300),
+            row(series=key(unit="Count"), start=T),
+        ]
+    )
     windows, mark = store.changed_windows(60, 300, 0)
     w0 = T // 300 * 300
     assert sorted(windows, key=lambda w: (w.series.unit, w.start)) == [
-        ChangedWindow(key(unit="Count"), w0), ChangedWindow(key(), w0),
+        ChangedWindow(key(unit="Count"), w0),
+        ChangedWindow(key(), w0),
         ChangedWindow(key(), w0 + 300),
     ]
     assert store.changed_windows(60, 300, mark) == ([], mark)

@@ -83,7 +83,7 @@ def _decode_dims(text: str) -> tuple[tuple[str, str], ...]:
     if not text:
         return ()
     parts = iter(text.split(_SEP))
-    return tuple(zip(parts, parts))
+    return tuple(zip(parts, parts))  # noqa: B905 - pairs up one iterator
 
 
 class SQLiteMetricStore:
@@ -136,9 +136,19 @@ class SQLiteMetricStore:
                     if r.start > latest.get(metric_id, -1):
                         latest[metric_id] = r.start
                     params.append(
-                        (series_id, r.resolution, r.start, r.uid, r.sample_count, r.sum,
-                         r.minimum, r.maximum, int(r.percentiles), r.sketch)
-                    )  # fmt: skip
+                        (
+                            series_id,
+                            r.resolution,
+                            r.start,
+                            r.uid,
+                            r.sample_count,
+                            r.sum,
+                            r.minimum,
+                            r.maximum,
+                            int(r.percentiles),
+                            r.sketch,
+                        )
+                    )
                 conn.executemany(
                     "INSERT OR REPLACE INTO bucket (series_id, resolution, start, uid, "
                     "sample_count, sum, minimum, maximum, percentiles, sketch) "
@@ -167,9 +177,11 @@ class SQLiteMetricStore:
 
     def delete_before(self, resolution: int, before: int) -> int:
         return self.db.write(
-            lambda conn: conn.execute(
-                "DELETE FROM bucket WHERE resolution = ? AND start < ?", (resolution, before)
-            ).rowcount
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM bucket WHERE resolution = ? AND start < ?", (resolution, before)
+                ).rowcount
+            )
         )
 
     # -- reads ----------------------------------------------------------------
@@ -184,6 +196,7 @@ class SQLiteMetricStore:
         sketches: bool = True,
     ) -> BucketColumns:
         sketch = "sketch" if sketches else "x''"
+
         def read(conn: sqlite3.Connection) -> list[tuple]:
             # Series first, then each series' range on the (series, resolution, start) key:
             # one joined query lets the planner scan every series' rows by age instead.
@@ -191,8 +204,11 @@ class SQLiteMetricStore:
                 "SELECT s.id, s.unit FROM metric m JOIN series s ON s.metric_id = m.id "
                 "WHERE m.namespace = ? AND m.metric_name = ? AND m.dimensions = ?"
             )
-            args: list[object] = [metric.namespace, metric.metric_name,
-                                  _encode_dims(metric.dimensions)]  # fmt: skip
+            args: list[object] = [
+                metric.namespace,
+                metric.metric_name,
+                _encode_dims(metric.dimensions),
+            ]
             if unit is not None:
                 sql += " AND s.unit = ?"
                 args.append(unit)
@@ -201,8 +217,8 @@ class SQLiteMetricStore:
                 out.extend(
                     conn.execute(
                         f"SELECT ?, start, sample_count, sum, minimum, maximum, {sketch}, "
-                        "percentiles FROM bucket WHERE series_id = ? AND resolution = ? AND start >= ? "
-                        "AND start < ? ORDER BY start",
+                        "percentiles FROM bucket WHERE series_id = ? AND resolution = ? "
+                        "AND start >= ? AND start < ? ORDER BY start",
                         (series_unit, series_id, resolution, start, end),
                     ).fetchall()
                 )
@@ -234,7 +250,10 @@ class SQLiteMetricStore:
             sql += " AND last_start >= ?"
             args.append(int(active_since) // 60 * 60)
         for f in dimensions:
-            sql += " AND EXISTS (SELECT 1 FROM metric_dimension d WHERE d.metric_id = metric.id AND d.name = ?"
+            sql += (
+                " AND EXISTS (SELECT 1 FROM metric_dimension d"
+                " WHERE d.metric_id = metric.id AND d.name = ?"
+            )
             args.append(f.name)
             if f.value is not None:
                 sql += " AND d.value = ?"

@@ -20,14 +20,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from typing import Union
 
 from tandem.errors import InvalidParameterValue
 
 __all__ = ["ExpressionError", "parse_expression", "evaluate", "references", "Node"]
 
 Series = dict[float, float]
-Value = Union[float, Series, list[Series]]
+Value = float | Series | list[Series]
 
 
 class ExpressionError(InvalidParameterValue):
@@ -83,7 +82,7 @@ class Neg:
     pos: int
 
 
-Node = Union[Number, Ref, Array, Call, BinOp, Neg]
+Node = Number | Ref | Array | Call | BinOp | Neg
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"

@@ -19,8 +19,16 @@ from tandem.errors import InvalidParameterCombination, InvalidParameterValue, Mi
 from .series import MetricRegistry
 from .validation import UNITS, normalize_dimensions, validate_metric_name, validate_namespace
 
-__all__ = ["StatisticSet", "MetricDatum", "put_metric_data", "MAX_DATUMS", "MAX_VALUES",
-           "MAX_PAST", "MAX_FUTURE", "STORAGE_RESOLUTIONS"]  # fmt: skip
+__all__ = [
+    "StatisticSet",
+    "MetricDatum",
+    "put_metric_data",
+    "MAX_DATUMS",
+    "MAX_VALUES",
+    "MAX_PAST",
+    "MAX_FUTURE",
+    "STORAGE_RESOLUTIONS",
+]
 
 MAX_DATUMS = 1000
 MAX_VALUES = 150
@@ -91,8 +99,10 @@ def _validate(datum: MetricDatum, where: str, now: float) -> _Checked:
             "not valid: use 1 or 60."
         )
     timestamp = now if datum.timestamp is None else datum.timestamp
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float) or not math.isfinite(
-        timestamp
+    if (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, int | float)
+        or not math.isfinite(timestamp)
     ):
         raise InvalidParameterValue(f"The parameter {where}.Timestamp must be a timestamp.")
     if timestamp < now - MAX_PAST or timestamp > now + MAX_FUTURE:
@@ -125,15 +135,17 @@ def _validate(datum: MetricDatum, where: str, now: float) -> _Checked:
     value = _number(datum.value, f"{where}.Value") if has_value else None
     values = counts = None
     if has_values:
-        values = [_number(v, f"{where}.Values.member.{i + 1}")
-                  for i, v in enumerate(datum.values or ())]  # fmt: skip
+        values = [
+            _number(v, f"{where}.Values.member.{i + 1}") for i, v in enumerate(datum.values or ())
+        ]
         if len(values) > MAX_VALUES:
             raise InvalidParameterValue(
                 f"The collection {where}.Values must not have more than {MAX_VALUES} members."
             )
         if datum.counts is not None:
-            counts = [_number(c, f"{where}.Counts.member.{i + 1}")
-                      for i, c in enumerate(datum.counts)]  # fmt: skip
+            counts = [
+                _number(c, f"{where}.Counts.member.{i + 1}") for i, c in enumerate(datum.counts)
+            ]
             if len(counts) != len(values):
                 raise InvalidParameterValue(
                     f"The parameters {where}.Values and {where}.Counts must be of the same size."
@@ -149,8 +161,12 @@ def _validate(datum: MetricDatum, where: str, now: float) -> _Checked:
         s = datum.statistic_values
         assert s is not None
         parts = []
-        for field, label in (("sample_count", "SampleCount"), ("sum", "Sum"),
-                             ("minimum", "Minimum"), ("maximum", "Maximum")):  # fmt: skip
+        for field, label in (
+            ("sample_count", "SampleCount"),
+            ("sum", "Sum"),
+            ("minimum", "Minimum"),
+            ("maximum", "Maximum"),
+        ):
             raw = getattr(s, field)
             if raw is None:
                 raise MissingParameter(
@@ -201,8 +217,11 @@ def put_metric_data(
             f"The collection MetricData must not have more than {MAX_DATUMS} members."
         )
     now = (clock or registry.clock).time()
-    checked = [_validate(d, f"{path}.member.{i + 1}", now)
-               for path, data in batches for i, d in enumerate(data)]  # fmt: skip
+    checked = [
+        _validate(d, f"{path}.member.{i + 1}", now)
+        for path, data in batches
+        for i, d in enumerate(data)
+    ]
     for c in checked:
         series = registry.series(namespace, c.metric_name, c.dimensions, c.unit)
         if c.value is not None:

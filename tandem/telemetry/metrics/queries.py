@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from tandem.clock import Clock, SystemClock
 from tandem.errors import (
     InvalidNextToken,
@@ -68,7 +69,7 @@ def _seconds(value: float | dt.datetime, name: str) -> float:
         raise MissingParameter(f"The parameter {name} is required.")
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value.timestamp()
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidParameterValue(f"The parameter {name} must be a timestamp.")
@@ -98,7 +99,9 @@ def _decode_token(token: str, fingerprint: str) -> dict[str, Any]:
             raise ValueError
         return data
     except (ValueError, TypeError, UnicodeError):
-        raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
+        raise InvalidNextToken(
+            "The NextToken is invalid or does not belong to this request."
+        ) from None
 
 
 class MetricQueries:
@@ -172,14 +175,18 @@ class MetricQueries:
         period = self._check_period(period)
         statistics, extended = list(statistics), list(extended_statistics)
         if not statistics and not extended:
-            raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
+            raise InvalidParameterCombination(
+                "Must specify either Statistics or ExtendedStatistics"
+            )
         if statistics and extended:
             raise InvalidParameterCombination(
                 "The parameters Statistics and ExtendedStatistics are mutually exclusive and you "
                 "have specified both."
             )
         if len(statistics) > 5:
-            raise InvalidParameterValue("The collection Statistics must not have more than 5 members.")
+            raise InvalidParameterValue(
+                "The collection Statistics must not have more than 5 members."
+            )
         if len(extended) > 10:
             raise InvalidParameterValue(
                 "The collection ExtendedStatistics must not have more than 10 members."
@@ -209,7 +216,11 @@ class MetricQueries:
             return MetricStatistics(metric_name, [])
         resolution, rstart = plan
         cols = self.store.read_buckets(
-            Metric(namespace, metric_name, dims), unit, resolution, rstart, math.ceil(end),
+            Metric(namespace, metric_name, dims),
+            unit,
+            resolution,
+            rstart,
+            math.ceil(end),
             sketches=bool(extended),
         )
         wanted = list(dict.fromkeys(statistics + extended))
@@ -219,16 +230,21 @@ class MetricQueries:
         times = stats.timestamps.tolist()
         if statistics:
             absent = [None] * n
-            columns = [stats.values[s].tolist() if s in stats.values and s in statistics
-                       else absent for s in BASIC_STATISTICS]  # fmt: skip
+            columns = [
+                stats.values[s].tolist() if s in stats.values and s in statistics else absent
+                for s in BASIC_STATISTICS
+            ]
             points = list(map(Datapoint, times, units, *columns))
         else:
             rows = zip(*(stats.values[s].tolist() for s in extended), strict=True)
-            points = [
-                Datapoint(t, u, extended_statistics={
-                    s: v for s, v in zip(extended, row, strict=True) if v == v})  # not NaN
-                for t, u, row in zip(times, units, rows, strict=True)
-            ]  # fmt: skip
+            absent = [None] * n
+            maps = [
+                {s: v for s, v in zip(extended, row, strict=True) if v == v}  # v == v: not NaN
+                for row in rows
+            ]
+            points = list(
+                map(Datapoint, times, units, absent, absent, absent, absent, absent, maps)
+            )
         if len(stats.units) > 1:
             points.sort(key=lambda p: (p.timestamp, p.unit))
         return MetricStatistics(metric_name, points)
@@ -267,7 +283,9 @@ class MetricQueries:
         if next_token is not None:
             offset = _decode_token(next_token, fingerprint).get("o")
             if not isinstance(offset, int) or offset < 0:
-                raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
+                raise InvalidNextToken(
+                    "The NextToken is invalid or does not belong to this request."
+                )
 
         messages: dict[str, list[MessageData]] = {q.id: [] for q in queries}
         # MetricStat results as ascending (timestamps, values); expressions see dicts.
@@ -291,8 +309,9 @@ class MetricQueries:
                 raise InvalidParameterValue(f"The expression of {qid} refers to itself.")
             in_progress.add(qid)
             q = by_id[qid]
-            value = evaluate(parsed[qid], lookup, lambda: [as_dict(i) for i in stat_ids],
-                             q.expression or "", qid)  # fmt: skip
+            value = evaluate(
+                parsed[qid], lookup, lambda: [as_dict(i) for i in stat_ids], q.expression or "", qid
+            )
             in_progress.discard(qid)
             if isinstance(value, float):
                 # A number is drawn at every timestamp of the MetricStat queries.
@@ -380,8 +399,9 @@ class MetricQueries:
         for q in queries:
             ms = q.metric_stat
             if ms is not None:
-                metric = Metric(ms.metric.namespace, ms.metric.metric_name,
-                                _dims(ms.metric.dimensions))  # fmt: skip
+                metric = Metric(
+                    ms.metric.namespace, ms.metric.metric_name, _dims(ms.metric.dimensions)
+                )
                 groups.setdefault((metric, ms.unit, ms.period), []).append(q)
         out: dict[str, tuple[list[float], list[float]]] = {}
         for (metric, unit, period), members in groups.items():
@@ -392,16 +412,23 @@ class MetricQueries:
             resolution, rstart = plan
             stats_wanted = list({q.metric_stat.stat: 0 for q in members})  # type: ignore[union-attr]
             cols = self.store.read_buckets(
-                metric, unit, resolution, rstart, math.ceil(end),
+                metric,
+                unit,
+                resolution,
+                rstart,
+                math.ceil(end),
                 sketches=any(s not in BASIC_STATISTICS for s in stats_wanted),
-            )  # fmt: skip
+            )
             units = sorted(set(cols.units))
             if len(units) > 1:
                 # CloudWatch returns one unit's data (apparently the alphabetically first),
                 # and says so.
                 for q in members:
-                    messages[q.id].append(MessageData(
-                        "MultipleUnits", f"Multiple units returned: '[{', '.join(units)}]'"))  # fmt: skip
+                    messages[q.id].append(
+                        MessageData(
+                            "MultipleUnits", f"Multiple units returned: '[{', '.join(units)}]'"
+                        )
+                    )
                 cols = cols.only_unit(units[0])
             stats = aggregate(cols, rstart, period, stats_wanted)
             for q in members:
@@ -466,7 +493,9 @@ class MetricQueries:
         if next_token is not None:
             after = _decode_token(next_token, fingerprint).get("a")
             if not isinstance(after, int):
-                raise InvalidNextToken("The NextToken is invalid or does not belong to this request.")
+                raise InvalidNextToken(
+                    "The NextToken is invalid or does not belong to this request."
+                )
         page = self.store.list_metrics(namespace, metric_name, filters, since, after, LIST_PAGE)
         token = None if page.cursor is None else _encode_token({"f": fingerprint, "a": page.cursor})
         return ListMetricsResult(page.metrics, token)

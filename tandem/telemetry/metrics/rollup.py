@@ -10,11 +10,12 @@ once a minute; tests call it directly with a ``ManualClock``.
 from __future__ import annotations
 
 import dataclasses
+
 from tandem.clock import Clock, SystemClock
 
+from .model import Metric
 from .series import BucketRow
 from .statistics import merge_columns
-from .model import Metric
 from .store import MetricStore
 
 __all__ = ["Retention", "RollupReport", "MetricRollups"]
@@ -33,9 +34,9 @@ class Retention:
     @classmethod
     def from_settings(cls, settings: object) -> Retention:
         return cls(
-            getattr(settings, "retention_1m_days"),
-            getattr(settings, "retention_5m_days"),
-            getattr(settings, "retention_1h_days"),
+            settings.retention_1m_days,
+            settings.retention_5m_days,
+            settings.retention_1h_days,
         )
 
     def days(self, resolution: int) -> int:
@@ -65,7 +66,10 @@ class MetricRollups:
     """The rollup and retention job over a MetricStore."""
 
     def __init__(
-        self, metric_store: MetricStore, retention: Retention | None = None, clock: Clock | None = None
+        self,
+        metric_store: MetricStore,
+        retention: Retention | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.store = metric_store
         self.retention = retention or Retention()
@@ -86,8 +90,11 @@ class MetricRollups:
             key = w.series
             cols = self.store.read_buckets(
                 Metric(key.namespace, key.metric_name, key.dimensions),
-                key.unit, source, w.start, w.start + target,
-            )  # fmt: skip
+                key.unit,
+                source,
+                w.start,
+                w.start + target,
+            )
             if len(cols):
                 out.append(merge_columns(cols, key, target, w.start, ROLLUP_UID))
         self.store.write_buckets(out)
@@ -107,4 +114,3 @@ class MetricRollups:
         """One pass: roll 1-minute rows into 5-minute ones, those into 1-hour ones, expire."""
         rolled = {target: self.rollup(source, target) for source, target in _STEPS}
         return RollupReport(rolled, self.expire())
-

@@ -92,7 +92,9 @@ def grouped_quantiles(
     0..9 is 4 and p99 of 0..9 is 9.
     """
     result = np.full((len(quantiles), n_groups), np.nan)
-    lengths = np.fromiter((len(b) // ENTRY.itemsize for b in blobs), dtype=np.int64, count=len(blobs))
+    lengths = np.fromiter(
+        (len(b) // ENTRY.itemsize for b in blobs), dtype=np.int64, count=len(blobs)
+    )
     arr = np.frombuffer(b"".join(blobs), dtype=ENTRY)
     if len(arr) == 0:
         return result

@@ -15,8 +15,14 @@ from .series import BucketRow, SeriesKey
 from .sketch import grouped_quantiles, merge_encoded
 from .store import BucketColumns
 
-__all__ = ["BASIC_STATISTICS", "parse_percentile", "validate_stat", "PeriodStats", "aggregate",
-           "merge_columns"]  # fmt: skip
+__all__ = [
+    "BASIC_STATISTICS",
+    "parse_percentile",
+    "validate_stat",
+    "PeriodStats",
+    "aggregate",
+    "merge_columns",
+]
 
 BASIC_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"p(\d{1,3}(?:\.\d{1,10})?)\Z")

@@ -19,15 +19,35 @@ __all__ = [
 
 UNITS: frozenset[str] = frozenset(
     {
-        "Seconds", "Microseconds", "Milliseconds",
-        "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
-        "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits",
-        "Percent", "Count",
-        "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
-        "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second",
-        "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
     }
-)  # fmt: skip
+)
 
 # The issue fixes 10 (SageMaker's documented limit), not the 30 of today's PutMetricData model.
 MAX_DIMENSIONS = 10

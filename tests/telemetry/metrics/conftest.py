@@ -12,7 +12,6 @@ from tandem.clock import ManualClock
 from tandem.store.sqlite.database import Database
 from tandem.store.sqlite.metrics import SQLiteMetricStore
 from tandem.telemetry.metrics import MetricFlusher, MetricQueries, MetricRegistry
-
 from tests.telemetry.metrics.memory_store import MemoryMetricStore
 
 T0 = 1_700_000_040.0  # a minute boundary (1_700_000_040 % 60 == 0)

@@ -31,26 +31,39 @@ class MemoryMetricStore:
             entry[1] = max(entry[1], r.start)
 
     def read_buckets(
-        self, metric: Metric, unit: str | None, resolution: int, start: int, end: int,
+        self,
+        metric: Metric,
+        unit: str | None,
+        resolution: int,
+        start: int,
+        end: int,
         sketches: bool = True,
     ) -> BucketColumns:
         dims = tuple(sorted(metric.dimensions))
         found = sorted(
-            (r for _seq, r in self.rows.values()
-             if (r.series.namespace, r.series.metric_name, r.series.dimensions)
-             == (metric.namespace, metric.metric_name, dims)
-             and (unit is None or r.series.unit == unit)
-             and r.resolution == resolution and start <= r.start < end),
+            (
+                r
+                for _seq, r in self.rows.values()
+                if (r.series.namespace, r.series.metric_name, r.series.dimensions)
+                == (metric.namespace, metric.metric_name, dims)
+                and (unit is None or r.series.unit == unit)
+                and r.resolution == resolution
+                and start <= r.start < end
+            ),
             key=lambda r: (r.series.unit, r.start),
-        )  # fmt: skip
+        )
         if not found:
             return BucketColumns()
         return BucketColumns(
-            [r.series.unit for r in found], [r.start for r in found],
-            [r.sample_count for r in found], [r.sum for r in found],
-            [r.minimum for r in found], [r.maximum for r in found],
-            [r.sketch for r in found], [r.percentiles for r in found],
-        )  # fmt: skip
+            [r.series.unit for r in found],
+            [r.start for r in found],
+            [r.sample_count for r in found],
+            [r.sum for r in found],
+            [r.minimum for r in found],
+            [r.maximum for r in found],
+            [r.sketch for r in found],
+            [r.percentiles for r in found],
+        )
 
     def list_metrics(
         self,
@@ -70,8 +83,10 @@ class MemoryMetricStore:
                 continue
             if active_since is not None and last < int(active_since) // 60 * 60:
                 continue
-            if any(f.name not in d or (f.value is not None and d[f.name] != f.value)
-                   for f in dimensions):  # fmt: skip
+            if any(
+                f.name not in d or (f.value is not None and d[f.name] != f.value)
+                for f in dimensions
+            ):
                 continue
             out.append((mid, Metric(ns, name, dims)))
         page = out[:limit]
@@ -94,7 +109,9 @@ class MemoryMetricStore:
         self.marks[name] = value
 
     def delete_before(self, resolution: int, before: int) -> int:
-        doomed = [k for k, (_s, r) in self.rows.items() if r.resolution == resolution and r.start < before]
+        doomed = [
+            k for k, (_s, r) in self.rows.items() if r.resolution == resolution and r.start < before
+        ]
         for k in doomed:
             del self.rows[k]
         return len(doomed)

@@ -70,5 +70,8 @@ def test_errors_name_the_position(text, message, position) -> None:
 
 def test_references() -> None:
     assert references(parse_expression("SUM([m1, m2]) / m3 + MAX(METRICS())")) == {
-        "m1", "m2", "m3", "METRICS()"
+        "m1",
+        "m2",
+        "m3",
+        "METRICS()",
     }

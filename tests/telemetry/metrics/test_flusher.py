@@ -117,8 +117,9 @@ def test_kill_loses_only_what_was_not_flushed_and_reopen_keeps_the_rest(tmp_path
     db2 = Database(tmp_path / "metrics.db")
     try:
         queries = MetricQueries(SQLiteMetricStore(db2), clock=clock)
-        result = queries.get_statistics("ns", "m", T0 - 60, T0 + 60, 60, ["SampleCount", "Maximum"],
-                                        dimensions={"host": "a"})  # fmt: skip
+        result = queries.get_statistics(
+            "ns", "m", T0 - 60, T0 + 60, 60, ["SampleCount", "Maximum"], dimensions={"host": "a"}
+        )
         assert [(p.sample_count, p.maximum, p.unit) for p in result.datapoints] == [
             (1.0, 1.0, "Seconds")
         ]

@@ -55,8 +55,14 @@ def test_max_datapoints_pages_with_a_token(twenty) -> None:
     (r,) = first.metric_data_results
     assert (r.values, r.status_code) == ([float(k + 1) for k in range(10)], "PartialData")
     assert first.next_token is not None and first.messages == []
-    second = get([q("m1")], T0, T0 + 1200, max_datapoints=10, scan_by="TimestampAscending",
-                 next_token=first.next_token)  # fmt: skip
+    second = get(
+        [q("m1")],
+        T0,
+        T0 + 1200,
+        max_datapoints=10,
+        scan_by="TimestampAscending",
+        next_token=first.next_token,
+    )
     (r2,) = second.metric_data_results
     assert (r2.values, r2.status_code) == ([float(k + 1) for k in range(10, 20)], "Complete")
     assert second.next_token is None
@@ -77,8 +83,9 @@ def test_default_labels_follow_stat_and_period_differences(twenty) -> None:
     assert [r.label for r in single] == ["metric1"]
     stats = get([q("a", stat="Average"), q("b", stat="Sum")], T0, T0 + 1200).metric_data_results
     assert [r.label for r in stats] == ["metric1 Average", "metric1 Sum"]
-    periods = get([q("a", stat="Sum", period=60), q("b", stat="Minimum", period=120)],
-                  T0, T0 + 1200).metric_data_results  # fmt: skip
+    periods = get(
+        [q("a", stat="Sum", period=60), q("b", stat="Minimum", period=120)], T0, T0 + 1200
+    ).metric_data_results
     assert [r.label for r in periods] == ["metric1 Sum 60", "metric1 Minimum 120"]
     same_stat = get([q("a", period=60), q("b", period=120)], T0, T0 + 1200).metric_data_results
     assert [r.label for r in same_stat] == ["metric1 Sum 60", "metric1 Sum 120"]
@@ -119,13 +126,26 @@ def test_return_data_false_is_computed_but_not_returned(twenty) -> None:
 
 def test_sum_of_an_array_and_of_metrics(twenty) -> None:
     get = twenty.queries.get_metric_data
-    queries = [q("m1", return_data=False), q("m2", metric=M2, return_data=False),
-               e("s", "SUM([m1, m2])"), e("t", "SUM(METRICS())"), e("a", "AVG([m1,m2])"),
-               e("lo", "MIN([m1, m2])"), e("hi", "MAX(METRICS())")]  # fmt: skip
-    out = {r.id: r.values for r in get(queries, T0, T0 + 120, scan_by="TimestampAscending")
-           .metric_data_results}  # fmt: skip
-    assert out == {"s": [11.0, 22.0], "t": [11.0, 22.0], "a": [5.5, 11.0], "lo": [1.0, 2.0],
-                   "hi": [10.0, 20.0]}  # fmt: skip
+    queries = [
+        q("m1", return_data=False),
+        q("m2", metric=M2, return_data=False),
+        e("s", "SUM([m1, m2])"),
+        e("t", "SUM(METRICS())"),
+        e("a", "AVG([m1,m2])"),
+        e("lo", "MIN([m1, m2])"),
+        e("hi", "MAX(METRICS())"),
+    ]
+    out = {
+        r.id: r.values
+        for r in get(queries, T0, T0 + 120, scan_by="TimestampAscending").metric_data_results
+    }
+    assert out == {
+        "s": [11.0, 22.0],
+        "t": [11.0, 22.0],
+        "a": [5.5, 11.0],
+        "lo": [1.0, 2.0],
+        "hi": [10.0, 20.0],
+    }
 
 
 def test_arithmetic_aligns_on_timestamps(harness) -> None:
@@ -137,10 +157,17 @@ def test_arithmetic_aligns_on_timestamps(harness) -> None:
     s2.record(0.0, T0 + 120)
     harness.flusher.flush()
     out = harness.queries.get_metric_data(
-        [q("m1"), q("m2", metric=M2), e("r", "(m1 + m2) / m2 * 100 - -1"), e("z", "m2 / 0"),
-         e("k", "2 * (3 + 4)")],
-        T0, T0 + 180, scan_by="TimestampAscending",
-    ).metric_data_results  # fmt: skip
+        [
+            q("m1"),
+            q("m2", metric=M2),
+            e("r", "(m1 + m2) / m2 * 100 - -1"),
+            e("z", "m2 / 0"),
+            e("k", "2 * (3 + 4)"),
+        ],
+        T0,
+        T0 + 180,
+        scan_by="TimestampAscending",
+    ).metric_data_results
     by_id = {r.id: (r.timestamps, r.values) for r in out}
     assert by_id["r"] == ([T0 + 60], [401.0])
     assert by_id["z"] == ([], [])

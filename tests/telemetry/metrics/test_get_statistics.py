@@ -56,7 +56,13 @@ def test_values_0_to_9_give_cloudwatchs_example(harness) -> None:
     assert result.label == "m"
     (p,) = result.datapoints
     assert (p.timestamp, p.average, p.maximum, p.minimum, p.sample_count, p.sum, p.unit) == (
-        T0, 4.5, 9.0, 0.0, 10.0, 45.0, "None"
+        T0,
+        4.5,
+        9.0,
+        0.0,
+        10.0,
+        45.0,
+        "None",
     )
     assert p.extended_statistics is None
 
@@ -69,7 +75,9 @@ def test_without_unit_one_datapoint_per_unit(harness) -> None:
     harness.flusher.flush()
     result = harness.queries.get_statistics("ns", "m", T0, T0 + 60, 60, ["Average"])
     assert [(p.unit, p.average) for p in result.datapoints] == [
-        ("Count", 5.0), ("None", 10.0), ("Seconds", 1.0)
+        ("Count", 5.0),
+        ("None", 10.0),
+        ("Seconds", 1.0),
     ]
     only = harness.queries.get_statistics("ns", "m", T0, T0 + 60, 60, ["Average"], unit="Count")
     assert [(p.unit, p.average) for p in only.datapoints] == [("Count", 5.0)]
@@ -82,9 +90,13 @@ def test_dimensions_must_match_exactly(harness) -> None:
     harness.flusher.flush()
     q = harness.queries
     assert q.get_statistics("ns", "m", T0, T0 + 60, 60, ["Sum"]).datapoints == []
-    assert q.get_statistics("ns", "m", T0, T0 + 60, 60, ["Sum"], dimensions={"foo": "bar"}
-                            ).datapoints == []  # fmt: skip
-    hit = q.get_statistics("ns", "m", T0, T0 + 60, 60, ["Sum"], dimensions=[("x", "1"), ("foo", "bar")])
+    assert (
+        q.get_statistics("ns", "m", T0, T0 + 60, 60, ["Sum"], dimensions={"foo": "bar"}).datapoints
+        == []
+    )
+    hit = q.get_statistics(
+        "ns", "m", T0, T0 + 60, 60, ["Sum"], dimensions=[("x", "1"), ("foo", "bar")]
+    )
     assert [p.sum for p in hit.datapoints] == [1.0]
 
 
@@ -96,7 +108,9 @@ def test_start_is_rounded_down_to_the_minute_and_buckets_align_on_it(harness) ->
     result = harness.queries.get_statistics("ns", "m", T0 + 59, T0 + 360, 120, ["SampleCount"])
     # Start rounds down to T0: periods T0, T0+120, T0+240.
     assert [(p.timestamp, p.sample_count) for p in result.datapoints] == [
-        (T0, 2.0), (T0 + 120, 2.0), (T0 + 240, 2.0)
+        (T0, 2.0),
+        (T0 + 120, 2.0),
+        (T0 + 240, 2.0),
     ]
 
 
@@ -115,8 +129,9 @@ def test_percentiles_are_unavailable_with_negative_values(harness) -> None:
     s.record(5.0)
     s.record(6.0, T0 + 60)
     harness.flusher.flush()
-    result = harness.queries.get_statistics("ns", "m", T0, T0 + 120, 60,
-                                            extended_statistics=["p50"])  # fmt: skip
+    result = harness.queries.get_statistics(
+        "ns", "m", T0, T0 + 120, 60, extended_statistics=["p50"]
+    )
     assert [p.extended_statistics for p in result.datapoints][0] == {}
     assert abs(result.datapoints[1].extended_statistics["p50"] - 6.0) <= 0.06
 
@@ -126,6 +141,7 @@ def test_percentile_extremes_are_exact(harness) -> None:
     for v in (3.0, 1000.0, 7.5):
         s.record(v)
     harness.flusher.flush()
-    result = harness.queries.get_statistics("ns", "m", T0, T0 + 60, 60,
-                                            extended_statistics=["p0", "p100"])  # fmt: skip
+    result = harness.queries.get_statistics(
+        "ns", "m", T0, T0 + 60, 60, extended_statistics=["p0", "p100"]
+    )
     assert result.datapoints[0].extended_statistics == {"p0": 3.0, "p100": 1000.0}

@@ -24,9 +24,12 @@ def test_filters_by_namespace_name_and_dimension_subsets(harness) -> None:
     assert sorted(m.dimensions for m in named) == [(("a", "1"), ("b", "2")), (("a", "2"),)]
     valued = q.list_metrics(dimensions=[DimensionFilter("a", "1")]).metrics
     assert sorted((m.namespace, m.dimensions) for m in valued) == [
-        ("ns", (("a", "1"), ("b", "2"))), ("ns2", (("a", "1"),))
+        ("ns", (("a", "1"), ("b", "2"))),
+        ("ns2", (("a", "1"),)),
     ]
-    both = q.list_metrics(metric_name="m", dimensions=[DimensionFilter("b"), DimensionFilter("a", "1")])
+    both = q.list_metrics(
+        metric_name="m", dimensions=[DimensionFilter("b"), DimensionFilter("a", "1")]
+    )
     assert both.metrics == [Metric("ns", "m", (("a", "1"), ("b", "2")))]
 
 

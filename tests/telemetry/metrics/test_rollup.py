@@ -20,8 +20,9 @@ def _fill(h, start, minutes, value=lambda k: float(k + 1)):
 
 def _rows(h, resolution):
     cols = h.store.read_buckets(Metric("ns", "m"), None, resolution, 0, 2**40)
-    return list(zip(cols.starts, cols.sample_counts, cols.sums, cols.minimums, cols.maximums,
-                    strict=True))  # fmt: skip
+    return list(
+        zip(cols.starts, cols.sample_counts, cols.sums, cols.minimums, cols.maximums, strict=True)
+    )
 
 
 def test_rollups_merge_windows_and_are_recomputed_when_late_data_arrives(harness) -> None:
@@ -78,7 +79,9 @@ def test_old_ranges_read_rollups_and_apply_cloudwatchs_period_rules(harness) -> 
     assert q.get_statistics("ns", "m", H0, H0 + 3600, 60, ["Sum"]).datapoints == []  # too fine
     five = q.get_statistics("ns", "m", H0 + 100, H0 + 3600, 600, ["Sum", "SampleCount"])
     # Start rounds down to 5 minutes.
-    assert [(p.timestamp, p.sum) for p in five.datapoints] == [(H0 + 600 * k, 10.0) for k in range(6)]
+    assert [(p.timestamp, p.sum) for p in five.datapoints] == [
+        (H0 + 600 * k, 10.0) for k in range(6)
+    ]
 
     h.clock.now = H0 + 100 * DAY  # beyond 63 days: hourly data only
     rollups.run()
@@ -92,8 +95,9 @@ def test_old_ranges_read_rollups_and_apply_cloudwatchs_period_rules(harness) -> 
 def test_retention_from_settings() -> None:
     from tandem.config import Settings
 
-    r = Retention.from_settings(Settings(retention_1m_days=1, retention_5m_days=2,
-                                         retention_1h_days=3))  # fmt: skip
+    r = Retention.from_settings(
+        Settings(retention_1m_days=1, retention_5m_days=2, retention_1h_days=3)
+    )
     assert (r.days_1m, r.days_5m, r.days_1h) == (1, 2, 3)
     assert r.resolution_for(T0 - DAY, T0) == 60
     assert r.resolution_for(T0 - DAY - 1, T0) == 300

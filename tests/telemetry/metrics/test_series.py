@@ -9,23 +9,28 @@ import pytest
 
 from tandem.errors import InvalidParameterValue
 from tandem.telemetry.metrics import MetricRegistry
-
 from tests.telemetry.metrics.conftest import T0
 
 
 def _state(series):
-    (bucket, state), = series.snapshot()
+    ((bucket, state),) = series.snapshot()
     return bucket, state
 
 
 def test_same_key_returns_the_same_series_whatever_the_dimension_order(clock) -> None:
     reg = MetricRegistry(clock=clock)
-    a = reg.series("AWS/SageMaker", "ModelLatency", {"EndpointName": "e", "VariantName": "v"},
-                   "Microseconds")  # fmt: skip
-    b = reg.series("AWS/SageMaker", "ModelLatency", {"VariantName": "v", "EndpointName": "e"},
-                   "Microseconds")  # fmt: skip
-    c = reg.series("AWS/SageMaker", "ModelLatency", [("VariantName", "v"), ("EndpointName", "e")],
-                   "Microseconds")  # fmt: skip
+    a = reg.series(
+        "AWS/SageMaker", "ModelLatency", {"EndpointName": "e", "VariantName": "v"}, "Microseconds"
+    )
+    b = reg.series(
+        "AWS/SageMaker", "ModelLatency", {"VariantName": "v", "EndpointName": "e"}, "Microseconds"
+    )
+    c = reg.series(
+        "AWS/SageMaker",
+        "ModelLatency",
+        [("VariantName", "v"), ("EndpointName", "e")],
+        "Microseconds",
+    )
     assert a is b is c
     assert a.key.dimensions == (("EndpointName", "e"), ("VariantName", "v"))
     assert reg.series("AWS/SageMaker", "ModelLatency", {"EndpointName": "e"}) is not a

@@ -32,7 +32,9 @@ def _naive(data, start, end, period):
         ts = T0 + offset
         minute = int(ts // 60) * 60
         if rstart <= minute < end:
-            groups.setdefault(float(rstart + (minute - rstart) // period * period), []).append(value)
+            groups.setdefault(float(rstart + (minute - rstart) // period * period), []).append(
+                value
+            )
     return {
         t: (len(vs), sum(vs), min(vs), max(vs), sum(vs) / len(vs))
         for t, vs in sorted(groups.items())
@@ -79,15 +81,21 @@ def test_percentiles_on_sqlite_are_within_one_percent(harness, period) -> None:
 
     rng = np.random.default_rng(3)
     values = rng.lognormal(7.0, 1.2, size=20_000)
-    s = harness.registry.series("AWS/SageMaker", "ModelLatency", {"EndpointName": "e"},
-                                "Microseconds")  # fmt: skip
+    s = harness.registry.series(
+        "AWS/SageMaker", "ModelLatency", {"EndpointName": "e"}, "Microseconds"
+    )
     for i, v in enumerate(values.tolist()):
         s.record(v, T0 + (i % 300))  # five minutes
     harness.flusher.flush()
     result = harness.queries.get_statistics(
-        "AWS/SageMaker", "ModelLatency", T0, T0 + 300, period,
-        extended_statistics=["p50", "p90", "p99", "p99.9"], dimensions={"EndpointName": "e"},
-    )  # fmt: skip
+        "AWS/SageMaker",
+        "ModelLatency",
+        T0,
+        T0 + 300,
+        period,
+        extended_statistics=["p50", "p90", "p99", "p99.9"],
+        dimensions={"EndpointName": "e"},
+    )
     if period == 300:
         (point,) = result.datapoints
         for key, q in [("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9)]:
