@@ -37,6 +37,7 @@ from sklearn.preprocessing import StandardScaler
 from examples.wine_pipeline import ARTIFACTS_DIR
 
 __all__ = [
+    "ARTIFACTS_DIR",
     "ArtifactPaths",
     "GRADIENT_BOOSTING_PARAMS",
     "ARCHIVE_MEMBERS",
