@@ -83,8 +83,9 @@ def streams(group: str, prefix: str | None, by_last_event: bool, url: str) -> No
     if by_last_event:
         body.update(orderBy="LastEventTime", descending=True)
     table = Table()
-    for column in ("log stream", "first event", "last event"):
-        table.add_column(column)
+    table.add_column("log stream", overflow="fold")
+    for column in ("first event", "last event"):
+        table.add_column(column, no_wrap=True)
     try:
         for stream in _pages(client(url), "DescribeLogStreams", body, "logStreams"):
             first, last = stream.get("firstEventTimestamp"), stream.get("lastEventTimestamp")

@@ -128,7 +128,7 @@ def get(namespace: str, metric_name: str, dimension: tuple[str, ...], since: str
     except ApiError as exc:
         fail(exc)
     table = Table(title=f"{namespace} {metric_name}")
-    table.add_column("minute")
+    table.add_column("period start (UTC)", no_wrap=True)
     for column in _STATS + list(percentile):
         table.add_column(column, justify="right")
     for p in points:
@@ -177,20 +177,23 @@ def endpoint(endpoint: str, since: str, url: str) -> None:
             vname = variant["VariantName"]
             dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": vname}]
             table = Table(title=f"{endpoint} / {vname} (last {since}, latencies in µs)")
-            for column in ("metric", "samples", "sum", "average", "p50", "p99"):
-                table.add_column(column, justify="left" if column == "metric" else "right")
+            for column in ("metric", "container", "samples", "sum", "average", "p50", "p99"):
+                table.add_column(column, justify="left" if column in ("metric", "container")
+                                 else "right", no_wrap=True)
             for name in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors"):
                 point = _window(api, name, dims, seconds)
-                table.add_row(name, _fmt(point.get("SampleCount")), _fmt(point.get("Sum")), "", "", "")
-            rows = [("ModelLatency", "ModelLatency", dims), ("OverheadLatency", "OverheadLatency", dims)]
+                table.add_row(name, "", _fmt(point.get("SampleCount")), _fmt(point.get("Sum")),
+                              "", "", "")
+            rows = [("ModelLatency", "", dims), ("OverheadLatency", "", dims)]
             for container in _containers(api, desc["EndpointConfigName"], vname):
-                rows.append((f"  ContainerLatency {container}", "ContainerLatency",
+                rows.append(("ContainerLatency", container,
                              dims + [{"Name": "ContainerName", "Value": container}]))
-            for label, name, d in rows:
+            for name, container, d in rows:
                 point = _window(api, name, d, seconds)
                 ext = point.get("ExtendedStatistics", {})
-                table.add_row(Text(label), _fmt(point.get("SampleCount")), _fmt(point.get("Sum")),
-                              _fmt(point.get("Average")), _fmt(ext.get("p50")), _fmt(ext.get("p99")))
+                table.add_row(name, Text(container), _fmt(point.get("SampleCount")),
+                              _fmt(point.get("Sum")), _fmt(point.get("Average")),
+                              _fmt(ext.get("p50")), _fmt(ext.get("p99")))
             console.print(table)
     except ApiError as exc:
         fail(exc)
