@@ -51,8 +51,9 @@ class Harness:
 
 
 @pytest.fixture
-def harness(sqlite_store: SQLiteMetricStore, clock: ManualClock) -> Harness:
-    return Harness(sqlite_store, clock)
+def harness(store: object, clock: ManualClock) -> Harness:
+    """Over SQLite and over the in-memory reference store."""
+    return Harness(store, clock)
 
 
 def nearest_rank(values, percent: float) -> float:

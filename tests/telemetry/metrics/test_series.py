@@ -163,3 +163,12 @@ def test_each_bucket_gets_a_unique_uid(clock) -> None:
     a.record(1.0, T0 + 60)
     uids = [bk.uid for s in (a, b) for bk, _ in s.snapshot()]
     assert len(set(uids)) == 3 and all(u.startswith("w1-") for u in uids)
+
+
+@pytest.mark.parametrize("timestamp", [math.nan, math.inf, "now"])
+def test_bad_timestamps_are_rejected(clock, timestamp) -> None:
+    series = MetricRegistry(clock=clock).series("ns", "m")
+    with pytest.raises(InvalidParameterValue, match="for parameter Timestamp is invalid"):
+        series.record(1.0, timestamp)
+    with pytest.raises(InvalidParameterValue, match="for parameter Timestamp is invalid"):
+        series.record_values([1.0], timestamp=timestamp)
