@@ -125,3 +125,13 @@ def test_kill_loses_only_what_was_not_flushed_and_reopen_keeps_the_rest(tmp_path
         ]
     finally:
         db2.close()
+
+
+def test_two_writers_sharing_a_store_are_merged(sqlite_store, clock) -> None:
+    writers = [MetricRegistry(clock=clock, writer_id=w) for w in ("router-a", "router-b")]
+    for i, reg in enumerate(writers):
+        reg.series("ns", "m").record(float(i + 1))
+        MetricFlusher(reg, sqlite_store, clock=clock).flush()
+    queries = MetricQueries(sqlite_store, clock=clock)
+    result = queries.get_statistics("ns", "m", T0, T0 + 60, 60, ["SampleCount", "Sum", "Maximum"])
+    assert [(p.sample_count, p.sum, p.maximum) for p in result.datapoints] == [(2.0, 3.0, 2.0)]
