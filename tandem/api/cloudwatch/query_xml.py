@@ -9,6 +9,7 @@ is one). ``None`` members are omitted: an empty ``<NextToken/>`` would parse as
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -19,6 +20,14 @@ __all__ = ["XMLNS", "CONTENT_TYPE", "render", "render_error", "iso_time"]
 
 XMLNS = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 CONTENT_TYPE = "text/xml"
+
+
+# Characters XML 1.0 cannot carry at all, even escaped; shown as \\xNN instead.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    return escape(_NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", value))
 
 
 def iso_time(seconds: float) -> str:
@@ -35,7 +44,7 @@ def _scalar(value: Any, shape: Shape) -> str:
         return "true" if value else "false"
     if shape.kind == "double":
         return repr(float(value))
-    return escape(str(value))
+    return _text(str(value))
 
 
 def _element(name: str, value: Any, shape: Shape, out: list[str]) -> None:
@@ -63,7 +72,7 @@ def _children(value: Any, shape: Shape, out: list[str]) -> None:
     elif shape.kind == "map":
         assert shape.member is not None
         for key, item in value.items():
-            out.append(f"<entry><key>{escape(key)}</key>")
+            out.append(f"<entry><key>{_text(key)}</key>")
             _element("value", item, shape.member, out)
             out.append("</entry>")
 
@@ -83,6 +92,6 @@ def render(operation: str, result: dict[str, Any] | None, request_id: str) -> by
 def render_error(error: WireError, message: str, request_id: str) -> bytes:
     return (
         f'<ErrorResponse xmlns="{XMLNS}"><Error><Type>{error.fault}</Type>'
-        f"<Code>{escape(error.query_code)}</Code><Message>{escape(message)}</Message></Error>"
+        f"<Code>{_text(error.query_code)}</Code><Message>{_text(message)}</Message></Error>"
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     ).encode()
