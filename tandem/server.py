@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .api import dashboard as dashboard_api
+from .api import prometheus as prometheus_api
 from .api import runtime as runtime_api
 from .api.app import build_app
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
@@ -89,6 +91,8 @@ class TandemServer:
         cloudwatch = CloudWatchService(CloudWatchOperations(self.registry, self.queries, self.clock))
         self.app = build_app([SageMakerService(self.manager), LogsService(self.logs)], cloudwatch)
         runtime_api.add_routes(self.app, self.router)
+        prometheus_api.add_routes(self.app, prometheus_api.TandemCollector(self.registry, self.clock))
+        dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.host, s.port, reuse_address=True)
