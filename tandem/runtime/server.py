@@ -132,23 +132,40 @@ def _serve_forked(handler: Handler, env: RuntimeEnvironment) -> int:
     guard = bind(env.host, env.port, reuse_port=True, listen=False)
     port = guard.getsockname()[1]
     children: set[int] = set()
+    stopping = False
 
-    def forward(signum: int, frame: Any) -> None:
+    def signal_all(signum: int) -> None:
         for child in children:
             try:
                 os.kill(child, signum)
             except ProcessLookupError:
                 pass
 
+    parent = os.getpid()
+
+    def forward(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if os.getpid() != parent:
+            # Caught by the parent just before a fork and run late in the child: the
+            # container is stopping, and so does this worker.
+            os._exit(0)
+        stopping = True
+        signal_all(signum)
+
     # Installed before forking, so a TERM arriving mid-start still reaches the started workers.
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
     for _ in range(env.workers):
+        # Held back across fork: a child must not run the parent's forwarder (it would outlive
+        # the TERM meant for it), and the parent must know a child's pid before forwarding.
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         pid = os.fork()
         if pid == 0:
             # Until its event loop takes over, a worker stops on TERM like any process.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
             guard.close()
             try:
                 _run_worker(bind(env.host, port, reuse_port=True), handler, env)
@@ -160,17 +177,21 @@ def _serve_forked(handler: Handler, env: RuntimeEnvironment) -> int:
             sys.stderr.flush()
             os._exit(code)
         children.add(pid)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+    if stopping:
+        signal_all(signal.SIGTERM)  # told to stop while forking: reach the late children too
     log.info("%d workers on port %d", len(children), port)
     status = 0
     while children:
         pid, wait_status = os.wait()
         children.discard(pid)
         code = os.waitstatus_to_exitcode(wait_status)
-        if code != 0 and status == 0:
+        if code != 0 and not stopping:
             # A worker died on its own: stop the rest so the supervisor sees the container fail
-            # and restarts it whole, instead of serving on with fewer workers.
-            status = 1
+            # and restarts it whole, instead of serving on with fewer workers. (A worker still
+            # starting when told to stop dies of the signal itself; that is no failure.)
+            status, stopping = 1, True
             log.error("worker %d exited with %d; stopping the container", pid, code)
-            forward(signal.SIGTERM, None)
+            signal_all(signal.SIGTERM)
     guard.close()
     return status
