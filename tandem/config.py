@@ -18,7 +18,17 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "Settings", "load_settings", "settings_markdown"]
+__all__ = ["Setting", "SETTINGS", "Settings", "load_settings", "settings_markdown",
+           "parent_environment"]
+
+# What a child process may inherit from the server's environment (everything else it gets is
+# declared by its ContainerDefinition): where programs are, the locale, how to reach Docker.
+_INHERITED = ("PATH", "LANG", "LC_ALL", "DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
+
+
+def parent_environment() -> dict[str, str]:
+    """The few server environment variables child processes may inherit."""
+    return {name: os.environ[name] for name in _INHERITED if name in os.environ}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Setting:
     default: Any
     help: str
     section: str = "server"
+    alias: str | None = None  # a second, shorter flag
 
     @property
     def env(self) -> str:
@@ -66,12 +77,24 @@ def _account_id(value: Any) -> str:
     return text
 
 
+def _optional_path(value: Any) -> Path | None:
+    if value is None or value == "":
+        return None
+    return Path(value)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Address to bind. Keep 127.0.0.1 unless others must reach it."),
     Setting("port", _port, 8080, "Port for every API, the dashboard and /metrics (0 picks a free one)."),
     Setting("data_dir", Path, Path(".tandem"), "Directory holding the store and unpacked artefacts."),
     Setting("account_id", _account_id, "000000000000", "AWS account id used in ARNs and messages."),
     Setting("region", str, "us-east-1", "AWS region used in ARNs and messages."),
+    Setting(
+        "auth_file", _optional_path, None,
+        "TOML file of [[keys]] access_key_id/secret_access_key: when set, every API request "
+        "must be SigV4-signed with one of them (default: any request is accepted).",
+        alias="--auth",
+    ),
     Setting(
         "metrics_flush_interval", _positive_float, 5.0,
         "Seconds between flushes of in-memory minute buckets to the store (at most 5).",
@@ -131,6 +154,7 @@ class Settings:
     data_dir: Path = Path(".tandem")
     account_id: str = "000000000000"
     region: str = "us-east-1"
+    auth_file: Path | None = None
     metrics_flush_interval: float = 5.0
     logs_flush_interval: float = 0.5
     retention_1m_days: int = 15

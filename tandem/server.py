@@ -20,6 +20,7 @@ from .api import dashboard as dashboard_api
 from .api import prometheus as prometheus_api
 from .api import runtime as runtime_api
 from .api.app import build_app
+from .api.auth import load_keys
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
@@ -89,7 +90,9 @@ class TandemServer:
         self.queries = MetricQueries(self.store.metrics, clock=self.clock,
                                      retention=Retention.from_settings(s))
         cloudwatch = CloudWatchService(CloudWatchOperations(self.registry, self.queries, self.clock))
-        self.app = build_app([SageMakerService(self.manager), LogsService(self.logs)], cloudwatch)
+        auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
+        self.app = build_app([SageMakerService(self.manager), LogsService(self.logs)], cloudwatch,
+                             auth_keys=auth_keys)
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(self.app, prometheus_api.TandemCollector(self.registry, self.clock))
         dashboard_api.add_routes(self.app)

@@ -5,31 +5,157 @@ the SageMaker runtime; ``POST /`` with ``X-Amz-Target`` goes to the awsJson
 service owning that prefix. CloudWatch metrics (``cloudwatch``) also answer
 ``X-Amz-Target: GraniteServiceVersion20100801.*``, form-encoded ``POST /``
 (query) and ``POST .../service/<Svc>/operation/<Op>`` (rpc-v2-cbor).
+
+Two middlewares: ``auth`` (only with access keys configured) checks SigV4
+signatures; ``errors`` renders what never reaches an operation (no route, a
+refused signature) in the shape of the protocol the request speaks.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.streams import StreamReader
 
 from ..errors import TandemError
-from .aws_json import AwsJsonService, UnknownOperation, dispatch
+from . import runtime as runtime_api
+from .auth import AuthFailure, SignedRequest, verify
+from .aws_json import (
+    AwsJsonService,
+    RequestTooLarge,
+    UnknownOperation,
+    dispatch,
+    error_response,
+    json11_error,
+)
 
 __all__ = ["build_app", "CLIENT_MAX_SIZE"]
 
 # Invocation bodies go up to 6 MiB; leave room for the envelope.
 CLIENT_MAX_SIZE = 8 * 1024 * 1024
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-def build_app(services: list[AwsJsonService], cloudwatch: Any = None) -> web.Application:
-    """``cloudwatch``: a ``tandem.api.cloudwatch.CloudWatchService`` (optional)."""
-    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+
+class UnknownRoute(UnknownOperation):
+    """A path no API serves (the runtime's rest-json protocol answers 404)."""
+
+    status = 404
+
+
+class _Protocols:
+    """Which protocol a request speaks, and that protocol's error shape."""
+
+    def __init__(self, services: Mapping[str, list[AwsJsonService]], cloudwatch: Any) -> None:
+        self.services = services
+        self.cloudwatch = cloudwatch
+
+    def render(self, request: web.Request, error: TandemError) -> web.Response:
+        request_id = str(uuid.uuid4())
+        target = request.headers.get("X-Amz-Target", "")
+        cw = self.cloudwatch
+        if request.path.startswith("/endpoints/"):
+            return runtime_api._error_response(error)
+        if cw is not None:
+            if target.startswith(cw.target_prefix + ".") or "/operation/" in request.path:
+                return _cloudwatch_error(request, error, request_id,
+                                         cbor="/operation/" in request.path)
+            if not target and request.path == "/" and request.method == "POST":
+                return _cloudwatch_error(request, error, request_id, query=True)
+        prefix = target.rpartition(".")[0]
+        candidates = self.services.get(prefix)
+        render = candidates[0].render_error if candidates else json11_error
+        return error_response(render, error, request_id)
+
+
+def _cloudwatch_error(request: web.Request, error: TandemError, request_id: str, *,
+                      cbor: bool = False, query: bool = False) -> web.Response:
+    # Imported here: the CloudWatch package is optional to this module.
+    from .cloudwatch import cbor as cw_cbor
+    from .cloudwatch import json10, query_xml
+    from .cloudwatch.errors import WireError, wire_error
+
+    wire = wire_error(error)
+    if isinstance(error, AuthFailure):
+        wire = WireError(error.code, error.query_code, error.status)
+    if query:
+        return web.Response(status=wire.status, headers={
+            "Content-Type": query_xml.CONTENT_TYPE, "x-amzn-RequestId": request_id,
+        }, body=query_xml.render_error(wire, error.message, request_id))
+    headers = {"x-amzn-RequestId": request_id,
+               "x-amzn-query-error": f"{wire.query_code};{wire.fault}"}
+    if cbor:
+        headers.update({"Smithy-Protocol": "rpc-v2-cbor", "Content-Type": cw_cbor.CONTENT_TYPE})
+        body = cw_cbor.render_error(wire, error.message)
+    else:
+        headers["Content-Type"] = json10.CONTENT_TYPE
+        body = json10.render_error(wire, error.message)
+    return web.Response(status=wire.status, headers=headers, body=body)
+
+
+def _errors_middleware(protocols: _Protocols) -> Any:
+    @web.middleware
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if request.method == "GET" or exc.status < 400:
+                raise
+            return protocols.render(request, UnknownRoute(
+                f"No operation answers {request.method} {request.path} here."))
+
+    return errors
+
+
+def _auth_middleware(keys: Mapping[str, str], protocols: _Protocols,
+                     now: Callable[[], dt.datetime]) -> Any:
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return await handler(request)  # health, dashboards and scrapes stay open
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return protocols.render(request, RequestTooLarge("The request body is too large."))
+        signed = SignedRequest(
+            request.method, request.rel_url.raw_path, request.rel_url.raw_query_string,
+            {k.lower(): v for k, v in request.headers.items()}, body,
+        )
+        try:
+            verify(signed, keys, now())
+        except AuthFailure as error:
+            return protocols.render(request, error)
+        # The body is read; handlers that stream it (the runtime) get it again.
+        reader = StreamReader(request.protocol, 2**16, loop=asyncio.get_running_loop())
+        reader.feed_data(body)
+        reader.feed_eof()
+        request._payload = reader  # noqa: SLF001 - aiohttp has no public way to re-feed a body
+        return await handler(request)
+
+    return auth
+
+
+def build_app(services: list[AwsJsonService], cloudwatch: Any = None, *,
+              auth_keys: Mapping[str, str] | None = None,
+              now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+              ) -> web.Application:
+    """``cloudwatch``: a ``tandem.api.cloudwatch.CloudWatchService`` (optional);
+    ``auth_keys``: access key id -> secret, to require SigV4 signatures."""
     # Several services may share a prefix (SageMaker's endpoints and jobs): the first that
     # declares the operation answers it.
     by_prefix: dict[str, list[AwsJsonService]] = {}
     for service in services:
         by_prefix.setdefault(service.target_prefix, []).append(service)
+    protocols = _Protocols(by_prefix, cloudwatch)
+    middlewares = [_errors_middleware(protocols)]
+    if auth_keys:
+        middlewares.append(_auth_middleware(auth_keys, protocols, now))
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=middlewares)
 
     async def aws_root(request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
@@ -44,16 +170,23 @@ def build_app(services: list[AwsJsonService], cloudwatch: Any = None) -> web.App
         service = next((c for c in candidates if operation in c.operations),
                        candidates[0] if candidates else None)
         if service is None:
-            error: TandemError = UnknownOperation(
+            return error_response(json11_error, UnknownOperation(
                 f"No service answers X-Amz-Target {target!r} here." if target else
                 "Missing X-Amz-Target header."
-            )
-            return web.json_response({"__type": error.code, "message": error.message}, status=400)
-        return await dispatch(service, operation, await request.read())
+            ))
+        return await dispatch(service, operation, request)
 
     async def ping(request: web.Request) -> web.Response:
         return web.Response(text="")
 
+    async def close_services(app: web.Application) -> None:
+        # Long-lived responses (live tails) end here, before the server waits for handlers.
+        for service in services:
+            close = getattr(service, "close", None)
+            if close is not None:
+                await close()
+
+    app.on_shutdown.append(close_services)
     app.router.add_post("/", aws_root)
     if cloudwatch is not None:
         app.router.add_post(r"/{prefix:.*}service/{service}/operation/{operation}",

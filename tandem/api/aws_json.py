@@ -2,8 +2,12 @@
 
 Services (SageMaker, CloudWatch Logs, CloudWatch's JSON 1.0) register their
 target prefix and operations; this module only parses the envelope, calls
-the operation and renders the result or the service's error shape. An
-unexpected exception becomes a 500 ``InternalFailure``, logged with its trace.
+the operation and renders the result or the service's error shape. It is the
+one place where a request that never reaches an operation (bad JSON, a body
+that is not an object, one too large, an unknown operation) becomes an error
+in that shape. An unexpected exception becomes a 500 ``InternalFailure``,
+logged with its trace. An operation may answer with a ``Streaming`` result
+(StartLiveTail's event stream), which then writes the response itself.
 """
 
 from __future__ import annotations
@@ -18,7 +22,16 @@ from aiohttp import web
 
 from ..errors import InternalFailure, TandemError
 
-__all__ = ["AwsJsonService", "SerializationException", "UnknownOperation", "dispatch"]
+__all__ = [
+    "AwsJsonService",
+    "RequestTooLarge",
+    "SerializationException",
+    "Streaming",
+    "UnknownOperation",
+    "dispatch",
+    "error_response",
+    "json11_error",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -33,10 +46,22 @@ class UnknownOperation(TandemError):
     status = 400
 
 
+class RequestTooLarge(TandemError):
+    code = "RequestEntityTooLargeException"
+    status = 413
+
+
+class Streaming:
+    """An operation result that writes its own response (an event stream)."""
+
+    async def respond(self, request: web.Request, request_id: str) -> web.StreamResponse:
+        raise NotImplementedError
+
+
 class AwsJsonService(Protocol):
     target_prefix: str
     content_type: str
-    operations: Mapping[str, Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]]
+    operations: Mapping[str, Callable[[Mapping[str, Any]], Awaitable[Any]]]
 
     def render_error(self, error: TandemError) -> tuple[int, dict[str, str], bytes]: ...
 
@@ -45,30 +70,54 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-async def dispatch(service: AwsJsonService, operation: str, raw: bytes) -> web.Response:
+def error_response(render: Callable[[TandemError], tuple[int, dict[str, str], bytes]],
+                   error: TandemError, request_id: str | None = None) -> web.Response:
+    status, headers, payload = render(error)
+    return web.Response(status=status, body=payload,
+                        headers={**headers, "x-amzn-RequestId": request_id or str(uuid.uuid4())})
+
+
+def json11_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
+    """The plain awsJson error shape, for requests no service claims."""
+    body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    return error.status, {"Content-Type": "application/x-amz-json-1.1"}, body
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestTooLarge("The request body is too large.") from None
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SerializationException(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise SerializationException("The request body must be a JSON object.")
+    return body
+
+
+async def dispatch(service: AwsJsonService, operation: str,
+                   request: web.Request) -> web.StreamResponse:
     request_id = str(uuid.uuid4())
     try:
         handler = service.operations.get(operation)
         if handler is None:
             raise UnknownOperation(f"Unknown operation {service.target_prefix}.{operation}")
-        try:
-            body = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SerializationException(f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise SerializationException("The request body must be a JSON object.")
-        result = await handler(body)
+        result = await handler(await _body(request))
+        if isinstance(result, Streaming):
+            return await result.respond(request, request_id)
         payload = json.dumps(result, default=_json_default).encode()
         return web.Response(
             body=payload,
             headers={"Content-Type": service.content_type, "x-amzn-RequestId": request_id},
         )
     except TandemError as error:
-        status, headers, payload = service.render_error(error)
+        return error_response(service.render_error, error, request_id)
     except Exception:  # noqa: BLE001 - the one place unexpected errors become a 500
         _log.exception("%s.%s failed", service.target_prefix, operation)
-        status, headers, payload = service.render_error(
-            InternalFailure("An internal error occurred; the server log has the details.")
+        return error_response(
+            service.render_error,
+            InternalFailure("An internal error occurred; the server log has the details."),
+            request_id,
         )
-    return web.Response(status=status, body=payload,
-                        headers={**headers, "x-amzn-RequestId": request_id})

@@ -3,11 +3,13 @@
 Thin: each operation declares its members, calls ``LogService`` with
 snake_case arguments and renders the result dataclass as camelCase members.
 Errors render as ``{"__type": <Code>, "message": ...}``; Logs calls every bad
-parameter ``InvalidParameterException``.
+parameter ``InvalidParameterException``. StartLiveTail answers an event stream
+(``live_tail``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -23,7 +25,9 @@ from ..errors import (
     TandemError,
 )
 from ..telemetry.logs import InputLogEvent, LogService
+from ..telemetry.logs.validation import GROUP_NOT_FOUND, resolve_group_name
 from .errors import lookup
+from .live_tail import LiveTailSession
 from .members import Member, parse_members, snake, to_wire
 
 __all__ = ["LogsService"]
@@ -39,16 +43,19 @@ _ERRORS: dict[type, tuple[str, int]] = {
 }
 
 S, I, B, L, D = str, int, bool, list, dict
+_CLASSES = ("STANDARD", "INFREQUENT_ACCESS", "DELIVERY", "ESSENTIALS")
 
 _SHAPES: dict[str, dict[str, Member]] = {
-    "CreateLogGroup": {"logGroupName": Member(S, True), "kmsKeyId": Member(S),
-                       "tags": Member(D), "logGroupClass": Member(S),
+    "CreateLogGroup": {"logGroupName": Member(S, True), "kmsKeyId": Member(S, max_len=256),
+                       "tags": Member(D, min_len=1, max_len=50),
+                       "logGroupClass": Member(S, enum=_CLASSES),
                        "deletionProtectionEnabled": Member(B)},
     "DeleteLogGroup": {"logGroupName": Member(S, True)},
     "DescribeLogGroups": {"logGroupNamePrefix": Member(S), "logGroupNamePattern": Member(S),
                           "nextToken": Member(S), "limit": Member(I),
                           "accountIdentifiers": Member(L, items=S),
-                          "includeLinkedAccounts": Member(B), "logGroupClass": Member(S),
+                          "includeLinkedAccounts": Member(B),
+                          "logGroupClass": Member(S, enum=_CLASSES),
                           "logGroupIdentifiers": Member(L, items=S)},
     "CreateLogStream": {"logGroupName": Member(S, True), "logStreamName": Member(S, True)},
     "DeleteLogStream": {"logGroupName": Member(S, True), "logStreamName": Member(S, True)},
@@ -66,9 +73,15 @@ _SHAPES: dict[str, dict[str, Member]] = {
                         "logStreamNames": Member(L, items=S), "logStreamNamePrefix": Member(S),
                         "startTime": Member(I), "endTime": Member(I), "filterPattern": Member(S),
                         "nextToken": Member(S), "limit": Member(I), "interleaved": Member(B),
-                        "unmask": Member(B)},
+                        "unmask": Member(B), "startFromHead": Member(B)},
     "PutRetentionPolicy": {"logGroupName": Member(S, True), "retentionInDays": Member(I, True)},
     "DeleteRetentionPolicy": {"logGroupName": Member(S, True)},
+}
+_LIVE_TAIL: dict[str, Member] = {
+    "logGroupIdentifiers": Member(L, True, S, min_len=1, max_len=10),
+    "logStreamNames": Member(L, items=S, min_len=1, max_len=100),
+    "logStreamNamePrefixes": Member(L, items=S, min_len=1, max_len=100),
+    "logEventFilterPattern": Member(S, max_len=1024),
 }
 # Accepted for compatibility and ignored (AWS features tandem has no use for locally).
 _IGNORED = {"kms_key_id", "tags", "log_group_class", "deletion_protection_enabled",
@@ -97,11 +110,51 @@ class LogsService:
     target_prefix = "Logs_20140328"
     content_type = "application/x-amz-json-1.1"
 
-    def __init__(self, logs: LogService) -> None:
+    def __init__(self, logs: LogService, *, live_tail_interval: float = 1.0) -> None:
         self.logs = logs
-        self.operations: dict[str, Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]] = {
+        self.live_tail_interval = live_tail_interval
+        # Set at server shutdown: open live tails end instead of holding the shutdown.
+        self._closing = asyncio.Event()
+        self.operations: dict[str, Callable[[Mapping[str, Any]], Awaitable[Any]]] = {
             name: self._operation(name) for name in _SHAPES
         }
+        self.operations["StartLiveTail"] = self.start_live_tail
+
+    async def close(self) -> None:
+        self._closing.set()
+
+    async def start_live_tail(self, body: Mapping[str, Any]) -> LiveTailSession:
+        """Validate at the call (errors are JSON errors), then stream (reference §1.7)."""
+        kwargs = parse_members(body, _LIVE_TAIL)
+        identifiers: list[str] = kwargs["log_group_identifiers"]
+        names, prefixes = kwargs.get("log_stream_names"), kwargs.get("log_stream_name_prefixes")
+        if (names is not None or prefixes is not None) and len(identifiers) != 1:
+            raise InvalidParameterValue(
+                "logStreamNames and logStreamNamePrefixes can only be used with a single "
+                "log group."
+            )
+        if names is not None and prefixes is not None:
+            raise InvalidParameterValue(
+                "logStreamNames and logStreamNamePrefixes are mutually exclusive parameters."
+            )
+        pattern = kwargs.get("log_event_filter_pattern", "")
+        tails = []
+        for identifier in identifiers:
+            group = resolve_group_name(None, identifier)
+            found = await self.logs.describe_log_groups(log_group_name_prefix=group, limit=1)
+            if not found.log_groups or found.log_groups[0].log_group_name != group:
+                raise ResourceNotFound(GROUP_NOT_FOUND)
+            single = prefixes[0] if prefixes and len(prefixes) == 1 else None
+            tails.append((identifier, self.logs.tail(group, names, single, pattern)))
+        start: dict[str, Any] = {"logGroupIdentifiers": identifiers}
+        if names is not None:
+            start["logStreamNames"] = names
+        if prefixes is not None:
+            start["logStreamNamePrefixes"] = prefixes
+        if pattern:
+            start["logEventFilterPattern"] = pattern
+        return LiveTailSession(tails, start, prefixes=prefixes, closing=self._closing,
+                               update_interval=self.live_tail_interval)
 
     @staticmethod
     def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:

@@ -1,34 +1,114 @@
 """SageMaker control plane (awsJson1_1, ``X-Amz-Target: SageMaker.<Op>``).
 
-Each operation parses its JSON members, calls the endpoint manager and
-renders SageMaker's response members. Errors render as
-``{"__type": <code>, "message": ...}`` with status 400; missing resources are
+Each operation declares its top-level members once (types and the model's
+length, pattern, range and enum constraints, which botocore leaves to the
+server), calls the endpoint manager and renders SageMaker's response members.
+Nested structures (containers, production variants) are validated by the
+serving core's parsers. Errors render as ``{"__type": <code>, "message": ...}``
+with status 400; every validation problem and every missing resource is a
 ``ValidationException`` as on AWS, which boto3's waiters depend on.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ..errors import TandemError, ValidationException
+from ..errors import (
+    InvalidNextToken,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    MissingParameter,
+    TandemError,
+)
 from ..serving.endpoints import EndpointManager
 from ..serving.model import Endpoint, EndpointConfig, EndpointStatus, Model
+from .errors import lookup
+from .members import Member, parse_members
 
-__all__ = ["SageMakerService"]
+__all__ = ["SageMakerService", "SHAPES"]
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
+_ERRORS: dict[type, tuple[str, int]] = {
+    InvalidParameterValue: ("ValidationException", 400),
+    InvalidParameterCombination: ("ValidationException", 400),
+    MissingParameter: ("ValidationException", 400),
+    InvalidNextToken: ("ValidationException", 400),
+}
 
-def _require(body: Mapping[str, Any], *names: str) -> None:
-    for name in names:
-        if name not in body or body[name] is None:
-            raise ValidationException(
-                f"1 validation error detected: Value null at '{name[0].lower() + name[1:]}' failed "
-                "to satisfy constraint: Member must not be null"
-            )
+S, I, F, B, L, D = str, int, float, bool, list, dict
+_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+_MODEL_NAME = r"[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?"
+_ROLE = r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+_STATUSES = ("OutOfService", "Creating", "Updating", "SystemUpdating", "RollingBack",
+             "InService", "Deleting", "Failed", "UpdateRollbackFailed")
+
+
+def _name(required: bool = True, pattern: str = _NAME) -> Member:
+    return Member(S, required, max_len=63, pattern=pattern)
+
+
+def _listing(sort_by: tuple[str, ...]) -> dict[str, Member]:
+    return {
+        "SortBy": Member(S, enum=sort_by), "SortOrder": Member(S, enum=("Ascending", "Descending")),
+        "NextToken": Member(S, max_len=8192), "MaxResults": Member(I, minimum=1, maximum=100),
+        "NameContains": Member(S, max_len=63, pattern=r"[a-zA-Z0-9-]+"),
+        "CreationTimeBefore": Member(F), "CreationTimeAfter": Member(F),
+    }
+
+
+_ROLE_ARN = Member(S, min_len=20, max_len=2048, pattern=_ROLE)
+_TAGS = Member(L, items=D, max_len=50)
+
+SHAPES: dict[str, dict[str, Member]] = {
+    "CreateModel": {
+        "ModelName": _name(pattern=_MODEL_NAME), "PrimaryContainer": Member(D),
+        "Containers": Member(L, items=D, max_len=15), "InferenceExecutionConfig": Member(D),
+        "ExecutionRoleArn": _ROLE_ARN, "Tags": _TAGS, "VpcConfig": Member(D),
+        "EnableNetworkIsolation": Member(B),
+    },
+    "DescribeModel": {"ModelName": _name(pattern=_MODEL_NAME)},
+    "ListModels": _listing(("Name", "CreationTime")),
+    "DeleteModel": {"ModelName": _name(pattern=_MODEL_NAME)},
+    "CreateEndpointConfig": {
+        "EndpointConfigName": _name(), "ProductionVariants": Member(L, True, D, 1, 10),
+        "DataCaptureConfig": Member(D), "Tags": _TAGS,
+        "KmsKeyId": Member(S, max_len=2048, pattern=r"[a-zA-Z0-9:/_-]*"),
+        "AsyncInferenceConfig": Member(D), "ExplainerConfig": Member(D),
+        "ShadowProductionVariants": Member(L, items=D, min_len=1, max_len=10),
+        "ExecutionRoleArn": _ROLE_ARN, "VpcConfig": Member(D), "EnableNetworkIsolation": Member(B),
+        "MetricsConfig": Member(D), "CrossRegionTrafficConfig": Member(D),
+    },
+    "DescribeEndpointConfig": {"EndpointConfigName": _name()},
+    "ListEndpointConfigs": _listing(("Name", "CreationTime")),
+    "DeleteEndpointConfig": {"EndpointConfigName": _name()},
+    "CreateEndpoint": {"EndpointName": _name(), "EndpointConfigName": _name(),
+                       "DeploymentConfig": Member(D), "Tags": _TAGS},
+    "DescribeEndpoint": {"EndpointName": _name()},
+    "ListEndpoints": {
+        **_listing(("Name", "CreationTime", "Status")),
+        "LastModifiedTimeBefore": Member(F), "LastModifiedTimeAfter": Member(F),
+        "StatusEquals": Member(S, enum=_STATUSES),
+    },
+    "DeleteEndpoint": {"EndpointName": _name()},
+    "UpdateEndpoint": {
+        "EndpointName": _name(), "EndpointConfigName": _name(),
+        "RetainAllVariantProperties": Member(B),
+        "ExcludeRetainedVariantProperties": Member(L, items=D, max_len=3),
+        "DeploymentConfig": Member(D), "RetainDeploymentConfig": Member(B),
+    },
+    "UpdateEndpointWeightsAndCapacities": {
+        "EndpointName": _name(), "DesiredWeightsAndCapacities": Member(L, True, D, min_len=1),
+    },
+}
+_DESIRED_WEIGHT_AND_CAPACITY = {
+    "VariantName": _name(), "DesiredWeight": Member(F, minimum=0),
+    "DesiredInstanceCount": Member(I, minimum=0), "ServerlessUpdateConfig": Member(D),
+}
 
 
 class SageMakerService:
@@ -37,7 +117,7 @@ class SageMakerService:
 
     def __init__(self, manager: EndpointManager) -> None:
         self.manager = manager
-        self.operations: dict[str, Handler] = {
+        methods: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "CreateModel": self.create_model,
             "DescribeModel": self.describe_model,
             "ListModels": self.list_models,
@@ -53,11 +133,15 @@ class SageMakerService:
             "UpdateEndpoint": self.update_endpoint,
             "UpdateEndpointWeightsAndCapacities": self.update_endpoint_weights_and_capacities,
         }
+        self.operations: dict[str, Handler] = {
+            name: _validated(SHAPES[name], method) for name, method in methods.items()
+        }
 
     @staticmethod
     def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
-        body = json.dumps({"__type": error.code, "message": error.message}).encode()
-        return error.status, {"Content-Type": "application/x-amz-json-1.1"}, body
+        code, status = lookup(error, _ERRORS)
+        body = json.dumps({"__type": code, "message": error.message}).encode()
+        return status, {"Content-Type": "application/x-amz-json-1.1"}, body
 
     # -- models ------------------------------------------------------------
 
@@ -75,31 +159,28 @@ class SageMakerService:
         out.setdefault("EnableNetworkIsolation", False)
         return out
 
-    async def create_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "ModelName")
+    async def create_model(self, body: dict[str, Any]) -> dict[str, Any]:
         model = await self.manager.create_model(body)
         return {"ModelArn": self.manager.arn("model", model.name)}
 
-    async def describe_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "ModelName")
+    async def describe_model(self, body: dict[str, Any]) -> dict[str, Any]:
         model, _ = await self.manager.describe_model(body["ModelName"])
         return self._model(model)
 
-    async def list_models(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        models = await self.manager.list_models()
+    async def list_models(self, body: dict[str, Any]) -> dict[str, Any]:
         items = [{"ModelName": m.name, "ModelArn": self.manager.arn("model", m.name),
-                  "CreationTime": m.creation_time} for m in models]
+                  "CreationTime": m.creation_time}
+                 for m in await self.manager.list_models()
+                 if _matches(m.name, m.creation_time, None, body)]
         return _page(items, body, "Models", "ModelName")
 
-    async def delete_model(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "ModelName")
+    async def delete_model(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.manager.delete_model(body["ModelName"])
         return {}
 
     # -- endpoint configs --------------------------------------------------
 
-    async def create_endpoint_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "EndpointConfigName", "ProductionVariants")
+    async def create_endpoint_config(self, body: dict[str, Any]) -> dict[str, Any]:
         config = await self.manager.create_endpoint_config(body)
         return {"EndpointConfigArn": self.manager.arn("endpoint-config", config.name)}
 
@@ -116,32 +197,33 @@ class SageMakerService:
             "ProductionVariants": variants,
             "CreationTime": config.creation_time,
         }
-        for key in ("DataCaptureConfig", "KmsKeyId", "AsyncInferenceConfig", "MetricsConfig"):
+        for key in ("DataCaptureConfig", "KmsKeyId", "AsyncInferenceConfig", "MetricsConfig",
+                    "ExplainerConfig", "ShadowProductionVariants", "ExecutionRoleArn",
+                    "VpcConfig", "EnableNetworkIsolation"):
             if key in config.raw:
                 out[key] = config.raw[key]
         return out
 
-    async def describe_endpoint_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "EndpointConfigName")
+    async def describe_endpoint_config(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._config(await self.manager.describe_endpoint_config(body["EndpointConfigName"]))
 
-    async def list_endpoint_configs(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        configs = await self.manager.list_endpoint_configs()
+    async def list_endpoint_configs(self, body: dict[str, Any]) -> dict[str, Any]:
         items = [{"EndpointConfigName": c.name,
                   "EndpointConfigArn": self.manager.arn("endpoint-config", c.name),
-                  "CreationTime": c.creation_time} for c in configs]
+                  "CreationTime": c.creation_time}
+                 for c in await self.manager.list_endpoint_configs()
+                 if _matches(c.name, c.creation_time, None, body)]
         return _page(items, body, "EndpointConfigs", "EndpointConfigName")
 
-    async def delete_endpoint_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "EndpointConfigName")
+    async def delete_endpoint_config(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.manager.delete_endpoint_config(body["EndpointConfigName"])
         return {}
 
     # -- endpoints ---------------------------------------------------------
 
-    async def create_endpoint(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "EndpointName", "EndpointConfigName")
-        endpoint = await self.manager.create_endpoint(body["EndpointName"], body["EndpointConfigName"])
+    async def create_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
+        endpoint = await self.manager.create_endpoint(body["EndpointName"],
+                                                      body["EndpointConfigName"])
         return {"EndpointArn": self.manager.arn("endpoint", endpoint.name)}
 
     def _endpoint(self, endpoint: Endpoint) -> dict[str, Any]:
@@ -154,68 +236,82 @@ class SageMakerService:
             "LastModifiedTime": endpoint.last_modified_time,
         }
         if endpoint.variants and endpoint.status is not EndpointStatus.CREATING:
-            out["ProductionVariants"] = [
-                {
-                    "VariantName": v.name,
+            images = self.manager.deployed_images(endpoint.name)
+            variants = []
+            for v in endpoint.variants:
+                summary: dict[str, Any] = {"VariantName": v.name}
+                if v.name in images:
+                    summary["DeployedImages"] = [
+                        {"SpecifiedImage": image, "ResolvedImage": image,
+                         "ResolutionTime": endpoint.creation_time}
+                        for image in images[v.name]
+                    ]
+                summary.update({
                     "CurrentWeight": v.current_weight,
                     "DesiredWeight": v.desired_weight,
                     "CurrentInstanceCount": v.current_instance_count,
                     "DesiredInstanceCount": v.desired_instance_count,
-                }
-                for v in endpoint.variants
-            ]
+                })
+                variants.append(summary)
+            out["ProductionVariants"] = variants
         if endpoint.failure_reason:
             out["FailureReason"] = endpoint.failure_reason
         if endpoint.pending_config_name:
             out["PendingDeploymentSummary"] = {"EndpointConfigName": endpoint.pending_config_name}
         return out
 
-    async def describe_endpoint(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "EndpointName")
+    async def describe_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._endpoint(await self.manager.describe_endpoint(body["EndpointName"]))
 
-    async def list_endpoints(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        endpoints = await self.manager.list_endpoints()
-        name_contains = body.get("NameContains")
+    async def list_endpoints(self, body: dict[str, Any]) -> dict[str, Any]:
         status = body.get("StatusEquals")
-        if status is not None and status not in {s.value for s in EndpointStatus}:
-            raise ValidationException(f"StatusEquals: {status!r} is not an endpoint status")
-        items = []
-        for e in endpoints:
-            if name_contains and name_contains not in e.name:
-                continue
-            if status and e.status.value != status:
-                continue
-            if not _in_window(e.creation_time, body, "CreationTime"):
-                continue
-            if not _in_window(e.last_modified_time, body, "LastModifiedTime"):
-                continue
-            items.append({
-                "EndpointName": e.name,
-                "EndpointArn": self.manager.arn("endpoint", e.name),
-                "CreationTime": e.creation_time,
-                "LastModifiedTime": e.last_modified_time,
-                "EndpointStatus": e.status.value,
-            })
+        items = [{
+            "EndpointName": e.name,
+            "EndpointArn": self.manager.arn("endpoint", e.name),
+            "CreationTime": e.creation_time,
+            "LastModifiedTime": e.last_modified_time,
+            "EndpointStatus": e.status.value,
+        } for e in await self.manager.list_endpoints()
+            if (status is None or e.status.value == status)
+            and _matches(e.name, e.creation_time, e.last_modified_time, body)]
         return _page(items, body, "Endpoints", "EndpointName")
 
-    async def delete_endpoint(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "EndpointName")
+    async def delete_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.manager.delete_endpoint(body["EndpointName"])
         return {}
 
-    async def update_endpoint(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "EndpointName", "EndpointConfigName")
-        endpoint = await self.manager.update_endpoint(body["EndpointName"], body["EndpointConfigName"])
+    async def update_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
+        endpoint = await self.manager.update_endpoint(body["EndpointName"],
+                                                      body["EndpointConfigName"])
         return {"EndpointArn": self.manager.arn("endpoint", endpoint.name)}
 
-    async def update_endpoint_weights_and_capacities(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _require(body, "EndpointName", "DesiredWeightsAndCapacities")
+    async def update_endpoint_weights_and_capacities(self, body: dict[str, Any]
+                                                     ) -> dict[str, Any]:
         desired = body["DesiredWeightsAndCapacities"]
-        if not isinstance(desired, list) or not desired or not all(isinstance(d, Mapping) for d in desired):
-            raise ValidationException("DesiredWeightsAndCapacities must be a non-empty list")
+        for i, item in enumerate(desired):
+            parse_members(item, _DESIRED_WEIGHT_AND_CAPACITY, lower_first=True,
+                          prefix=f"desiredWeightsAndCapacities.{i + 1}.member.")
         endpoint = await self.manager.update_weights_and_capacities(body["EndpointName"], desired)
         return {"EndpointArn": self.manager.arn("endpoint", endpoint.name)}
+
+
+def _validated(shape: Mapping[str, Member],
+               method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> Handler:
+    async def call(body: Mapping[str, Any]) -> dict[str, Any]:
+        parse_members(body, shape, lower_first=True)
+        # Explicit nulls mean "absent" on the wire; the core never sees them.
+        return await method({k: v for k, v in body.items() if v is not None})
+
+    return call
+
+
+def _matches(name: str, created: float, modified: float | None, body: Mapping[str, Any]) -> bool:
+    contains = body.get("NameContains")
+    if contains and contains.lower() not in name.lower():
+        return False
+    if not _in_window(created, body, "CreationTime"):
+        return False
+    return modified is None or _in_window(modified, body, "LastModifiedTime")
 
 
 def _in_window(value: float, body: Mapping[str, Any], field: str) -> bool:
@@ -230,29 +326,24 @@ def _in_window(value: float, body: Mapping[str, Any], field: str) -> bool:
 def _page(items: list[dict[str, Any]], body: Mapping[str, Any], key: str,
           name_field: str) -> dict[str, Any]:
     """SageMaker List* paging: SortBy Name|CreationTime (|Status for endpoints; default
-    CreationTime), SortOrder (default Descending), MaxResults 1-100 (default 10), NextToken."""
-    sort_by = body.get("SortBy", "CreationTime")
-    sort_key = {"Name": name_field, "CreationTime": "CreationTime"}.get(sort_by)
-    if sort_by == "Status" and key == "Endpoints":
-        sort_key = "EndpointStatus"
-    if sort_key is None:
-        raise ValidationException(f"SortBy {sort_by!r} is not supported here")
-    order = body.get("SortOrder", "Descending")
-    if order not in ("Ascending", "Descending"):
-        raise ValidationException(f"SortOrder must be Ascending or Descending, got {order!r}")
-    items.sort(key=lambda item: item[sort_key], reverse=order == "Descending")
+    CreationTime), SortOrder (default Descending), MaxResults 1-100 (default 10), NextToken.
+    Ties sort by name so pages are stable."""
+    sort_key = {"Name": name_field, "CreationTime": "CreationTime",
+                "Status": "EndpointStatus"}[body.get("SortBy", "CreationTime")]
+    descending = body.get("SortOrder", "Descending") == "Descending"
+    items.sort(key=lambda item: (item[sort_key], item[name_field]), reverse=descending)
     limit = body.get("MaxResults", 10)
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
-        raise ValidationException("MaxResults must be between 1 and 100")
     start = 0
     token = body.get("NextToken")
     if token:
         try:
-            start = int(base64.urlsafe_b64decode(str(token).encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationException("The NextToken is invalid.") from None
+            start = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise InvalidNextToken("The NextToken is invalid.") from None
+        if start < 0:
+            raise InvalidNextToken("The NextToken is invalid.")
     page = items[start:start + limit]
     out: dict[str, Any] = {key: page}
     if start + limit < len(items):
-        out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        out["NextToken"] = base64.urlsafe_b64encode(f"o:{start + limit}".encode()).decode()
     return out

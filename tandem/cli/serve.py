@@ -21,7 +21,8 @@ __all__ = ["serve_command"]
 
 def _options(func: Any) -> Any:
     for setting in reversed(SETTINGS):
-        func = click.option(setting.flag, setting.name, default=None, help=setting.help,
+        flags = (setting.flag, setting.alias) if setting.alias else (setting.flag,)
+        func = click.option(*flags, setting.name, default=None, help=setting.help,
                             show_envvar=True, metavar=setting.name.upper())(func)
     return func
 

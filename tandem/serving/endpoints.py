@@ -229,16 +229,37 @@ class EndpointManager:
         self.router.withdraw(running.endpoint.name)
         self._wake.set()
 
+    def _check_updatable(self, running: _Running) -> None:
+        endpoint = running.endpoint
+        status = endpoint.status
+        if status is EndpointStatus.IN_SERVICE:
+            return
+        where = self.arn("endpoint", endpoint.name)
+        if status is EndpointStatus.FAILED:
+            # AWS: "DeleteEndpoint is the only operation that can be performed on a failed
+            # endpoint."
+            raise ValidationException(
+                f'Cannot update failed endpoint "{where}". DeleteEndpoint is the only operation '
+                "that can be performed on a failed endpoint."
+            )
+        raise ValidationException(f'Cannot update in-progress endpoint "{where}".')
+
+    def deployed_images(self, name: str) -> dict[str, list[str]]:
+        """Each variant's container images as they run now (DescribeEndpoint's DeployedImages)."""
+        running = self._running.get(name)
+        if running is None:
+            return {}
+        return {
+            variant: [c.image or " ".join(c.command or ()) for c in fleet.model.containers]
+            for variant, fleet in running.fleets.items()
+        }
+
     async def update_endpoint(self, name: str, config_name: Any) -> Endpoint:
         running = self._running.get(name)
         if running is None:
             raise self._not_found("endpoint", "endpoint", name)
         validate_name("endpoint config", "endpointConfigName", config_name)
-        if running.endpoint.status is not EndpointStatus.IN_SERVICE:
-            raise ValidationException(
-                f"Cannot update endpoint {name} in status {running.endpoint.status.value}; it must "
-                "be InService."
-            )
+        self._check_updatable(running)
         config = await self.describe_endpoint_config(config_name)
         running.pending = await self._fleets(config)
         running.pending_config = config
@@ -254,11 +275,7 @@ class EndpointManager:
         running = self._running.get(name)
         if running is None:
             raise self._not_found("endpoint", "endpoint", name)
-        if running.endpoint.status is not EndpointStatus.IN_SERVICE:
-            raise ValidationException(
-                f"Cannot update endpoint {name} in status {running.endpoint.status.value}; it must "
-                "be InService."
-            )
+        self._check_updatable(running)
         changes = []
         for i, item in enumerate(desired):
             fleet = running.fleets.get(item.get("VariantName"))
@@ -411,9 +428,10 @@ class EndpointManager:
                 for _ in range(fleet.desired - have):
                     self._start_instance(running, fleet)
             elif len(fleet.instances) > fleet.desired:
-                for instance_id in list(fleet.instances)[fleet.desired:]:
+                extra = list(fleet.instances)[fleet.desired:]
+                for instance_id in extra:
                     fleet.instances.pop(instance_id)
-                    self._stop_instance(instance_id)
+                self._retire(running, extra)
 
     def _start_instance(self, running: _Running, fleet: _Fleet) -> None:
         instance_id = new_instance_id()
@@ -469,8 +487,24 @@ class EndpointManager:
             stop_grace_period=self.settings.stop_grace_period,
         )
 
-    def _stop_instance(self, instance_id: str) -> None:
+    def _retire(self, running: _Running, instance_ids: list[str]) -> None:
+        """Stop instances leaving the rotation once their in-flight requests are answered.
+
+        Call before publishing the snapshot without them: the drain waits on the load counters
+        of the snapshot that routed those requests, so no request is cut off (UpdateEndpoint,
+        scale-in)."""
+        snapshot = self.router.endpoint(running.endpoint.name)
+        routed = {i.instance_id: i for v in snapshot.variants for i in v.instances} \
+            if snapshot is not None else {}
+        for instance_id in instance_ids:
+            self._stop_instance(instance_id, drain=routed.get(instance_id))
+
+    def _stop_instance(self, instance_id: str, drain: RoutedInstance | None = None) -> None:
         async def stop() -> None:
+            if drain is not None:
+                deadline = self.clock.monotonic() + self.settings.invocation_timeout
+                while drain.outstanding > 0 and self.clock.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
             try:
                 await self.launcher.stop_instance(instance_id)
             except Exception:  # noqa: BLE001 - stopping is best effort, logged
@@ -515,11 +549,15 @@ class EndpointManager:
         running.pending_config = None
         running.endpoint.config_name = running.config.name
         running.endpoint.pending_config_name = None
-        # Publish the new fleet before stopping the old one: no request is dropped.
+        # Publish the new fleet, then stop the old one once its requests are answered: no
+        # request is dropped.
+        retiring = [i for fleet in old.values() for i in fleet.instances]
+        snapshot = self.router.endpoint(running.endpoint.name)
         self._publish(running)
-        for fleet in old.values():
-            for instance_id in list(fleet.instances):
-                self._stop_instance(instance_id)
+        routed = {i.instance_id: i for v in snapshot.variants for i in v.instances} \
+            if snapshot is not None else {}
+        for instance_id in retiring:
+            self._stop_instance(instance_id, drain=routed.get(instance_id))
         self._set_status(running, EndpointStatus.IN_SERVICE)
 
     async def _finish_delete(self, running: _Running) -> None:

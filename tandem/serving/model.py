@@ -77,6 +77,7 @@ class EndpointStatus(str, enum.Enum):
     IN_SERVICE = "InService"
     DELETING = "Deleting"
     FAILED = "Failed"
+    UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
 
 
 def validate_name(kind: str, field: str, value: Any) -> str:
