@@ -247,4 +247,7 @@ def _format_failure(status: int, error: BaseException) -> InvocationResult:
     message = getattr(error, "message", None)
     if not isinstance(message, str):
         message = str(error) or type(error).__name__
+    if 400 <= status < 500:
+        # The client's mistake: it gets the message; the traceback stays in the log.
+        return InvocationResult(status, message.encode(), "text/plain")
     return InvocationResult(status, f"{message}\n{trace}".encode(), "text/plain")

@@ -28,6 +28,7 @@ from typing import Any
 
 import tandem
 
+from ..config import parent_environment
 from ..errors import ConfigError
 from .artifacts import materialize
 from .images import ImageKind, classify_image, probe_docker
@@ -188,7 +189,7 @@ def plan_container(
     the unpacked model (``model``), code (``code``), ``home`` and ``tmp``. ``parent_env`` is
     where PATH and LANG come from (the server's environment by default).
     """
-    parent = os.environ if parent_env is None else parent_env
+    parent = parent_environment() if parent_env is None else parent_env
     base_dir = Path(base_dir).resolve()
     work_dir = Path(work_dir).resolve()
     if definition.get("Mode", "SingleModel") != "SingleModel":

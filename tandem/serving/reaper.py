@@ -157,12 +157,14 @@ class FateSharing:
 
     def start(self) -> None:
         """Kill leftovers of a previous server on this data dir, then start the reaper."""
+        from tandem.config import parent_environment  # not at top: this file also runs as a script
+
         self.sweep_leftovers()
         self._reaper = subprocess.Popen(
             [sys.executable, "-I", os.path.abspath(__file__), str(self.grace)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            env={"PATH": parent_environment().get("PATH", "/usr/bin:/bin")},
             close_fds=True,
             # Its own session: a Ctrl-C or killpg aimed at the server does not take it along.
             start_new_session=True,

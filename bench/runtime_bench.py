@@ -4,7 +4,7 @@ Each stage takes a JSON list, adds 1, returns JSON. A client chains the stages a
 does (each response is the next request, keep-alive connections) and reports the ratio of
 runtime to baseline, measured in the same run, alternating rounds to share the noise.
 
-    .venv/bin/python tests/runtime/bench_pipeline.py [--requests 2000] [--concurrency 1,8]
+    .venv/bin/python -m bench.runtime_bench [--requests 2000] [--concurrency 1,8]
 
 Not a test (not collected by pytest); belongs in bench/ once the lead moves it there.
 
