@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.server
-import json
 import pickle
-import socket
 import platform
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -34,17 +32,19 @@ from botocore.config import Config
 
 from tests.server_process import ServerProcess
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def client(url: str, protocol: str) -> Any:
     saved = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
     botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = (protocol,)
     try:
-        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
-                                        region_name="us-east-1")  # fmt: skip
-        c = session.client("cloudwatch", endpoint_url=url,
-                           config=Config(retries={"max_attempts": 1}))  # fmt: skip
+        session = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        )
+        c = session.client(
+            "cloudwatch", endpoint_url=url, config=Config(retries={"max_attempts": 1})
+        )
         assert c.meta.service_model.resolved_protocol == protocol
         return c
     finally:
@@ -61,10 +61,14 @@ class Recorder:
 
     def _keep(self, operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
         if self.on:
-            headers = {k: v for k, v in response_dict["headers"].items()
-                       if k.lower() not in ("content-length", "date", "server", "connection")}
+            headers = {
+                k: v
+                for k, v in response_dict["headers"].items()
+                if k.lower() not in ("content-length", "date", "server", "connection")
+            }
             self.responses[operation_model.name].append(
-                (response_dict["status_code"], headers, response_dict["body"]))  # fmt: skip
+                (response_dict["status_code"], headers, response_dict["body"])
+            )
 
 
 def _operation_of(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> str:
@@ -124,40 +128,78 @@ def timed(fn: Callable[[], Any], n: int) -> list[float]:
     return out
 
 
-def scenarios(c: Any, ns: str, start: dt.datetime, end: dt.datetime) -> dict[str, Callable[[], Any]]:
+def scenarios(
+    c: Any, ns: str, start: dt.datetime, end: dt.datetime
+) -> dict[str, Callable[[], Any]]:
     counter = iter(range(10**9))
-    batch = [{"MetricName": "Invocations", "Value": 1.0, "Unit": "Count",
-              "Dimensions": [{"Name": "EndpointName", "Value": f"ep-{i}"}]} for i in range(20)]
+    batch = [
+        {
+            "MetricName": "Invocations",
+            "Value": 1.0,
+            "Unit": "Count",
+            "Dimensions": [{"Name": "EndpointName", "Value": f"ep-{i}"}],
+        }
+        for i in range(20)
+    ]
 
     def put() -> None:
         next(counter)
         c.put_metric_data(Namespace=ns + "/put", MetricData=batch)
 
     def gms() -> None:
-        c.get_metric_statistics(Namespace=ns + "/day", MetricName="Latency", StartTime=start,
-                                EndTime=end, Period=60,
-                                Statistics=["SampleCount", "Average", "Sum", "Minimum", "Maximum"])
+        c.get_metric_statistics(
+            Namespace=ns + "/day",
+            MetricName="Latency",
+            StartTime=start,
+            EndTime=end,
+            Period=60,
+            Statistics=["SampleCount", "Average", "Sum", "Minimum", "Maximum"],
+        )
 
     def gms_p99() -> None:
-        c.get_metric_statistics(Namespace=ns + "/day", MetricName="Latency", StartTime=start,
-                                EndTime=end, Period=60, ExtendedStatistics=["p99"])
+        c.get_metric_statistics(
+            Namespace=ns + "/day",
+            MetricName="Latency",
+            StartTime=start,
+            EndTime=end,
+            Period=60,
+            ExtendedStatistics=["p99"],
+        )
 
     def list_all() -> None:
         pages = c.get_paginator("list_metrics").paginate(Namespace=ns + "/many")
         assert sum(len(p["Metrics"]) for p in pages) == 10_000
 
-    return {"PutMetricData x20": put, "GetMetricStatistics 1 day/60 s (5 stats)": gms,
-            "GetMetricStatistics 1 day/60 s (p99)": gms_p99, "ListMetrics 10,000 (20 pages)": list_all}
+    return {
+        "PutMetricData x20": put,
+        "GetMetricStatistics 1 day/60 s (5 stats)": gms,
+        "GetMetricStatistics 1 day/60 s (p99)": gms_p99,
+        "ListMetrics 10,000 (20 pages)": list_all,
+    }
 
 
 def seed(c: Any, ns: str, end: dt.datetime) -> None:
     minutes = [end - dt.timedelta(minutes=m + 1) for m in range(1440)]
-    day = [{"MetricName": "Latency", "Unit": "Milliseconds", "Timestamp": t,
-            "Values": [float(v) for v in range(1, 11)], "Counts": [1.0] * 10} for t in minutes]
+    day = [
+        {
+            "MetricName": "Latency",
+            "Unit": "Milliseconds",
+            "Timestamp": t,
+            "Values": [float(v) for v in range(1, 11)],
+            "Counts": [1.0] * 10,
+        }
+        for t in minutes
+    ]
     for i in range(0, len(day), 500):
         c.put_metric_data(Namespace=ns + "/day", MetricData=day[i : i + 500])
-    many = [{"MetricName": f"m{i // 100}", "Value": 1.0,
-             "Dimensions": [{"Name": "Host", "Value": f"h{i % 100}"}]} for i in range(10_000)]
+    many = [
+        {
+            "MetricName": f"m{i // 100}",
+            "Value": 1.0,
+            "Dimensions": [{"Name": "Host", "Value": f"h{i % 100}"}],
+        }
+        for i in range(10_000)
+    ]
     for i in range(0, len(many), 1000):
         c.put_metric_data(Namespace=ns + "/many", MetricData=many[i : i + 1000])
 
@@ -183,9 +225,16 @@ def main() -> None:
             seed(c, ns, end)
             time.sleep(1.5)  # two flushes
             runs = scenarios(c, ns, start, end)
-            points = len(c.get_metric_statistics(
-                Namespace=ns + "/day", MetricName="Latency", StartTime=start, EndTime=end,
-                Period=60, Statistics=["Sum"])["Datapoints"])  # fmt: skip
+            points = len(
+                c.get_metric_statistics(
+                    Namespace=ns + "/day",
+                    MetricName="Latency",
+                    StartTime=start,
+                    EndTime=end,
+                    Period=60,
+                    Statistics=["Sum"],
+                )["Datapoints"]
+            )
             assert points == 1440, points
             tandem: dict[str, list[float]] = {}
             rec.on = True
@@ -197,8 +246,11 @@ def main() -> None:
             recorded.write_bytes(pickle.dumps(dict(rec.responses)))
         finally:
             srv.stop()
-        stub = subprocess.Popen([sys.executable, "-m", "bench.cloudwatch_bench", "--stub",
-                                 str(recorded)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+        stub = subprocess.Popen(
+            [sys.executable, "-m", "bench.cloudwatch_bench", "--stub", str(recorded)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert stub.stdout is not None
             url = stub.stdout.readline().split()[-1]
@@ -211,8 +263,10 @@ def main() -> None:
         finally:
             stub.terminate()
             stub.wait()
-    print(f"# {platform.python_implementation()} {platform.python_version()}, "
-          f"protocol {args.protocol}, boto3 {boto3.__version__}")  # fmt: skip
+    print(
+        f"# {platform.python_implementation()} {platform.python_version()}, "
+        f"protocol {args.protocol}, boto3 {boto3.__version__}"
+    )
     print("| scenario | tandem p50 (ms) | tandem calls/s | stub p50 (ms) | boto3 share |")
     print("|---|---|---|---|---|")
     for name, times in tandem.items():

@@ -49,7 +49,7 @@ def _scalar(kind: str, value: Any, path: str) -> Any:
     if kind == "timestamp":
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
-                value = value.replace(tzinfo=dt.timezone.utc)
+                value = value.replace(tzinfo=dt.UTC)
             return value.timestamp()
         if _number(value):
             return float(value) if not isinstance(value, int) or abs(value) < 2**1023 else math.inf

@@ -59,7 +59,8 @@ class WireError:
 
 
 _TABLE: dict[type, WireError] = {
-    InvalidParameterValue: WireError("InvalidParameterValueException", "InvalidParameterValue", 400),
+    InvalidParameterValue: WireError(
+        "InvalidParameterValueException", "InvalidParameterValue", 400),
     InvalidParameterCombination: WireError(
         "InvalidParameterCombinationException", "InvalidParameterCombination", 400),
     MissingParameter: WireError("MissingRequiredParameterException", "MissingParameter", 400),

@@ -41,13 +41,14 @@ def _datum(d: Params) -> MetricDatum:
         dimensions=_dimensions(d),
         timestamp=d.get("Timestamp"),
         value=d.get("Value"),
-        statistic_values=None if s is None else StatisticSet(
-            s["SampleCount"], s["Sum"], s["Minimum"], s["Maximum"]),
+        statistic_values=None
+        if s is None
+        else StatisticSet(s["SampleCount"], s["Sum"], s["Minimum"], s["Maximum"]),
         values=d.get("Values"),
         counts=d.get("Counts"),
         unit=d.get("Unit"),
         storage_resolution=d.get("StorageResolution"),
-    )  # fmt: skip
+    )
 
 
 def _query(q: Params) -> MetricDataQuery:
@@ -57,10 +58,18 @@ def _query(q: Params) -> MetricDataQuery:
         m = stat["Metric"]
         metric_stat = MetricStat(
             Metric(m.get("Namespace"), m.get("MetricName"), tuple(_dimensions(m))),
-            stat["Period"], stat["Stat"], stat.get("Unit"),
-        )  # fmt: skip
-    return MetricDataQuery(q["Id"], metric_stat, q.get("Expression"), q.get("Label"),
-                           q.get("ReturnData", True), q.get("Period"))  # fmt: skip
+            stat["Period"],
+            stat["Stat"],
+            stat.get("Unit"),
+        )
+    return MetricDataQuery(
+        q["Id"],
+        metric_stat,
+        q.get("Expression"),
+        q.get("Label"),
+        q.get("ReturnData", True),
+        q.get("Period"),
+    )
 
 
 def _present(d: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +79,9 @@ def _present(d: dict[str, Any]) -> dict[str, Any]:
 class CloudWatchOperations:
     """The four metric operations over a registry (writes) and ``MetricQueries`` (reads)."""
 
-    def __init__(self, registry: MetricRegistry, queries: MetricQueries,
-                 clock: Clock | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, registry: MetricRegistry, queries: MetricQueries, clock: Clock | None = None
+    ) -> None:
         self.registry = registry
         self.queries = queries
         self.clock = clock or SystemClock()
@@ -85,45 +95,84 @@ class CloudWatchOperations:
     async def call(self, operation: str, params: Params) -> dict[str, Any] | None:
         handler = self._table.get(operation)
         if handler is None:
-            raise UnknownAction(f"The action or operation {operation!r} is not valid for this "
-                                "endpoint.")  # fmt: skip
+            raise UnknownAction(
+                f"The action or operation {operation!r} is not valid for this endpoint."
+            )
         return await handler(params)
 
     async def put_metric_data(self, p: Params) -> None:
-        entity = [[_datum(d) for d in e.get("MetricData") or ()]
-                  for e in p.get("EntityMetricData") or ()]  # fmt: skip
-        put_metric_data(self.registry, p["Namespace"], [_datum(d) for d in p.get("MetricData") or ()],
-                        self.clock, entity_metric_data=entity)  # fmt: skip
+        entity = [
+            [_datum(d) for d in e.get("MetricData") or ()] for e in p.get("EntityMetricData") or ()
+        ]
+        put_metric_data(
+            self.registry,
+            p["Namespace"],
+            [_datum(d) for d in p.get("MetricData") or ()],
+            self.clock,
+            entity_metric_data=entity,
+        )
         return None
 
     async def get_metric_statistics(self, p: Params) -> dict[str, Any]:
         result = await asyncio.to_thread(
-            self.queries.get_statistics, p["Namespace"], p["MetricName"], p["StartTime"],
-            p["EndTime"], p["Period"], p.get("Statistics") or (),
-            p.get("ExtendedStatistics") or (), _dimensions(p), p.get("Unit"),
-        )  # fmt: skip
+            self.queries.get_statistics,
+            p["Namespace"],
+            p["MetricName"],
+            p["StartTime"],
+            p["EndTime"],
+            p["Period"],
+            p.get("Statistics") or (),
+            p.get("ExtendedStatistics") or (),
+            _dimensions(p),
+            p.get("Unit"),
+        )
         return {
             "Label": result.label,
-            "Datapoints": [_present({
-                "Timestamp": d.timestamp, "SampleCount": d.sample_count, "Average": d.average,
-                "Sum": d.sum, "Minimum": d.minimum, "Maximum": d.maximum, "Unit": d.unit,
-                "ExtendedStatistics": d.extended_statistics}) for d in result.datapoints],
-        }  # fmt: skip
+            "Datapoints": [
+                _present(
+                    {
+                        "Timestamp": d.timestamp,
+                        "SampleCount": d.sample_count,
+                        "Average": d.average,
+                        "Sum": d.sum,
+                        "Minimum": d.minimum,
+                        "Maximum": d.maximum,
+                        "Unit": d.unit,
+                        "ExtendedStatistics": d.extended_statistics,
+                    }
+                )
+                for d in result.datapoints
+            ],
+        }
 
     async def get_metric_data(self, p: Params) -> dict[str, Any]:
         queries = [_query(q) for q in p["MetricDataQueries"]]
         result = await asyncio.to_thread(
-            self.queries.get_metric_data, queries, p["StartTime"], p["EndTime"],
-            p.get("NextToken"), p.get("ScanBy"), p.get("MaxDatapoints"),
-        )  # fmt: skip
+            self.queries.get_metric_data,
+            queries,
+            p["StartTime"],
+            p["EndTime"],
+            p.get("NextToken"),
+            p.get("ScanBy"),
+            p.get("MaxDatapoints"),
+        )
         out: dict[str, Any] = {
-            "MetricDataResults": [_present({
-                "Id": r.id, "Label": r.label, "Timestamps": r.timestamps, "Values": r.values,
-                "StatusCode": r.status_code,
-                "Messages": [{"Code": m.code, "Value": m.value} for m in r.messages] or None,
-            }) for r in result.metric_data_results],
+            "MetricDataResults": [
+                _present(
+                    {
+                        "Id": r.id,
+                        "Label": r.label,
+                        "Timestamps": r.timestamps,
+                        "Values": r.values,
+                        "StatusCode": r.status_code,
+                        "Messages": [{"Code": m.code, "Value": m.value} for m in r.messages]
+                        or None,
+                    }
+                )
+                for r in result.metric_data_results
+            ],
             "Messages": [{"Code": m.code, "Value": m.value} for m in result.messages],
-        }  # fmt: skip
+        }
         if result.next_token:
             out["NextToken"] = result.next_token
         return out
@@ -131,13 +180,23 @@ class CloudWatchOperations:
     async def list_metrics(self, p: Params) -> dict[str, Any]:
         filters = [DimensionFilter(f["Name"], f.get("Value")) for f in p.get("Dimensions") or ()]
         result = await asyncio.to_thread(
-            self.queries.list_metrics, p.get("Namespace"), p.get("MetricName"), filters,
-            p.get("RecentlyActive"), p.get("NextToken"),
-        )  # fmt: skip
-        out: dict[str, Any] = {"Metrics": [
-            {"Namespace": m.namespace, "MetricName": m.metric_name,
-             "Dimensions": [{"Name": n, "Value": v} for n, v in m.dimensions]}
-            for m in result.metrics]}  # fmt: skip
+            self.queries.list_metrics,
+            p.get("Namespace"),
+            p.get("MetricName"),
+            filters,
+            p.get("RecentlyActive"),
+            p.get("NextToken"),
+        )
+        out: dict[str, Any] = {
+            "Metrics": [
+                {
+                    "Namespace": m.namespace,
+                    "MetricName": m.metric_name,
+                    "Dimensions": [{"Name": n, "Value": v} for n, v in m.dimensions],
+                }
+                for m in result.metrics
+            ]
+        }
         if result.next_token:
             out["NextToken"] = result.next_token
         return out

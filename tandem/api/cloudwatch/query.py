@@ -129,7 +129,9 @@ def decode(operation: str, params: Mapping[str, str]) -> dict[str, Any]:
     return coerce(_shape_tree(tree, INPUTS[operation], ""), INPUTS[operation], _scalar)
 
 
-def decode_form(body: bytes, url_query: Mapping[str, str] | None = None) -> tuple[str, dict[str, str]]:
+def decode_form(
+    body: bytes, url_query: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
     """(operation, parameters) of a query request; the operation is ``Action``."""
     params = parse_form(body, url_query)
     action = params.get("Action")

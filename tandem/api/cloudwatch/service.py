@@ -90,10 +90,14 @@ class CloudWatchService:
 
         def fail(error: TandemError, request_id: str) -> tuple[int, dict[str, str], bytes]:
             wire = wire_error(error)
-            return wire.status_for(_query_mode(request)), {
-                "Content-Type": json10.CONTENT_TYPE,
-                "x-amzn-query-error": f"{wire.query_code};{wire.fault}",
-            }, json10.render_error(wire, error.message)
+            return (
+                wire.status_for(_query_mode(request)),
+                {
+                    "Content-Type": json10.CONTENT_TYPE,
+                    "x-amzn-query-error": f"{wire.query_code};{wire.fault}",
+                },
+                json10.render_error(wire, error.message),
+            )
 
         return await self._serve(request, f"json {operation}", run, fail)
 
@@ -122,7 +126,11 @@ class CloudWatchService:
         target = cbor.operation_from_path(request.path)
 
         async def run(request_id: str) -> tuple[dict[str, str], bytes]:
-            if target is None or target[0] not in cbor.SERVICE_NAMES or target[1] not in _OPERATIONS:
+            if (
+                target is None
+                or target[0] not in cbor.SERVICE_NAMES
+                or target[1] not in _OPERATIONS
+            ):
                 raise UnknownAction(f"No CloudWatch operation at {request.path}.")
             operation = target[1]
             params = cbor.decode(operation, await _read(request))
@@ -137,4 +145,3 @@ class CloudWatchService:
             }, cbor.render_error(wire, error.message)  # fmt: skip
 
         return await self._serve(request, "cbor", run, fail)
-

@@ -42,9 +42,8 @@ def _map(value: Shape) -> Shape:
     return Shape("map", member=value)
 
 
-S, I, D, B, T = Shape("string"), Shape("integer"), Shape("double"), Shape("boolean"), Shape(
-    "timestamp"
-)
+S, D, B, T = Shape("string"), Shape("double"), Shape("boolean"), Shape("timestamp")
+I = Shape("integer")  # noqa: E741 - the shape letters read like the model's types
 
 DIMENSION = _struct({"Name": S, "Value": S}, "Name", "Value")
 DIMENSIONS = _list(DIMENSION)
@@ -175,7 +174,7 @@ def parse_time_text(text: str, path: str) -> float:
 def _iso(text: str) -> float:
     value = dt.datetime.fromisoformat(text.replace("z", "Z"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.timestamp()
 
 

@@ -27,8 +27,9 @@ class ServerThread:
     """``TandemServer`` on 127.0.0.1 port 0, driven by an event loop on a daemon thread."""
 
     def __init__(self, data_dir: Path, flush_interval: float = 0.2) -> None:
-        self.server = TandemServer(Settings(port=0, data_dir=data_dir,
-                                            metrics_flush_interval=flush_interval))  # fmt: skip
+        self.server = TandemServer(
+            Settings(port=0, data_dir=data_dir, metrics_flush_interval=flush_interval)
+        )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
@@ -56,9 +57,11 @@ def cloudwatch_client(url: str, protocol: str, **config: Any) -> Any:
         botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = (protocol,)
         try:
             session = boto3.session.Session(
-                aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+                aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+            )
             client = session.client(
-                "cloudwatch", endpoint_url=url,
+                "cloudwatch",
+                endpoint_url=url,
                 config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
             )
             assert client.meta.service_model.resolved_protocol == protocol
@@ -71,8 +74,9 @@ def unique_namespace(prefix: str = "Test") -> str:
     return f"{prefix}/{uuid.uuid4().hex[:12]}"
 
 
-def eventually(fetch: Callable[[], Any], ready: Callable[[Any], bool],
-               timeout: float = 10.0) -> Any:  # fmt: skip
+def eventually(
+    fetch: Callable[[], Any], ready: Callable[[Any], bool], timeout: float = 10.0
+) -> Any:
     """Poll ``fetch`` until ``ready`` (queries read the store, flushed every 0.2 s here)."""
     deadline = time.monotonic() + timeout
     while True:

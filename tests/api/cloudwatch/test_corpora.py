@@ -42,6 +42,7 @@ def test_cbor_corpus(case: Path) -> None:
 
 
 def test_cbor_operation_uses_last_four_path_segments() -> None:
-    assert cbor.operation_from_path("/prefix/x/service/GraniteServiceVersion20100801/operation/ListMetrics") == (
-        "GraniteServiceVersion20100801", "ListMetrics")
+    assert cbor.operation_from_path(
+        "/prefix/x/service/GraniteServiceVersion20100801/operation/ListMetrics"
+    ) == ("GraniteServiceVersion20100801", "ListMetrics")
     assert cbor.operation_from_path("/service/S/ops/ListMetrics") is None

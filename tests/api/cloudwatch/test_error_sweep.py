@@ -24,27 +24,55 @@ HUGE = b"x" * (9 * 1024 * 1024)  # over the app's 8 MiB body limit
 BOMB = gzip.compress(HUGE)  # 9 KiB on the wire, 9 MiB inflated
 
 MALFORMED: dict[str, dict[str, bytes]] = {
-    "json": {"bad json": b"{not json", "not an object": b"[1, 2]", "bad utf-8": b'{"a": "\xff"}',
-             "deep nesting": b"[" * 100_000 + b"]" * 100_000, "wrong types": json.dumps(
-                 {"Namespace": 5, "MetricData": "x", "MetricDataQueries": {}, "StartTime": "soon",
-                  "MetricName": [], "Period": "60", "Dimensions": 3}).encode()},
-    "cbor": {"bad cbor": b"\xff\xff\x1c", "truncated": cbor2.dumps({"Namespace": "N"})[:-1],
-             "not a map": cbor2.dumps([1, 2]), "unknown tag": cbor2.dumps(cbor2.CBORTag(99, {})),
-             "huge claimed length": b"\x9b\x7f\xff\xff\xff\xff\xff\xff\xff",
-             "wrong types": cbor2.dumps({"Namespace": 5, "MetricData": "x", "StartTime": "soon",
-                                         "MetricDataQueries": {}, "Period": 1.5, "Dimensions": 3}),
-             "tag 1 over text": cbor2.dumps({"StartTime": cbor2.CBORTag(1, "2024"),
-                                             "Namespace": "N", "MetricName": "M"})},
-    "query": {"bad utf-8": b"Action=ListMetrics&Namespace=%ff%fe\xff",
-              "missing action": b"Version=2010-08-01&Namespace=N",
-              "bad index": b"Namespace=N&Dimensions.member.0.Name=a&MetricData.member.x.Value=1"
-                           b"&MetricDataQueries.member.-1.Id=m",
-              "conflicting keys": b"Namespace=N&MetricData=x&MetricData.member.1.MetricName=M",
-              "wrong types": b"Namespace=N&MetricName=M&Period=sixty&StartTime=later&EndTime=x"
-                             b"&MetricDataQueries.member.1.Id=m&MaxDatapoints=1.5"
-                             b"&MetricData.member.1.MetricName=M&MetricData.member.1.Value=abc"
-                             b"&IncludeLinkedAccounts=maybe"},
- }  # fmt: skip
+    "json": {
+        "bad json": b"{not json",
+        "not an object": b"[1, 2]",
+        "bad utf-8": b'{"a": "\xff"}',
+        "deep nesting": b"[" * 100_000 + b"]" * 100_000,
+        "wrong types": json.dumps(
+            {
+                "Namespace": 5,
+                "MetricData": "x",
+                "MetricDataQueries": {},
+                "StartTime": "soon",
+                "MetricName": [],
+                "Period": "60",
+                "Dimensions": 3,
+            }
+        ).encode(),
+    },
+    "cbor": {
+        "bad cbor": b"\xff\xff\x1c",
+        "truncated": cbor2.dumps({"Namespace": "N"})[:-1],
+        "not a map": cbor2.dumps([1, 2]),
+        "unknown tag": cbor2.dumps(cbor2.CBORTag(99, {})),
+        "huge claimed length": b"\x9b\x7f\xff\xff\xff\xff\xff\xff\xff",
+        "wrong types": cbor2.dumps(
+            {
+                "Namespace": 5,
+                "MetricData": "x",
+                "StartTime": "soon",
+                "MetricDataQueries": {},
+                "Period": 1.5,
+                "Dimensions": 3,
+            }
+        ),
+        "tag 1 over text": cbor2.dumps(
+            {"StartTime": cbor2.CBORTag(1, "2024"), "Namespace": "N", "MetricName": "M"}
+        ),
+    },
+    "query": {
+        "bad utf-8": b"Action=ListMetrics&Namespace=%ff%fe\xff",
+        "missing action": b"Version=2010-08-01&Namespace=N",
+        "bad index": b"Namespace=N&Dimensions.member.0.Name=a&MetricData.member.x.Value=1"
+        b"&MetricDataQueries.member.-1.Id=m",
+        "conflicting keys": b"Namespace=N&MetricData=x&MetricData.member.1.MetricName=M",
+        "wrong types": b"Namespace=N&MetricName=M&Period=sixty&StartTime=later&EndTime=x"
+        b"&MetricDataQueries.member.1.Id=m&MaxDatapoints=1.5"
+        b"&MetricData.member.1.MetricName=M&MetricData.member.1.Value=abc"
+        b"&IncludeLinkedAccounts=maybe",
+    },
+}
 
 
 def _with_action(protocol: str, operation: str, body: bytes) -> bytes:
@@ -62,22 +90,38 @@ def _assert_client_error(protocol: str, response: Any) -> str:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("operation", OPERATION_NAMES)
-def test_malformed_bodies_get_4xx_error_shapes(server: ServerThread, protocol: str,
-                                               operation: str) -> None:  # fmt: skip
+def test_malformed_bodies_get_4xx_error_shapes(
+    server: ServerThread, protocol: str, operation: str
+) -> None:
     codes = {}
     for name, body in MALFORMED[protocol].items():
         r = send(server.url, protocol, operation, _with_action(protocol, operation, body))
         assert r.status != 200, name
         codes[name] = _assert_client_error(protocol, r)
-    r = send(server.url, protocol, operation, gzip.compress(b"x")[:-3] + b"zzz",
-             headers={"Content-Encoding": "gzip", "Connection": "close"})  # fmt: skip
+    r = send(
+        server.url,
+        protocol,
+        operation,
+        gzip.compress(b"x")[:-3] + b"zzz",
+        headers={"Content-Encoding": "gzip", "Connection": "close"},
+    )
     codes["bad gzip"] = _assert_client_error(protocol, r)
-    r = send(server.url, protocol, operation, BOMB,
-             headers={"Content-Encoding": "gzip", "Connection": "close"})
+    r = send(
+        server.url,
+        protocol,
+        operation,
+        BOMB,
+        headers={"Content-Encoding": "gzip", "Connection": "close"},
+    )
     codes["gzip bomb"] = _assert_client_error(protocol, r)
     assert codes["gzip bomb"] == "RequestEntityTooLarge" and r.status == 413
-    assert set(codes.values()) <= {"MalformedInput", "InvalidParameterValue", "MissingParameter",
-                                   "RequestEntityTooLarge", "InvalidAction"}
+    assert set(codes.values()) <= {
+        "MalformedInput",
+        "InvalidParameterValue",
+        "MissingParameter",
+        "RequestEntityTooLarge",
+        "InvalidAction",
+    }
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -95,26 +139,43 @@ def test_huge_body_is_refused_not_hung(server: ServerThread, protocol: str) -> N
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_unknown_operations(server: ServerThread, protocol: str) -> None:
-    r = send(server.url, protocol, "DeleteEverything",
-             form("DeleteEverything") if protocol == "query" else encode(protocol, "", {}))
+    r = send(
+        server.url,
+        protocol,
+        "DeleteEverything",
+        form("DeleteEverything") if protocol == "query" else encode(protocol, "", {}),
+    )
     assert _assert_client_error(protocol, r) == "InvalidAction"
 
 
 def test_cbor_unknown_service_in_path(server: ServerThread) -> None:
     import urllib3
 
-    r = urllib3.request("POST", server.url + "/service/Other/operation/ListMetrics", body=b"\xa0",
-                        headers={"Smithy-Protocol": "rpc-v2-cbor"})  # fmt: skip
+    r = urllib3.request(
+        "POST",
+        server.url + "/service/Other/operation/ListMetrics",
+        body=b"\xa0",
+        headers={"Smithy-Protocol": "rpc-v2-cbor"},
+    )
     assert _assert_client_error("cbor", r) == "InvalidAction"
 
 
 # -- fuzzing member types ----------------------------------------------------------
 
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
-                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))  # fmt: skip
-_values = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=8)  # fmt: skip
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def _members(operation: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -140,8 +201,12 @@ def _query_form(members: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_fuzzed_member_types_never_500(server: ServerThread, protocol: str) -> None:
-    @settings(max_examples=60, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     @given(operation=st.sampled_from(OPERATION_NAMES), data=st.data())
     def run(operation: str, data: st.DataObject) -> None:
         members = data.draw(_members(operation))

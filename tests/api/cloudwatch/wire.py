@@ -15,8 +15,9 @@ XMLNS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
 _http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
 
 
-def send(url: str, protocol: str, operation: str, body: bytes,
-         headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:  # fmt: skip
+def send(
+    url: str, protocol: str, operation: str, body: bytes, headers: dict[str, str] | None = None
+) -> urllib3.BaseHTTPResponse:
     """``body`` is already encoded for ``protocol`` ('json', 'cbor' or 'query'; for query it
     is the whole form, Action included)."""
     h = {"x-amzn-query-mode": "true"} if protocol != "query" else {}
