@@ -1,0 +1,218 @@
+"""SageMaker control plane for jobs (awsJson1_1, ``X-Amz-Target: SageMaker.<Op>``).
+
+A second service with the "SageMaker" prefix beside ``api.sagemaker`` (endpoints): training
+jobs, transform jobs, notebook instances and their lifecycle configs. It parses members, calls
+``tandem.jobs.JobManager`` and renders SageMaker's response members; errors render as
+``{"__type": <code>, "message": ...}`` (not-found is ``ValidationException``, as on AWS and as
+boto3's waiters expect).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from ..errors import TandemError, ValidationException
+from ..jobs.manager import JobManager
+
+__all__ = ["SageMakerJobsService"]
+
+Handler = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def _require(body: Mapping[str, Any], *names: str) -> None:
+    for name in names:
+        if body.get(name) is None:
+            raise ValidationException(
+                f"1 validation error detected: Value null at '{name[0].lower() + name[1:]}' "
+                "failed to satisfy constraint: Member must not be null")
+
+
+class SageMakerJobsService:
+    target_prefix = "SageMaker"
+    content_type = "application/x-amz-json-1.1"
+
+    def __init__(self, manager: JobManager) -> None:
+        self.manager = manager
+        self.notebooks = manager.notebooks
+        self.operations: dict[str, Handler] = {
+            "CreateTrainingJob": self.create_training_job,
+            "DescribeTrainingJob": self.describe_training_job,
+            "ListTrainingJobs": self.list_training_jobs,
+            "StopTrainingJob": self.stop_training_job,
+            "CreateTransformJob": self.create_transform_job,
+            "DescribeTransformJob": self.describe_transform_job,
+            "ListTransformJobs": self.list_transform_jobs,
+            "StopTransformJob": self.stop_transform_job,
+            "CreateNotebookInstanceLifecycleConfig": self.create_lifecycle_config,
+            "DescribeNotebookInstanceLifecycleConfig": self.describe_lifecycle_config,
+            "ListNotebookInstanceLifecycleConfigs": self.list_lifecycle_configs,
+            "DeleteNotebookInstanceLifecycleConfig": self.delete_lifecycle_config,
+            "CreateNotebookInstance": self.create_notebook_instance,
+            "DescribeNotebookInstance": self.describe_notebook_instance,
+            "ListNotebookInstances": self.list_notebook_instances,
+            "StartNotebookInstance": self.start_notebook_instance,
+            "StopNotebookInstance": self.stop_notebook_instance,
+            "DeleteNotebookInstance": self.delete_notebook_instance,
+        }
+
+    @staticmethod
+    def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
+        body = json.dumps({"__type": error.code, "message": error.message}).encode()
+        return error.status, {"Content-Type": "application/x-amz-json-1.1"}, body
+
+    # -- training -----------------------------------------------------------------------
+
+    async def create_training_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "TrainingJobName")
+        return {"TrainingJobArn": await self.manager.create_training_job(dict(body))}
+
+    async def describe_training_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "TrainingJobName")
+        return self.manager.describe_training_job(body["TrainingJobName"])
+
+    async def list_training_jobs(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        items = _filter(self.manager.list_training_jobs(), body, "TrainingJobName",
+                        "TrainingJobStatus")
+        return _page(items, body, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus")
+
+    async def stop_training_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "TrainingJobName")
+        self.manager.stop_training_job(body["TrainingJobName"])
+        return {}
+
+    # -- transform ----------------------------------------------------------------------
+
+    async def create_transform_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "TransformJobName", "ModelName", "TransformInput", "TransformOutput",
+                 "TransformResources")
+        return {"TransformJobArn": await self.manager.create_transform_job(dict(body))}
+
+    async def describe_transform_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "TransformJobName")
+        return self.manager.describe_transform_job(body["TransformJobName"])
+
+    async def list_transform_jobs(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        items = _filter(self.manager.list_transform_jobs(), body, "TransformJobName",
+                        "TransformJobStatus")
+        return _page(items, body, "TransformJobSummaries", "TransformJobName",
+                     "TransformJobStatus")
+
+    async def stop_transform_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "TransformJobName")
+        self.manager.stop_transform_job(body["TransformJobName"])
+        return {}
+
+    # -- notebook lifecycle configs -----------------------------------------------------
+
+    async def create_lifecycle_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "NotebookInstanceLifecycleConfigName")
+        config = self.notebooks.create_lifecycle_config(dict(body))
+        return {"NotebookInstanceLifecycleConfigArn": config.arn}
+
+    async def describe_lifecycle_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "NotebookInstanceLifecycleConfigName")
+        return self.notebooks.lifecycle_config(body["NotebookInstanceLifecycleConfigName"]).describe()
+
+    async def list_lifecycle_configs(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        items = [{k: v for k, v in c.describe().items() if k not in ("OnCreate", "OnStart")}
+                 for c in self.notebooks.configs.values()]
+        items = _filter(items, body, "NotebookInstanceLifecycleConfigName", None)
+        return _page(items, body, "NotebookInstanceLifecycleConfigs",
+                     "NotebookInstanceLifecycleConfigName", None)
+
+    async def delete_lifecycle_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "NotebookInstanceLifecycleConfigName")
+        self.notebooks.delete_lifecycle_config(body["NotebookInstanceLifecycleConfigName"])
+        return {}
+
+    # -- notebook instances -------------------------------------------------------------
+
+    async def create_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "NotebookInstanceName", "InstanceType", "RoleArn")
+        return {"NotebookInstanceArn": self.notebooks.create_instance(dict(body)).arn}
+
+    async def describe_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "NotebookInstanceName")
+        return self.notebooks.instance(body["NotebookInstanceName"]).describe()
+
+    async def list_notebook_instances(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        items = [i.summary() for i in self.notebooks.instances.values()]
+        contains = body.get("NotebookInstanceLifecycleConfigNameContains")
+        if contains:
+            items = [i for i in items
+                     if contains in i.get("NotebookInstanceLifecycleConfigName", "")]
+        items = _filter(items, body, "NotebookInstanceName", "NotebookInstanceStatus")
+        return _page(items, body, "NotebookInstances", "NotebookInstanceName",
+                     "NotebookInstanceStatus")
+
+    async def start_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "NotebookInstanceName")
+        self.notebooks.start_instance(body["NotebookInstanceName"])
+        return {}
+
+    async def stop_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "NotebookInstanceName")
+        self.notebooks.stop_instance(body["NotebookInstanceName"])
+        return {}
+
+    async def delete_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _require(body, "NotebookInstanceName")
+        self.notebooks.delete_instance(body["NotebookInstanceName"])
+        return {}
+
+
+def _filter(items: list[dict[str, Any]], body: Mapping[str, Any], name_field: str,
+            status_field: str | None) -> list[dict[str, Any]]:
+    contains = body.get("NameContains")
+    status = body.get("StatusEquals")
+    out = []
+    for item in items:
+        if contains and contains.lower() not in item[name_field].lower():
+            continue
+        if status and status_field and item.get(status_field) != status:
+            continue
+        if not _in_window(item.get("CreationTime", 0.0), body, "CreationTime"):
+            continue
+        if not _in_window(item.get("LastModifiedTime", 0.0), body, "LastModifiedTime"):
+            continue
+        out.append(item)
+    return out
+
+
+def _in_window(value: float, body: Mapping[str, Any], field: str) -> bool:
+    before, after = body.get(f"{field}Before"), body.get(f"{field}After")
+    if before is not None and not value < float(before):
+        return False
+    return after is None or value > float(after)
+
+
+def _page(items: list[dict[str, Any]], body: Mapping[str, Any], key: str, name_field: str,
+          status_field: str | None) -> dict[str, Any]:
+    """List* paging: SortBy Name|CreationTime|Status (default CreationTime), SortOrder
+    (default Descending), MaxResults 1-100 (default 10), NextToken."""
+    sort_by = body.get("SortBy", "CreationTime")
+    sort_key = {"Name": name_field, "CreationTime": "CreationTime",
+                "Status": status_field}.get(sort_by)
+    if sort_key is None:
+        raise ValidationException(f"SortBy {sort_by!r} is not supported here")
+    order = body.get("SortOrder", "Descending")
+    if order not in ("Ascending", "Descending"):
+        raise ValidationException(f"SortOrder must be Ascending or Descending, got {order!r}")
+    items.sort(key=lambda item: item[sort_key], reverse=order == "Descending")
+    limit = body.get("MaxResults", 10)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        raise ValidationException("MaxResults must be between 1 and 100")
+    start = 0
+    token = body.get("NextToken")
+    if token:
+        try:
+            start = int(base64.urlsafe_b64decode(str(token).encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationException("The NextToken is invalid.") from None
+    out: dict[str, Any] = {key: items[start:start + limit]}
+    if start + limit < len(items):
+        out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+    return out

@@ -1,0 +1,432 @@
+"""Training jobs: N hosts (algo-1..algo-N) as processes with SageMaker's layout and SM_* env.
+
+``TrainingJob`` is the live record DescribeTrainingJob renders; ``TrainingRunner.run`` drives
+one job through SageMaker's statuses: InProgress (secondary Starting, Downloading, Training,
+Uploading) to Completed, Failed or Stopped. A stop (StopTrainingJob) or MaxRuntimeInSeconds
+sends SIGTERM to every host, waits the grace period (SageMaker's 120 s by default), then
+SIGKILL; the job ends Stopped (secondary Stopped or MaxRuntimeExceeded) and, as on SageMaker,
+what the hosts saved in their model directory is still uploaded. Logs go to
+``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-<k>-<epoch seconds>`` (one epoch per
+job); instance metrics to the same namespace with ``Host=<job>/algo-<k>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..serving.artifacts import materialize
+from ..serving.launcher import describe_returncode, quote_lines
+from ..serving.ports import PortAllocator
+from ..telemetry.logs import LogService
+from ..telemetry.usage import UsageProbe, instance_probe
+from .locations import join_location, local_path
+from .metric_definitions import TRAINING_NAMESPACE, FinalMetric, MetricMatcher
+from .processes import JobProcess, SessionGuard, UsageSampler
+from .records import JobStatus, StatusTransition
+from .training_layout import (
+    HostLayout,
+    decode_hyperparameters,
+    host_names,
+    resource_config,
+    to_cmd_args,
+    training_environment,
+    write_config,
+)
+from .training_request import TrainingRequest
+from .transform_io import list_input_files
+
+__all__ = ["TrainingJob", "TrainingRunner", "TRAINING_LOG_GROUP"]
+
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+FAILURE_REASON_CHARS = 1024
+_PASSTHROUGH = ("PATH", "LANG", "LC_ALL")
+_MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Failed": "Training job failed",
+    "Stopping": "Stopping the training job",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Training job runtime exceeded MaxRuntimeInSeconds provided",
+}
+
+
+@dataclasses.dataclass(eq=False)
+class TrainingJob:
+    request: TrainingRequest
+    arn: str
+    creation_time: float
+    status: JobStatus = JobStatus.IN_PROGRESS
+    secondary_status: str = "Starting"
+    transitions: list[StatusTransition] = dataclasses.field(default_factory=list)
+    failure_reason: str | None = None
+    last_modified_time: float = 0.0
+    training_start_time: float | None = None
+    training_end_time: float | None = None
+    log_epoch: int = 0
+    final_metrics: list[FinalMetric] = dataclasses.field(default_factory=list)
+    model_artifacts: str = ""
+    stop_requested: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    matcher: MetricMatcher | None = None
+
+    @property
+    def name(self) -> str:
+        return self.request.name
+
+    def set_secondary(self, status: str, now: float, message: str | None = None) -> None:
+        if self.transitions and self.transitions[-1].end_time is None:
+            self.transitions[-1].end_time = now
+        self.secondary_status = status
+        self.transitions.append(StatusTransition(status, now, message or _MESSAGES[status]))
+        self.last_modified_time = now
+
+    def metrics(self) -> list[FinalMetric]:
+        return self.matcher.final_metrics() if self.matcher is not None else self.final_metrics
+
+    def describe(self) -> dict[str, Any]:
+        raw = self.request.raw
+        out: dict[str, Any] = {
+            "TrainingJobName": self.name,
+            "TrainingJobArn": self.arn,
+            "ModelArtifacts": {"S3ModelArtifacts": self.model_artifacts},
+            "TrainingJobStatus": self.status.value,
+            "SecondaryStatus": self.secondary_status,
+            "HyperParameters": dict(self.request.hyperparameters),
+            "AlgorithmSpecification": raw["AlgorithmSpecification"],
+            "RoleArn": raw["RoleArn"],
+            "OutputDataConfig": raw["OutputDataConfig"],
+            "ResourceConfig": raw["ResourceConfig"],
+            "StoppingCondition": raw["StoppingCondition"],
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "SecondaryStatusTransitions": [t.wire() for t in self.transitions],
+            "EnableNetworkIsolation": bool(raw.get("EnableNetworkIsolation", False)),
+            "EnableInterContainerTrafficEncryption":
+                bool(raw.get("EnableInterContainerTrafficEncryption", False)),
+            "EnableManagedSpotTraining": bool(raw.get("EnableManagedSpotTraining", False)),
+        }
+        for key in ("InputDataConfig", "Environment", "VpcConfig", "CheckpointConfig"):
+            if key in raw:
+                out[key] = raw[key]
+        if self.failure_reason:
+            out["FailureReason"] = self.failure_reason
+        if self.training_start_time is not None:
+            out["TrainingStartTime"] = self.training_start_time
+        if self.training_end_time is not None:
+            out["TrainingEndTime"] = self.training_end_time
+            seconds = max(1, int(round(self.training_end_time - (self.training_start_time
+                                                                  or self.training_end_time))))
+            out["TrainingTimeInSeconds"] = seconds
+            out["BillableTimeInSeconds"] = seconds
+        metrics = self.metrics()
+        if metrics:
+            out["FinalMetricDataList"] = [
+                {"MetricName": m.metric_name, "Value": m.value, "Timestamp": m.timestamp}
+                for m in metrics]
+        if not self.model_artifacts:
+            del out["ModelArtifacts"]["S3ModelArtifacts"]
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        out = {"TrainingJobName": self.name, "TrainingJobArn": self.arn,
+               "CreationTime": self.creation_time, "LastModifiedTime": self.last_modified_time,
+               "TrainingJobStatus": self.status.value, "SecondaryStatus": self.secondary_status}
+        if self.training_end_time is not None:
+            out["TrainingEndTime"] = self.training_end_time
+        return out
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:FAILURE_REASON_CHARS]
+
+
+class TrainingRunner:
+    """Runs training jobs as local process clusters."""
+
+    def __init__(
+        self,
+        *,
+        logs: LogService,
+        registry: Any,
+        jobs_dir: Path,
+        guard: SessionGuard | None = None,
+        ports: PortAllocator | None = None,
+        clock: Clock | None = None,
+        usage_interval: float = 5.0,
+        stop_grace: float = 120.0,
+        probe_factory: Callable[[Path], UsageProbe] = instance_probe,
+        num_gpus: int = 0,
+        parent_env: dict[str, str] | None = None,
+    ) -> None:
+        self.logs = logs
+        self.registry = registry
+        self.jobs_dir = Path(jobs_dir)
+        self.guard = guard
+        self.ports = ports or PortAllocator()
+        self.clock = clock or SystemClock()
+        self.usage_interval = usage_interval
+        self.stop_grace = stop_grace
+        self.probe_factory = probe_factory
+        self.num_gpus = num_gpus
+        self.parent_env = dict(os.environ if parent_env is None else parent_env)
+
+    def log_streams(self, job: TrainingJob) -> list[str]:
+        return [f"{job.name}/{host}-{job.log_epoch}"
+                for host in host_names(job.request.instance_count)]
+
+    async def run(self, job: TrainingJob, on_change: Callable[[TrainingJob], None]) -> None:
+        request = job.request
+        hosts = host_names(request.instance_count)
+        job_dir = self.jobs_dir / "training" / job.name
+        job.log_epoch = int(self.clock.time())
+        job.set_secondary("Starting", self.clock.time())
+        on_change(job)
+        stop_kind = None
+        leases = []
+        try:
+            job.set_secondary("Downloading", self.clock.time())
+            on_change(job)
+            leases = self.ports.allocate(len(hosts))
+            ports = {h: lease.bind_port for h, lease in zip(hosts, leases, strict=True)}
+            layouts = await asyncio.to_thread(self._prepare, request, job_dir, hosts)
+            if job.stop_requested.is_set():
+                stop_kind = "Stopped"
+            else:
+                job.training_start_time = self.clock.time()
+                job.set_secondary("Training", job.training_start_time)
+                on_change(job)
+                stop_kind = await self._train(job, hosts, ports, layouts)
+            if stop_kind is not None:
+                job.status = JobStatus.STOPPING
+                job.set_secondary("Stopping", self.clock.time())
+                on_change(job)
+            else:
+                job.set_secondary("Uploading", self.clock.time())
+                on_change(job)
+            job.model_artifacts = join_location(request.output_path, job.name, "output",
+                                                "model.tar.gz")
+            await asyncio.to_thread(self._upload, request, job.name, list(layouts.values()))
+        except _Failed as failed:
+            self._finish(job, JobStatus.FAILED, "Failed", failed.reason)
+        except Exception as exc:  # noqa: BLE001 - any surprise fails this job, with its reason
+            self._finish(job, JobStatus.FAILED, "Failed", f"InternalServerError: {exc}")
+        else:
+            if stop_kind is None:
+                self._finish(job, JobStatus.COMPLETED, "Completed")
+            else:
+                self._finish(job, JobStatus.STOPPED, stop_kind)
+        finally:
+            self.ports.release(leases)
+            if job.matcher is not None:
+                job.final_metrics = job.matcher.final_metrics()
+            on_change(job)
+
+    def _finish(self, job: TrainingJob, status: JobStatus, secondary: str,
+                reason: str | None = None) -> None:
+        now = self.clock.time()
+        job.status = status
+        job.failure_reason = reason
+        job.training_end_time = now
+        job.set_secondary(secondary, now)
+        job.transitions[-1].end_time = now
+
+    # -- downloading --------------------------------------------------------------------
+
+    def _prepare(self, request: TrainingRequest, job_dir: Path,
+                 hosts: list[str]) -> dict[str, HostLayout]:
+        if job_dir.exists():
+            shutil.rmtree(job_dir)
+        code_dir: Path | None = None
+        if request.code_dir is not None:
+            code_dir = materialize(request.code_dir, request.base_dir, job_dir / "code",
+                                   field="HyperParameters.sagemaker_submit_directory")
+        input_config = {c.name: c.config for c in request.channels}
+        layouts = {}
+        for index, host in enumerate(hosts):
+            layout = HostLayout(job_dir / host)
+            layout.create()
+            write_config(layout, hyperparameters=request.hyperparameters,
+                         resources=resource_config(host, hosts, request.instance_type),
+                         input_data_config=input_config)
+            for channel in request.channels:
+                self._link_channel(channel, layout, index, len(hosts), request.base_dir)
+            if code_dir is not None:
+                layout.code_dir.symlink_to(code_dir, target_is_directory=True)
+            layouts[host] = layout
+        return layouts
+
+    @staticmethod
+    def _link_channel(channel: Any, layout: HostLayout, index: int, count: int,
+                      base_dir: Path) -> None:
+        target = layout.channel_dir(channel.name)
+        source = Path(channel.uri)
+        if (source.is_dir() and channel.data_type == "S3Prefix"
+                and channel.distribution == "FullyReplicated"):
+            target.symlink_to(source, target_is_directory=True)
+            return
+        files = list_input_files(channel.uri, channel.data_type, base_dir,
+                                 field=f"InputDataConfig[{channel.name}].S3Uri")
+        if channel.distribution == "ShardedByS3Key":
+            files = files[index::count]
+        target.mkdir(parents=True, exist_ok=True)
+        for item in files:
+            link = target / item.relative
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(item.path)
+
+    # -- training -----------------------------------------------------------------------
+
+    def _argv(self, request: TrainingRequest, layout: HostLayout) -> tuple[list[str], str]:
+        if request.kind == "train":
+            return [str(request.program)], str(request.program.parent)
+        user, _ = decode_hyperparameters(request.hyperparameters)
+        script = layout.code_dir / request.program
+        args = to_cmd_args(user)
+        if script.suffix == ".py":
+            return [sys.executable, str(script), *args], str(layout.code_dir)
+        if script.suffix == ".sh":
+            return ["/bin/sh", str(script), *args], str(layout.code_dir)
+        return [str(script), *args], str(layout.code_dir)
+
+    def _env(self, job: TrainingJob, host: str, hosts: list[str], ports: dict[str, int],
+             layout: HostLayout) -> dict[str, str]:
+        request = job.request
+        env = {k: self.parent_env[k] for k in _PASSTHROUGH if k in self.parent_env}
+        env.setdefault("PATH", os.defpath)
+        env.update(HOME=str(layout.root / "home"), TMPDIR=str(layout.root / "tmp"),
+                   PYTHONUNBUFFERED="1")
+        user, framework = decode_hyperparameters(request.hyperparameters)
+        sm = training_environment(
+            layout=layout, current_host=host, hosts=hosts, host_ports=ports,
+            instance_type=request.instance_type, hyperparameters=user,
+            framework_hyperparameters=framework,
+            input_data_config={c.name: c.config for c in request.channels}, job_name=job.name,
+            user_entry_point=str(request.program.name) if request.kind == "script" else None,
+            module_dir=request.code_dir, num_cpus=os.cpu_count() or 1, num_gpus=self.num_gpus)
+        env.update({k: v for k, v in sm.items() if k in ("MASTER_ADDR", "MASTER_PORT")})
+        env.update(request.environment)
+        env.update({k: v for k, v in sm.items() if k.startswith("SM_")})
+        env.update(TRAINING_JOB_NAME=job.name, TRAINING_JOB_ARN=job.arn)
+        return env
+
+    def _record_metric(self, job_name: str) -> Callable[[str, float, float], None]:
+        def record(name: str, value: float, when: float) -> None:
+            self.registry.series(TRAINING_NAMESPACE, name, {"TrainingJobName": job_name},
+                                 "None").record(value, timestamp=when)
+        return record
+
+    async def _train(self, job: TrainingJob, hosts: list[str], ports: dict[str, int],
+                     layouts: dict[str, HostLayout]) -> str | None:
+        """Run every host to the end; the stop kind (Stopped|MaxRuntimeExceeded) or None."""
+        request = job.request
+        job.matcher = MetricMatcher(request.metric_definitions, self._record_metric(job.name))
+        processes: dict[str, JobProcess] = {}
+        samplers: list[UsageSampler] = []
+        for host, stream in zip(hosts, self.log_streams(job), strict=True):
+            layout = layouts[host]
+            argv, cwd = self._argv(request, layout)
+            process = JobProcess(argv, self._env(job, host, hosts, ports, layout), cwd,
+                                 logs=self.logs, log_group=TRAINING_LOG_GROUP, log_stream=stream,
+                                 guard=self.guard, on_line=job.matcher.on_line)
+            await asyncio.to_thread(self.logs.ensure_log_stream, TRAINING_LOG_GROUP, stream)
+            try:
+                await process.start()
+            except OSError as exc:
+                await asyncio.gather(*(p.stop(0) for p in processes.values()))
+                raise _Failed(f"AlgorithmError: {host} could not be started: {exc}") from None
+            processes[host] = process
+            sampler = UsageSampler(self.registry, TRAINING_NAMESPACE,
+                                   {"Host": f"{job.name}/{host}"}, self.probe_factory(layout.root),
+                                   lambda p=process: [p.pid] if p.running and p.pid else [],
+                                   self.usage_interval)
+            sampler.start()
+            samplers.append(sampler)
+        waits = {asyncio.create_task(p.wait(), name=f"wait {h}"): h for h, p in processes.items()}
+        stop_wait = asyncio.create_task(job.stop_requested.wait())
+        deadline = self.clock.monotonic() + request.max_runtime
+        stop_kind: str | None = None
+        failed: tuple[str, int] | None = None
+        pending = set(waits)
+        try:
+            while pending:
+                timeout = max(0.0, deadline - self.clock.monotonic())
+                done, _ = await asyncio.wait(pending | {stop_wait}, timeout=timeout,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if stop_wait in done:
+                    stop_kind = "Stopped"
+                elif not done:
+                    stop_kind = "MaxRuntimeExceeded"
+                for task in done & pending:
+                    pending.discard(task)
+                    if task.result() != 0 and failed is None:
+                        failed = (waits[task], task.result())
+                if stop_kind is not None or failed is not None:
+                    break
+            if pending:
+                job.status = JobStatus.STOPPING
+                await asyncio.gather(*(processes[waits[t]].stop(self.stop_grace)
+                                       for t in pending))
+                await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            stop_wait.cancel()
+            for sampler in samplers:
+                await sampler.stop()
+        if failed is not None and stop_kind is None:
+            host, code = failed
+            raise _Failed(self._failure_reason(layouts[host], host, code, processes[host]))
+        return stop_kind
+
+    @staticmethod
+    def _failure_reason(layout: HostLayout, host: str, code: int, process: JobProcess) -> str:
+        try:
+            text = layout.failure_file.read_text(errors="replace")
+        except OSError:
+            text = ""
+        if text.strip():
+            return text[:FAILURE_REASON_CHARS]
+        return (f"AlgorithmError: {host} {describe_returncode(code)}. "
+                f"{quote_lines(process.last_lines)}")
+
+    # -- uploading ----------------------------------------------------------------------
+
+    def _upload(self, request: TrainingRequest, name: str, layouts: list[HostLayout]) -> None:
+        target = local_path(join_location(request.output_path, name, "output"), request.base_dir,
+                            field="OutputDataConfig.S3OutputPath")
+        target.mkdir(parents=True, exist_ok=True)
+        _pack([layout.model_dir for layout in layouts], target / "model.tar.gz")
+        data_dirs = [layout.output_data_dir for layout in layouts]
+        if any(any(d.iterdir()) for d in data_dirs if d.is_dir()):
+            _pack(data_dirs, target / "output.tar.gz")
+
+
+def _pack(directories: list[Path], archive: Path) -> None:
+    """One gzipped tarball of the directories' files (the first directory wins a name clash),
+    written to a temporary name and renamed, so a reader never sees half an archive."""
+    tmp = archive.with_name(f".{archive.name}.tmp")
+    seen: set[str] = set()
+    with tarfile.open(tmp, "w:gz") as tar:
+        for directory in directories:
+            if not directory.is_dir():
+                continue
+            for root, dirs, files in os.walk(directory):
+                dirs.sort()
+                for name in sorted(files):
+                    path = Path(root) / name
+                    arcname = path.relative_to(directory).as_posix()
+                    if arcname not in seen:
+                        seen.add(arcname)
+                        tar.add(path, arcname=arcname, recursive=False)
+    os.replace(tmp, archive)
