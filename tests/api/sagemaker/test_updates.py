@@ -89,10 +89,14 @@ def test_weights_shift_traffic_and_capacity_changes_instance_counts(sagemaker, r
     sagemaker.create_endpoint(EndpointName="weighted", EndpointConfigName="wc")
     wait_status(sagemaker, "weighted", "InService")
 
+    def variant() -> str:
+        response = runtime.invoke_endpoint(EndpointName="weighted", Body=b"{}",
+                                           ContentType="application/json")
+        response["Body"].read()
+        return response["InvokedProductionVariant"]
+
     def spread(n: int = 40) -> Counter[str]:
-        return Counter(runtime.invoke_endpoint(EndpointName="weighted", Body=b"{}",
-                                               ContentType="application/json")
-                       ["InvokedProductionVariant"] for _ in range(n))
+        return Counter(variant() for _ in range(n))
 
     assert spread() == Counter({"A": 40})
     sagemaker.update_endpoint_weights_and_capacities(EndpointName="weighted",
