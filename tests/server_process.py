@@ -18,7 +18,7 @@ __all__ = ["ServerProcess", "FAST_FLAGS"]
 FAST_FLAGS = (
     "--ping-interval", "0.3", "--ping-timeout", "1", "--usage-interval", "1",
     "--metrics-flush-interval", "0.5", "--logs-flush-interval", "0.2",
-    "--stop-grace-period", "2", "--health-check-timeout", "20",
+    "--stop-grace-period", "2", "--health-check-timeout", "20", "--invocation-timeout", "3",
 )
 
 _LISTENING = re.compile(r"tandem serving on (http://\S+)")

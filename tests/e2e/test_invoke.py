@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import botocore.exceptions
 import pytest
@@ -139,3 +140,25 @@ def test_control_plane_not_found_is_validation_exception(sagemaker) -> None:  # 
     assert error["Message"] == (
         'Could not find endpoint "arn:aws:sagemaker:us-east-1:000000000000:endpoint/missing".'
     )
+
+
+def test_container_crash_mid_request_is_model_error(sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
+    deploy(sagemaker, "crashy", [stage_container("fragile")])
+    with pytest.raises(runtime.exceptions.ModelError) as info:
+        runtime.invoke_endpoint(EndpointName="crashy", Body=json.dumps({"crash": True}),
+                                ContentType="application/json")
+    assert info.value.response["OriginalStatusCode"] == 0
+    assert "Received server error (0) from primary" not in info.value.response["Error"]["Message"]
+    assert "Received server error (0) from fragile" in info.value.response["Error"]["Message"]
+
+
+def test_invocation_timeout_is_model_error_naming_the_container(sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
+    deploy(sagemaker, "sleepy", [stage_container("dozer"), stage_container("after")])
+    started = time.monotonic()
+    with pytest.raises(runtime.exceptions.ModelError) as info:
+        runtime.invoke_endpoint(EndpointName="sleepy", Body=json.dumps({"sleep": 10}),
+                                ContentType="application/json")
+    # The server runs with --invocation-timeout 3.
+    assert 2.5 < time.monotonic() - started < 8
+    message = info.value.response["Error"]["Message"]
+    assert "Your invocation timed out while waiting for a response from container dozer." in message

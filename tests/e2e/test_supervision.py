@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 
 import psutil
@@ -100,7 +101,7 @@ def test_failed_start_quotes_the_container_output(server, sagemaker) -> None:  #
                              if e["EndpointName"] == "broken"], what="deletion")
 
 
-def test_killed_container_gets_its_instance_replaced(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
+def test_killed_container_under_load_is_replaced_and_counts_stay_exact(server, sagemaker) -> None:  # type: ignore[no-untyped-def]
     deploy(sagemaker, "self-healing", [stage_container("first"), stage_container("second")],
            instances=2)
     logs = client(server, "logs")
@@ -108,12 +109,36 @@ def test_killed_container_gets_its_instance_replaced(server, sagemaker, runtime)
     pids = _wait_until(lambda: (p := _pids(logs, group)) and len(p) == 4 and p, what="4 pids")
     victim_stream = sorted(pids)[0]
     victim_instance = victim_stream.split("/")[1]
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        runtime = client(server, "sagemaker-runtime")
+        while not stop.is_set():
+            try:
+                response = runtime.invoke_endpoint(
+                    EndpointName="self-healing", Body=b'{"instances": [1], "sleep": 0.01}',
+                    ContentType="application/json")
+                assert json.loads(response["Body"].read())["instances"] == [3]
+                outcomes.append("ok")
+            except runtime.exceptions.ModelError:
+                outcomes.append("model-error")
+            except Exception as exc:  # noqa: BLE001 - counted, then asserted below
+                outcomes.append(type(exc).__name__)
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)
     os.kill(pids[victim_stream], signal.SIGKILL)
-    # Traffic keeps flowing to the healthy instance while the dead one is replaced.
-    for _ in range(20):
-        response = runtime.invoke_endpoint(EndpointName="self-healing", Body=b'{"instances": [1]}',
-                                           ContentType="application/json")
-        assert json.loads(response["Body"].read())["instances"] == [3]
+    time.sleep(2.0)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    errors = [o for o in outcomes if o != "ok"]
+    # Only requests in flight on the dead container can fail: at most one per client thread.
+    assert set(errors) <= {"model-error"} and len(errors) <= 4, errors
+    assert outcomes.count("ok") > 20
     instances = _wait_until(
         lambda: (ids := {n.split("/")[1] for n in _pids(logs, group)}) and len(ids) == 3 and ids,
         timeout=30, what="a replacement instance")
@@ -123,8 +148,38 @@ def test_killed_container_gets_its_instance_replaced(server, sagemaker, runtime)
     sibling = next(pid for stream, pid in pids.items()
                    if stream != victim_stream and stream.split("/")[1] == victim_instance)
     # The dead container's sibling in the same instance is stopped with it.
-    _wait_until(lambda: not _alive(sibling), timeout=15,
-                what=f"the sibling container to stop {sibling} {pids} {server.output[-20:]}")
+    _wait_until(lambda: not _alive(sibling), timeout=15, what="the sibling container to stop")
+    # Every request the clients sent is counted, and every error they saw.
+    cloudwatch = client(server, "cloudwatch")
+    dims = [{"Name": "EndpointName", "Value": "self-healing"},
+            {"Name": "VariantName", "Value": "AllTraffic"}]
+
+    def counted() -> tuple[float, float] | None:
+        sums = []
+        for metric in ("Invocations", "Invocation5XXErrors"):
+            now = time.time()
+            points = cloudwatch.get_metric_statistics(
+                Namespace="AWS/SageMaker", MetricName=metric, Dimensions=dims,
+                StartTime=now - 600, EndTime=now + 60, Period=60, Statistics=["Sum"])["Datapoints"]
+            sums.append(sum(p["Sum"] for p in points))
+        return tuple(sums) if sums[0] == len(outcomes) else None  # type: ignore[return-value]
+
+    assert _wait_until(counted, what="exact counts") == (len(outcomes), len(errors))
+
+
+def test_failing_ping_gets_the_instance_replaced(server, sagemaker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    flag = tmp_path / "unhealthy"
+    deploy(sagemaker, "pingless", [stage_container("flaky", PING_FAIL_FILE=str(flag))])
+    logs = client(server, "logs")
+    group = "/aws/sagemaker/Endpoints/pingless"
+    first = set(_pids(logs, group))
+    flag.touch()  # every /ping now answers 500 ...
+    time.sleep(1.5)
+    flag.unlink()  # ... until the replacement starts
+    streams = _wait_until(lambda: (s := set(_pids(logs, group))) and len(s) == 2 and s,
+                          timeout=30, what="a replacement instance")
+    assert first < streams
+    wait_status(sagemaker, "pingless", "InService")
 
 
 def _alive(pid: int) -> bool:
