@@ -24,8 +24,10 @@ from .api.auth import load_keys
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
+from .api.sagemaker_jobs import SageMakerJobsService
 from .clock import Clock, SystemClock
 from .config import Settings
+from .jobs import build_job_manager
 from .serving.containers import plan_container
 from .serving.endpoints import EndpointManager
 from .serving.launcher import ContainerSpec
@@ -87,11 +89,16 @@ class TandemServer:
             settings=s, plan_container=_plan, clock=self.clock,
         )
         await self.manager.start()
+        self.jobs = build_job_manager(s, registry=self.registry, logs=self.logs,
+                                      catalog=self.store.catalog, endpoints=self.manager,
+                                      clock=self.clock)
+        await self.jobs.start()
         self.queries = MetricQueries(self.store.metrics, clock=self.clock,
                                      retention=Retention.from_settings(s))
         cloudwatch = CloudWatchService(CloudWatchOperations(self.registry, self.queries, self.clock))
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
-        self.app = build_app([SageMakerService(self.manager), LogsService(self.logs)], cloudwatch,
+        self.app = build_app([SageMakerService(self.manager), SageMakerJobsService(self.jobs),
+                              LogsService(self.logs)], cloudwatch,
                              auth_keys=auth_keys)
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(self.app, prometheus_api.TandemCollector(self.registry, self.clock))
@@ -129,6 +136,7 @@ class TandemServer:
                 await task
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.jobs.stop()
         await self.manager.stop()
         await self.router.close()
         await self.logs.stop()
