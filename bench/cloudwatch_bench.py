@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -209,6 +210,7 @@ def main() -> None:
     parser.add_argument("--protocol", default="json")
     parser.add_argument("--stub", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--moto", action="store_true", help="also time moto's server mode")
     args = parser.parse_args()
     if args.stub:
         run_stub(args.stub)
@@ -263,16 +265,58 @@ def main() -> None:
         finally:
             stub.terminate()
             stub.wait()
+        moto = run_moto(args.protocol, ns, start, end, counts, args.repeats) if args.moto else {}
     print(
         f"# {platform.python_implementation()} {platform.python_version()}, "
         f"protocol {args.protocol}, boto3 {boto3.__version__}"
     )
-    print("| scenario | tandem p50 (ms) | tandem calls/s | stub p50 (ms) | boto3 share |")
-    print("|---|---|---|---|---|")
+    moto_head = " moto p50 (ms) |" if moto else ""
+    print(
+        f"| scenario | tandem p50 (ms) | tandem calls/s | stub p50 (ms) | boto3 share |{moto_head}"
+    )
+    print("|---|---|---|---|---|" + ("---|" if moto else ""))
     for name, times in tandem.items():
         p50, s50 = statistics.median(times) * 1e3, statistics.median(stubbed[name]) * 1e3
         rate = len(times) / sum(times)
-        print(f"| {name} | {p50:.2f} | {rate:.0f} | {s50:.2f} | {s50 / p50:.0%} |")
+        extra = f" {statistics.median(moto[name]) * 1e3:.2f} |" if name in moto else ""
+        print(f"| {name} | {p50:.2f} | {rate:.0f} | {s50:.2f} | {s50 / p50:.0%} |{extra}")
+
+
+def run_moto(
+    protocol: str,
+    ns: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    counts: dict[str, int],
+    repeats: int,
+) -> dict[str, list[float]]:
+    """The same scenarios against ``python -m moto.server`` (JSON and query only)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = ""
+        while not url:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("moto.server did not start")
+            if "Running on " in line:
+                url = line.split("Running on ")[1].split()[0]
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+        c = client(url, protocol)
+        seed(c, ns, end)
+        out = {}
+        for name, fn in scenarios(c, ns, start, end).items():
+            fn()
+            out[name] = timed(fn, counts.get(name, repeats))
+        return out
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 if __name__ == "__main__":
