@@ -1,0 +1,106 @@
+// tandem's public APIs from the browser: POST / with X-Amz-Target and a JSON body, as boto3 does.
+
+export class ApiError extends Error {
+  constructor(code, message, status) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.detail = message;
+    this.status = status;
+  }
+}
+
+const SERVICES = {
+  sagemaker: { prefix: "SageMaker", type: "application/x-amz-json-1.1" },
+  cloudwatch: { prefix: "GraniteServiceVersion20100801", type: "application/x-amz-json-1.0" },
+  logs: { prefix: "Logs_20140328", type: "application/x-amz-json-1.1" },
+};
+
+export async function call(service, operation, body = {}) {
+  const { prefix, type } = SERVICES[service];
+  let resp;
+  try {
+    resp = await fetch("/", {
+      method: "POST",
+      headers: { "X-Amz-Target": `${prefix}.${operation}`, "Content-Type": type },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError("NetworkError", `tandem did not answer (${err.message})`, 0);
+  }
+  const text = await resp.text();
+  let data = {};
+  try {
+    data = text ? JSON.parse(text) : {};
+  } catch {
+    throw new ApiError("SerializationException", text.slice(0, 200), resp.status);
+  }
+  if (!resp.ok) {
+    // CloudWatch's JSON 1.0 names the shape after a '#'.
+    const code = String(data.__type || "Error").split("#").pop();
+    throw new ApiError(code, data.message || data.Message || text, resp.status);
+  }
+  return data;
+}
+
+export const sagemaker = (op, body) => call("sagemaker", op, body);
+export const cloudwatch = (op, body) => call("cloudwatch", op, body);
+export const logs = (op, body) => call("logs", op, body);
+
+/** Every page of a paginated call, up to `maxPages`. */
+export async function paginate(fn, op, body, listKey, tokenKey = "NextToken", maxPages = 20) {
+  const items = [];
+  let token;
+  for (let page = 0; page < maxPages; page++) {
+    const resp = await fn(op, token ? { ...body, [tokenKey]: token } : body);
+    items.push(...(resp[listKey] || []));
+    token = resp[tokenKey];
+    if (!token) break;
+  }
+  return items;
+}
+
+/** GetMetricData for many queries (500 per call), ascending; returns {id: {timestamps, values}}. */
+export async function metricData(queries, start, end) {
+  const out = {};
+  for (let i = 0; i < queries.length; i += 500) {
+    const body = {
+      MetricDataQueries: queries.slice(i, i + 500),
+      StartTime: Math.floor(start),
+      EndTime: Math.ceil(end),
+      ScanBy: "TimestampAscending",
+    };
+    let token;
+    do {
+      const resp = await cloudwatch("GetMetricData", token ? { ...body, NextToken: token } : body);
+      for (const r of resp.MetricDataResults || []) {
+        const prev = out[r.Id] || (out[r.Id] = { label: r.Label, timestamps: [], values: [] });
+        prev.timestamps.push(...r.Timestamps.map(toSeconds));
+        prev.values.push(...r.Values);
+      }
+      token = resp.NextToken;
+    } while (token);
+  }
+  return out;
+}
+
+export function toSeconds(t) {
+  return typeof t === "number" ? t : Date.parse(t) / 1000;
+}
+
+/** A MetricDataQuery for one metric statistic. */
+export function stat(id, namespace, metric, dimensions, statName, period, label) {
+  return {
+    Id: id,
+    Label: label || metric,
+    MetricStat: {
+      Metric: {
+        Namespace: namespace,
+        MetricName: metric,
+        Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+      },
+      Period: period,
+      Stat: statName,
+    },
+    ReturnData: true,
+  };
+}

@@ -1,0 +1,109 @@
+// Time-series charts on uPlot (canvas; fast with 7 days of 1-minute points).
+//
+// Each chart's figure carries data-chart and data-series (label, metric, points) so tests
+// and users can see what it holds without reading the canvas.
+
+import uPlot from "uplot";
+import { h, fmtNumber } from "./dom.js";
+
+export const COLORS = [
+  "#2f6fdf", "#e4572e", "#29a36a", "#a05fd0", "#f0a202", "#17a2b8", "#d6336c",
+  "#6c757d", "#8c564b", "#1f3a93", "#7cb518", "#ff7f0e", "#9467bd", "#2ca02c", "#bcbd22",
+];
+
+const charts = new Set();
+let resizeHooked = false;
+
+/** Align several (timestamps, values) series on the union of their timestamps. */
+export function align(seriesList) {
+  const xs = new Set();
+  for (const s of seriesList) for (const t of s.timestamps) xs.add(t);
+  const x = [...xs].sort((a, b) => a - b);
+  const index = new Map(x.map((t, i) => [t, i]));
+  const ys = seriesList.map((s) => {
+    const y = new Array(x.length).fill(null);
+    s.timestamps.forEach((t, i) => { y[index.get(t)] = s.values[i]; });
+    return y;
+  });
+  return [x, ...ys];
+}
+
+/**
+ * A chart in `parent`: series = [{label, metric, timestamps, values, scale?}].
+ * `stacked`: each series drawn on top of the previous ones (in the given order).
+ * `range`: [start, end] in epoch seconds for the x axis.
+ */
+export function timeChart(parent, { id, title, unit = "", series, stacked = false, height = 220, range = null }) {
+  const figure = h("figure", { class: "chart", dataset: { chart: id } });
+  figure.append(h("figcaption", {}, h("span", { class: "title", text: title }),
+    unit ? h("span", { class: "unit", text: unit }) : null));
+  parent.append(figure);
+  const summary = series.map((s) => ({
+    label: s.label, metric: s.metric || id,
+    points: s.values.filter((v) => v !== null && !Number.isNaN(v)).length,
+  }));
+  figure.dataset.series = JSON.stringify(summary);
+  if (!series.length || summary.every((s) => s.points === 0)) {
+    figure.classList.add("empty");
+    figure.append(h("div", { class: "nodata", text: "No data in this range." }));
+    return null;
+  }
+  const data = align(series.map((s) => ({
+    timestamps: s.timestamps, values: s.values.map((v) => (s.scale ? v * s.scale : v)),
+  })));
+  const opts = {
+    width: Math.max(280, figure.clientWidth || parent.clientWidth || 600),
+    height,
+    cursor: { drag: { x: true, y: false } },
+    legend: { live: true },
+    // The x axis spans the chosen time range, however little data there is.
+    scales: { x: range ? { time: true, range: () => range } : { time: true } },
+    axes: [{}, { size: 60, values: (u, ticks) => ticks.map((v) => fmtNumber(v)) }],
+    series: [{}],
+  };
+  let plotData = data;
+  if (stacked) {
+    plotData = [data[0]];
+    const sums = new Array(data[0].length).fill(0);
+    for (let i = 1; i < data.length; i++) {
+      plotData.push(data[i].map((v, j) => (sums[j] += v ?? 0)));
+    }
+    opts.bands = [];
+    for (let i = 2; i < plotData.length; i++) opts.bands.push({ series: [i, i - 1] });
+  }
+  series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    const raw = data[i + 1];
+    opts.series.push({
+      label: s.label,
+      stroke: color,
+      width: 1.5,
+      fill: stacked ? color + "55" : undefined,
+      spanGaps: false,
+      points: { show: data[0].length < 60 },
+      // The legend shows each series' own value even when stacked.
+      value: (u, v, si, idx) => (idx === null || idx === undefined ? "–" : fmtNumber(raw[idx])),
+    });
+  });
+  const plot = new uPlot(opts, plotData, figure);
+  charts.add(plot);
+  if (!resizeHooked) {
+    resizeHooked = true;
+    window.addEventListener("resize", () => {
+      for (const c of charts) {
+        if (!c.root.isConnected) { charts.delete(c); continue; }
+        c.setSize({ width: Math.max(280, c.root.parentElement.clientWidth), height: c.height });
+      }
+    });
+  }
+  return plot;
+}
+
+export function destroyCharts(root) {
+  for (const c of [...charts]) {
+    if (!c.root.isConnected || root.contains(c.root)) {
+      c.destroy();
+      charts.delete(c);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// The dashboard shell: hash routes, the global time range and auto-refresh.
+
+import { h, clear, errorBox } from "./dom.js";
+import { RANGES, REFRESH } from "./time.js";
+import { destroyCharts } from "./chart.js";
+import * as endpoints from "./pages/endpoints.js";
+import * as endpoint from "./pages/endpoint.js";
+import * as metrics from "./pages/metrics.js";
+import * as logsPage from "./pages/logs.js";
+import * as jobs from "./pages/jobs.js";
+
+const ROUTES = [
+  [/^\/endpoints\/([^/]+)$/, endpoint, "endpoints"],
+  [/^\/endpoints\/?$/, endpoints, "endpoints"],
+  [/^\/metrics\/?$/, metrics, "metrics"],
+  [/^\/logs\/?$/, logsPage, "logs"],
+  [/^\/jobs(?:\/([^/]+)\/([^/]+))?\/?$/, jobs, "jobs"],
+];
+
+const state = { range: 3600, refresh: 30, current: null, timer: null };
+const root = document.getElementById("page");
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/endpoints";
+  const [path, query = ""] = raw.split("?");
+  return { path, query: new URLSearchParams(query) };
+}
+
+let routeGeneration = 0;
+
+async function route() {
+  const mine = ++routeGeneration;
+  const { path, query } = parseHash();
+  if (state.current && state.current.unmount) state.current.unmount();
+  state.current = null;
+  destroyCharts(root);
+  clear(root);
+  const match = ROUTES.map(([re, mod, nav]) => [path.match(re), mod, nav]).find(([m]) => m);
+  if (!match) {
+    root.append(errorBox(new Error(`No page at ${path}.`)));
+    return;
+  }
+  const [m, mod, nav] = match;
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === nav);
+  const ctx = {
+    params: m.slice(1).map((p) => (p === undefined ? p : decodeURIComponent(p))),
+    query,
+    get range() { return state.range; },
+  };
+  try {
+    const page = (await mod.mount(root, ctx)) || {};
+    // Another route may have started while this page loaded: then this one is already gone.
+    if (mine !== routeGeneration) {
+      if (page.unmount) page.unmount();
+      return;
+    }
+    state.current = page;
+  } catch (err) {
+    if (mine === routeGeneration) root.append(errorBox(err));
+  }
+}
+
+async function refresh() {
+  if (state.current && state.current.refresh) {
+    try {
+      await state.current.refresh();
+    } catch (err) {
+      console.error(err);
+    }
+  }
+}
+
+function schedule() {
+  clearInterval(state.timer);
+  if (state.refresh > 0) state.timer = setInterval(refresh, state.refresh * 1000);
+}
+
+function controls() {
+  const saved = JSON.parse(localStorage.getItem("tandem.dashboard") || "{}");
+  if (RANGES.some(([v]) => v === saved.range)) state.range = saved.range;
+  if (REFRESH.some(([v]) => v === saved.refresh)) state.refresh = saved.refresh;
+  const save = () => localStorage.setItem("tandem.dashboard",
+    JSON.stringify({ range: state.range, refresh: state.refresh }));
+  const range = document.getElementById("range");
+  for (const [v, label] of RANGES) range.append(h("option", { value: v, text: label, selected: v === state.range }));
+  range.addEventListener("change", () => { state.range = Number(range.value); save(); refresh(); });
+  const every = document.getElementById("refresh");
+  for (const [v, label] of REFRESH) every.append(h("option", { value: v, text: label, selected: v === state.refresh }));
+  every.addEventListener("change", () => { state.refresh = Number(every.value); save(); schedule(); });
+  document.getElementById("reload").addEventListener("click", refresh);
+}
+
+controls();
+schedule();
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,122 @@
+"""A real tandem serve with a 3-stage pipeline under traffic, for the browser tests."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.support import client, deploy, stage_container
+from tests.server_process import ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYWRIGHT = REPO / "frontend" / "node_modules" / "playwright-core"
+CHROMIUM = Path("/usr/bin/chromium")
+
+XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"><b>bold</b>'
+CONTAINERS = ("first", "second", "third")
+OK_REQUESTS = 30
+LOG_FLOOD = 10_000
+BENCH_POINTS = 7 * 24 * 60  # one datapoint a minute for 7 days
+
+
+@dataclass
+class Traffic:
+    server: ServerProcess
+    invocations: int
+    errors_4xx: int
+    errors_5xx: int
+    bench_end: float
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+def _missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed (scripts/setup installs it)"
+    if not CHROMIUM.exists():
+        return "Debian's chromium is not installed (scripts/setup installs it)"
+    if not PLAYWRIGHT.exists():
+        return "frontend/node_modules is missing (scripts/setup runs npm ci)"
+    return None
+
+
+def _wait(predicate, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    server = ServerProcess(tmp_path_factory.mktemp("tandem-dashboard")).start()
+    try:
+        sm = client(server, "sagemaker")
+        rt = client(server, "sagemaker-runtime")
+        cw = client(server, "cloudwatch")
+        logs = client(server, "logs")
+        deploy(sm, "pipe", [stage_container(n) for n in CONTAINERS])
+        deploy(sm, "xss", [stage_container("echo", STAGE_NAME=XSS)])
+
+        def invoke(name: str, body: bytes) -> None:
+            try:
+                rt.invoke_endpoint(EndpointName=name, Body=body, ContentType="application/json")
+            except rt.exceptions.ModelError:
+                pass
+
+        for _ in range(OK_REQUESTS):
+            invoke("pipe", b'{"instances": [[1, 2]]}')
+        invoke("pipe", b'{"instances": [[1]], "print": 3}')
+        invoke("pipe", b'{"status": 400, "fail_at": "second"}')
+        invoke("pipe", b'{"status": 400, "fail_at": "second"}')
+        invoke("pipe", b'{"status": 500, "fail_at": "third"}')
+        invoke("xss", f'{{"print": {LOG_FLOOD}}}'.encode())
+
+        # One-minute datapoints a little beyond seven days each way, so any 7-day window the
+        # page picks in the next few minutes holds exactly 10,080 of them.
+        end = (int(time.time()) // 60) * 60
+        stamps = [end + 60 * k for k in range(-BENCH_POINTS - 5, 6)]
+        for i in range(0, len(stamps), 1000):
+            cw.put_metric_data(Namespace="Bench/Dashboard", MetricData=[
+                {"MetricName": "Load", "Timestamp": datetime.fromtimestamp(t, timezone.utc),
+                 "Value": 50.0 + (j % 97), "Unit": "Percent"}
+                for j, t in enumerate(stamps[i:i + 1000], start=i)])
+
+        def metric_sum(metric: str, ns: str = "AWS/SageMaker", dims=None) -> float:  # type: ignore[no-untyped-def]
+            now = time.time()
+            resp = cw.get_metric_statistics(
+                Namespace=ns, MetricName=metric, StartTime=now - 3600, EndTime=now + 60,
+                Period=60, Statistics=["Sum", "SampleCount"],
+                Dimensions=dims or [{"Name": "EndpointName", "Value": "pipe"},
+                                    {"Name": "VariantName", "Value": "AllTraffic"}])
+            return sum(d["SampleCount"] for d in resp["Datapoints"])
+
+        total = OK_REQUESTS + 4
+        _wait(lambda: metric_sum("Invocations") == total, "Invocations in the store")
+
+        def hosts_with(metric: str) -> int:
+            resp = cw.list_metrics(Namespace="/aws/sagemaker/Endpoints", MetricName=metric,
+                                   Dimensions=[{"Name": "Host"}])
+            return len([m for m in resp["Metrics"] if m["Dimensions"][0]["Value"].startswith("pipe/")])
+
+        for metric in ("CPUUtilization", "MemoryUtilization", "DiskUtilization"):
+            _wait(lambda m=metric: hosts_with(m) == 1, f"{metric} of pipe's instance")
+
+        def flooded() -> bool:
+            resp = logs.filter_log_events(logGroupName="/aws/sagemaker/Endpoints/xss",
+                                          filterPattern=f'"line {LOG_FLOOD - 1}"')
+            return len(resp["events"]) == 1
+
+        _wait(flooded, "the 10,000 log lines")
+        yield Traffic(server, invocations=total, errors_4xx=2, errors_5xx=1, bench_end=end)
+    finally:
+        server.stop()

@@ -1,0 +1,149 @@
+// Drives Debian's Chromium through the dashboard with playwright-core and prints what it saw as
+// one JSON line; tests/dashboard/test_dashboard.py starts the server, makes the traffic and
+// asserts on that JSON. Usage: node dashboard.cjs <tandem url> <screenshot dir>
+"use strict";
+
+const path = require("node:path");
+const { chromium } = require(path.join(__dirname, "..", "..", "frontend", "node_modules", "playwright-core"));
+
+const [base, shots] = process.argv.slice(2);
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+async function main() {
+  const out = { errors: [], requests: [] };
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS, headless: true });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    // Auto-refresh off, so what a test reads is not swapped under it.
+    await context.addInitScript(() => {
+      localStorage.setItem("tandem.dashboard", JSON.stringify({ range: 3600, refresh: 0 }));
+    });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => out.errors.push(`pageerror: ${e.message}`));
+    // Failed API calls are reported by status below; Chromium also logs each one to the console.
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) out.errors.push(`console: ${m.text()}`);
+    });
+    out.failed = [];
+    page.on("response", (r) => {
+      if (r.status() >= 400) out.failed.push(`${r.status()} ${r.request().headers()["x-amz-target"] || r.url()}`);
+    });
+    page.on("request", (r) => {
+      const u = new URL(r.url());
+      if (u.origin !== new URL(base).origin) out.requests.push(r.url());
+    });
+
+    // The root redirects to the dashboard; the endpoints list.
+    await page.goto(`${base}/`);
+    out.landed = page.url();
+    const row = page.locator('tr[data-endpoint="pipe"]');
+    await row.waitFor();
+    out.endpointsList = {
+      status: await row.locator(".status").textContent(),
+      invocations: Number(await row.locator("td[data-invocations]").getAttribute("data-invocations")),
+    };
+    await page.screenshot({ path: path.join(shots, "endpoints.png") });
+
+    // The endpoint page: a chart per metric, the breakdown in pipeline order.
+    await page.goto(`${base}/dashboard/#/endpoints/pipe`);
+    await page.locator('figure[data-chart="DiskUtilization"]').waitFor();
+    out.charts = await page.$$eval("figure.chart", (figs) => figs.map((f) => ({
+      chart: f.dataset.chart, series: JSON.parse(f.dataset.series || "[]"),
+      canvas: !!f.querySelector("canvas"),
+    })));
+    out.breakdown = await page.$$eval('[data-testid="container-breakdown"] .container-name', (els) => els.map((e) => e.textContent));
+    await page.screenshot({ path: path.join(shots, "endpoint.png"), fullPage: true });
+
+    // Seven days of one-minute points in the metrics explorer.
+    await page.selectOption("#range", "604800");
+    const t0 = Date.now();
+    await page.goto(`${base}/dashboard/#/metrics?namespace=Bench%2FDashboard&metric=Load&dims=%5B%5D&stat=Average&period=60`);
+    await page.locator('figure[data-chart="Load"] canvas').waitFor();
+    out.weekChart = {
+      ms: Date.now() - t0,
+      series: JSON.parse(await page.locator('figure[data-chart="Load"]').getAttribute("data-series")),
+    };
+    // Responsive: a hover over the 10,080-point chart is handled within a frame or two.
+    const box = await page.locator('figure[data-chart="Load"] .u-over').boundingBox();
+    const h0 = Date.now();
+    for (let i = 0; i < 20; i++) await page.mouse.move(box.x + (box.width * i) / 20, box.y + box.height / 2);
+    out.weekChart.hover20ms = Date.now() - h0;
+    out.boto3 = await page.locator('[data-testid="boto3"]').textContent();
+    out.awscli = await page.locator('[data-testid="awscli"]').textContent();
+    await page.screenshot({ path: path.join(shots, "metrics.png"), fullPage: true });
+    await page.selectOption("#range", "3600");
+
+    // Logs: a filter pattern shows exactly the matching lines.
+    await page.goto(`${base}/dashboard/#/logs?group=${encodeURIComponent("/aws/sagemaker/Endpoints/pipe")}`);
+    await page.locator('[data-testid="log-streams"] a').first().waitFor();
+    const search = async (pattern) => {
+      const before = await page.evaluate(() => document.body.dataset.logsLoaded || "");
+      await page.fill('[data-testid="filter-pattern"]', pattern);
+      await page.click('[data-testid="filter-button"]');
+      await page.waitForFunction(([b]) => (document.body.dataset.logsLoaded || "") !== b
+        || !document.querySelector('[data-testid="filter-error"]').hidden, [before]);
+    };
+    await search('"line 2"');
+    out.filtered = await page.$$eval('[data-testid="log-list"] .m', (els) => els.map((e) => e.textContent));
+    await search("{ $.x = ");
+    out.filterError = await page.locator('[data-testid="filter-error"]').textContent();
+    out.filterErrorRows = await page.locator('[data-testid="log-list"] .log-row').count();
+
+    // Live tail: a line printed after the page opened appears.
+    await search("");
+    await page.check('[data-testid="live-tail"]');
+    await page.waitForFunction(() => /Live tail/.test(document.querySelector('[data-testid="log-status"]').textContent));
+    const sent = Date.now();
+    const resp = await fetch(`${base}/endpoints/pipe/invocations`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ instances: [[1]], print: 5 }),
+    });
+    out.tailInvokeStatus = resp.status;
+    await page.locator('[data-testid="log-list"] .m', { hasText: "third: line 4" }).waitFor({ timeout: 20000 });
+    out.tailMs = Date.now() - sent;
+    out.tailed = await page.$$eval('[data-testid="log-list"] .m', (els) => els.map((e) => e.textContent)
+      .filter((t) => /line 4$/.test(t)));
+    await page.screenshot({ path: path.join(shots, "logs.png") });
+    await page.uncheck('[data-testid="live-tail"]');
+
+    // Untrusted log text: 10,000 lines of HTML render as text and no script runs.
+    const x0 = Date.now();
+    await page.goto(`${base}/dashboard/#/logs?group=${encodeURIComponent("/aws/sagemaker/Endpoints/xss")}`);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-list"] .log-row').length >= 10000,
+      null, { timeout: 30000 });
+    out.flood = { ms: Date.now() - x0 };
+    out.flood.rows = await page.locator('[data-testid="log-list"] .log-row').count();
+    out.flood.first = await page.locator('[data-testid="log-list"] .m').first().textContent();
+    out.flood.injected = await page.$$eval('[data-testid="log-list"] script, [data-testid="log-list"] img, [data-testid="log-list"] b',
+      (els) => els.length);
+    out.flood.scrollMs = await page.evaluate(() => new Promise((resolve) => {
+      const el = document.querySelector('[data-testid="log-list"]');
+      const t = performance.now();
+      el.scrollTop = el.scrollHeight;
+      requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t)));
+    }));
+    out.xssFlag = await page.evaluate(() => (window.__xss === undefined ? null : window.__xss));
+    await page.screenshot({ path: path.join(shots, "logs-untrusted.png") });
+
+    // Jobs: the page answers, with jobs or with a clear "no jobs".
+    await page.goto(`${base}/dashboard/#/jobs`);
+    await page.locator("main h1").waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="no-jobs"], [data-testid$="-jobs"], .error'));
+    out.jobs = {
+      noJobs: await page.locator('[data-testid="no-jobs"]').count(),
+      tables: await page.locator('[data-testid$="-jobs"]').count(),
+      errors: await page.locator("main .error").allTextContents(),
+    };
+    await page.screenshot({ path: path.join(shots, "jobs.png") });
+    out.xssFlagEnd = await page.evaluate(() => (window.__xss === undefined ? null : window.__xss));
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+main().catch((err) => {
+  process.stderr.write(String(err && err.stack || err) + "\n");
+  process.exit(1);
+});

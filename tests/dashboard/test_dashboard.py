@@ -1,0 +1,142 @@
+"""The dashboard in a real browser (Debian's Chromium via playwright-core) against a real server.
+
+One Node run walks every page (tests/dashboard/dashboard.cjs) and reports what it saw; the
+tests below each assert one behaviour on that report. Screenshots go to a temporary folder, or
+to $TANDEM_SCREENSHOTS (docs/screenshots/ when regenerating the docs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dashboard.conftest import BENCH_POINTS, CONTAINERS, LOG_FLOOD, XSS, Traffic
+
+SCRIPT = Path(__file__).with_name("dashboard.cjs")
+SEED_METRICS = (
+    "Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationsPerInstance",
+    "ModelLatency", "OverheadLatency", "ContainerLatency", "CPUUtilization", "MemoryUtilization",
+    "DiskUtilization",
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def seen(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    shots = Path(os.environ.get("TANDEM_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["node", str(SCRIPT), traffic.server.url, str(shots)],
+                          capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report["shots"] = shots
+    return report
+
+
+def test_the_page_loads_without_errors_or_requests_elsewhere(seen: dict[str, Any]) -> None:
+    assert seen["errors"] == []
+    # Only the deliberately bad filter pattern fails, and the jobs operations where the server
+    # does not have them yet.
+    assert [f for f in seen["failed"] if "Jobs" not in f] == [
+        "400 Logs_20140328.FilterLogEvents"]
+    assert seen["requests"] == []  # no CDN, nothing off the tandem port
+    assert seen["landed"].endswith("/dashboard/")
+
+
+def test_endpoint_list_shows_status_and_last_hour_invocations(
+        seen: dict[str, Any], traffic: Traffic) -> None:
+    assert seen["endpointsList"] == {"status": "InService", "invocations": traffic.invocations}
+
+
+def test_endpoint_page_charts_every_seed_metric_with_data(seen: dict[str, Any]) -> None:
+    points: dict[str, int] = {}
+    for chart in seen["charts"]:
+        for series in chart["series"]:
+            points[series["metric"]] = points.get(series["metric"], 0) + series["points"]
+    assert {m: points.get(m, 0) > 0 for m in SEED_METRICS} == {m: True for m in SEED_METRICS}
+    drawn = {c["chart"] for c in seen["charts"] if c["canvas"]}
+    assert set(SEED_METRICS) - {"Invocation4XXErrors", "Invocation5XXErrors",
+                                "InvocationsPerInstance"} <= drawn
+    latency = {c["chart"]: [s["label"] for s in c["series"]] for c in seen["charts"]}
+    assert latency["ModelLatency"] == ["average", "p50", "p99"]
+    assert latency["OverheadLatency"] == ["average", "p50", "p99"]
+    assert latency["ContainerLatency"] == list(CONTAINERS)
+
+
+def test_container_breakdown_lists_the_pipeline_in_order(seen: dict[str, Any]) -> None:
+    assert seen["breakdown"] == list(CONTAINERS)
+
+
+def test_a_week_of_minutes_charts_every_point_and_stays_responsive(seen: dict[str, Any]) -> None:
+    week = seen["weekChart"]
+    assert week["series"] == [{"label": "Average", "metric": "Load", "points": BENCH_POINTS}]
+    assert week["ms"] < 10_000
+    assert week["hover20ms"] < 5_000
+
+
+def test_explorer_shows_the_query_as_boto3_and_cli(seen: dict[str, Any]) -> None:
+    assert "cloudwatch.get_metric_data(" in seen["boto3"]
+    assert '"Namespace": "Bench/Dashboard"' in seen["boto3"]
+    assert '"Period": 60' in seen["boto3"]
+    assert seen["awscli"].startswith("aws cloudwatch get-metric-data --endpoint-url http://127.0.0.1:")
+    assert '"Stat":"Average"' in seen["awscli"]
+
+
+def test_filter_pattern_shows_exactly_the_matching_lines(seen: dict[str, Any]) -> None:
+    assert sorted(seen["filtered"]) == sorted(f"{c}: line 2" for c in CONTAINERS)
+
+
+def test_a_bad_pattern_shows_the_server_error_inline(seen: dict[str, Any]) -> None:
+    assert seen["filterError"] == (
+        "InvalidParameterException: Invalid filter pattern at position 9: "
+        "expected a value after =, found 'end of pattern'")
+    assert seen["filterErrorRows"] == 0
+
+
+def test_live_tail_appends_a_line_printed_after_the_page_opened(seen: dict[str, Any]) -> None:
+    assert seen["tailInvokeStatus"] == 200
+    assert sorted(seen["tailed"]) == sorted(f"{c}: line 4" for c in CONTAINERS)
+
+
+def test_untrusted_log_text_renders_as_text_and_runs_nothing(seen: dict[str, Any]) -> None:
+    flood = seen["flood"]
+    assert flood["rows"] == LOG_FLOOD
+    assert flood["first"].startswith(f"{XSS}: ")  # the container's first line, as typed
+    assert flood["injected"] == 0
+    assert seen["xssFlag"] is None and seen["xssFlagEnd"] is None
+    assert flood["ms"] < 20_000
+    assert flood["scrollMs"] < 2_000
+
+
+def test_jobs_page_answers_with_jobs_or_no_jobs(seen: dict[str, Any]) -> None:
+    jobs = seen["jobs"]
+    assert jobs["errors"] == []
+    assert jobs["noJobs"] + jobs["tables"] >= 1
+
+
+def test_screenshots_are_written(seen: dict[str, Any]) -> None:
+    for name in ("endpoints", "endpoint", "metrics", "logs", "logs-untrusted", "jobs"):
+        assert (seen["shots"] / f"{name}.png").stat().st_size > 10_000
+
+
+def test_static_assets_have_their_content_types(traffic: Traffic) -> None:
+    expected = {"/dashboard/": "text/html; charset=utf-8",
+                "/dashboard/app.js": "text/javascript; charset=utf-8",
+                "/dashboard/app.css": "text/css; charset=utf-8"}
+    for path, content_type in expected.items():
+        with urllib.request.urlopen(traffic.server.url + path) as resp:
+            assert resp.headers["Content-Type"] == content_type
+            assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    for path in ("/dashboard/../server.py", "/dashboard/nope.js", "/dashboard/routes.py"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(traffic.server.url + path)
+        assert info.value.code == 404
+        info.value.close()
