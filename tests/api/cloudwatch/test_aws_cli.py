@@ -14,7 +14,10 @@ import pytest
 from .support import ServerThread, cloudwatch_client, eventually, unique_namespace
 
 AWS = Path(sys.executable).parent / "aws"
-pytestmark = pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed"),
+]
 
 
 def _aws(server: ServerThread, *args: str) -> dict:  # type: ignore[type-arg]
