@@ -224,3 +224,15 @@ def test_fuzzed_member_types_never_500(server: ServerThread, protocol: str) -> N
     run()
     seen = {status: n for (p, status), n in TALLY.items() if p == protocol}
     assert sum(seen.values()) >= 60 and all(s < 500 for s in seen), seen
+
+
+@pytest.mark.parametrize("protocol", ["json", "cbor"])
+def test_status_follows_query_mode_header(server: ServerThread, protocol: str) -> None:
+    """With ``x-amzn-query-mode: true`` the query status (413 here); without it, 400."""
+    gz = {"Content-Encoding": "gzip", "Connection": "close"}
+    moded = send(server.url, protocol, "PutMetricData", BOMB, headers=gz)
+    plain = send(
+        server.url, protocol, "PutMetricData", BOMB, headers={**gz, "x-amzn-query-mode": "false"}
+    )
+    assert (moded.status, plain.status) == (413, 400)
+    assert error_of(protocol, plain)[0] == "RequestEntityTooLarge"
