@@ -339,7 +339,7 @@ class TransformRunner:
         label = str(item.path)
         try:
             data = await asyncio.to_thread(read_payload, item.path, request.compression)
-            records = split_records(data, request.split_type)
+            records = originals = split_records(data, request.split_type)
             if processor.filters_input:
                 records = [processor.filter_input(r) for r in records]
             batches = plan_batches([len(r) for r in records], params["BatchStrategy"],
@@ -359,7 +359,9 @@ class TransformRunner:
                 return body
             try:
                 outputs = split_response(body, len(chunk))
-                return b"\n".join(processor.finish(r, o) for r, o in zip(chunk, outputs,
+                # JoinSource joins the record as it was read, before InputFilter.
+                sources = [originals[i] for i in batch]
+                return b"\n".join(processor.finish(r, o) for r, o in zip(sources, outputs,
                                                                           strict=True))
             except (RecordError, UnicodeDecodeError) as exc:
                 raise _FileFailed(label, f"ClientError: {exc}") from None
