@@ -104,7 +104,8 @@ def _errors_middleware(protocols: _Protocols) -> Any:
         try:
             return await handler(request)
         except web.HTTPException as exc:
-            if request.method == "GET" or exc.status < 400:
+            runtime = request.path.startswith("/endpoints/")
+            if exc.status < 400 or (request.method == "GET" and not runtime):
                 raise
             return protocols.render(request, UnknownRoute(
                 f"No operation answers {request.method} {request.path} here."))

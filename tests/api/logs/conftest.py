@@ -1,50 +1,14 @@
-"""A real tandem server in this process (its own event loop on a thread), one per test module,
-and boto3 Logs clients for it."""
+"""One in-process tandem server per test module, and a boto3 Logs client for it."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tandem.config import Settings
-from tandem.server import TandemServer
+from .server_thread import ServerThread, logs_client
 
-
-class ServerThread:
-    def __init__(self, data_dir: Path, **settings: object) -> None:
-        self.server = TandemServer(Settings(port=0, data_dir=data_dir, logs_flush_interval=0.1,
-                                            **settings))  # type: ignore[arg-type]
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(60)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(60)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
-def logs_client(url: str, **config: object):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "logs", endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),  # type: ignore[arg-type]
-    )
+__all__ = ["logs_client"]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tandem.api.live_tail import encode_event, encode_message
 
-from .conftest import logs_client
+from .server_thread import logs_client
 
 _names = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=30)
 

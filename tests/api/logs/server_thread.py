@@ -1,0 +1,52 @@
+"""A real tandem server in this process (its own event loop on a thread), and boto3 clients."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from tandem.config import Settings
+from tandem.server import TandemServer
+
+__all__ = ["ServerThread", "logs_client", "aws_client"]
+
+
+class ServerThread:
+    """``TandemServer`` on 127.0.0.1 port 0, driven by an event loop on a daemon thread."""
+
+    def __init__(self, data_dir: Path, **settings: object) -> None:
+        self.server = TandemServer(Settings(port=0, data_dir=data_dir, logs_flush_interval=0.1,
+                                            **settings))  # type: ignore[arg-type]
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(60)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def aws_client(service: str, url: str, **config: object):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        service, endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),  # type: ignore[arg-type]
+    )
+
+
+def logs_client(url: str, **config: object):  # type: ignore[no-untyped-def]
+    return aws_client("logs", url, **config)
