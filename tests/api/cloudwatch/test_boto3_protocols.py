@@ -29,6 +29,16 @@ def _gms(cw: Any, ns: str, wait_for: int = 1, **kw: Any) -> dict[str, Any]:
     )
 
 
+def _wait_for_samples(cw: Any, ns: str, n: float) -> None:
+    """Until all ``n`` samples are stored: a flush may land in the middle of one request."""
+    eventually(
+        lambda: cw.get_metric_statistics(
+            Namespace=ns, MetricName="M", Period=60, Statistics=["SampleCount"], **WINDOW
+        )["Datapoints"],
+        lambda points: sum(p["SampleCount"] for p in points) == n,
+    )
+
+
 def test_values_with_counts_give_aws_statistics(cw: Any) -> None:
     ns = unique_namespace()
     cw.put_metric_data(
@@ -89,6 +99,7 @@ def test_values_and_statistic_values_together_are_accepted(cw: Any) -> None:
             }
         ],
     )
+    _wait_for_samples(cw, ns, 4)
     [p] = _gms(cw, ns, Statistics=["SampleCount", "Sum"])["Datapoints"]
     assert (p["SampleCount"], p["Sum"]) == (4.0, 11.0)
 
@@ -186,11 +197,9 @@ def test_extended_statistics_match_numpy_percentiles(cw: Any) -> None:
         for chunk in np.array_split(values, 20)
     ]  # 150 values each
     cw.put_metric_data(Namespace=ns, MetricData=data)
-    r = eventually(
-        lambda: cw.get_metric_statistics(
-            Namespace=ns, MetricName="M", Period=60, ExtendedStatistics=["p50", "p99"], **WINDOW
-        ),
-        lambda r: r["Datapoints"] and r["Datapoints"][0].get("ExtendedStatistics"),
+    _wait_for_samples(cw, ns, 3000)
+    r = cw.get_metric_statistics(
+        Namespace=ns, MetricName="M", Period=60, ExtendedStatistics=["p50", "p99"], **WINDOW
     )
     [p] = r["Datapoints"]
     assert set(p) == {"Timestamp", "Unit", "ExtendedStatistics"}
@@ -369,7 +378,12 @@ def test_list_metrics_pages_of_500(cw: Any) -> None:
     cw.put_metric_data(
         Namespace=ns, MetricData=[{"MetricName": f"m{i:03d}", "Value": 1.0} for i in range(501)]
     )
-    eventually(lambda: cw.list_metrics(Namespace=ns).get("NextToken"), bool)
+    eventually(
+        lambda: [
+            m for p in cw.get_paginator("list_metrics").paginate(Namespace=ns) for m in p["Metrics"]
+        ],
+        lambda metrics: len(metrics) == 501,
+    )
     first = cw.list_metrics(Namespace=ns)
     assert len(first["Metrics"]) == 500 and first["NextToken"]
     second = cw.list_metrics(Namespace=ns, NextToken=first["NextToken"])
