@@ -353,6 +353,8 @@ class NotebookService:
                 f"--ServerApp.port={lease.bind_port}", "--ServerApp.port_retries=0",
                 f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False",
                 f"--ServerApp.root_dir={home}"]
+        if os.geteuid() == 0:
+            argv.append("--allow-root")  # as root, Jupyter refuses to start without it
         process = JobProcess(argv, env, str(home), logs=self.logs, log_group=NOTEBOOK_LOG_GROUP,
                              log_stream=stream, guard=self.guard)
         instance.port = lease
@@ -364,9 +366,11 @@ class NotebookService:
         instance.server = process
         base = f"http://127.0.0.1:{lease.bind_port}"
         if not await self._wait_ready(process, f"{base}/api/status?token={token}"):
+            exited = not process.running
             await self._stop_server(instance)
-            raise _HookFailed("The Jupyter server did not start within "
-                              f"{_duration(self.jupyter_start_timeout)}; see {stream}.")
+            what = "exited before answering" if exited else \
+                f"did not answer within {_duration(self.jupyter_start_timeout)}"
+            raise _HookFailed(f"The Jupyter server {what}; see {stream}.")
         instance.url = f"{base}/?token={token}"
 
     async def _wait_ready(self, process: JobProcess, url: str) -> bool:
