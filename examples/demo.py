@@ -124,7 +124,7 @@ def main() -> None:
                 "--since", "15m", "--url", url)
         group = f"/aws/sagemaker/Endpoints/{ENDPOINT}"
         _tandem("logs", "streams", group, "--url", url)
-        _tandem("logs", "filter", group, "?postprocess ?Traceback ?error", "--limit", "8",
+        _tandem("logs", "filter", group, "?rejected ?Traceback", "--limit", "5",
                 "--url", url)
         if args.keep_serving:
             print(f"\ntandem is serving on {url} (Ctrl-C to stop)")
