@@ -114,7 +114,8 @@ class SageMakerJobsService:
 
     async def describe_lifecycle_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "NotebookInstanceLifecycleConfigName")
-        return self.notebooks.lifecycle_config(body["NotebookInstanceLifecycleConfigName"]).describe()
+        name = body["NotebookInstanceLifecycleConfigName"]
+        return self.notebooks.lifecycle_config(name).describe()
 
     async def list_lifecycle_configs(self, body: Mapping[str, Any]) -> dict[str, Any]:
         items = [{k: v for k, v in c.describe().items() if k not in ("OnCreate", "OnStart")}

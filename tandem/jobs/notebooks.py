@@ -46,7 +46,7 @@ _SCRIPT_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"  # what SageMaker gives lifecycle
 _MAX_CONTENT = 16384
 
 
-class NotebookStatus(str, enum.Enum):
+class NotebookStatus(enum.StrEnum):
     PENDING = "Pending"
     IN_SERVICE = "InService"
     STOPPING = "Stopping"

@@ -14,7 +14,7 @@ __all__ = ["JobStatus", "StatusTransition", "validate_job_name", "JobStopped"]
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     IN_PROGRESS = "InProgress"
     COMPLETED = "Completed"
     FAILED = "Failed"

@@ -131,7 +131,8 @@ def _channels(raw: Any, base_dir: Path) -> tuple[Channel, ...]:
         distribution = source.get("S3DataDistributionType", "FullyReplicated")
         if data_type not in ("S3Prefix", "ManifestFile"):
             raise ValidationException(f"{where}.DataSource.S3DataSource.S3DataType: "
-                                      f"{data_type!r} is not supported; use S3Prefix or ManifestFile")
+                                      f"{data_type!r} is not supported; use S3Prefix or "
+                                      "ManifestFile")
         if distribution not in ("FullyReplicated", "ShardedByS3Key"):
             raise ValidationException(f"{where}.DataSource.S3DataSource.S3DataDistributionType: "
                                       f"{distribution!r} is not FullyReplicated or ShardedByS3Key")

@@ -29,8 +29,13 @@ import aiohttp
 
 from ..clock import Clock, SystemClock
 from ..errors import TandemError
-from ..serving.launcher import InstanceHandle, InstanceSpec, InstanceStartFailed, Launcher, \
-    new_instance_id
+from ..serving.launcher import (
+    InstanceHandle,
+    InstanceSpec,
+    InstanceStartFailed,
+    Launcher,
+    new_instance_id,
+)
 from ..serving.model import ExecutionMode, Model
 from ..telemetry.logs import LogService
 from .records import JobStatus
@@ -251,14 +256,15 @@ class TransformRunner:
     async def _start(self, job: TransformJob, model: Model, base_dir: Path,
                      instance_id: str) -> InstanceHandle:
         request = job.request
-        env = dict(request.environment)
-        env["SAGEMAKER_BATCH"] = "true"
+        env = {"SAGEMAKER_BATCH": "true"}
         if request.max_payload_mb is not None:
             env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(request.max_payload_mb)
         if request.batch_strategy is not None:
             env["SAGEMAKER_BATCH_STRATEGY"] = _WIRE_STRATEGY[request.batch_strategy]
         if request.max_concurrent is not None:
             env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(request.max_concurrent)
+        # The job's own Environment wins over the derived values (set explicitly, meant).
+        env.update(request.environment)
         work_dir = self.jobs_dir / "transform" / job.name / instance_id
         containers = await asyncio.to_thread(self.plan_containers, model, base_dir, work_dir, env)
         prefix = self.stream_prefix(job, instance_id)

@@ -65,8 +65,11 @@ def _walk(directory: Path) -> list[InputFile]:
     return found
 
 
+_INPUT_FIELD = "TransformInput.DataSource.S3DataSource.S3Uri"
+
+
 def list_input_files(s3_uri: str, data_type: str, base_dir: Path,
-                     field: str = "TransformInput.DataSource.S3DataSource.S3Uri") -> list[InputFile]:
+                     field: str = _INPUT_FIELD) -> list[InputFile]:
     """The input files, sorted by relative name; a ValidationException names the field."""
     path = local_path(s3_uri, base_dir, field=field)
     if data_type == "ManifestFile":

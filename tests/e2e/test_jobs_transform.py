@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -78,7 +77,8 @@ def test_pipeline_transform_equals_invoking_record_by_record(
     files = {"a.csv": rows * 4, "b.csv": rows[:2], "sub/c.csv": rows[::-1] * 2}
     for name, lines in files.items():
         (source / name).write_text("\n".join(lines) + "\n")
-    desc = _job(sagemaker, "wine-batch", wine, source, tmp_path / "out", BatchStrategy="MultiRecord",
+    desc = _job(sagemaker, "wine-batch", wine, source, tmp_path / "out",
+                BatchStrategy="MultiRecord",
                 MaxPayloadInMB=1, MaxConcurrentTransforms=2, InstanceCount=2,
                 TransformInput={"ContentType": "text/csv", "SplitType": "Line"},
                 TransformOutput={"Accept": "text/csv", "AssembleWith": "Line"})
@@ -125,7 +125,8 @@ def test_single_record_with_join_and_filters(server: ServerProcess, sagemaker, w
                 DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input",
                                 "OutputFilter": "$[0,-2]"})
     assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
-    assert (tmp_path / "out" / "in.csv.out").read_text() == "id0,class_0\nid1,class_1\nid2,class_2\n"
+    assert (tmp_path / "out" / "in.csv.out").read_text() == \
+        "id0,class_0\nid1,class_1\nid2,class_2\n"
 
 
 def test_failing_record_fails_the_job_and_keeps_finished_files(
