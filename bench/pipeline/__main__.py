@@ -45,6 +45,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--honesty-requests", type=int, default=3000)
     p.add_argument("--profile", action="store_true",
                    help="py-spy the tandem server during an extra c=16 run")
+    p.add_argument("--compare-tree", type=Path, default=None,
+                   help="also run tandem (command containers) from another checkout's tree "
+                        "(e.g. a `git archive` of the commit before a change)")
     p.add_argument("--skip-peers", action="store_true")
     p.add_argument("--skip-telemetry", action="store_true")
     args = p.parse_args(argv)
@@ -79,11 +82,18 @@ def _better(a: LoadResult | None, b: LoadResult) -> LoadResult:
 
 def _measure(system: systems.System, result: report.SystemResult, args: argparse.Namespace,
              wrk: str, script: Path, levels: list[int]) -> None:
+    front = system.front_pid
     for c in levels:
         run_wrk(wrk, system.url, script, concurrency=c, seconds=args.warmup, pin=args.pin)
+        cpu0, front0 = systems.tree_cpu_s(system.pids), systems.process_cpu_s(front)
         load = run_wrk(wrk, system.url, script, concurrency=c, seconds=args.duration,
                        pin=args.pin)
-        result.loads[c] = _better(result.loads.get(c), load)
+        cpu1, front1 = systems.tree_cpu_s(system.pids), systems.process_cpu_s(front)
+        if load is _better(result.loads.get(c), load):
+            result.loads[c] = load
+            n = max(load.requests, 1)
+            result.cpu_us[c] = (cpu1 - cpu0) / n * 1e6
+            result.front_cpu_us[c] = (front1 - front0) / n * 1e6
         _say(f"  {system.name:30s} c={c:<3d} p50 {load.p50_ms:7.2f} ms  "
              f"{load.throughput:7.0f} req/s  errors {load.errors}")
 
@@ -121,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         ours = [systems.floor_a(work), systems.floor_b(work),
                 tandem_system(work, report.TANDEM_CMD, systems.command_containers(work)),
                 tandem_system(work, report.TANDEM_RT, systems.handler_containers())]
+        if args.compare_tree is not None:
+            ours.append(tandem_system(work, f"tandem cmd @{args.compare_tree.name}",
+                                      systems.command_containers(work), args.compare_tree))
         _say(f"payload {len(PAYLOAD)} bytes; wrk pinned to CPU {args.pin or 'none'}; "
              f"load average {machine['load_before']}")
         started = [(s, _start(s)) for s in ours]

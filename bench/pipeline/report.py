@@ -21,6 +21,10 @@ BENTOML = "BentoML"
 class SystemResult:
     name: str
     loads: dict[int, LoadResult] = dataclasses.field(default_factory=dict)
+    # CPU microseconds per request at each concurrency: the whole tree, and the front
+    # process alone (the router, for the routed systems)
+    cpu_us: dict[int, float] = dataclasses.field(default_factory=dict)
+    front_cpu_us: dict[int, float] = dataclasses.field(default_factory=dict)
     startup_s: float | None = None
     idle_rss_mb: float | None = None
     processes: int | None = None
@@ -29,7 +33,8 @@ class SystemResult:
 
 def render_table(results: Sequence[SystemResult]) -> str:
     head = (f"{'system':30s} {'c':>3s} {'p50 ms':>8s} {'p90 ms':>8s} {'p99 ms':>8s} "
-            f"{'req/s':>8s} {'errors':>7s} {'idle RSS MB':>12s} {'start s':>8s}")
+            f"{'req/s':>8s} {'errors':>7s} {'CPU us/req':>10s} {'idle RSS MB':>12s} "
+            f"{'start s':>8s}")
     lines = [head, "-" * len(head)]
     for r in results:
         if r.error is not None:
@@ -42,7 +47,7 @@ def render_table(results: Sequence[SystemResult]) -> str:
             tail = f" {extra:>12s} {start}" if i == 0 else ""
             lines.append(f"{r.name if i == 0 else '':30s} {c:3d} {load.p50_ms:8.2f} "
                          f"{load.p90_ms:8.2f} {load.p99_ms:8.2f} {load.throughput:8.0f} "
-                         f"{load.errors:7d}{tail}")
+                         f"{load.errors:7d} {r.cpu_us.get(c, 0.0):10.0f}{tail}")
     return "\n".join(lines)
 
 
@@ -70,6 +75,13 @@ def check_targets(results: Sequence[SystemResult],
         ratio = cmd16.throughput / b16.throughput
         out.append(f"{verdict(ratio >= 0.9)} tandem req/s at c=16 >= 0.9 x floor B: "
                    f"{cmd16.throughput:.0f} vs {b16.throughput:.0f} = {ratio:.2f} x")
+        router_b = by_name[FLOOR_B].front_cpu_us.get(16)
+        for r in results:
+            router_t = r.front_cpu_us.get(16)
+            if r.name.startswith("tandem") and router_t and router_b:
+                out.append(f"info router process CPU per request at c=16: {r.name} "
+                           f"{router_t:.0f} us, floor B {router_b:.0f} us = "
+                           f"{router_t / router_b:.2f} x")
     for peer in (RAY, BENTOML):
         p16 = _load(by_name, peer, 16)
         if cmd16 and p16:

@@ -24,7 +24,7 @@ import psutil
 
 from .load import PAYLOAD
 
-__all__ = ["System", "free_port", "tree_rss_mb"]
+__all__ = ["System", "free_port", "process_cpu_s", "tree_cpu_s", "tree_rss_mb"]
 
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
@@ -60,6 +60,27 @@ def tree_rss_mb(pids: list[int]) -> tuple[float, int]:
         except psutil.NoSuchProcess:
             pass
     return total / 1e6, count
+
+
+def tree_cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by the processes and their descendants."""
+    total = 0.0
+    for proc in _tree(pids):
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (its children not included)."""
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return times.user + times.system
 
 
 def post_ok(url: str, timeout: float = 5.0) -> bool:
@@ -118,6 +139,11 @@ class System:
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs]
 
+    @property
+    def front_pid(self) -> int:
+        """The process that takes the client's request (the router, where there is one)."""
+        return int(self.extra.get("front_pid", self.procs[0].pid))  # type: ignore[call-overload]
+
     def stop(self, grace: float = 20.0) -> None:
         tree = _tree(self.pids)
         for proc in self.procs:
@@ -159,9 +185,10 @@ def floor_b(work: Path) -> System:
             system.spawn([sys.executable, str(APPS / "stage.py"), str(port)],
                          log=work / f"floor_b_stage{i}.log")
         port = free_port()
-        system.spawn([sys.executable, str(APPS / "floor_b.py"), str(port),
-                      *(f"http://127.0.0.1:{p}/invocations" for p in stage_ports)],
-                     log=work / "floor_b.log")
+        router = system.spawn([sys.executable, str(APPS / "floor_b.py"), str(port),
+                               *(f"http://127.0.0.1:{p}/invocations" for p in stage_ports)],
+                              log=work / "floor_b.log")
+        system.extra["front_pid"] = router.pid
         return f"http://127.0.0.1:{port}/invocations"
     return System("floor B (aiohttp router)", launch)
 

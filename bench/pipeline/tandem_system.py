@@ -5,6 +5,7 @@ the CloudWatch API does not answer)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import subprocess
 import sys
@@ -51,15 +52,22 @@ def deploy(url: str, name: str, containers: list[dict[str, object]],
         time.sleep(0.05)
 
 
-def tandem_system(work: Path, label: str, containers: list[dict[str, object]]) -> System:
+def tandem_system(work: Path, label: str, containers: list[dict[str, object]],
+                  tree: Path | None = None) -> System:
+    """``tree``: run the server from another checkout's ``tandem`` package (PYTHONPATH), for
+    before/after comparisons in one run."""
     data_dir = work / re.sub(r"\W+", "-", label).strip("-")
+    env = None
+    if tree is not None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (str(tree), os.environ.get("PYTHONPATH")) if p))
 
     def launch(system: System) -> str:
         log = data_dir.with_suffix(".log")
         log.unlink(missing_ok=True)
         tandem = Path(sys.executable).parent / "tandem"
         proc = system.spawn([str(tandem), "serve", "--port", str(free_port()), "--data-dir",
-                             str(data_dir), *_FLAGS], log=log)
+                             str(data_dir), *_FLAGS], env=env, log=log)
         url = _wait_listening(proc, log)
         deploy(url, "bench", containers)
         system.extra.update(url=url, data_dir=data_dir, server_pid=proc.pid)

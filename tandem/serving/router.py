@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import aiohttp
+from yarl import URL
 
 from ..telemetry.metrics import MetricRegistry, Series
 from .errors import EndpointNotFound, InvocationError, ModelError, ServiceUnavailable
@@ -73,12 +74,38 @@ class _Refused(Exception):
 class RoutedInstance:
     """One healthy instance as the router sees it: a URL per container, and its load."""
 
-    __slots__ = ("instance_id", "urls", "outstanding")
+    __slots__ = ("instance_id", "urls", "targets", "outstanding")
 
     def __init__(self, instance_id: str, urls: Sequence[str]) -> None:
         self.instance_id = instance_id
         self.urls = tuple(urls)
+        # Parsed once here, not by aiohttp on every hop of every request.
+        self.targets = tuple(URL(u) for u in self.urls)
         self.outstanding = 0
+
+
+_HeaderKey = tuple[str | None, str | None, str | None]
+_HEADER_CACHE_LIMIT = 256
+
+
+def _hop_headers(cache: dict[_HeaderKey, dict[str, str]], content_type: str | None,
+                 accept: str | None, custom: str | None) -> dict[str, str]:
+    """The headers of one hop, built once per distinct combination (almost always one or two
+    per endpoint) instead of once per hop; aiohttp copies them, never mutates them."""
+    key = (content_type, accept, custom)
+    headers = cache.get(key)
+    if headers is None:
+        headers = {}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if accept is not None:
+            headers["Accept"] = accept
+        if custom is not None:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = custom
+        if len(cache) >= _HEADER_CACHE_LIMIT:
+            cache.clear()
+        cache[key] = headers
+    return headers
 
 
 class _VariantSeries:
@@ -193,6 +220,7 @@ class Router:
         self.invocation_timeout = invocation_timeout
         self._endpoints: dict[str, RoutedEndpoint] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._headers: dict[_HeaderKey, dict[str, str]] = {}
         # Told when the router finds an instance dead (connection refused), so the manager
         # replaces it without waiting for the next /ping.
         self.on_dead_instance: Callable[[str, str], None] = lambda instance_id, why: None
@@ -217,9 +245,12 @@ class Router:
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, use_dns_cache=False,
                                          keepalive_timeout=60)
+        # No cookie jar: a container's Set-Cookie must not ride along on other clients'
+        # requests, and skipping the jar saves work on every hop.
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None),
             skip_auto_headers=_SKIP_AUTO, auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:
@@ -290,73 +321,81 @@ class Router:
         session = self._session
         assert session is not None, "Router.start() was not awaited"
         series = variant.series
+        containers = variant.containers
+        targets = instance.targets
+        cache = self._headers
         body = inv.body
         content_type = inv.content_type
+        accept = inv.accept
+        attributes = inv.custom_attributes
         custom = None
         model_us = 0.0
+        first = indexes[0]
         last = indexes[-1]
         perf = time.perf_counter
-        deadline = perf() + self.invocation_timeout
-        for i in indexes:
-            headers = {}
-            if content_type is not None:
-                headers["Content-Type"] = content_type
-            if i == last and inv.accept is not None:
-                headers["Accept"] = inv.accept
-            if inv.custom_attributes is not None:
-                headers["X-Amzn-SageMaker-Custom-Attributes"] = inv.custom_attributes
-            name = variant.containers[i]
-            t0 = perf()
-            try:
-                async with asyncio.timeout(max(deadline - t0, 0.0)):
-                    async with session.post(instance.urls[i], data=body, headers=headers) as resp:
-                        status = resp.status
-                        data = await resp.read()
-                        rtype = resp.headers.get("Content-Type")
-                        custom = resp.headers.get("X-Amzn-SageMaker-Custom-Attributes")
-            except TimeoutError:
-                elapsed = (perf() - t0) * 1e6
-                raise self._model_failure(
-                    endpoint, variant, name, model_us + elapsed, 0,
-                    f"Your invocation timed out while waiting for a response from container {name}. "
-                    "Review the latency metrics for each container in Amazon CloudWatch, resolve the "
-                    "issue, and try again.",
-                ) from None
-            except aiohttp.ClientConnectorError as exc:
-                if i == indexes[0]:
-                    raise _Refused(f"container {name}: {exc.__class__.__name__}") from None
-                elapsed = (perf() - t0) * 1e6
-                self.on_dead_instance(instance.instance_id, f"container {name} refused a connection")
-                raise self._model_failure(
-                    endpoint, variant, name, model_us + elapsed, 0,
-                    f"Connection to container {name} failed: {exc.__class__.__name__}",
-                ) from None
-            except (aiohttp.ClientError, OSError) as exc:
-                elapsed = (perf() - t0) * 1e6
-                raise self._model_failure(
-                    endpoint, variant, name, model_us + elapsed, 0,
-                    f"Connection to container {name} failed: {exc.__class__.__name__}",
-                ) from None
+        i = first
+        t0 = perf()
+        # One deadline for the whole chain (one timer per request, not one per hop); ``i``
+        # and ``t0`` say which container it expired in.
+        try:
+            async with asyncio.timeout(self.invocation_timeout):
+                for i in indexes:
+                    headers = _hop_headers(cache, content_type,
+                                           accept if i == last else None, attributes)
+                    t0 = perf()
+                    try:
+                        async with session.post(targets[i], data=body, headers=headers) as resp:
+                            status = resp.status
+                            data = await resp.read()
+                            rtype = resp.headers.get("Content-Type")
+                            custom = resp.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+                    except aiohttp.ClientConnectorError as exc:
+                        name = containers[i]
+                        if i == first:
+                            raise _Refused(f"container {name}: {exc.__class__.__name__}") from None
+                        elapsed = (perf() - t0) * 1e6
+                        self.on_dead_instance(instance.instance_id,
+                                              f"container {name} refused a connection")
+                        raise self._model_failure(
+                            endpoint, variant, name, model_us + elapsed, 0,
+                            f"Connection to container {name} failed: {exc.__class__.__name__}",
+                        ) from None
+                    except (aiohttp.ClientError, OSError) as exc:
+                        elapsed = (perf() - t0) * 1e6
+                        name = containers[i]
+                        raise self._model_failure(
+                            endpoint, variant, name, model_us + elapsed, 0,
+                            f"Connection to container {name} failed: {exc.__class__.__name__}",
+                        ) from None
+                    elapsed = (perf() - t0) * 1e6
+                    model_us += elapsed
+                    if series.container_latency:
+                        series.container_latency[i].record(elapsed)
+                    if not 200 <= status < 300:
+                        raise self._model_failure(
+                            endpoint, variant, containers[i], model_us, status,
+                            data.decode("utf-8", errors="replace"),
+                        )
+                    if i != last and len(data) > MAX_HOP_PAYLOAD_BYTES:
+                        name, nxt = containers[i], containers[i + 1]
+                        raise self._model_failure(
+                            endpoint, variant, name, model_us, 200,
+                            f"Received response from {name} with status code 200. However, "
+                            f"the request payload from {name} to {nxt} is {len(data)} bytes, "
+                            "which has exceeded the maximum limit of 5 MB.",
+                            plain=True,
+                        )
+                    body = data
+                    content_type = rtype
+        except TimeoutError:
+            name = containers[i]
             elapsed = (perf() - t0) * 1e6
-            model_us += elapsed
-            if series.container_latency:
-                series.container_latency[i].record(elapsed)
-            if not 200 <= status < 300:
-                raise self._model_failure(
-                    endpoint, variant, name, model_us, status,
-                    data.decode("utf-8", errors="replace"),
-                )
-            if i != last and len(data) > MAX_HOP_PAYLOAD_BYTES:
-                nxt = variant.containers[i + 1]
-                raise self._model_failure(
-                    endpoint, variant, name, model_us, 200,
-                    f"Received response from {name} with status code 200. However, the request "
-                    f"payload from {name} to {nxt} is {len(data)} bytes, which has exceeded the "
-                    "maximum limit of 5 MB.",
-                    plain=True,
-                )
-            body = data
-            content_type = rtype
+            raise self._model_failure(
+                endpoint, variant, name, model_us + elapsed, 0,
+                f"Your invocation timed out while waiting for a response from container {name}. "
+                "Review the latency metrics for each container in Amazon CloudWatch, resolve the "
+                "issue, and try again.",
+            ) from None
         series.model_latency.record(model_us)
         series.errors_4xx.record(0.0)
         series.errors_5xx.record(0.0)
