@@ -58,7 +58,7 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
     legend: { live: true },
     // The x axis spans the chosen time range, however little data there is.
     scales: { x: range ? { time: true, range: () => range } : { time: true } },
-    axes: [{}, { size: 60, values: (u, ticks) => ticks.map((v) => fmtNumber(v)) }],
+    axes: [{}, { size: 60 }],
     series: [{}],
   };
   let plotData = data;
@@ -78,6 +78,7 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
       label: s.label,
       stroke: color,
       width: 1.5,
+      dash: s.dash,
       fill: stacked ? color + "55" : undefined,
       spanGaps: false,
       points: { show: data[0].length < 60 },

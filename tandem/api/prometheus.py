@@ -49,40 +49,76 @@ _USAGE_NAMESPACES = {
 
 # Prometheus' default buckets, extended below 5 ms: local pipelines answer in well under that.
 LATENCY_BUCKETS: tuple[float, ...] = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
 )
 
 _COUNTERS = {
     "Invocations": ("tandem_invocations", "InvokeEndpoint requests (CloudWatch Invocations)."),
-    "Invocation4XXErrors": ("tandem_invocation_4xx_errors",
-                            "Requests a container answered with a 4xx (Invocation4XXErrors)."),
-    "Invocation5XXErrors": ("tandem_invocation_5xx_errors",
-                            "Requests a container answered with a 5xx, crashed or timed out "
-                            "(Invocation5XXErrors)."),
-    "InvocationsPerInstance": ("tandem_invocations_per_instance",
-                               "Invocations normalised by the variant's instance count "
-                               "(InvocationsPerInstance)."),
+    "Invocation4XXErrors": (
+        "tandem_invocation_4xx_errors",
+        "Requests a container answered with a 4xx (Invocation4XXErrors).",
+    ),
+    "Invocation5XXErrors": (
+        "tandem_invocation_5xx_errors",
+        "Requests a container answered with a 5xx, crashed or timed out (Invocation5XXErrors).",
+    ),
+    "InvocationsPerInstance": (
+        "tandem_invocations_per_instance",
+        "Invocations normalised by the variant's instance count (InvocationsPerInstance).",
+    ),
 }
 _HISTOGRAMS = {
-    "ModelLatency": ("tandem_model_latency_seconds",
-                     "Time spent in the containers, all of them for a pipeline (ModelLatency)."),
-    "OverheadLatency": ("tandem_overhead_latency_seconds",
-                        "Time tandem held a request beyond ModelLatency (OverheadLatency)."),
-    "ContainerLatency": ("tandem_container_latency_seconds",
-                         "One pipeline container's share of a request (ContainerLatency)."),
+    "ModelLatency": (
+        "tandem_model_latency_seconds",
+        "Time spent in the containers, all of them for a pipeline (ModelLatency).",
+    ),
+    "OverheadLatency": (
+        "tandem_overhead_latency_seconds",
+        "Time tandem held a request beyond ModelLatency (OverheadLatency).",
+    ),
+    "ContainerLatency": (
+        "tandem_container_latency_seconds",
+        "One pipeline container's share of a request (ContainerLatency).",
+    ),
 }
 _GAUGES = {
-    "CPUUtilization": ("tandem_cpu_utilization_percent",
-                       "CPU use of an instance's containers, 0-100 x CPUs, last minute's average."),
-    "MemoryUtilization": ("tandem_memory_utilization_percent",
-                          "Memory use of an instance's containers, last minute's average."),
-    "GPUUtilization": ("tandem_gpu_utilization_percent",
-                       "GPU use of an instance's containers, 0-100 x GPUs, last minute's average."),
-    "GPUMemoryUtilization": ("tandem_gpu_memory_utilization_percent",
-                             "GPU memory use, 0-100 x GPUs, last minute's average."),
-    "DiskUtilization": ("tandem_disk_utilization_percent",
-                        "Disk use of the filesystem holding an instance, last minute's average."),
+    "CPUUtilization": (
+        "tandem_cpu_utilization_percent",
+        "CPU use of an instance's containers, 0-100 x CPUs, last minute's average.",
+    ),
+    "MemoryUtilization": (
+        "tandem_memory_utilization_percent",
+        "Memory use of an instance's containers, last minute's average.",
+    ),
+    "GPUUtilization": (
+        "tandem_gpu_utilization_percent",
+        "GPU use of an instance's containers, 0-100 x GPUs, last minute's average.",
+    ),
+    "GPUMemoryUtilization": (
+        "tandem_gpu_memory_utilization_percent",
+        "GPU memory use, 0-100 x GPUs, last minute's average.",
+    ),
+    "DiskUtilization": (
+        "tandem_disk_utilization_percent",
+        "Disk use of the filesystem holding an instance, last minute's average.",
+    ),
 }
 _INVOCATION_LABELS = ["endpoint", "variant", "container"]
 _USAGE_LABELS = ["endpoint", "variant", "job", "host"]
@@ -90,8 +126,9 @@ _USAGE_LABELS = ["endpoint", "variant", "job", "host"]
 _GAUGE_STALE_SECONDS = 120
 
 
-def histogram_buckets(bins: dict[int, float], scale: float,
-                      bounds: Sequence[float] = LATENCY_BUCKETS) -> list[float]:
+def histogram_buckets(
+    bins: dict[int, float], scale: float, bounds: Sequence[float] = LATENCY_BUCKETS
+) -> list[float]:
     """Cumulative counts at each bound (``le``) of sketch bins whose values are ``x * scale``."""
     if not bins:
         return [0.0] * len(bounds)
@@ -104,8 +141,11 @@ def histogram_buckets(bins: dict[int, float], scale: float,
 
 
 def _invocation_labels(dims: dict[str, str]) -> list[str]:
-    return [dims.get("EndpointName", ""), dims.get("VariantName", ""),
-            dims.get("ContainerName", "")]
+    return [
+        dims.get("EndpointName", ""),
+        dims.get("VariantName", ""),
+        dims.get("ContainerName", ""),
+    ]
 
 
 def _usage_labels(kind: str, host: str) -> list[str]:
@@ -125,12 +165,15 @@ class TandemCollector:
         self.clock = clock or SystemClock()
 
     def collect(self) -> Iterator[Metric]:
-        counters = {m: CounterMetricFamily(n, d, labels=_INVOCATION_LABELS)
-                    for m, (n, d) in _COUNTERS.items()}
-        histograms = {m: HistogramMetricFamily(n, d, labels=_INVOCATION_LABELS)
-                      for m, (n, d) in _HISTOGRAMS.items()}
-        gauges = {m: GaugeMetricFamily(n, d, labels=_USAGE_LABELS)
-                  for m, (n, d) in _GAUGES.items()}
+        counters = {
+            m: CounterMetricFamily(n, d, labels=_INVOCATION_LABELS)
+            for m, (n, d) in _COUNTERS.items()
+        }
+        histograms = {
+            m: HistogramMetricFamily(n, d, labels=_INVOCATION_LABELS)
+            for m, (n, d) in _HISTOGRAMS.items()
+        }
+        gauges = {m: GaugeMetricFamily(n, d, labels=_USAGE_LABELS) for m, (n, d) in _GAUGES.items()}
         fresh_after = self.clock.time() - _GAUGE_STALE_SECONDS
         for series in self._sorted(self.registry.all_series()):
             key = series.key
@@ -143,11 +186,13 @@ class TandemCollector:
                     count, total, bins = series.cumulative()
                     scale = 1e-6 if key.unit == "Microseconds" else 1.0
                     cumulative = histogram_buckets(bins, scale)
-                    buckets = [(_le(b), c) for b, c in zip(LATENCY_BUCKETS, cumulative,
-                                                            strict=True)]
+                    buckets = [
+                        (_le(b), c) for b, c in zip(LATENCY_BUCKETS, cumulative, strict=True)
+                    ]
                     buckets.append(("+Inf", count))
                     histograms[key.metric_name].add_metric(
-                        _invocation_labels(dims), buckets, total * scale)
+                        _invocation_labels(dims), buckets, total * scale
+                    )
             elif key.namespace in _USAGE_NAMESPACES and key.metric_name in gauges:
                 host = dims.get("Host")
                 latest = series.latest()
@@ -156,15 +201,15 @@ class TandemCollector:
                 start, count, total = latest
                 if count > 0 and start + 60 >= fresh_after:
                     gauges[key.metric_name].add_metric(
-                        _usage_labels(_USAGE_NAMESPACES[key.namespace], host), total / count)
+                        _usage_labels(_USAGE_NAMESPACES[key.namespace], host), total / count
+                    )
         yield from counters.values()
         yield from histograms.values()
         yield from gauges.values()
 
     @staticmethod
     def _sorted(series: Iterable[Series]) -> list[Series]:
-        return sorted(series, key=lambda s: (s.key.namespace, s.key.metric_name,
-                                             s.key.dimensions))
+        return sorted(series, key=lambda s: (s.key.namespace, s.key.metric_name, s.key.dimensions))
 
 
 def _le(bound: float) -> str:
@@ -184,7 +229,8 @@ def add_routes(app: web.Application, collector: TandemCollector) -> None:
 
     async def metrics(request: web.Request) -> web.Response:
         body, content_type = await asyncio.to_thread(
-            render, collector, request.headers.get("Accept"))
+            render, collector, request.headers.get("Accept")
+        )
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     app.router.add_get("/metrics", metrics)

@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -23,8 +24,6 @@ from tandem.api.prometheus import render as render_exposition
 from tandem.clock import ManualClock
 from tandem.telemetry.metrics import MetricRegistry
 from tandem.telemetry.metrics.sketch import bin_key, bin_value
-
-import numpy as np
 
 NS = "AWS/SageMaker"
 DIMS = {"EndpointName": "wine", "VariantName": "AllTraffic"}
@@ -53,18 +52,23 @@ def test_counters_histograms_and_gauges_render_with_prometheus_names() -> None:
     inv = reg.series(NS, "Invocations", DIMS)
     err4 = reg.series(NS, "Invocation4XXErrors", DIMS)
     model = reg.series(NS, "ModelLatency", DIMS, "Microseconds")
-    container = reg.series(NS, "ContainerLatency", {**DIMS, "ContainerName": "scaler"},
-                           "Microseconds")
-    cpu = reg.series("/aws/sagemaker/Endpoints", "CPUUtilization",
-                     {"Host": "wine/AllTraffic/i-0123456789abcdef0"}, "Percent")
+    container = reg.series(
+        NS, "ContainerLatency", {**DIMS, "ContainerName": "scaler"}, "Microseconds"
+    )
+    cpu = reg.series(
+        "/aws/sagemaker/Endpoints",
+        "CPUUtilization",
+        {"Host": "wine/AllTraffic/i-0123456789abcdef0"},
+        "Percent",
+    )
     reg.series("/aws/sagemaker/Endpoints", "CPUUtilization", DIMS, "Percent").record(50.0)
     for _ in range(3):
         inv.record(1.0)
     err4.record(0.0)
     err4.record(1.0)
     err4.record(0.0)
-    model.record(200.0)     # 0.0002 s
-    model.record(3_000.0)   # 0.003 s
+    model.record(200.0)  # 0.0002 s
+    model.record(3_000.0)  # 0.003 s
     model.record(2_000_000.0)  # 2 s
     container.record(150.0)
     cpu.record(30.0)
@@ -75,10 +79,14 @@ def test_counters_histograms_and_gauges_render_with_prometheus_names() -> None:
     labels = (("container", ""), ("endpoint", "wine"), ("variant", "AllTraffic"))
     assert fam["tandem_invocations"] == {("tandem_invocations_total", labels): 3.0}
     assert fam["tandem_invocation_4xx_errors"] == {
-        ("tandem_invocation_4xx_errors_total", labels): 1.0}
+        ("tandem_invocation_4xx_errors_total", labels): 1.0
+    }
     model_samples = fam["tandem_model_latency_seconds"]
-    le = dict((dict(k[1])["le"], v) for k, v in model_samples.items()
-              if k[0] == "tandem_model_latency_seconds_bucket")
+    le = dict(
+        (dict(k[1])["le"], v)
+        for k, v in model_samples.items()
+        if k[0] == "tandem_model_latency_seconds_bucket"
+    )
     assert le["0.0001"] == 0.0
     assert le["0.00025"] == 1.0
     assert le["0.0025"] == 1.0
@@ -88,14 +96,22 @@ def test_counters_histograms_and_gauges_render_with_prometheus_names() -> None:
     assert le["+Inf"] == 3.0
     assert model_samples[("tandem_model_latency_seconds_count", labels)] == 3.0
     assert model_samples[("tandem_model_latency_seconds_sum", labels)] == pytest.approx(2.0032)
-    assert ("tandem_container_latency_seconds_count",
-            (("container", "scaler"), ("endpoint", "wine"), ("variant", "AllTraffic"))
-            ) in fam["tandem_container_latency_seconds"]
+    assert (
+        "tandem_container_latency_seconds_count",
+        (("container", "scaler"), ("endpoint", "wine"), ("variant", "AllTraffic")),
+    ) in fam["tandem_container_latency_seconds"]
     # One gauge per host: the EndpointName/VariantName copy is not a second host.
     assert fam["tandem_cpu_utilization_percent"] == {
-        ("tandem_cpu_utilization_percent",
-         (("endpoint", "wine"), ("host", "wine/AllTraffic/i-0123456789abcdef0"), ("job", ""),
-          ("variant", "AllTraffic"))): 40.0}
+        (
+            "tandem_cpu_utilization_percent",
+            (
+                ("endpoint", "wine"),
+                ("host", "wine/AllTraffic/i-0123456789abcdef0"),
+                ("job", ""),
+                ("variant", "AllTraffic"),
+            ),
+        ): 40.0
+    }
     assert "# TYPE tandem_invocations_total counter" in text
     assert "# TYPE tandem_model_latency_seconds histogram" in text
     assert "# TYPE tandem_cpu_utilization_percent gauge" in text
@@ -115,20 +131,24 @@ def test_counts_survive_minute_buckets_being_flushed_and_evicted() -> None:
     fam = _families(render_exposition(TandemCollector(reg, clock))[0].decode())
     labels = (("container", ""), ("endpoint", "wine"), ("variant", "AllTraffic"))
     assert fam["tandem_invocations"][("tandem_invocations_total", labels)] == 15.0
-    assert fam["tandem_model_latency_seconds"][
-        ("tandem_model_latency_seconds_count", labels)] == 15.0
+    assert (
+        fam["tandem_model_latency_seconds"][("tandem_model_latency_seconds_count", labels)] == 15.0
+    )
 
 
 def test_stale_gauges_disappear_but_counters_stay() -> None:
     clock = ManualClock(T0)
     reg = MetricRegistry(clock=clock)
-    reg.series("/aws/sagemaker/TrainingJobs", "MemoryUtilization",
-               {"Host": "train-1/algo-1"}, "Percent").record(12.5)
+    reg.series(
+        "/aws/sagemaker/TrainingJobs", "MemoryUtilization", {"Host": "train-1/algo-1"}, "Percent"
+    ).record(12.5)
     fam = _families(render_exposition(TandemCollector(reg, clock))[0].decode())
     assert fam["tandem_memory_utilization_percent"] == {
-        ("tandem_memory_utilization_percent",
-         (("endpoint", ""), ("host", "train-1/algo-1"), ("job", "train-1"), ("variant", ""))):
-        12.5}
+        (
+            "tandem_memory_utilization_percent",
+            (("endpoint", ""), ("host", "train-1/algo-1"), ("job", "train-1"), ("variant", "")),
+        ): 12.5
+    }
     clock.advance(300)
     fam = _families(render_exposition(TandemCollector(reg, clock))[0].decode())
     assert "tandem_memory_utilization_percent" not in fam
@@ -147,8 +167,7 @@ def test_histogram_buckets_match_a_naive_count(values_us: list[float]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.floats(0.0, 1e6, allow_nan=False)),
-                max_size=80))
+@given(st.lists(st.tuples(st.integers(0, 5), st.floats(0.0, 1e6, allow_nan=False)), max_size=80))
 def test_cumulative_equals_everything_recorded(events: list[tuple[int, float]]) -> None:
     clock = ManualClock(T0)
     reg = MetricRegistry(clock=clock)
@@ -173,10 +192,13 @@ async def test_metrics_route_answers_text_and_openmetrics() -> None:
         resp = await client.get("/metrics")
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        assert 'tandem_invocations_total{container="",endpoint="wine",variant="AllTraffic"} 1.0' \
+        assert (
+            'tandem_invocations_total{container="",endpoint="wine",variant="AllTraffic"} 1.0'
             in await resp.text()
+        )
         resp = await client.get(
-            "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+            "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
         assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
         assert (await resp.text()).endswith("# EOF\n")
 
@@ -199,8 +221,10 @@ def _promql(base: str, query: str) -> list[dict]:  # type: ignore[type-arg]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("prometheus") is None,
-                    reason="Debian's prometheus package is not installed (scripts/setup does)")
+@pytest.mark.skipif(
+    shutil.which("prometheus") is None,
+    reason="Debian's prometheus package is not installed (scripts/setup does)",
+)
 def test_real_prometheus_counts_the_requests_sent(tmp_path: Path) -> None:
     from tests.e2e.support import client, deploy, stage_container
     from tests.server_process import ServerProcess
@@ -213,8 +237,9 @@ def test_real_prometheus_counts_the_requests_sent(tmp_path: Path) -> None:
         deploy(sagemaker, "prom", [stage_container(n) for n in ("first", "second", "third")])
         sent = 17
         for _ in range(sent):
-            runtime.invoke_endpoint(EndpointName="prom", Body=b'{"instances": [[1]]}',
-                                    ContentType="application/json")
+            runtime.invoke_endpoint(
+                EndpointName="prom", Body=b'{"instances": [[1]]}', ContentType="application/json"
+            )
         target = urllib.parse.urlparse(server.url).netloc
         (tmp_path / "prometheus.yml").write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
@@ -223,10 +248,15 @@ def test_real_prometheus_counts_the_requests_sent(tmp_path: Path) -> None:
         )
         port = _free_port()
         prom = subprocess.Popen(
-            ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
-             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                "prometheus",
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         base = f"http://127.0.0.1:{port}"
         query = 'sum(tandem_invocations_total{endpoint="prom"})'
@@ -245,8 +275,7 @@ def test_real_prometheus_counts_the_requests_sent(tmp_path: Path) -> None:
         count = _promql(base, 'sum(tandem_model_latency_seconds_count{endpoint="prom"})')
         assert float(count[0]["value"][1]) == sent
         containers = _promql(base, 'tandem_container_latency_seconds_count{endpoint="prom"}')
-        assert sorted(r["metric"]["container"] for r in containers) == [
-            "first", "second", "third"]
+        assert sorted(r["metric"]["container"] for r in containers) == ["first", "second", "third"]
         assert all(float(r["value"][1]) == sent for r in containers)
         up = _promql(base, 'up{job="tandem"}')
         assert float(up[0]["value"][1]) == 1.0

@@ -6,7 +6,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -86,34 +86,55 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
         end = (int(time.time()) // 60) * 60
         stamps = [end + 60 * k for k in range(-BENCH_POINTS - 5, 6)]
         for i in range(0, len(stamps), 1000):
-            cw.put_metric_data(Namespace="Bench/Dashboard", MetricData=[
-                {"MetricName": "Load", "Timestamp": datetime.fromtimestamp(t, timezone.utc),
-                 "Value": 50.0 + (j % 97), "Unit": "Percent"}
-                for j, t in enumerate(stamps[i:i + 1000], start=i)])
+            cw.put_metric_data(
+                Namespace="Bench/Dashboard",
+                MetricData=[
+                    {
+                        "MetricName": "Load",
+                        "Timestamp": datetime.fromtimestamp(t, UTC),
+                        "Value": 50.0 + (j % 97),
+                        "Unit": "Percent",
+                    }
+                    for j, t in enumerate(stamps[i : i + 1000], start=i)
+                ],
+            )
 
         def metric_sum(metric: str, ns: str = "AWS/SageMaker", dims=None) -> float:  # type: ignore[no-untyped-def]
             now = time.time()
             resp = cw.get_metric_statistics(
-                Namespace=ns, MetricName=metric, StartTime=now - 3600, EndTime=now + 60,
-                Period=60, Statistics=["Sum", "SampleCount"],
-                Dimensions=dims or [{"Name": "EndpointName", "Value": "pipe"},
-                                    {"Name": "VariantName", "Value": "AllTraffic"}])
+                Namespace=ns,
+                MetricName=metric,
+                StartTime=now - 3600,
+                EndTime=now + 60,
+                Period=60,
+                Statistics=["Sum", "SampleCount"],
+                Dimensions=dims
+                or [
+                    {"Name": "EndpointName", "Value": "pipe"},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+            )
             return sum(d["SampleCount"] for d in resp["Datapoints"])
 
         total = OK_REQUESTS + 4
         _wait(lambda: metric_sum("Invocations") == total, "Invocations in the store")
 
         def hosts_with(metric: str) -> int:
-            resp = cw.list_metrics(Namespace="/aws/sagemaker/Endpoints", MetricName=metric,
-                                   Dimensions=[{"Name": "Host"}])
-            return len([m for m in resp["Metrics"] if m["Dimensions"][0]["Value"].startswith("pipe/")])
+            resp = cw.list_metrics(
+                Namespace="/aws/sagemaker/Endpoints",
+                MetricName=metric,
+                Dimensions=[{"Name": "Host"}],
+            )
+            hosts = [m["Dimensions"][0]["Value"] for m in resp["Metrics"]]
+            return len([h for h in hosts if h.startswith("pipe/")])
 
         for metric in ("CPUUtilization", "MemoryUtilization", "DiskUtilization"):
             _wait(lambda m=metric: hosts_with(m) == 1, f"{metric} of pipe's instance")
 
         def flooded() -> bool:
-            resp = logs.filter_log_events(logGroupName="/aws/sagemaker/Endpoints/xss",
-                                          filterPattern=f'"line {LOG_FLOOD - 1}"')
+            resp = logs.filter_log_events(
+                logGroupName="/aws/sagemaker/Endpoints/xss", filterPattern=f'"line {LOG_FLOOD - 1}"'
+            )
             return len(resp["events"]) == 1
 
         _wait(flooded, "the 10,000 log lines")

@@ -84,8 +84,19 @@ async function main() {
       await page.waitForFunction(([b]) => (document.body.dataset.logsLoaded || "") !== b
         || !document.querySelector('[data-testid="filter-error"]').hidden, [before]);
     };
+    out.logGroups = await page.$$eval('[data-testid="log-groups"] a', (els) => els.map((e) => e.textContent));
+    out.logStreams = await page.$$eval('[data-testid="log-streams"] a', (els) => els.map((e) => e.textContent));
     await search('"line 2"');
     out.filtered = await page.$$eval('[data-testid="log-list"] .m', (els) => els.map((e) => e.textContent));
+    // Picking one stream narrows the same search to it.
+    const clickAndWait = async (selector) => {
+      const before = await page.evaluate(() => document.body.dataset.logsLoaded || "");
+      await page.click(selector);
+      await page.waitForFunction(([b]) => (document.body.dataset.logsLoaded || "") !== b, [before]);
+    };
+    await clickAndWait('[data-testid="log-streams"] a[data-stream$="/second"]');
+    out.filteredOneStream = await page.$$eval('[data-testid="log-list"] .m', (els) => els.map((e) => e.textContent));
+    await clickAndWait('[data-testid="log-streams"] a[data-stream=""]');
     await search("{ $.x = ");
     out.filterError = await page.locator('[data-testid="filter-error"]').textContent();
     out.filterErrorRows = await page.locator('[data-testid="log-list"] .log-row').count();

@@ -33,9 +33,20 @@ def main() -> None:
         train(ARTIFACTS_DIR)
     server = ServerProcess(Path(tempfile.mkdtemp(prefix="tandem-shots-"))).start()
     try:
-        subprocess.run([sys.executable, "-m", "tandem", "deploy",
-                        str(REPO / "examples" / "wine_pipeline" / "endpoint.yaml"), "--wait",
-                        "--url", server.url], check=True, cwd=REPO)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tandem",
+                "deploy",
+                str(REPO / "examples" / "wine_pipeline" / "endpoint.yaml"),
+                "--wait",
+                "--url",
+                server.url,
+            ],
+            check=True,
+            cwd=REPO,
+        )
         wait_status(client(server, "sagemaker"), ENDPOINT, "InService")
         runtime = client(server, "sagemaker-runtime")
         samples = wine_samples.load_samples()
@@ -49,9 +60,12 @@ def main() -> None:
             rate = 6 + 5 * math.sin(elapsed / 40)
             sample = rng.choice(bad) if rng.random() < 0.06 else rng.choice(good)
             try:
-                runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=sample.body,
-                                        ContentType=sample.content_type,
-                                        Accept="application/json")
+                runtime.invoke_endpoint(
+                    EndpointName=ENDPOINT,
+                    Body=sample.body,
+                    ContentType=sample.content_type,
+                    Accept="application/json",
+                )
             except runtime.exceptions.ModelError:
                 pass
             sent += 1
@@ -59,8 +73,16 @@ def main() -> None:
         print(f"sent {sent} requests over {args.minutes} minutes")
         time.sleep(2)
         args.out.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["node", str(Path(__file__).with_name("screenshots.cjs")), server.url,
-                        str(args.out), ENDPOINT], check=True)
+        subprocess.run(
+            [
+                "node",
+                str(Path(__file__).with_name("screenshots.cjs")),
+                server.url,
+                str(args.out),
+                ENDPOINT,
+            ],
+            check=True,
+        )
     finally:
         server.stop()
 

@@ -141,7 +141,7 @@ function render(parent, shape, { period, range, data }) {
   const all = (fn) => shape.variants.flatMap((v, vi) => fn(v, vi));
   timeChart(grid, { range, id: "Invocations", title: "Invocations", unit: "requests / period",
     series: all((v, vi) => [series(data, `inv_${vi}`, `${pre(v)}Invocations`, "Invocations"),
-      series(data, `ipi_${vi}`, `${pre(v)}InvocationsPerInstance`, "InvocationsPerInstance")]) });
+      { ...series(data, `ipi_${vi}`, `${pre(v)}InvocationsPerInstance`, "InvocationsPerInstance"), dash: [6, 4] }]) });
   timeChart(grid, { range, id: "Errors", title: "Errors", unit: "requests / period",
     series: all((v, vi) => [series(data, `e4_${vi}`, `${pre(v)}4XX`, "Invocation4XXErrors"),
       series(data, `e5_${vi}`, `${pre(v)}5XX`, "Invocation5XXErrors")]) });

@@ -42,8 +42,8 @@ export async function mount(root, ctx) {
 
 async function list(parent) {
   parent.append(h("h1", { text: "Jobs" }));
-  let any = false;
   let unsupported = 0;
+  const sections = [];
   for (const [kind, k] of Object.entries(KINDS)) {
     let jobs;
     try {
@@ -52,12 +52,15 @@ async function list(parent) {
       if (missing(err)) { unsupported++; continue; }
       throw err;
     }
+    sections.push([kind, k, jobs]);
+  }
+  const any = sections.some(([, , jobs]) => jobs.length);
+  for (const [kind, k, jobs] of any ? sections : []) {
     parent.append(h("h2", { text: k.title }));
     if (!jobs.length) {
       parent.append(h("p", { class: "muted", text: "None yet." }));
       continue;
     }
-    any = true;
     parent.append(h("table", { class: "grid", "data-testid": `${kind}-jobs` },
       h("thead", {}, h("tr", {}, ["Name", "Status", "Created", "Ended"].map((t) => h("th", { text: t })))),
       h("tbody", {}, jobs.map((j) => h("tr", {},
@@ -70,7 +73,7 @@ async function list(parent) {
     parent.append(h("p", { class: "muted", "data-testid": "no-jobs",
       text: unsupported === Object.keys(KINDS).length
         ? "No jobs: this server does not run training or transform jobs yet."
-        : "No jobs yet." }));
+        : "No training or transform jobs yet." }));
   }
 }
 

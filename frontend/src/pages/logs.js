@@ -45,10 +45,10 @@ export async function mount(root, ctx) {
   async function loadGroups() {
     const groups = await paginate(logs, "DescribeLogGroups", { limit: 50 }, "logGroups", "nextToken");
     if (!state.group && groups.length) state.group = groups[0].logGroupName;
-    clear(groupsEl).append(groups.length ? groups.map((g) => h("li", {},
+    clear(groupsEl).append(...(groups.length ? groups.map((g) => h("li", {},
       h("a", { href: "#", class: g.logGroupName === state.group ? "active" : "", dataset: { group: g.logGroupName },
         text: g.logGroupName, onclick: (e) => { e.preventDefault(); pickGroup(g.logGroupName); } }))) :
-      h("li", { class: "muted", text: "No log groups yet." }));
+      [h("li", { class: "muted", text: "No log groups yet." })]));
   }
 
   async function loadStreams() {
@@ -59,7 +59,7 @@ export async function mount(root, ctx) {
     const item = (name, label) => h("li", {}, h("a", { href: "#", class: name === state.stream ? "active" : "",
       dataset: { stream: name }, text: label,
       onclick: (e) => { e.preventDefault(); state.stream = name; loadStreams(); search(); } }));
-    streamsEl.append(item("", "All streams"), streams.map((s) => item(s.logStreamName, s.logStreamName)));
+    streamsEl.append(item("", "All streams"), ...streams.map((s) => item(s.logStreamName, s.logStreamName)));
   }
 
   async function pickGroup(name) {

@@ -38,8 +38,11 @@ _SECURITY_HEADERS = {
 
 
 def _file(path: Path) -> web.FileResponse:
-    headers = {"Content-Type": CONTENT_TYPES[path.suffix], "Cache-Control": "no-cache",
-               **_SECURITY_HEADERS}
+    headers = {
+        "Content-Type": CONTENT_TYPES[path.suffix],
+        "Cache-Control": "no-cache",
+        **_SECURITY_HEADERS,
+    }
     return web.FileResponse(path, headers=headers)
 
 
@@ -57,8 +60,7 @@ def add_routes(app: web.Application, static_dir: Path = STATIC_DIR) -> None:
     async def asset(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         path = (root / name).resolve()
-        if (root not in path.parents or path.suffix not in CONTENT_TYPES
-                or not path.is_file()):
+        if root not in path.parents or path.suffix not in CONTENT_TYPES or not path.is_file():
             raise web.HTTPNotFound(text="Not found.")
         return _file(path)
 
