@@ -16,10 +16,90 @@ from typing import Any
 
 from ..errors import TandemError, ValidationException
 from ..jobs.manager import JobManager
+from .members import Member, parse_members
 
 __all__ = ["SageMakerJobsService"]
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+
+_S, _I, _F, _B, _L, _D = str, int, float, bool, list, dict
+_LIST = {"NextToken": Member(_S), "MaxResults": Member(_I), "SortBy": Member(_S),
+         "SortOrder": Member(_S), "NameContains": Member(_S), "StatusEquals": Member(_S),
+         "CreationTimeBefore": Member(_F), "CreationTimeAfter": Member(_F),
+         "LastModifiedTimeBefore": Member(_F), "LastModifiedTimeAfter": Member(_F)}
+# Top-level members of each operation, with their JSON types: a wrong type is a 400 naming
+# the member, never a 500 from deep inside the core.
+_SHAPES: dict[str, dict[str, Member]] = {
+    "CreateTrainingJob": {
+        "TrainingJobName": Member(_S, True), "RoleArn": Member(_S, True),
+        "AlgorithmSpecification": Member(_D), "HyperParameters": Member(_D),
+        "InputDataConfig": Member(_L, items=dict), "OutputDataConfig": Member(_D, True),
+        "ResourceConfig": Member(_D), "StoppingCondition": Member(_D), "Environment": Member(_D),
+        "Tags": Member(_L), "VpcConfig": Member(_D), "EnableNetworkIsolation": Member(_B),
+        "EnableInterContainerTrafficEncryption": Member(_B),
+        "EnableManagedSpotTraining": Member(_B), "CheckpointConfig": Member(_D),
+        "DebugHookConfig": Member(_D), "ExperimentConfig": Member(_D),
+        "RetryStrategy": Member(_D), "ProfilerConfig": Member(_D),
+        "ProfilerRuleConfigurations": Member(_L), "DebugRuleConfigurations": Member(_L),
+        "TensorBoardOutputConfig": Member(_D), "RemoteDebugConfig": Member(_D),
+        "InfraCheckConfig": Member(_D), "SessionChainingConfig": Member(_D)},
+    "DescribeTrainingJob": {"TrainingJobName": Member(_S, True)},
+    "StopTrainingJob": {"TrainingJobName": Member(_S, True)},
+    "ListTrainingJobs": {**_LIST, "WarmPoolStatusEquals": Member(_S),
+                         "TrainingPlanArnEquals": Member(_S)},
+    "CreateTransformJob": {
+        "TransformJobName": Member(_S, True), "ModelName": Member(_S, True),
+        "MaxConcurrentTransforms": Member(_I), "ModelClientConfig": Member(_D),
+        "MaxPayloadInMB": Member(_I), "BatchStrategy": Member(_S), "Environment": Member(_D),
+        "TransformInput": Member(_D, True), "TransformOutput": Member(_D, True),
+        "DataCaptureConfig": Member(_D), "TransformResources": Member(_D, True),
+        "DataProcessing": Member(_D), "Tags": Member(_L), "ExperimentConfig": Member(_D)},
+    "DescribeTransformJob": {"TransformJobName": Member(_S, True)},
+    "StopTransformJob": {"TransformJobName": Member(_S, True)},
+    "ListTransformJobs": dict(_LIST),
+    "CreateNotebookInstanceLifecycleConfig": {
+        "NotebookInstanceLifecycleConfigName": Member(_S, True),
+        "OnCreate": Member(_L, items=dict), "OnStart": Member(_L, items=dict),
+        "Tags": Member(_L)},
+    "DescribeNotebookInstanceLifecycleConfig": {
+        "NotebookInstanceLifecycleConfigName": Member(_S, True)},
+    "DeleteNotebookInstanceLifecycleConfig": {
+        "NotebookInstanceLifecycleConfigName": Member(_S, True)},
+    "ListNotebookInstanceLifecycleConfigs": dict(_LIST),
+    "CreateNotebookInstance": {
+        "NotebookInstanceName": Member(_S, True), "InstanceType": Member(_S, True),
+        "RoleArn": Member(_S, True), "SubnetId": Member(_S), "SecurityGroupIds": Member(_L),
+        "IpAddressType": Member(_S), "KmsKeyId": Member(_S), "Tags": Member(_L),
+        "LifecycleConfigName": Member(_S), "DirectInternetAccess": Member(_S),
+        "VolumeSizeInGB": Member(_I), "AcceleratorTypes": Member(_L),
+        "DefaultCodeRepository": Member(_S), "AdditionalCodeRepositories": Member(_L),
+        "RootAccess": Member(_S), "PlatformIdentifier": Member(_S),
+        "InstanceMetadataServiceConfiguration": Member(_D)},
+    "DescribeNotebookInstance": {"NotebookInstanceName": Member(_S, True)},
+    "StartNotebookInstance": {"NotebookInstanceName": Member(_S, True)},
+    "StopNotebookInstance": {"NotebookInstanceName": Member(_S, True)},
+    "DeleteNotebookInstance": {"NotebookInstanceName": Member(_S, True)},
+    "ListNotebookInstances": {**_LIST, "NotebookInstanceLifecycleConfigNameContains": Member(_S),
+                              "DefaultCodeRepositoryContains": Member(_S),
+                              "AdditionalCodeRepositoryEquals": Member(_S)},
+}
+
+
+def _checked(operation: str, handler: Handler) -> Handler:
+    """``handler`` behind the operation's member check; a wrong nested type is a 400 too."""
+    shape = _SHAPES[operation]
+
+    async def call(body: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            parse_members(body, shape)
+        except TandemError as error:
+            raise ValidationException(error.message) from None
+        try:
+            return await handler(body)
+        except (TypeError, AttributeError) as exc:
+            raise ValidationException(f"1 validation error detected: a member of {operation} "
+                                      f"has the wrong type ({exc})") from None
+    return call
 
 
 def _require(body: Mapping[str, Any], *names: str) -> None:
@@ -57,6 +137,7 @@ class SageMakerJobsService:
             "StopNotebookInstance": self.stop_notebook_instance,
             "DeleteNotebookInstance": self.delete_notebook_instance,
         }
+        self.operations = {op: _checked(op, h) for op, h in self.operations.items()}
 
     @staticmethod
     def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
