@@ -63,8 +63,9 @@ class _Protocols:
             return runtime_api._error_response(error)
         if cw is not None:
             if target.startswith(cw.target_prefix + ".") or "/operation/" in request.path:
-                return _cloudwatch_error(request, error, request_id,
-                                         cbor="/operation/" in request.path)
+                return _cloudwatch_error(
+                    request, error, request_id, cbor="/operation/" in request.path
+                )
             if not target and request.path == "/" and request.method == "POST":
                 return _cloudwatch_error(request, error, request_id, query=True)
         prefix = target.rpartition(".")[0]
@@ -73,8 +74,14 @@ class _Protocols:
         return error_response(render, error, request_id)
 
 
-def _cloudwatch_error(request: web.Request, error: TandemError, request_id: str, *,
-                      cbor: bool = False, query: bool = False) -> web.Response:
+def _cloudwatch_error(
+    request: web.Request,
+    error: TandemError,
+    request_id: str,
+    *,
+    cbor: bool = False,
+    query: bool = False,
+) -> web.Response:
     # Imported here: the CloudWatch package is optional to this module.
     from .cloudwatch import cbor as cw_cbor
     from .cloudwatch import json10, query_xml
@@ -84,11 +91,18 @@ def _cloudwatch_error(request: web.Request, error: TandemError, request_id: str,
     if isinstance(error, AuthFailure):
         wire = WireError(error.code, error.query_code, error.status)
     if query:
-        return web.Response(status=wire.status, headers={
-            "Content-Type": query_xml.CONTENT_TYPE, "x-amzn-RequestId": request_id,
-        }, body=query_xml.render_error(wire, error.message, request_id))
-    headers = {"x-amzn-RequestId": request_id,
-               "x-amzn-query-error": f"{wire.query_code};{wire.fault}"}
+        return web.Response(
+            status=wire.status,
+            headers={
+                "Content-Type": query_xml.CONTENT_TYPE,
+                "x-amzn-RequestId": request_id,
+            },
+            body=query_xml.render_error(wire, error.message, request_id),
+        )
+    headers = {
+        "x-amzn-RequestId": request_id,
+        "x-amzn-query-error": f"{wire.query_code};{wire.fault}",
+    }
     if cbor:
         headers.update({"Smithy-Protocol": "rpc-v2-cbor", "Content-Type": cw_cbor.CONTENT_TYPE})
         body = cw_cbor.render_error(wire, error.message)
@@ -107,14 +121,16 @@ def _errors_middleware(protocols: _Protocols) -> Any:
             runtime = request.path.startswith("/endpoints/")
             if exc.status < 400 or (request.method == "GET" and not runtime):
                 raise
-            return protocols.render(request, UnknownRoute(
-                f"No operation answers {request.method} {request.path} here."))
+            return protocols.render(
+                request, UnknownRoute(f"No operation answers {request.method} {request.path} here.")
+            )
 
     return errors
 
 
-def _auth_middleware(keys: Mapping[str, str], protocols: _Protocols,
-                     now: Callable[[], dt.datetime]) -> Any:
+def _auth_middleware(
+    keys: Mapping[str, str], protocols: _Protocols, now: Callable[[], dt.datetime]
+) -> Any:
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method in ("GET", "HEAD", "OPTIONS"):
@@ -124,8 +140,11 @@ def _auth_middleware(keys: Mapping[str, str], protocols: _Protocols,
         except web.HTTPRequestEntityTooLarge:
             return protocols.render(request, RequestTooLarge("The request body is too large."))
         signed = SignedRequest(
-            request.method, request.rel_url.raw_path, request.rel_url.raw_query_string,
-            {k.lower(): v for k, v in request.headers.items()}, body,
+            request.method,
+            request.rel_url.raw_path,
+            request.rel_url.raw_query_string,
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
         )
         try:
             verify(signed, keys, now())
@@ -141,10 +160,13 @@ def _auth_middleware(keys: Mapping[str, str], protocols: _Protocols,
     return auth
 
 
-def build_app(services: list[AwsJsonService], cloudwatch: Any = None, *,
-              auth_keys: Mapping[str, str] | None = None,
-              now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-              ) -> web.Application:
+def build_app(
+    services: list[AwsJsonService],
+    cloudwatch: Any = None,
+    *,
+    auth_keys: Mapping[str, str] | None = None,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> web.Application:
     """``cloudwatch``: a ``tandem.api.cloudwatch.CloudWatchService`` (optional);
     ``auth_keys``: access key id -> secret, to require SigV4 signatures."""
     # Several services may share a prefix (SageMaker's endpoints and jobs): the first that
@@ -163,18 +185,26 @@ def build_app(services: list[AwsJsonService], cloudwatch: Any = None, *,
         if cloudwatch is not None:
             if target.startswith(cloudwatch.target_prefix + "."):
                 return await cloudwatch.json10(request)
-            if not target and (request.content_type == "application/x-www-form-urlencoded"
-                               or "Action" in request.query):
+            if not target and (
+                request.content_type == "application/x-www-form-urlencoded"
+                or "Action" in request.query
+            ):
                 return await cloudwatch.query(request)
         prefix, _, operation = target.rpartition(".")
         candidates = by_prefix.get(prefix, [])
-        service = next((c for c in candidates if operation in c.operations),
-                       candidates[0] if candidates else None)
+        service = next(
+            (c for c in candidates if operation in c.operations),
+            candidates[0] if candidates else None,
+        )
         if service is None:
-            return error_response(json11_error, UnknownOperation(
-                f"No service answers X-Amz-Target {target!r} here." if target else
-                "Missing X-Amz-Target header."
-            ))
+            return error_response(
+                json11_error,
+                UnknownOperation(
+                    f"No service answers X-Amz-Target {target!r} here."
+                    if target
+                    else "Missing X-Amz-Target header."
+                ),
+            )
         return await dispatch(service, operation, request)
 
     async def ping(request: web.Request) -> web.Response:
@@ -190,7 +220,6 @@ def build_app(services: list[AwsJsonService], cloudwatch: Any = None, *,
     app.on_shutdown.append(close_services)
     app.router.add_post("/", aws_root)
     if cloudwatch is not None:
-        app.router.add_post(r"/{prefix:.*}service/{service}/operation/{operation}",
-                            cloudwatch.cbor)
+        app.router.add_post(r"/{prefix:.*}service/{service}/operation/{operation}", cloudwatch.cbor)
     app.router.add_get("/ping", ping)
     return app

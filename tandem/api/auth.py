@@ -95,17 +95,24 @@ def load_keys(path: Path) -> dict[str, str]:
     keys: dict[str, str] = {}
     entries = data.get("keys")
     if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{path}: keys: expected one or more [[keys]] tables",
-                          file=str(path), field="keys")
+        raise ConfigError(
+            f"{path}: keys: expected one or more [[keys]] tables", file=str(path), field="keys"
+        )
     for i, entry in enumerate(entries):
         where = f"keys[{i}]"
         if not isinstance(entry, dict) or set(entry) != {"access_key_id", "secret_access_key"}:
-            raise ConfigError(f"{path}: {where}: needs exactly access_key_id and "
-                              "secret_access_key", file=str(path), field=where)
+            raise ConfigError(
+                f"{path}: {where}: needs exactly access_key_id and secret_access_key",
+                file=str(path),
+                field=where,
+            )
         key_id, secret = entry["access_key_id"], entry["secret_access_key"]
         if not (isinstance(key_id, str) and key_id and isinstance(secret, str) and secret):
-            raise ConfigError(f"{path}: {where}: both values must be non-empty strings",
-                              file=str(path), field=where)
+            raise ConfigError(
+                f"{path}: {where}: both values must be non-empty strings",
+                file=str(path),
+                field=where,
+            )
         keys[key_id] = secret
     return keys
 
@@ -131,14 +138,22 @@ def _canonical_query(raw_query: str, drop: str | None = None) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
-def _canonical_request(req: SignedRequest, signed: list[str], payload_hash: str,
-                       drop_query: str | None = None) -> str:
+def _canonical_request(
+    req: SignedRequest, signed: list[str], payload_hash: str, drop_query: str | None = None
+) -> str:
     # botocore quotes the already-encoded path again (every service but S3).
     path = quote(req.raw_path or "/", safe="/~")
-    headers = "".join(f"{name}:{' '.join(req.headers.get(name, '').split())}\n"
-                      for name in signed)
-    return "\n".join([req.method.upper(), path, _canonical_query(req.raw_query, drop_query),
-                      headers, ";".join(signed), payload_hash])
+    headers = "".join(f"{name}:{' '.join(req.headers.get(name, '').split())}\n" for name in signed)
+    return "\n".join(
+        [
+            req.method.upper(),
+            path,
+            _canonical_query(req.raw_query, drop_query),
+            headers,
+            ";".join(signed),
+            payload_hash,
+        ]
+    )
 
 
 def _signature(secret: str, amz_date: str, scope: str, canonical: str) -> str:
@@ -146,8 +161,9 @@ def _signature(secret: str, amz_date: str, scope: str, canonical: str) -> str:
     key = f"AWS4{secret}".encode()
     for part in (date, region, service, terminal):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    to_sign = "\n".join([_ALGORITHM, amz_date, scope,
-                         hashlib.sha256(canonical.encode()).hexdigest()])
+    to_sign = "\n".join(
+        [_ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
@@ -155,14 +171,18 @@ def _parse_time(amz_date: str) -> dt.datetime:
     try:
         return dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
-        raise IncompleteSignature(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "
-                                  "See http://en.wikipedia.org/wiki/ISO_8601") from None
+        raise IncompleteSignature(
+            f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "
+            "See http://en.wikipedia.org/wiki/ISO_8601"
+        ) from None
 
 
 def verify(req: SignedRequest, keys: Mapping[str, str], now: dt.datetime) -> str:
     """The access key id that signed ``req``; raises an ``AuthFailure`` otherwise."""
-    query = {unquote(k): unquote(v) for k, _, v in
-             (p.partition("=") for p in req.raw_query.split("&") if p)}
+    query = {
+        unquote(k): unquote(v)
+        for k, _, v in (p.partition("=") for p in req.raw_query.split("&") if p)
+    }
     authorization = req.headers.get("authorization")
     presigned = authorization is None and "X-Amz-Signature" in query
     if presigned:
@@ -179,14 +199,16 @@ def verify(req: SignedRequest, keys: Mapping[str, str], now: dt.datetime) -> str
         if match is None:
             raise IncompleteSignature(
                 f"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
-                f"parameters of the {_ALGORITHM} algorithm.")
-        credential, signed_text, given = (match["credential"], match["signed"],
-                                          match["signature"])
+                f"parameters of the {_ALGORITHM} algorithm."
+            )
+        credential, signed_text, given = (match["credential"], match["signed"], match["signature"])
         amz_date = req.headers.get("x-amz-date", "")
     key_id, _, scope = credential.partition("/")
     if len(scope.split("/")) != 4 or not scope.endswith("/aws4_request"):
-        raise IncompleteSignature(f"Credential should be scoped to a valid region, service and "
-                                  f"terminal aws4_request. Got '{credential}'.")
+        raise IncompleteSignature(
+            f"Credential should be scoped to a valid region, service and "
+            f"terminal aws4_request. Got '{credential}'."
+        )
     secret = keys.get(key_id)
     if secret is None:
         raise UnrecognizedClient("The security token included in the request is invalid.")
@@ -199,7 +221,8 @@ def verify(req: SignedRequest, keys: Mapping[str, str], now: dt.datetime) -> str
         raise InvalidSignature(
             f"Signature expired: {amz_date} is now earlier than "
             f"{(now - _MAX_SKEW).strftime('%Y%m%dT%H%M%SZ')} "
-            f"({now.strftime('%Y%m%dT%H%M%SZ')} - 15 min.)")
+            f"({now.strftime('%Y%m%dT%H%M%SZ')} - 15 min.)"
+        )
     if not scope.startswith(amz_date[:8] + "/"):
         raise InvalidSignature(_BAD_SIGNATURE)
     signed = signed_text.split(";")
@@ -211,20 +234,29 @@ def verify(req: SignedRequest, keys: Mapping[str, str], now: dt.datetime) -> str
         candidates.append(_UNSIGNED)
     drop = "X-Amz-Signature" if presigned else None
     for payload_hash in candidates:
-        expected = _signature(secret, amz_date, scope,
-                              _canonical_request(req, signed, payload_hash, drop))
+        expected = _signature(
+            secret, amz_date, scope, _canonical_request(req, signed, payload_hash, drop)
+        )
         if hmac.compare_digest(expected, given.lower()):
             return key_id
     raise InvalidSignature(_BAD_SIGNATURE)
 
 
-def sign(req: SignedRequest, key_id: str, secret: str, now: dt.datetime,
-         region: str = "us-east-1", service: str = "sagemaker") -> str:
+def sign(
+    req: SignedRequest,
+    key_id: str,
+    secret: str,
+    now: dt.datetime,
+    region: str = "us-east-1",
+    service: str = "sagemaker",
+) -> str:
     """The ``Authorization`` value for ``req`` (with ``x-amz-date`` and ``host`` among its
     headers); for tests and tools that are not botocore."""
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     signed = sorted(req.headers)
     canonical = _canonical_request(req, signed, hashlib.sha256(req.body).hexdigest())
-    return (f"{_ALGORITHM} Credential={key_id}/{scope}, SignedHeaders={';'.join(signed)}, "
-            f"Signature={_signature(secret, amz_date, scope, canonical)}")
+    return (
+        f"{_ALGORITHM} Credential={key_id}/{scope}, SignedHeaders={';'.join(signed)}, "
+        f"Signature={_signature(secret, amz_date, scope, canonical)}"
+    )

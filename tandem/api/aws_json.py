@@ -70,11 +70,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def error_response(render: Callable[[TandemError], tuple[int, dict[str, str], bytes]],
-                   error: TandemError, request_id: str | None = None) -> web.Response:
+def error_response(
+    render: Callable[[TandemError], tuple[int, dict[str, str], bytes]],
+    error: TandemError,
+    request_id: str | None = None,
+) -> web.Response:
     status, headers, payload = render(error)
-    return web.Response(status=status, body=payload,
-                        headers={**headers, "x-amzn-RequestId": request_id or str(uuid.uuid4())})
+    return web.Response(
+        status=status,
+        body=payload,
+        headers={**headers, "x-amzn-RequestId": request_id or str(uuid.uuid4())},
+    )
 
 
 def json11_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
@@ -97,8 +103,9 @@ async def _body(request: web.Request) -> Any:
     return body
 
 
-async def dispatch(service: AwsJsonService, operation: str,
-                   request: web.Request) -> web.StreamResponse:
+async def dispatch(
+    service: AwsJsonService, operation: str, request: web.Request
+) -> web.StreamResponse:
     request_id = str(uuid.uuid4())
     try:
         handler = service.operations.get(operation)

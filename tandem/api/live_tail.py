@@ -56,16 +56,22 @@ def encode_message(headers: Sequence[tuple[str, str]], payload: bytes) -> bytes:
 def encode_event(event_type: str, payload: Any) -> bytes:
     """A JSON event (``:message-type: event``)."""
     return encode_message(
-        [(":message-type", "event"), (":event-type", event_type),
-         (":content-type", "application/json")],
+        [
+            (":message-type", "event"),
+            (":event-type", event_type),
+            (":content-type", "application/json"),
+        ],
         json.dumps(payload).encode(),
     )
 
 
 def encode_exception(exception_type: str, message: str) -> bytes:
     return encode_message(
-        [(":message-type", "exception"), (":exception-type", exception_type),
-         (":content-type", "application/json")],
+        [
+            (":message-type", "exception"),
+            (":exception-type", exception_type),
+            (":content-type", "application/json"),
+        ],
         json.dumps({"message": message}).encode(),
     )
 
@@ -73,10 +79,16 @@ def encode_exception(exception_type: str, message: str) -> bytes:
 class LiveTailSession(Streaming):
     """One StartLiveTail response: the tails of the requested groups merged into updates."""
 
-    def __init__(self, tails: Sequence[tuple[str, AsyncIterator[list[FilteredLogEvent]]]],
-                 start: dict[str, Any], *, prefixes: Sequence[str] | None,
-                 closing: asyncio.Event, update_interval: float = 1.0,
-                 max_duration: float = 3 * 3600.0) -> None:
+    def __init__(
+        self,
+        tails: Sequence[tuple[str, AsyncIterator[list[FilteredLogEvent]]]],
+        start: dict[str, Any],
+        *,
+        prefixes: Sequence[str] | None,
+        closing: asyncio.Event,
+        update_interval: float = 1.0,
+        max_duration: float = 3 * 3600.0,
+    ) -> None:
         self.tails = list(tails)  # (logGroupIdentifier, tail)
         self.start = start
         self.prefixes = tuple(prefixes) if prefixes else None
@@ -94,11 +106,15 @@ class LiveTailSession(Streaming):
                 if len(self._buffer) >= _BUFFER_LIMIT:
                     self._dropped += 1
                     continue
-                self._buffer.append({
-                    "logStreamName": e.log_stream_name, "logGroupIdentifier": identifier,
-                    "message": e.message, "timestamp": e.timestamp,
-                    "ingestionTime": e.ingestion_time,
-                })
+                self._buffer.append(
+                    {
+                        "logStreamName": e.log_stream_name,
+                        "logGroupIdentifier": identifier,
+                        "message": e.message,
+                        "timestamp": e.timestamp,
+                        "ingestionTime": e.ingestion_time,
+                    }
+                )
 
     def _update(self) -> dict[str, Any]:
         events, self._buffer = self._buffer, []
@@ -111,24 +127,33 @@ class LiveTailSession(Streaming):
         return {"sessionMetadata": {"sampled": sampled}, "sessionResults": events}
 
     async def respond(self, request: web.Request, request_id: str) -> web.StreamResponse:
-        response = web.StreamResponse(headers={
-            "Content-Type": "application/vnd.amazon.eventstream", "x-amzn-RequestId": request_id,
-        })
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/vnd.amazon.eventstream",
+                "x-amzn-RequestId": request_id,
+            }
+        )
         await response.prepare(request)
-        followers = [asyncio.create_task(self._follow(i, t), name=f"live-tail-{i}")
-                     for i, t in self.tails]
+        followers = [
+            asyncio.create_task(self._follow(i, t), name=f"live-tail-{i}") for i, t in self.tails
+        ]
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + self.max_duration
         try:
             await response.write(encode_event("initial-response", {}))
-            await response.write(encode_event(
-                "sessionStart", {"requestId": request_id, "sessionId": str(uuid.uuid4()),
-                                 **self.start}))
+            await response.write(
+                encode_event(
+                    "sessionStart",
+                    {"requestId": request_id, "sessionId": str(uuid.uuid4()), **self.start},
+                )
+            )
             while not self.closing.is_set():
                 if loop.time() >= ends_at:
-                    await response.write(encode_exception(
-                        "SessionTimeoutException",
-                        "The session has reached its maximum length."))
+                    await response.write(
+                        encode_exception(
+                            "SessionTimeoutException", "The session has reached its maximum length."
+                        )
+                    )
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.closing.wait(), self.update_interval)
@@ -143,8 +168,11 @@ class LiveTailSession(Streaming):
         except Exception:  # noqa: BLE001 - the stream is open: report in it, then end
             _log.exception("live tail failed")
             with contextlib.suppress(ConnectionError):
-                await response.write(encode_exception(
-                    "SessionStreamingException", "The session failed; the server log has why."))
+                await response.write(
+                    encode_exception(
+                        "SessionStreamingException", "The session failed; the server log has why."
+                    )
+                )
         finally:
             for task in followers:
                 task.cancel()

@@ -42,50 +42,91 @@ _ERRORS: dict[type, tuple[str, int]] = {
     LimitExceeded: ("LimitExceededException", 400),
 }
 
-S, I, B, L, D = str, int, bool, list, dict
+Str, Int, B, L, D = str, int, bool, list, dict
 _CLASSES = ("STANDARD", "INFREQUENT_ACCESS", "DELIVERY", "ESSENTIALS")
 
 _SHAPES: dict[str, dict[str, Member]] = {
-    "CreateLogGroup": {"logGroupName": Member(S, True), "kmsKeyId": Member(S, max_len=256),
-                       "tags": Member(D, min_len=1, max_len=50),
-                       "logGroupClass": Member(S, enum=_CLASSES),
-                       "deletionProtectionEnabled": Member(B)},
-    "DeleteLogGroup": {"logGroupName": Member(S, True)},
-    "DescribeLogGroups": {"logGroupNamePrefix": Member(S), "logGroupNamePattern": Member(S),
-                          "nextToken": Member(S), "limit": Member(I),
-                          "accountIdentifiers": Member(L, items=S),
-                          "includeLinkedAccounts": Member(B),
-                          "logGroupClass": Member(S, enum=_CLASSES),
-                          "logGroupIdentifiers": Member(L, items=S)},
-    "CreateLogStream": {"logGroupName": Member(S, True), "logStreamName": Member(S, True)},
-    "DeleteLogStream": {"logGroupName": Member(S, True), "logStreamName": Member(S, True)},
-    "DescribeLogStreams": {"logGroupName": Member(S), "logGroupIdentifier": Member(S),
-                           "logStreamNamePrefix": Member(S), "orderBy": Member(S),
-                           "descending": Member(B), "nextToken": Member(S), "limit": Member(I)},
-    "PutLogEvents": {"logGroupName": Member(S, True), "logStreamName": Member(S, True),
-                     "logEvents": Member(L, True, items=D), "sequenceToken": Member(S),
-                     "entity": Member(D)},
-    "GetLogEvents": {"logGroupName": Member(S), "logGroupIdentifier": Member(S),
-                     "logStreamName": Member(S, True), "startTime": Member(I),
-                     "endTime": Member(I), "nextToken": Member(S), "limit": Member(I),
-                     "startFromHead": Member(B), "unmask": Member(B)},
-    "FilterLogEvents": {"logGroupName": Member(S), "logGroupIdentifier": Member(S),
-                        "logStreamNames": Member(L, items=S), "logStreamNamePrefix": Member(S),
-                        "startTime": Member(I), "endTime": Member(I), "filterPattern": Member(S),
-                        "nextToken": Member(S), "limit": Member(I), "interleaved": Member(B),
-                        "unmask": Member(B), "startFromHead": Member(B)},
-    "PutRetentionPolicy": {"logGroupName": Member(S, True), "retentionInDays": Member(I, True)},
-    "DeleteRetentionPolicy": {"logGroupName": Member(S, True)},
+    "CreateLogGroup": {
+        "logGroupName": Member(Str, True),
+        "kmsKeyId": Member(Str, max_len=256),
+        "tags": Member(D, min_len=1, max_len=50),
+        "logGroupClass": Member(Str, enum=_CLASSES),
+        "deletionProtectionEnabled": Member(B),
+    },
+    "DeleteLogGroup": {"logGroupName": Member(Str, True)},
+    "DescribeLogGroups": {
+        "logGroupNamePrefix": Member(Str),
+        "logGroupNamePattern": Member(Str),
+        "nextToken": Member(Str),
+        "limit": Member(Int),
+        "accountIdentifiers": Member(L, items=Str),
+        "includeLinkedAccounts": Member(B),
+        "logGroupClass": Member(Str, enum=_CLASSES),
+        "logGroupIdentifiers": Member(L, items=Str),
+    },
+    "CreateLogStream": {"logGroupName": Member(Str, True), "logStreamName": Member(Str, True)},
+    "DeleteLogStream": {"logGroupName": Member(Str, True), "logStreamName": Member(Str, True)},
+    "DescribeLogStreams": {
+        "logGroupName": Member(Str),
+        "logGroupIdentifier": Member(Str),
+        "logStreamNamePrefix": Member(Str),
+        "orderBy": Member(Str),
+        "descending": Member(B),
+        "nextToken": Member(Str),
+        "limit": Member(Int),
+    },
+    "PutLogEvents": {
+        "logGroupName": Member(Str, True),
+        "logStreamName": Member(Str, True),
+        "logEvents": Member(L, True, items=D),
+        "sequenceToken": Member(Str),
+        "entity": Member(D),
+    },
+    "GetLogEvents": {
+        "logGroupName": Member(Str),
+        "logGroupIdentifier": Member(Str),
+        "logStreamName": Member(Str, True),
+        "startTime": Member(Int),
+        "endTime": Member(Int),
+        "nextToken": Member(Str),
+        "limit": Member(Int),
+        "startFromHead": Member(B),
+        "unmask": Member(B),
+    },
+    "FilterLogEvents": {
+        "logGroupName": Member(Str),
+        "logGroupIdentifier": Member(Str),
+        "logStreamNames": Member(L, items=Str),
+        "logStreamNamePrefix": Member(Str),
+        "startTime": Member(Int),
+        "endTime": Member(Int),
+        "filterPattern": Member(Str),
+        "nextToken": Member(Str),
+        "limit": Member(Int),
+        "interleaved": Member(B),
+        "unmask": Member(B),
+        "startFromHead": Member(B),
+    },
+    "PutRetentionPolicy": {"logGroupName": Member(Str, True), "retentionInDays": Member(Int, True)},
+    "DeleteRetentionPolicy": {"logGroupName": Member(Str, True)},
 }
 _LIVE_TAIL: dict[str, Member] = {
-    "logGroupIdentifiers": Member(L, True, S, min_len=1, max_len=10),
-    "logStreamNames": Member(L, items=S, min_len=1, max_len=100),
-    "logStreamNamePrefixes": Member(L, items=S, min_len=1, max_len=100),
-    "logEventFilterPattern": Member(S, max_len=1024),
+    "logGroupIdentifiers": Member(L, True, Str, min_len=1, max_len=10),
+    "logStreamNames": Member(L, items=Str, min_len=1, max_len=100),
+    "logStreamNamePrefixes": Member(L, items=Str, min_len=1, max_len=100),
+    "logEventFilterPattern": Member(Str, max_len=1024),
 }
 # Accepted for compatibility and ignored (AWS features tandem has no use for locally).
-_IGNORED = {"kms_key_id", "tags", "log_group_class", "deletion_protection_enabled",
-            "account_identifiers", "include_linked_accounts", "log_group_identifiers", "entity"}
+_IGNORED = {
+    "kms_key_id",
+    "tags",
+    "log_group_class",
+    "deletion_protection_enabled",
+    "account_identifiers",
+    "include_linked_accounts",
+    "log_group_identifiers",
+    "entity",
+}
 
 
 def _log_events(events: list[dict[str, Any]]) -> list[InputLogEvent]:
@@ -130,8 +171,7 @@ class LogsService:
         names, prefixes = kwargs.get("log_stream_names"), kwargs.get("log_stream_name_prefixes")
         if (names is not None or prefixes is not None) and len(identifiers) != 1:
             raise InvalidParameterValue(
-                "logStreamNames and logStreamNamePrefixes can only be used with a single "
-                "log group."
+                "logStreamNames and logStreamNamePrefixes can only be used with a single log group."
             )
         if names is not None and prefixes is not None:
             raise InvalidParameterValue(
@@ -153,8 +193,13 @@ class LogsService:
             start["logStreamNamePrefixes"] = prefixes
         if pattern:
             start["logEventFilterPattern"] = pattern
-        return LiveTailSession(tails, start, prefixes=prefixes, closing=self._closing,
-                               update_interval=self.live_tail_interval)
+        return LiveTailSession(
+            tails,
+            start,
+            prefixes=prefixes,
+            closing=self._closing,
+            update_interval=self.live_tail_interval,
+        )
 
     @staticmethod
     def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
@@ -180,4 +225,3 @@ class LogsService:
             return wire
 
         return call
-

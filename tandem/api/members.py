@@ -53,8 +53,14 @@ class Member:
 
 
 def _type_name(t: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-            list: "a list", dict: "a structure"}.get(t, t.__name__)
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "a structure",
+    }.get(t, t.__name__)
 
 
 def _shown(value: Any) -> str:
@@ -62,9 +68,12 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 100 else text[:100] + "..."
 
 
-def constraint_error(value: Any, where: str, constraint: str,
-                     error: type[InvalidParameterValue] = InvalidParameterValue
-                     ) -> InvalidParameterValue:
+def constraint_error(
+    value: Any,
+    where: str,
+    constraint: str,
+    error: type[InvalidParameterValue] = InvalidParameterValue,
+) -> InvalidParameterValue:
     """AWS's validation text: ``1 validation error detected: Value 'x' at 'member' ...``."""
     return error(
         f"1 validation error detected: Value '{_shown(value)}' at '{where}' failed to satisfy "
@@ -89,30 +98,41 @@ def _constraints(value: Any, member: Member, where: str) -> None:
         size = len(value)
         if member.min_len is not None and size < member.min_len:
             raise constraint_error(
-                value, where, f"Member must have length greater than or equal to {member.min_len}")
+                value, where, f"Member must have length greater than or equal to {member.min_len}"
+            )
         if member.max_len is not None and size > member.max_len:
             raise constraint_error(
-                value, where, f"Member must have length less than or equal to {member.max_len}")
+                value, where, f"Member must have length less than or equal to {member.max_len}"
+            )
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value != value or value in (float("inf"), float("-inf")):
             raise constraint_error(value, where, "Member must be a finite number")
         if member.minimum is not None and value < member.minimum:
             raise constraint_error(
-                value, where, f"Member must have value greater than or equal to {member.minimum:g}")
+                value, where, f"Member must have value greater than or equal to {member.minimum:g}"
+            )
         if member.maximum is not None and value > member.maximum:
             raise constraint_error(
-                value, where, f"Member must have value less than or equal to {member.maximum:g}")
+                value, where, f"Member must have value less than or equal to {member.maximum:g}"
+            )
     if isinstance(value, str):
         if member.enum is not None and value not in member.enum:
             raise constraint_error(
-                value, where, f"Member must satisfy enum value set: [{', '.join(member.enum)}]")
+                value, where, f"Member must satisfy enum value set: [{', '.join(member.enum)}]"
+            )
         if member.pattern is not None and not re.fullmatch(member.pattern, value):
             raise constraint_error(
-                value, where, f"Member must satisfy regular expression pattern: {member.pattern}")
+                value, where, f"Member must satisfy regular expression pattern: {member.pattern}"
+            )
 
 
-def parse_members(body: Mapping[str, Any], shape: Mapping[str, Member], *,
-                  lower_first: bool = False, prefix: str = "") -> dict[str, Any]:
+def parse_members(
+    body: Mapping[str, Any],
+    shape: Mapping[str, Member],
+    *,
+    lower_first: bool = False,
+    prefix: str = "",
+) -> dict[str, Any]:
     """Validate ``body`` against ``shape``; returns snake_case keyword arguments.
 
     ``lower_first``: name members in messages with a lower-case first letter, as SageMaker's

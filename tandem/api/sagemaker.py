@@ -40,74 +40,106 @@ _ERRORS: dict[type, tuple[str, int]] = {
     InvalidNextToken: ("ValidationException", 400),
 }
 
-S, I, F, B, L, D = str, int, float, bool, list, dict
+Str, Int, F, B, L, D = str, int, float, bool, list, dict
 _NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 _MODEL_NAME = r"[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?"
 _ROLE = r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
-_STATUSES = ("OutOfService", "Creating", "Updating", "SystemUpdating", "RollingBack",
-             "InService", "Deleting", "Failed", "UpdateRollbackFailed")
+_STATUSES = (
+    "OutOfService",
+    "Creating",
+    "Updating",
+    "SystemUpdating",
+    "RollingBack",
+    "InService",
+    "Deleting",
+    "Failed",
+    "UpdateRollbackFailed",
+)
 
 
 def _name(required: bool = True, pattern: str = _NAME) -> Member:
-    return Member(S, required, max_len=63, pattern=pattern)
+    return Member(Str, required, max_len=63, pattern=pattern)
 
 
 def _listing(sort_by: tuple[str, ...]) -> dict[str, Member]:
     return {
-        "SortBy": Member(S, enum=sort_by), "SortOrder": Member(S, enum=("Ascending", "Descending")),
-        "NextToken": Member(S, max_len=8192), "MaxResults": Member(I, minimum=1, maximum=100),
-        "NameContains": Member(S, max_len=63, pattern=r"[a-zA-Z0-9-]+"),
-        "CreationTimeBefore": Member(F), "CreationTimeAfter": Member(F),
+        "SortBy": Member(Str, enum=sort_by),
+        "SortOrder": Member(Str, enum=("Ascending", "Descending")),
+        "NextToken": Member(Str, max_len=8192),
+        "MaxResults": Member(Int, minimum=1, maximum=100),
+        "NameContains": Member(Str, max_len=63, pattern=r"[a-zA-Z0-9-]+"),
+        "CreationTimeBefore": Member(F),
+        "CreationTimeAfter": Member(F),
     }
 
 
-_ROLE_ARN = Member(S, min_len=20, max_len=2048, pattern=_ROLE)
+_ROLE_ARN = Member(Str, min_len=20, max_len=2048, pattern=_ROLE)
 _TAGS = Member(L, items=D, max_len=50)
 
 SHAPES: dict[str, dict[str, Member]] = {
     "CreateModel": {
-        "ModelName": _name(pattern=_MODEL_NAME), "PrimaryContainer": Member(D),
-        "Containers": Member(L, items=D, max_len=15), "InferenceExecutionConfig": Member(D),
-        "ExecutionRoleArn": _ROLE_ARN, "Tags": _TAGS, "VpcConfig": Member(D),
+        "ModelName": _name(pattern=_MODEL_NAME),
+        "PrimaryContainer": Member(D),
+        "Containers": Member(L, items=D, max_len=15),
+        "InferenceExecutionConfig": Member(D),
+        "ExecutionRoleArn": _ROLE_ARN,
+        "Tags": _TAGS,
+        "VpcConfig": Member(D),
         "EnableNetworkIsolation": Member(B),
     },
     "DescribeModel": {"ModelName": _name(pattern=_MODEL_NAME)},
     "ListModels": _listing(("Name", "CreationTime")),
     "DeleteModel": {"ModelName": _name(pattern=_MODEL_NAME)},
     "CreateEndpointConfig": {
-        "EndpointConfigName": _name(), "ProductionVariants": Member(L, True, D, 1, 10),
-        "DataCaptureConfig": Member(D), "Tags": _TAGS,
-        "KmsKeyId": Member(S, max_len=2048, pattern=r"[a-zA-Z0-9:/_-]*"),
-        "AsyncInferenceConfig": Member(D), "ExplainerConfig": Member(D),
+        "EndpointConfigName": _name(),
+        "ProductionVariants": Member(L, True, D, 1, 10),
+        "DataCaptureConfig": Member(D),
+        "Tags": _TAGS,
+        "KmsKeyId": Member(Str, max_len=2048, pattern=r"[a-zA-Z0-9:/_-]*"),
+        "AsyncInferenceConfig": Member(D),
+        "ExplainerConfig": Member(D),
         "ShadowProductionVariants": Member(L, items=D, min_len=1, max_len=10),
-        "ExecutionRoleArn": _ROLE_ARN, "VpcConfig": Member(D), "EnableNetworkIsolation": Member(B),
-        "MetricsConfig": Member(D), "CrossRegionTrafficConfig": Member(D),
+        "ExecutionRoleArn": _ROLE_ARN,
+        "VpcConfig": Member(D),
+        "EnableNetworkIsolation": Member(B),
+        "MetricsConfig": Member(D),
+        "CrossRegionTrafficConfig": Member(D),
     },
     "DescribeEndpointConfig": {"EndpointConfigName": _name()},
     "ListEndpointConfigs": _listing(("Name", "CreationTime")),
     "DeleteEndpointConfig": {"EndpointConfigName": _name()},
-    "CreateEndpoint": {"EndpointName": _name(), "EndpointConfigName": _name(),
-                       "DeploymentConfig": Member(D), "Tags": _TAGS},
+    "CreateEndpoint": {
+        "EndpointName": _name(),
+        "EndpointConfigName": _name(),
+        "DeploymentConfig": Member(D),
+        "Tags": _TAGS,
+    },
     "DescribeEndpoint": {"EndpointName": _name()},
     "ListEndpoints": {
         **_listing(("Name", "CreationTime", "Status")),
-        "LastModifiedTimeBefore": Member(F), "LastModifiedTimeAfter": Member(F),
-        "StatusEquals": Member(S, enum=_STATUSES),
+        "LastModifiedTimeBefore": Member(F),
+        "LastModifiedTimeAfter": Member(F),
+        "StatusEquals": Member(Str, enum=_STATUSES),
     },
     "DeleteEndpoint": {"EndpointName": _name()},
     "UpdateEndpoint": {
-        "EndpointName": _name(), "EndpointConfigName": _name(),
+        "EndpointName": _name(),
+        "EndpointConfigName": _name(),
         "RetainAllVariantProperties": Member(B),
         "ExcludeRetainedVariantProperties": Member(L, items=D, max_len=3),
-        "DeploymentConfig": Member(D), "RetainDeploymentConfig": Member(B),
+        "DeploymentConfig": Member(D),
+        "RetainDeploymentConfig": Member(B),
     },
     "UpdateEndpointWeightsAndCapacities": {
-        "EndpointName": _name(), "DesiredWeightsAndCapacities": Member(L, True, D, min_len=1),
+        "EndpointName": _name(),
+        "DesiredWeightsAndCapacities": Member(L, True, D, min_len=1),
     },
 }
 _DESIRED_WEIGHT_AND_CAPACITY = {
-    "VariantName": _name(), "DesiredWeight": Member(F, minimum=0),
-    "DesiredInstanceCount": Member(I, minimum=0), "ServerlessUpdateConfig": Member(D),
+    "VariantName": _name(),
+    "DesiredWeight": Member(F, minimum=0),
+    "DesiredInstanceCount": Member(Int, minimum=0),
+    "ServerlessUpdateConfig": Member(D),
 }
 
 
@@ -152,8 +184,14 @@ class SageMakerService:
             "ModelArn": self.manager.arn("model", model.name),
             "CreationTime": model.creation_time,
         }
-        for key in ("PrimaryContainer", "Containers", "InferenceExecutionConfig",
-                    "ExecutionRoleArn", "VpcConfig", "EnableNetworkIsolation"):
+        for key in (
+            "PrimaryContainer",
+            "Containers",
+            "InferenceExecutionConfig",
+            "ExecutionRoleArn",
+            "VpcConfig",
+            "EnableNetworkIsolation",
+        ):
             if key in request:
                 out[key] = request[key]
         out.setdefault("EnableNetworkIsolation", False)
@@ -168,10 +206,15 @@ class SageMakerService:
         return self._model(model)
 
     async def list_models(self, body: dict[str, Any]) -> dict[str, Any]:
-        items = [{"ModelName": m.name, "ModelArn": self.manager.arn("model", m.name),
-                  "CreationTime": m.creation_time}
-                 for m in await self.manager.list_models()
-                 if _matches(m.name, m.creation_time, None, body)]
+        items = [
+            {
+                "ModelName": m.name,
+                "ModelArn": self.manager.arn("model", m.name),
+                "CreationTime": m.creation_time,
+            }
+            for m in await self.manager.list_models()
+            if _matches(m.name, m.creation_time, None, body)
+        ]
         return _page(items, body, "Models", "ModelName")
 
     async def delete_model(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -197,9 +240,17 @@ class SageMakerService:
             "ProductionVariants": variants,
             "CreationTime": config.creation_time,
         }
-        for key in ("DataCaptureConfig", "KmsKeyId", "AsyncInferenceConfig", "MetricsConfig",
-                    "ExplainerConfig", "ShadowProductionVariants", "ExecutionRoleArn",
-                    "VpcConfig", "EnableNetworkIsolation"):
+        for key in (
+            "DataCaptureConfig",
+            "KmsKeyId",
+            "AsyncInferenceConfig",
+            "MetricsConfig",
+            "ExplainerConfig",
+            "ShadowProductionVariants",
+            "ExecutionRoleArn",
+            "VpcConfig",
+            "EnableNetworkIsolation",
+        ):
             if key in config.raw:
                 out[key] = config.raw[key]
         return out
@@ -208,11 +259,15 @@ class SageMakerService:
         return self._config(await self.manager.describe_endpoint_config(body["EndpointConfigName"]))
 
     async def list_endpoint_configs(self, body: dict[str, Any]) -> dict[str, Any]:
-        items = [{"EndpointConfigName": c.name,
-                  "EndpointConfigArn": self.manager.arn("endpoint-config", c.name),
-                  "CreationTime": c.creation_time}
-                 for c in await self.manager.list_endpoint_configs()
-                 if _matches(c.name, c.creation_time, None, body)]
+        items = [
+            {
+                "EndpointConfigName": c.name,
+                "EndpointConfigArn": self.manager.arn("endpoint-config", c.name),
+                "CreationTime": c.creation_time,
+            }
+            for c in await self.manager.list_endpoint_configs()
+            if _matches(c.name, c.creation_time, None, body)
+        ]
         return _page(items, body, "EndpointConfigs", "EndpointConfigName")
 
     async def delete_endpoint_config(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -222,8 +277,9 @@ class SageMakerService:
     # -- endpoints ---------------------------------------------------------
 
     async def create_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
-        endpoint = await self.manager.create_endpoint(body["EndpointName"],
-                                                      body["EndpointConfigName"])
+        endpoint = await self.manager.create_endpoint(
+            body["EndpointName"], body["EndpointConfigName"]
+        )
         return {"EndpointArn": self.manager.arn("endpoint", endpoint.name)}
 
     def _endpoint(self, endpoint: Endpoint) -> dict[str, Any]:
@@ -242,16 +298,21 @@ class SageMakerService:
                 summary: dict[str, Any] = {"VariantName": v.name}
                 if v.name in images:
                     summary["DeployedImages"] = [
-                        {"SpecifiedImage": image, "ResolvedImage": image,
-                         "ResolutionTime": endpoint.creation_time}
+                        {
+                            "SpecifiedImage": image,
+                            "ResolvedImage": image,
+                            "ResolutionTime": endpoint.creation_time,
+                        }
                         for image in images[v.name]
                     ]
-                summary.update({
-                    "CurrentWeight": v.current_weight,
-                    "DesiredWeight": v.desired_weight,
-                    "CurrentInstanceCount": v.current_instance_count,
-                    "DesiredInstanceCount": v.desired_instance_count,
-                })
+                summary.update(
+                    {
+                        "CurrentWeight": v.current_weight,
+                        "DesiredWeight": v.desired_weight,
+                        "CurrentInstanceCount": v.current_instance_count,
+                        "DesiredInstanceCount": v.desired_instance_count,
+                    }
+                )
                 variants.append(summary)
             out["ProductionVariants"] = variants
         if endpoint.failure_reason:
@@ -265,15 +326,18 @@ class SageMakerService:
 
     async def list_endpoints(self, body: dict[str, Any]) -> dict[str, Any]:
         status = body.get("StatusEquals")
-        items = [{
-            "EndpointName": e.name,
-            "EndpointArn": self.manager.arn("endpoint", e.name),
-            "CreationTime": e.creation_time,
-            "LastModifiedTime": e.last_modified_time,
-            "EndpointStatus": e.status.value,
-        } for e in await self.manager.list_endpoints()
+        items = [
+            {
+                "EndpointName": e.name,
+                "EndpointArn": self.manager.arn("endpoint", e.name),
+                "CreationTime": e.creation_time,
+                "LastModifiedTime": e.last_modified_time,
+                "EndpointStatus": e.status.value,
+            }
+            for e in await self.manager.list_endpoints()
             if (status is None or e.status.value == status)
-            and _matches(e.name, e.creation_time, e.last_modified_time, body)]
+            and _matches(e.name, e.creation_time, e.last_modified_time, body)
+        ]
         return _page(items, body, "Endpoints", "EndpointName")
 
     async def delete_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -281,22 +345,27 @@ class SageMakerService:
         return {}
 
     async def update_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
-        endpoint = await self.manager.update_endpoint(body["EndpointName"],
-                                                      body["EndpointConfigName"])
+        endpoint = await self.manager.update_endpoint(
+            body["EndpointName"], body["EndpointConfigName"]
+        )
         return {"EndpointArn": self.manager.arn("endpoint", endpoint.name)}
 
-    async def update_endpoint_weights_and_capacities(self, body: dict[str, Any]
-                                                     ) -> dict[str, Any]:
+    async def update_endpoint_weights_and_capacities(self, body: dict[str, Any]) -> dict[str, Any]:
         desired = body["DesiredWeightsAndCapacities"]
         for i, item in enumerate(desired):
-            parse_members(item, _DESIRED_WEIGHT_AND_CAPACITY, lower_first=True,
-                          prefix=f"desiredWeightsAndCapacities.{i + 1}.member.")
+            parse_members(
+                item,
+                _DESIRED_WEIGHT_AND_CAPACITY,
+                lower_first=True,
+                prefix=f"desiredWeightsAndCapacities.{i + 1}.member.",
+            )
         endpoint = await self.manager.update_weights_and_capacities(body["EndpointName"], desired)
         return {"EndpointArn": self.manager.arn("endpoint", endpoint.name)}
 
 
-def _validated(shape: Mapping[str, Member],
-               method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> Handler:
+def _validated(
+    shape: Mapping[str, Member], method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+) -> Handler:
     async def call(body: Mapping[str, Any]) -> dict[str, Any]:
         parse_members(body, shape, lower_first=True)
         # Explicit nulls mean "absent" on the wire; the core never sees them.
@@ -323,13 +392,15 @@ def _in_window(value: float, body: Mapping[str, Any], field: str) -> bool:
     return True
 
 
-def _page(items: list[dict[str, Any]], body: Mapping[str, Any], key: str,
-          name_field: str) -> dict[str, Any]:
+def _page(
+    items: list[dict[str, Any]], body: Mapping[str, Any], key: str, name_field: str
+) -> dict[str, Any]:
     """SageMaker List* paging: SortBy Name|CreationTime (|Status for endpoints; default
     CreationTime), SortOrder (default Descending), MaxResults 1-100 (default 10), NextToken.
     Ties sort by name so pages are stable."""
-    sort_key = {"Name": name_field, "CreationTime": "CreationTime",
-                "Status": "EndpointStatus"}[body.get("SortBy", "CreationTime")]
+    sort_key = {"Name": name_field, "CreationTime": "CreationTime", "Status": "EndpointStatus"}[
+        body.get("SortBy", "CreationTime")
+    ]
     descending = body.get("SortOrder", "Descending") == "Descending"
     items.sort(key=lambda item: (item[sort_key], item[name_field]), reverse=descending)
     limit = body.get("MaxResults", 10)
@@ -342,7 +413,7 @@ def _page(items: list[dict[str, Any]], body: Mapping[str, Any], key: str,
             raise InvalidNextToken("The NextToken is invalid.") from None
         if start < 0:
             raise InvalidNextToken("The NextToken is invalid.")
-    page = items[start:start + limit]
+    page = items[start : start + limit]
     out: dict[str, Any] = {key: page}
     if start + limit < len(items):
         out["NextToken"] = base64.urlsafe_b64encode(f"o:{start + limit}".encode()).decode()

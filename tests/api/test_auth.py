@@ -28,46 +28,71 @@ from tandem.api.auth import (
     verify,
 )
 from tandem.errors import ConfigError
-from tests.api.logs.server_thread import ServerThread, aws_client
+from tests.api.logs.server_thread import ServerThread
 
 KEYS = {"AKIDTANDEM": "s3cr3t/with+chars", "AKIDOTHER": "other"}
 NOW = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.UTC)
 
 
-def _botocore_signed(method: str, url: str, body: bytes, headers: dict[str, str],
-                     key: str = "AKIDTANDEM", secret: str = KEYS["AKIDTANDEM"],
-                     service: str = "sagemaker") -> SignedRequest:
+def _botocore_signed(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    key: str = "AKIDTANDEM",
+    secret: str = KEYS["AKIDTANDEM"],
+    service: str = "sagemaker",
+) -> SignedRequest:
     request = AWSRequest(method=method, url=url, data=body, headers=headers)
     credentials = botocore.credentials.Credentials(key, secret)
     signer = botocore.auth.SigV4Auth(credentials, service, "eu-west-1")
     # botocore stamps the current time: sign with it and verify at that instant.
     signer.add_auth(request)
     parts = urlsplit(url)
-    return SignedRequest(method, parts.path, parts.query,
-                         {k.lower(): v for k, v in request.headers.items()} | {"host": parts.netloc},
-                         body)
+    return SignedRequest(
+        method,
+        parts.path,
+        parts.query,
+        {k.lower(): v for k, v in request.headers.items()} | {"host": parts.netloc},
+        body,
+    )
 
 
 def _now_of(req: SignedRequest) -> dt.datetime:
     return dt.datetime.strptime(req.headers["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize(("method", "url", "body"), [
-    ("POST", "http://127.0.0.1:1234/", b'{"EndpointName": "x"}'),
-    ("POST", "http://127.0.0.1:1234/endpoints/my-endpoint/invocations", b"\x00\x01binary"),
-    ("POST", "http://127.0.0.1:1234/endpoints/bad_name%21/invocations", b""),
-    ("GET", "http://127.0.0.1:1234/?Action=ListMetrics&Version=2010-08-01&Namespace=A%2FB", b""),
-])
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("POST", "http://127.0.0.1:1234/", b'{"EndpointName": "x"}'),
+        ("POST", "http://127.0.0.1:1234/endpoints/my-endpoint/invocations", b"\x00\x01binary"),
+        ("POST", "http://127.0.0.1:1234/endpoints/bad_name%21/invocations", b""),
+        (
+            "GET",
+            "http://127.0.0.1:1234/?Action=ListMetrics&Version=2010-08-01&Namespace=A%2FB",
+            b"",
+        ),
+    ],
+)
 def test_botocore_signatures_verify(method: str, url: str, body: bytes) -> None:
-    req = _botocore_signed(method, url, body, {"Content-Type": "application/x-amz-json-1.1",
-                                               "X-Amz-Target": "SageMaker.DescribeEndpoint"})
+    req = _botocore_signed(
+        method,
+        url,
+        body,
+        {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "SageMaker.DescribeEndpoint",
+        },
+    )
     assert verify(req, KEYS, _now_of(req)) == "AKIDTANDEM"
 
 
 def test_wrong_secret_unknown_key_and_tampering_are_refused() -> None:
     url = "http://127.0.0.1:1234/"
-    req = _botocore_signed("POST", url, b"{}", {"X-Amz-Target": "SageMaker.ListEndpoints"},
-                           secret="wrong")
+    req = _botocore_signed(
+        "POST", url, b"{}", {"X-Amz-Target": "SageMaker.ListEndpoints"}, secret="wrong"
+    )
     with pytest.raises(InvalidSignature) as info:
         verify(req, KEYS, _now_of(req))
     assert info.value.message.startswith("The request signature we calculated does not match")
@@ -77,11 +102,16 @@ def test_wrong_secret_unknown_key_and_tampering_are_refused() -> None:
         verify(req, KEYS, _now_of(req))
     assert unknown.value.message == "The security token included in the request is invalid."
     good = _botocore_signed("POST", url, b"{}", {"X-Amz-Target": "SageMaker.ListEndpoints"})
-    for tampered in (SignedRequest(good.method, good.raw_path, good.raw_query, good.headers,
-                                   b'{"x": 1}'),
-                     SignedRequest(good.method, good.raw_path, good.raw_query,
-                                   {**good.headers, "x-amz-target": "SageMaker.DeleteEndpoint"},
-                                   good.body)):
+    for tampered in (
+        SignedRequest(good.method, good.raw_path, good.raw_query, good.headers, b'{"x": 1}'),
+        SignedRequest(
+            good.method,
+            good.raw_path,
+            good.raw_query,
+            {**good.headers, "x-amz-target": "SageMaker.DeleteEndpoint"},
+            good.body,
+        ),
+    ):
         with pytest.raises(InvalidSignature):
             verify(tampered, KEYS, _now_of(good))
 
@@ -94,17 +124,23 @@ def test_stale_missing_and_incomplete_signatures() -> None:
     unsigned = SignedRequest("POST", "/", "", {"host": "h"}, b"{}")
     with pytest.raises(MissingAuthenticationToken):
         verify(unsigned, KEYS, NOW)
-    garbled = SignedRequest("POST", "/", "", {"host": "h", "authorization": "AWS4-HMAC-SHA256 x"},
-                            b"{}")
+    garbled = SignedRequest(
+        "POST", "/", "", {"host": "h", "authorization": "AWS4-HMAC-SHA256 x"}, b"{}"
+    )
     with pytest.raises(IncompleteSignature):
         verify(garbled, KEYS, NOW)
 
 
 def test_presigned_query_string_verifies() -> None:
-    request = AWSRequest(method="GET", url="http://127.0.0.1:1234/?Action=ListMetrics&Version=2010-08-01")
+    request = AWSRequest(
+        method="GET", url="http://127.0.0.1:1234/?Action=ListMetrics&Version=2010-08-01"
+    )
     signer = botocore.auth.SigV4QueryAuth(
-        botocore.credentials.Credentials("AKIDTANDEM", KEYS["AKIDTANDEM"]), "monitoring",
-        "us-east-1", expires=60)
+        botocore.credentials.Credentials("AKIDTANDEM", KEYS["AKIDTANDEM"]),
+        "monitoring",
+        "us-east-1",
+        expires=60,
+    )
     signer.add_auth(request)
     request.prepare()
     parts = urlsplit(request.url)
@@ -117,11 +153,14 @@ def test_presigned_query_string_verifies() -> None:
 
 
 def test_own_signer_agrees_with_verify() -> None:
-    req = SignedRequest("POST", "/", "", {"host": "h:1", "x-amz-date": "20261125T120000Z"},
-                        b"{}")
-    signed = SignedRequest(req.method, req.raw_path, req.raw_query,
-                           {**req.headers, "authorization": sign(req, "AKIDOTHER", "other", NOW)},
-                           req.body)
+    req = SignedRequest("POST", "/", "", {"host": "h:1", "x-amz-date": "20261125T120000Z"}, b"{}")
+    signed = SignedRequest(
+        req.method,
+        req.raw_path,
+        req.raw_query,
+        {**req.headers, "authorization": sign(req, "AKIDOTHER", "other", NOW)},
+        req.body,
+    )
     assert verify(signed, KEYS, NOW) == "AKIDOTHER"
 
 
@@ -139,24 +178,38 @@ def test_keys_file(tmp_path: Path) -> None:
 
 # -- a server with auth_file ----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     root = tmp_path_factory.mktemp("tandem-auth")
     keys = root / "keys.toml"
-    keys.write_text("".join(f'[[keys]]\naccess_key_id = "{k}"\nsecret_access_key = "{v}"\n'
-                            for k, v in KEYS.items()))
+    keys.write_text(
+        "".join(
+            f'[[keys]]\naccess_key_id = "{k}"\nsecret_access_key = "{v}"\n' for k, v in KEYS.items()
+        )
+    )
     running = ServerThread(root / "data", auth_file=keys).start()
     yield running
     running.stop()
 
 
-def _client(server: ServerThread, service: str, key: str = "AKIDTANDEM",
-            secret: str = KEYS["AKIDTANDEM"], **config: object):  # type: ignore[no-untyped-def]
+def _client(
+    server: ServerThread,
+    service: str,
+    key: str = "AKIDTANDEM",
+    secret: str = KEYS["AKIDTANDEM"],
+    **config: object,
+):  # type: ignore[no-untyped-def]
     import boto3
 
-    return boto3.client(service, endpoint_url=server.url, region_name="us-east-1",
-                        aws_access_key_id=key, aws_secret_access_key=secret,
-                        config=Config(retries={"max_attempts": 1}, **config))  # type: ignore[arg-type]
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, **config),
+    )  # type: ignore[arg-type]
 
 
 def _code(call) -> tuple[str, int]:  # type: ignore[no-untyped-def]
@@ -164,8 +217,10 @@ def _code(call) -> tuple[str, int]:  # type: ignore[no-untyped-def]
 
     with pytest.raises(botocore.exceptions.ClientError) as info:
         call()
-    return (info.value.response["Error"]["Code"],
-            info.value.response["ResponseMetadata"]["HTTPStatusCode"])
+    return (
+        info.value.response["Error"]["Code"],
+        info.value.response["ResponseMetadata"]["HTTPStatusCode"],
+    )
 
 
 def test_configured_key_is_accepted_everywhere(server: ServerThread) -> None:
@@ -175,7 +230,9 @@ def test_configured_key_is_accepted_everywhere(server: ServerThread) -> None:
     runtime = _client(server, "sagemaker-runtime")
     # Past authentication, the runtime says what it says without auth.
     assert _code(lambda: runtime.invoke_endpoint(EndpointName="absent", Body=b"{}")) == (
-        "ValidationError", 400)
+        "ValidationError",
+        400,
+    )
 
 
 @pytest.mark.parametrize("service", ["sagemaker", "logs", "sagemaker-runtime", "cloudwatch"])
@@ -191,8 +248,11 @@ def test_wrong_keys_are_refused_in_the_protocols_shape(server: ServerThread, ser
         unknown, bad = ("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403)
     assert _code(lambda: calls[service](_client(server, service, "AKIDNOBODY", "x"))) == unknown
     assert _code(lambda: calls[service](_client(server, service, secret="wrong"))) == bad
-    missing = "MissingAuthenticationToken" if service == "cloudwatch" else \
-        "MissingAuthenticationTokenException"
+    missing = (
+        "MissingAuthenticationToken"
+        if service == "cloudwatch"
+        else "MissingAuthenticationTokenException"
+    )
     unsigned = _client(server, service, signature_version=UNSIGNED)
     assert _code(lambda: calls[service](unsigned)) == (missing, 403)
 
@@ -200,8 +260,12 @@ def test_wrong_keys_are_refused_in_the_protocols_shape(server: ServerThread, ser
 def test_cloudwatch_query_protocol_refusal_is_xml(server: ServerThread) -> None:
     parts = urlsplit(server.url)
     conn = http.client.HTTPConnection(parts.netloc, timeout=10)
-    conn.request("POST", "/", body=b"Action=ListMetrics&Version=2010-08-01",
-                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request(
+        "POST",
+        "/",
+        body=b"Action=ListMetrics&Version=2010-08-01",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     response = conn.getresponse()
     body = response.read().decode()
     conn.close()

@@ -15,13 +15,15 @@ from .cases import CASES
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "api-compatibility.md").read_text()
 
 
-@pytest.mark.parametrize("operation", [*SAGEMAKER_SHAPES, *LOGS_SHAPES, "StartLiveTail",
-                                       "InvokeEndpoint"])
+@pytest.mark.parametrize(
+    "operation", [*SAGEMAKER_SHAPES, *LOGS_SHAPES, "StartLiveTail", "InvokeEndpoint"]
+)
 def test_every_served_operation_is_documented(operation: str) -> None:
     assert operation in DOC
 
 
-@pytest.mark.parametrize(("case", "path", "reason"),
-                         [(c.name, p, r) for c in CASES for p, r in c.differences.items()])
+@pytest.mark.parametrize(
+    ("case", "path", "reason"), [(c.name, p, r) for c in CASES for p, r in c.differences.items()]
+)
 def test_every_declared_difference_is_documented(case: str, path: str, reason: str) -> None:
     assert f"| `{case}` | `{path}` | {reason} |" in DOC

@@ -19,8 +19,9 @@ class ServerThread:
     """``TandemServer`` on 127.0.0.1 port 0, driven by an event loop on a daemon thread."""
 
     def __init__(self, data_dir: Path, **settings: object) -> None:
-        self.server = TandemServer(Settings(port=0, data_dir=data_dir, logs_flush_interval=0.1,
-                                            **settings))  # type: ignore[arg-type]
+        self.server = TandemServer(
+            Settings(port=0, data_dir=data_dir, logs_flush_interval=0.1, **settings)
+        )  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
@@ -42,8 +43,11 @@ class ServerThread:
 
 def aws_client(service: str, url: str, **config: object):  # type: ignore[no-untyped-def]
     return boto3.client(
-        service, endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),  # type: ignore[arg-type]
     )
 

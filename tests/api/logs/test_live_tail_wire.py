@@ -19,8 +19,10 @@ from .server_thread import logs_client
 _names = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=30)
 
 
-@given(headers=st.lists(st.tuples(_names, st.text(max_size=50)), max_size=5),
-       payload=st.binary(max_size=2000))
+@given(
+    headers=st.lists(st.tuples(_names, st.text(max_size=50)), max_size=5),
+    payload=st.binary(max_size=2000),
+)
 def test_frames_round_trip_through_botocore(headers, payload) -> None:  # type: ignore[no-untyped-def]
     headers = list(dict(headers).items())  # names are unique within a message
     buffer = EventStreamBuffer()
@@ -32,11 +34,11 @@ def test_frames_round_trip_through_botocore(headers, payload) -> None:  # type: 
 
 def test_prelude_and_message_checksums() -> None:
     frame = encode_event("initial-response", {})
-    total, headers_len, prelude_crc = (int.from_bytes(frame[i:i + 4], "big") for i in (0, 4, 8))
+    total, headers_len, prelude_crc = (int.from_bytes(frame[i : i + 4], "big") for i in (0, 4, 8))
     assert total == len(frame)
     assert prelude_crc == zlib.crc32(frame[:8])
     assert int.from_bytes(frame[-4:], "big") == zlib.crc32(frame[:-4])
-    assert frame[12 + headers_len:-4] == b"{}"
+    assert frame[12 + headers_len : -4] == b"{}"
 
 
 def test_live_tail_streams_a_line_written_during_the_session(server, logs) -> None:  # type: ignore[no-untyped-def]
@@ -45,10 +47,13 @@ def test_live_tail_streams_a_line_written_during_the_session(server, logs) -> No
     logs.create_log_stream(logGroupName=group, logStreamName="app/1")
     arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{group}"
     tail_client = logs_client(server.url, inject_host_prefix=False, read_timeout=10)
-    response = tail_client.start_live_tail(logGroupIdentifiers=[arn],
-                                           logEventFilterPattern="needle")
-    assert response["ResponseMetadata"]["HTTPHeaders"]["content-type"] == \
-        "application/vnd.amazon.eventstream"
+    response = tail_client.start_live_tail(
+        logGroupIdentifiers=[arn], logEventFilterPattern="needle"
+    )
+    assert (
+        response["ResponseMetadata"]["HTTPHeaders"]["content-type"]
+        == "application/vnd.amazon.eventstream"
+    )
     stream = response["responseStream"]
     events = iter(stream)
     start = next(events)["sessionStart"]
@@ -59,8 +64,14 @@ def test_live_tail_streams_a_line_written_during_the_session(server, logs) -> No
     def write() -> None:
         time.sleep(0.3)
         now = int(time.time() * 1000)
-        logs.put_log_events(logGroupName=group, logStreamName="app/1", logEvents=[
-            {"timestamp": now, "message": "hay"}, {"timestamp": now, "message": "a needle here"}])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="app/1",
+            logEvents=[
+                {"timestamp": now, "message": "hay"},
+                {"timestamp": now, "message": "a needle here"},
+            ],
+        )
 
     writer = threading.Thread(target=write)
     writer.start()
@@ -76,7 +87,8 @@ def test_live_tail_streams_a_line_written_during_the_session(server, logs) -> No
     writer.join()
     stream.close()
     assert [(r["logStreamName"], r["logGroupIdentifier"], r["message"]) for r in results] == [
-        ("app/1", arn, "a needle here")]
+        ("app/1", arn, "a needle here")
+    ]
     assert {"timestamp", "ingestionTime"} <= set(results[0])
 
 
@@ -85,5 +97,6 @@ def test_live_tail_checks_its_arguments_before_streaming(server) -> None:  # typ
     with pytest.raises(tail_client.exceptions.ResourceNotFoundException):
         tail_client.start_live_tail(logGroupIdentifiers=["/tail/absent"])
     with pytest.raises(tail_client.exceptions.InvalidParameterException):
-        tail_client.start_live_tail(logGroupIdentifiers=["/tail/a", "/tail/b"],
-                                    logStreamNames=["s"])
+        tail_client.start_live_tail(
+            logGroupIdentifiers=["/tail/a", "/tail/b"], logStreamNames=["s"]
+        )

@@ -17,8 +17,11 @@ def _now_ms() -> int:
 
 def _error(info: pytest.ExceptionInfo[botocore.exceptions.ClientError]) -> tuple[str, str, int]:
     response = info.value.response
-    return (response["Error"]["Code"], response["Error"]["Message"],
-            response["ResponseMetadata"]["HTTPStatusCode"])
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
 
 
 @pytest.fixture
@@ -33,39 +36,59 @@ def test_16_out_of_order_batch_is_refused(logs, stream) -> None:  # type: ignore
     group, name = stream
     now = _now_ms()
     with pytest.raises(logs.exceptions.InvalidParameterException) as info:
-        logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
-            {"timestamp": now, "message": "b"}, {"timestamp": now - 1000, "message": "a"}])
-    assert _error(info) == ("InvalidParameterException",
-                            "Log events in a single PutLogEvents request must be in chronological "
-                            "order.", 400)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=name,
+            logEvents=[
+                {"timestamp": now, "message": "b"},
+                {"timestamp": now - 1000, "message": "a"},
+            ],
+        )
+    assert _error(info) == (
+        "InvalidParameterException",
+        "Log events in a single PutLogEvents request must be in chronological order.",
+        400,
+    )
 
 
 def test_17_too_old_and_too_new_events_are_rejected_one_by_one(logs, stream) -> None:  # type: ignore[no-untyped-def]
     group, name = stream
     now = _now_ms()
-    response = logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
-        {"timestamp": now - 30 * DAY_MS, "message": "old"},
-        {"timestamp": now, "message": "kept"},
-        {"timestamp": now + DAY_MS, "message": "future"}])
+    response = logs.put_log_events(
+        logGroupName=group,
+        logStreamName=name,
+        logEvents=[
+            {"timestamp": now - 30 * DAY_MS, "message": "old"},
+            {"timestamp": now, "message": "kept"},
+            {"timestamp": now + DAY_MS, "message": "future"},
+        ],
+    )
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
-    assert response["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 1,
-                                                 "tooNewLogEventStartIndex": 2}
+    assert response["rejectedLogEventsInfo"] == {
+        "tooOldLogEventEndIndex": 1,
+        "tooNewLogEventStartIndex": 2,
+    }
     assert isinstance(response["nextSequenceToken"], str)
-    events = logs.get_log_events(logGroupName=group, logStreamName=name,
-                                 startFromHead=True)["events"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True)[
+        "events"
+    ]
     assert [e["message"] for e in events] == ["kept"]
 
 
 def test_18_get_log_events_pages_to_the_same_token(logs, stream) -> None:  # type: ignore[no-untyped-def]
     group, name = stream
     now = _now_ms()
-    logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
-        {"timestamp": now + i, "message": f"m{i}"} for i in range(3)])
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName=name,
+        logEvents=[{"timestamp": now + i, "message": f"m{i}"} for i in range(3)],
+    )
     pages, token = [], None
     for _ in range(5):
         kwargs = {"nextToken": token} if token else {}
-        page = logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True,
-                                   limit=2, **kwargs)
+        page = logs.get_log_events(
+            logGroupName=group, logStreamName=name, startFromHead=True, limit=2, **kwargs
+        )
         pages.append([e["message"] for e in page["events"]])
         if page["nextForwardToken"] == token:
             break
@@ -80,9 +103,11 @@ def test_19_limit_and_bogus_token_texts(logs, stream) -> None:  # type: ignore[n
     group, name = stream
     with pytest.raises(logs.exceptions.InvalidParameterException) as info:
         logs.get_log_events(logGroupName=group, logStreamName=name, limit=10001)
-    assert _error(info)[1] == ("1 validation error detected: Value '10001' at 'limit' failed to "
-                               "satisfy constraint: Member must have value less than or equal "
-                               "to 10000")
+    assert _error(info)[1] == (
+        "1 validation error detected: Value '10001' at 'limit' failed to "
+        "satisfy constraint: Member must have value less than or equal "
+        "to 10000"
+    )
     for call in (logs.get_log_events, logs.filter_log_events):
         kwargs = {"logStreamName": name} if call == logs.get_log_events else {}
         with pytest.raises(logs.exceptions.InvalidParameterException) as info:
@@ -102,26 +127,39 @@ CORPUS = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "expected"), [
-    ("ERROR", ["ERROR disk full", "ERROR and WARN together", "ERRORCODE: -1"]),
-    ("?ERROR ?WARN", ["ERROR disk full", "WARN disk almost full", "ERROR and WARN together",
-                      "ERRORCODE: -1"]),
-    ("ERROR -WARN", ["ERROR disk full", "ERRORCODE: -1"]),
-    ('"hello world"', ["hello world from the app"]),
-    ("{ $.b > 3 }", ['{"a": 1, "b": 5}']),
-    ("[w1=ERROR, w2]", []),
-    ("[w1=ERROR, w2, w3]", ["ERROR disk full"]),
-    ("%ERR%", ["ERROR disk full", "ERROR and WARN together", "ERRORCODE: -1"]),
-    ("", CORPUS),
-])
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("ERROR", ["ERROR disk full", "ERROR and WARN together", "ERRORCODE: -1"]),
+        (
+            "?ERROR ?WARN",
+            [
+                "ERROR disk full",
+                "WARN disk almost full",
+                "ERROR and WARN together",
+                "ERRORCODE: -1",
+            ],
+        ),
+        ("ERROR -WARN", ["ERROR disk full", "ERRORCODE: -1"]),
+        ('"hello world"', ["hello world from the app"]),
+        ("{ $.b > 3 }", ['{"a": 1, "b": 5}']),
+        ("[w1=ERROR, w2]", []),
+        ("[w1=ERROR, w2, w3]", ["ERROR disk full"]),
+        ("%ERR%", ["ERROR disk full", "ERROR and WARN together", "ERRORCODE: -1"]),
+        ("", CORPUS),
+    ],
+)
 def test_20_filter_patterns_on_a_fixed_corpus(logs, pattern, expected) -> None:  # type: ignore[no-untyped-def]
     group = "/test/corpus"
     try:
         logs.create_log_group(logGroupName=group)
         logs.create_log_stream(logGroupName=group, logStreamName="s")
         now = _now_ms()
-        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
-            {"timestamp": now + i, "message": m} for i, m in enumerate(CORPUS)])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="s",
+            logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(CORPUS)],
+        )
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
     events = logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"]
@@ -135,33 +173,41 @@ def test_20_malformed_pattern_is_refused_not_match_all(logs, stream) -> None:  #
 
 def test_21_stream_names_and_prefix_together_are_refused(logs, stream) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(logs.exceptions.InvalidParameterException) as info:
-        logs.filter_log_events(logGroupName=stream[0], logStreamNames=["s"],
-                               logStreamNamePrefix="s")
-    assert _error(info) == ("InvalidParameterException",
-                            "logStreamNames and logStreamNamePrefix are mutually exclusive "
-                            "parameters.", 400)
+        logs.filter_log_events(
+            logGroupName=stream[0], logStreamNames=["s"], logStreamNamePrefix="s"
+        )
+    assert _error(info) == (
+        "InvalidParameterException",
+        "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.",
+        400,
+    )
 
 
 def test_22_duplicate_and_too_long_names(logs, stream) -> None:  # type: ignore[no-untyped-def]
     group, name = stream
     with pytest.raises(logs.exceptions.ResourceAlreadyExistsException) as info:
         logs.create_log_group(logGroupName=group)
-    assert _error(info) == ("ResourceAlreadyExistsException",
-                            "The specified log group already exists", 400)
+    assert _error(info) == (
+        "ResourceAlreadyExistsException",
+        "The specified log group already exists",
+        400,
+    )
     with pytest.raises(logs.exceptions.ResourceAlreadyExistsException) as info:
         logs.create_log_stream(logGroupName=group, logStreamName=name)
     assert _error(info)[1] == "The specified log stream already exists"
     with pytest.raises(logs.exceptions.InvalidParameterException) as info:
         logs.create_log_group(logGroupName="g" * 513)
-    assert _error(info)[1] == ("Invalid LogGroup or LogStream, both must have length less than "
-                               "or equal to 512.")
+    assert _error(info)[1] == (
+        "Invalid LogGroup or LogStream, both must have length less than or equal to 512."
+    )
 
 
 def test_23_prefix_and_pattern_are_mutually_exclusive(logs) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(logs.exceptions.InvalidParameterException) as info:
         logs.describe_log_groups(logGroupNamePrefix="/a", logGroupNamePattern="a")
-    assert _error(info)[1] == ("LogGroup name prefix and LogGroup name pattern are mutually "
-                               "exclusive parameters.")
+    assert _error(info)[1] == (
+        "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
+    )
 
 
 def test_24_retention_outside_the_enum_is_refused(logs, stream) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +216,8 @@ def test_24_retention_outside_the_enum_is_refused(logs, stream) -> None:  # type
         logs.put_retention_policy(logGroupName=group, retentionInDays=2)
     assert _error(info)[1].startswith(
         "1 validation error detected: Value '2' at 'retentionInDays' failed to satisfy "
-        "constraint: Member must satisfy enum value set: [1, 3, 5, 7, 14, 30,")
+        "constraint: Member must satisfy enum value set: [1, 3, 5, 7, 14, 30,"
+    )
     logs.put_retention_policy(logGroupName=group, retentionInDays=14)
     (described,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert described["retentionInDays"] == 14
@@ -184,25 +231,40 @@ def test_describe_log_groups_fields_of_a_new_group(logs, stream) -> None:  # typ
     (described,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{group}"
     assert {k: v for k, v in described.items() if k != "creationTime"} == {
-        "logGroupName": group, "arn": arn + ":*", "logGroupArn": arn, "storedBytes": 0,
-        "metricFilterCount": 0, "logGroupClass": "STANDARD", "deletionProtectionEnabled": False}
+        "logGroupName": group,
+        "arn": arn + ":*",
+        "logGroupArn": arn,
+        "storedBytes": 0,
+        "metricFilterCount": 0,
+        "logGroupClass": "STANDARD",
+        "deletionProtectionEnabled": False,
+    }
 
 
 def test_batch_limits(logs, stream) -> None:  # type: ignore[no-untyped-def]
     group, name = stream
     now = _now_ms()
     with pytest.raises(logs.exceptions.InvalidParameterException) as info:
-        logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
-            {"timestamp": now, "message": "x"}] * 10_001)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=name,
+            logEvents=[{"timestamp": now, "message": "x"}] * 10_001,
+        )
     assert "Member must have length less than or equal to 10000" in _error(info)[1]
     big = "y" * (1_048_576 // 2)
     with pytest.raises(logs.exceptions.InvalidParameterException) as info:
-        logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
-            {"timestamp": now, "message": big}, {"timestamp": now, "message": big}])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=name,
+            logEvents=[{"timestamp": now, "message": big}, {"timestamp": now, "message": big}],
+        )
     assert _error(info)[1] == "Upload too large: 1048628 bytes exceeds limit of 1048576"
     with pytest.raises(logs.exceptions.ResourceNotFoundException) as info:
-        logs.put_log_events(logGroupName=group, logStreamName="absent",
-                            logEvents=[{"timestamp": now, "message": "m"}])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="absent",
+            logEvents=[{"timestamp": now, "message": "m"}],
+        )
     assert _error(info)[1] == "The specified log stream does not exist."
 
 
@@ -215,32 +277,50 @@ def test_deletes_and_missing_resources(logs, stream) -> None:  # type: ignore[no
     logs.delete_log_group(logGroupName=group)
     with pytest.raises(logs.exceptions.ResourceNotFoundException) as info:
         logs.delete_log_group(logGroupName=group)
-    assert _error(info) == ("ResourceNotFoundException", "The specified log group does not exist.",
-                            400)
+    assert _error(info) == (
+        "ResourceNotFoundException",
+        "The specified log group does not exist.",
+        400,
+    )
 
 
 def test_paginators(logs) -> None:  # type: ignore[no-untyped-def]
     prefix = "/paged/"
     for i in range(7):
         logs.create_log_group(logGroupName=f"{prefix}{i}")
-    pages = list(logs.get_paginator("describe_log_groups").paginate(
-        logGroupNamePrefix=prefix, PaginationConfig={"PageSize": 3}))
+    pages = list(
+        logs.get_paginator("describe_log_groups").paginate(
+            logGroupNamePrefix=prefix, PaginationConfig={"PageSize": 3}
+        )
+    )
     assert [[g["logGroupName"] for g in p["logGroups"]] for p in pages] == [
-        [f"{prefix}{i}" for i in range(3)], [f"{prefix}{i}" for i in range(3, 6)], [f"{prefix}6"]]
+        [f"{prefix}{i}" for i in range(3)],
+        [f"{prefix}{i}" for i in range(3, 6)],
+        [f"{prefix}6"],
+    ]
     group = f"{prefix}0"
     for i in range(5):
         logs.create_log_stream(logGroupName=group, logStreamName=f"st-{i}")
-    streams = [s["logStreamName"]
-               for p in logs.get_paginator("describe_log_streams").paginate(
-                   logGroupName=group, PaginationConfig={"PageSize": 2})
-               for s in p["logStreams"]]
+    streams = [
+        s["logStreamName"]
+        for p in logs.get_paginator("describe_log_streams").paginate(
+            logGroupName=group, PaginationConfig={"PageSize": 2}
+        )
+        for s in p["logStreams"]
+    ]
     assert streams == [f"st-{i}" for i in range(5)]
     now = _now_ms()
     for i in range(5):
-        logs.put_log_events(logGroupName=group, logStreamName=f"st-{i}", logEvents=[
-            {"timestamp": now + 10 * i + j, "message": f"e{i}-{j}"} for j in range(3)])
-    pages = list(logs.get_paginator("filter_log_events").paginate(
-        logGroupName=group, PaginationConfig={"PageSize": 4}))
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=f"st-{i}",
+            logEvents=[{"timestamp": now + 10 * i + j, "message": f"e{i}-{j}"} for j in range(3)],
+        )
+    pages = list(
+        logs.get_paginator("filter_log_events").paginate(
+            logGroupName=group, PaginationConfig={"PageSize": 4}
+        )
+    )
     messages = [e["message"] for p in pages for e in p["events"]]
     assert messages == [f"e{i}-{j}" for i in range(5) for j in range(3)]
     assert len(pages) >= 4

@@ -16,17 +16,21 @@ ACCOUNT, REGION = "123456789012", "eu-west-1"
 
 def make_client(server: ServerProcess, service: str, **config: object):  # type: ignore[no-untyped-def]
     return boto3.client(
-        service, endpoint_url=server.url, region_name=REGION,
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=70,
-                      **config),  # type: ignore[arg-type]
+        service,
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=70, **config),  # type: ignore[arg-type]
     )
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("tandem-sm"),
-                         extra=(*FAST_FLAGS, "--account-id", ACCOUNT, "--region", REGION)).start()
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("tandem-sm"),
+        extra=(*FAST_FLAGS, "--account-id", ACCOUNT, "--region", REGION),
+    ).start()
     yield proc
     proc.stop()
 

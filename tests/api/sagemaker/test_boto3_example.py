@@ -20,9 +20,20 @@ def test_boto3_example_deploys_invokes_and_reads_telemetry(server, tmp_path: Pat
     artifacts = tmp_path / "artifacts"
     train(artifacts)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "boto3_deploy.py"), server.url,
-         "--artifacts", str(artifacts), "--region", "eu-west-1", "--delete"],
-        capture_output=True, text=True, timeout=240, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "examples" / "boto3_deploy.py"),
+            server.url,
+            "--artifacts",
+            str(artifacts),
+            "--region",
+            "eu-west-1",
+            "--delete",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr + "".join(server.output[-40:])
     lines = done.stdout.splitlines()
@@ -37,7 +48,16 @@ def test_boto3_example_deploys_invokes_and_reads_telemetry(server, tmp_path: Pat
 
 def test_example_refuses_to_run_without_archives(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "boto3_deploy.py"), "http://127.0.0.1:9",
-         "--artifacts", str(tmp_path)], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            str(ROOT / "examples" / "boto3_deploy.py"),
+            "http://127.0.0.1:9",
+            "--artifacts",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "python -m examples.wine_pipeline.train" in done.stderr
