@@ -335,20 +335,7 @@ def test_every_operation_of_the_model(wire: Wire, prefix: str) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "prefix",
-    [
-        pytest.param(
-            "SageMaker",
-            marks=pytest.mark.xfail(
-                reason="tandem/api/sagemaker_jobs.py answers 500 to some wrong member types "
-                "(reported to the lead)",
-                strict=False,
-            ),
-        ),
-        "Logs_20140328",
-    ],
-)
+@pytest.mark.parametrize("prefix", sorted(SERVED))
 def test_operations_of_other_services_sharing_the_prefix(wire: Wire, prefix: str) -> None:
     """SageMaker's jobs service shares the SageMaker target prefix: the same sweep, every
     finding collected before failing."""
