@@ -28,10 +28,10 @@ from .api.sagemaker_jobs import SageMakerJobsService
 from .clock import Clock, SystemClock
 from .config import Settings
 from .jobs import build_job_manager
-from .serving.containers import plan_container
+from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
-from .serving.launcher import ContainerSpec
 from .serving.local_launcher import LocalLauncher
+from .serving.ports import PortAllocator
 from .serving.router import Router
 from .store import open_store
 from .telemetry.logs import LogService
@@ -49,9 +49,6 @@ _log = logging.getLogger(__name__)
 _HOUSEKEEPING_INTERVAL = 60.0
 
 
-def _plan(definition: Any, hostname: str, base_dir: Path, work_dir: Path) -> ContainerSpec:
-    plan = plan_container(definition, hostname=hostname, base_dir=base_dir, work_dir=work_dir)
-    return ContainerSpec(hostname, tuple(plan.argv), dict(plan.env), plan.cwd, plan.port_slot)
 
 
 class TandemServer:
@@ -76,9 +73,11 @@ class TandemServer:
         self.logs = LogService(self.store.logs, clock=self.clock, flush_interval=s.logs_flush_interval,
                                region=s.region, account_id=s.account_id)
         await self.logs.start()
+        self.ports = PortAllocator()
         self.launcher = LocalLauncher(
             metrics_registry=self.registry, log_service=self.logs,
             usage_interval=s.usage_interval, clock=self.clock, data_dir=self.data_dir,
+            ports=self.ports,
         )
         await self.launcher.start()
         self.router = Router(self.registry, account_id=s.account_id, region=s.region,
@@ -86,12 +85,12 @@ class TandemServer:
         await self.router.start()
         self.manager = EndpointManager(
             catalog=self.store.catalog, launcher=self.launcher, router=self.router,
-            settings=s, plan_container=_plan, clock=self.clock,
+            settings=s, plan_model=plan_model, clock=self.clock,
         )
         await self.manager.start()
         self.jobs = build_job_manager(s, registry=self.registry, logs=self.logs,
                                       catalog=self.store.catalog, endpoints=self.manager,
-                                      clock=self.clock)
+                                      clock=self.clock, ports=self.ports)
         await self.jobs.start()
         self.queries = MetricQueries(self.store.metrics, clock=self.clock,
                                      retention=Retention.from_settings(s))

@@ -7,14 +7,12 @@ out DiskUtilization, which SageMaker does not report for transform jobs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
-from ..serving.containers import plan_container
-from ..serving.launcher import ContainerSpec
+from ..serving.containers import plan_model
 from ..serving.local_launcher import LocalLauncher
 from ..serving.model import Model
 from ..serving.ports import PortAllocator
@@ -24,10 +22,9 @@ from .notebooks import NotebookService
 from .training import TrainingRunner
 from .transform import TransformRunner
 
-__all__ = ["build_job_manager", "plan_model_containers", "transform_probe", "gpu_count"]
+__all__ = ["build_job_manager", "transform_probe", "gpu_count"]
 
 # Safe-port blocks for job containers, apart from the endpoints' allocator's usual blocks.
-_JOB_SAFE_PORTS = (30000, 32767)
 
 
 def transform_probe(_spec: Any = None) -> UsageProbe:
@@ -46,28 +43,16 @@ def gpu_count() -> int:
     return int(nvml.nvmlDeviceGetCount()) if nvml is not None else 0
 
 
-def plan_model_containers(model: Model, base_dir: Path, work_dir: Path,
-                          extra_env: Mapping[str, str]) -> list[ContainerSpec]:
-    """One ContainerSpec per container of ``model``, with ``extra_env`` added to each."""
-    specs = []
-    for definition in model.containers:
-        raw = dict(definition.raw)
-        raw["Environment"] = {**(raw.get("Environment") or {}), **extra_env}
-        cdir = work_dir / definition.hostname
-        cdir.mkdir(parents=True, exist_ok=True)
-        plan = plan_container(raw, hostname=definition.hostname, base_dir=base_dir, work_dir=cdir)
-        specs.append(ContainerSpec(definition.hostname, tuple(plan.argv), dict(plan.env),
-                                   plan.cwd, plan.port_slot))
-    return specs
-
-
 def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: Any,
                       endpoints: Any, clock: Clock | None = None,
+                      ports: PortAllocator | None = None,
                       training_stop_grace: float = 120.0,
                       lifecycle_timeout: float = 300.0) -> JobManager:
     clock = clock or SystemClock()
     jobs_dir = Path(settings.data_dir) / "jobs"
-    ports = PortAllocator(safe_low=_JOB_SAFE_PORTS[0], safe_high=_JOB_SAFE_PORTS[1])
+    # One allocator per server (shared with the endpoints' launcher): safe-port blocks never
+    # overlap between an endpoint's containers and a job's.
+    ports = ports or PortAllocator()
     launcher = LocalLauncher(metrics_registry=registry, log_service=logs,
                              usage_interval=settings.usage_interval, clock=clock,
                              data_dir=jobs_dir, ports=ports, probe_factory=transform_probe)
@@ -82,7 +67,7 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                               stop_grace=training_stop_grace, num_gpus=gpu_count())
     transform = TransformRunner(
         launcher=launcher, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
-        plan_containers=plan_model_containers, clock=clock,
+        plan_containers=plan_model, clock=clock,
         health_check_timeout=settings.health_check_timeout, ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period)
     notebooks = NotebookService(

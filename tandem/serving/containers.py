@@ -32,8 +32,11 @@ from ..config import parent_environment
 from ..errors import ConfigError
 from .artifacts import materialize
 from .images import ImageKind, classify_image, probe_docker
+from .launcher import ContainerSpec
+from .model import Model
 
-__all__ = ["ContainerPlan", "ContainerDefinitionError", "plan_container", "validate_environment"]
+__all__ = ["ContainerPlan", "ContainerDefinitionError", "plan_container", "plan_model",
+           "validate_environment"]
 
 MAX_ENVIRONMENT_ENTRIES = 100
 MAX_ENVIRONMENT_ITEM = 1024
@@ -245,3 +248,22 @@ def plan_container(
         if extra is not None:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH")) if p)
     return ContainerPlan(argv, env, str(cwd), kind, str(model_dir))
+
+
+def plan_model(model: Model, base_dir: Path, work_dir: Path,
+               extra_env: Mapping[str, str] | None = None) -> list[ContainerSpec]:
+    """One ContainerSpec per container of ``model`` (each in ``work_dir/<hostname>``), with
+    ``extra_env`` added to each container's Environment (batch transform's variables)."""
+    specs = []
+    for i, definition in enumerate(model.containers):
+        raw = dict(definition.raw)
+        if extra_env:
+            raw["Environment"] = {**(raw.get("Environment") or {}), **extra_env}
+        cdir = work_dir / definition.hostname
+        cdir.mkdir(parents=True, exist_ok=True)
+        field = "PrimaryContainer" if model.primary_only else f"Containers[{i}]"
+        plan = plan_container(raw, hostname=definition.hostname, base_dir=base_dir, work_dir=cdir,
+                              field=field)
+        specs.append(ContainerSpec(definition.hostname, tuple(plan.argv), dict(plan.env),
+                                   plan.cwd, plan.port_slot))
+    return specs

@@ -49,12 +49,12 @@ from .model import (
 )
 from .router import RoutedEndpoint, RoutedInstance, RoutedVariant, Router
 
-__all__ = ["EndpointManager", "PlanContainer"]
+__all__ = ["EndpointManager", "PlanModel"]
 
 _log = logging.getLogger(__name__)
 
-# (definition, hostname, base_dir, work_dir) -> how to run that container
-PlanContainer = Callable[[Mapping[str, Any], str, Path, Path], ContainerSpec]
+# (model, base_dir, work_dir) -> how to run each of its containers (serving.containers.plan_model)
+PlanModel = Callable[[Model, Path, Path], list[ContainerSpec]]
 
 _MODEL, _CONFIG, _ENDPOINT = "model", "endpoint-config", "endpoint"
 _BACKOFF_START, _BACKOFF_MAX = 1.0, 60.0
@@ -87,13 +87,13 @@ class _Running:
 
 class EndpointManager:
     def __init__(self, *, catalog: CatalogStore, launcher: Launcher, router: Router,
-                 settings: Settings, plan_container: PlanContainer,
+                 settings: Settings, plan_model: PlanModel,
                  clock: Clock | None = None) -> None:
         self.catalog = catalog
         self.launcher = launcher
         self.router = router
         self.settings = settings
-        self.plan_container = plan_container
+        self.plan_model = plan_model
         self.clock = clock or SystemClock()
         self._running: dict[str, _Running] = {}
         self._wake = asyncio.Event()
@@ -471,13 +471,7 @@ class EndpointManager:
         # Runs in a worker thread: planning may unpack model archives.
         model, base_dir = _sync_describe_model(self.catalog, fleet.model.name)
         work_dir = Path(self.settings.data_dir) / "instances" / endpoint_name / instance_id
-        containers = []
-        for definition in model.containers:
-            cdir = work_dir / definition.hostname
-            cdir.mkdir(parents=True, exist_ok=True)
-            containers.append(
-                self.plan_container(definition.raw, definition.hostname, base_dir, cdir)
-            )
+        containers = self.plan_model(model, base_dir, work_dir)
         return InstanceSpec.for_endpoint(
             endpoint_name, fleet.variant.name, containers, work_dir,
             instance_id=instance_id,
