@@ -29,13 +29,21 @@ def build(endpoints: int = 50, values: int = 100) -> MetricRegistry:
             for i in range(values):
                 series.record(100.0 + 37 * i)
         for container in ("a", "b", "c"):
-            series = reg.series("AWS/SageMaker", "ContainerLatency",
-                                {**dims, "ContainerName": container}, "Microseconds")
+            series = reg.series(
+                "AWS/SageMaker",
+                "ContainerLatency",
+                {**dims, "ContainerName": container},
+                "Microseconds",
+            )
             for i in range(values):
                 series.record(50.0 + 13 * i)
         for metric in _USAGE:
-            reg.series("/aws/sagemaker/Endpoints", metric,
-                       {"Host": f"ep{e}/AllTraffic/i-{e:017x}"}, "Percent").record(12.0)
+            reg.series(
+                "/aws/sagemaker/Endpoints",
+                metric,
+                {"Host": f"ep{e}/AllTraffic/i-{e:017x}"},
+                "Percent",
+            ).record(12.0)
     return reg
 
 
@@ -49,8 +57,10 @@ def main() -> None:
         render(collector)
     per_scrape = (time.perf_counter() - start) / rounds
     lines = body.count(b"\n")
-    print(f"series={len(reg.all_series())} lines={lines} bytes={len(body)} "
-          f"scrape_ms={per_scrape * 1000:.1f}")
+    print(
+        f"series={len(reg.all_series())} lines={lines} bytes={len(body)} "
+        f"scrape_ms={per_scrape * 1000:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,12 @@ async function main() {
     out.breakdown = await page.$$eval('[data-testid="container-breakdown"] .container-name', (els) => els.map((e) => e.textContent));
     await page.screenshot({ path: path.join(shots, "endpoint.png"), fullPage: true });
 
-    // Seven days of one-minute points in the metrics explorer.
+    // The range picker re-queries the page: seven days are charted at a 7-minute period.
     await page.selectOption("#range", "604800");
+    await page.locator("main p.muted", { hasText: "Period 420 s" }).waitFor();
+    out.weekPeriodNote = await page.locator("main p.muted").first().textContent();
+
+    // Seven days of one-minute points in the metrics explorer.
     const t0 = Date.now();
     await page.goto(`${base}/dashboard/#/metrics?namespace=Bench%2FDashboard&metric=Load&dims=%5B%5D&stat=Average&period=60`);
     await page.locator('figure[data-chart="Load"] canvas').waitFor();
@@ -147,6 +151,46 @@ async function main() {
       errors: await page.locator("main .error").allTextContents(),
     };
     await page.screenshot({ path: path.join(shots, "jobs.png") });
+
+    // The jobs page against the jobs operations' shapes, and against a server without them
+    // (answered by the test, so their failures are not counted).
+    out.failedBeforeFakeJobs = [...out.failed];
+    const now = Date.now() / 1000;
+    let jobsMode = "fake";
+    await page.route(`${base}/`, async (route) => {
+      const target = route.request().headers()["x-amz-target"] || "";
+      const answer = (status, body) => route.fulfill({ status, contentType: "application/x-amz-json-1.1", body: JSON.stringify(body) });
+      if (!/TrainingJob|TransformJob/.test(target)) return route.continue();
+      if (jobsMode === "missing") return answer(400, { __type: "UnknownOperationException", message: `Unknown operation ${target}` });
+      if (target === "SageMaker.ListTrainingJobs") {
+        return answer(200, { TrainingJobSummaries: [{ TrainingJobName: "train-1", TrainingJobStatus: "InProgress", CreationTime: now - 120 }] });
+      }
+      if (target === "SageMaker.ListTransformJobs") return answer(200, { TransformJobSummaries: [] });
+      if (target === "SageMaker.DescribeTrainingJob") {
+        return answer(200, { TrainingJobName: "train-1", TrainingJobStatus: "InProgress", SecondaryStatus: "Training",
+          CreationTime: now - 120, TrainingStartTime: now - 100, ResourceConfig: { InstanceCount: 2 },
+          SecondaryStatusTransitions: [
+            { Status: "Starting", StartTime: now - 120, StatusMessage: "Preparing the instances" },
+            { Status: "Training", StartTime: now - 100, StatusMessage: "Training image download completed. Training in progress." }],
+          FinalMetricDataList: [{ MetricName: "validation:accuracy", Value: 0.9375 }] });
+      }
+      return route.continue();
+    });
+    await page.goto(`${base}/dashboard/#/endpoints`);
+    await page.goto(`${base}/dashboard/#/jobs`);
+    await page.locator('[data-testid="training-jobs"] a').waitFor();
+    out.fakeJobs = await page.$$eval('[data-testid="training-jobs"] tbody tr', (rows) => rows.map((r) =>
+      [...r.querySelectorAll("td")].slice(0, 2).map((td) => td.textContent)));
+    await page.click('[data-testid="training-jobs"] a');
+    await page.locator("dl.facts").waitFor();
+    out.fakeJob = await page.$$eval("dl.facts dt, dl.facts dd", (els) => els.map((e) => e.textContent));
+    out.fakeJobSteps = await page.$$eval("ol.steps li b", (els) => els.map((e) => e.textContent));
+    jobsMode = "missing";
+    await page.goto(`${base}/dashboard/#/endpoints`);
+    await page.goto(`${base}/dashboard/#/jobs`);
+    await page.locator('[data-testid="no-jobs"]').waitFor();
+    out.missingJobs = await page.locator('[data-testid="no-jobs"]').textContent();
+    await page.unroute(`${base}/`);
     out.xssFlagEnd = await page.evaluate(() => (window.__xss === undefined ? null : window.__xss));
   } finally {
     await browser.close();

@@ -50,8 +50,16 @@ def seen(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     report["shots"] = shots
     # The timings docs/dashboard.md quotes (visible with pytest -s).
-    print("dashboard timings:", json.dumps({"week_chart": report["weekChart"],
-                                            "flood": report["flood"], "tail_ms": report["tailMs"]}))
+    print(
+        "dashboard timings:",
+        json.dumps(
+            {
+                "week_chart": report["weekChart"],
+                "flood": report["flood"],
+                "tail_ms": report["tailMs"],
+            }
+        ),
+    )
     return report
 
 
@@ -59,7 +67,9 @@ def test_the_page_loads_without_errors_or_requests_elsewhere(seen: dict[str, Any
     assert seen["errors"] == []
     # Only the deliberately bad filter pattern fails, and the jobs operations where the server
     # does not have them yet.
-    assert [f for f in seen["failed"] if "Jobs" not in f] == ["400 Logs_20140328.FilterLogEvents"]
+    assert [f for f in seen["failedBeforeFakeJobs"] if "Jobs" not in f] == [
+        "400 Logs_20140328.FilterLogEvents"
+    ]
     assert seen["requests"] == []  # no CDN, nothing off the tandem port
     assert seen["landed"].endswith("/dashboard/")
 
@@ -147,6 +157,26 @@ def test_jobs_page_answers_with_jobs_or_no_jobs(seen: dict[str, Any]) -> None:
     jobs = seen["jobs"]
     assert jobs["errors"] == []
     assert jobs["noJobs"] + jobs["tables"] >= 1
+
+
+def test_jobs_page_renders_the_jobs_operations_shapes(seen: dict[str, Any]) -> None:
+    assert seen["fakeJobs"] == [["train-1", "InProgress"]]
+    facts = dict(zip(seen["fakeJob"][::2], seen["fakeJob"][1::2], strict=True))
+    assert facts["Progress"] == (
+        "Training — Training image download completed. Training in progress."
+    )
+    assert facts["Instances"] == "2"
+    assert seen["fakeJobSteps"] == ["Starting", "Training"]
+
+
+def test_jobs_page_says_no_jobs_when_the_server_lacks_the_operations(seen: dict[str, Any]) -> None:
+    assert seen["missingJobs"] == (
+        "No jobs: this server does not run training or transform jobs yet."
+    )
+
+
+def test_range_picker_requeries_with_a_coarser_period(seen: dict[str, Any]) -> None:
+    assert seen["weekPeriodNote"] == "Period 420 s. Latencies in milliseconds."
 
 
 def test_screenshots_are_written(seen: dict[str, Any]) -> None:
