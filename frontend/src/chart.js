@@ -57,7 +57,11 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
     cursor: { drag: { x: true, y: false } },
     legend: { live: true },
     // The x axis spans the chosen time range, however little data there is.
-    scales: { x: range ? { time: true, range: () => range } : { time: true } },
+    scales: {
+      x: range ? { time: true, range: () => range } : { time: true },
+      // Every metric here is >= 0: start the y axis at zero so small wobbles look small.
+      y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
+    },
     axes: [{}, { size: 60 }],
     series: [{}],
   };
