@@ -55,6 +55,14 @@ async function main() {
     out.breakdown = await page.$$eval('[data-testid="container-breakdown"] .container-name', (els) => els.map((e) => e.textContent));
     await page.screenshot({ path: path.join(shots, "endpoint.png"), fullPage: true });
 
+    // Auto-refresh redraws the page on its own (then off again, so later reads stay still).
+    const loaded = await page.evaluate(() => document.body.dataset.loaded);
+    await page.selectOption("#refresh", "5");
+    const r0 = Date.now();
+    await page.waitForFunction((l) => document.body.dataset.loaded !== l, loaded, { timeout: 15000 });
+    out.autoRefreshMs = Date.now() - r0;
+    await page.selectOption("#refresh", "0");
+
     // The range picker re-queries the page: seven days are charted at a 7-minute period.
     await page.selectOption("#range", "604800");
     await page.locator("main p.muted", { hasText: "Period 420 s" }).waitFor();

@@ -175,6 +175,10 @@ def test_jobs_page_says_no_jobs_when_the_server_lacks_the_operations(seen: dict[
     )
 
 
+def test_auto_refresh_redraws_the_endpoint_page(seen: dict[str, Any]) -> None:
+    assert 4_000 <= seen["autoRefreshMs"] <= 12_000  # the 5 s setting
+
+
 def test_range_picker_requeries_with_a_coarser_period(seen: dict[str, Any]) -> None:
     assert seen["weekPeriodNote"] == "Period 420 s. Latencies in milliseconds."
 
