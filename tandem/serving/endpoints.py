@@ -83,6 +83,9 @@ class _Running:
     # While Updating: the new config's fleets, not yet taking traffic.
     pending: dict[str, _Fleet] | None = None
     pending_config: EndpointConfig | None = None
+    # The latest status write (each waits for the one before); none after deletion.
+    persisting: asyncio.Task[None] | None = None
+    deleted: bool = False
 
 
 class EndpointManager:
@@ -563,6 +566,9 @@ class EndpointManager:
                     fleet.instances.pop(instance_id)
                     self._stop_instance(instance_id)
         self._running.pop(running.endpoint.name, None)
+        running.deleted = True
+        if running.persisting is not None:
+            await asyncio.gather(running.persisting, return_exceptions=True)
         await self._io(self.catalog.delete, _ENDPOINT, running.endpoint.name)
         shutil.rmtree(Path(self.settings.data_dir) / "instances" / running.endpoint.name,
                       ignore_errors=True)
@@ -574,7 +580,18 @@ class EndpointManager:
         endpoint.status = status
         endpoint.last_modified_time = self.clock.time()
         self._sync_variant_states(running)
-        task = asyncio.create_task(self._persist(running))
+        previous = running.persisting
+
+        async def persist() -> None:
+            # In order, and never after the delete: an earlier write landing late would
+            # otherwise bring a deleted endpoint back as Deleting, or an older status back.
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            if not running.deleted:
+                await self._persist(running)
+
+        task = asyncio.create_task(persist())
+        running.persisting = task
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
 
