@@ -279,3 +279,30 @@ def test_health_check_stays_open(server: ServerThread) -> None:
     conn.request("GET", "/ping")
     assert conn.getresponse().status == 200
     conn.close()
+
+
+@pytest.mark.slow
+def test_serve_auth_flag(tmp_path: Path) -> None:
+    """`tandem serve --auth keys.toml` as a user starts it."""
+    from tests.server_process import FAST_FLAGS, ServerProcess
+
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[[keys]]\naccess_key_id = "AKIDCLI"\nsecret_access_key = "cli-secret"\n')
+    proc = ServerProcess(tmp_path / "data", extra=(*FAST_FLAGS, "--auth", str(keys))).start()
+    try:
+        import boto3
+
+        def sagemaker(secret: str):  # type: ignore[no-untyped-def]
+            return boto3.client(
+                "sagemaker",
+                endpoint_url=proc.url,
+                region_name="us-east-1",
+                aws_access_key_id="AKIDCLI",
+                aws_secret_access_key=secret,
+                config=Config(retries={"max_attempts": 1}),
+            )
+
+        assert sagemaker("cli-secret").list_models()["Models"] == []
+        assert _code(lambda: sagemaker("nope").list_models()) == ("InvalidSignatureException", 403)
+    finally:
+        proc.stop()

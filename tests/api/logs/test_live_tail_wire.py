@@ -100,3 +100,17 @@ def test_live_tail_checks_its_arguments_before_streaming(server) -> None:  # typ
         tail_client.start_live_tail(
             logGroupIdentifiers=["/tail/a", "/tail/b"], logStreamNames=["s"]
         )
+
+
+def test_stopping_the_server_ends_open_sessions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from .server_thread import ServerThread
+
+    own = ServerThread(tmp_path).start()
+    client = logs_client(own.url, inject_host_prefix=False, read_timeout=10)
+    client.create_log_group(logGroupName="/tail/stop")
+    events = iter(client.start_live_tail(logGroupIdentifiers=["/tail/stop"])["responseStream"])
+    assert "sessionStart" in next(events)
+    started = time.monotonic()
+    own.stop()
+    assert time.monotonic() - started < 5  # not aiohttp's 60 s shutdown timeout
+    assert all("sessionUpdate" in e for e in events)  # the stream simply ends
