@@ -60,7 +60,7 @@ class _Protocols:
         target = request.headers.get("X-Amz-Target", "")
         cw = self.cloudwatch
         if request.path.startswith("/endpoints/"):
-            return runtime_api._error_response(error)
+            return runtime_api.error_response(error)
         if cw is not None:
             if target.startswith(cw.target_prefix + ".") or "/operation/" in request.path:
                 return _cloudwatch_error(

@@ -21,7 +21,7 @@ from ..errors import TandemError
 from ..serving.errors import InvocationError, ModelError
 from ..serving.router import MAX_PAYLOAD_BYTES, Invocation, Router
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "error_response"]
 
 _log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
@@ -40,7 +40,7 @@ def _request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _error_response(error: TandemError) -> web.Response:
+def error_response(error: TandemError) -> web.Response:
     body: dict[str, object] = {"message": error.message, "Message": error.message}
     if isinstance(error, ModelError):
         body = {
@@ -120,7 +120,7 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
         if isinstance(error, ModelError):
             variant = error.details.get("variant")
             model_us = error.details.get("model_latency_us", 0.0)
-        response = _error_response(error)
+        response = error_response(error)
     await response.prepare(request)
     await response.write_eof()
     if variant is not None:
