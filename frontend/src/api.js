@@ -1,5 +1,7 @@
 // tandem's public APIs from the browser: POST / with X-Amz-Target and a JSON body, as boto3 does.
 
+import { signHeaders } from "./sigv4.js";
+
 export class ApiError extends Error {
   constructor(code, message, status) {
     super(`${code}: ${message}`);
@@ -10,20 +12,42 @@ export class ApiError extends Error {
 }
 
 const SERVICES = {
-  sagemaker: { prefix: "SageMaker", type: "application/x-amz-json-1.1" },
-  cloudwatch: { prefix: "GraniteServiceVersion20100801", type: "application/x-amz-json-1.0" },
-  logs: { prefix: "Logs_20140328", type: "application/x-amz-json-1.1" },
+  sagemaker: { prefix: "SageMaker", type: "application/x-amz-json-1.1", signingName: "sagemaker" },
+  cloudwatch: { prefix: "GraniteServiceVersion20100801", type: "application/x-amz-json-1.0", signingName: "monitoring" },
+  logs: { prefix: "Logs_20140328", type: "application/x-amz-json-1.1", signingName: "logs" },
 };
 
+// A server started with --auth-file wants every POST signed. The keys live in this tab's
+// sessionStorage only (gone when the tab closes), entered in the sign-in form.
+const KEYS = "tandem.credentials";
+export const AUTH_CODES = new Set(["MissingAuthenticationTokenException", "UnrecognizedClientException",
+  "InvalidSignatureException", "IncompleteSignatureException"]);
+
+export function credentials() {
+  try {
+    return JSON.parse(sessionStorage.getItem(KEYS) || "null");
+  } catch {
+    return null;
+  }
+}
+
+export function setCredentials(value) {
+  if (value) sessionStorage.setItem(KEYS, JSON.stringify(value));
+  else sessionStorage.removeItem(KEYS);
+}
+
 export async function call(service, operation, body = {}) {
-  const { prefix, type } = SERVICES[service];
+  const { prefix, type, signingName } = SERVICES[service];
+  const payload = JSON.stringify(body);
+  const headers = { "X-Amz-Target": `${prefix}.${operation}`, "Content-Type": type };
+  const keys = credentials();
+  if (keys) {
+    Object.assign(headers, signHeaders({ host: location.host, headers, body: payload, service: signingName,
+      accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey }));
+  }
   let resp;
   try {
-    resp = await fetch("/", {
-      method: "POST",
-      headers: { "X-Amz-Target": `${prefix}.${operation}`, "Content-Type": type },
-      body: JSON.stringify(body),
-    });
+    resp = await fetch("/", { method: "POST", headers, body: payload });
   } catch (err) {
     throw new ApiError("NetworkError", `tandem did not answer (${err.message})`, 0);
   }
@@ -37,7 +61,9 @@ export async function call(service, operation, body = {}) {
   if (!resp.ok) {
     // CloudWatch's JSON 1.0 names the shape after a '#'.
     const code = String(data.__type || "Error").split("#").pop();
-    throw new ApiError(code, data.message || data.Message || text, resp.status);
+    const error = new ApiError(code, data.message || data.Message || text, resp.status);
+    if (AUTH_CODES.has(code)) window.dispatchEvent(new CustomEvent("tandem:auth", { detail: error }));
+    throw error;
   }
   return data;
 }

@@ -1,6 +1,7 @@
 // The dashboard shell: hash routes, the global time range and auto-refresh.
 
 import { h, clear, errorBox } from "./dom.js";
+import { credentials, setCredentials } from "./api.js";
 import { RANGES, REFRESH } from "./time.js";
 import { destroyCharts } from "./chart.js";
 import * as endpoints from "./pages/endpoints.js";
@@ -30,6 +31,7 @@ let routeGeneration = 0;
 
 async function route() {
   const mine = ++routeGeneration;
+  document.getElementById("signout").hidden = !credentials();
   const { path, query } = parseHash();
   if (state.current && state.current.unmount) state.current.unmount();
   state.current = null;
@@ -90,7 +92,38 @@ function controls() {
   document.getElementById("reload").addEventListener("click", refresh);
 }
 
+/** The sign-in form, shown when the server wants signed requests (tandem serve --auth-file). */
+function signIn() {
+  const box = document.getElementById("signin");
+  window.addEventListener("tandem:auth", (event) => {
+    if (!box.hidden) return;
+    const err = event.detail;
+    const keyId = h("input", { name: "accessKeyId", autocomplete: "username", required: true, size: 24,
+      value: (credentials() || {}).accessKeyId || "" });
+    const secret = h("input", { name: "secretAccessKey", type: "password", autocomplete: "current-password", required: true, size: 44 });
+    clear(box).append(h("form", { class: "signin", "data-testid": "signin",
+      onsubmit: (e) => {
+        e.preventDefault();
+        setCredentials({ accessKeyId: keyId.value.trim(), secretAccessKey: secret.value });
+        box.hidden = true;
+        route();
+      } },
+    h("strong", { text: "This server wants signed requests." }),
+    h("span", { class: "muted", text: " Enter an access key from its --auth-file; it is kept in this tab only." }),
+    h("div", { class: "form-row" },
+      h("label", {}, "Access key ID", keyId), h("label", {}, "Secret access key", secret),
+      h("button", { type: "submit", text: "Sign in" })),
+    h("div", { class: "error", "data-testid": "signin-error", text: err.message })));
+    box.hidden = false;
+  });
+  const out = document.getElementById("signout");
+  out.hidden = !credentials();
+  out.addEventListener("click", () => { setCredentials(null); out.hidden = true; route(); });
+  window.addEventListener("tandem:auth", () => { out.hidden = !credentials(); });
+}
+
 controls();
+signIn();
 schedule();
 window.addEventListener("hashchange", route);
 route();
