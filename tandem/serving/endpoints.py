@@ -69,7 +69,8 @@ class _Fleet:
     desired: int
     weight: float
     instances: dict[str, InstanceHandle] = dataclasses.field(default_factory=dict)
-    starting: dict[str, asyncio.Task[InstanceHandle]] = dataclasses.field(default_factory=dict)
+    starting: dict[str, asyncio.Task[InstanceHandle | None]] = dataclasses.field(
+        default_factory=dict)
     failure: str | None = None
     failures_in_row: int = 0
     next_attempt: float = 0.0
@@ -442,7 +443,10 @@ class EndpointManager:
                                    name=f"start-{instance_id}")
         fleet.starting[instance_id] = task
 
-    async def _launch(self, running: _Running, fleet: _Fleet, instance_id: str) -> InstanceHandle:
+    async def _launch(self, running: _Running, fleet: _Fleet,
+                      instance_id: str) -> InstanceHandle | None:
+        """Start one instance; a failure is recorded on the fleet (never raised: nobody awaits
+        this task, and the loop reads the fleet)."""
         endpoint = running.endpoint
         try:
             spec = await asyncio.to_thread(self._instance_spec, endpoint.name, fleet, instance_id)
@@ -454,13 +458,13 @@ class EndpointManager:
             fleet.next_attempt = self.clock.monotonic() + delay
             _log.warning("instance %s of %s failed to start: %s", instance_id, endpoint.name,
                          fleet.failure)
-            raise
+            return None
         except Exception as exc:  # noqa: BLE001 - any start problem fails this instance only
             fleet.failure = f"{exc.__class__.__name__}: {exc}"
             fleet.failures_in_row += 1
             fleet.next_attempt = self.clock.monotonic() + _BACKOFF_MAX
             _log.exception("instance %s of %s failed to start", instance_id, endpoint.name)
-            raise
+            return None
         else:
             fleet.failure = None
             fleet.failures_in_row = 0
