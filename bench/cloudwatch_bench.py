@@ -1,8 +1,9 @@
 """CloudWatch wire benchmarks with real boto3 against a real ``tandem serve`` (a child process).
 
 Each scenario runs twice in the same run: against tandem, and against a stub HTTP server
-(another child process) that replays the response bodies recorded from tandem, so the
-stub's time is boto3's own share (serialising, signing, HTTP, parsing).
+(another child process, ``bench.aws_api.replay``) that replays the response bodies recorded
+from tandem, so the stub's time is boto3's own share (serialising, signing, HTTP, parsing).
+``python -m bench.aws_api`` is the moto-versus-tandem benchmark of all six issue figures.
 
 Run: ``.venv/bin/python -m bench.cloudwatch_bench [--protocol json|query|smithy-rpc-v2-cbor]``
 (figures go to docs/performance/cloudwatch.md).
@@ -12,121 +13,27 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.server
-import pickle
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.model
-from botocore.config import Config
 
+from bench.aws_api.replay import Recorder, make_client, run_stub, stub_server, timed
 from tests.server_process import ServerProcess
 
 UTC = dt.UTC
 
 
 def client(url: str, protocol: str) -> Any:
-    saved = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
-    botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = (protocol,)
-    try:
-        session = boto3.session.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-        )
-        c = session.client(
-            "cloudwatch", endpoint_url=url, config=Config(retries={"max_attempts": 1})
-        )
-        assert c.meta.service_model.resolved_protocol == protocol
-        return c
-    finally:
-        botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = saved
-
-
-class Recorder:
-    """Keeps every raw response (status, headers, body) per operation, in call order."""
-
-    def __init__(self, c: Any) -> None:
-        self.responses: dict[str, list[tuple[int, dict[str, str], bytes]]] = defaultdict(list)
-        self.on = False
-        c.meta.events.register("before-parse.cloudwatch.*", self._keep)
-
-    def _keep(self, operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
-        if self.on:
-            headers = {
-                k: v
-                for k, v in response_dict["headers"].items()
-                if k.lower() not in ("content-length", "date", "server", "connection")
-            }
-            self.responses[operation_model.name].append(
-                (response_dict["status_code"], headers, response_dict["body"])
-            )
-
-
-def _operation_of(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> str:
-    target = handler.headers.get("X-Amz-Target")
-    if target:
-        return target.rpartition(".")[2]
-    if "/operation/" in handler.path:
-        return handler.path.rstrip("/").rsplit("/", 1)[1]
-    import gzip
-    from urllib.parse import parse_qs
-
-    if (handler.headers.get("Content-Encoding") or "").lower() == "gzip":
-        body = gzip.decompress(body)
-    return parse_qs(body.decode())["Action"][0]
-
-
-def run_stub(recorded: Path) -> None:
-    """Replay ``recorded`` (a pickle of Recorder.responses) cyclically per operation."""
-    responses = pickle.loads(recorded.read_bytes())
-    position: dict[str, int] = defaultdict(int)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            # Without this, headers and body in two writes meet delayed ACKs (40 ms stalls).
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            op = _operation_of(self, body)
-            bodies = responses[op]
-            status, headers, payload = bodies[position[op] % len(bodies)]
-            position[op] += 1
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    print(f"stub on http://127.0.0.1:{server.server_address[1]}", flush=True)
-    server.serve_forever()
-
-
-def timed(fn: Callable[[], Any], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
+    return make_client("cloudwatch", url, protocol)
 
 
 def scenarios(
@@ -244,27 +151,16 @@ def main() -> None:
                 fn()  # warm
                 tandem[name] = timed(fn, counts.get(name, args.repeats))
             rec.on = False
-            recorded = Path(tmp) / "recorded.pickle"
-            recorded.write_bytes(pickle.dumps(dict(rec.responses)))
+            recorded = rec.save(Path(tmp) / "recorded.pickle")
         finally:
             srv.stop()
-        stub = subprocess.Popen(
-            [sys.executable, "-m", "bench.cloudwatch_bench", "--stub", str(recorded)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert stub.stdout is not None
-            url = stub.stdout.readline().split()[-1]
+        with stub_server(recorded) as (url, _pid):
             sc = client(url, args.protocol)
             stub_runs = scenarios(sc, ns, start, end)
             stubbed = {}
             for name, fn in stub_runs.items():
                 fn()
                 stubbed[name] = timed(fn, counts.get(name, args.repeats))
-        finally:
-            stub.terminate()
-            stub.wait()
         moto = run_moto(args.protocol, ns, start, end, counts, args.repeats) if args.moto else {}
     print(
         f"# {platform.python_implementation()} {platform.python_version()}, "
