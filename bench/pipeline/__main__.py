@@ -95,7 +95,8 @@ def _measure(system: systems.System, result: report.SystemResult, args: argparse
             result.cpu_us[c] = (cpu1 - cpu0) / n * 1e6
             result.front_cpu_us[c] = (front1 - front0) / n * 1e6
         _say(f"  {system.name:30s} c={c:<3d} p50 {load.p50_ms:7.2f} ms  "
-             f"{load.throughput:7.0f} req/s  errors {load.errors}")
+             f"{load.throughput:7.0f} req/s  errors {load.errors} (status {load.status_errors}, "
+             f"timeouts {load.timeouts})")
 
 
 def _start(system: systems.System) -> report.SystemResult:
@@ -189,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({
         "machine": machine, "args": {k: v for k, v in vars(args).items()},
         "peers": peers, "overhead": overhead, "profile": profile, "telemetry": telemetry,
-        "results": [dataclasses.asdict(r) | {"loads": {c: dataclasses.asdict(l) | {
-            "throughput": l.throughput} for c, l in r.loads.items()}} for r in results],
+        "results": [dataclasses.asdict(r) | {"loads": {c: dataclasses.asdict(x) | {
+            "throughput": x.throughput} for c, x in r.loads.items()}} for r in results],
     }, indent=1, default=str))
     print(f"\nraw results: {out}")
     return 0

@@ -1,10 +1,11 @@
 """Is tandem's OverheadLatency honest? A precise c=1 client against a fresh endpoint.
 
 The client (a raw socket, one keep-alive connection, ``perf_counter_ns`` right around
-sending the prebuilt request and receiving the whole response) records every request's latency. tandem's own metrics for
-the same requests (the endpoint serves nothing else) then give ContainerLatency per
-container and OverheadLatency. The derived overhead, median client latency minus the sum of
-the containers' median ContainerLatency, must agree with OverheadLatency p50 within 10 %.
+sending the prebuilt request and receiving the whole response) records every request's
+latency. tandem's own metrics for the same requests (the endpoint serves nothing else)
+then give ContainerLatency per container and OverheadLatency. The derived overhead, median
+client latency minus the sum of the containers' median ContainerLatency, must agree with
+OverheadLatency p50 within 10 %.
 """
 
 from __future__ import annotations

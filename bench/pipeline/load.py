@@ -44,6 +44,8 @@ class LoadResult:
     p90_ms: float
     p99_ms: float
     errors: int        # non-2xx (wrk counts status > 399) + socket errors
+    status_errors: int = 0   # of which: HTTP status > 399
+    timeouts: int = 0        # of which: no answer within wrk's --timeout
 
     @property
     def throughput(self) -> float:
@@ -57,8 +59,8 @@ def ensure_wrk(log=print) -> str | None:  # type: ignore[no-untyped-def]
         return found
     log("wrk missing: apt-get install wrk")
     for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
-        done = subprocess.run(argv, capture_output=True, text=True,
-                              env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        done = subprocess.run(argv, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             log(f"{' '.join(argv)} failed: {done.stderr.strip()[-200:]}")
             return None
@@ -84,4 +86,4 @@ def run_wrk(wrk: str, url: str, script: Path, *, concurrency: int, seconds: floa
     r = json.loads(line[len("WRKJSON "):])
     errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     return LoadResult(concurrency, r["requests"], r["duration_us"] / 1e6, r["p50"] / 1e3,
-                      r["p90"] / 1e3, r["p99"] / 1e3, errors)
+                      r["p90"] / 1e3, r["p99"] / 1e3, errors, r["status"], r["timeout"])

@@ -266,20 +266,23 @@ class Router:
             raise EndpointNotFound(inv.endpoint_name, self.account_id)
         if len(inv.body) > MAX_PAYLOAD_BYTES:
             raise InvocationError(
-                f"Request body of {len(inv.body)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes."
+                f"Request body of {len(inv.body)} bytes exceeds the limit of "
+                f"{MAX_PAYLOAD_BYTES} bytes."
             )
         variant = endpoint.pick_variant(inv.target_variant)
         direct = variant.mode is ExecutionMode.DIRECT
         if direct:
             if inv.target_container is None:
                 raise InvocationError(
-                    "TargetContainerHostname is required for an endpoint with Direct invocation mode."
+                    "TargetContainerHostname is required for an endpoint with Direct "
+                    "invocation mode."
                 )
             try:
                 indexes: Sequence[int] = (variant.containers.index(inv.target_container),)
             except ValueError:
                 raise InvocationError(
-                    f"The container {inv.target_container} does not exist in endpoint {endpoint.name}."
+                    f"The container {inv.target_container} does not exist in endpoint "
+                    f"{endpoint.name}."
                 ) from None
         else:
             if inv.target_container is not None:
@@ -436,6 +439,7 @@ class Router:
         return error
 
     @staticmethod
-    def record_overhead(variant: RoutedVariant, model_latency_us: float, total_seconds: float) -> None:
+    def record_overhead(variant: RoutedVariant, model_latency_us: float,
+                        total_seconds: float) -> None:
         """Record OverheadLatency once the response has been written: total minus ModelLatency."""
         variant.series.overhead_latency.record(max(total_seconds * 1e6 - model_latency_us, 0.0))
