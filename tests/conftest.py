@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -15,3 +16,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = outcome.get_result()
     if os.environ.get("CI") and report.skipped and "scripts/setup" in str(report.longrepr):
         report.outcome = "failed"
+
+
+@pytest.fixture(scope="session")
+def wine_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example pipeline's model archives, trained once per session into a temporary dir
+    (a fresh clone has none, and tests never write into the repository)."""
+    from examples.wine_pipeline.train import train
+
+    out = tmp_path_factory.mktemp("wine-artifacts")
+    train(out)
+    return out

@@ -20,15 +20,15 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2
 GROUP = "/aws/sagemaker/TransformJobs"
 
 
-def _wine_containers() -> list[dict]:  # type: ignore[type-arg]
+def _wine_containers(artifacts: Path) -> list[dict]:  # type: ignore[type-arg]
     def handler(name: str) -> dict:  # type: ignore[type-arg]
         return {"ContainerHostname": name, "Image": IMAGE,
-                "ModelDataUrl": str(WINE / "artifacts" / name / "model.tar.gz"),
+                "ModelDataUrl": str(artifacts / name / "model.tar.gz"),
                 "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
                                 "SAGEMAKER_SUBMIT_DIRECTORY": str(WINE / "containers" / name)}}
     return [handler("preprocess"), handler("model"),
             {"ContainerHostname": "postprocess", "Image": str(WINE / "containers" / "postprocess"),
-             "ModelDataUrl": str(WINE / "artifacts" / "postprocess" / "model.tar.gz")}]
+             "ModelDataUrl": str(artifacts / "postprocess" / "model.tar.gz")}]
 
 
 def _job(sagemaker, name: str, model: str, source: Path, out: Path, **extra: object) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -64,8 +64,8 @@ def _messages(logs, stream: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def wine(sagemaker) -> str:  # type: ignore[no-untyped-def]
-    deploy(sagemaker, "wine", _wine_containers())
+def wine(sagemaker, wine_artifacts: Path) -> str:  # type: ignore[no-untyped-def]
+    deploy(sagemaker, "wine", _wine_containers(wine_artifacts))
     return "wine"
 
 
