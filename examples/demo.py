@@ -61,8 +61,11 @@ def _wait_for_server(url: str, proc: subprocess.Popen[bytes], timeout: float = 3
 
 def send_traffic(url: str, requests: int) -> tuple[int, int]:
     runtime = boto3.client(
-        "sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="demo", aws_secret_access_key="demo",
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
         config=Config(retries={"max_attempts": 1}),
     )
     all_samples = wine_samples.load_samples()
@@ -74,17 +77,27 @@ def send_traffic(url: str, requests: int) -> tuple[int, int]:
         # About one request in twelve is a bad one, so the error metrics have something to show.
         sample = rng.choice(bad) if i % 12 == 11 else rng.choice(good)
         try:
-            runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=sample.body,
-                                    ContentType=sample.content_type, Accept="application/json")
+            runtime.invoke_endpoint(
+                EndpointName=ENDPOINT,
+                Body=sample.body,
+                ContentType=sample.content_type,
+                Accept="application/json",
+            )
             ok += 1
         except runtime.exceptions.ModelError as exc:
             errors += 1
             if errors == 1:
-                print(f"  a bad request ({sample.name}) got ModelError: "
-                      f"OriginalStatusCode {exc.response['OriginalStatusCode']}")
+                print(
+                    f"  a bad request ({sample.name}) got ModelError: "
+                    f"OriginalStatusCode {exc.response['OriginalStatusCode']}"
+                )
     example = good[0]
-    response = runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=example.body,
-                                       ContentType=example.content_type, Accept="application/json")
+    response = runtime.invoke_endpoint(
+        EndpointName=ENDPOINT,
+        Body=example.body,
+        ContentType=example.content_type,
+        Accept="application/json",
+    )
     print(f"  {example.name} -> {response['Body'].read().decode()[:200]}")
     return ok, errors
 
@@ -107,9 +120,23 @@ def main() -> None:
     print(f"$ tandem serve --port {port} --data-dir {data_dir.relative_to(ROOT)} &")
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
-        [sys.executable, "-m", "tandem", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         "--metrics-flush-interval", "1", "--usage-interval", "2"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "tandem",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--metrics-flush-interval",
+            "1",
+            "--usage-interval",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_for_server(url, server)
@@ -119,13 +146,23 @@ def main() -> None:
         print(f"  {ok} succeeded, {errors} answered with ModelError (bad input, by design)")
         time.sleep(2.5)  # one metrics flush interval, and the usage sampler's first samples
         _tandem("metrics", "endpoint", ENDPOINT, "--since", "15m", "--url", url)
-        _tandem("metrics", "get", "/aws/sagemaker/Endpoints", "CPUUtilization",
-                "-d", f"EndpointName={ENDPOINT}", "-d", "VariantName=AllTraffic",
-                "--since", "15m", "--url", url)
+        _tandem(
+            "metrics",
+            "get",
+            "/aws/sagemaker/Endpoints",
+            "CPUUtilization",
+            "-d",
+            f"EndpointName={ENDPOINT}",
+            "-d",
+            "VariantName=AllTraffic",
+            "--since",
+            "15m",
+            "--url",
+            url,
+        )
         group = f"/aws/sagemaker/Endpoints/{ENDPOINT}"
         _tandem("logs", "streams", group, "--url", url)
-        _tandem("logs", "filter", group, "?rejected ?Traceback", "--limit", "5",
-                "--url", url)
+        _tandem("logs", "filter", group, "?rejected ?Traceback", "--limit", "5", "--url", url)
         if args.keep_serving:
             print(f"\ntandem is serving on {url} (Ctrl-C to stop)")
             server.wait()

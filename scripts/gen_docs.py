@@ -29,21 +29,32 @@ def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]
 
 
 def cli_markdown() -> str:
-    lines = ["# The `tandem` command", "",
-             "Generated from the click commands by `scripts/gen_docs.py`. Every command but "
-             "`serve` talks to a server over HTTP (`--url`, default http://127.0.0.1:8080, or "
-             "`TANDEM_URL`).", ""]
+    lines = [
+        "# The `tandem` command",
+        "",
+        "Generated from the click commands by `scripts/gen_docs.py`. Every command but "
+        "`serve` talks to a server over HTTP (`--url`, default http://127.0.0.1:8080, or "
+        "`TANDEM_URL`).",
+        "",
+    ]
     for path, command in [("tandem", cli), *_commands(cli, "tandem")]:
-        with click.Context(command, info_name=path, terminal_width=100, max_content_width=100,
-                           help_option_names=["-h", "--help"]) as ctx:
+        with click.Context(
+            command,
+            info_name=path,
+            terminal_width=100,
+            max_content_width=100,
+            help_option_names=["-h", "--help"],
+        ) as ctx:
             help_text = command.get_help(ctx)
         lines += [f"## `{path}`", "", "```", help_text.rstrip(), "```", ""]
     return "\n".join(lines)
 
 
 def render() -> dict[Path, str]:
-    return {ROOT / "docs" / "settings.md": settings_markdown(),
-            ROOT / "docs" / "cli.md": cli_markdown()}
+    return {
+        ROOT / "docs" / "settings.md": settings_markdown(),
+        ROOT / "docs" / "cli.md": cli_markdown(),
+    }
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""tandem: multi-container inference pipelines on your own machines, with SageMaker/CloudWatch telemetry."""
+"""tandem: multi-container inference pipelines on your own machines, watched like SageMaker."""
 
 __all__ = ["__version__"]
 

@@ -18,8 +18,14 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Setting", "SETTINGS", "Settings", "load_settings", "settings_markdown",
-           "parent_environment"]
+__all__ = [
+    "Setting",
+    "SETTINGS",
+    "Settings",
+    "load_settings",
+    "settings_markdown",
+    "parent_environment",
+]
 
 # What a child process may inherit from the server's environment (everything else it gets is
 # declared by its ContainerDefinition): where programs are, the locale, how to reach Docker.
@@ -84,63 +90,101 @@ def _optional_path(value: Any) -> Path | None:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("host", str, "127.0.0.1", "Address to bind. Keep 127.0.0.1 unless others must reach it."),
-    Setting("port", _port, 8080, "Port for every API, the dashboard and /metrics (0 picks a free one)."),
-    Setting("data_dir", Path, Path(".tandem"), "Directory holding the store and unpacked artefacts."),
+    Setting(
+        "host", str, "127.0.0.1", "Address to bind. Keep 127.0.0.1 unless others must reach it."
+    ),
+    Setting(
+        "port", _port, 8080, "Port for every API, the dashboard and /metrics (0 picks a free one)."
+    ),
+    Setting(
+        "data_dir", Path, Path(".tandem"), "Directory holding the store and unpacked artefacts."
+    ),
     Setting("account_id", _account_id, "000000000000", "AWS account id used in ARNs and messages."),
     Setting("region", str, "us-east-1", "AWS region used in ARNs and messages."),
     Setting(
-        "auth_file", _optional_path, None,
+        "auth_file",
+        _optional_path,
+        None,
         "TOML file of [[keys]] access_key_id/secret_access_key: when set, every API request "
         "must be SigV4-signed with one of them (default: any request is accepted).",
         alias="--auth",
     ),
     Setting(
-        "metrics_flush_interval", _positive_float, 5.0,
+        "metrics_flush_interval",
+        _positive_float,
+        5.0,
         "Seconds between flushes of in-memory minute buckets to the store (at most 5).",
         section="telemetry",
     ),
     Setting(
-        "logs_flush_interval", _positive_float, 0.5,
-        "Seconds at most between capture of a log line and its commit.", section="telemetry",
-    ),
-    Setting(
-        "retention_1m_days", _positive_int, 15, "Days 1-minute metric data is kept.",
+        "logs_flush_interval",
+        _positive_float,
+        0.5,
+        "Seconds at most between capture of a log line and its commit.",
         section="telemetry",
     ),
     Setting(
-        "retention_5m_days", _positive_int, 63, "Days 5-minute rollups are kept.",
+        "retention_1m_days",
+        _positive_int,
+        15,
+        "Days 1-minute metric data is kept.",
         section="telemetry",
     ),
     Setting(
-        "retention_1h_days", _positive_int, 455, "Days 1-hour rollups are kept.",
+        "retention_5m_days",
+        _positive_int,
+        63,
+        "Days 5-minute rollups are kept.",
         section="telemetry",
     ),
     Setting(
-        "usage_interval", _positive_float, 5.0,
+        "retention_1h_days",
+        _positive_int,
+        455,
+        "Days 1-hour rollups are kept.",
+        section="telemetry",
+    ),
+    Setting(
+        "usage_interval",
+        _positive_float,
+        5.0,
         "Seconds between samples of CPU, memory, GPU and disk use (at most 10).",
         section="telemetry",
     ),
     Setting(
-        "health_check_timeout", _positive_float, 480.0,
+        "health_check_timeout",
+        _positive_float,
+        480.0,
         "Seconds an instance may take to answer /ping on every container at start.",
         section="serving",
     ),
     Setting(
-        "ping_interval", _positive_float, 2.0, "Seconds between /ping checks of a running instance.",
+        "ping_interval",
+        _positive_float,
+        2.0,
+        "Seconds between /ping checks of a running instance.",
         section="serving",
     ),
     Setting(
-        "ping_timeout", _positive_float, 2.0, "Seconds a /ping may take before it counts as failed.",
+        "ping_timeout",
+        _positive_float,
+        2.0,
+        "Seconds a /ping may take before it counts as failed.",
         section="serving",
     ),
     Setting(
-        "invocation_timeout", _positive_float, 60.0,
-        "Seconds one invocation may take before the client gets a ModelError.", section="serving",
+        "invocation_timeout",
+        _positive_float,
+        60.0,
+        "Seconds one invocation may take before the client gets a ModelError.",
+        section="serving",
     ),
     Setting(
-        "stop_grace_period", _positive_float, 30.0,
-        "Seconds between SIGTERM and SIGKILL when stopping a container.", section="serving",
+        "stop_grace_period",
+        _positive_float,
+        30.0,
+        "Seconds between SIGTERM and SIGKILL when stopping a container.",
+        section="serving",
     ),
 )
 
@@ -168,7 +212,9 @@ class Settings:
     stop_grace_period: float = 30.0
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **{k: _coerce(k, v, "argument") for k, v in changes.items()})
+        return dataclasses.replace(
+            self, **{k: _coerce(k, v, "argument") for k, v in changes.items()}
+        )
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

@@ -49,8 +49,6 @@ _log = logging.getLogger(__name__)
 _HOUSEKEEPING_INTERVAL = 60.0
 
 
-
-
 class TandemServer:
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -66,41 +64,77 @@ class TandemServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = await asyncio.to_thread(open_store, self.data_dir)
         self.registry = MetricRegistry(clock=self.clock)
-        self.flusher = MetricFlusher(self.registry, self.store.metrics,
-                                     interval=s.metrics_flush_interval, clock=self.clock)
+        self.flusher = MetricFlusher(
+            self.registry, self.store.metrics, interval=s.metrics_flush_interval, clock=self.clock
+        )
         self.flusher.start()
-        self.rollups = MetricRollups(self.store.metrics, Retention.from_settings(s), clock=self.clock)
-        self.logs = LogService(self.store.logs, clock=self.clock, flush_interval=s.logs_flush_interval,
-                               region=s.region, account_id=s.account_id)
+        self.rollups = MetricRollups(
+            self.store.metrics, Retention.from_settings(s), clock=self.clock
+        )
+        self.logs = LogService(
+            self.store.logs,
+            clock=self.clock,
+            flush_interval=s.logs_flush_interval,
+            region=s.region,
+            account_id=s.account_id,
+        )
         await self.logs.start()
         self.ports = PortAllocator()
         self.launcher = LocalLauncher(
-            metrics_registry=self.registry, log_service=self.logs,
-            usage_interval=s.usage_interval, clock=self.clock, data_dir=self.data_dir,
+            metrics_registry=self.registry,
+            log_service=self.logs,
+            usage_interval=s.usage_interval,
+            clock=self.clock,
+            data_dir=self.data_dir,
             ports=self.ports,
         )
         await self.launcher.start()
-        self.router = Router(self.registry, account_id=s.account_id, region=s.region,
-                             invocation_timeout=s.invocation_timeout)
+        self.router = Router(
+            self.registry,
+            account_id=s.account_id,
+            region=s.region,
+            invocation_timeout=s.invocation_timeout,
+        )
         await self.router.start()
         self.manager = EndpointManager(
-            catalog=self.store.catalog, launcher=self.launcher, router=self.router,
-            settings=s, plan_model=plan_model, clock=self.clock,
+            catalog=self.store.catalog,
+            launcher=self.launcher,
+            router=self.router,
+            settings=s,
+            plan_model=plan_model,
+            clock=self.clock,
         )
         await self.manager.start()
-        self.jobs = build_job_manager(s, registry=self.registry, logs=self.logs,
-                                      catalog=self.store.catalog, endpoints=self.manager,
-                                      clock=self.clock, ports=self.ports)
+        self.jobs = build_job_manager(
+            s,
+            registry=self.registry,
+            logs=self.logs,
+            catalog=self.store.catalog,
+            endpoints=self.manager,
+            clock=self.clock,
+            ports=self.ports,
+        )
         await self.jobs.start()
-        self.queries = MetricQueries(self.store.metrics, clock=self.clock,
-                                     retention=Retention.from_settings(s))
-        cloudwatch = CloudWatchService(CloudWatchOperations(self.registry, self.queries, self.clock))
+        self.queries = MetricQueries(
+            self.store.metrics, clock=self.clock, retention=Retention.from_settings(s)
+        )
+        cloudwatch = CloudWatchService(
+            CloudWatchOperations(self.registry, self.queries, self.clock)
+        )
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
-        self.app = build_app([SageMakerService(self.manager), SageMakerJobsService(self.jobs),
-                              LogsService(self.logs)], cloudwatch,
-                             auth_keys=auth_keys)
+        self.app = build_app(
+            [
+                SageMakerService(self.manager),
+                SageMakerJobsService(self.jobs),
+                LogsService(self.logs),
+            ],
+            cloudwatch,
+            auth_keys=auth_keys,
+        )
         runtime_api.add_routes(self.app, self.router)
-        prometheus_api.add_routes(self.app, prometheus_api.TandemCollector(self.registry, self.clock))
+        prometheus_api.add_routes(
+            self.app, prometheus_api.TandemCollector(self.registry, self.clock)
+        )
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()

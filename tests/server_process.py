@@ -16,17 +16,31 @@ __all__ = ["ServerProcess", "FAST_FLAGS"]
 
 # Short intervals so tests see health changes and metrics quickly.
 FAST_FLAGS = (
-    "--ping-interval", "0.3", "--ping-timeout", "1", "--usage-interval", "1",
-    "--metrics-flush-interval", "0.5", "--logs-flush-interval", "0.2",
-    "--stop-grace-period", "2", "--health-check-timeout", "20", "--invocation-timeout", "3",
+    "--ping-interval",
+    "0.3",
+    "--ping-timeout",
+    "1",
+    "--usage-interval",
+    "1",
+    "--metrics-flush-interval",
+    "0.5",
+    "--logs-flush-interval",
+    "0.2",
+    "--stop-grace-period",
+    "2",
+    "--health-check-timeout",
+    "20",
+    "--invocation-timeout",
+    "3",
 )
 
 _LISTENING = re.compile(r"tandem serving on (http://\S+)")
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, extra: Sequence[str] = FAST_FLAGS,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, extra: Sequence[str] = FAST_FLAGS, env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.extra = list(extra)
         self.env = env
@@ -38,9 +52,21 @@ class ServerProcess:
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tandem", "serve", "--port", "0",
-             "--data-dir", str(self.data_dir), *self.extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "tandem",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+                *self.extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
             start_new_session=True,
         )
         found = threading.Event()

@@ -8,10 +8,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED_METRICS = ["Invocation4XXErrors", "Invocation5XXErrors", "Invocations",
-                "InvocationsPerInstance", "ModelLatency", "OverheadLatency", "ContainerLatency",
-                "CPUUtilization", "MemoryUtilization", "GPUUtilization", "GPUMemoryUtilization",
-                "DiskUtilization"]
+SEED_METRICS = [
+    "Invocation4XXErrors",
+    "Invocation5XXErrors",
+    "Invocations",
+    "InvocationsPerInstance",
+    "ModelLatency",
+    "OverheadLatency",
+    "ContainerLatency",
+    "CPUUtilization",
+    "MemoryUtilization",
+    "GPUUtilization",
+    "GPUMemoryUtilization",
+    "DiskUtilization",
+]
 
 
 def test_generated_docs_are_current() -> None:

@@ -46,11 +46,15 @@ class Client:
         self.url = url.rstrip("/")
         self.timeout = timeout
 
-    def call(self, service: str, operation: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def call(
+        self, service: str, operation: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         prefix, content_type = _TARGETS[service]
         data = json.dumps(body or {}).encode()
         request = urllib.request.Request(
-            self.url + "/", data=data, method="POST",
+            self.url + "/",
+            data=data,
+            method="POST",
             headers={"Content-Type": content_type, "X-Amz-Target": f"{prefix}.{operation}"},
         )
         try:
@@ -69,13 +73,21 @@ class Client:
             raise ApiError("ConnectionError", f"cannot reach {self.url}: {exc.reason}", 0) from None
         return json.loads(raw) if raw else {}
 
-    def invoke(self, endpoint: str, body: bytes, *, content_type: str | None = None,
-               accept: str | None = None, target_variant: str | None = None,
-               target_container: str | None = None,
-               custom_attributes: str | None = None) -> InvokeResponse:
+    def invoke(
+        self,
+        endpoint: str,
+        body: bytes,
+        *,
+        content_type: str | None = None,
+        accept: str | None = None,
+        target_variant: str | None = None,
+        target_container: str | None = None,
+        custom_attributes: str | None = None,
+    ) -> InvokeResponse:
         headers = {}
         for header, value in (
-            ("Content-Type", content_type), ("Accept", accept),
+            ("Content-Type", content_type),
+            ("Accept", accept),
             ("X-Amzn-SageMaker-Target-Variant", target_variant),
             ("X-Amzn-SageMaker-Target-Container-Hostname", target_container),
             ("X-Amzn-SageMaker-Custom-Attributes", custom_attributes),
@@ -84,14 +96,19 @@ class Client:
                 headers[header] = value
         request = urllib.request.Request(
             f"{self.url}/endpoints/{urllib.request.quote(endpoint, safe='')}/invocations",
-            data=body, method="POST", headers=headers,
+            data=body,
+            method="POST",
+            headers=headers,
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return InvokeResponse(response.status, response.read(),
-                                      response.headers.get("Content-Type"),
-                                      response.headers.get("x-Amzn-Invoked-Production-Variant"),
-                                      response.headers.get("X-Amzn-SageMaker-Custom-Attributes"))
+                return InvokeResponse(
+                    response.status,
+                    response.read(),
+                    response.headers.get("Content-Type"),
+                    response.headers.get("x-Amzn-Invoked-Production-Variant"),
+                    response.headers.get("X-Amzn-SageMaker-Custom-Attributes"),
+                )
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             code = exc.headers.get("x-amzn-ErrorType", str(exc.code))

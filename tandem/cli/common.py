@@ -15,9 +15,15 @@ __all__ = ["url_option", "console", "err_console", "fail", "client", "fmt_time"]
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
+
 def url_option(func: Any) -> Any:
-    return click.option("--url", envvar="TANDEM_URL", default=DEFAULT_URL, show_default=True,
-                        help="The tandem server to talk to.")(func)
+    return click.option(
+        "--url",
+        envvar="TANDEM_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        help="The tandem server to talk to.",
+    )(func)
 
 
 def client(url: str) -> Client:

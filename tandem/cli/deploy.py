@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+
 import click
 from rich.live import Live
 from rich.table import Table
@@ -35,8 +36,9 @@ def deploy(file: Path, wait: bool, timeout: float, url: str) -> None:
         for model in deployment.models:
             _create(api, "CreateModel", model, "model", model["ModelName"])
         for config in deployment.endpoint_configs:
-            _create(api, "CreateEndpointConfig", config, "endpoint config",
-                    config["EndpointConfigName"])
+            _create(
+                api, "CreateEndpointConfig", config, "endpoint config", config["EndpointConfigName"]
+            )
         for endpoint in deployment.endpoints:
             _create(api, "CreateEndpoint", endpoint, "endpoint", endpoint["EndpointName"])
     except ApiError as exc:
@@ -69,10 +71,14 @@ def _table(statuses: dict[str, dict], started: float) -> Table:  # type: ignore[
         table.add_column(column)
     for name, desc in statuses.items():
         variants = desc.get("ProductionVariants", [])
-        counts = ", ".join(
-            f"{v['VariantName']} {v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)}"
-            for v in variants
-        ) or "-"
+        counts = (
+            ", ".join(
+                f"{v['VariantName']} "
+                f"{v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)}"
+                for v in variants
+            )
+            or "-"
+        )
         status = desc.get("EndpointStatus", "?")
         colour = {"InService": "green", "Failed": "red"}.get(status, "yellow")
         table.add_row(name, f"[{colour}]{status}[/{colour}]", counts)
@@ -86,7 +92,9 @@ def _wait(api, names: list[str], timeout: float) -> dict[str, dict]:  # type: ig
         while True:
             for name in names:
                 try:
-                    statuses[name] = api.call("sagemaker", "DescribeEndpoint", {"EndpointName": name})
+                    statuses[name] = api.call(
+                        "sagemaker", "DescribeEndpoint", {"EndpointName": name}
+                    )
                 except ApiError as exc:
                     statuses[name] = {"EndpointStatus": "Failed", "FailureReason": exc.message}
             live.update(_table(statuses, started))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
 import click
 from rich.table import Table
 
@@ -36,11 +37,17 @@ def endpoints(url: str) -> None:
         for name in names:
             d = api.call("sagemaker", "DescribeEndpoint", {"EndpointName": name})
             variants = ", ".join(
-                f"{v['VariantName']} ({v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)})"
+                f"{v['VariantName']} "
+                f"({v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)})"
                 for v in d.get("ProductionVariants", [])
             )
-            table.add_row(name, d["EndpointStatus"], d.get("EndpointConfigName", ""), variants,
-                          fmt_time(d.get("CreationTime")))
+            table.add_row(
+                name,
+                d["EndpointStatus"],
+                d.get("EndpointConfigName", ""),
+                variants,
+                fmt_time(d.get("CreationTime")),
+            )
     except ApiError as exc:
         fail(exc)
     console.print(table)
@@ -49,16 +56,27 @@ def endpoints(url: str) -> None:
 @click.command("invoke")
 @click.argument("endpoint")
 @click.option("--body", default=None, help="Request body text.")
-@click.option("--file", type=click.Path(path_type=Path), default=None,
-              help="Read the body from a file ('-': stdin).")
+@click.option(
+    "--file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read the body from a file ('-': stdin).",
+)
 @click.option("--content-type", default="application/json", show_default=True)
 @click.option("--accept", default=None)
 @click.option("--target-variant", default=None)
 @click.option("--target-container", default=None)
 @url_option
-def invoke(endpoint: str, body: str | None, file: Path | None, content_type: str,
-           accept: str | None, target_variant: str | None, target_container: str | None,
-           url: str) -> None:
+def invoke(
+    endpoint: str,
+    body: str | None,
+    file: Path | None,
+    content_type: str,
+    accept: str | None,
+    target_variant: str | None,
+    target_container: str | None,
+    url: str,
+) -> None:
     """Invoke an endpoint as InvokeEndpoint does; prints the response body."""
     if (body is None) == (file is None):
         fail("give exactly one of --body and --file")
@@ -67,9 +85,14 @@ def invoke(endpoint: str, body: str | None, file: Path | None, content_type: str
     else:
         data = (body or "").encode()
     try:
-        response = client(url).invoke(endpoint, data, content_type=content_type, accept=accept,
-                                      target_variant=target_variant,
-                                      target_container=target_container)
+        response = client(url).invoke(
+            endpoint,
+            data,
+            content_type=content_type,
+            accept=accept,
+            target_variant=target_variant,
+            target_container=target_container,
+        )
     except ApiError as exc:
         fail(exc)
     console.print(f"[dim]variant {response.variant}, {response.content_type}[/dim]", style=None)
@@ -88,8 +111,11 @@ def delete(endpoint: str, config: bool, url: str) -> None:
         api.call("sagemaker", "DeleteEndpoint", {"EndpointName": endpoint})
         console.print(f"deleting endpoint [bold]{endpoint}[/bold]")
         if config:
-            api.call("sagemaker", "DeleteEndpointConfig",
-                     {"EndpointConfigName": desc["EndpointConfigName"]})
+            api.call(
+                "sagemaker",
+                "DeleteEndpointConfig",
+                {"EndpointConfigName": desc["EndpointConfigName"]},
+            )
             console.print(f"deleted endpoint config [bold]{desc['EndpointConfigName']}[/bold]")
     except ApiError as exc:
         fail(exc)

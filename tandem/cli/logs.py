@@ -62,9 +62,12 @@ def groups(prefix: str | None, url: str) -> None:
     try:
         for group in _pages(client(url), "DescribeLogGroups", body, "logGroups"):
             retention = group.get("retentionInDays")
-            table.add_row(Text(group["logGroupName"]), fmt_time(group["creationTime"] / 1000),
-                          f"{retention} days" if retention else "never expire",
-                          str(group.get("storedBytes", 0)))
+            table.add_row(
+                Text(group["logGroupName"]),
+                fmt_time(group["creationTime"] / 1000),
+                f"{retention} days" if retention else "never expire",
+                str(group.get("storedBytes", 0)),
+            )
     except ApiError as exc:
         fail(exc)
     console.print(table)
@@ -89,9 +92,11 @@ def streams(group: str, prefix: str | None, by_last_event: bool, url: str) -> No
     try:
         for stream in _pages(client(url), "DescribeLogStreams", body, "logStreams"):
             first, last = stream.get("firstEventTimestamp"), stream.get("lastEventTimestamp")
-            table.add_row(Text(stream["logStreamName"]),
-                          fmt_time(first / 1000) if first else "-",
-                          fmt_time(last / 1000) if last else "-")
+            table.add_row(
+                Text(stream["logStreamName"]),
+                fmt_time(first / 1000) if first else "-",
+                fmt_time(last / 1000) if last else "-",
+            )
     except ApiError as exc:
         fail(exc)
     console.print(table)
@@ -106,9 +111,16 @@ def streams(group: str, prefix: str | None, by_last_event: bool, url: str) -> No
 def get(group: str, stream: str, head: bool, limit: int, url: str) -> None:
     """Print events of one stream."""
     try:
-        page = client(url).call("logs", "GetLogEvents", {
-            "logGroupName": group, "logStreamName": stream, "limit": limit, "startFromHead": head,
-        })
+        page = client(url).call(
+            "logs",
+            "GetLogEvents",
+            {
+                "logGroupName": group,
+                "logStreamName": stream,
+                "limit": limit,
+                "startFromHead": head,
+            },
+        )
     except ApiError as exc:
         fail(exc)
     for event in page["events"]:
@@ -122,8 +134,14 @@ def get(group: str, stream: str, head: bool, limit: int, url: str) -> None:
 @click.option("--since", default=None, help="Only events newer than this (e.g. 10m, 2h, 1d).")
 @click.option("--limit", type=int, default=None, help="Stop after this many events.")
 @url_option
-def filter_(group: str, pattern: str, stream_prefix: str | None, since: str | None,
-            limit: int | None, url: str) -> None:
+def filter_(
+    group: str,
+    pattern: str,
+    stream_prefix: str | None,
+    since: str | None,
+    limit: int | None,
+    url: str,
+) -> None:
     """Print events of GROUP matching a CloudWatch filter PATTERN, across its streams."""
     body: dict[str, Any] = {"logGroupName": group, "filterPattern": pattern}
     if stream_prefix:
@@ -147,11 +165,23 @@ def filter_(group: str, pattern: str, stream_prefix: str | None, since: str | No
 @click.option("--filter", "pattern", default="", help="A CloudWatch filter pattern.")
 @click.option("--stream-prefix", default=None)
 @click.option("--since", default="10m", show_default=True, help="How far back to start.")
-@click.option("--interval", type=float, default=1.0, show_default=True,
-              help="Seconds between polls with --follow.")
+@click.option(
+    "--interval",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds between polls with --follow.",
+)
 @url_option
-def tail(group: str, follow: bool, pattern: str, stream_prefix: str | None, since: str,
-         interval: float, url: str) -> None:
+def tail(
+    group: str,
+    follow: bool,
+    pattern: str,
+    stream_prefix: str | None,
+    since: str,
+    interval: float,
+    url: str,
+) -> None:
     """Print recent events of GROUP, and with --follow, new ones as they arrive."""
     api = client(url)
     start = int((time.time() - parse_since(since)) * 1000)
@@ -159,8 +189,11 @@ def tail(group: str, follow: bool, pattern: str, stream_prefix: str | None, sinc
     seen_set: set[str] = set()
     try:
         while True:
-            body: dict[str, Any] = {"logGroupName": group, "filterPattern": pattern,
-                                    "startTime": start}
+            body: dict[str, Any] = {
+                "logGroupName": group,
+                "filterPattern": pattern,
+                "startTime": start,
+            }
             if stream_prefix:
                 body["logStreamNamePrefix"] = stream_prefix
             for event in _pages(api, "FilterLogEvents", body, "events"):

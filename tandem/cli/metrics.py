@@ -44,8 +44,9 @@ def _dimensions(pairs: tuple[str, ...]) -> list[dict[str, str]]:
 @click.option("--metric-name", default=None)
 @click.option("--dimension", "-d", multiple=True, help="Name=Value, or Name= for any value.")
 @url_option
-def list_(namespace: str | None, metric_name: str | None, dimension: tuple[str, ...],
-          url: str) -> None:
+def list_(
+    namespace: str | None, metric_name: str | None, dimension: tuple[str, ...], url: str
+) -> None:
     """List metric series."""
     body: dict[str, Any] = {}
     if namespace:
@@ -64,7 +65,9 @@ def list_(namespace: str | None, metric_name: str | None, dimension: tuple[str, 
     try:
         token = None
         while True:
-            page = api.call("cloudwatch", "ListMetrics", dict(body, **({"NextToken": token} if token else {})))
+            page = api.call(
+                "cloudwatch", "ListMetrics", dict(body, **({"NextToken": token} if token else {}))
+            )
             for m in page.get("Metrics", []):
                 dims = ", ".join(f"{d['Name']}={d['Value']}" for d in m.get("Dimensions", []))
                 table.add_row(Text(m["Namespace"]), Text(m["MetricName"]), Text(dims))
@@ -76,20 +79,35 @@ def list_(namespace: str | None, metric_name: str | None, dimension: tuple[str, 
     console.print(table)
 
 
-def _statistics(api: Client, namespace: str, name: str, dims: list[dict[str, str]],
-                since: float, period: int, percentiles: list[str]) -> list[dict[str, Any]]:
+def _statistics(
+    api: Client,
+    namespace: str,
+    name: str,
+    dims: list[dict[str, str]],
+    since: float,
+    period: int,
+    percentiles: list[str],
+) -> list[dict[str, Any]]:
     now = time.time()
     body: dict[str, Any] = {
-        "Namespace": namespace, "MetricName": name, "Dimensions": dims,
-        "StartTime": now - since, "EndTime": now + 60, "Period": period, "Statistics": _STATS,
+        "Namespace": namespace,
+        "MetricName": name,
+        "Dimensions": dims,
+        "StartTime": now - since,
+        "EndTime": now + 60,
+        "Period": period,
+        "Statistics": _STATS,
     }
-    points = {p["Timestamp"]: p for p in api.call("cloudwatch", "GetMetricStatistics", body)["Datapoints"]}
+    points = {
+        p["Timestamp"]: p for p in api.call("cloudwatch", "GetMetricStatistics", body)["Datapoints"]
+    }
     if percentiles:
         del body["Statistics"]
         body["ExtendedStatistics"] = percentiles
         for p in api.call("cloudwatch", "GetMetricStatistics", body)["Datapoints"]:
             points.setdefault(p["Timestamp"], {}).setdefault("ExtendedStatistics", {}).update(
-                p.get("ExtendedStatistics", {}))
+                p.get("ExtendedStatistics", {})
+            )
     return [points[t] for t in sorted(points)]
 
 
@@ -112,19 +130,41 @@ def _chart(points: list[dict[str, Any]], stat: str) -> Text:
 @metrics.command("get")
 @click.argument("namespace")
 @click.argument("metric_name")
-@click.option("--dimension", "-d", multiple=True, help="Name=Value (all of the series' dimensions).")
+@click.option(
+    "--dimension", "-d", multiple=True, help="Name=Value (all of the series' dimensions)."
+)
 @click.option("--since", default="1h", show_default=True)
 @click.option("--period", type=int, default=60, show_default=True)
 @click.option("--percentile", "-p", multiple=True, default=("p50", "p99"), show_default=True)
-@click.option("--chart", "chart_stat", default="Average", show_default=True,
-              help="Statistic drawn as the terminal chart.")
+@click.option(
+    "--chart",
+    "chart_stat",
+    default="Average",
+    show_default=True,
+    help="Statistic drawn as the terminal chart.",
+)
 @url_option
-def get(namespace: str, metric_name: str, dimension: tuple[str, ...], since: str, period: int,
-        percentile: tuple[str, ...], chart_stat: str, url: str) -> None:
+def get(
+    namespace: str,
+    metric_name: str,
+    dimension: tuple[str, ...],
+    since: str,
+    period: int,
+    percentile: tuple[str, ...],
+    chart_stat: str,
+    url: str,
+) -> None:
     """Statistics of one series over time, as a table and a chart."""
     try:
-        points = _statistics(client(url), namespace, metric_name, _dimensions(dimension),
-                             parse_since(since), period, list(percentile))
+        points = _statistics(
+            client(url),
+            namespace,
+            metric_name,
+            _dimensions(dimension),
+            parse_since(since),
+            period,
+            list(percentile),
+        )
     except ApiError as exc:
         fail(exc)
     table = Table(title=f"{namespace} {metric_name}")
@@ -133,8 +173,11 @@ def get(namespace: str, metric_name: str, dimension: tuple[str, ...], since: str
         table.add_column(column, justify="right")
     for p in points:
         ext = p.get("ExtendedStatistics", {})
-        table.add_row(fmt_time(p["Timestamp"]), *(_fmt(p.get(s)) for s in _STATS),
-                      *(_fmt(ext.get(q)) for q in percentile))
+        table.add_row(
+            fmt_time(p["Timestamp"]),
+            *(_fmt(p.get(s)) for s in _STATS),
+            *(_fmt(ext.get(q)) for q in percentile),
+        )
     console.print(table)
     console.print(_chart(points, chart_stat))
 
@@ -143,11 +186,19 @@ def _window(api: Client, name: str, dims: list[dict[str, str]], seconds: float) 
     """One datapoint summarising the whole window (Period = the window, in whole minutes)."""
     period = max(60, int(-(-seconds // 60)) * 60)
     end = (int(time.time()) // 60 + 1) * 60
-    body: dict[str, Any] = {"Namespace": "AWS/SageMaker", "MetricName": name, "Dimensions": dims,
-                            "StartTime": end - period, "EndTime": end, "Period": period}
+    body: dict[str, Any] = {
+        "Namespace": "AWS/SageMaker",
+        "MetricName": name,
+        "Dimensions": dims,
+        "StartTime": end - period,
+        "EndTime": end,
+        "Period": period,
+    }
     merged: dict[str, Any] = {}
     for key, value in (("Statistics", _STATS), ("ExtendedStatistics", ["p50", "p99"])):
-        for point in api.call("cloudwatch", "GetMetricStatistics", {**body, key: value})["Datapoints"]:
+        for point in api.call("cloudwatch", "GetMetricStatistics", {**body, key: value})[
+            "Datapoints"
+        ]:
             merged.update(point)
     return merged
 
@@ -158,7 +209,9 @@ def _containers(api: Client, config_name: str, variant: str) -> list[str]:
         if v["VariantName"] == variant:
             model = api.call("sagemaker", "DescribeModel", {"ModelName": v["ModelName"]})
             containers = model.get("Containers") or []
-            return [c.get("ContainerHostname", f"container-{i + 1}") for i, c in enumerate(containers)]
+            return [
+                c.get("ContainerHostname", f"container-{i + 1}") for i, c in enumerate(containers)
+            ]
     return []
 
 
@@ -175,25 +228,43 @@ def endpoint(endpoint: str, since: str, url: str) -> None:
         desc = api.call("sagemaker", "DescribeEndpoint", {"EndpointName": endpoint})
         for variant in desc.get("ProductionVariants", []):
             vname = variant["VariantName"]
-            dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": vname}]
+            dims = [
+                {"Name": "EndpointName", "Value": endpoint},
+                {"Name": "VariantName", "Value": vname},
+            ]
             table = Table(title=f"{endpoint} / {vname} (last {since}, latencies in µs)")
             for column in ("metric", "container", "samples", "sum", "average", "p50", "p99"):
-                table.add_column(column, justify="left" if column in ("metric", "container")
-                                 else "right", no_wrap=True)
+                table.add_column(
+                    column,
+                    justify="left" if column in ("metric", "container") else "right",
+                    no_wrap=True,
+                )
             for name in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors"):
                 point = _window(api, name, dims, seconds)
-                table.add_row(name, "", _fmt(point.get("SampleCount")), _fmt(point.get("Sum")),
-                              "", "", "")
+                table.add_row(
+                    name, "", _fmt(point.get("SampleCount")), _fmt(point.get("Sum")), "", "", ""
+                )
             rows = [("ModelLatency", "", dims), ("OverheadLatency", "", dims)]
             for container in _containers(api, desc["EndpointConfigName"], vname):
-                rows.append(("ContainerLatency", container,
-                             dims + [{"Name": "ContainerName", "Value": container}]))
+                rows.append(
+                    (
+                        "ContainerLatency",
+                        container,
+                        dims + [{"Name": "ContainerName", "Value": container}],
+                    )
+                )
             for name, container, d in rows:
                 point = _window(api, name, d, seconds)
                 ext = point.get("ExtendedStatistics", {})
-                table.add_row(name, Text(container), _fmt(point.get("SampleCount")),
-                              _fmt(point.get("Sum")), _fmt(point.get("Average")),
-                              _fmt(ext.get("p50")), _fmt(ext.get("p99")))
+                table.add_row(
+                    name,
+                    Text(container),
+                    _fmt(point.get("SampleCount")),
+                    _fmt(point.get("Sum")),
+                    _fmt(point.get("Average")),
+                    _fmt(ext.get("p50")),
+                    _fmt(ext.get("p99")),
+                )
             console.print(table)
     except ApiError as exc:
         fail(exc)

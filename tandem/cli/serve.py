@@ -22,16 +22,31 @@ __all__ = ["serve_command"]
 def _options(func: Any) -> Any:
     for setting in reversed(SETTINGS):
         flags = (setting.flag, setting.alias) if setting.alias else (setting.flag,)
-        func = click.option(*flags, setting.name, default=None, help=setting.help,
-                            show_envvar=True, metavar=setting.name.upper())(func)
+        func = click.option(
+            *flags,
+            setting.name,
+            default=None,
+            help=setting.help,
+            show_envvar=True,
+            metavar=setting.name.upper(),
+        )(func)
     return func
 
 
 @click.command("serve")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Settings file (TOML).")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (TOML).",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+)
 @_options
 def serve_command(config_file: Path | None, log_level: str, **flags: Any) -> None:
     """Serve every API (SageMaker, runtime, CloudWatch, Logs) on one port until interrupted."""

@@ -23,7 +23,6 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
 from . import codecs
-from .context import CUSTOM_ATTRIBUTES
 from .environment import RuntimeEnvironment
 from .handler import Handler
 

@@ -47,8 +47,11 @@ def _local(value: str, base: Path) -> Path | None:
     """The local path a URL or path names, or None for remote URLs."""
     parsed = urlparse(value)
     if parsed.scheme == "file":
-        target = Path(parsed.netloc + parsed.path) if parsed.netloc not in ("", "localhost") \
+        target = (
+            Path(parsed.netloc + parsed.path)
+            if parsed.netloc not in ("", "localhost")
             else Path(parsed.path)
+        )
     elif parsed.scheme and len(parsed.scheme) > 1:
         return None
     else:
@@ -69,8 +72,11 @@ def _resolve_container(container: dict[str, Any], base: Path, path: Path, where:
         local = _local(image, base)
         if local is not None:
             if not (local / "serve").is_file():
-                raise _fail(path, f"{where}.Image",
-                            f"{local} must be a directory holding an executable 'serve'")
+                raise _fail(
+                    path,
+                    f"{where}.Image",
+                    f"{local} must be a directory holding an executable 'serve'",
+                )
             container["Image"] = str(local.resolve())
     env = container.get("Environment")
     if isinstance(env, dict):
@@ -79,13 +85,19 @@ def _resolve_container(container: dict[str, Any], base: Path, path: Path, where:
             local = _local(submit, base)
             if local is not None:
                 if not local.exists():
-                    raise _fail(path, f"{where}.Environment.SAGEMAKER_SUBMIT_DIRECTORY",
-                                f"{local} does not exist")
+                    raise _fail(
+                        path,
+                        f"{where}.Environment.SAGEMAKER_SUBMIT_DIRECTORY",
+                        f"{local} does not exist",
+                    )
                 env["SAGEMAKER_SUBMIT_DIRECTORY"] = str(local.resolve())
                 program = env.get("SAGEMAKER_PROGRAM", "inference.py")
                 if local.is_dir() and not (local / program).is_file():
-                    raise _fail(path, f"{where}.Environment.SAGEMAKER_PROGRAM",
-                                f"entry point {program!r} not found in {local}")
+                    raise _fail(
+                        path,
+                        f"{where}.Environment.SAGEMAKER_PROGRAM",
+                        f"entry point {program!r} not found in {local}",
+                    )
 
 
 def load_deployment(path: str | Path) -> Deployment:
@@ -102,7 +114,9 @@ def load_deployment(path: str | Path) -> Deployment:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: {where}not valid YAML: {problem}", file=str(path)) from None
     if not isinstance(data, Mapping):
-        raise _fail(path, "(top level)", "must be a mapping with Models, EndpointConfigs, Endpoints")
+        raise _fail(
+            path, "(top level)", "must be a mapping with Models, EndpointConfigs, Endpoints"
+        )
     unknown = sorted(set(data) - _TOP)
     if unknown:
         raise _fail(path, unknown[0], f"unknown field; expected one of {', '.join(sorted(_TOP))}")

@@ -70,7 +70,8 @@ class _Fleet:
     weight: float
     instances: dict[str, InstanceHandle] = dataclasses.field(default_factory=dict)
     starting: dict[str, asyncio.Task[InstanceHandle | None]] = dataclasses.field(
-        default_factory=dict)
+        default_factory=dict
+    )
     failure: str | None = None
     failures_in_row: int = 0
     next_attempt: float = 0.0
@@ -90,9 +91,16 @@ class _Running:
 
 
 class EndpointManager:
-    def __init__(self, *, catalog: CatalogStore, launcher: Launcher, router: Router,
-                 settings: Settings, plan_model: PlanModel,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        catalog: CatalogStore,
+        launcher: Launcher,
+        router: Router,
+        settings: Settings,
+        plan_model: PlanModel,
+        clock: Clock | None = None,
+    ) -> None:
         self.catalog = catalog
         self.launcher = launcher
         self.router = router
@@ -120,8 +128,11 @@ class EndpointManager:
 
     async def create_model(self, request: Mapping[str, Any], base_dir: Path | None = None) -> Model:
         model = Model.parse(request, self.clock.time())
-        document = {"request": dict(request), "creation_time": model.creation_time,
-                    "base_dir": str(base_dir or Path.cwd())}
+        document = {
+            "request": dict(request),
+            "creation_time": model.creation_time,
+            "base_dir": str(base_dir or Path.cwd()),
+        }
         try:
             await self._io(self.catalog.put, _MODEL, model.name, document, create=True)
         except AlreadyExists:
@@ -134,7 +145,9 @@ class EndpointManager:
         document = await self._io(self.catalog.get, _MODEL, name)
         if document is None:
             raise self._not_found("model", "model", name)
-        return Model.parse(document["request"], document["creation_time"]), Path(document["base_dir"])
+        return Model.parse(document["request"], document["creation_time"]), Path(
+            document["base_dir"]
+        )
 
     async def list_models(self) -> list[Model]:
         docs = await self._io(self.catalog.list, _MODEL)
@@ -192,9 +205,16 @@ class EndpointManager:
         config = await self.describe_endpoint_config(config_name)
         fleets = await self._fleets(config)
         now = self.clock.time()
-        endpoint = Endpoint(name, config.name, EndpointStatus.CREATING, now, now,
-                            variants=[VariantState(f.variant.name, f.weight, f.weight, f.desired)
-                                      for f in fleets.values()])
+        endpoint = Endpoint(
+            name,
+            config.name,
+            EndpointStatus.CREATING,
+            now,
+            now,
+            variants=[
+                VariantState(f.variant.name, f.weight, f.weight, f.desired) for f in fleets.values()
+            ],
+        )
         try:
             await self._io(self.catalog.put, _ENDPOINT, name, endpoint.to_record(), create=True)
         except AlreadyExists:
@@ -291,7 +311,9 @@ class EndpointManager:
             weight = item.get("DesiredWeight")
             count = item.get("DesiredInstanceCount")
             if weight is not None and (not isinstance(weight, int | float) or weight < 0):
-                raise ValidationException(f"DesiredWeightsAndCapacities[{i}].DesiredWeight must be >= 0")
+                raise ValidationException(
+                    f"DesiredWeightsAndCapacities[{i}].DesiredWeight must be >= 0"
+                )
             if count is not None and (not isinstance(count, int) or count < 0):
                 raise ValidationException(
                     f"DesiredWeightsAndCapacities[{i}].DesiredInstanceCount must be an integer >= 0"
@@ -426,25 +448,29 @@ class EndpointManager:
         now = self.clock.monotonic()
         for fleet in fleets.values():
             have = len(fleet.instances) + len(fleet.starting)
-            if have < fleet.desired and now >= fleet.next_attempt and not (
-                running.endpoint.status is EndpointStatus.CREATING and fleet.failure
+            if (
+                have < fleet.desired
+                and now >= fleet.next_attempt
+                and not (running.endpoint.status is EndpointStatus.CREATING and fleet.failure)
             ):
                 for _ in range(fleet.desired - have):
                     self._start_instance(running, fleet)
             elif len(fleet.instances) > fleet.desired:
-                extra = list(fleet.instances)[fleet.desired:]
+                extra = list(fleet.instances)[fleet.desired :]
                 for instance_id in extra:
                     fleet.instances.pop(instance_id)
                 self._retire(running, extra)
 
     def _start_instance(self, running: _Running, fleet: _Fleet) -> None:
         instance_id = new_instance_id()
-        task = asyncio.create_task(self._launch(running, fleet, instance_id),
-                                   name=f"start-{instance_id}")
+        task = asyncio.create_task(
+            self._launch(running, fleet, instance_id), name=f"start-{instance_id}"
+        )
         fleet.starting[instance_id] = task
 
-    async def _launch(self, running: _Running, fleet: _Fleet,
-                      instance_id: str) -> InstanceHandle | None:
+    async def _launch(
+        self, running: _Running, fleet: _Fleet, instance_id: str
+    ) -> InstanceHandle | None:
         """Start one instance; a failure is recorded on the fleet (never raised: nobody awaits
         this task, and the loop reads the fleet)."""
         endpoint = running.endpoint
@@ -456,8 +482,9 @@ class EndpointManager:
             fleet.failures_in_row += 1
             delay = min(_BACKOFF_START * 2 ** (fleet.failures_in_row - 1), _BACKOFF_MAX)
             fleet.next_attempt = self.clock.monotonic() + delay
-            _log.warning("instance %s of %s failed to start: %s", instance_id, endpoint.name,
-                         fleet.failure)
+            _log.warning(
+                "instance %s of %s failed to start: %s", instance_id, endpoint.name, fleet.failure
+            )
             return None
         except Exception as exc:  # noqa: BLE001 - any start problem fails this instance only
             fleet.failure = f"{exc.__class__.__name__}: {exc}"
@@ -480,9 +507,13 @@ class EndpointManager:
         work_dir = Path(self.settings.data_dir) / "instances" / endpoint_name / instance_id
         containers = self.plan_model(model, base_dir, work_dir)
         return InstanceSpec.for_endpoint(
-            endpoint_name, fleet.variant.name, containers, work_dir,
+            endpoint_name,
+            fleet.variant.name,
+            containers,
+            work_dir,
             instance_id=instance_id,
-            health_check_timeout=fleet.variant.startup_timeout or self.settings.health_check_timeout,
+            health_check_timeout=fleet.variant.startup_timeout
+            or self.settings.health_check_timeout,
             ping_interval=self.settings.ping_interval,
             ping_timeout=self.settings.ping_timeout,
             stop_grace_period=self.settings.stop_grace_period,
@@ -495,8 +526,11 @@ class EndpointManager:
         of the snapshot that routed those requests, so no request is cut off (UpdateEndpoint,
         scale-in)."""
         snapshot = self.router.endpoint(running.endpoint.name)
-        routed = {i.instance_id: i for v in snapshot.variants for i in v.instances} \
-            if snapshot is not None else {}
+        routed = (
+            {i.instance_id: i for v in snapshot.variants for i in v.instances}
+            if snapshot is not None
+            else {}
+        )
         for instance_id in instance_ids:
             self._stop_instance(instance_id, drain=routed.get(instance_id))
 
@@ -555,8 +589,11 @@ class EndpointManager:
         retiring = [i for fleet in old.values() for i in fleet.instances]
         snapshot = self.router.endpoint(running.endpoint.name)
         self._publish(running)
-        routed = {i.instance_id: i for v in snapshot.variants for i in v.instances} \
-            if snapshot is not None else {}
+        routed = (
+            {i.instance_id: i for v in snapshot.variants for i in v.instances}
+            if snapshot is not None
+            else {}
+        )
         for instance_id in retiring:
             self._stop_instance(instance_id, drain=routed.get(instance_id))
         self._set_status(running, EndpointStatus.IN_SERVICE)
@@ -574,8 +611,9 @@ class EndpointManager:
         if running.persisting is not None:
             await asyncio.gather(running.persisting, return_exceptions=True)
         await self._io(self.catalog.delete, _ENDPOINT, running.endpoint.name)
-        shutil.rmtree(Path(self.settings.data_dir) / "instances" / running.endpoint.name,
-                      ignore_errors=True)
+        shutil.rmtree(
+            Path(self.settings.data_dir) / "instances" / running.endpoint.name, ignore_errors=True
+        )
 
     def _set_status(self, running: _Running, status: EndpointStatus) -> None:
         endpoint = running.endpoint
@@ -600,7 +638,9 @@ class EndpointManager:
         task.add_done_callback(self._stopping.discard)
 
     async def _persist(self, running: _Running) -> None:
-        await self._io(self.catalog.put, _ENDPOINT, running.endpoint.name, running.endpoint.to_record())
+        await self._io(
+            self.catalog.put, _ENDPOINT, running.endpoint.name, running.endpoint.to_record()
+        )
 
     def _sync_variant_states(self, running: _Running) -> None:
         running.endpoint.variants = [
@@ -620,8 +660,9 @@ class EndpointManager:
             names = [c.hostname for c in model.containers]
             direct = model.mode is ExecutionMode.DIRECT
             instances = [
-                RoutedInstance(h.instance_id,
-                               [f"http://{h.host}:{h.ports[n]}/invocations" for n in names])
+                RoutedInstance(
+                    h.instance_id, [f"http://{h.host}:{h.ports[n]}/invocations" for n in names]
+                )
                 for h in fleet.instances.values()
             ]
             old = self.router.endpoint(endpoint.name)
@@ -629,24 +670,39 @@ class EndpointManager:
                 # Keep load counters of instances that stay.
                 by_id = {i.instance_id: i for v in old.variants for i in v.instances}
                 instances = [by_id.get(i.instance_id, i) for i in instances]
-            series = self.router.variant_series(endpoint.name, fleet.variant.name, names,
-                                                model.is_pipeline, direct)
-            variants.append(RoutedVariant(
-                fleet.variant.name, fleet.weight, instances, fleet.variant.routing, series,
-                mode=model.mode, containers=names, primary_only=model.primary_only,
-            ))
+            series = self.router.variant_series(
+                endpoint.name, fleet.variant.name, names, model.is_pipeline, direct
+            )
+            variants.append(
+                RoutedVariant(
+                    fleet.variant.name,
+                    fleet.weight,
+                    instances,
+                    fleet.variant.routing,
+                    series,
+                    mode=model.mode,
+                    containers=names,
+                    primary_only=model.primary_only,
+                )
+            )
         if any_model is None:
             return
-        if endpoint.status is not EndpointStatus.IN_SERVICE and self.router.endpoint(
-            endpoint.name
-        ) is None and not all(v.instances for v in variants):
+        if (
+            endpoint.status is not EndpointStatus.IN_SERVICE
+            and self.router.endpoint(endpoint.name) is None
+            and not all(v.instances for v in variants)
+        ):
             # Not routable before every variant has an instance; once InService it stays
             # routable and answers ServiceUnavailable while instances are replaced.
             return
-        self.router.publish(RoutedEndpoint(
-            endpoint.name, variants, region=self.settings.region,
-            account_id=self.settings.account_id,
-        ))
+        self.router.publish(
+            RoutedEndpoint(
+                endpoint.name,
+                variants,
+                region=self.settings.region,
+                account_id=self.settings.account_id,
+            )
+        )
 
 
 def _complete(fleets: Mapping[str, _Fleet]) -> bool:

@@ -33,7 +33,9 @@ class EndpointNotFound(InvocationError):
 
 
 class ModelError(TandemError):
-    """A container answered non-2xx, crashed or timed out (HTTP 424, ``x-amzn-ErrorType: ModelError``)."""
+    """A container answered non-2xx, crashed or timed out.
+
+    HTTP 424 with ``x-amzn-ErrorType: ModelError``."""
 
     code = "ModelError"
     status = 424

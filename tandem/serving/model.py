@@ -36,39 +36,73 @@ MAX_CONTAINERS = 15
 MAX_VARIANTS = 10
 
 _CONTAINER_FIELDS = {
-    "ContainerHostname", "Image", "ImageConfig", "Mode", "ModelDataUrl", "ModelDataSource",
-    "Environment", "ModelPackageName", "InferenceSpecificationName", "MultiModelConfig",
+    "ContainerHostname",
+    "Image",
+    "ImageConfig",
+    "Mode",
+    "ModelDataUrl",
+    "ModelDataSource",
+    "Environment",
+    "ModelPackageName",
+    "InferenceSpecificationName",
+    "MultiModelConfig",
     # tandem's own: run this argv instead of what the Image implies.
     "Command",
 }
 _MODEL_FIELDS = {
-    "ModelName", "PrimaryContainer", "Containers", "InferenceExecutionConfig", "ExecutionRoleArn",
-    "Tags", "VpcConfig", "EnableNetworkIsolation",
+    "ModelName",
+    "PrimaryContainer",
+    "Containers",
+    "InferenceExecutionConfig",
+    "ExecutionRoleArn",
+    "Tags",
+    "VpcConfig",
+    "EnableNetworkIsolation",
 }
 _VARIANT_FIELDS = {
-    "VariantName", "ModelName", "InitialInstanceCount", "InstanceType", "InitialVariantWeight",
-    "AcceleratorType", "CoreDumpConfig", "ServerlessConfig", "VolumeSizeInGB",
-    "ModelDataDownloadTimeoutInSeconds", "ContainerStartupHealthCheckTimeoutInSeconds",
-    "EnableSSMAccess", "ManagedInstanceScaling", "RoutingConfig", "InferenceAmiVersion",
+    "VariantName",
+    "ModelName",
+    "InitialInstanceCount",
+    "InstanceType",
+    "InitialVariantWeight",
+    "AcceleratorType",
+    "CoreDumpConfig",
+    "ServerlessConfig",
+    "VolumeSizeInGB",
+    "ModelDataDownloadTimeoutInSeconds",
+    "ContainerStartupHealthCheckTimeoutInSeconds",
+    "EnableSSMAccess",
+    "ManagedInstanceScaling",
+    "RoutingConfig",
+    "InferenceAmiVersion",
 }
 _CONFIG_FIELDS = {
-    "EndpointConfigName", "ProductionVariants", "DataCaptureConfig", "Tags", "KmsKeyId",
-    "AsyncInferenceConfig", "ExplainerConfig", "ShadowProductionVariants", "ExecutionRoleArn",
-    "VpcConfig", "EnableNetworkIsolation", "MetricsConfig",
+    "EndpointConfigName",
+    "ProductionVariants",
+    "DataCaptureConfig",
+    "Tags",
+    "KmsKeyId",
+    "AsyncInferenceConfig",
+    "ExplainerConfig",
+    "ShadowProductionVariants",
+    "ExecutionRoleArn",
+    "VpcConfig",
+    "EnableNetworkIsolation",
+    "MetricsConfig",
 }
 
 
-class ExecutionMode(str, enum.Enum):
+class ExecutionMode(enum.StrEnum):
     SERIAL = "Serial"
     DIRECT = "Direct"
 
 
-class RoutingStrategy(str, enum.Enum):
+class RoutingStrategy(enum.StrEnum):
     LEAST_OUTSTANDING_REQUESTS = "LEAST_OUTSTANDING_REQUESTS"
     RANDOM = "RANDOM"
 
 
-class EndpointStatus(str, enum.Enum):
+class EndpointStatus(enum.StrEnum):
     OUT_OF_SERVICE = "OutOfService"
     CREATING = "Creating"
     UPDATING = "Updating"
@@ -99,7 +133,9 @@ def arn(region: str, account_id: str, resource: str, name: str) -> str:
 def _unknown(fields: Mapping[str, Any], known: set[str], where: str) -> None:
     extra = sorted(set(fields) - known)
     if extra:
-        raise ValidationException(f"{where}: unknown field {extra[0]!r}", field=f"{where}.{extra[0]}")
+        raise ValidationException(
+            f"{where}: unknown field {extra[0]!r}", field=f"{where}.{extra[0]}"
+        )
 
 
 def _require_mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -124,31 +160,40 @@ class ContainerDefinition:
         hostname = data.get("ContainerHostname", default_hostname)
         if not isinstance(hostname, str) or not HOSTNAME_RE.match(hostname):
             raise ValidationException(
-                f"{where}.ContainerHostname: {hostname!r} must match [a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}",
+                f"{where}.ContainerHostname: {hostname!r} must match "
+                "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
                 field=f"{where}.ContainerHostname",
             )
         image = data.get("Image")
         if image is not None and (not isinstance(image, str) or not image or len(image) > 255):
-            raise ValidationException(f"{where}.Image must be a string of 1-255 characters",
-                                      field=f"{where}.Image")
+            raise ValidationException(
+                f"{where}.Image must be a string of 1-255 characters", field=f"{where}.Image"
+            )
         url = data.get("ModelDataUrl")
         if url is None and isinstance(data.get("ModelDataSource"), Mapping):
             url = data["ModelDataSource"].get("S3DataSource", {}).get("S3Uri")
         if url is not None and (not isinstance(url, str) or len(url) > 1024):
-            raise ValidationException(f"{where}.ModelDataUrl must be a string of at most 1024 characters",
-                                      field=f"{where}.ModelDataUrl")
+            raise ValidationException(
+                f"{where}.ModelDataUrl must be a string of at most 1024 characters",
+                field=f"{where}.ModelDataUrl",
+            )
         env = data.get("Environment", {}) or {}
         if not isinstance(env, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in env.items()
         ):
-            raise ValidationException(f"{where}.Environment must map strings to strings",
-                                      field=f"{where}.Environment")
+            raise ValidationException(
+                f"{where}.Environment must map strings to strings", field=f"{where}.Environment"
+            )
         command = data.get("Command")
         if command is not None:
-            if (not isinstance(command, list) or not command
-                    or not all(isinstance(a, str) for a in command)):
-                raise ValidationException(f"{where}.Command must be a non-empty list of strings",
-                                          field=f"{where}.Command")
+            if (
+                not isinstance(command, list)
+                or not command
+                or not all(isinstance(a, str) for a in command)
+            ):
+                raise ValidationException(
+                    f"{where}.Command must be a non-empty list of strings", field=f"{where}.Command"
+                )
             command = tuple(command)
         if image is None and command is None:
             raise ValidationException(f"{where}.Image is required", field=f"{where}.Image")
@@ -176,15 +221,17 @@ class Model:
         primary = data.get("PrimaryContainer")
         containers = data.get("Containers")
         if primary is not None and containers is not None:
-            raise ValidationException("Specify either PrimaryContainer or Containers, not both.",
-                                      field="Containers")
+            raise ValidationException(
+                "Specify either PrimaryContainer or Containers, not both.", field="Containers"
+            )
         mode_cfg = data.get("InferenceExecutionConfig") or {}
         mode_cfg = _require_mapping(mode_cfg, "InferenceExecutionConfig")
         try:
             mode = ExecutionMode(mode_cfg.get("Mode", "Serial"))
         except ValueError:
             raise ValidationException(
-                f"InferenceExecutionConfig.Mode must be Serial or Direct, got {mode_cfg.get('Mode')!r}",
+                "InferenceExecutionConfig.Mode must be Serial or Direct, got "
+                f"{mode_cfg.get('Mode')!r}",
                 field="InferenceExecutionConfig.Mode",
             ) from None
         if primary is not None:
@@ -213,10 +260,13 @@ class Model:
             )
             names = [c.hostname for c in parsed]
             if len(set(names)) != len(names):
-                raise ValidationException("ContainerHostname values must be unique.", field="Containers")
+                raise ValidationException(
+                    "ContainerHostname values must be unique.", field="Containers"
+                )
         else:
-            raise ValidationException("Either PrimaryContainer or Containers is required.",
-                                      field="PrimaryContainer")
+            raise ValidationException(
+                "Either PrimaryContainer or Containers is required.", field="PrimaryContainer"
+            )
         return cls(name, parsed, mode, primary is not None, creation_time, dict(data))
 
 
@@ -238,22 +288,30 @@ class ProductionVariant:
         model = validate_name("model", f"{where}.ModelName", data.get("ModelName"))
         count = data.get("InitialInstanceCount", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ValidationException(f"{where}.InitialInstanceCount must be an integer >= 1",
-                                      field=f"{where}.InitialInstanceCount")
+            raise ValidationException(
+                f"{where}.InitialInstanceCount must be an integer >= 1",
+                field=f"{where}.InitialInstanceCount",
+            )
         weight = data.get("InitialVariantWeight", 1.0)
         if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
-            raise ValidationException(f"{where}.InitialVariantWeight must be a number >= 0",
-                                      field=f"{where}.InitialVariantWeight")
+            raise ValidationException(
+                f"{where}.InitialVariantWeight must be a number >= 0",
+                field=f"{where}.InitialVariantWeight",
+            )
         itype = data.get("InstanceType", "ml.m5.large")
         if not isinstance(itype, str) or not itype.startswith("ml."):
-            raise ValidationException(f"{where}.InstanceType must be an ml.* instance type",
-                                      field=f"{where}.InstanceType")
+            raise ValidationException(
+                f"{where}.InstanceType must be an ml.* instance type", field=f"{where}.InstanceType"
+            )
         routing_cfg = _require_mapping(data.get("RoutingConfig") or {}, f"{where}.RoutingConfig")
         try:
-            routing = RoutingStrategy(routing_cfg.get("RoutingStrategy", "LEAST_OUTSTANDING_REQUESTS"))
+            routing = RoutingStrategy(
+                routing_cfg.get("RoutingStrategy", "LEAST_OUTSTANDING_REQUESTS")
+            )
         except ValueError:
             raise ValidationException(
-                f"{where}.RoutingConfig.RoutingStrategy must be LEAST_OUTSTANDING_REQUESTS or RANDOM",
+                f"{where}.RoutingConfig.RoutingStrategy must be LEAST_OUTSTANDING_REQUESTS or "
+                "RANDOM",
                 field=f"{where}.RoutingConfig.RoutingStrategy",
             ) from None
         timeout = data.get("ContainerStartupHealthCheckTimeoutInSeconds")
@@ -262,8 +320,15 @@ class ProductionVariant:
                 f"{where}.ContainerStartupHealthCheckTimeoutInSeconds must be 60-3600",
                 field=f"{where}.ContainerStartupHealthCheckTimeoutInSeconds",
             )
-        return cls(name, model, count, itype, float(weight), routing,
-                   float(timeout) if timeout is not None else None)
+        return cls(
+            name,
+            model,
+            count,
+            itype,
+            float(weight),
+            routing,
+            float(timeout) if timeout is not None else None,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,20 +342,28 @@ class EndpointConfig:
     def parse(cls, data: Any, creation_time: float) -> EndpointConfig:
         data = _require_mapping(data, "CreateEndpointConfig")
         _unknown(data, _CONFIG_FIELDS, "CreateEndpointConfig")
-        name = validate_name("endpoint config", "endpointConfigName", data.get("EndpointConfigName"))
+        name = validate_name(
+            "endpoint config", "endpointConfigName", data.get("EndpointConfigName")
+        )
         variants = data.get("ProductionVariants")
         if not isinstance(variants, list) or not 1 <= len(variants) <= MAX_VARIANTS:
             raise ValidationException(
-                f"ProductionVariants must list 1 to {MAX_VARIANTS} variants", field="ProductionVariants"
+                f"ProductionVariants must list 1 to {MAX_VARIANTS} variants",
+                field="ProductionVariants",
             )
-        parsed = tuple(ProductionVariant.parse(v, f"ProductionVariants[{i}]")
-                       for i, v in enumerate(variants))
+        parsed = tuple(
+            ProductionVariant.parse(v, f"ProductionVariants[{i}]") for i, v in enumerate(variants)
+        )
         names = [v.name for v in parsed]
         if len(set(names)) != len(names):
-            raise ValidationException("VariantName values must be unique.", field="ProductionVariants")
+            raise ValidationException(
+                "VariantName values must be unique.", field="ProductionVariants"
+            )
         if sum(v.weight for v in parsed) <= 0:
-            raise ValidationException("The sum of InitialVariantWeight must be greater than 0.",
-                                      field="ProductionVariants")
+            raise ValidationException(
+                "The sum of InitialVariantWeight must be greater than 0.",
+                field="ProductionVariants",
+            )
         return cls(name, parsed, creation_time, dict(data))
 
 

@@ -18,14 +18,20 @@ pytestmark = pytest.mark.slow
 
 def tandem(server, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
     env = dict(os.environ, COLUMNS="200", TANDEM_URL=server.url)
-    return subprocess.run([sys.executable, "-m", "tandem", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "tandem", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
 def deployed(server, tmp_path_factory) -> str:  # type: ignore[no-untyped-def]
     path = tmp_path_factory.mktemp("yaml") / "cli.yaml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         Models:
           - ModelName: cli-model
             Containers:
@@ -36,7 +42,8 @@ def deployed(server, tmp_path_factory) -> str:  # type: ignore[no-untyped-def]
             ProductionVariants: [{{VariantName: AllTraffic, ModelName: cli-model}}]
         Endpoints:
           - {{EndpointName: cli-endpoint, EndpointConfigName: cli-config}}
-    """))
+    """)
+    )
     result = tandem(server, "deploy", str(path), "--wait")
     assert result.returncode == 0, result.stderr
     assert "created model cli-model" in result.stdout
@@ -77,9 +84,24 @@ def test_logs_commands_print_untrusted_text_plainly(server, deployed) -> None:  
 def test_logs_tail_follow_shows_new_lines(server, deployed) -> None:  # type: ignore[no-untyped-def]
     env = dict(os.environ, COLUMNS="200", TANDEM_URL=server.url)
     follower = subprocess.Popen(
-        [sys.executable, "-m", "tandem", "logs", "tail", f"/aws/sagemaker/Endpoints/{deployed}",
-         "--follow", "--filter", '"tail: line 4"', "--interval", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "tandem",
+            "logs",
+            "tail",
+            f"/aws/sagemaker/Endpoints/{deployed}",
+            "--follow",
+            "--filter",
+            '"tail: line 4"',
+            "--interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         time.sleep(1.5)
         tandem(server, "invoke", deployed, "--body", json.dumps({"print": 5}))
@@ -97,16 +119,31 @@ def test_metrics_commands(server, deployed) -> None:  # type: ignore[no-untyped-
     for _ in range(3):
         tandem(server, "invoke", deployed, "--body", '{"instances": [1]}')
     time.sleep(1.0)  # one flush interval of the test server
-    listed = tandem(server, "metrics", "list", "--namespace", "AWS/SageMaker",
-                    "-d", f"EndpointName={deployed}").stdout
+    listed = tandem(
+        server, "metrics", "list", "--namespace", "AWS/SageMaker", "-d", f"EndpointName={deployed}"
+    ).stdout
     assert "ContainerLatency" in listed and "ModelLatency" in listed
-    got = tandem(server, "metrics", "get", "AWS/SageMaker", "Invocations", "-d",
-                 f"EndpointName={deployed}", "-d", "VariantName=AllTraffic", "--chart", "Sum")
+    got = tandem(
+        server,
+        "metrics",
+        "get",
+        "AWS/SageMaker",
+        "Invocations",
+        "-d",
+        f"EndpointName={deployed}",
+        "-d",
+        "VariantName=AllTraffic",
+        "--chart",
+        "Sum",
+    )
     assert got.returncode == 0, got.stderr
     assert "SampleCount" in got.stdout and "Sum over time" in got.stdout
     summary = tandem(server, "metrics", "endpoint", deployed).stdout
-    rows = [line.split("│")[2].strip() for line in summary.splitlines()
-            if line.startswith("│ ContainerLatency")]
+    rows = [
+        line.split("│")[2].strip()
+        for line in summary.splitlines()
+        if line.startswith("│ ContainerLatency")
+    ]
     assert rows == ["head", "tail"]  # the pipeline's containers, in order
 
 

@@ -17,14 +17,25 @@ pytestmark = pytest.mark.slow
 NS = "AWS/SageMaker"
 
 
-def _stats(cloudwatch, namespace: str, name: str, dims: dict[str, str], unit: str | None = None,  # type: ignore[no-untyped-def]
-           extended: list[str] | None = None) -> dict[str, float]:
+def _stats(
+    cloudwatch,
+    namespace: str,
+    name: str,
+    dims: dict[str, str],
+    unit: str | None = None,  # type: ignore[no-untyped-def]
+    extended: list[str] | None = None,
+) -> dict[str, float]:
     """Statistics summed over the last ten minutes (every 1-minute datapoint)."""
     now = time.time()
-    kwargs = dict(Namespace=namespace, MetricName=name,
-                  Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
-                  StartTime=now - 600, EndTime=now + 60, Period=60,
-                  Statistics=["SampleCount", "Sum", "Minimum", "Maximum"])
+    kwargs = dict(
+        Namespace=namespace,
+        MetricName=name,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+        StartTime=now - 600,
+        EndTime=now + 60,
+        Period=60,
+        Statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
+    )
     if unit:
         kwargs["Unit"] = unit
     points = cloudwatch.get_metric_statistics(**kwargs)["Datapoints"]
@@ -48,15 +59,22 @@ def _eventually(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
 
 
 def test_counts_equal_what_the_client_sent_and_saw(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
-    deploy(sagemaker, "counted",
-           [stage_container("first"), stage_container("second"), stage_container("third")])
+    deploy(
+        sagemaker,
+        "counted",
+        [stage_container("first"), stage_container("second"), stage_container("third")],
+    )
     seen = {"ok": 0, "4xx": 0, "5xx": 0}
-    bodies = ([{"instances": [1]}] * 30 + [{"status": 404, "fail_at": "second"}] * 7
-              + [{"status": 500, "fail_at": "third"}] * 5)
+    bodies = (
+        [{"instances": [1]}] * 30
+        + [{"status": 404, "fail_at": "second"}] * 7
+        + [{"status": 500, "fail_at": "third"}] * 5
+    )
     for body in bodies:
         try:
-            runtime.invoke_endpoint(EndpointName="counted", Body=json.dumps(body),
-                                    ContentType="application/json")
+            runtime.invoke_endpoint(
+                EndpointName="counted", Body=json.dumps(body), ContentType="application/json"
+            )
             seen["ok"] += 1
         except runtime.exceptions.ModelError as exc:
             status = exc.response["OriginalStatusCode"]
@@ -84,8 +102,9 @@ def test_counts_equal_what_the_client_sent_and_saw(server, sagemaker, runtime) -
     _eventually(lambda: _check_count(cloudwatch, dims, 42))
     assert overhead["Minimum"] > 0
     containers = {
-        name: _stats(cloudwatch, NS, "ContainerLatency", {**dims, "ContainerName": name},
-                     unit="Microseconds")
+        name: _stats(
+            cloudwatch, NS, "ContainerLatency", {**dims, "ContainerName": name}, unit="Microseconds"
+        )
         for name in ("first", "second", "third")
     }
     # The 4xx stopped the chain at the second container: the third saw 30 + 5 requests.
@@ -95,22 +114,35 @@ def test_counts_equal_what_the_client_sent_and_saw(server, sagemaker, runtime) -
 
 
 def _check_count(cloudwatch, dims: dict[str, str], expected: int) -> None:  # type: ignore[no-untyped-def]
-    assert _stats(cloudwatch, NS, "OverheadLatency", dims, unit="Microseconds")["SampleCount"] == expected
+    assert (
+        _stats(cloudwatch, NS, "OverheadLatency", dims, unit="Microseconds")["SampleCount"]
+        == expected
+    )
 
 
 def test_latency_percentiles_and_units(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
     deploy(sagemaker, "timed", [stage_container("only")])
     for sleep in [0.05] * 10:
-        runtime.invoke_endpoint(EndpointName="timed", Body=json.dumps({"sleep": sleep}),
-                                ContentType="application/json")
+        runtime.invoke_endpoint(
+            EndpointName="timed", Body=json.dumps({"sleep": sleep}), ContentType="application/json"
+        )
     cloudwatch = client(server, "cloudwatch")
-    dims = [{"Name": "EndpointName", "Value": "timed"}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    dims = [
+        {"Name": "EndpointName", "Value": "timed"},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
 
     def check() -> dict:  # type: ignore[type-arg]
         now = time.time()
         points = cloudwatch.get_metric_statistics(
-            Namespace=NS, MetricName="ModelLatency", Dimensions=dims, StartTime=now - 600,
-            EndTime=now + 60, Period=600, ExtendedStatistics=["p50", "p99"])["Datapoints"]
+            Namespace=NS,
+            MetricName="ModelLatency",
+            Dimensions=dims,
+            StartTime=now - 600,
+            EndTime=now + 60,
+            Period=600,
+            ExtendedStatistics=["p50", "p99"],
+        )["Datapoints"]
         assert len(points) == 1 and points[0]["Unit"] == "Microseconds"
         return points[0]
 
@@ -118,34 +150,52 @@ def test_latency_percentiles_and_units(server, sagemaker, runtime) -> None:  # t
     # Each request slept 50 ms inside the container: p50 is a little above 50,000 µs.
     assert 50_000 <= point["ExtendedStatistics"]["p50"] < 200_000
     # No ContainerLatency for a single-container model.
-    listed = cloudwatch.list_metrics(Namespace=NS, MetricName="ContainerLatency",
-                                     Dimensions=[{"Name": "EndpointName", "Value": "timed"}])
+    listed = cloudwatch.list_metrics(
+        Namespace=NS,
+        MetricName="ContainerLatency",
+        Dimensions=[{"Name": "EndpointName", "Value": "timed"}],
+    )
     assert listed["Metrics"] == []
 
 
 def test_instance_metrics_under_host_and_variant(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
     deploy(sagemaker, "watched", [stage_container("a"), stage_container("b")])
     logs = client(server, "logs")
-    stream = logs.describe_log_streams(
-        logGroupName="/aws/sagemaker/Endpoints/watched")["logStreams"][0]["logStreamName"]
+    stream = logs.describe_log_streams(logGroupName="/aws/sagemaker/Endpoints/watched")[
+        "logStreams"
+    ][0]["logStreamName"]
     instance = re.match(r"AllTraffic/(i-[0-9a-f]{17})/", stream).group(1)  # type: ignore[union-attr]
     cloudwatch = client(server, "cloudwatch")
 
     def check() -> None:
         for metric in ("CPUUtilization", "MemoryUtilization", "DiskUtilization"):
-            host = _stats(cloudwatch, "/aws/sagemaker/Endpoints", metric,
-                          {"Host": f"watched/AllTraffic/{instance}"}, unit="Percent")
+            host = _stats(
+                cloudwatch,
+                "/aws/sagemaker/Endpoints",
+                metric,
+                {"Host": f"watched/AllTraffic/{instance}"},
+                unit="Percent",
+            )
             assert host["SampleCount"] >= 1, metric
-            variant = _stats(cloudwatch, "/aws/sagemaker/Endpoints", metric,
-                             {"EndpointName": "watched", "VariantName": "AllTraffic"}, unit="Percent")
+            variant = _stats(
+                cloudwatch,
+                "/aws/sagemaker/Endpoints",
+                metric,
+                {"EndpointName": "watched", "VariantName": "AllTraffic"},
+                unit="Percent",
+            )
             assert variant["SampleCount"] >= 1, metric
             cpus = os.cpu_count() or 1
             assert 0 <= host["Minimum"]
             assert host["Maximum"] <= 100 * (cpus if metric == "CPUUtilization" else 1) * 1.05
 
     _eventually(check, timeout=20)
-    names = {m["MetricName"] for m in cloudwatch.list_metrics(
-        Namespace="/aws/sagemaker/Endpoints",
-        Dimensions=[{"Name": "Host", "Value": f"watched/AllTraffic/{instance}"}])["Metrics"]}
+    names = {
+        m["MetricName"]
+        for m in cloudwatch.list_metrics(
+            Namespace="/aws/sagemaker/Endpoints",
+            Dimensions=[{"Name": "Host", "Value": f"watched/AllTraffic/{instance}"}],
+        )["Metrics"]
+    }
     assert {"CPUUtilization", "MemoryUtilization", "DiskUtilization"} <= names
     assert "GPUUtilization" not in names  # no GPU on this machine

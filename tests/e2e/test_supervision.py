@@ -24,8 +24,12 @@ def _events(logs, group: str, stream: str) -> list[str]:  # type: ignore[no-unty
     messages: list[str] = []
     token = None
     while True:
-        kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True,
-                  "limit": 10_000}
+        kwargs = {
+            "logGroupName": group,
+            "logStreamName": stream,
+            "startFromHead": True,
+            "limit": 10_000,
+        }
         if token:
             kwargs["nextToken"] = token
         page = logs.get_log_events(**kwargs)
@@ -62,10 +66,17 @@ def test_streams_are_named_variant_instance_container(server, sagemaker) -> None
     deploy(sagemaker, "named-streams", [stage_container("first"), stage_container("second")])
     logs = client(server, "logs")
     group = "/aws/sagemaker/Endpoints/named-streams"
-    names = _wait_until(lambda: [s["logStreamName"] for s in
-                                 logs.describe_log_streams(logGroupName=group)["logStreams"]]
-                        if len(logs.describe_log_streams(logGroupName=group)["logStreams"]) == 2
-                        else None, what="two streams")
+    names = _wait_until(
+        lambda: (
+            [
+                s["logStreamName"]
+                for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
+            ]
+            if len(logs.describe_log_streams(logGroupName=group)["logStreams"]) == 2
+            else None
+        ),
+        what="two streams",
+    )
     matches = [_STREAM.match(n) for n in names]
     assert all(matches), names
     assert sorted(m.group(2) for m in matches) == ["first", "second"]
@@ -74,8 +85,9 @@ def test_streams_are_named_variant_instance_container(server, sagemaker) -> None
 
 def test_hundred_thousand_lines_arrive_complete_and_in_order(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
     deploy(sagemaker, "chatty", [stage_container("talker")])
-    runtime.invoke_endpoint(EndpointName="chatty", Body=json.dumps({"print": 100_000}),
-                            ContentType="application/json")
+    runtime.invoke_endpoint(
+        EndpointName="chatty", Body=json.dumps({"print": 100_000}), ContentType="application/json"
+    )
     logs = client(server, "logs")
     group = "/aws/sagemaker/Endpoints/chatty"
     stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
@@ -89,21 +101,35 @@ def test_hundred_thousand_lines_arrive_complete_and_in_order(server, sagemaker, 
 
 
 def test_failed_start_quotes_the_container_output(server, sagemaker) -> None:  # type: ignore[no-untyped-def]
-    deploy(sagemaker, "broken", [stage_container("loader", FAIL_AT_START="cannot load model.pkl")],
-           wait=False)
+    deploy(
+        sagemaker,
+        "broken",
+        [stage_container("loader", FAIL_AT_START="cannot load model.pkl")],
+        wait=False,
+    )
     desc = wait_status(sagemaker, "broken", "Failed")
     reason = desc["FailureReason"]
     assert "loader" in reason
     assert "cannot load model.pkl" in reason
     # DeleteEndpoint is the only operation on a failed endpoint; it works.
     sagemaker.delete_endpoint(EndpointName="broken")
-    _wait_until(lambda: not [e for e in sagemaker.list_endpoints()["Endpoints"]
-                             if e["EndpointName"] == "broken"], what="deletion")
+    _wait_until(
+        lambda: (
+            not [
+                e for e in sagemaker.list_endpoints()["Endpoints"] if e["EndpointName"] == "broken"
+            ]
+        ),
+        what="deletion",
+    )
 
 
 def test_killed_container_under_load_is_replaced_and_counts_stay_exact(server, sagemaker) -> None:  # type: ignore[no-untyped-def]
-    deploy(sagemaker, "self-healing", [stage_container("first"), stage_container("second")],
-           instances=2)
+    deploy(
+        sagemaker,
+        "self-healing",
+        [stage_container("first"), stage_container("second")],
+        instances=2,
+    )
     logs = client(server, "logs")
     group = "/aws/sagemaker/Endpoints/self-healing"
     pids = _wait_until(lambda: (p := _pids(logs, group)) and len(p) == 4 and p, what="4 pids")
@@ -117,8 +143,10 @@ def test_killed_container_under_load_is_replaced_and_counts_stay_exact(server, s
         while not stop.is_set():
             try:
                 response = runtime.invoke_endpoint(
-                    EndpointName="self-healing", Body=b'{"instances": [1], "sleep": 0.01}',
-                    ContentType="application/json")
+                    EndpointName="self-healing",
+                    Body=b'{"instances": [1], "sleep": 0.01}',
+                    ContentType="application/json",
+                )
                 assert json.loads(response["Body"].read())["instances"] == [3]
                 outcomes.append("ok")
             except runtime.exceptions.ModelError:
@@ -141,28 +169,48 @@ def test_killed_container_under_load_is_replaced_and_counts_stay_exact(server, s
     assert outcomes.count("ok") > 20
     instances = _wait_until(
         lambda: (ids := {n.split("/")[1] for n in _pids(logs, group)}) and len(ids) == 3 and ids,
-        timeout=30, what="a replacement instance")
+        timeout=30,
+        what="a replacement instance",
+    )
     assert victim_instance in instances  # its streams are kept
     # The endpoint stays InService throughout; the replacement shows in the instance count.
-    _wait_until(lambda: sagemaker.describe_endpoint(EndpointName="self-healing")
-                ["ProductionVariants"][0]["CurrentInstanceCount"] == 2,
-                timeout=30, what="two instances again")
-    sibling = next(pid for stream, pid in pids.items()
-                   if stream != victim_stream and stream.split("/")[1] == victim_instance)
+    _wait_until(
+        lambda: (
+            sagemaker.describe_endpoint(EndpointName="self-healing")["ProductionVariants"][0][
+                "CurrentInstanceCount"
+            ]
+            == 2
+        ),
+        timeout=30,
+        what="two instances again",
+    )
+    sibling = next(
+        pid
+        for stream, pid in pids.items()
+        if stream != victim_stream and stream.split("/")[1] == victim_instance
+    )
     # The dead container's sibling in the same instance is stopped with it.
     _wait_until(lambda: not _alive(sibling), timeout=15, what="the sibling container to stop")
     # Every request the clients sent is counted, and every error they saw.
     cloudwatch = client(server, "cloudwatch")
-    dims = [{"Name": "EndpointName", "Value": "self-healing"},
-            {"Name": "VariantName", "Value": "AllTraffic"}]
+    dims = [
+        {"Name": "EndpointName", "Value": "self-healing"},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
 
     def counted() -> tuple[float, float] | None:
         sums = []
         for metric in ("Invocations", "Invocation5XXErrors"):
             now = time.time()
             points = cloudwatch.get_metric_statistics(
-                Namespace="AWS/SageMaker", MetricName=metric, Dimensions=dims,
-                StartTime=now - 600, EndTime=now + 60, Period=60, Statistics=["Sum"])["Datapoints"]
+                Namespace="AWS/SageMaker",
+                MetricName=metric,
+                Dimensions=dims,
+                StartTime=now - 600,
+                EndTime=now + 60,
+                Period=60,
+                Statistics=["Sum"],
+            )["Datapoints"]
             sums.append(sum(p["Sum"] for p in points))
         return tuple(sums) if sums[0] == len(outcomes) else None  # type: ignore[return-value]
 
@@ -178,8 +226,11 @@ def test_failing_ping_gets_the_instance_replaced(server, sagemaker, tmp_path) ->
     flag.touch()  # every /ping now answers 500 ...
     time.sleep(1.5)
     flag.unlink()  # ... until the replacement starts
-    streams = _wait_until(lambda: (s := set(_pids(logs, group))) and len(s) == 2 and s,
-                          timeout=30, what="a replacement instance")
+    streams = _wait_until(
+        lambda: (s := set(_pids(logs, group))) and len(s) == 2 and s,
+        timeout=30,
+        what="a replacement instance",
+    )
     assert first < streams
     wait_status(sagemaker, "pingless", "InService")
 
@@ -196,15 +247,23 @@ def test_server_kill_9_leaves_no_container_and_restart_restores(tmp_path) -> Non
     try:
         sm = client(first, "sagemaker")
         deploy(sm, "survivor", [stage_container("first"), stage_container("second")])
-        pids = _wait_until(lambda: (p := _pids(client(first, "logs"),
-                                               "/aws/sagemaker/Endpoints/survivor"))
-                           and len(p) == 2 and p, what="container pids")
+        pids = _wait_until(
+            lambda: (
+                (p := _pids(client(first, "logs"), "/aws/sagemaker/Endpoints/survivor"))
+                and len(p) == 2
+                and p
+            ),
+            what="container pids",
+        )
         children = psutil.Process(first.pid).children(recursive=True)
         assert {c.pid for c in children} >= set(pids.values())
     finally:
         first.kill()
-    _wait_until(lambda: not any(psutil.pid_exists(p) for p in pids.values()), timeout=10,
-                what="containers to die with the server")
+    _wait_until(
+        lambda: not any(psutil.pid_exists(p) for p in pids.values()),
+        timeout=10,
+        what="containers to die with the server",
+    )
     for child in children:
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, child
     second = ServerProcess(tmp_path / "data").start()
@@ -212,7 +271,8 @@ def test_server_kill_9_leaves_no_container_and_restart_restores(tmp_path) -> Non
         sm = client(second, "sagemaker")
         wait_status(sm, "survivor", "InService", timeout=30)
         response = client(second, "sagemaker-runtime").invoke_endpoint(
-            EndpointName="survivor", Body=b'{"instances": [1]}', ContentType="application/json")
+            EndpointName="survivor", Body=b'{"instances": [1]}', ContentType="application/json"
+        )
         assert json.loads(response["Body"].read())["instances"] == [3]
     finally:
         second.stop()

@@ -84,7 +84,7 @@ def test_known_sample_gives_sklearns_label_probability_and_distribution(chain, r
     assert result == {
         "label": "class_1",
         "probability": probabilities[1],
-        "probabilities": dict(zip(["class_0", "class_1", "class_2"], probabilities)),
+        "probabilities": dict(zip(["class_0", "class_1", "class_2"], probabilities, strict=True)),
     }
 
 

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tandem.runtime import UnsupportedFormatError
-from tandem.runtime import codecs
+from tandem.runtime import UnsupportedFormatError, codecs
 
 rows = st.lists(st.lists(st.integers(-10**6, 10**6), min_size=3, max_size=3), min_size=1,
                 max_size=8)

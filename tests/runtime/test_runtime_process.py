@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from runtime_process import RuntimeProcess, write_model
 
 DEFAULTS = """

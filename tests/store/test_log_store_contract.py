@@ -6,7 +6,7 @@ that closes and opens the same storage again).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -245,7 +245,6 @@ def test_nothing_lost_across_close_and_reopen(backend: _SQLite) -> None:
 
 def test_reopen_keeps_schema_version(backend: _SQLite, tmp_path: Path) -> None:
     backend.reopen()
-    check: Callable[[object], object] = lambda c: c.execute(  # type: ignore[attr-defined]
-        "SELECT version FROM schema_version WHERE component = 'logs'"
-    ).fetchone()
+    def check(c):  # type: ignore[no-untyped-def]
+        return c.execute("SELECT version FROM schema_version WHERE component = 'logs'").fetchone()
     assert backend.db.read(check) == (1,)

@@ -70,8 +70,10 @@ class SQLiteCatalogStore:
 
     def delete(self, kind: str, name: str) -> bool:
         return self._db.write(
-            lambda c: c.execute(
-                "DELETE FROM documents WHERE kind = ? AND name = ?", (kind, name)
-            ).rowcount
-            > 0
+            lambda c: (
+                c.execute(
+                    "DELETE FROM documents WHERE kind = ? AND name = ?", (kind, name)
+                ).rowcount
+                > 0
+            )
         )

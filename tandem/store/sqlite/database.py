@@ -154,7 +154,7 @@ class Database:
         return self.submit(fn).result()
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` on this thread's read connection (a consistent snapshot per statement)."""
+        """Run ``fn(conn)`` on this thread's read connection, in one read transaction."""
         conn = self._reader()
         conn.execute("BEGIN")
         try:

@@ -55,7 +55,7 @@ class LogService:
     def __init__(
         self,
         log_store: LogStore,
-        clock: Clock = SystemClock(),
+        clock: Clock | None = None,
         flush_interval: float = 0.5,
         *,
         region: str = "us-east-1",
@@ -65,13 +65,13 @@ class LogService:
         tail_poll_interval: float = 1.0,
     ) -> None:
         self.store = log_store
-        self.clock = clock
+        self.clock = clock or SystemClock()
         self.region = region
         self.account_id = account_id
         self.sweep_interval = sweep_interval
         self.tail_poll_interval = tail_poll_interval
         self._writer = LogWriter(
-            log_store, clock, flush_interval=flush_interval, max_pending=max_pending,
+            log_store, self.clock, flush_interval=flush_interval, max_pending=max_pending,
             on_commit=self._committed,
         )
         self._known: set[tuple[str, str]] = set()

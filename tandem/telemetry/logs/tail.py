@@ -36,10 +36,8 @@ async def follow(
         # Take the signal before reading, so a commit in between is not missed.
         signal = commit_signal()
         rows = await asyncio.to_thread(
-            lambda: store.events_since(
-                group, cursor, stream_names=stream_names, stream_prefix=stream_prefix,
-                terms=pattern.required_terms, limit=_BATCH,
-            )
+            store.events_since, group, cursor, stream_names=stream_names,
+            stream_prefix=stream_prefix, terms=pattern.required_terms, limit=_BATCH,
         )
         if rows:
             cursor = rows[-1].seq

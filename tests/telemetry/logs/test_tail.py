@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from tandem.errors import InvalidFilterPattern, InvalidParameterValue
-
 from tandem.telemetry.logs import FilteredLogEvent, InputLogEvent, LogService
 
 NOW_MS = 1_700_000_000_000

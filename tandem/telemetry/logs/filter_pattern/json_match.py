@@ -4,9 +4,10 @@ The message is decoded once; each condition resolves its selector and tests the 
 Rules (after CloudWatch): a selector that lands on an object or array never matches, not
 even with ``!=``; numbers compare only with JSON numbers and strings only with JSON
 strings (a bare ``true``, ``false`` or ``null`` is the string; booleans and null are tested
-with ``IS TRUE``, ``IS FALSE``, ``IS NULL``); ``!=`` needs the field to exist; ``NOT EXISTS`` is the way to test absence; a
-message that is not a JSON object or array matches no JSON pattern.  ``$.*`` and ``[*]``
-select every member or element; the condition holds when it holds for any of them.
+with ``IS TRUE``, ``IS FALSE``, ``IS NULL``); ``!=`` needs the field to exist; ``NOT EXISTS``
+is the way to test absence; a message that is not a JSON object or array matches no JSON
+pattern. ``$.*`` and ``[*]`` select every member or element; the condition holds when it
+holds for any of them.
 """
 
 from __future__ import annotations
