@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Protocol
 
 from ..serving.catalog import CatalogStore
+from ..telemetry.logs.store import LogStore
+from ..telemetry.metrics.store import MetricStore
 
 __all__ = ["Store", "open_store"]
 
 
 class Store(Protocol):
     catalog: CatalogStore
-    metrics: object  # tandem.telemetry.metrics.store.MetricStore
-    logs: object  # tandem.telemetry.logs.store.LogStore
+    metrics: MetricStore
+    logs: LogStore
 
     def close(self) -> None: ...
 
