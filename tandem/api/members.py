@@ -13,6 +13,7 @@ omitting ``None``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -161,14 +162,29 @@ def parse_members(
     return kwargs
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _wire_names(cls: type, upper: bool) -> tuple[tuple[str, str], ...]:
+    """Each field of a dataclass with its wire name; computed once per class, not per value."""
+    return tuple((f.name, camel(f.name, upper)) for f in dataclasses.fields(cls))
+
+
 def to_wire(value: Any, *, upper: bool = False) -> Any:
     """A result dataclass (or list/dict of them) as wire members; ``None`` members omitted."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            camel(f.name, upper): to_wire(getattr(value, f.name), upper=upper)
-            for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not None
-        }
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if dataclasses.is_dataclass(cls):
+        out = {}
+        for name, wire in _wire_names(cls, upper):
+            member = getattr(value, name)
+            if member is None:
+                continue
+            # Scalars (most members of a log event) are their own wire value: no call.
+            out[wire] = member if type(member) in _SCALARS else to_wire(member, upper=upper)
+        return out
     if isinstance(value, list | tuple):
         return [to_wire(v, upper=upper) for v in value]
     if isinstance(value, dict):

@@ -107,9 +107,15 @@ def filter_log_events(
     match_all, predicate = pattern.match_all, pattern.predicate
     matched: list[FilteredLogEvent] = []
     scanned = 0
+    grow = 1
     while True:
-        # One row past the page, so the last page is known to be the last.
-        chunk = limit - len(matched) + 1 if match_all else _CHUNK
+        # One row past the page, so the last page is known to be the last. The SQL terms
+        # usually decide alone, so ask for just that many candidates first (a bigger chunk
+        # reads far past the page's end: 5,000 candidates of a 1% term is half of 1M events);
+        # grow only while the parsed pattern keeps rejecting candidates.
+        needed = limit - len(matched) + 1
+        chunk = needed if match_all else min(_CHUNK, needed * grow)
+        grow *= 2
         rows = store.filter_events(
             group, stream_names=stream_names, stream_prefix=stream_prefix,
             start=start_time, end=end_time, after=after, terms=terms, limit=chunk,
