@@ -290,11 +290,12 @@ class SQLiteLogStore:
                 else:
                     group_id, stream_id = self._stream_id(conn, batch.group, batch.stream)
                 first_seq = last + 1
+                ingested = ingestion_time if batch.ingestion_time is None else batch.ingestion_time
                 conn.executemany(
                     "INSERT INTO log_events (group_id, stream_id, timestamp, ingestion_time, "
                     "message, seq) VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (group_id, stream_id, ts, ingestion_time, msg, seq)
+                        (group_id, stream_id, ts, ingested, msg, seq)
                         for seq, (ts, msg) in enumerate(batch.events, first_seq)
                     ],
                 )
@@ -307,7 +308,7 @@ class SQLiteLogStore:
                     "first_event_time = min(coalesce(first_event_time, ?1), ?1), "
                     "last_event_time = max(coalesce(last_event_time, ?2), ?2), "
                     "last_ingestion_time = ?3, stored_bytes = stored_bytes + ?4 WHERE id = ?5",
-                    (first_ts, last_ts, ingestion_time, size, stream_id),
+                    (first_ts, last_ts, ingested, size, stream_id),
                 )
                 conn.execute(
                     "UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE id = ?",

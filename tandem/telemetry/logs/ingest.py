@@ -1,11 +1,13 @@
-"""The batching log writer: captured lines in, one store transaction per flush out.
+"""The batching log writer: captured lines and accepted PutLogEvents batches in, one store
+transaction per flush out.
 
 Lines wait in a bounded in-memory buffer. A flush happens ``flush_interval`` seconds after the
 first pending line (so a line is durable within about twice that), or at once when
 ``flush_size`` lines are pending. When ``max_pending`` lines are waiting, ``put`` awaits, so a
 capture stops reading its pipe and the child blocks on write: backpressure, never a drop.
 A failed flush is logged and retried with the same lines. Flush deadlines use the event loop's
-clock; the injected Clock gives ingestion times only.
+clock; the injected Clock gives ingestion times only. Readers that must see what was queued
+(read-your-writes for PutLogEvents) ask ``holds(group)`` and ``flush()`` first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from tandem.clock import Clock
 
@@ -22,6 +25,14 @@ __all__ = ["LogWriter"]
 
 _log = logging.getLogger(__name__)
 _RETRY_DELAY = 1.0
+
+
+@dataclass
+class _Pending:
+    group: str
+    stream: str
+    ingestion_time: int | None
+    events: list[tuple[int, str]]
 
 
 class LogWriter:
@@ -41,7 +52,10 @@ class LogWriter:
         self.flush_size = flush_size
         self.max_pending = max_pending
         self.on_commit = on_commit
-        self._pending: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        # Batches in arrival order; a put joins the last batch only when it is for the same
+        # stream and ingestion time, so the store gives seqs in exactly the order of the puts.
+        self._pending: list[_Pending] = []
+        self._inflight: frozenset[str] = frozenset()  # groups of the flush being committed
         self._count = 0
         self._first_at = 0.0
         self._signal = asyncio.Event()
@@ -54,6 +68,10 @@ class LogWriter:
     @property
     def pending(self) -> int:
         return self._count
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
 
     def start(self) -> None:
         if self._task is None:
@@ -70,8 +88,21 @@ class LogWriter:
         await task
         self._task = None
 
-    async def put(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-        """Queue events for one stream; waits while the buffer is full."""
+    def holds(self, group: str | None = None) -> bool:
+        """Whether events of ``group`` (of any group when None) are queued or being committed."""
+        if group is None:
+            return bool(self._pending or self._inflight)
+        return group in self._inflight or any(p.group == group for p in self._pending)
+
+    async def put(
+        self,
+        group: str,
+        stream: str,
+        events: list[tuple[int, str]],
+        ingestion_time: int | None = None,
+    ) -> None:
+        """Queue events for one stream; waits while the buffer is full. ``ingestion_time``
+        (ms) is the time the events were accepted; None means the time of the flush."""
         if self._task is None:
             raise RuntimeError("LogService is not started")
         while self._count >= self.max_pending:
@@ -82,12 +113,13 @@ class LogWriter:
         if self._count == 0:
             self._first_at = asyncio.get_running_loop().time()
             self._signal.set()
-        key = (group, stream)
-        bucket = self._pending.get(key)
-        if bucket is None:
-            self._pending[key] = list(events)
+        last = self._pending[-1] if self._pending else None
+        if last is not None and (last.group, last.stream, last.ingestion_time) == (
+            group, stream, ingestion_time
+        ):
+            last.events.extend(events)
         else:
-            bucket.extend(events)
+            self._pending.append(_Pending(group, stream, ingestion_time, list(events)))
         before = self._count
         self._count += len(events)
         if before < self.flush_size <= self._count:
@@ -138,9 +170,10 @@ class LogWriter:
         if not self._pending:
             return True
         pending, count = self._pending, self._count
-        self._pending, self._count = {}, 0
+        self._pending, self._count = [], 0
+        self._inflight = frozenset(p.group for p in pending)
         self._space.set()
-        batches = [EventBatch(g, s, evs) for (g, s), evs in pending.items()]
+        batches = [EventBatch(p.group, p.stream, p.events, p.ingestion_time) for p in pending]
         ingestion = int(self.clock.time() * 1000)
         try:
             await asyncio.to_thread(
@@ -148,12 +181,12 @@ class LogWriter:
             )
         except Exception:  # noqa: BLE001 - kept and retried, never dropped
             _log.exception("storing %d log lines failed; will retry", count)
-            for key, events in pending.items():
-                later = self._pending.get(key, [])
-                self._pending[key] = events + later
+            self._pending = pending + self._pending
             self._count += count
             self._first_at = asyncio.get_running_loop().time()
             return False
+        finally:
+            self._inflight = frozenset()
         if self.on_commit is not None:
             self.on_commit()
         return True

@@ -4,6 +4,11 @@ Operation methods take keyword arguments named after the wire members in snake_c
 (``log_group_name`` for ``logGroupName``) and return the dataclasses of ``model``, so the
 awsJson 1.1 layer maps requests and responses 1:1. Errors are ``tandem.errors`` types with
 AWS's texts. Store calls block, so they run in worker threads.
+
+PutLogEvents validates a batch, hands it to the batching writer and answers at once: the
+writer commits within ``flush_interval`` (events are durable within 1 s of acceptance). Reads
+of a group with events still queued flush the writer first, so a caller always sees its own
+accepted events.
 """
 
 from __future__ import annotations
@@ -75,6 +80,9 @@ class LogService:
             on_commit=self._committed,
         )
         self._known: set[tuple[str, str]] = set()
+        # (group, stream) -> the group's retention, for PutLogEvents' checks without a store
+        # read per call; dropped wherever a group, a stream or a retention changes.
+        self._put_targets: dict[tuple[str, str], int | None] = {}
         self._commit_signal: asyncio.Event | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -139,6 +147,7 @@ class LogService:
         await self._writer.flush()
         await asyncio.to_thread(self.store.delete_group, log_group_name)
         self._known = {k for k in self._known if k[0] != log_group_name}
+        self._put_targets.clear()
 
     async def create_log_stream(self, log_group_name: str, log_stream_name: str) -> None:
         validate_group_name(log_group_name)
@@ -153,14 +162,17 @@ class LogService:
         await self._writer.flush()
         await asyncio.to_thread(self.store.delete_stream, log_group_name, log_stream_name)
         self._known.discard((log_group_name, log_stream_name))
+        self._put_targets.pop((log_group_name, log_stream_name), None)
 
     async def put_retention_policy(self, log_group_name: str, retention_in_days: int) -> None:
         validate_group_name(log_group_name)
         validate_retention(retention_in_days)
+        self._put_targets.clear()
         await asyncio.to_thread(self.store.set_retention, log_group_name, retention_in_days)
 
     async def delete_retention_policy(self, log_group_name: str) -> None:
         validate_group_name(log_group_name)
+        self._put_targets.clear()
         await asyncio.to_thread(self.store.set_retention, log_group_name, None)
 
     async def describe_log_groups(
@@ -177,6 +189,7 @@ class LogService:
             )
         limit = validate_limit(limit, 50, 50)
         offset = 0 if next_token is None else decode_offset_token(next_token)
+        await self._settle(None)
         rows = await asyncio.to_thread(
             lambda: self.store.list_groups(
                 prefix=log_group_name_prefix, contains=log_group_name_pattern,
@@ -210,6 +223,7 @@ class LogService:
             )
         limit = validate_limit(limit, 50, 50)
         offset = 0 if next_token is None else decode_offset_token(next_token)
+        await self._settle(group)
         rows = await asyncio.to_thread(
             lambda: self.store.list_streams(
                 group, prefix=log_stream_name_prefix, by_last_event=order_by == "LastEventTime",
@@ -251,26 +265,50 @@ class LogService:
         log_events: Sequence[InputLogEvent],
         sequence_token: str | None = None,
     ) -> PutLogEventsResult:
-        """Store a batch with PutLogEvents semantics; ``sequence_token`` is ignored."""
+        """Accept a batch with PutLogEvents semantics; ``sequence_token`` is ignored.
+
+        The kept events go to the batching writer, committed within ``flush_interval``; the
+        returned token is the acceptance time, as DescribeLogStreams' uploadSequenceToken."""
         validate_group_name(log_group_name)
         validate_stream_name(log_stream_name)
-        group = await asyncio.to_thread(self.store.get_group, log_group_name)
-        if group is None:
-            raise group_not_found()
-        stream = await asyncio.to_thread(self.store.get_stream, log_group_name, log_stream_name)
-        if stream is None:
-            raise stream_not_found()
+        retention = await self._put_target(log_group_name, log_stream_name)
         now = self._now_ms()
-        first, end, rejected = check_put_batch(log_events, now, group.retention_days)
+        first, end, rejected = check_put_batch(log_events, now, retention)
         kept = [(e.timestamp, _storable(e.message)) for e in log_events[first:end]]
-        last = 0
         if kept:
-            last = await asyncio.to_thread(
-                self.store.append,
-                [EventBatch(log_group_name, log_stream_name, kept)], now, create_missing=False,
-            )
-            self._committed()
-        return PutLogEventsResult(f"{last:056d}", rejected)
+            if self._writer.running:
+                await self._writer.put(log_group_name, log_stream_name, kept, now)
+            else:  # not started (a bare service in a script): store before answering
+                await asyncio.to_thread(
+                    self.store.append,
+                    [EventBatch(log_group_name, log_stream_name, kept)], now,
+                    create_missing=False,
+                )
+                self._committed()
+        return PutLogEventsResult(f"{now:056d}", rejected)
+
+    async def _put_target(self, group: str, stream: str) -> int | None:
+        """The group's retention in days, once the group and the stream are known to exist."""
+        key = (group, stream)
+        if key in self._put_targets:
+            return self._put_targets[key]
+
+        def lookup() -> int | None:
+            record = self.store.get_group(group)
+            if record is None:
+                raise group_not_found()
+            if self.store.get_stream(group, stream) is None:
+                raise stream_not_found()
+            return record.retention_days
+
+        retention = await asyncio.to_thread(lookup)
+        self._put_targets[key] = retention
+        return retention
+
+    async def _settle(self, group: str | None) -> None:
+        """Read-your-writes: commit what is queued for ``group`` (any group when None)."""
+        if self._writer.holds(group):
+            await self._writer.flush()
 
     async def get_log_events(
         self,
@@ -287,6 +325,7 @@ class LogService:
         group = resolve_group_name(log_group_name, log_group_identifier)
         validate_stream_name(log_stream_name)
         limit = validate_limit(limit, 10_000, 10_000)
+        await self._settle(group)
         return await asyncio.to_thread(
             lambda: queries.get_log_events(
                 self.store, group, log_stream_name, start_time=start_time, end_time=end_time,
@@ -318,6 +357,7 @@ class LogService:
         names = _stream_filter(log_stream_names, log_stream_name_prefix)
         limit = validate_limit(limit, 10_000, 10_000)
         pattern = _parse_pattern(filter_pattern or "")
+        await self._settle(group)
         return await asyncio.to_thread(
             lambda: queries.filter_log_events(
                 self.store, group, pattern, stream_names=names,
@@ -342,6 +382,7 @@ class LogService:
         return follow(
             self.store, group, names, stream_prefix, pattern,
             commit_signal=lambda: self._commit_signal, poll_interval=self.tail_poll_interval,
+            settle=lambda: self._settle(group),
         )
 
     # -- retention -----------------------------------------------------------
@@ -353,6 +394,7 @@ class LogService:
         events, streams = await asyncio.to_thread(self.store.sweep, now)
         if streams:
             self._known.clear()
+            self._put_targets.clear()
         return SweepResult(events, streams)
 
     async def _sweep_periodically(self, interval: float) -> None:

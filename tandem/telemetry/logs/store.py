@@ -50,11 +50,13 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class EventBatch:
-    """Events for one stream, in the order to store them: ``(timestamp ms, message)`` pairs."""
+    """Events for one stream, in the order to store them: ``(timestamp ms, message)`` pairs;
+    ``ingestion_time`` (ms) when they were accepted earlier than the ``append`` call."""
 
     group: str
     stream: str
     events: Sequence[tuple[int, str]]
+    ingestion_time: int | None = None
 
 
 class LogStore(Protocol):
@@ -94,8 +96,9 @@ class LogStore(Protocol):
         self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool
     ) -> int:
         """Store the batches in one transaction, each event with the next seq; returns the last
-        seq given. A missing group or stream is created when ``create_missing``, else
-        ResourceNotFound (and nothing is stored)."""
+        seq given. Each batch's events get its ``ingestion_time``, or this call's. A missing
+        group or stream is created when ``create_missing``, else ResourceNotFound (and nothing
+        is stored)."""
         ...
 
     def read_stream(

@@ -8,7 +8,7 @@ after the start is missed or repeated), then waits for the service's next commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from .filter_pattern import FilterPattern
 from .model import FilteredLogEvent
@@ -29,8 +29,12 @@ async def follow(
     *,
     commit_signal: Callable[[], asyncio.Event | None],
     poll_interval: float,
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[list[FilteredLogEvent]]:
+    """``settle`` commits events accepted before the start, so the tail begins after them."""
     match_all, predicate = pattern.match_all, pattern.predicate
+    if settle is not None:
+        await settle()
     cursor = await asyncio.to_thread(store.last_seq)
     while True:
         # Take the signal before reading, so a commit in between is not missed.
