@@ -17,11 +17,9 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-import aiohttp
-from yarl import URL
-
 from ..telemetry.metrics import MetricRegistry, Series
 from .errors import EndpointNotFound, InvocationError, ModelError, ServiceUnavailable
+from .hop_client import HopClient, HopConnectError, HopDisconnected, HopTarget, render_headers
 from .model import ExecutionMode, RoutingStrategy
 
 __all__ = [
@@ -38,9 +36,6 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 MAX_HOP_PAYLOAD_BYTES = 5 * 1000 * 1000
 _NS = "AWS/SageMaker"
 _US = "Microseconds"
-# Headers the container must not get from aiohttp's defaults: a missing
-# Content-Type means "application/json" to SageMaker's toolkits, not octet-stream.
-_SKIP_AUTO = frozenset({"Content-Type", "Accept", "Accept-Encoding", "User-Agent"})
 
 
 @dataclasses.dataclass(slots=True)
@@ -79,8 +74,8 @@ class RoutedInstance:
     def __init__(self, instance_id: str, urls: Sequence[str]) -> None:
         self.instance_id = instance_id
         self.urls = tuple(urls)
-        # Parsed once here, not by aiohttp on every hop of every request.
-        self.targets = tuple(URL(u) for u in self.urls)
+        # Parsed and rendered once here, not on every hop of every request.
+        self.targets = tuple(HopTarget.from_url(u) for u in self.urls)
         self.outstanding = 0
 
 
@@ -88,20 +83,14 @@ _HeaderKey = tuple[str | None, str | None, str | None]
 _HEADER_CACHE_LIMIT = 256
 
 
-def _hop_headers(cache: dict[_HeaderKey, dict[str, str]], content_type: str | None,
-                 accept: str | None, custom: str | None) -> dict[str, str]:
-    """The headers of one hop, built once per distinct combination (almost always one or two
-    per endpoint) instead of once per hop; aiohttp copies them, never mutates them."""
+def _hop_headers(cache: dict[_HeaderKey, bytes], content_type: str | None,
+                 accept: str | None, custom: str | None) -> bytes:
+    """The header lines of one hop, rendered once per distinct combination (almost always one
+    or two per endpoint) instead of once per hop."""
     key = (content_type, accept, custom)
     headers = cache.get(key)
     if headers is None:
-        headers = {}
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        if accept is not None:
-            headers["Accept"] = accept
-        if custom is not None:
-            headers["X-Amzn-SageMaker-Custom-Attributes"] = custom
+        headers = render_headers(content_type, accept, custom)
         if len(cache) >= _HEADER_CACHE_LIMIT:
             cache.clear()
         cache[key] = headers
@@ -219,8 +208,8 @@ class Router:
         self.region = region
         self.invocation_timeout = invocation_timeout
         self._endpoints: dict[str, RoutedEndpoint] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._headers: dict[_HeaderKey, dict[str, str]] = {}
+        self._client: HopClient | None = None
+        self._headers: dict[_HeaderKey, bytes] = {}
         # Told when the router finds an instance dead (connection refused), so the manager
         # replaces it without waiting for the next /ping.
         self.on_dead_instance: Callable[[str, str], None] = lambda instance_id, why: None
@@ -243,20 +232,13 @@ class Router:
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, use_dns_cache=False,
-                                         keepalive_timeout=60)
-        # No cookie jar: a container's Set-Cookie must not ride along on other clients'
-        # requests, and skipping the jar saves work on every hop.
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=None),
-            skip_auto_headers=_SKIP_AUTO, auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        # No cookies, no decompression, no default headers: a hop forwards bytes.
+        self._client = HopClient()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     # -- the request path --------------------------------------------------
 
@@ -321,8 +303,8 @@ class Router:
     async def _chain(self, endpoint: RoutedEndpoint, variant: RoutedVariant,
                      instance: RoutedInstance, inv: Invocation,
                      indexes: Sequence[int]) -> InvocationResult:
-        session = self._session
-        assert session is not None, "Router.start() was not awaited"
+        client = self._client
+        assert client is not None, "Router.start() was not awaited"
         series = variant.series
         containers = variant.containers
         targets = instance.targets
@@ -347,29 +329,28 @@ class Router:
                                            accept if i == last else None, attributes)
                     t0 = perf()
                     try:
-                        async with session.post(targets[i], data=body, headers=headers) as resp:
-                            status = resp.status
-                            data = await resp.read()
-                            rtype = resp.headers.get("Content-Type")
-                            custom = resp.headers.get("X-Amzn-SageMaker-Custom-Attributes")
-                    except aiohttp.ClientConnectorError as exc:
+                        resp = await client.post(targets[i], headers, body)
+                    except HopConnectError as exc:
                         name = containers[i]
                         if i == first:
-                            raise _Refused(f"container {name}: {exc.__class__.__name__}") from None
+                            raise _Refused(f"container {name}: {exc}") from None
                         elapsed = (perf() - t0) * 1e6
                         self.on_dead_instance(instance.instance_id,
                                               f"container {name} refused a connection")
                         raise self._model_failure(
                             endpoint, variant, name, model_us + elapsed, 0,
-                            f"Connection to container {name} failed: {exc.__class__.__name__}",
+                            f"Connection to container {name} failed: {exc}",
                         ) from None
-                    except (aiohttp.ClientError, OSError) as exc:
+                    except (HopDisconnected, OSError) as exc:
                         elapsed = (perf() - t0) * 1e6
                         name = containers[i]
                         raise self._model_failure(
                             endpoint, variant, name, model_us + elapsed, 0,
-                            f"Connection to container {name} failed: {exc.__class__.__name__}",
+                            f"Connection to container {name} failed: {exc}",
                         ) from None
+                    status = resp.status
+                    data = resp.body
+                    custom = resp.custom_attributes
                     elapsed = (perf() - t0) * 1e6
                     model_us += elapsed
                     if series.container_latency:
@@ -389,7 +370,7 @@ class Router:
                             plain=True,
                         )
                     body = data
-                    content_type = rtype
+                    content_type = resp.content_type
         except TimeoutError:
             name = containers[i]
             elapsed = (perf() - t0) * 1e6
