@@ -274,7 +274,7 @@ class LogService:
         retention = await self._put_target(log_group_name, log_stream_name)
         now = self._now_ms()
         first, end, rejected = check_put_batch(log_events, now, retention)
-        kept = [(e.timestamp, _storable(e.message)) for e in log_events[first:end]]
+        kept = _storable_events(log_events[first:end])
         if kept:
             if self._writer.running:
                 await self._writer.put(log_group_name, log_stream_name, kept, now)
@@ -428,6 +428,16 @@ def _parse_pattern(text: str) -> FilterPattern:
             "constraint: Member must have length less than or equal to 1024"
         )
     return parse_filter_pattern(text)
+
+
+def _storable_events(events: Sequence[InputLogEvent]) -> list[tuple[int, str]]:
+    # One encode of all messages finds whether any holds a lone surrogate (joining never
+    # pairs them), instead of one encode per message.
+    try:
+        "".join([e.message for e in events]).encode("utf-8")
+    except UnicodeEncodeError:
+        return [(e.timestamp, _storable(e.message)) for e in events]
+    return [(e.timestamp, e.message) for e in events]
 
 
 def _storable(message: str) -> str:
