@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,10 @@ class TandemServer:
         assert server is not None and server.sockets
         self.port = server.sockets[0].getsockname()[1]
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        # Everything built so far lives as long as the server: move it out of the collector's
+        # generations so the full collections that requests trigger do not walk it each time.
+        gc.collect()
+        gc.freeze()
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
         return self.port
 

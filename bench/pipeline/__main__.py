@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results: list[report.SystemResult] = []
     overhead: dict[str, float] | None = None
+    other_overhead: dict[str, float] | None = None
     profile: dict[str, object] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         work = Path(tmp)
@@ -152,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             if cmd is not None:
                 _say("honesty check: precise client at c=1 on a fresh endpoint")
                 overhead = _honesty(cmd, work, args.honesty_requests)
+            other = next((s for s, r in live if args.compare_tree is not None
+                          and s.name == f"tandem cmd @{args.compare_tree.name}"), None)
+            if other is not None:
+                _say(f"honesty check of {other.name}")
+                other_overhead = _honesty(other, work, args.honesty_requests)
                 if args.profile:
                     profile = _profile(cmd, args, wrk, script, work)
         finally:
@@ -177,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for line in report.check_targets(results, overhead):
         print(line)
+    if other_overhead:
+        print(f"honesty of tandem cmd @{args.compare_tree.name}: "
+              f"{other_overhead['derived_us']:.0f} us derived vs OverheadLatency p50 "
+              f"{other_overhead['overhead_p50_us']:.0f} us "
+              f"({other_overhead['disagreement']:.0%} apart)")
     if profile:
         print(f"\nprofile of the tandem server at c=16 ({profile['samples']} samples, "
               f"{profile['path']}): top self time")
@@ -189,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS / f"pipeline-{stamp}.json"
     out.write_text(json.dumps({
         "machine": machine, "args": {k: v for k, v in vars(args).items()},
-        "peers": peers, "overhead": overhead, "profile": profile, "telemetry": telemetry,
+        "peers": peers, "overhead": overhead, "compare_overhead": other_overhead,
+        "profile": profile, "telemetry": telemetry,
         "results": [dataclasses.asdict(r) | {"loads": {c: dataclasses.asdict(x) | {
             "throughput": x.throughput} for c, x in r.loads.items()}} for r in results],
     }, indent=1, default=str))

@@ -24,6 +24,7 @@ from aiohttp.streams import StreamReader
 
 from ..errors import TandemError
 from . import runtime as runtime_api
+from .arrival import StampedApplication
 from .auth import AuthFailure, SignedRequest, verify
 from .aws_json import (
     AwsJsonService,
@@ -178,7 +179,8 @@ def build_app(
     middlewares = [_errors_middleware(protocols)]
     if auth_keys:
         middlewares.append(_auth_middleware(auth_keys, protocols, now))
-    app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=middlewares)
+    # Stamped: the runtime's OverheadLatency counts from when the request was parsed.
+    app = StampedApplication(client_max_size=CLIENT_MAX_SIZE, middlewares=middlewares)
 
     async def aws_root(request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")

@@ -20,6 +20,7 @@ from aiohttp import web
 from ..errors import TandemError
 from ..serving.errors import InvocationError, ModelError
 from ..serving.router import MAX_PAYLOAD_BYTES, Invocation, Router
+from .arrival import ARRIVED
 
 __all__ = ["add_routes", "error_response"]
 
@@ -69,7 +70,8 @@ def _header(request: web.Request, name: str, limit: int) -> str | None:
 
 
 async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
-    started = time.perf_counter()
+    # From when aiohttp parsed the request (``StampedApplication``), else from here.
+    started = request.get(ARRIVED) or time.perf_counter()
     router = request.app[_ROUTER]
     name = request.match_info["name"]
     variant = None
