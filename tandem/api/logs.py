@@ -24,7 +24,12 @@ from ..errors import (
     ResourceNotFound,
     TandemError,
 )
-from ..telemetry.logs import InputLogEvent, LogService
+from ..telemetry.logs import (
+    FilterLogEventsResult,
+    GetLogEventsResult,
+    InputLogEvent,
+    LogService,
+)
 from ..telemetry.logs.validation import GROUP_NOT_FOUND, resolve_group_name
 from .errors import lookup
 from .live_tail import LiveTailSession
@@ -147,6 +152,41 @@ def _log_events(events: list[dict[str, Any]]) -> list[InputLogEvent]:
     return out
 
 
+def render_get_log_events(result: GetLogEventsResult) -> dict[str, Any]:
+    """``to_wire(result)``, written out: a page holds up to 10,000 events."""
+    return {
+        "events": [
+            {"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion_time}
+            for e in result.events
+        ],
+        "nextForwardToken": result.next_forward_token,
+        "nextBackwardToken": result.next_backward_token,
+    }
+
+
+def render_filter_log_events(result: FilterLogEventsResult) -> dict[str, Any]:
+    """``to_wire(result)``, written out: a page holds up to 10,000 events."""
+    wire: dict[str, Any] = {
+        "events": [
+            {
+                "logStreamName": e.log_stream_name, "timestamp": e.timestamp,
+                "message": e.message, "ingestionTime": e.ingestion_time, "eventId": e.event_id,
+            }
+            for e in result.events
+        ]
+    }
+    if result.next_token is not None:
+        wire["nextToken"] = result.next_token
+    wire["searchedLogStreams"] = to_wire(result.searched_log_streams)
+    return wire
+
+
+_RENDERERS: dict[type, Callable[[Any], dict[str, Any]]] = {
+    GetLogEventsResult: render_get_log_events,
+    FilterLogEventsResult: render_filter_log_events,
+}
+
+
 class LogsService:
     target_prefix = "Logs_20140328"
     content_type = "application/x-amz-json-1.1"
@@ -218,7 +258,8 @@ class LogsService:
             result = await method(**kwargs)
             if result is None:
                 return {}
-            wire = to_wire(result)
+            render = _RENDERERS.get(type(result))
+            wire = to_wire(result) if render is None else render(result)
             if name == "DescribeLogStreams":
                 for stream in wire.get("logStreams", []):
                     stream["storedBytes"] = 0  # always 0 on AWS since 2019

@@ -82,11 +82,15 @@ def constraint_error(
     )
 
 
-def _check(value: Any, expected: type, where: str) -> Any:
+def _ok(value: Any, expected: type) -> bool:
     ok = isinstance(value, expected) and not (expected in (int, float) and isinstance(value, bool))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         ok = True
-    if not ok:
+    return ok
+
+
+def _check(value: Any, expected: type, where: str) -> Any:
+    if not _ok(value, expected):
         raise InvalidParameterValue(
             f"1 validation error detected: Value at '{where}' failed to satisfy constraint: "
             f"Member must be {_type_name(expected)}"
@@ -155,8 +159,11 @@ def parse_members(
             continue
         _check(value, member.type, where)
         if member.items is not None:
+            items = member.items
+            # The member path is only built for a bad item (a list may hold 10,000).
             for i, item in enumerate(value):
-                _check(item, member.items, f"{where}.{i + 1}.member")
+                if not _ok(item, items):
+                    _check(item, items, f"{where}.{i + 1}.member")
         _constraints(value, member, where)
         kwargs[snake(name)] = value
     return kwargs

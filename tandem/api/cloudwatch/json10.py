@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any
 
+from ..aws_json import decode_json, encode_json
 from .errors import MalformedRequest, WireError
 from .shapes import INPUTS, coerce, parse_time_text, wrong_type
 
@@ -46,7 +47,7 @@ def _scalar(kind: str, value: Any, path: str) -> Any:
 def decode(operation: str, body: bytes) -> dict[str, Any]:
     """The operation's members from a JSON body (an empty body is ``{}``)."""
     try:
-        data = json.loads(body) if body.strip() else {}
+        data = decode_json(body) if body.strip() else {}
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -55,7 +56,7 @@ def decode(operation: str, body: bytes) -> dict[str, Any]:
 
 
 def render(operation: str, result: dict[str, Any] | None) -> bytes:
-    return json.dumps(result or {}).encode()
+    return encode_json(result or {})
 
 
 def render_error(error: WireError, message: str) -> bytes:
