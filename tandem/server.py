@@ -146,7 +146,9 @@ class TandemServer:
         self.port = server.sockets[0].getsockname()[1]
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         # Everything built so far lives as long as the server: move it out of the collector's
-        # generations so the full collections that requests trigger do not walk it each time.
+        # generations so the full collections that requests trigger do not walk it each time
+        # (measured: a full collection of the ~55,000 start-up objects took ~20 ms, a stall
+        # for every request in flight; ~0 ms frozen).
         gc.collect()
         gc.freeze()
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
@@ -180,3 +182,6 @@ class TandemServer:
         await self.logs.stop()
         await asyncio.to_thread(self.flusher.stop)
         await asyncio.to_thread(self.store.close)
+        # Hand the start-up heap back to the collector (servers started in-process, as tests
+        # do, would otherwise keep theirs for good).
+        gc.unfreeze()

@@ -171,6 +171,12 @@ class _Connection(asyncio.Protocol):
         self._chunks.append(body)
 
     def on_message_complete(self) -> None:
+        if self._parser.get_status_code() < 200:
+            # An interim answer (100 Continue, 103 Early Hints): the real one follows.
+            self._chunks = []
+            self._content_type = self._custom = None
+            self._delimited = self._headers_done = False
+            return
         self._complete()
         if not self._parser.should_keep_alive():
             self._close()

@@ -275,6 +275,18 @@ async def test_error_status_and_body_come_back_as_they_are(client: HopClient) ->
         assert client.idle_connections(target) == 1
 
 
+async def test_interim_answer_is_skipped(client: HopClient) -> None:
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    server = Scripted(_always(interim + _OK))
+    async with server as target:
+        response = await client.post(target, b"", b"1")
+        assert (response.status, response.body, response.content_type) == (
+            200, b"ok", "text/plain"
+        )
+        assert (await client.post(target, b"", b"2")).body == b"ok"
+    assert server.connections == 1
+
+
 async def test_garbage_response_is_a_disconnect(client: HopClient) -> None:
     server = Scripted(_always(b"NOT HTTP AT ALL\r\n\r\n"))
     async with server as target:
