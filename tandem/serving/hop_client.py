@@ -26,6 +26,7 @@ __all__ = [
     "HopDisconnected",
     "HopResponse",
     "HopTarget",
+    "render_headers",
 ]
 
 # Response headers a hop keeps (lowercase, as bytes): the rest are not forwarded.
