@@ -560,8 +560,8 @@ class EndpointManager:
             fleet.desired = 0
         self.router.withdraw(running.endpoint.name)
         self._set_status(running, EndpointStatus.FAILED)
-        self._sync_variant_states(running)
-        await self._persist(running)
+        if running.persisting is not None:  # the ordered write _set_status queued
+            await asyncio.gather(running.persisting, return_exceptions=True)
 
     def _roll_back(self, running: _Running, reason: str) -> None:
         for fleet in (running.pending or {}).values():
@@ -606,11 +606,14 @@ class EndpointManager:
                 for instance_id in list(fleet.instances):
                     fleet.instances.pop(instance_id)
                     self._stop_instance(instance_id)
-        self._running.pop(running.endpoint.name, None)
         running.deleted = True
         if running.persisting is not None:
             await asyncio.gather(running.persisting, return_exceptions=True)
         await self._io(self.catalog.delete, _ENDPOINT, running.endpoint.name)
+        # Only now: until the document is gone, DescribeEndpoint must keep answering "Deleting"
+        # from memory, not an older status from the store (the endpoint_deleted waiter fails
+        # on "Failed").
+        self._running.pop(running.endpoint.name, None)
         shutil.rmtree(
             Path(self.settings.data_dir) / "instances" / running.endpoint.name, ignore_errors=True
         )
