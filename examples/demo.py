@@ -9,6 +9,7 @@ log streams. ``--keep-serving`` leaves the server running afterwards.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import socket
@@ -39,7 +40,9 @@ def _free_port(preferred: int) -> int:
 
 def _tandem(*args: str, check: bool = True) -> None:
     print(f"\n$ tandem {' '.join(args)}", flush=True)
-    result = subprocess.run([sys.executable, "-m", "tandem", *args], cwd=ROOT)
+    # Tables are wider than 80 columns; a terminal reports its own width, a pipe does not.
+    env = None if sys.stdout.isatty() else {**os.environ, "COLUMNS": "120"}
+    result = subprocess.run([sys.executable, "-m", "tandem", *args], cwd=ROOT, env=env)
     if check and result.returncode != 0:
         raise SystemExit(f"tandem {args[0]} failed with exit code {result.returncode}")
 
