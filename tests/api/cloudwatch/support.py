@@ -3,7 +3,6 @@ onto one CloudWatch protocol each."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -16,37 +15,17 @@ import boto3
 import botocore.model
 from botocore.config import Config
 
-from tandem.config import Settings
-from tandem.server import TandemServer
+from tests.server_thread import ServerThread as _ServerThread
 
 PROTOCOLS = ("json", "query", "smithy-rpc-v2-cbor")
 _PATCH_LOCK = threading.Lock()
 
 
-class ServerThread:
-    """``TandemServer`` on 127.0.0.1 port 0, driven by an event loop on a daemon thread."""
+class ServerThread(_ServerThread):
+    """The shared in-process server, flushing metrics every ``flush_interval`` seconds."""
 
     def __init__(self, data_dir: Path, flush_interval: float = 0.2) -> None:
-        self.server = TandemServer(
-            Settings(port=0, data_dir=data_dir, metrics_flush_interval=flush_interval)
-        )
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(60)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(60)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+        super().__init__(data_dir, metrics_flush_interval=flush_interval)
 
 
 def cloudwatch_client(url: str, protocol: str, **config: Any) -> Any:

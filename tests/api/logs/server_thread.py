@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from pathlib import Path
 
 import boto3
 from botocore.config import Config
 
-from tandem.config import Settings
-from tandem.server import TandemServer
+from tests.server_thread import ServerThread as _ServerThread
 
 __all__ = ["ServerThread", "logs_client", "aws_client"]
 
 
-class ServerThread:
-    """``TandemServer`` on 127.0.0.1 port 0, driven by an event loop on a daemon thread."""
+class ServerThread(_ServerThread):
+    """The shared in-process server, committing log batches every 0.1 s."""
 
     def __init__(self, data_dir: Path, **settings: object) -> None:
-        self.server = TandemServer(
-            Settings(port=0, data_dir=data_dir, logs_flush_interval=0.1, **settings)
-        )  # type: ignore[arg-type]
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(60)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(60)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+        settings.setdefault("logs_flush_interval", 0.1)
+        super().__init__(data_dir, **settings)
 
 
 def aws_client(service: str, url: str, **config: object):  # type: ignore[no-untyped-def]
