@@ -304,6 +304,12 @@ class HopClient:
         """How many pooled connections wait for ``target`` (for tests and diagnostics)."""
         return len(self._pools.get((target.host, target.port), ()))
 
+    def forget(self, host: str, port: int) -> None:
+        """Drop the pool of a container that left the rotation, closing its idle connections
+        (connections still answering finish; the stopped container closes them)."""
+        for conn in self._pools.pop((host, port), ()):
+            conn.abort()
+
     async def close(self) -> None:
         self._closed = True
         for idle in self._pools.values():

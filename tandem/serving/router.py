@@ -59,6 +59,10 @@ class InvocationResult:
     model_latency_us: float
 
 
+def _addresses(endpoint: RoutedEndpoint) -> set[tuple[str, int]]:
+    return {(t.host, t.port) for v in endpoint.variants for i in v.instances for t in i.targets}
+
+
 class _Refused(Exception):
     """The first container of an instance refused the connection: the request never started."""
 
@@ -217,10 +221,21 @@ class Router:
     # -- snapshot ----------------------------------------------------------
 
     def publish(self, endpoint: RoutedEndpoint) -> None:
+        old = self._endpoints.get(endpoint.name)
         self._endpoints[endpoint.name] = endpoint
+        if old is not None:
+            self._forget(_addresses(old) - _addresses(endpoint))
 
     def withdraw(self, name: str) -> None:
-        self._endpoints.pop(name, None)
+        old = self._endpoints.pop(name, None)
+        if old is not None:
+            self._forget(_addresses(old))
+
+    def _forget(self, addresses: set[tuple[str, int]]) -> None:
+        # Containers that left the rotation: their pools go (replaced instances get new ports).
+        if self._client is not None:
+            for host, port in addresses:
+                self._client.forget(host, port)
 
     def endpoint(self, name: str) -> RoutedEndpoint | None:
         return self._endpoints.get(name)

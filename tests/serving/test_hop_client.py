@@ -293,3 +293,27 @@ async def test_garbage_response_is_a_disconnect(client: HopClient) -> None:
         with pytest.raises(HopDisconnected):
             await client.post(target, b"", b"1")
         assert client.idle_connections(target) == 0
+
+
+async def test_forget_closes_idle_connections_and_drops_the_pool() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=b"ok")
+
+    app = web.Application()
+    app.router.add_post("/invocations", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = HopClient()
+    target = HopTarget.from_url(f"http://127.0.0.1:{port}/invocations")
+    try:
+        assert (await client.post(target, b"", b"x")).body == b"ok"
+        assert client.idle_connections(target) == 1
+        client.forget("127.0.0.1", port)
+        assert client.idle_connections(target) == 0
+        assert (await client.post(target, b"", b"x")).body == b"ok"  # a fresh pool works
+    finally:
+        await client.close()
+        await runner.cleanup()
