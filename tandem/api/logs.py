@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -27,7 +28,7 @@ from ..errors import (
 from ..telemetry.logs import (
     FilterLogEventsResult,
     GetLogEventsResult,
-    InputLogEvent,
+    InputLogEvents,
     LogService,
 )
 from ..telemetry.logs.validation import GROUP_NOT_FOUND, resolve_group_name
@@ -134,8 +135,19 @@ _IGNORED = {
 }
 
 
-def _log_events(events: list[dict[str, Any]]) -> list[InputLogEvent]:
-    out = []
+_TIMESTAMP, _MESSAGE = operator.itemgetter("timestamp"), operator.itemgetter("message")
+
+
+def _log_events(events: list[dict[str, Any]]) -> InputLogEvents:
+    """The batch's two columns, lifted out in C (``parse_members`` saw that each is a dict);
+    only a batch with a missing or mistyped member is walked in Python, to name it."""
+    try:
+        timestamps, messages = list(map(_TIMESTAMP, events)), list(map(_MESSAGE, events))
+    except KeyError:
+        pass
+    else:
+        if set(map(type, timestamps)) <= {int} and set(map(type, messages)) <= {str}:
+            return InputLogEvents(timestamps, messages)
     for i, event in enumerate(events):
         timestamp, message = event.get("timestamp"), event.get("message")
         if not isinstance(timestamp, int) or isinstance(timestamp, bool):
@@ -148,8 +160,7 @@ def _log_events(events: list[dict[str, Any]]) -> list[InputLogEvent]:
                 f"1 validation error detected: Value at 'logEvents.{i + 1}.member.message' "
                 "failed to satisfy constraint: Member must be a string"
             )
-        out.append(InputLogEvent(timestamp, message))
-    return out
+    return InputLogEvents([e["timestamp"] for e in events], [e["message"] for e in events])
 
 
 def render_get_log_events(result: GetLogEventsResult) -> dict[str, Any]:

@@ -82,6 +82,12 @@ def constraint_error(
     )
 
 
+# The exact types that pass ``_ok`` for each expected type: JSON decoders build only these.
+_EXACT: dict[type, set[type]] = {
+    str: {str}, int: {int}, float: {float, int}, bool: {bool}, list: {list}, dict: {dict}
+}
+
+
 def _ok(value: Any, expected: type) -> bool:
     ok = isinstance(value, expected) and not (expected in (int, float) and isinstance(value, bool))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -160,10 +166,12 @@ def parse_members(
         _check(value, member.type, where)
         if member.items is not None:
             items = member.items
-            # The member path is only built for a bad item (a list may hold 10,000).
-            for i, item in enumerate(value):
-                if not _ok(item, items):
-                    _check(item, items, f"{where}.{i + 1}.member")
+            # One C-level pass over the item types decides a good list (it may hold 10,000);
+            # the member path is only built for a bad item.
+            if not set(map(type, value)) <= _EXACT.get(items, set()):
+                for i, item in enumerate(value):
+                    if not _ok(item, items):
+                        _check(item, items, f"{where}.{i + 1}.member")
         _constraints(value, member, where)
         kwargs[snake(name)] = value
     return kwargs

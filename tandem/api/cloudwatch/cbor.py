@@ -16,7 +16,7 @@ from typing import Any
 import cbor2
 
 from .errors import MalformedRequest, WireError
-from .shapes import INPUTS, OUTPUTS, Shape, coerce, wrong_type
+from .shapes import OUTPUTS, Shape, input_coercer, wrong_type
 
 __all__ = ["CONTENT_TYPE", "decode", "render", "render_error", "operation_from_path"]
 
@@ -78,7 +78,7 @@ def decode(operation: str, body: bytes) -> dict[str, Any]:
     data = _undefined_to_none(data)
     if not isinstance(data, dict):
         raise MalformedRequest("The request body must be a CBOR map.")
-    return coerce(data, INPUTS[operation], _scalar)
+    return input_coercer(operation, _scalar)(data)
 
 
 def _tagged(value: Any, shape: Shape) -> Any:

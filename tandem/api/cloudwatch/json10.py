@@ -14,7 +14,7 @@ from typing import Any
 
 from ..aws_json import decode_json, encode_json
 from .errors import MalformedRequest, WireError
-from .shapes import INPUTS, coerce, parse_time_text, wrong_type
+from .shapes import input_coercer, parse_time_text, wrong_type
 
 __all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "decode", "render", "render_error"]
 
@@ -52,7 +52,7 @@ def decode(operation: str, body: bytes) -> dict[str, Any]:
         raise MalformedRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedRequest("The request body must be a JSON object.")
-    return coerce(data, INPUTS[operation], _scalar)
+    return input_coercer(operation, _scalar)(data)
 
 
 def render(operation: str, result: dict[str, Any] | None) -> bytes:

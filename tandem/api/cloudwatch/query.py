@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from ...errors import MissingParameter
 from .errors import MalformedRequest
-from .shapes import INPUTS, Shape, coerce, parse_time_text, wrong_type
+from .shapes import INPUTS, Shape, input_coercer, parse_time_text, wrong_type
 
 __all__ = ["CONTENT_TYPE", "VERSION", "parse_form", "decode", "decode_form"]
 
@@ -126,7 +126,7 @@ def _scalar(kind: str, value: Any, path: str) -> Any:
 def decode(operation: str, params: Mapping[str, str]) -> dict[str, Any]:
     """The operation's members from the form parameters (``Action``/``Version`` aside)."""
     tree = _tree({k: v for k, v in params.items() if k not in ("Action", "Version")})
-    return coerce(_shape_tree(tree, INPUTS[operation], ""), INPUTS[operation], _scalar)
+    return input_coercer(operation, _scalar)(_shape_tree(tree, INPUTS[operation], ""))
 
 
 def decode_form(

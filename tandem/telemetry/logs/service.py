@@ -30,6 +30,7 @@ from .model import (
     FilterLogEventsResult,
     GetLogEventsResult,
     InputLogEvent,
+    InputLogEvents,
     LogGroup,
     LogStream,
     PutLogEventsResult,
@@ -262,7 +263,7 @@ class LogService:
         self,
         log_group_name: str,
         log_stream_name: str,
-        log_events: Sequence[InputLogEvent],
+        log_events: InputLogEvents | Sequence[InputLogEvent],
         sequence_token: str | None = None,
     ) -> PutLogEventsResult:
         """Accept a batch with PutLogEvents semantics; ``sequence_token`` is ignored.
@@ -273,8 +274,9 @@ class LogService:
         validate_stream_name(log_stream_name)
         retention = await self._put_target(log_group_name, log_stream_name)
         now = self._now_ms()
-        first, end, rejected = check_put_batch(log_events, now, retention)
-        kept = _storable_events(log_events[first:end])
+        batch = InputLogEvents.of(log_events)
+        first, end, rejected = check_put_batch(batch, now, retention)
+        kept = _storable_events(batch.timestamps[first:end], batch.messages[first:end])
         if kept:
             if self._writer.running:
                 await self._writer.put(log_group_name, log_stream_name, kept, now)
@@ -430,14 +432,14 @@ def _parse_pattern(text: str) -> FilterPattern:
     return parse_filter_pattern(text)
 
 
-def _storable_events(events: Sequence[InputLogEvent]) -> list[tuple[int, str]]:
+def _storable_events(timestamps: list[int], messages: list[str]) -> list[tuple[int, str]]:
     # One encode of all messages finds whether any holds a lone surrogate (joining never
     # pairs them), instead of one encode per message.
     try:
-        "".join([e.message for e in events]).encode("utf-8")
+        "".join(messages).encode("utf-8")
     except UnicodeEncodeError:
-        return [(e.timestamp, _storable(e.message)) for e in events]
-    return [(e.timestamp, e.message) for e in events]
+        return list(zip(timestamps, map(_storable, messages), strict=True))
+    return list(zip(timestamps, messages, strict=True))
 
 
 def _storable(message: str) -> str:

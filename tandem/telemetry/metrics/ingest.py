@@ -10,6 +10,7 @@ AWS uses in every protocol. Dimensions are limited to the core's 10
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -82,11 +83,29 @@ class _Checked:
     stats: tuple[float, float, float, float] | None
 
 
+@functools.lru_cache(maxsize=8192)
+def _valid_names(
+    metric_name: str, dimensions: tuple[tuple[str, str], ...]
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return validate_metric_name(metric_name), normalize_dimensions(dimensions)
+
+
+def _series_names(
+    metric_name: str, dimensions: Sequence[tuple[str, str]] | None
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The validated name and sorted dimensions of a datum's series. Clients send the same
+    series call after call, so the answers for the last 8,192 are remembered (only valid
+    ones: a refusal raises and is not cached)."""
+    try:
+        return _valid_names(metric_name, tuple(dimensions or ()))
+    except TypeError:  # an unhashable name or dimension: check it uncached, to name it
+        return validate_metric_name(metric_name), normalize_dimensions(list(dimensions or ()))
+
+
 def _validate(datum: MetricDatum, where: str, now: float) -> _Checked:
     if datum.metric_name is None:
         raise MissingParameter(f"The parameter {where}.MetricName is required.")
-    name = validate_metric_name(datum.metric_name)
-    dims = normalize_dimensions(list(datum.dimensions or ()))
+    name, dims = _series_names(datum.metric_name, datum.dimensions)
     unit = "None" if datum.unit is None else datum.unit
     if unit not in UNITS:
         raise InvalidParameterValue(

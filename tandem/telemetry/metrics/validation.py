@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 
 from tandem.errors import InvalidParameterValue
@@ -53,6 +54,9 @@ UNITS: frozenset[str] = frozenset(
 MAX_DIMENSIONS = 10
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _check_text(what: str, text: object, max_len: int) -> str:
     if not isinstance(text, str):
         raise InvalidParameterValue(f"The parameter {what} must be a string.")
@@ -64,7 +68,7 @@ def _check_text(what: str, text: object, max_len: int) -> str:
         raise InvalidParameterValue(f"The parameter {what} must contain only ASCII characters.")
     if text.startswith(":"):
         raise InvalidParameterValue(f"The parameter {what} must not start with ':'.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if _CONTROL.search(text):
         raise InvalidParameterValue(f"The parameter {what} must not contain control characters.")
     if text.isspace():
         raise InvalidParameterValue(
