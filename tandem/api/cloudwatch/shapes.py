@@ -171,7 +171,12 @@ def _compile(shape: Shape, scalar: ScalarRule) -> Callable[[Any], Any]:
     """``coerce(value, shape, scalar)`` without building any member path: a closure per shape
     that raises ``_Refused`` where ``coerce`` would raise an error."""
     if shape.kind == "structure":
-        members = {name: _compile(member, scalar) for name, member in shape.members.items()}
+        # Per member: the type its rule hands back unchanged (None for a nested shape), and
+        # the rule, so a scalar already of that type is kept without a call.
+        members = {
+            name: (_IDENTITY.get(member.kind), _compile(member, scalar))
+            for name, member in shape.members.items()
+        }
         required = shape.required
 
         def structure(value: Any) -> dict[str, Any]:
@@ -180,9 +185,9 @@ def _compile(shape: Shape, scalar: ScalarRule) -> Callable[[Any], Any]:
             # Walk the members present (a datum sends 3-4 of its 9), then check the required.
             out = {}
             for name, item in value.items():
-                convert = members.get(name)
-                if convert is not None and item is not None:
-                    out[name] = convert(item)
+                rule = members.get(name)
+                if rule is not None and item is not None:
+                    out[name] = item if type(item) is rule[0] else rule[1](item)
             if not required <= out.keys():
                 raise _Refused
             return out
