@@ -6,10 +6,13 @@ that closes and opens the same storage again).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tandem.errors import ResourceAlreadyExists, ResourceNotFound
 from tandem.store.sqlite.database import Database
@@ -17,6 +20,7 @@ from tandem.store.sqlite.logs import SQLiteLogStore
 from tandem.telemetry.logs.store import EventBatch, LogStore
 
 DAY = 86_400_000
+_GROUPS = itertools.count()
 
 
 class _SQLite:
@@ -248,3 +252,50 @@ def test_reopen_keeps_schema_version(backend: _SQLite, tmp_path: Path) -> None:
     def check(c):  # type: ignore[no-untyped-def]
         return c.execute("SELECT version FROM schema_version WHERE component = 'logs'").fetchone()
     assert backend.db.read(check) == (1,)
+
+
+_events = st.lists(
+    st.tuples(st.sampled_from("abc"), st.integers(0, 40), st.text("xyz", min_size=1, max_size=30)),
+    min_size=1, max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=_events,
+    stream=st.sampled_from("abc"),
+    start=st.none() | st.integers(0, 40),
+    end=st.none() | st.integers(0, 41),
+    cursor=st.none() | st.tuples(st.booleans(), st.integers(0, 40), st.integers(0, 70)),
+    limit=st.integers(1, 20),
+    newest_first=st.booleans(),
+)
+def test_read_stream_matches_a_naive_read(
+    backend: _SQLite, events: list[tuple[str, int, str]], stream: str, start: int | None,
+    end: int | None, cursor: tuple[bool, int, int] | None, limit: int, newest_first: bool,
+) -> None:
+    """Whichever way the store reads (the stream index, or the group's rows when one stream
+    holds nearly all of the group's bytes), a page is the naive page of the stream's events."""
+    store = backend.store
+    group = f"/p{next(_GROUPS)}"
+    for name in "abc":
+        store.ensure_stream(group, name, 0)
+    stored: list[tuple[int, int, str, str]] = []  # (timestamp, seq, stream, message)
+    for name, ts, message in events:
+        seq = _put(store, group, name, [(ts, message)], at=1)
+        stored.append((ts, seq, name, message))
+    after = before = None
+    if cursor is not None:
+        forward, ts, seq = cursor
+        after, before = ((ts, seq), None) if forward else (None, (ts, seq))
+    mine = sorted((ts, seq, m) for ts, seq, s, m in stored if s == stream)
+    mine = [
+        e for e in mine
+        if (start is None or e[0] >= start) and (end is None or e[0] < end)
+        and (after is None or e[:2] > after) and (before is None or e[:2] < before)
+    ]
+    expected = mine[-limit:] if newest_first or before is not None else mine[:limit]
+    got = store.read_stream(group, stream, start=start, end=end, after=after, before=before,
+                            limit=limit, newest_first=newest_first or before is not None)
+    assert [(e.timestamp, e.seq, e.message) for e in got] == expected
+    assert {e.stream_name for e in got} <= {stream}

@@ -9,6 +9,7 @@ reused after a sweep. Filter terms run as
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -123,6 +124,22 @@ class SQLiteLogStore:
             sql += " AND name LIKE ? ESCAPE '\\'"
             args.append(_like_prefix(prefix))
         return {int(i): n for i, n in conn.execute(sql, args)}
+
+    @staticmethod
+    def _dominant_span(
+        conn: sqlite3.Connection, group_id: int, stream_id: int
+    ) -> tuple[int, int] | None:
+        """The stream's [first, last] event times when it holds at least 90% of its group's
+        bytes (then its rows are most of the group's rows over that span), else None."""
+        row = conn.execute(
+            "SELECT s.first_event_time, s.last_event_time, s.stored_bytes, g.stored_bytes "
+            "FROM log_streams s JOIN log_groups g ON g.id = s.group_id WHERE s.id = ?",
+            (stream_id,),
+        ).fetchone()
+        first, last, stream_bytes, group_bytes = row
+        if first is None or stream_bytes * 10 < group_bytes * 9:
+            return None
+        return int(first), int(last)
 
     # -- groups --------------------------------------------------------------
 
@@ -333,12 +350,24 @@ class SQLiteLogStore:
         newest_first: bool,
     ) -> list[StoredEvent]:
         def run(conn: sqlite3.Connection) -> list[StoredEvent]:
-            _, stream_id = self._stream_id(conn, group, stream)
+            group_id, stream_id = self._stream_id(conn, group, stream)
+            # The stream's name is bound as a column, so each row is StoredEvent's arguments.
             sql = (
-                "SELECT seq, timestamp, ingestion_time, message FROM log_events "
-                "WHERE stream_id = ?"
+                "SELECT seq, ?, timestamp, ingestion_time, message FROM log_events "
+                "INDEXED BY log_events_by_stream WHERE stream_id = ?"
             )
-            args: list[Any] = [stream_id]
+            args: list[Any] = [stream, stream_id]
+            span = self._dominant_span(conn, group_id, stream_id)
+            if span is not None:
+                # The stream holds nearly all of its group's events: read the group's rows in
+                # their stored (time) order over the stream's own time span and skip the few
+                # of other streams, instead of one lookup per row through the stream index.
+                sql = (
+                    "SELECT seq, ?, timestamp, ingestion_time, message FROM log_events "
+                    "NOT INDEXED WHERE group_id = ? AND stream_id = ? "
+                    "AND timestamp >= ? AND timestamp <= ?"
+                )
+                args = [stream, group_id, stream_id, *span]
             if start is not None:
                 sql += " AND timestamp >= ?"
                 args.append(start)
@@ -354,10 +383,10 @@ class SQLiteLogStore:
             order = " DESC" if newest_first else ""
             sql += f" ORDER BY timestamp{order}, seq{order} LIMIT ?"
             args.append(limit)
-            rows = conn.execute(sql, args).fetchall()
+            rows = list(itertools.starmap(StoredEvent, conn.execute(sql, args)))
             if newest_first:
                 rows.reverse()
-            return [StoredEvent(r[0], stream, r[1], r[2], r[3]) for r in rows]
+            return rows
 
         return self.db.read(run)
 
