@@ -127,7 +127,7 @@ async def _body(request: web.Request) -> Any:
     except web.HTTPRequestEntityTooLarge:
         raise RequestTooLarge("The request body is too large.") from None
     try:
-        body = decode_json(raw) if raw.strip() else {}
+        body = decode_json(raw) if raw and not raw.isspace() else {}  # no copy of the body
     except (ValueError, UnicodeDecodeError) as exc:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

@@ -7,8 +7,6 @@ Texts marked [V-AWS] in the reference are copied verbatim; the others follow AWS
 from __future__ import annotations
 
 import bisect
-import itertools
-import operator
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -159,7 +157,7 @@ def check_put_batch(
         _only(messages, str)
         and all(messages)
         and _only(timestamps, int)
-        and all(map(operator.le, timestamps, itertools.islice(timestamps, 1, None)))
+        and timestamps == sorted(timestamps)  # timsort: one C pass over a sorted list
     ):
         _check_each(timestamps, messages)
     size = len("".join(messages).encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD * count
@@ -192,6 +190,13 @@ def check_put_batch(
     return first, end, info
 
 
+def _wrong_type(member: str, kind: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"1 validation error detected: Value at '{member}' failed to satisfy constraint: "
+        f"Member must be {kind}"
+    )
+
+
 def _only(values: list[Any], kind: type) -> bool:
     """Every value is exactly ``kind`` (so no bool passes for an int)."""
     return set(map(type, values)) <= {kind}
@@ -201,16 +206,15 @@ def _check_each(timestamps: list[Any], messages: list[Any]) -> None:
     """Event by event: the error of the first event that breaks a rule, in AWS's order."""
     previous = None
     for index, (timestamp, message) in enumerate(zip(timestamps, messages, strict=True)):
-        if not isinstance(message, str) or not message:
+        if not isinstance(message, str):
+            raise _wrong_type(f"logEvents.{index + 1}.member.message", "a string")
+        if not message:
             raise _constraint(
                 message, f"logEvents.{index + 1}.member.message",
                 "Member must have length greater than or equal to 1",
             )
         if isinstance(timestamp, bool) or not isinstance(timestamp, int):
-            raise _constraint(
-                timestamp, f"logEvents.{index + 1}.member.timestamp",
-                "Member must be an integer",
-            )
+            raise _wrong_type(f"logEvents.{index + 1}.member.timestamp", "an integer")
         if previous is not None and timestamp < previous:
             raise InvalidParameterValue(
                 "Log events in a single PutLogEvents request must be in chronological order."

@@ -326,3 +326,51 @@ def test_paginators(logs) -> None:  # type: ignore[no-untyped-def]
     assert len(pages) >= 4
     assert all(p["searchedLogStreams"] == [] for p in pages)
     assert "nextToken" not in pages[-1]
+
+
+def _post_raw(url: str, operation: str, body: object) -> tuple[int, dict[str, str]]:
+    """A request botocore would refuse to send (it checks types): what other clients may send."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url + "/", data=json.dumps(body).encode(), method="POST",
+        headers={"X-Amz-Target": f"Logs_20140328.{operation}",
+                 "Content-Type": "application/x-amz-json-1.1"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize(
+    ("bad", "member", "constraint"),
+    [
+        ({"timestamp": "1", "message": "m"}, "timestamp", "Member must be an integer"),
+        ({"timestamp": True, "message": "m"}, "timestamp", "Member must be an integer"),
+        ({"message": "m"}, "timestamp", "Member must be an integer"),
+        ({"timestamp": 0, "message": 7}, "message", "Member must be a string"),
+        ({"timestamp": 0}, "message", "Member must be a string"),
+    ],
+)
+def test_mistyped_event_is_named_and_nothing_is_stored(  # type: ignore[no-untyped-def]
+    server, logs, stream, bad, member, constraint
+) -> None:
+    group, name = stream
+    now = _now_ms()
+    good = {"timestamp": now - 10, "message": "kept?"}
+    if "timestamp" in bad and bad["timestamp"] == 0:
+        bad = {**bad, "timestamp": now - 5}
+    events = [good, good, bad, {"timestamp": now, "message": "after"}]
+    status, body = _post_raw(server.url, "PutLogEvents",
+                             {"logGroupName": group, "logStreamName": name, "logEvents": events})
+    assert status == 400
+    assert body == {
+        "__type": "InvalidParameterException",
+        "message": f"1 validation error detected: Value at 'logEvents.3.member.{member}' "
+                   f"failed to satisfy constraint: {constraint}",
+    }
+    assert logs.get_log_events(logGroupName=group, logStreamName=name)["events"] == []
