@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tandem.errors import ResourceAlreadyExists, ResourceNotFound
 from tandem.store.sqlite.database import Database
-from tandem.store.sqlite.logs import SQLiteLogStore
+from tandem.store.sqlite.logs import MIGRATIONS, SQLiteLogStore
 from tandem.telemetry.logs.store import EventBatch, LogStore
 
 DAY = 86_400_000
@@ -251,7 +251,7 @@ def test_reopen_keeps_schema_version(backend: _SQLite, tmp_path: Path) -> None:
     backend.reopen()
     def check(c):  # type: ignore[no-untyped-def]
         return c.execute("SELECT version FROM schema_version WHERE component = 'logs'").fetchone()
-    assert backend.db.read(check) == (1,)
+    assert backend.db.read(check) == (len(MIGRATIONS),) == (2,)
 
 
 _events = st.lists(

@@ -30,6 +30,14 @@ from tandem.telemetry.logs.validation import (
 )
 
 from .database import Database
+from .log_blocks import (
+    BLOCKS_MIGRATION,
+    BlockWriter,
+    backfill_blocks,
+    delete_stream_from_blocks,
+    search_blocks,
+    sweep_blocks,
+)
 
 __all__ = ["SQLiteLogStore", "MIGRATIONS"]
 
@@ -70,7 +78,15 @@ MIGRATIONS = [
     CREATE TABLE log_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL);
     INSERT INTO log_sequence (id, last_seq) VALUES (1, 0);
     """,
+    lambda conn: _add_blocks(conn),
 ]
+
+
+def _add_blocks(conn: sqlite3.Connection) -> None:
+    for statement in BLOCKS_MIGRATION.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    backfill_blocks(conn)
 
 _GROUP_COLS = "name, creation_time, retention_days, stored_bytes"
 _STREAM_COLS = (
@@ -185,6 +201,7 @@ class SQLiteLogStore:
         def run(conn: sqlite3.Connection) -> None:
             group_id = self._group_id(conn, name)
             conn.execute("DELETE FROM log_events WHERE group_id = ?", (group_id,))
+            conn.execute("DELETE FROM log_blocks WHERE group_id = ?", (group_id,))
             conn.execute("DELETE FROM log_groups WHERE id = ?", (group_id,))
 
         self.db.write(run)
@@ -282,6 +299,7 @@ class SQLiteLogStore:
                 "SELECT stored_bytes FROM log_streams WHERE id = ?", (stream_id,)
             ).fetchone()[0]
             conn.execute("DELETE FROM log_events WHERE stream_id = ?", (stream_id,))
+            delete_stream_from_blocks(conn, group_id, stream_id)
             conn.execute("DELETE FROM log_streams WHERE id = ?", (stream_id,))
             conn.execute(
                 "UPDATE log_groups SET stored_bytes = stored_bytes - ? WHERE id = ?",
@@ -297,6 +315,7 @@ class SQLiteLogStore:
     ) -> int:
         def run(conn: sqlite3.Connection) -> int:
             start = last = conn.execute("SELECT last_seq FROM log_sequence").fetchone()[0]
+            blocks = BlockWriter()
             for batch in batches:
                 if not batch.events:
                     continue
@@ -316,6 +335,7 @@ class SQLiteLogStore:
                         for seq, (ts, msg) in enumerate(batch.events, first_seq)
                     ],
                 )
+                blocks.add(group_id, stream_id, ingested, first_seq, batch.events)
                 last = first_seq + len(batch.events) - 1
                 size = sum(len(msg.encode("utf-8")) for _, msg in batch.events)
                 first_ts = min(ts for ts, _ in batch.events)
@@ -331,6 +351,7 @@ class SQLiteLogStore:
                     "UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE id = ?",
                     (size, group_id),
                 )
+            blocks.flush(conn)
             if last != start:
                 conn.execute("UPDATE log_sequence SET last_seq = ?", (last,))
             return int(last)
@@ -407,12 +428,26 @@ class SQLiteLogStore:
             streams = self._stream_ids(conn, group_id, stream_names, stream_prefix)
             if not streams:
                 return []
+            chosen = stream_names is not None or bool(stream_prefix)
+            if terms:
+                lower = start if after is None else (
+                    after[0] if start is None else max(start, after[0])
+                )
+                hits = search_blocks(
+                    conn, group_id, terms, streams=set(streams) if chosen else None,
+                    lower=lower, upper=end, after=after, limit=limit,
+                )
+                return [
+                    StoredEvent(h.seq, streams[h.stream_id], h.timestamp, h.ingestion_time,
+                                h.message)
+                    for h in hits
+                ]  # fmt: skip
             sql = (
                 "SELECT seq, stream_id, timestamp, ingestion_time, message FROM log_events "
                 "WHERE group_id = ?"
             )
             args: list[Any] = [group_id]
-            if stream_names is not None or stream_prefix:
+            if chosen:
                 sql += f" AND stream_id IN ({','.join('?' * len(streams))})"
                 args += list(streams)
             lower = start
@@ -499,6 +534,7 @@ class SQLiteLogStore:
                         "DELETE FROM log_events WHERE group_id = ? AND timestamp < ?",
                         (group_id, cutoff),
                     )
+                    sweep_blocks(conn, group_id, cutoff)
                 for stream_id, count, size in touched:
                     events += count
                     conn.execute(
