@@ -21,7 +21,8 @@ class SQLiteStore:
         self._databases = [
             Database(self.data_dir / "catalog.db"),
             Database(self.data_dir / "metrics.db"),
-            Database(self.data_dir / "logs.db"),
+            # 16 KiB pages: a 128 KiB message block spans 8 pages, not 32.
+            Database(self.data_dir / "logs.db", page_size=16384),
         ]
         catalog_db, metrics_db, logs_db = self._databases
         self.catalog = SQLiteCatalogStore(catalog_db)

@@ -28,11 +28,17 @@ _STOP = object()
 _MAX_BATCH = 512
 
 
+READER_MMAP_BYTES = 1 << 30  # address space, not memory: pages load as they are touched
+
+
 class Database:
     """A SQLite file in WAL mode with a single writer thread and per-thread readers."""
 
-    def __init__(self, path: str | Path, *, name: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, name: str | None = None, page_size: int | None = None
+    ) -> None:
         self.path = Path(path)
+        self.page_size = page_size
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.name = name or self.path.stem
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -51,6 +57,10 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        if self.page_size is not None:
+            # Takes effect only when the file is new (before WAL mode): an existing file keeps
+            # the page size it was made with.
+            conn.execute(f"PRAGMA page_size={int(self.page_size)}")
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a process kill (the WAL is in the page cache);
         # only an OS crash can lose the last transactions.
@@ -64,6 +74,9 @@ class Database:
         if conn is None:
             conn = self._connect()
             conn.execute("PRAGMA query_only=ON")
+            # Readers map the file: a page read is a memory access, not a read() into the
+            # connection's own cache (which each reader thread would fill separately).
+            conn.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)

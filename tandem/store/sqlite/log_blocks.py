@@ -19,9 +19,9 @@ The cost: messages are stored twice, and an append writes about 3 us more per ev
 from __future__ import annotations
 
 import array
-import bisect
 import itertools
 import sqlite3
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -239,24 +239,25 @@ def search_blocks(
             (group_id, first_seq),
         ).fetchone()
         block = _Block.unpack(columns, text)
-        offsets = block.offsets
+        offsets, timestamps, seqs = block.offsets, block.timestamps, block.seqs
+        size = len(first)
         at = text.find(first)
         while at >= 0:
-            k = bisect.bisect_right(offsets, at) - 1
+            k = bisect_right(offsets, at) - 1
             end = offsets[k + 1]
-            if at + len(first) > end:  # runs into the next message: look on from here
+            if at + size > end:  # runs into the next message: look on from here
                 at = text.find(first, at + 1)
                 continue
-            ts = block.timestamps[k]
-            key = (ts, block.seqs[k])
+            ts = timestamps[k]
             if (
                 low <= ts <= high
-                and (after is None or key > after)
+                and (after is None or (ts, seqs[k]) > after)
                 and (streams is None or block.streams[k] in streams)
-                and all(n in text[offsets[k] : end] for n in rest)
             ):
-                hits.append(Hit(ts, key[1], block.ingestion[k], block.streams[k],
-                                text[offsets[k] : end].decode("utf-8")))  # fmt: skip
+                message = text[offsets[k] : end]
+                if not rest or all(n in message for n in rest):
+                    hits.append(Hit(ts, seqs[k], block.ingestion[k], block.streams[k],
+                                    message.decode("utf-8")))  # fmt: skip
             at = text.find(first, end)
     hits.sort(key=lambda h: (h.timestamp, h.seq))
     return hits[:limit]
