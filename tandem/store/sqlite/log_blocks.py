@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import array
 import itertools
+import operator
 import sqlite3
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "BLOCKS_MIGRATION",
@@ -53,8 +54,18 @@ BLOCKS_MIGRATION = """
     CREATE INDEX log_blocks_by_time ON log_blocks (group_id, max_ts, min_ts);
 """
 
-# (timestamp, seq, ingestion_time, stream_id, message) as the writer and the store see a row.
-Row = tuple[int, int, int, int, str]
+@dataclass(slots=True)
+class _Columns:
+    """Events of one group as five columns (what a transaction adds, or what a block keeps)."""
+
+    timestamps: list[int] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+    ingestion: list[int] = field(default_factory=list)
+    streams: list[int] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.seqs)
 
 
 @dataclass(slots=True)
@@ -95,34 +106,32 @@ class _Block:
     def __len__(self) -> int:
         return len(self.seqs)
 
-    def extend(self, rows: Sequence[Row]) -> None:
-        messages = [r[4] for r in rows]
+    def extend(self, cols: _Columns, start: int, end: int) -> None:
+        """Append events ``start:end`` of ``cols``."""
+        messages = cols.messages[start:end]
         joined = "".join(messages)
         encoded = joined.encode("utf-8")
         if len(encoded) == len(joined):  # all ASCII: byte lengths are character lengths
             lengths: Iterator[int] = map(len, messages)
         else:
             lengths = (len(m.encode("utf-8")) for m in messages)
-        base = self.offsets[-1]
-        self.offsets.extend(itertools.accumulate(lengths, initial=base))
-        self.offsets.pop(len(self.offsets) - len(rows) - 1)  # the base, already there
-        self.timestamps.extend(r[0] for r in rows)
-        self.seqs.extend(r[1] for r in rows)
-        self.ingestion.extend(r[2] for r in rows)
-        self.streams.extend(r[3] for r in rows)
+        self.offsets.extend(itertools.accumulate(lengths, initial=self.offsets.pop()))
+        self.timestamps.extend(cols.timestamps[start:end])
+        self.seqs.extend(cols.seqs[start:end])
+        self.ingestion.extend(cols.ingestion[start:end])
+        self.streams.extend(cols.streams[start:end])
         self.text += encoded
 
     def keep(self, wanted: Sequence[bool]) -> _Block:
         """A block of the events whose flag is set, in the same order."""
+        picked = [i for i in range(len(self)) if wanted[i]]
+        cols = _Columns(
+            [self.timestamps[i] for i in picked], [self.seqs[i] for i in picked],
+            [self.ingestion[i] for i in picked], [self.streams[i] for i in picked],
+            [self.message(i) for i in picked],
+        )  # fmt: skip
         kept = _Block.empty()
-        rows = [
-            (self.timestamps[i], self.seqs[i], self.ingestion[i], self.streams[i],
-             self.text[self.offsets[i] : self.offsets[i + 1]].decode("utf-8"))
-            for i in range(len(self))
-            if wanted[i]
-        ]  # fmt: skip
-        if rows:
-            kept.extend(rows)
+        kept.extend(cols, 0, len(cols))
         return kept
 
     def message(self, index: int) -> str:
@@ -149,24 +158,29 @@ class BlockWriter:
     """Collects one transaction's rows per group, then writes them into blocks once."""
 
     def __init__(self) -> None:
-        self._rows: dict[int, list[Row]] = defaultdict(list)
+        self._groups: dict[int, _Columns] = defaultdict(_Columns)
 
     def add(
         self, group_id: int, stream_id: int, ingestion: int, first_seq: int,
         events: Sequence[tuple[int, str]],
     ) -> None:  # fmt: skip
-        self._rows[group_id].extend(
-            (ts, seq, ingestion, stream_id, message)
-            for seq, (ts, message) in enumerate(events, first_seq)
-        )
+        cols, n = self._groups[group_id], len(events)
+        cols.timestamps.extend(map(_FIRST, events))
+        cols.seqs.extend(range(first_seq, first_seq + n))
+        cols.ingestion.extend(itertools.repeat(ingestion, n))
+        cols.streams.extend(itertools.repeat(stream_id, n))
+        cols.messages.extend(map(_SECOND, events))
 
     def flush(self, conn: sqlite3.Connection) -> None:
-        for group_id, rows in self._rows.items():
-            _append(conn, group_id, rows)
-        self._rows.clear()
+        for group_id, cols in self._groups.items():
+            _append(conn, group_id, cols)
+        self._groups.clear()
 
 
-def _append(conn: sqlite3.Connection, group_id: int, rows: list[Row]) -> None:
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+
+
+def _append(conn: sqlite3.Connection, group_id: int, cols: _Columns) -> None:
     last = conn.execute(
         "SELECT first_seq, columns, text FROM log_blocks WHERE group_id = ? "
         "ORDER BY first_seq DESC LIMIT 1",
@@ -176,17 +190,17 @@ def _append(conn: sqlite3.Connection, group_id: int, rows: list[Row]) -> None:
         block, replace = _Block.unpack(last[1], last[2]), last[0]
     else:
         block, replace = _Block.empty(), None
-    start = 0
-    while start < len(rows):
-        # Take rows while the block has room; an empty block takes at least one, however big.
-        room_bytes, room_events = BLOCK_BYTES - len(block.text), BLOCK_EVENTS - len(block)
-        end = start
-        while end < len(rows) and room_bytes > 0 and room_events > 0:
-            room_bytes -= len(rows[end][4])
-            room_events -= 1
-            end += 1
-        if end > start:
-            block.extend(rows[start:end])
+    ends = list(itertools.accumulate(map(len, cols.messages)))  # characters: about the bytes
+    start, count = 0, len(cols)
+    while start < count:
+        # Take events while the block has room: the one that fills it goes in too, so an
+        # empty block takes at least one event, however big.
+        room_events = BLOCK_EVENTS - len(block)
+        if room_events > 0:
+            base = ends[start - 1] if start else 0
+            fill = bisect_left(ends, base + BLOCK_BYTES - len(block.text), lo=start)
+            end = min(fill + 1, start + room_events, count)
+            block.extend(cols, start, end)
             _write(conn, group_id, block, replace=replace)
             start = end
         block, replace = _Block.empty(), None
@@ -307,4 +321,4 @@ def backfill_blocks(conn: sqlite3.Connection) -> None:
             (group_id,),
         )
         while chunk := cursor.fetchmany(10_000):
-            _append(conn, group_id, chunk)
+            _append(conn, group_id, _Columns(*map(list, zip(*chunk, strict=True))))
