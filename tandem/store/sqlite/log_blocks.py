@@ -24,14 +24,15 @@ import operator
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from tandem.telemetry.logs.store import StoredEvent
 
 __all__ = [
     "BLOCKS_MIGRATION",
     "BLOCK_BYTES",
     "BlockWriter",
-    "Hit",
     "backfill_blocks",
     "delete_stream_from_blocks",
     "search_blocks",
@@ -206,30 +207,19 @@ def _append(conn: sqlite3.Connection, group_id: int, cols: _Columns) -> None:
         block, replace = _Block.empty(), None
 
 
-@dataclass(slots=True)
-class Hit:
-    """One event whose message holds every term (ordered like events: timestamp, then seq)."""
-
-    timestamp: int
-    seq: int
-    ingestion_time: int
-    stream_id: int
-    message: str
-
-
 def search_blocks(
     conn: sqlite3.Connection,
     group_id: int,
     terms: Sequence[str],
     *,
-    streams: set[int] | None,
+    streams: Mapping[int, str],
     lower: int | None,
     upper: int | None,
     after: tuple[int, int] | None,
     limit: int,
-) -> list[Hit]:
+) -> list[StoredEvent]:
     """The first ``limit`` events in (timestamp, seq) order with lower <= timestamp <= upper,
-    after the cursor, of the given stream ids (all when None), holding every term."""
+    after the cursor, of the given streams (id -> name), holding every term."""
     needles = sorted((t.encode("utf-8") for t in terms), key=len, reverse=True)
     first, rest = needles[0], needles[1:]
     span = conn.execute(
@@ -238,7 +228,7 @@ def search_blocks(
         (group_id, -(2**63) if lower is None else lower, *(() if upper is None else (upper,))),
     ).fetchall()
     span.sort(key=lambda b: b[1])
-    hits: list[Hit] = []
+    hits: list[StoredEvent] = []
     low = -(2**63) if lower is None else lower
     high = 2**63 - 1 if upper is None else upper
     for index, (first_seq, _min_ts) in enumerate(span):
@@ -263,15 +253,12 @@ def search_blocks(
                 at = text.find(first, at + 1)
                 continue
             ts = timestamps[k]
-            if (
-                low <= ts <= high
-                and (after is None or (ts, seqs[k]) > after)
-                and (streams is None or block.streams[k] in streams)
-            ):
+            name = streams.get(block.streams[k])
+            if low <= ts <= high and name is not None and (after is None or (ts, seqs[k]) > after):
                 message = text[offsets[k] : end]
                 if not rest or all(n in message for n in rest):
-                    hits.append(Hit(ts, seqs[k], block.ingestion[k], block.streams[k],
-                                    message.decode("utf-8")))  # fmt: skip
+                    hits.append(StoredEvent(seqs[k], name, ts, block.ingestion[k],
+                                            message.decode("utf-8")))  # fmt: skip
             at = text.find(first, end)
     hits.sort(key=lambda h: (h.timestamp, h.seq))
     return hits[:limit]

@@ -433,15 +433,10 @@ class SQLiteLogStore:
                 lower = start if after is None else (
                     after[0] if start is None else max(start, after[0])
                 )
-                hits = search_blocks(
-                    conn, group_id, terms, streams=set(streams) if chosen else None,
-                    lower=lower, upper=end, after=after, limit=limit,
+                return search_blocks(
+                    conn, group_id, terms, streams=streams, lower=lower, upper=end,
+                    after=after, limit=limit,
                 )
-                return [
-                    StoredEvent(h.seq, streams[h.stream_id], h.timestamp, h.ingestion_time,
-                                h.message)
-                    for h in hits
-                ]  # fmt: skip
             sql = (
                 "SELECT seq, stream_id, timestamp, ingestion_time, message FROM log_events "
                 "WHERE group_id = ?"
