@@ -378,6 +378,8 @@ class SQLiteLogStore:
                 "INDEXED BY log_events_by_stream WHERE stream_id = ?"
             )
             args: list[Any] = [stream, stream_id]
+            lows = [start, None if after is None else after[0]]
+            highs = [None if end is None else end - 1, None if before is None else before[0]]
             span = self._dominant_span(conn, group_id, stream_id)
             if span is not None:
                 # The stream holds nearly all of its group's events: read the group's rows in
@@ -385,22 +387,27 @@ class SQLiteLogStore:
                 # of other streams, instead of one lookup per row through the stream index.
                 sql = (
                     "SELECT seq, ?, timestamp, ingestion_time, message FROM log_events "
-                    "NOT INDEXED WHERE group_id = ? AND stream_id = ? "
-                    "AND timestamp >= ? AND timestamp <= ?"
+                    "NOT INDEXED WHERE group_id = ? AND stream_id = ?"
                 )
-                args = [stream, group_id, stream_id, *span]
-            if start is not None:
+                args = [stream, group_id, stream_id]
+                lows.append(span[0])
+                highs.append(span[1])
+            # One bound each way, the tightest: given several, SQLite may start its range at a
+            # looser one and walk every row up to the cursor.
+            low = max((b for b in lows if b is not None), default=None)
+            high = min((b for b in highs if b is not None), default=None)
+            if low is not None:
                 sql += " AND timestamp >= ?"
-                args.append(start)
-            if end is not None:
-                sql += " AND timestamp < ?"
-                args.append(end)
+                args.append(low)
+            if high is not None:
+                sql += " AND timestamp <= ?"
+                args.append(high)
             if after is not None:
-                sql += " AND timestamp >= ? AND (timestamp, seq) > (?, ?)"
-                args += [after[0], after[0], after[1]]
+                sql += " AND (timestamp, seq) > (?, ?)"
+                args += [after[0], after[1]]
             if before is not None:
-                sql += " AND timestamp <= ? AND (timestamp, seq) < (?, ?)"
-                args += [before[0], before[0], before[1]]
+                sql += " AND (timestamp, seq) < (?, ?)"
+                args += [before[0], before[1]]
             order = " DESC" if newest_first else ""
             sql += f" ORDER BY timestamp{order}, seq{order} LIMIT ?"
             args.append(limit)
