@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tandem.clock import Clock
@@ -32,7 +32,7 @@ class _Pending:
     group: str
     stream: str
     ingestion_time: int | None
-    events: list[tuple[int, str]]
+    events: Sequence[tuple[int, str]]  # a list, or a PutLogEvents batch's columns
 
 
 class LogWriter:
@@ -98,7 +98,7 @@ class LogWriter:
         self,
         group: str,
         stream: str,
-        events: list[tuple[int, str]],
+        events: Sequence[tuple[int, str]],
         ingestion_time: int | None = None,
     ) -> None:
         """Queue events for one stream; waits while the buffer is full. ``ingestion_time``
@@ -117,9 +117,10 @@ class LogWriter:
         if last is not None and (last.group, last.stream, last.ingestion_time) == (
             group, stream, ingestion_time
         ):
-            last.events.extend(events)
+            last.events = [*last.events, *events]
         else:
-            self._pending.append(_Pending(group, stream, ingestion_time, list(events)))
+            # Kept as given, not copied: the caller hands the events over.
+            self._pending.append(_Pending(group, stream, ingestion_time, events))
         before = self._count
         self._count += len(events)
         if before < self.flush_size <= self._count:

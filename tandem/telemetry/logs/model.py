@@ -7,8 +7,9 @@ dataclasses 1:1 without knowing the semantics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 __all__ = [
     "LogGroup",
@@ -63,7 +64,11 @@ class InputLogEvent:
 class InputLogEvents:
     """A PutLogEvents batch as two columns, as the wire layer lifts it out of the body: a batch
     of 10,000 events is then checked and queued by a few C-level passes over two lists, with no
-    object per event. ``timestamps[i]`` and ``messages[i]`` are event i."""
+    object per event. ``timestamps[i]`` and ``messages[i]`` are event i.
+
+    It is also the sequence of ``(timestamp, message)`` pairs the log writer and the store take
+    (a slice is a batch again; iterating zips the columns), so the pairs are only made on the
+    writer's thread, not on the request path."""
 
     timestamps: list[int]
     messages: list[str]
@@ -76,6 +81,18 @@ class InputLogEvents:
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> InputLogEvents: ...
+    def __getitem__(self, index: int | slice) -> tuple[int, str] | InputLogEvents:
+        if isinstance(index, slice):
+            return InputLogEvents(self.timestamps[index], self.messages[index])
+        return self.timestamps[index], self.messages[index]
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return zip(self.timestamps, self.messages, strict=True)
 
 
 # Event records are built a thousand per page: slots and no frozen __init__ (which sets

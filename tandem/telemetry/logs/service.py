@@ -131,7 +131,7 @@ class LogService:
 
     async def write(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
         """Queue ``(timestamp ms, message)`` events for the batching writer; awaits when full."""
-        await self._writer.put(group, stream, events)
+        await self._writer.put(group, stream, list(events))  # the writer keeps what it gets
 
     async def flush(self) -> None:
         """Return once everything written before the call is committed."""
@@ -276,7 +276,7 @@ class LogService:
         now = self._now_ms()
         batch = InputLogEvents.of(log_events)
         first, end, rejected = check_put_batch(batch, now, retention)
-        kept = _storable_events(batch.timestamps[first:end], batch.messages[first:end])
+        kept = _storable_events(batch[first:end])
         if kept:
             if self._writer.running:
                 await self._writer.put(log_group_name, log_stream_name, kept, now)
@@ -432,14 +432,14 @@ def _parse_pattern(text: str) -> FilterPattern:
     return parse_filter_pattern(text)
 
 
-def _storable_events(timestamps: list[int], messages: list[str]) -> list[tuple[int, str]]:
+def _storable_events(batch: InputLogEvents) -> InputLogEvents:
     # One encode of all messages finds whether any holds a lone surrogate (joining never
     # pairs them), instead of one encode per message.
     try:
-        "".join(messages).encode("utf-8")
+        "".join(batch.messages).encode("utf-8")
     except UnicodeEncodeError:
-        return list(zip(timestamps, map(_storable, messages), strict=True))
-    return list(zip(timestamps, messages, strict=True))
+        return InputLogEvents(batch.timestamps, list(map(_storable, batch.messages)))
+    return batch
 
 
 def _storable(message: str) -> str:

@@ -152,3 +152,13 @@ def test_rejection_indexes_match_a_naive_recomputation(
         assert info.too_old_log_event_end_index == (too_old or None)
         assert info.expired_log_event_end_index == (expired or None)
         assert info.too_new_log_event_start_index == (too_new[0] if too_new else None)
+
+
+def test_a_batch_is_its_columns_and_the_pairs_the_writer_takes() -> None:
+    from tandem.telemetry.logs import InputLogEvents
+
+    batch = InputLogEvents([1, 2, 3], ["a", "b", "c"])
+    assert len(batch) == 3 and batch[1] == (2, "b")
+    assert batch[1:] == InputLogEvents([2, 3], ["b", "c"])
+    assert list(batch) == [(1, "a"), (2, "b"), (3, "c")]
+    assert InputLogEvents.of([InputLogEvent(5, "x")]) == InputLogEvents([5], ["x"])
