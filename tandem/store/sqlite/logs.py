@@ -78,6 +78,7 @@ MIGRATIONS = [
     CREATE TABLE log_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL);
     INSERT INTO log_sequence (id, last_seq) VALUES (1, 0);
     """,
+    # Message blocks for term filters (log_blocks.py), built for the events already stored.
     lambda conn: _add_blocks(conn),
 ]
 
