@@ -270,6 +270,25 @@ def _malformed_envelopes(wire: Wire, prefix: str, op: str) -> None:
             _aws_json(wire, target, json.dumps(partial).encode(), f"{target} without {name}")
     payload = _aws_json(wire, target, b" " * HUGE, f"{target} huge body")
     assert payload["__type"] == "RequestEntityTooLargeException"
+    if op in SERVED[prefix]:
+        _lone_surrogates(wire, target, shape, required)
+
+
+def _lone_surrogates(wire: Wire, target: str, shape: Any, required: dict[str, Any]) -> None:
+    """JSON may escape a lone surrogate (boto3 sends one as ``\\ud800``): each string member
+    holding one is answered (a match of nothing, or a 400), never a 500."""
+    for name, member in sorted(shape.members.items()):
+        if member.type_name != "string":
+            continue
+        body = json.dumps({**required, name: "x\ud800"}).encode()
+        answer = wire.send(
+            "POST", "/", body,
+            {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
+        )  # fmt: skip
+        with _LOCK:
+            COUNTS[target.partition(".")[0]] += 1
+        if answer[0] != 200:
+            _check_json_error(answer, f"{target} {name} with a lone surrogate")
 
 
 def _wrong_member_types(wire: Wire, prefix: str, op: str) -> None:

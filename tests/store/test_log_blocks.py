@@ -154,3 +154,13 @@ def test_migration_builds_blocks_for_events_stored_before(tmp_path: Path) -> Non
     blocks = db.read(lambda c: c.execute("SELECT count(*) FROM log_blocks").fetchone()[0])
     assert blocks >= 1
     db.close()
+
+
+def test_an_empty_term_matches_every_event(store: SQLiteLogStore) -> None:
+    _put(store, "/g", [(1, "a"), (2, "b")])
+    got = store.filter_events("/g", stream_names=None, stream_prefix=None, start=None,
+                              end=None, after=None, terms=["", "b"], limit=10)  # fmt: skip
+    assert [e.message for e in got] == ["b"]
+    got = store.filter_events("/g", stream_names=None, stream_prefix=None, start=None,
+                              end=None, after=None, terms=[""], limit=10)  # fmt: skip
+    assert [e.message for e in got] == ["a", "b"]

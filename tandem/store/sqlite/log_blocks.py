@@ -223,7 +223,8 @@ def search_blocks(
 ) -> list[StoredEvent]:
     """The first ``limit`` events in (timestamp, seq) order with lower <= timestamp <= upper,
     after the cursor, of the given streams (id -> name), holding every term."""
-    needles = sorted((t.encode("utf-8") for t in terms), key=len, reverse=True)
+    # A lone surrogate (possible from JSON) stays unpaired bytes no stored text holds.
+    needles = sorted((t.encode("utf-8", "surrogatepass") for t in terms), key=len, reverse=True)
     first, rest = needles[0], needles[1:]
     span = conn.execute(
         "SELECT first_seq, min_ts FROM log_blocks WHERE group_id = ? AND max_ts >= ?"

@@ -95,6 +95,16 @@ _STREAM_COLS = (
 )
 
 
+def _bindable(text: str) -> bool:
+    """Whether SQLite can bind ``text``: a lone surrogate (JSON can carry one) is not UTF-8,
+    and no stored name or message holds one, so a filter with it matches nothing."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -134,6 +144,12 @@ class SQLiteLogStore:
     ) -> dict[int, str]:
         sql = "SELECT id, name FROM log_streams WHERE group_id = ?"
         args: list[Any] = [group_id]
+        if names is not None:
+            names = [n for n in names if _bindable(n)]
+            if not names:
+                return {}
+        elif prefix and not _bindable(prefix):
+            return {}
         if names is not None:
             sql += f" AND name IN ({','.join('?' * len(names))})"
             args += list(names)
@@ -186,6 +202,8 @@ class SQLiteLogStore:
     ) -> list[GroupRecord]:
         sql = f"SELECT {_GROUP_COLS} FROM log_groups"
         args: list[Any] = []
+        if not _bindable(prefix or "") or not _bindable(contains or ""):
+            return []
         if prefix:
             sql += " WHERE name LIKE ? ESCAPE '\\'"
             args.append(_like_prefix(prefix))
@@ -279,6 +297,8 @@ class SQLiteLogStore:
             group_id = self._group_id(conn, group)
             sql = f"SELECT {_STREAM_COLS} FROM log_streams WHERE group_id = ?"
             args: list[Any] = [group_id]
+            if prefix and not _bindable(prefix):
+                return []
             if prefix:
                 sql += " AND name LIKE ? ESCAPE '\\'"
                 args.append(_like_prefix(prefix))
@@ -437,12 +457,13 @@ class SQLiteLogStore:
             if not streams:
                 return []
             chosen = stream_names is not None or bool(stream_prefix)
-            if terms:
+            needles = [t for t in terms if t]  # an empty term is in every message
+            if needles:
                 lower = start if after is None else (
                     after[0] if start is None else max(start, after[0])
                 )
                 return search_blocks(
-                    conn, group_id, terms, streams=streams, lower=lower, upper=end,
+                    conn, group_id, needles, streams=streams, lower=lower, upper=end,
                     after=after, limit=limit,
                 )
             sql = (
@@ -464,9 +485,6 @@ class SQLiteLogStore:
             if end is not None:
                 sql += " AND timestamp <= ?"
                 args.append(end)
-            for term in terms:
-                sql += " AND instr(message, ?) > 0"
-                args.append(term)
             sql += " ORDER BY timestamp, seq LIMIT ?"
             args.append(limit)
             return [
@@ -502,6 +520,8 @@ class SQLiteLogStore:
                 sql += f" AND stream_id IN ({','.join('?' * len(streams))})"
                 args += list(streams)
             for term in terms:
+                if not _bindable(term):
+                    return []
                 sql += " AND instr(message, ?) > 0"
                 args.append(term)
             sql += " ORDER BY seq LIMIT ?"

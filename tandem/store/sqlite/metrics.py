@@ -86,6 +86,14 @@ def _encode_dims(dims: tuple[tuple[str, str], ...]) -> str:
     return _SEP.join(_SEP.join(pair) for pair in sorted(dims))
 
 
+def _bindable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _decode_dims(text: str) -> tuple[tuple[str, str], ...]:
     if not text:
         return ()
@@ -245,6 +253,9 @@ class SQLiteMetricStore:
         after: int | None,
         limit: int,
     ) -> MetricPage:
+        texts = [namespace, metric_name, *(t for f in dimensions for t in (f.name, f.value))]
+        if not all(_bindable(t) for t in texts if isinstance(t, str)):
+            return MetricPage([], None)  # a lone surrogate (from JSON) is in no stored name
         sql = "SELECT id, namespace, metric_name, dimensions FROM metric WHERE id > ?"
         args: list[object] = [after or 0]
         if namespace is not None:

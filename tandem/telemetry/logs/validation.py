@@ -92,9 +92,18 @@ def validate_stream_name(name: str, member: str = "logStreamName") -> str:
         raise _constraint(name, member, "Member must have length greater than or equal to 1")
     if len(name) > 512:
         raise InvalidParameterValue(NAME_TOO_LONG)
-    if ":" in name or "*" in name:
+    if ":" in name or "*" in name or not _unicode(name):
         raise _constraint(name, member, "Member must satisfy regular expression pattern: [^:*]*")
     return name
+
+
+def _unicode(text: str) -> bool:
+    """No lone surrogate (JSON can carry one; it is no character a name can hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_limit(limit: int | None, maximum: int, default: int) -> int:

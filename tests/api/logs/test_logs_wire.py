@@ -374,3 +374,33 @@ def test_mistyped_event_is_named_and_nothing_is_stored(  # type: ignore[no-untyp
                    f"failed to satisfy constraint: {constraint}",
     }
     assert logs.get_log_events(logGroupName=group, logStreamName=name)["events"] == []
+
+
+def test_lone_surrogates_in_patterns_and_prefixes_are_no_500(  # type: ignore[no-untyped-def]
+    server, logs, stream
+) -> None:
+    """JSON can carry a lone surrogate (boto3 sends one as an escape); no stored text holds
+    one, so a term with it matches nothing, and nothing answers 500."""
+    group, name = stream
+    logs.put_log_events(logGroupName=group, logStreamName=name,
+                        logEvents=[{"timestamp": _now_ms(), "message": "plain"}])
+    for body in (
+        {"logGroupName": group, "filterPattern": '"\ud800"'},
+        {"logGroupName": group, "filterPattern": '"\ud800" plain'},
+        {"logGroupName": group, "logStreamNamePrefix": "\ud800"},
+    ):
+        status, answer = _post_raw(server.url, "FilterLogEvents", body)
+        assert status == 200, answer
+        assert answer["events"] == []
+    status, answer = _post_raw(server.url, "DescribeLogStreams",
+                               {"logGroupName": group, "logStreamNamePrefix": "\ud800"})
+    assert status < 500, answer
+    status, answer = _post_raw(server.url, "DescribeLogGroups",
+                               {"logGroupNamePrefix": "\ud800"})
+    assert status < 500, answer
+    status, answer = _post_raw(server.url, "CreateLogStream",
+                               {"logGroupName": group, "logStreamName": "\ud800"})
+    assert (status, answer["__type"]) == (400, "InvalidParameterException")
+    status, answer = _post_raw(server.url, "GetLogEvents",
+                               {"logGroupName": group, "logStreamName": "x\ud800"})
+    assert (status, answer["__type"]) == (400, "InvalidParameterException")
