@@ -276,11 +276,24 @@ def _malformed_envelopes(wire: Wire, prefix: str, op: str) -> None:
 
 def _lone_surrogates(wire: Wire, target: str, shape: Any, required: dict[str, Any]) -> None:
     """JSON may escape a lone surrogate (boto3 sends one as ``\\ud800``): each string member
-    holding one is answered (a match of nothing, or a 400), never a 500."""
+    holding one is answered (a match of nothing, or a 400), never a 500. Logs' group and
+    stream named as in ``_required`` exist, so each request reaches the store."""
+    if target.startswith("Logs_20140328."):
+        for op, body in (("CreateLogGroup", {"logGroupName": "sweep-x"}),
+                         ("CreateLogStream", {"logGroupName": "sweep-x",
+                                              "logStreamName": "sweep-x"})):  # fmt: skip
+            wire.send(
+                "POST", "/", json.dumps(body).encode(),
+                {"Content-Type": "application/x-amz-json-1.1",
+                 "X-Amz-Target": f"Logs_20140328.{op}"},
+            )  # fmt: skip  (an existing one answers 400: fine)
     for name, member in sorted(shape.members.items()):
         if member.type_name != "string":
             continue
-        body = json.dumps({**required, name: "x\ud800"}).encode()
+        base = dict(required)
+        if target.startswith("Logs_20140328.") and "logGroupName" in shape.members:
+            base.setdefault("logGroupName", "sweep-x")  # optional in the reads: name it
+        body = json.dumps({**base, name: "x\ud800"}).encode()
         answer = wire.send(
             "POST", "/", body,
             {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},

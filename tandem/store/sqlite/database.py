@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["Database", "Migration"]
+__all__ = ["Database", "Migration", "bindable"]
 
 T = TypeVar("T")
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -26,6 +26,16 @@ Migration = str | Callable[[sqlite3.Connection], None]
 _log = logging.getLogger(__name__)
 _STOP = object()
 _MAX_BATCH = 512
+
+
+def bindable(text: str) -> bool:
+    """Whether SQLite can bind ``text``: a lone surrogate (JSON can carry one) is not UTF-8,
+    and no stored name or message holds one, so a filter with it matches nothing."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 READER_MMAP_BYTES = 1 << 30  # address space, not memory: pages load as they are touched

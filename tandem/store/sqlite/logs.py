@@ -29,7 +29,7 @@ from tandem.telemetry.logs.validation import (
     stream_not_found,
 )
 
-from .database import Database
+from .database import Database, bindable
 from .log_blocks import (
     BLOCKS_MIGRATION,
     BlockWriter,
@@ -95,16 +95,6 @@ _STREAM_COLS = (
 )
 
 
-def _bindable(text: str) -> bool:
-    """Whether SQLite can bind ``text``: a lone surrogate (JSON can carry one) is not UTF-8,
-    and no stored name or message holds one, so a filter with it matches nothing."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -145,10 +135,10 @@ class SQLiteLogStore:
         sql = "SELECT id, name FROM log_streams WHERE group_id = ?"
         args: list[Any] = [group_id]
         if names is not None:
-            names = [n for n in names if _bindable(n)]
+            names = [n for n in names if bindable(n)]
             if not names:
                 return {}
-        elif prefix and not _bindable(prefix):
+        elif prefix and not bindable(prefix):
             return {}
         if names is not None:
             sql += f" AND name IN ({','.join('?' * len(names))})"
@@ -202,7 +192,7 @@ class SQLiteLogStore:
     ) -> list[GroupRecord]:
         sql = f"SELECT {_GROUP_COLS} FROM log_groups"
         args: list[Any] = []
-        if not _bindable(prefix or "") or not _bindable(contains or ""):
+        if not bindable(prefix or "") or not bindable(contains or ""):
             return []
         if prefix:
             sql += " WHERE name LIKE ? ESCAPE '\\'"
@@ -297,7 +287,7 @@ class SQLiteLogStore:
             group_id = self._group_id(conn, group)
             sql = f"SELECT {_STREAM_COLS} FROM log_streams WHERE group_id = ?"
             args: list[Any] = [group_id]
-            if prefix and not _bindable(prefix):
+            if prefix and not bindable(prefix):
                 return []
             if prefix:
                 sql += " AND name LIKE ? ESCAPE '\\'"
@@ -456,12 +446,11 @@ class SQLiteLogStore:
             streams = self._stream_ids(conn, group_id, stream_names, stream_prefix)
             if not streams:
                 return []
-            chosen = stream_names is not None or bool(stream_prefix)
+            lower = start
+            if after is not None:
+                lower = after[0] if lower is None else max(lower, after[0])
             needles = [t for t in terms if t]  # an empty term is in every message
             if needles:
-                lower = start if after is None else (
-                    after[0] if start is None else max(start, after[0])
-                )
                 return search_blocks(
                     conn, group_id, needles, streams=streams, lower=lower, upper=end,
                     after=after, limit=limit,
@@ -471,12 +460,10 @@ class SQLiteLogStore:
                 "WHERE group_id = ?"
             )
             args: list[Any] = [group_id]
-            if chosen:
+            if stream_names is not None or stream_prefix:
                 sql += f" AND stream_id IN ({','.join('?' * len(streams))})"
                 args += list(streams)
-            lower = start
             if after is not None:
-                lower = after[0] if lower is None else max(lower, after[0])
                 sql += " AND (timestamp, seq) > (?, ?)"
                 args += [after[0], after[1]]
             if lower is not None:
@@ -520,7 +507,7 @@ class SQLiteLogStore:
                 sql += f" AND stream_id IN ({','.join('?' * len(streams))})"
                 args += list(streams)
             for term in terms:
-                if not _bindable(term):
+                if not bindable(term):
                     return []
                 sql += " AND instr(message, ?) > 0"
                 args.append(term)

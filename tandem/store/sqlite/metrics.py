@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from tandem.store.sqlite.database import Database
+from tandem.store.sqlite.database import Database, bindable
 from tandem.telemetry.metrics.model import Metric
 from tandem.telemetry.metrics.series import BucketRow, SeriesKey
 from tandem.telemetry.metrics.store import (
@@ -84,14 +84,6 @@ _SEP = "\x1f"
 
 def _encode_dims(dims: tuple[tuple[str, str], ...]) -> str:
     return _SEP.join(_SEP.join(pair) for pair in sorted(dims))
-
-
-def _bindable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _decode_dims(text: str) -> tuple[tuple[str, str], ...]:
@@ -254,7 +246,7 @@ class SQLiteMetricStore:
         limit: int,
     ) -> MetricPage:
         texts = [namespace, metric_name, *(t for f in dimensions for t in (f.name, f.value))]
-        if not all(_bindable(t) for t in texts if isinstance(t, str)):
+        if not all(bindable(t) for t in texts if isinstance(t, str)):
             return MetricPage([], None)  # a lone surrogate (from JSON) is in no stored name
         sql = "SELECT id, namespace, metric_name, dimensions FROM metric WHERE id > ?"
         args: list[object] = [after or 0]
