@@ -18,7 +18,9 @@ import cbor2
 from .errors import MalformedRequest, WireError
 from .shapes import OUTPUTS, Shape, input_coercer, wrong_type
 
-__all__ = ["CONTENT_TYPE", "decode", "render", "render_error", "operation_from_path"]
+__all__ = [
+    "CONTENT_TYPE", "decode", "members", "parse", "render", "render_error", "operation_from_path"
+]
 
 CONTENT_TYPE = "application/cbor"
 SERVICE_NAMES = ("GraniteServiceVersion20100801",
@@ -66,8 +68,8 @@ def _undefined_to_none(value: Any) -> Any:
     return value
 
 
-def decode(operation: str, body: bytes) -> dict[str, Any]:
-    """The operation's members from a CBOR body (an empty body is an empty map)."""
+def parse(body: bytes) -> dict[str, Any]:
+    """The CBOR map of a body, members not yet checked (an empty body is an empty map)."""
     if not body:
         data: Any = {}
     else:
@@ -78,7 +80,17 @@ def decode(operation: str, body: bytes) -> dict[str, Any]:
     data = _undefined_to_none(data)
     if not isinstance(data, dict):
         raise MalformedRequest("The request body must be a CBOR map.")
+    return data
+
+
+def members(operation: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The operation's members from a parsed body, checked and coerced to their shapes."""
     return input_coercer(operation, _scalar)(data)
+
+
+def decode(operation: str, body: bytes) -> dict[str, Any]:
+    """The operation's members from a CBOR body (an empty body is an empty map)."""
+    return members(operation, parse(body))
 
 
 def _tagged(value: Any, shape: Shape) -> Any:

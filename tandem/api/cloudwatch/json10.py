@@ -16,7 +16,7 @@ from ..aws_json import decode_json, encode_json
 from .errors import MalformedRequest, WireError
 from .shapes import input_coercer, parse_time_text, wrong_type
 
-__all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "decode", "render", "render_error"]
+__all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "decode", "members", "parse", "render", "render_error"]
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
 TARGET_PREFIX = "GraniteServiceVersion20100801"
@@ -44,15 +44,25 @@ def _scalar(kind: str, value: Any, path: str) -> Any:
     raise wrong_type(path, kind)
 
 
-def decode(operation: str, body: bytes) -> dict[str, Any]:
-    """The operation's members from a JSON body (an empty body is ``{}``)."""
+def parse(body: bytes) -> dict[str, Any]:
+    """The JSON object of a body, members not yet checked (an empty body is ``{}``)."""
     try:
         data = decode_json(body) if body.strip() else {}
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedRequest("The request body must be a JSON object.")
+    return data
+
+
+def members(operation: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The operation's members from a parsed body, checked and coerced to their shapes."""
     return input_coercer(operation, _scalar)(data)
+
+
+def decode(operation: str, body: bytes) -> dict[str, Any]:
+    """The operation's members from a JSON body (an empty body is ``{}``)."""
+    return members(operation, parse(body))
 
 
 def render(operation: str, result: dict[str, Any] | None) -> bytes:

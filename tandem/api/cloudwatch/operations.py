@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from operator import itemgetter
 from typing import Any
 
 from ...clock import Clock, SystemClock
@@ -21,7 +22,7 @@ from ...telemetry.metrics import (
     MetricRegistry,
     MetricStat,
 )
-from ...telemetry.metrics.ingest import MetricDatum, StatisticSet, put_metric_data
+from ...telemetry.metrics.ingest import MetricDatum, PlainPuts, StatisticSet, put_metric_data
 from .errors import UnknownAction
 
 __all__ = ["CloudWatchOperations", "OPERATION_NAMES"]
@@ -49,6 +50,41 @@ def _datum(d: Params) -> MetricDatum:
         unit=d.get("Unit"),
         storage_resolution=d.get("StorageResolution"),
     )
+
+
+# What a request and a datum may hold to take ``PlainPuts``: one Value each, no entities.
+_PLAIN_REQUEST = frozenset({"Namespace", "MetricData"})
+_PLAIN_DATUM = frozenset(
+    {"MetricName", "Dimensions", "Value", "Unit", "Timestamp", "StorageResolution"}
+)
+_PAIR = itemgetter("Name", "Value")
+
+
+def _plain_datums(raw: Any) -> list[tuple] | None:
+    """A PutMetricData's datums as ``PlainDatum`` tuples, read from the members as decoded
+    (before coercion), or None where the request is not of that plain form."""
+    if type(raw) is not dict or not raw.keys() <= _PLAIN_REQUEST:
+        return None
+    data = raw.get("MetricData")
+    if type(data) is not list:
+        return None
+    datums = []
+    for d in data:
+        if type(d) is not dict or not d.keys() <= _PLAIN_DATUM:
+            return None
+        dims = d.get("Dimensions")
+        if dims is None:
+            pairs = ()
+        elif type(dims) is list:
+            try:
+                pairs = tuple(map(_PAIR, dims))
+            except (TypeError, KeyError):  # not a list of Name/Value structures
+                return None
+        else:
+            return None
+        datums.append((d.get("MetricName"), pairs, d.get("Unit"), d.get("StorageResolution"),
+                       d.get("Value"), d.get("Timestamp")))  # fmt: skip
+    return datums
 
 
 def _query(q: Params) -> MetricDataQuery:
@@ -85,6 +121,7 @@ class CloudWatchOperations:
         self.registry = registry
         self.queries = queries
         self.clock = clock or SystemClock()
+        self._plain = PlainPuts(registry, self.clock)
         self._table: dict[str, Callable[[Params], Awaitable[dict[str, Any] | None]]] = {
             "PutMetricData": self.put_metric_data,
             "GetMetricStatistics": self.get_metric_statistics,
@@ -99,6 +136,13 @@ class CloudWatchOperations:
                 f"The action or operation {operation!r} is not valid for this endpoint."
             )
         return await handler(params)
+
+    def put_plain(self, raw: Any) -> bool:
+        """PutMetricData straight from its members as decoded (JSON or CBOR, not yet coerced),
+        when every datum is a plain Value: True once recorded. False means nothing was recorded
+        and the request takes the full path (``call``), which names whatever is wrong."""
+        datums = _plain_datums(raw)
+        return datums is not None and self._plain.put(raw.get("Namespace"), datums) is not None
 
     async def put_metric_data(self, p: Params) -> None:
         entity = [

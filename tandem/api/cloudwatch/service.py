@@ -28,6 +28,11 @@ __all__ = ["CloudWatchService"]
 _log = logging.getLogger(__name__)
 _SMITHY = {"Smithy-Protocol": "rpc-v2-cbor"}
 _OPERATIONS = frozenset(OPERATION_NAMES)
+# What a PutMetricData answers (it has no output members), per protocol.
+_JSON_EMPTY = ({"Content-Type": json10.CONTENT_TYPE}, json10.render("PutMetricData", None))
+_CBOR_EMPTY = (
+    {**_SMITHY, "Content-Type": cbor.CONTENT_TYPE}, cbor.render("PutMetricData", None)
+)
 
 
 async def _read(request: web.Request) -> bytes:
@@ -84,8 +89,10 @@ class CloudWatchService:
         async def run(request_id: str) -> tuple[dict[str, str], bytes]:
             if operation not in _OPERATIONS:
                 raise UnknownAction(f"Unknown operation {json10.TARGET_PREFIX}.{operation}")
-            params = json10.decode(operation, await _read(request))
-            result = await self._call(operation, params)
+            data = json10.parse(await _read(request))
+            if operation == "PutMetricData" and self.operations.put_plain(data):
+                return _JSON_EMPTY
+            result = await self._call(operation, json10.members(operation, data))
             return {"Content-Type": json10.CONTENT_TYPE}, json10.render(operation, result)
 
         def fail(error: TandemError, request_id: str) -> tuple[int, dict[str, str], bytes]:
@@ -133,8 +140,10 @@ class CloudWatchService:
             ):
                 raise UnknownAction(f"No CloudWatch operation at {request.path}.")
             operation = target[1]
-            params = cbor.decode(operation, await _read(request))
-            result = await self._call(operation, params)
+            data = cbor.parse(await _read(request))
+            if operation == "PutMetricData" and self.operations.put_plain(data):
+                return _CBOR_EMPTY
+            result = await self._call(operation, cbor.members(operation, data))
             return {**_SMITHY, "Content-Type": cbor.CONTENT_TYPE}, cbor.render(operation, result)
 
         def fail(error: TandemError, request_id: str) -> tuple[int, dict[str, str], bytes]:
