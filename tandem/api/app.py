@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -176,7 +177,8 @@ def build_app(
     for service in services:
         by_prefix.setdefault(service.target_prefix, []).append(service)
     protocols = _Protocols(by_prefix, cloudwatch)
-    middlewares = [_errors_middleware(protocols)]
+    errors = _errors_middleware(protocols)
+    middlewares = [errors]
     if auth_keys:
         middlewares.append(_auth_middleware(auth_keys, protocols, now))
     # Stamped: the runtime's OverheadLatency counts from when the request was parsed.
@@ -221,6 +223,8 @@ def build_app(
 
     app.on_shutdown.append(close_services)
     app.router.add_post("/", aws_root)
+    if not auth_keys:  # signatures are checked by a middleware: then every request meets it
+        app.add_direct("POST", "/", functools.partial(errors, handler=aws_root))
     if cloudwatch is not None:
         app.router.add_post(r"/{prefix:.*}service/{service}/operation/{operation}", cloudwatch.cbor)
     app.router.add_get("/ping", ping)
