@@ -119,9 +119,11 @@ class TandemServer:
         self.queries = MetricQueries(
             self.store.metrics, clock=self.clock, retention=Retention.from_settings(s)
         )
-        cloudwatch = CloudWatchService(
-            CloudWatchOperations(self.registry, self.queries, self.clock)
+        # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
+        self.cloudwatch = CloudWatchOperations(
+            self.registry, self.queries, self.clock, defer=asyncio.get_running_loop().call_soon
         )
+        cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
         self.app = build_app(
             [
@@ -180,6 +182,7 @@ class TandemServer:
         await self.manager.stop()
         await self.router.close()
         await self.logs.stop()
+        self.cloudwatch.record_pending()  # before the last flush
         await asyncio.to_thread(self.flusher.stop)
         await asyncio.to_thread(self.store.close)
         # Hand the start-up heap back to the collector (servers started in-process, as tests

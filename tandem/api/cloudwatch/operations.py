@@ -116,12 +116,19 @@ class CloudWatchOperations:
     """The four metric operations over a registry (writes) and ``MetricQueries`` (reads)."""
 
     def __init__(
-        self, registry: MetricRegistry, queries: MetricQueries, clock: Clock | None = None
+        self,
+        registry: MetricRegistry,
+        queries: MetricQueries,
+        clock: Clock | None = None,
+        *,
+        defer: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
+        """``defer``: the event loop's ``call_soon``, to record plain PutMetricData requests
+        after their answer (``PlainPuts``); None records them before it."""
         self.registry = registry
         self.queries = queries
         self.clock = clock or SystemClock()
-        self._plain = PlainPuts(registry, self.clock)
+        self._plain = PlainPuts(registry, self.clock, defer=defer)
         self._table: dict[str, Callable[[Params], Awaitable[dict[str, Any] | None]]] = {
             "PutMetricData": self.put_metric_data,
             "GetMetricStatistics": self.get_metric_statistics,
@@ -143,6 +150,10 @@ class CloudWatchOperations:
         and the request takes the full path (``call``), which names whatever is wrong."""
         datums = _plain_datums(raw)
         return datums is not None and self._plain.put(raw.get("Namespace"), datums) is not None
+
+    def record_pending(self) -> None:
+        """Record the plain PutMetricData requests still deferred (before a last flush)."""
+        self._plain.record_pending()
 
     async def put_metric_data(self, p: Params) -> None:
         entity = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tandem.clock import Clock
 from tandem.errors import (
@@ -273,16 +273,29 @@ class PlainPuts:
     ``put`` records the whole request or declines it, recording nothing, where anything would
     need a check it does not make (a new spelling of a series is checked as
     ``put_metric_data`` checks it): ``put_metric_data`` then runs and names what is wrong in
-    CloudWatch's words. So the two accept and record exactly the same requests. Used from one
-    thread (the event loop's)."""
+    CloudWatch's words. So the two accept and record exactly the same requests.
+
+    ``defer`` (the event loop's ``call_soon``) moves the recording of an accepted request
+    after its response: the checks that decide the answer stay on the request's path, the
+    recording (most of the memory a request touches) runs on the loop's next turn, before any
+    later request is served and long before a flush could miss it. ``record_pending`` records
+    what is still deferred. Used from one thread (the event loop's)."""
 
     MAX_SPELLINGS = 65536
 
-    def __init__(self, registry: MetricRegistry, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        registry: MetricRegistry,
+        clock: Clock | None = None,
+        *,
+        defer: Callable[[Callable[[], None]], object] | None = None,
+    ) -> None:
         self.registry = registry
         self.clock = clock or registry.clock
         self._namespaces: set[str] = set()
         self._series: dict[tuple, Series] = {}
+        self._defer = defer
+        self._pending: list[list[tuple]] = []
 
     def put(self, namespace: str, datums: Sequence[PlainDatum]) -> int | None:
         """The number of datums recorded, or None (nothing recorded) to decline."""
@@ -320,11 +333,25 @@ class PlainPuts:
                 todo.append((spelling, valid, value, timestamp))
             else:
                 todo.append((series, None, value, timestamp))
+        if self._defer is None:
+            self._record(todo)
+        else:
+            if not self._pending:
+                self._defer(self.record_pending)
+            self._pending.append(todo)
+        return len(todo)
+
+    def record_pending(self) -> None:
+        """Record the accepted requests whose recording was deferred."""
+        pending, self._pending = self._pending, []
+        for todo in pending:
+            self._record(todo)
+
+    def _record(self, todo: list[tuple]) -> None:
         for series, valid, value, timestamp in todo:
             if valid is not None:
                 series = self._remember(series, valid)
             series.record(float(value), float(timestamp))
-        return len(todo)
 
     def _remember(self, spelling: tuple, valid: tuple[str, str, tuple, str]) -> Series:
         series = self.registry.series(*valid)

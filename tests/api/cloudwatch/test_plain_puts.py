@@ -182,3 +182,27 @@ def test_plain_path_takes_the_common_request() -> None:
                                              "Timestamp": "2023-11-14T22:13:20Z"}]},
     ):  # fmt: skip
         assert not ops.put_plain(other)
+
+
+def test_deferred_recording_runs_once_per_turn_and_on_demand() -> None:
+    """With ``defer`` (the loop's call_soon) an accepted request is answered first and recorded
+    when the deferred call runs; requests accepted before it runs share that one call."""
+    scheduled: list[Any] = []
+    clock = ManualClock(NOW)
+    registry = MetricRegistry(clock=clock, writer_id="w")
+    ops = CloudWatchOperations(registry, queries=None, clock=clock,  # type: ignore[arg-type]
+                               defer=scheduled.append)  # fmt: skip
+    body = {"Namespace": "app", "MetricData": [{"MetricName": "m", "Value": 2.0}]}
+    assert ops.put_plain(body) and ops.put_plain(body)
+    assert len(scheduled) == 1 and registry.all_series() == []  # answered, not yet recorded
+    scheduled.pop()()
+    (series,) = registry.all_series()
+    assert series.cumulative()[:2] == (2.0, 4.0)
+    assert ops.put_plain(body) and len(scheduled) == 1
+    ops.record_pending()  # what the server does before its last flush
+    assert series.cumulative()[:2] == (3.0, 6.0)
+    scheduled.pop()()  # the call still scheduled finds nothing left to record
+    assert series.cumulative()[:2] == (3.0, 6.0)
+    # A refused request is never deferred: it takes the full path, which records nothing.
+    assert not ops.put_plain({"Namespace": "app", "MetricData": [{"MetricName": "m"}]})
+    assert scheduled == []
