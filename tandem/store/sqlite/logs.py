@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tandem.errors import ResourceAlreadyExists
+from tandem.telemetry.logs.model import InputLogEvents
 from tandem.telemetry.logs.store import (
     EventBatch,
     GroupRecord,
@@ -338,19 +339,20 @@ class SQLiteLogStore:
                     group_id, stream_id = self._stream_id(conn, batch.group, batch.stream)
                 first_seq = last + 1
                 ingested = ingestion_time if batch.ingestion_time is None else batch.ingestion_time
+                stamps, texts = _columns(batch.events)
+                repeat = itertools.repeat
+                # The rows are zipped from the columns in C (a Python tuple per event was a
+                # tenth of this thread's time per event).
                 conn.executemany(
                     "INSERT INTO log_events (group_id, stream_id, timestamp, ingestion_time, "
                     "message, seq) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (group_id, stream_id, ts, ingested, msg, seq)
-                        for seq, (ts, msg) in enumerate(batch.events, first_seq)
-                    ],
-                )
+                    zip(repeat(group_id), repeat(stream_id), stamps, repeat(ingested), texts,
+                        itertools.count(first_seq)),
+                )  # fmt: skip
                 blocks.add(group_id, stream_id, ingested, first_seq, batch.events)
-                last = first_seq + len(batch.events) - 1
-                size = sum(len(msg.encode("utf-8")) for _, msg in batch.events)
-                first_ts = min(ts for ts, _ in batch.events)
-                last_ts = max(ts for ts, _ in batch.events)
+                last = first_seq + len(stamps) - 1
+                size = len("".join(texts).encode("utf-8"))
+                first_ts, last_ts = min(stamps), max(stamps)
                 conn.execute(
                     "UPDATE log_streams SET "
                     "first_event_time = min(coalesce(first_event_time, ?1), ?1), "
@@ -567,3 +569,10 @@ class SQLiteLogStore:
             return events, streams
 
         return self.db.write(run)
+
+
+def _columns(events: Sequence[tuple[int, str]]) -> tuple[Sequence[int], Sequence[str]]:
+    """A batch's timestamps and messages (an ``InputLogEvents`` already holds them)."""
+    if isinstance(events, InputLogEvents):
+        return events.timestamps, events.messages
+    return [ts for ts, _ in events], [msg for _, msg in events]
