@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 from collections.abc import Callable, Sequence
 
@@ -37,6 +38,8 @@ __all__ = [
     "PlainDatum",
     "PlainPuts",
 ]
+
+_log = logging.getLogger(__name__)
 
 MAX_DATUMS = 1000
 MAX_VALUES = 150
@@ -345,7 +348,10 @@ class PlainPuts:
         """Record the accepted requests whose recording was deferred."""
         pending, self._pending = self._pending, []
         for todo in pending:
-            self._record(todo)
+            try:
+                self._record(todo)
+            except Exception:  # noqa: BLE001 - already answered: one bad request must not drop the rest
+                _log.exception("recording an accepted PutMetricData request failed")
 
     def _record(self, todo: list[tuple]) -> None:
         for series, valid, value, timestamp in todo:

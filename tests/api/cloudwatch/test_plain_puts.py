@@ -206,3 +206,27 @@ def test_deferred_recording_runs_once_per_turn_and_on_demand() -> None:
     # A refused request is never deferred: it takes the full path, which records nothing.
     assert not ops.put_plain({"Namespace": "app", "MetricData": [{"MetricName": "m"}]})
     assert scheduled == []
+
+
+def test_a_deferred_request_that_fails_to_record_does_not_drop_the_others(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduled: list[Any] = []
+    clock = ManualClock(NOW)
+    registry = MetricRegistry(clock=clock, writer_id="w")
+    ops = CloudWatchOperations(registry, queries=None, clock=clock,  # type: ignore[arg-type]
+                               defer=scheduled.append)  # fmt: skip
+    real_series = registry.series
+
+    def series(namespace: str, name: str, *args: Any) -> Any:
+        if name == "boom":
+            raise RuntimeError("a bug")
+        return real_series(namespace, name, *args)
+
+    monkeypatch.setattr(registry, "series", series)
+    assert ops.put_plain({"Namespace": "app", "MetricData": [{"MetricName": "boom", "Value": 1.0}]})
+    assert ops.put_plain({"Namespace": "app", "MetricData": [{"MetricName": "ok", "Value": 5.0}]})
+    scheduled.pop()()
+    (kept,) = registry.all_series()
+    assert (kept.key.metric_name, kept.cumulative()[:2]) == ("ok", (1.0, 5.0))
+    assert "recording an accepted PutMetricData request failed" in caplog.text
