@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .. import eventloop
 from ..config import SETTINGS, load_settings
 from ..errors import ConfigError
 
@@ -55,18 +56,7 @@ def serve_command(config_file: Path | None, log_level: str, **flags: Any) -> Non
         settings = load_settings(config_file, flags)
     except ConfigError as exc:
         raise click.ClickException(exc.message) from None
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(settings))
-
-
-def _loop_factory() -> Any:
-    """uvloop's event loop where it installs (not on Windows): about a sixth less server CPU
-    per small request (docs/performance/aws-api.md)."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+    eventloop.run(_serve(settings))
 
 
 async def _serve(settings: Any) -> None:
