@@ -123,6 +123,10 @@ def _scalar(kind: str, value: Any, path: str) -> Any:
     raise wrong_type(path, kind)
 
 
+# Form values are text: a value of any other type is refused, so only text is kept as is.
+_scalar.keeps = {"string": str}  # type: ignore[attr-defined]
+
+
 def decode(operation: str, params: Mapping[str, str]) -> dict[str, Any]:
     """The operation's members from the form parameters (``Action``/``Version`` aside)."""
     tree = _tree({k: v for k, v in params.items() if k not in ("Action", "Version")})

@@ -173,8 +173,9 @@ def _compile(shape: Shape, scalar: ScalarRule) -> Callable[[Any], Any]:
     if shape.kind == "structure":
         # Per member: the type its rule hands back unchanged (None for a nested shape), and
         # the rule, so a scalar already of that type is kept without a call.
+        keeps = _keeps(scalar)
         members = {
-            name: (_IDENTITY.get(member.kind), _compile(member, scalar))
+            name: (keeps.get(member.kind), _compile(member, scalar))
             for name, member in shape.members.items()
         }
         required = shape.required
@@ -214,20 +215,26 @@ def _compile(shape: Shape, scalar: ScalarRule) -> Callable[[Any], Any]:
 
         return mapping
     kind = shape.kind
-    same = _IDENTITY[kind]
+    same = _keeps(scalar).get(kind)
 
-    # Every protocol's rule returns a value of exactly this type unchanged; others go to it.
+    # The rule returns a value of exactly this type unchanged; others go to it.
     def scalar_rule(value: Any) -> Any:
         return value if type(value) is same else scalar(kind, value, "")
 
     return scalar_rule
 
 
-# The type each protocol's scalar rule hands back unchanged for a kind (str for a string, a
+# The type a protocol's scalar rule hands back unchanged for a kind (str for a string, a
 # float for a double or an epoch-seconds timestamp, ...): checked inline, without a call.
+# JSON's and CBOR's rules keep all five; a rule that keeps fewer says so in a ``keeps``
+# attribute (the query protocol's refuses anything but text: {"string": str}).
 _IDENTITY: dict[str, type] = {
     "string": str, "integer": int, "double": float, "boolean": bool, "timestamp": float
 }
+
+
+def _keeps(scalar: ScalarRule) -> dict[str, type]:
+    return getattr(scalar, "keeps", _IDENTITY)
 
 
 @functools.cache

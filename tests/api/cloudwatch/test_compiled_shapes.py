@@ -65,3 +65,21 @@ def test_compiled_coercer_matches_coerce(data: st.DataObject, operation: str,
     rule = _RULES[protocol]
     expected = _outcome(lambda: coerce(value, shape, rule))
     assert _outcome(lambda: input_coercer(operation, rule)(value)) == expected
+
+
+def test_query_keeps_only_text_as_is() -> None:
+    """Form values are text: the query rule refuses a bool, int or float where ``coerce`` does,
+    though JSON's and CBOR's rules keep them (a draw the property above met only now and then)."""
+    for operation, value in (
+        ("ListMetrics", {"IncludeLinkedAccounts": False}),
+        ("ListMetrics", {"Namespace": "n", "Dimensions": [{"Name": "a", "Value": 5}]}),
+        ("GetMetricStatistics", {"Namespace": "n", "MetricName": "m", "StartTime": 1.0,
+                                 "EndTime": 2.0, "Period": 60, "Statistics": ["Sum"]}),
+    ):  # fmt: skip
+        expected = _outcome(lambda v=value, o=operation: coerce(v, INPUTS[o], query._scalar))
+        assert expected[0] == "InvalidParameterValue"
+        assert _outcome(lambda v=value, o=operation: input_coercer(o, query._scalar)(v)) == expected
+    # The same bool is JSON's own type for a boolean member: kept.
+    assert json10.decode("ListMetrics", b'{"IncludeLinkedAccounts": false}') == {
+        "IncludeLinkedAccounts": False
+    }
