@@ -10,8 +10,12 @@ const [base, shots] = process.argv.slice(2);
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
+let lastPage = null;
+let lastOut = null;
+
 async function main() {
   const out = { errors: [], requests: [] };
+  lastOut = out;
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS, headless: true });
   try {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
@@ -20,6 +24,7 @@ async function main() {
       localStorage.setItem("tandem.dashboard", JSON.stringify({ range: 3600, refresh: 0 }));
     });
     const page = await context.newPage();
+    lastPage = page;
     page.on("pageerror", (e) => out.errors.push(`pageerror: ${e.message}`));
     // Failed API calls are reported by status below; Chromium also logs each one to the console.
     page.on("console", (m) => {
@@ -206,7 +211,17 @@ async function main() {
   process.stdout.write(JSON.stringify(out) + "\n");
 }
 
-main().catch((err) => {
-  process.stderr.write(String(err && err.stack || err) + "\n");
+main().catch(async (err) => {
+  // What the page showed when a step failed, to tell a slow server from a page that went wrong.
+  let seen = "";
+  try {
+    if (lastPage) {
+      seen = `\nurl: ${lastPage.url()}\npage: ${(await lastPage.locator("#page").innerText()).slice(0, 600)}`;
+    }
+  } catch (e) {
+    seen = `\n(the page could not be read: ${e.message})`;
+  }
+  const what = lastOut ? `\nerrors: ${JSON.stringify(lastOut.errors)}\nfailed: ${JSON.stringify(lastOut.failed)}` : "";
+  process.stderr.write(String(err && err.stack || err) + seen + what + "\n");
   process.exit(1);
 });

@@ -34,7 +34,10 @@ export async function mount(root, ctx) {
   function syncHash() {
     const params = new URLSearchParams();
     for (const k of ["group", "stream", "pattern"]) if (state[k]) params.set(k, state[k]);
-    history.replaceState(null, "", `#/logs${params.toString() ? `?${params}` : ""}`);
+    // Only while the address is still this page's (see pages/metrics.js).
+    if (location.hash.startsWith("#/logs")) {
+      history.replaceState(null, "", `#/logs${params.toString() ? `?${params}` : ""}`);
+    }
   }
 
   function showError(err) {

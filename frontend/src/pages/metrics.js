@@ -60,8 +60,13 @@ export async function mount(root, ctx) {
     const period = state.period === "auto" ? autoPeriod(ctx.range) : Number(state.period);
     const { start, end } = window_(ctx.range);
     const query = stat("m1", state.namespace, state.metric, dimensions, state.stat, period);
-    history.replaceState(null, "", `#/metrics?${new URLSearchParams({ namespace: state.namespace,
-      metric: state.metric, dims: state.dims, stat: state.stat, period: state.period })}`);
+    // Only while the address is still this page's: a navigation away may have changed it
+    // before its hashchange (which unmounts this page) has run; writing over it would send
+    // the router back here.
+    if (location.hash.startsWith("#/metrics")) {
+      history.replaceState(null, "", `#/metrics?${new URLSearchParams({ namespace: state.namespace,
+        metric: state.metric, dims: state.dims, stat: state.stat, period: state.period })}`);
+    }
     try {
       const data = await metricData([query], start, end);
       if (!mounted) return;
