@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import array
 import itertools
-import operator
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -166,22 +165,20 @@ class BlockWriter:
 
     def add(
         self, group_id: int, stream_id: int, ingestion: int, first_seq: int,
-        events: Sequence[tuple[int, str]],
+        timestamps: Sequence[int], messages: Sequence[str],
     ) -> None:  # fmt: skip
-        cols, n = self._groups[group_id], len(events)
-        cols.timestamps.extend(map(_FIRST, events))
+        cols, n = self._groups[group_id], len(timestamps)
+        cols.timestamps.extend(timestamps)
         cols.seqs.extend(range(first_seq, first_seq + n))
         cols.ingestion.extend(itertools.repeat(ingestion, n))
         cols.streams.extend(itertools.repeat(stream_id, n))
-        cols.messages.extend(map(_SECOND, events))
+        cols.messages.extend(messages)
 
     def flush(self, conn: sqlite3.Connection) -> None:
         for group_id, cols in self._groups.items():
             _append(conn, group_id, cols)
         self._groups.clear()
 
-
-_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def _append(conn: sqlite3.Connection, group_id: int, cols: _Columns) -> None:
@@ -226,21 +223,21 @@ def search_blocks(
     # A lone surrogate (possible from JSON) stays unpaired bytes no stored text holds.
     needles = sorted((t.encode("utf-8", "surrogatepass") for t in terms), key=len, reverse=True)
     first, rest = needles[0], needles[1:]
+    low = -(2**63) if lower is None else lower
+    high = 2**63 - 1 if upper is None else upper
     span = conn.execute(
-        "SELECT first_seq, min_ts FROM log_blocks WHERE group_id = ? AND max_ts >= ?"
-        + (" AND min_ts <= ?" if upper is not None else ""),
-        (group_id, -(2**63) if lower is None else lower, *(() if upper is None else (upper,))),
+        "SELECT first_seq, min_ts FROM log_blocks WHERE group_id = ? AND max_ts >= ? "
+        "AND min_ts <= ?",
+        (group_id, low, high),
     ).fetchall()
     span.sort(key=lambda b: b[1])
     hits: list[StoredEvent] = []
-    low = -(2**63) if lower is None else lower
-    high = 2**63 - 1 if upper is None else upper
-    for index, (first_seq, _min_ts) in enumerate(span):
+    for first_seq, min_ts in span:
         if len(hits) >= limit:
             hits.sort(key=lambda h: (h.timestamp, h.seq))
             del hits[limit:]
             # Blocks are read by their first timestamp: none left can hold an earlier event.
-            if span[index][1] > hits[-1].timestamp:
+            if min_ts > hits[-1].timestamp:
                 break
         columns, text = conn.execute(
             "SELECT columns, text FROM log_blocks WHERE group_id = ? AND first_seq = ?",

@@ -349,7 +349,7 @@ class SQLiteLogStore:
                     zip(repeat(group_id), repeat(stream_id), stamps, repeat(ingested), texts,
                         itertools.count(first_seq)),
                 )  # fmt: skip
-                blocks.add(group_id, stream_id, ingested, first_seq, batch.events)
+                blocks.add(group_id, stream_id, ingested, first_seq, stamps, texts)
                 last = first_seq + len(stamps) - 1
                 size = len("".join(texts).encode("utf-8"))
                 first_ts, last_ts = min(stamps), max(stamps)

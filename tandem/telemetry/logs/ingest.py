@@ -117,7 +117,9 @@ class LogWriter:
         if last is not None and (last.group, last.stream, last.ingestion_time) == (
             group, stream, ingestion_time
         ):
-            last.events = [*last.events, *events]
+            if type(last.events) is not list:  # a PutLogEvents batch: made a list once
+                last.events = list(last.events)
+            last.events.extend(events)
         else:
             # Kept as given, not copied: the caller hands the events over.
             self._pending.append(_Pending(group, stream, ingestion_time, events))

@@ -114,21 +114,47 @@ def _series_names(
         return validate_metric_name(metric_name), normalize_dimensions(list(dimensions or ()))
 
 
-def _validate(datum: MetricDatum, where: str, now: float) -> _Checked:
-    if datum.metric_name is None:
+def _checked_series(
+    metric_name: str | None,
+    dimensions: Sequence[tuple[str, str]] | None,
+    unit: str | None,
+    storage_resolution: int | None,
+    where: str,
+) -> tuple[str, tuple[tuple[str, str], ...], str]:
+    """A datum's series: its validated name, sorted dimensions and unit (None is "None")."""
+    if metric_name is None:
         raise MissingParameter(f"The parameter {where}.MetricName is required.")
-    name, dims = _series_names(datum.metric_name, datum.dimensions)
-    unit = "None" if datum.unit is None else datum.unit
+    name, dims = _series_names(metric_name, dimensions)
+    unit = "None" if unit is None else unit
     if unit not in UNITS:
         raise InvalidParameterValue(
             f"The value {unit} for parameter {where}.Unit is not valid: use one of "
             f"{', '.join(sorted(UNITS))}."
         )
-    if datum.storage_resolution is not None and datum.storage_resolution not in STORAGE_RESOLUTIONS:
+    if storage_resolution is not None and storage_resolution not in STORAGE_RESOLUTIONS:
         raise InvalidParameterValue(
-            f"The value {datum.storage_resolution} for parameter {where}.StorageResolution is "
+            f"The value {storage_resolution} for parameter {where}.StorageResolution is "
             "not valid: use 1 or 60."
         )
+    return name, dims, unit
+
+
+def _checked_namespace(namespace: str | None) -> str:
+    if namespace is None:
+        raise MissingParameter("The parameter Namespace is required.")
+    namespace = validate_namespace(namespace)
+    if namespace.startswith("AWS/"):
+        raise InvalidParameterValue(
+            "The value AWS/ for parameter Namespace is invalid: namespaces starting with AWS/ "
+            "are reserved for AWS services."
+        )
+    return namespace
+
+
+def _validate(datum: MetricDatum, where: str, now: float) -> _Checked:
+    name, dims, unit = _checked_series(
+        datum.metric_name, datum.dimensions, datum.unit, datum.storage_resolution, where
+    )
     timestamp = now if datum.timestamp is None else datum.timestamp
     if (
         isinstance(timestamp, bool)
@@ -231,14 +257,7 @@ def put_metric_data(
     ``entity_metric_data`` holds the ``MetricData`` of each ``EntityMetricData`` member (the
     entity itself has no meaning locally); it counts towards the 1000-datum limit.
     """
-    if namespace is None:
-        raise MissingParameter("The parameter Namespace is required.")
-    namespace = validate_namespace(namespace)
-    if namespace.startswith("AWS/"):
-        raise InvalidParameterValue(
-            "The value AWS/ for parameter Namespace is invalid: namespaces starting with AWS/ "
-            "are reserved for AWS services."
-        )
+    namespace = _checked_namespace(namespace)
     batches = [("MetricData", list(metric_data))] + [
         (f"EntityMetricData.member.{i + 1}.MetricData", list(data))
         for i, data in enumerate(entity_metric_data)
@@ -368,31 +387,29 @@ class PlainPuts:
 
     def _namespace_ok(self, namespace: str) -> bool:
         try:
-            valid = validate_namespace(namespace) == namespace and not namespace.startswith("AWS/")
+            _checked_namespace(namespace)
         except TandemError:
             return False
-        if valid:
-            if len(self._namespaces) >= self.MAX_SPELLINGS:
-                self._namespaces.clear()
-            self._namespaces.add(namespace)
-        return valid
+        if len(self._namespaces) >= self.MAX_SPELLINGS:
+            self._namespaces.clear()
+        self._namespaces.add(namespace)
+        return True
 
 
 def _plain_series_args(
     namespace: str, name: object, dims: object, unit: object, resolution: object
 ) -> tuple[str, str, tuple[tuple[str, str], ...], str] | None:
     """``MetricRegistry.series``' arguments for a datum's series, checked as ``_validate``
-    checks them, or None where it would refuse them."""
+    checks them, or None where it would refuse them. The types are what the full path's
+    coercion guarantees it (a member of another type is refused there, and 1.0 or True would
+    pass for a resolution of 1 here)."""
     if type(name) is not str or type(dims) is not tuple:
         return None
-    if not (unit is None or (type(unit) is str and unit in UNITS)):
+    if not (unit is None or type(unit) is str):
         return None
-    if resolution is not None and (
-        type(resolution) is not int or resolution not in STORAGE_RESOLUTIONS
-    ):
+    if resolution is not None and type(resolution) is not int:
         return None
     try:
-        metric_name, dimensions = _series_names(name, dims)
+        return (namespace, *_checked_series(name, dims, unit, resolution, ""))  # type: ignore[return-value]
     except (TandemError, TypeError, ValueError):
         return None
-    return namespace, metric_name, dimensions, "None" if unit is None else unit
