@@ -117,9 +117,13 @@ class TandemServer:
         )
         await self.jobs.start()
         self.queries = MetricQueries(
-            self.store.metrics, clock=self.clock, retention=Retention.from_settings(s)
+            self.store.metrics,
+            clock=self.clock,
+            retention=Retention.from_settings(s),
+            live=self.flusher,
         )
-        # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
+        # Plain PutMetricData requests are recorded on the loop's next turn, after the answer;
+        # the metric reads record what is still deferred before they query.
         self.cloudwatch = CloudWatchOperations(
             self.registry, self.queries, self.clock, defer=asyncio.get_running_loop().call_soon
         )

@@ -220,3 +220,28 @@ def test_delete_before_removes_only_older_rows_of_that_resolution(metric_backend
     assert [r[1] for r in read(store)] == [T + 60]
     assert [r[1] for r in read(store, res=300)] == [T]
     assert store.get_mark("never-set") == 0
+
+
+def test_excluded_start_and_uid_pairs_are_left_out(metric_backend) -> None:
+    store = metric_backend.store
+    store.write_buckets(
+        [row(uid="w-1"), row(uid="w-2", n=2.0), row(start=T + 60, uid="w-3", n=3.0)]
+    )
+    s = key()
+    cols = store.read_buckets(
+        Metric(s.namespace, s.metric_name, s.dimensions),
+        None,
+        60,
+        0,
+        2**40,
+        exclude=[(T, "w-1"), (T + 60, "w-9")],
+    )
+    assert list(zip(cols.starts, cols.sample_counts, strict=True)) == [(T, 2.0), (T + 60, 3.0)]
+
+
+def test_latest_starts_of_stored_metrics_only(metric_backend) -> None:
+    store = metric_backend.store
+    store.write_buckets([row(), row(start=T + 120, uid="w-2")])
+    stored = Metric("ns", "m", (("a", "1"),))
+    missing = Metric("ns", "other", ())
+    assert store.latest_starts([stored, missing]) == {stored: T + 120}

@@ -169,6 +169,7 @@ class CloudWatchOperations:
         return None
 
     async def get_metric_statistics(self, p: Params) -> dict[str, Any]:
+        self._plain.record_pending()  # read-your-writes: deferred puts first
         result = await asyncio.to_thread(
             self.queries.get_statistics,
             p["Namespace"],
@@ -201,6 +202,7 @@ class CloudWatchOperations:
         }
 
     async def get_metric_data(self, p: Params) -> dict[str, Any]:
+        self._plain.record_pending()  # read-your-writes: deferred puts first
         queries = [_query(q) for q in p["MetricDataQueries"]]
         result = await asyncio.to_thread(
             self.queries.get_metric_data,
@@ -233,6 +235,7 @@ class CloudWatchOperations:
         return out
 
     async def list_metrics(self, p: Params) -> dict[str, Any]:
+        self._plain.record_pending()  # read-your-writes: deferred puts first
         filters = [DimensionFilter(f["Name"], f.get("Value")) for f in p.get("Dimensions") or ()]
         result = await asyncio.to_thread(
             self.queries.list_metrics,

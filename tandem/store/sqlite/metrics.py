@@ -86,6 +86,10 @@ def _encode_dims(dims: tuple[tuple[str, str], ...]) -> str:
     return _SEP.join(_SEP.join(pair) for pair in sorted(dims))
 
 
+def _flat(dims: tuple[tuple[str, str], ...]) -> list[str]:
+    return [text for pair in dims for text in pair]
+
+
 def _decode_dims(text: str) -> tuple[tuple[str, str], ...]:
     if not text:
         return ()
@@ -201,8 +205,20 @@ class SQLiteMetricStore:
         start: int,
         end: int,
         sketches: bool = True,
+        exclude: Sequence[tuple[int, str]] = (),
     ) -> BucketColumns:
         sketch = "sketch" if sketches else "x''"
+        # Rows left out by (start, uid): the start test comes first, so SQLite reads a row's
+        # uid (outside the covering index) only for the few minutes named.
+        skip, skip_args = "", []
+        if exclude:
+            starts = sorted({s for s, _ in exclude})
+            uids = sorted({u for _, u in exclude})
+            skip = (
+                f" AND NOT (start IN ({', '.join('?' * len(starts))})"
+                f" AND uid IN ({', '.join('?' * len(uids))}))"
+            )
+            skip_args = [*starts, *uids]
 
         def read(conn: sqlite3.Connection) -> list[tuple]:
             # Series first, then each series' range on the (series, resolution, start) key:
@@ -225,8 +241,8 @@ class SQLiteMetricStore:
                     conn.execute(
                         f"SELECT ?, start, sample_count, sum, minimum, maximum, {sketch}, "
                         "percentiles FROM bucket WHERE series_id = ? AND resolution = ? "
-                        "AND start >= ? AND start < ? ORDER BY start",
-                        (series_unit, series_id, resolution, start, end),
+                        f"AND start >= ? AND start < ?{skip} ORDER BY start",
+                        (series_unit, series_id, resolution, start, end, *skip_args),
                     ).fetchall()
                 )
             return out
@@ -276,6 +292,27 @@ class SQLiteMetricStore:
         rows = rows[:limit]
         metrics = [Metric(ns, name, _decode_dims(dims)) for _id, ns, name, dims in rows]
         return MetricPage(metrics, rows[-1][0] if more else None)
+
+    def latest_starts(self, metrics: Sequence[Metric]) -> dict[Metric, int]:
+        wanted = {
+            (m.namespace, m.metric_name, _encode_dims(m.dimensions)): m
+            for m in metrics
+            if all(bindable(t) for t in (m.namespace, m.metric_name, *_flat(m.dimensions)))
+        }
+
+        def read(conn: sqlite3.Connection) -> dict[Metric, int]:
+            out = {}
+            for ident, metric in wanted.items():
+                row = conn.execute(
+                    "SELECT last_start FROM metric WHERE namespace = ? AND metric_name = ? "
+                    "AND dimensions = ?",
+                    ident,
+                ).fetchone()
+                if row is not None:
+                    out[metric] = row[0]
+            return out
+
+        return self.db.read(read) if wanted else {}
 
     def changed_windows(
         self, resolution: int, window: int, after: int

@@ -31,6 +31,8 @@ from tandem.errors import (
 )
 
 from .expression import Node, evaluate, parse_expression
+from .flusher import MetricFlusher
+from .live import LiveMetrics
 from .model import (
     Datapoint,
     Dimension,
@@ -112,8 +114,13 @@ class MetricQueries:
         metric_store: MetricStore,
         clock: Clock | None = None,
         retention: Retention | None = None,
+        live: MetricFlusher | None = None,
     ) -> None:
-        self.store = metric_store
+        """``live``: the flusher whose registry's unflushed buckets queries also read
+        (read-your-writes, ``LiveMetrics``); None reads the store alone."""
+        self.store: MetricStore | LiveMetrics = (
+            metric_store if live is None else LiveMetrics(metric_store, live.registry, live.flush)
+        )
         self.clock = clock or SystemClock()
         self.retention = retention or Retention()
 

@@ -268,6 +268,30 @@ class Series:
                 _merge_into(total, b)
             return total.count, total.sum, total.bins
 
+    def live(self, start: int, end: int, sketches: bool) -> list[tuple]:
+        """The in-memory buckets of minutes in ``[start, end)``, each as a store row's columns
+        ``(uid, start, sample count, sum, min, max, bins or None, percentiles)``."""
+        with self._lock:
+            return [
+                (
+                    b.uid,
+                    s,
+                    b.count,
+                    b.sum,
+                    b.min,
+                    b.max,
+                    dict(b.bins) if sketches else None,
+                    b.percentiles,
+                )
+                for s, b in self._buckets.items()
+                if start <= s < end and b.count > 0
+            ]
+
+    def newest_start(self) -> int | None:
+        """The start of the newest in-memory minute holding data, if any."""
+        with self._lock:
+            return max((s for s, b in self._buckets.items() if b.count > 0), default=None)
+
     def latest(self) -> tuple[int, float, float] | None:
         """``(minute start, sample count, sum)`` of the newest in-memory minute, if any."""
         with self._lock:
@@ -294,6 +318,8 @@ class MetricRegistry:
         self._uid_lock = threading.Lock()
         self._by_key: dict[SeriesKey, Series] = {}
         self._by_args: dict[tuple, Series] = {}
+        # (namespace, metric name, dimensions) -> its series, one per unit: what a query reads.
+        self._by_metric: dict[tuple, list[Series]] = {}
         self._lock = threading.Lock()
 
     def _next_uid(self) -> Iterable[str]:
@@ -334,9 +360,17 @@ class MetricRegistry:
             series = self._by_key.get(key)
             if series is None:
                 series = self._by_key[key] = Series(key, self.clock, self._next_uid())
+                metric = (key.namespace, key.metric_name, key.dimensions)
+                self._by_metric[metric] = [*self._by_metric.get(metric, ()), series]
             if args is not None:
                 self._by_args[args] = series
         return series
+
+    def series_of(
+        self, namespace: str, metric_name: str, dimensions: tuple[tuple[str, str], ...]
+    ) -> list[Series]:
+        """The series of one metric (its sorted dimension set), one per unit recorded."""
+        return self._by_metric.get((namespace, metric_name, dimensions), [])
 
     def all_series(self) -> list[Series]:
         with self._lock:

@@ -74,10 +74,12 @@ class MetricStore(Protocol):
         start: int,
         end: int,
         sketches: bool = True,
+        exclude: Sequence[tuple[int, str]] = (),
     ) -> BucketColumns:
         """Rows of ``metric`` (dimensions: the exact, sorted set; any unit when None) with
         start in ``[start, end)``, ordered by unit, then start. Without ``sketches`` the
-        sketch column may hold empty bytes (the caller needs no percentiles)."""
+        sketch column may hold empty bytes (the caller needs no percentiles). ``exclude``:
+        ``(start, uid)`` of rows to leave out (those the caller holds a newer copy of)."""
         ...
 
     def list_metrics(
@@ -91,6 +93,11 @@ class MetricStore(Protocol):
     ) -> MetricPage:
         """Metrics matching the filters (dimension filters are subset matches) whose latest
         data point is at or after ``active_since``; ``limit`` per page, stable order."""
+        ...
+
+    def latest_starts(self, metrics: Sequence[Metric]) -> dict[Metric, int]:
+        """The start of each stored metric's latest data (``Metric`` with sorted dimensions);
+        metrics not stored are absent."""
         ...
 
     def changed_windows(

@@ -38,8 +38,10 @@ class MemoryMetricStore:
         start: int,
         end: int,
         sketches: bool = True,
+        exclude: Sequence[tuple[int, str]] = (),
     ) -> BucketColumns:
         dims = tuple(sorted(metric.dimensions))
+        skip = set(exclude)
         found = sorted(
             (
                 r
@@ -49,6 +51,7 @@ class MemoryMetricStore:
                 and (unit is None or r.series.unit == unit)
                 and r.resolution == resolution
                 and start <= r.start < end
+                and (r.start, r.uid) not in skip
             ),
             key=lambda r: (r.series.unit, r.start),
         )
@@ -91,6 +94,14 @@ class MemoryMetricStore:
             out.append((mid, Metric(ns, name, dims)))
         page = out[:limit]
         return MetricPage([m for _i, m in page], page[-1][0] if len(out) > limit else None)
+
+    def latest_starts(self, metrics: Sequence[Metric]) -> dict[Metric, int]:
+        out = {}
+        for m in metrics:
+            entry = self.metrics.get((m.namespace, m.metric_name, tuple(sorted(m.dimensions))))
+            if entry is not None:
+                out[m] = entry[1]
+        return out
 
     def changed_windows(
         self, resolution: int, window: int, after: int
