@@ -52,7 +52,7 @@ from .transform_io import (
 )
 from .transform_request import TransformRequest
 
-__all__ = ["TransformJob", "TransformRunner", "TransformInstanceSpec", "TRANSFORM_LOG_GROUP",
+__all__ = ["TransformJob", "TransformRunner", "TRANSFORM_LOG_GROUP",
            "TRANSFORM_NAMESPACE", "PlanContainers"]
 
 TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -63,18 +63,6 @@ _FROM_WIRE_STRATEGY = {v: k for k, v in _WIRE_STRATEGY.items()}
 
 # (model, base_dir, work_dir, extra environment) -> one ContainerSpec per container
 PlanContainers = Callable[[Model, Path, Path, dict[str, str]], list[Any]]
-
-
-@dataclasses.dataclass(frozen=True)
-class TransformInstanceSpec(InstanceSpec):
-    """An instance of a transform job: a one-container model logs to the prefix itself."""
-
-    single_stream: bool = False
-
-    def log_stream(self, container_name: str) -> str:
-        if self.single_stream:
-            return self.log_stream_prefix
-        return f"{self.log_stream_prefix}/{container_name}"
 
 
 @dataclasses.dataclass(eq=False)
@@ -268,7 +256,7 @@ class TransformRunner:
         work_dir = self.jobs_dir / "transform" / job.name / instance_id
         containers = await asyncio.to_thread(self.plan_containers, model, base_dir, work_dir, env)
         prefix = self.stream_prefix(job, instance_id)
-        spec = TransformInstanceSpec(
+        spec = InstanceSpec(
             instance_id=instance_id, endpoint_name=job.name, variant_name=job.name,
             containers=tuple(containers), log_group=TRANSFORM_LOG_GROUP,
             log_stream_prefix=prefix, usage_namespace=TRANSFORM_NAMESPACE,

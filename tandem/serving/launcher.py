@@ -87,6 +87,9 @@ class InstanceSpec:
     ping_interval: float = 2.0
     ping_timeout: float = 2.0
     stop_grace_period: float = 30.0
+    # One container logs to the prefix itself (SageMaker's `<variant>/<instance-id>`); a
+    # pipeline's containers each to `<prefix>/<container>`.
+    single_stream: bool = False
 
     def __post_init__(self) -> None:
         if not _INSTANCE_ID.match(self.instance_id):
@@ -130,9 +133,12 @@ class InstanceSpec:
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             stop_grace_period=stop_grace_period,
+            single_stream=len(containers) == 1,
         )
 
     def log_stream(self, container_name: str) -> str:
+        if self.single_stream:
+            return self.log_stream_prefix
         return f"{self.log_stream_prefix}/{container_name}"
 
 

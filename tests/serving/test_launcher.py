@@ -59,7 +59,11 @@ def test_spec_for_endpoint_uses_sagemaker_names(tmp_path):
         "MyEndpoint", "Variant1", [container("c1")], tmp_path, instance_id="i-0179208609ff7e488"
     )
     assert spec.log_group == "/aws/sagemaker/Endpoints/MyEndpoint"
-    assert spec.log_stream("c1") == "Variant1/i-0179208609ff7e488/c1"
+    assert spec.log_stream("c1") == "Variant1/i-0179208609ff7e488"  # one container
+    pipeline = InstanceSpec.for_endpoint(
+        "E", "V", [container("a"), container("b")], tmp_path, instance_id="i-0179208609ff7e488"
+    )
+    assert pipeline.log_stream("b") == "V/i-0179208609ff7e488/b"
     assert spec.usage_namespace == "/aws/sagemaker/Endpoints"
     assert spec.usage_dimension_sets == (
         {"Host": "MyEndpoint/Variant1/i-0179208609ff7e488"},
