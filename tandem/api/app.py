@@ -8,7 +8,8 @@ service owning that prefix. CloudWatch metrics (``cloudwatch``) also answer
 
 Two middlewares: ``auth`` (only with access keys configured) checks SigV4
 signatures; ``errors`` renders what never reaches an operation (no route, a
-refused signature) in the shape of the protocol the request speaks.
+refused signature) and any exception no operation caught (logged with its traceback, answered
+as InternalFailure) in the shape of the protocol the request speaks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -23,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.streams import StreamReader
 
-from ..errors import TandemError
+from ..errors import InternalFailure, TandemError
 from . import runtime as runtime_api
 from .arrival import StampedApplication
 from .auth import AuthFailure, SignedRequest, verify
@@ -37,6 +39,8 @@ from .aws_json import (
 )
 
 __all__ = ["build_app", "CLIENT_MAX_SIZE"]
+
+_log = logging.getLogger(__name__)
 
 # Invocation bodies go up to 6 MiB; leave room for the envelope.
 CLIENT_MAX_SIZE = 8 * 1024 * 1024
@@ -125,6 +129,16 @@ def _errors_middleware(protocols: _Protocols) -> Any:
                 raise
             return protocols.render(
                 request, UnknownRoute(f"No operation answers {request.method} {request.path} here.")
+            )
+        except Exception:  # noqa: BLE001 - what no operation caught still gets its protocol's shape
+            _log.exception("%s %s failed", request.method, request.path)
+            if request.method == "GET" and not request.path.startswith("/endpoints/"):
+                return web.Response(
+                    status=500, text="Internal server error; the server log has the details."
+                )
+            return protocols.render(
+                request,
+                InternalFailure("An internal error occurred; the server log has the details."),
             )
 
     return errors

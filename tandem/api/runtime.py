@@ -17,7 +17,7 @@ from random import getrandbits
 
 from aiohttp import web
 
-from ..errors import TandemError
+from ..errors import InternalFailure, TandemError
 from ..serving.errors import InvocationError, ModelError
 from ..serving.router import MAX_PAYLOAD_BYTES, Invocation, Router
 from .arrival import ARRIVED
@@ -119,10 +119,15 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
             # aiohttp would otherwise add application/octet-stream.
             response.content_type = "application/octet-stream"
     except TandemError as error:
-        if isinstance(error, ModelError):
-            variant = error.details.get("variant")
-            model_us = error.details.get("model_latency_us", 0.0)
+        # A counted invocation (a model error, a failure the router counted) names its variant.
+        variant = error.details.get("variant", variant)
+        model_us = error.details.get("model_latency_us", model_us)
         response = error_response(error)
+    except Exception:  # noqa: BLE001 - the one place the runtime's unexpected errors become a 500
+        _log.exception("InvokeEndpoint %s failed", name)
+        response = error_response(
+            InternalFailure("An internal error occurred; the server log has the details.")
+        )
     await response.prepare(request)
     await response.write_eof()
     if variant is not None:

@@ -13,10 +13,12 @@ import asyncio
 import bisect
 import dataclasses
 import itertools
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
 
+from ..errors import InternalFailure, TandemError
 from ..telemetry.metrics import MetricRegistry, Series
 from .errors import EndpointNotFound, InvocationError, ModelError, ServiceUnavailable
 from .hop_client import HopClient, HopConnectError, HopDisconnected, HopTarget, render_headers
@@ -36,6 +38,7 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 MAX_HOP_PAYLOAD_BYTES = 5 * 1000 * 1000
 _NS = "AWS/SageMaker"
 _US = "Microseconds"
+_log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(slots=True)
@@ -292,10 +295,13 @@ class Router:
         counted = False
         while True:
             if not variant.instances:
-                raise ServiceUnavailable(
+                unavailable = ServiceUnavailable(
                     f"No healthy instance of variant {variant.name} of endpoint {endpoint.name} "
                     "is available; try again."
                 )
+                if counted:  # every instance refused the connection: a 5XX of this variant
+                    self._count_failure(variant, indexes[0], unavailable)
+                raise unavailable
             instance = variant.pick()
             if not counted:
                 counted = True
@@ -312,8 +318,31 @@ class Router:
                 if instance in variant.instances:
                     variant.instances.remove(instance)
                 self.on_dead_instance(instance.instance_id, refused.reason)
+            except TandemError:
+                raise
+            except Exception:  # noqa: BLE001 - answered as InternalFailure, counted, logged once
+                _log.exception("InvokeEndpoint %s failed", endpoint.name)
+                failure = InternalFailure(
+                    "An internal error occurred; the server log has the details."
+                )
+                self._count_failure(variant, indexes[0], failure)
+                raise failure from None
             finally:
                 instance.outstanding -= 1
+
+    @staticmethod
+    def _count_failure(variant: RoutedVariant, index: int, error: TandemError) -> None:
+        """A counted invocation that failed on the server's side: Invocation5XXErrors, and the
+        variant in the error so OverheadLatency is recorded once the answer is written."""
+        series = variant.series
+        series.errors_4xx.record(0.0)
+        series.errors_5xx.record(1.0)
+        if variant.mode is ExecutionMode.DIRECT:
+            direct = series.container_direct[variant.containers[index]]
+            direct[1].record(0.0)
+            direct[2].record(1.0)
+        error.details["variant"] = variant
+        error.details["model_latency_us"] = 0.0
 
     async def _chain(self, endpoint: RoutedEndpoint, variant: RoutedVariant,
                      instance: RoutedInstance, inv: Invocation,

@@ -96,7 +96,7 @@ async def test_logs_land_in_exact_stream_names(tmp_path):
     await agent.start()
     await agent.stop()
     group = "/aws/sagemaker/Endpoints/ep-1"
-    stream = f"AllTraffic/{spec.instance_id}/first"
+    stream = f"AllTraffic/{spec.instance_id}"  # one container: no hostname in the name
     assert list(logs.streams) == [(group, stream)]
     lines = logs.streams[(group, stream)]
     assert lines[0] == "hello from first"
