@@ -57,7 +57,9 @@ class MetricFlusher:
                 for series, snaps in snapshots:
                     series.mark_dirty(bucket for bucket, _ in snaps)
                 raise
-            for series, _ in snapshots:
+            for series, snaps in snapshots:
+                if snaps:
+                    series.mark_listed(max(bucket.start for bucket, _ in snaps))
                 series.evict(evict_before)
             return len(rows)
 

@@ -125,9 +125,10 @@ class LiveMetrics:
         dimensions: Sequence[DimensionFilter],
         since: int | None,
     ) -> list[Metric]:
-        """Metrics matching the filters with data in memory since ``since``."""
+        """Metrics matching the filters with data in memory since ``since`` that the store may not
+        list yet (only the registry's unlisted series: a handful, not every series)."""
         found: dict[Metric, None] = {}
-        for series in self.registry.all_series():
+        for series in self.registry.unlisted():
             key = series.key
             if namespace is not None and key.namespace != namespace:
                 continue

@@ -100,10 +100,23 @@ class MinuteBucket:
 class Series:
     """A handle to record into one series; get it from ``MetricRegistry.series``."""
 
-    __slots__ = ("key", "_lock", "_current", "_buckets", "_time", "_new_uid", "_retired")
+    __slots__ = (
+        "key", "_lock", "_current", "_buckets", "_time", "_new_uid", "_retired", "_listed",
+        "_unlisted",
+    )
 
-    def __init__(self, key: SeriesKey, clock: Clock, new_uid: Iterable[str]) -> None:
+    def __init__(
+        self,
+        key: SeriesKey,
+        clock: Clock,
+        new_uid: Iterable[str],
+        unlisted: set[Series] | None = None,
+    ) -> None:
         self.key = key
+        # The newest minute the store is known to hold for this series, and the registry's set
+        # of series with a newer minute in memory (what ListMetrics may not see yet).
+        self._listed = -math.inf
+        self._unlisted: set[Series] = set() if unlisted is None else unlisted
         self._lock = threading.Lock()
         self._current: MinuteBucket | None = None
         self._buckets: dict[int, MinuteBucket] = {}
@@ -117,6 +130,8 @@ class Series:
         bucket = self._buckets.get(start)
         if bucket is None:
             bucket = self._buckets[start] = MinuteBucket(start, self._new_uid())
+            if start > self._listed:  # once per new minute, not per datapoint
+                self._unlisted.add(self)
         if self._current is None or start >= self._current.start:
             self._current = bucket
         return bucket
@@ -243,6 +258,14 @@ class Series:
                     out.append((b, (b.count, b.sum, b.min, b.max, dict(b.bins), b.percentiles)))
         return out
 
+    def mark_listed(self, start: int) -> None:
+        """The store now holds this series through minute ``start`` (the flusher, after a
+        write): it leaves the unlisted set unless a newer minute is in memory."""
+        with self._lock:
+            self._listed = max(self._listed, start)
+            if all(s <= self._listed for s in self._buckets):
+                self._unlisted.discard(self)
+
     def mark_dirty(self, buckets: Iterable[MinuteBucket]) -> None:
         with self._lock:
             for b in buckets:
@@ -320,6 +343,8 @@ class MetricRegistry:
         self._by_args: dict[tuple, Series] = {}
         # (namespace, metric name, dimensions) -> its series, one per unit: what a query reads.
         self._by_metric: dict[tuple, list[Series]] = {}
+        # Series holding a minute newer than the store's newest for them (Series.mark_listed).
+        self._unlisted: set[Series] = set()
         self._lock = threading.Lock()
 
     def _next_uid(self) -> Iterable[str]:
@@ -359,7 +384,9 @@ class MetricRegistry:
         with self._lock:
             series = self._by_key.get(key)
             if series is None:
-                series = self._by_key[key] = Series(key, self.clock, self._next_uid())
+                series = self._by_key[key] = Series(
+                    key, self.clock, self._next_uid(), self._unlisted
+                )
                 metric = (key.namespace, key.metric_name, key.dimensions)
                 self._by_metric[metric] = [*self._by_metric.get(metric, ()), series]
             if args is not None:
@@ -371,6 +398,15 @@ class MetricRegistry:
     ) -> list[Series]:
         """The series of one metric (its sorted dimension set), one per unit recorded."""
         return self._by_metric.get((namespace, metric_name, dimensions), [])
+
+    def unlisted(self) -> list[Series]:
+        """Series with a minute in memory newer than the store holds for them: the only ones
+        whose metric ListMetrics could miss."""
+        while True:
+            try:
+                return list(self._unlisted)
+            except RuntimeError:  # changed size while copied (another thread): copy again
+                continue
 
     def all_series(self) -> list[Series]:
         with self._lock:
