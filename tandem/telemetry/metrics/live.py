@@ -21,7 +21,9 @@ costs the reader one copy of the buckets it reads (under each series' lock, brie
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .model import Metric
 from .series import MetricRegistry
@@ -72,24 +74,27 @@ class LiveMetrics:
         )
         if not live:
             return stored
-        rows = list(
-            zip(
-                stored.units,
-                stored.starts,
-                stored.sample_counts,
-                stored.sums,
-                stored.minimums,
-                stored.maximums,
-                stored.sketches,
-                stored.percentiles,
-                strict=True,
-            )
-        )
+        # Columns as lists, each live row inserted at its (unit, start) place: the store's rows
+        # are already in that order, and live rows are a handful.
+        cols: list[list[Any]] = [
+            list(stored.units),
+            list(stored.starts),
+            list(stored.sample_counts),
+            list(stored.sums),
+            list(stored.minimums),
+            list(stored.maximums),
+            list(stored.sketches),
+            list(stored.percentiles),
+        ]
+        keys = list(zip(cols[0], cols[1], strict=True))
         for u, (_uid, s, count, total, lo, hi, bins, percentiles) in live:
+            at = bisect.bisect_right(keys, (u, s))
+            keys.insert(at, (u, s))
             sketch = encode_bins(bins) if bins is not None else b""
-            rows.append((u, s, count, total, lo, hi, sketch, percentiles))
-        rows.sort(key=lambda r: (r[0], r[1]))
-        return BucketColumns(*(list(col) for col in zip(*rows, strict=True)))
+            for col, value in zip(cols, (u, s, count, total, lo, hi, sketch, percentiles),
+                                  strict=True):
+                col.insert(at, value)
+        return BucketColumns(*cols)
 
     def list_metrics(
         self,
