@@ -69,6 +69,13 @@ def _positive_int(value: Any) -> int:
     return number
 
 
+def _non_negative_float(value: Any) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
 def _port(value: Any) -> int:
     number = int(value)
     if not 0 <= number <= 65535:
@@ -186,6 +193,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between SIGTERM and SIGKILL when stopping a container.",
         section="serving",
     ),
+    Setting(
+        "loop_stall_warning",
+        _non_negative_float,
+        1.0,
+        "Seconds the event loop may be blocked before a warning names the blocking call with "
+        "its stack (0: never). The test suite runs servers at 0.5.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -210,6 +224,7 @@ class Settings:
     ping_timeout: float = 2.0
     invocation_timeout: float = 60.0
     stop_grace_period: float = 30.0
+    loop_stall_warning: float = 1.0
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(

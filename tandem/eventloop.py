@@ -1,14 +1,23 @@
 """The event loop tandem's servers run on: uvloop where it installs (not on Windows), else
 asyncio's own. uvloop took about a sixth off the server's CPU per small request
-(docs/performance/aws-api.md)."""
+(docs/performance/aws-api.md). ``StallWatchdog`` reports a loop blocked by a call that should
+have run elsewhere (``--loop-stall-warning``)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["loop_factory", "run"]
+__all__ = ["loop_factory", "run", "StallWatchdog", "STALL_MESSAGE", "blocking_expected"]
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -26,3 +35,85 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(main)`` on the loop ``loop_factory`` picks."""
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(main)
+
+
+# What the loop's thread runs while it waits for I/O: a stale heartbeat with one of these on
+# top is a loop starved of CPU (a loaded machine), not a blocked one.
+_IDLE_FRAMES = frozenset({"select", "run_forever", "run_until_complete", "run", "_run_once"})
+STALL_MESSAGE = "event loop blocked for"
+# Loop threads inside a section that blocks them on purpose -> why (see blocking_expected).
+_EXPECTED: dict[int, str] = {}
+
+
+@contextlib.contextmanager
+def blocking_expected(reason: str) -> Iterator[None]:
+    """Marks a section of the loop's thread that must block it and cannot move elsewhere; the
+    watchdog logs a stall inside it at INFO, naming ``reason``, instead of warning."""
+    thread = threading.get_ident()
+    outer = _EXPECTED.get(thread)
+    _EXPECTED[thread] = reason
+    try:
+        yield
+    finally:
+        if outer is None:
+            _EXPECTED.pop(thread, None)
+        else:
+            _EXPECTED[thread] = outer
+
+
+class StallWatchdog:
+    """Notices a blocked event loop: the loop stamps a heartbeat every ``threshold / 4`` s, and
+    a thread that finds the stamp older than ``threshold`` logs a warning with the stack the
+    loop's thread is running (the blocking call), once per stall.
+
+    Cheaper than asyncio's debug mode (which also tracks every coroutine's origin), works on
+    uvloop, and names the culprit's line rather than only its callback."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, threshold: float) -> None:
+        self.loop = loop
+        self.threshold = threshold
+        self._interval = threshold / 4
+        self._beat = time.monotonic()
+        self._loop_thread = 0
+        self._handle: asyncio.TimerHandle | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Call on the loop's thread."""
+        self._loop_thread = threading.get_ident()
+        self._heartbeat()
+        self._thread = threading.Thread(target=self._watch, name="loop-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Call on the loop's thread."""
+        if self._handle is not None:
+            self._handle.cancel()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _heartbeat(self) -> None:
+        self._beat = time.monotonic()
+        self._handle = self.loop.call_later(self._interval, self._heartbeat)
+
+    def _watch(self) -> None:
+        reported = 0.0
+        while not self._stop.wait(self._interval):
+            beat = self._beat
+            age = time.monotonic() - beat
+            if age < self.threshold or beat == reported:
+                continue
+            frame = sys._current_frames().get(self._loop_thread)  # noqa: SLF001 - the one way
+            if frame is None or frame.f_code.co_name in _IDLE_FRAMES:
+                continue
+            reported = beat
+            stack = "".join(traceback.format_stack(frame))
+            expected = _EXPECTED.get(self._loop_thread)
+            if expected is not None:
+                _log.info("event loop held %.2f s by %s", age, expected)
+                continue
+            _log.warning("%s %.2f s (threshold %.2f s), at:\n%s", STALL_MESSAGE, age,
+                         self.threshold, stack)

@@ -28,6 +28,7 @@ from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
 from .clock import Clock, SystemClock
 from .config import Settings
+from .eventloop import StallWatchdog
 from .jobs import build_job_manager
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
@@ -58,6 +59,7 @@ class TandemServer:
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._watchdog: StallWatchdog | None = None
 
     async def start(self) -> int:
         """Open the store, start every part, bind; returns the port."""
@@ -157,6 +159,11 @@ class TandemServer:
         # for every request in flight; ~0 ms frozen).
         gc.collect()
         gc.freeze()
+        # Watching from here on: the collection above is start-up's one deliberate pause (in a
+        # test process, whose heap it walks too, it can take a second).
+        if s.loop_stall_warning > 0:
+            self._watchdog = StallWatchdog(asyncio.get_running_loop(), s.loop_stall_warning)
+            self._watchdog.start()
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
         return self.port
 
@@ -189,6 +196,8 @@ class TandemServer:
         self.cloudwatch.record_pending()  # before the last flush
         await asyncio.to_thread(self.flusher.stop)
         await asyncio.to_thread(self.store.close)
+        if self._watchdog is not None:
+            self._watchdog.stop()
         # Hand the start-up heap back to the collector (servers started in-process, as tests
         # do, would otherwise keep theirs for good).
         gc.unfreeze()

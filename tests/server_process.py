@@ -12,6 +12,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tandem.eventloop import STALL_MESSAGE
+from tests.server_thread import STALL_THRESHOLD
+
 __all__ = ["ServerProcess", "FAST_FLAGS"]
 
 # Short intervals so tests see health changes and metrics quickly.
@@ -51,6 +54,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env.setdefault("TANDEM_LOOP_STALL_WARNING", str(STALL_THRESHOLD))
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -109,6 +113,16 @@ class ServerProcess:
         assert self.proc is not None and self.proc.stdout is not None
         self._pump.join(5)
         self.proc.stdout.close()
+        self.check_loop_stalls()
+
+    def check_loop_stalls(self) -> None:
+        """Fail (AssertionError) if the server reported its event loop blocked."""
+        stalls = [line for line in self.output if STALL_MESSAGE in line]
+        if stalls:
+            at = self.output.index(stalls[0])
+            raise AssertionError(
+                "the server's event loop was blocked:\n" + "".join(self.output[at : at + 40])
+            )
 
     def kill(self) -> None:
         assert self.proc is not None

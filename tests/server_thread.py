@@ -10,13 +10,20 @@ from pathlib import Path
 from tandem.config import Settings
 from tandem.server import TandemServer
 
-__all__ = ["ServerThread"]
+__all__ = ["ServerThread", "STALL_THRESHOLD"]
+
+# Seconds the event loop of a test's server may be blocked: well above what a loaded 2-core
+# machine's scheduling and collector pauses cost legitimate code, well below a blocking commit
+# or subprocess wait a test would notice.
+STALL_THRESHOLD = 0.5
 
 
 class ServerThread:
     """``TandemServer`` on 127.0.0.1 port 0, driven by an event loop on a daemon thread."""
 
     def __init__(self, data_dir: Path, **settings: object) -> None:
+        # A blocked loop is reported (tests/conftest.py fails the test that saw it).
+        settings.setdefault("loop_stall_warning", STALL_THRESHOLD)
         self.server = TandemServer(Settings(port=0, data_dir=data_dir, **settings))  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

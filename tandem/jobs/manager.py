@@ -56,7 +56,8 @@ class JobManager:
         self._training: dict[str, TrainingJob] = {}
         self._transform: dict[str, TransformJob] = {}
         self._archived: dict[str, dict[str, dict[str, Any]]] = {_TRAINING: {}, _TRANSFORM: {}}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._last_write: asyncio.Future[None] | None = None
 
     def arn(self, resource: str, name: str) -> str:
         return make_arn(self.region, self.account_id, resource, name)
@@ -81,28 +82,41 @@ class JobManager:
     async def stop(self) -> None:
         for job in [*self._training.values(), *self._transform.values()]:
             job.stop_requested.set()
-        tasks = list(self._tasks)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        # Until none is left: a job that ends now spawns the write of its last state.
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.notebooks.close()
         if self._on_stop is not None:
             await self._on_stop()
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+    def _spawn(self, coro: Awaitable[None], name: str) -> asyncio.Future[None]:
         task = asyncio.ensure_future(coro)
         task.set_name(name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    def _persist(self, kind: str, name: str, job: TrainingJob | TransformJob) -> None:
+    async def _persist(self, kind: str, name: str, job: TrainingJob | TransformJob) -> None:
+        """Write the job's record to the catalogue (on a worker thread, after any earlier write,
+        so the last state written is the last one seen)."""
         if self.catalog is None:
             return
         document = {"describe": job.describe(), "summary": job.summary()}
         self._archived[kind][name] = document
+        previous, done = self._last_write, asyncio.get_running_loop().create_future()
+        self._last_write = done
         try:
-            self.catalog.put(kind, name, document)
+            if previous is not None:
+                await previous
+            await asyncio.to_thread(self.catalog.put, kind, name, document)
         except Exception:  # noqa: BLE001 - the live record still answers; logged
             _log.exception("could not persist %s %s", kind, name)
+        finally:
+            done.set_result(None)
+
+    def _persist_later(self, kind: str, name: str, job: TrainingJob | TransformJob) -> None:
+        """``_persist`` from a synchronous status callback on the loop."""
+        self._spawn(self._persist(kind, name, job), f"persist {kind} {name}")
 
     def _taken(self, kind: str, name: str) -> bool:
         live = self._training if kind == _TRAINING else self._transform
@@ -121,11 +135,11 @@ class JobManager:
         now = self.clock.time()
         job = TrainingJob(request, arn, now, last_modified_time=now)
         self._training[request.name] = job
-        await asyncio.to_thread(self._persist, _TRAINING, request.name, job)
+        await self._persist(_TRAINING, request.name, job)
 
         def changed(j: TrainingJob) -> None:
             if j.status.terminal:
-                self._persist(_TRAINING, j.name, j)
+                self._persist_later(_TRAINING, j.name, j)
 
         self._spawn(self.training_runner.run(job, changed), f"training {request.name}")
         return arn
@@ -171,12 +185,12 @@ class JobManager:
         now = self.clock.time()
         job = TransformJob(request, arn, now, last_modified_time=now)
         self._transform[request.name] = job
-        await asyncio.to_thread(self._persist, _TRANSFORM, request.name, job)
+        await self._persist(_TRANSFORM, request.name, job)
 
         def changed(j: TransformJob) -> None:
             j.last_modified_time = self.clock.time()
             if j.status.terminal:
-                self._persist(_TRANSFORM, j.name, j)
+                self._persist_later(_TRANSFORM, j.name, j)
 
         self._spawn(self.transform_runner.run(job, changed), f"transform {request.name}")
         return arn

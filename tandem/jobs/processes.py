@@ -18,7 +18,8 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from ..serving.reaper import child_setup, read_stat, session_members
+from ..eventloop import blocking_expected
+from ..serving.reaper import SPAWN_BLOCKS, child_setup, read_stat, session_members
 from ..telemetry.logs import LogService, StreamCapture
 from ..telemetry.usage import UsageProbe
 
@@ -79,16 +80,17 @@ class JobProcess:
 
     async def start(self) -> None:
         """Spawn it (OSError if the program cannot be started)."""
-        self._proc = await asyncio.create_subprocess_exec(
-            *self.argv,
-            env=self.env,
-            cwd=self.cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # pgid = sid = pid: the whole tree is signalled as one
-            preexec_fn=child_setup(os.getpid()),
-        )
+        with blocking_expected(SPAWN_BLOCKS):
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # pgid = sid = pid: the whole tree is signalled as one
+                preexec_fn=child_setup(os.getpid()),
+            )
         stat = read_stat(self._proc.pid)
         self._start_ticks = stat[2] if stat else None
         if self._guard is not None:

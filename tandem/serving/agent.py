@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from tandem.clock import Clock, SystemClock
+from tandem.eventloop import blocking_expected
 from tandem.serving.launcher import (
     ContainerExited,
     InstanceEvent,
@@ -37,7 +38,7 @@ from tandem.serving.launcher import (
     start_failure_reason,
 )
 from tandem.serving.ports import ContainerPorts, PortAllocator, PortsExhausted, port_taken
-from tandem.serving.reaper import child_setup, read_stat, session_members
+from tandem.serving.reaper import SPAWN_BLOCKS, child_setup, read_stat, session_members
 from tandem.telemetry.usage import UsageProbe, UsageSample, instance_probe
 
 __all__ = ["InstanceAgent", "SessionGuard"]
@@ -174,7 +175,8 @@ class InstanceAgent:
     async def _spawn(self, container: _Container, cspec: Any) -> None:
         spec = self.spec
         stream = spec.log_stream(container.name)
-        self._logs.ensure_log_stream(spec.log_group, stream)
+        # A store write (a commit on the logs writer): off the loop.
+        await asyncio.to_thread(self._logs.ensure_log_stream, spec.log_group, stream)
         factory = self._capture_factory or _default_capture_factory()
         container.capture = factory(self._logs, spec.log_group, stream, keep_last=20)
         env = {**cspec.env, **container.ports.env()}
@@ -182,16 +184,17 @@ class InstanceAgent:
         if cspec.port_slot is not None:
             argv[cspec.port_slot] = argv[cspec.port_slot].format(port=container.ports.bind_port)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                env=env,
-                cwd=cspec.cwd,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # session leader: pgid = sid = pid, whole tree killable
-                preexec_fn=child_setup(os.getpid()),
-            )
+            with blocking_expected(SPAWN_BLOCKS):
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    env=env,
+                    cwd=cspec.cwd,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,  # session leader: pgid = sid = pid, tree killable
+                    preexec_fn=child_setup(os.getpid()),
+                )
         except OSError as exc:
             container.spawn_error = f"could not be started: {exc}"
             return

@@ -34,6 +34,7 @@ __all__ = [
     "SessionEntry",
     "FateSharing",
     "child_setup",
+    "SPAWN_BLOCKS",
     "read_stat",
     "session_members",
     "kill_sessions",
@@ -46,6 +47,12 @@ PR_SET_PDEATHSIG = 1
 class SessionEntry:
     sid: int
     start_ticks: int
+
+
+# Why spawning blocks the loop (``tandem.eventloop.blocking_expected``): fork and exec must run
+# on the thread that lives as long as the server, since the kernel's parent-death signal
+# follows the spawning thread; the parent waits for the child's exec there.
+SPAWN_BLOCKS = "spawning a child (fork and exec on the loop's thread, for PR_SET_PDEATHSIG)"
 
 
 def child_setup(parent_pid: int) -> Callable[[], None] | None:

@@ -196,7 +196,9 @@ def test_cloudwatch_answers_internal_failure_in_its_protocol(
     caplog.set_level(logging.ERROR)
     monkeypatch.setattr(srv.server.queries, "list_metrics", _boom)
     key = (srv.url, f"cloudwatch-{protocol}")
-    cw = _CLIENTS.setdefault(key, cloudwatch_client(srv.url, protocol))
+    if key not in _CLIENTS:
+        _CLIENTS[key] = cloudwatch_client(srv.url, protocol)
+    cw = _CLIENTS[key]
     with pytest.raises(botocore.exceptions.ClientError) as info:
         cw.list_metrics(Namespace="Any")
     response = info.value.response

@@ -1,0 +1,89 @@
+"""The blocked-loop detector: a server's watchdog reports a call that blocks its event loop past
+the threshold, naming the call; an idle or busy-but-yielding loop is never reported; and the
+suite's hooks turn a report into a failure (tests/conftest.py, tests/server_process.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from tandem.eventloop import STALL_MESSAGE, StallWatchdog
+from tests.server_process import ServerProcess
+from tests.server_thread import ServerThread
+
+
+def _reports(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if STALL_MESSAGE in r.getMessage()]
+
+
+def block_the_loop_on_purpose() -> None:
+    time.sleep(1.5)  # what a synchronous commit or a subprocess wait does to the loop
+
+
+@pytest.mark.loop_stall_expected
+def test_a_blocking_call_on_a_servers_loop_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tandem.eventloop")
+    server = ServerThread(tmp_path, loop_stall_warning=0.3).start()
+    try:
+        server.loop.call_soon_threadsafe(block_the_loop_on_purpose)
+        deadline = time.monotonic() + 30
+        while not _reports(caplog) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    [report] = _reports(caplog)  # once per stall, however long it lasts
+    assert "in block_the_loop_on_purpose" in report
+    assert "time.sleep(1.5)" in report
+
+
+async def test_an_idle_or_yielding_loop_is_not_reported(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="tandem.eventloop")
+    watchdog = StallWatchdog(asyncio.get_running_loop(), 0.3)
+    watchdog.start()
+    try:
+        await asyncio.sleep(1.0)  # idle
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # busy, yielding every few milliseconds
+            sum(range(10_000))
+            await asyncio.sleep(0)
+    finally:
+        watchdog.stop()
+    assert _reports(caplog) == []
+
+
+def test_a_server_process_reporting_a_stall_fails_its_fixture(tmp_path: Path) -> None:
+    proc = ServerProcess(tmp_path)
+    proc.output = ["tandem serving on http://127.0.0.1:1\n"]
+    proc.check_loop_stalls()  # nothing reported: nothing raised
+    proc.output.append(f"WARNING {STALL_MESSAGE} 0.61 s (threshold 0.50 s), at:\n")
+    proc.output.append('  File "x.py", line 1, in handler\n')
+    with pytest.raises(AssertionError, match="event loop was blocked"):
+        proc.check_loop_stalls()
+
+
+@pytest.mark.loop_stall_expected
+async def test_a_block_marked_expected_is_logged_at_info_naming_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tandem.eventloop import blocking_expected
+
+    caplog.set_level(logging.INFO, logger="tandem.eventloop")
+    watchdog = StallWatchdog(asyncio.get_running_loop(), 0.2)
+    watchdog.start()
+    try:
+        await asyncio.sleep(0.1)
+        with blocking_expected("a test's deliberate pause"):
+            time.sleep(1.0)
+        await asyncio.sleep(0.3)
+    finally:
+        watchdog.stop()
+    assert _reports(caplog) == []
+    held = [r for r in caplog.records if "held" in r.getMessage()]
+    assert len(held) == 1 and held[0].levelno == logging.INFO
+    assert "a test's deliberate pause" in held[0].getMessage()
