@@ -153,7 +153,8 @@ class TandemServer:
         )
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(
-            self.app, prometheus_api.TandemCollector(self.registry, self.clock)
+            self.app,
+            prometheus_api.TandemCollector(self.registry, self.clock, alarms=self.alarms.alarms),
         )
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

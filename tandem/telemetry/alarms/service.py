@@ -98,8 +98,8 @@ class AlarmService:
     # -- reads (memory only) --------------------------------------------------------
 
     def alarms(self) -> list[MetricAlarm]:
-        """Every alarm, by name."""
-        return [self._alarms[n] for n in sorted(self._alarms)]
+        """Every alarm, by name (safe to call from another thread: one atomic copy)."""
+        return sorted(list(self._alarms.values()), key=lambda a: a.alarm_name)
 
     def get(self, name: str) -> MetricAlarm | None:
         return self._alarms.get(name)

@@ -239,3 +239,28 @@ def test_aws_cli_alarm_goes_ok_alarm_ok(clocked: tuple[ServerThread, ManualClock
     ]
     data = json.loads(history["AlarmHistoryItems"][1]["HistoryData"])
     assert data["newState"]["stateReasonData"]["recentDatapoints"] == [0.0, 5.0, 1.0]
+
+
+@pytest.mark.slow
+def test_tandem_alarms_lists_states_and_history(clocked: tuple[ServerThread, ManualClock]) -> None:
+    server, _clock = clocked
+    cw = cloudwatch_client(server.url, "json")
+    _put(cw, "cli-view-<b>", [{"Name": "EndpointName", "Value": "view"}])
+    cw.set_alarm_state(AlarmName="cli-view-<b>", StateValue="ALARM", StateReason="drill [x]")
+    env = dict(os.environ, COLUMNS="250", TANDEM_URL=server.url)
+
+    def tandem(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "tandem", "alarms", *args], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listing = tandem("list", "--prefix", "cli-view-")
+    [row] = [line for line in listing.splitlines() if "cli-view-<b>" in line]
+    assert "ALARM" in row and ">= 1.0 for 2 of 3 x 60s" in row
+    assert "AWS/SageMaker Invocation5XXErrors Sum [EndpointName=view]" in row
+    assert "cli-view-<b>" in tandem()  # the default is the list
+    history = tandem("history", "cli-view-<b>")
+    assert "Alarm updated from INSUFFICIENT_DATA to ALARM" in history
+    assert "drill [x]" in history  # shown as text, not as markup
+    assert 'Alarm "cli-view-<b>" created' in history
