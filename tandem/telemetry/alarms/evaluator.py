@@ -169,12 +169,10 @@ def evaluate(
     op = alarm.comparison_operator
     treat = alarm.missing_data
     stat = alarm.stat
-    if (
-        stat is not None
-        and alarm.evaluate_low_sample_count_percentile == "ignore"
-        and any(s is not None and too_few_samples(stat, s.sample_count) for s in samples)
-    ):
-        return None
+    if stat is not None and alarm.evaluate_low_sample_count_percentile == "ignore":
+        newest = [s for s in samples if s is not None][-n:]
+        if any(too_few_samples(stat, s.sample_count) for s in newest):
+            return None  # the evaluated percentiles rest on too few samples: keep the state
     flags = [None if s is None else breaches(op, s.value, threshold) for s in samples]
     state, fill = decide(flags, n, m, treat)
     if state is None:

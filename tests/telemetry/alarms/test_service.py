@@ -194,3 +194,45 @@ async def test_set_alarm_state_checks_its_input(rig: Rig) -> None:
 async def test_bad_input_gets_validation_errors(rig: Rig, changes: dict, error: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValidationError, match=error):
         await rig.service.put_metric_alarm(_errors_alarm(**changes))
+
+
+async def test_metric_math_alarm_evaluates_its_returned_expression(rig: Rig) -> None:
+    from tandem.telemetry.metrics import Metric, MetricDataQuery, MetricStat
+
+    metric = Metric("AWS/SageMaker", "Invocation5XXErrors", tuple(sorted(DIMS.items())))
+    await rig.service.put_metric_alarm(AlarmInput(
+        alarm_name="math", evaluation_periods=2, datapoints_to_alarm=2, threshold=10.0,
+        comparison_operator="GreaterThanThreshold",
+        metrics=(MetricDataQuery("m1", MetricStat(metric, 60, "Sum"), return_data=False),
+                 MetricDataQuery("e1", expression="m1 * 4", label="scaled")),
+    ))  # fmt: skip
+    await rig.minute(3)  # 12 > 10: one breach of the M = 2 needed
+    alarm = rig.service.get("math")
+    assert alarm is not None and alarm.state_value is AlarmState.OK
+    await rig.minute(2)  # 12, 8: still one breach
+    await rig.minute(5)  # 8, 20: one breach
+    await rig.minute(4)  # 20, 16: two
+    alarm = rig.service.get("math")
+    assert alarm is not None and alarm.state_value is AlarmState.ALARM
+    assert "[16.0 (" in alarm.state_reason and "20.0 (" in alarm.state_reason
+    assert "statistic" not in json.loads(alarm.state_reason_data or "{}")
+
+
+async def test_percentile_alarm_ignores_low_sample_counts_when_asked(rig: Rig) -> None:
+    await rig.service.put_metric_alarm(_errors_alarm(
+        "p99", statistic=None, extended_statistic="p99", evaluation_periods=1,
+        datapoints_to_alarm=None, evaluate_low_sample_count_percentile="ignore",
+        treat_missing_data="missing"))  # fmt: skip
+    await rig.service.put_metric_alarm(_errors_alarm(
+        "p99-evaluate", statistic=None, extended_statistic="p99", evaluation_periods=1,
+        datapoints_to_alarm=None, treat_missing_data="missing"))  # fmt: skip
+    await rig.minute(5)  # one sample: far fewer than the 1,000 p99 needs
+    assert rig.service.get("p99").state_value is AlarmState.INSUFFICIENT_DATA  # type: ignore[union-attr]
+    assert rig.service.get("p99-evaluate").state_value is AlarmState.ALARM  # type: ignore[union-attr]
+    series = rig.registry.series("AWS/SageMaker", "Invocation5XXErrors", DIMS)
+    for _ in range(1000):
+        series.record(0.5)
+    rig.flusher.flush()
+    rig.clock.advance(60)
+    await rig.service.evaluate()
+    assert rig.service.get("p99").state_value is AlarmState.OK  # type: ignore[union-attr]
