@@ -18,20 +18,27 @@ export async function endpointAlarms(endpointName, start, end) {
     .filter((a) => watches(a, endpointName));
   return Promise.all(alarms.map(async (alarm) => {
     const items = await paginate(cloudwatch, "DescribeAlarmHistory", {
-      AlarmName: alarm.AlarmName, HistoryItemType: "StateUpdate", StartDate: Math.floor(start),
-      EndDate: Math.ceil(end) + 60, ScanBy: "TimestampAscending",
+      AlarmName: alarm.AlarmName, StartDate: Math.floor(start), EndDate: Math.ceil(end) + 60,
+      ScanBy: "TimestampAscending",
     }, "AlarmHistoryItems", "NextToken", 5);
     const changes = [];
     let initial = null;
+    let from = start;
     for (const item of items) {
       let data = {};
       try { data = JSON.parse(item.HistoryData); } catch { /* not JSON: skip */ }
-      if (!data.newState) continue;
-      if (initial === null) initial = data.oldState?.stateValue || null;
-      changes.push({ time: toSeconds(item.Timestamp), state: data.newState.stateValue });
+      if (item.HistoryItemType === "ConfigurationUpdate" && data.type === "Create") {
+        // Created inside the range: nothing to draw before (a name re-used starts over).
+        from = toSeconds(item.Timestamp);
+        changes.length = 0;
+        initial = "INSUFFICIENT_DATA";
+      } else if (item.HistoryItemType === "StateUpdate" && data.newState) {
+        if (initial === null) initial = data.oldState?.stateValue || null;
+        changes.push({ time: toSeconds(item.Timestamp), state: data.newState.stateValue });
+      }
     }
     if (initial === null) initial = alarm.StateValue;
-    return { alarm, segments: segments(initial, changes, start, Math.min(end, Date.now() / 1000)) };
+    return { alarm, segments: segments(initial, changes, from, Math.min(end, Date.now() / 1000)) };
   }));
 }
 
