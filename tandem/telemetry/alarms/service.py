@@ -84,6 +84,9 @@ class AlarmService:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._running is not None and not self._running.done():
+            self._running.cancel()  # a pass the loop was awaiting through a shield
+            await asyncio.gather(self._running, return_exceptions=True)
         await self.actions.close()
         await self.flush()
         self._writer.shutdown(wait=True)
