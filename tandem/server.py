@@ -1,4 +1,4 @@
-"""The tandem server: the store, telemetry, launcher, router and endpoint manager, composed.
+"""The tandem server: the store, telemetry, alarms, launcher, router and endpoint manager.
 
 One process, one port, every API on it. ``TandemServer`` owns every
 background task it starts and stops them in reverse order: the HTTP site
@@ -36,6 +36,7 @@ from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
 from .store import open_store
+from .telemetry.alarms import WEBHOOK_PREFIX, AlarmService, MetricSource, WebhookSender
 from .telemetry.logs import LogService
 from .telemetry.metrics import (
     MetricFlusher,
@@ -124,10 +125,26 @@ class TandemServer:
             retention=Retention.from_settings(s),
             live=self.flusher,
         )
+        self.alarms = AlarmService(
+            self.store.alarms,
+            MetricSource(self.store.metrics, self.queries),
+            clock=self.clock,
+            region=s.region,
+            account_id=s.account_id,
+            # The closed minute's buckets reach the store within one flush interval.
+            evaluation_delay=s.metrics_flush_interval + 1.0,
+        )
+        self.webhooks = WebhookSender(s.region, s.account_id)
+        self.alarms.register_action_handler(WEBHOOK_PREFIX, self.webhooks)
+        await self.alarms.start()
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer;
         # the metric reads record what is still deferred before they query.
         self.cloudwatch = CloudWatchOperations(
-            self.registry, self.queries, self.clock, defer=asyncio.get_running_loop().call_soon
+            self.registry,
+            self.queries,
+            self.clock,
+            defer=asyncio.get_running_loop().call_soon,
+            alarms=self.alarms,
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
@@ -142,16 +159,16 @@ class TandemServer:
         )
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(
-            self.app, prometheus_api.TandemCollector(self.registry, self.clock)
+            self.app,
+            prometheus_api.TandemCollector(self.registry, self.clock, alarms=self.alarms.alarms),
         )
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.host, s.port, reuse_address=True)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        # The one site's bound address: (host, port) or, for IPv6, (host, port, flow, scope).
+        self.port = int(self._runner.addresses[0][1])
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         # Everything built so far lives as long as the server: move it out of the collector's
         # generations so the full collections that requests trigger do not walk it each time
@@ -193,6 +210,8 @@ class TandemServer:
         await self.manager.stop()
         await self.router.close()
         await self.logs.stop()
+        await self.alarms.stop()
+        await self.webhooks.close()
         self.cloudwatch.record_pending()  # before the last flush
         await asyncio.to_thread(self.flusher.stop)
         await asyncio.to_thread(self.store.close)

@@ -80,7 +80,9 @@ class JobManager:
                 self._archived[kind][summary[_name_key(kind)]] = document
 
     async def stop(self) -> None:
-        for job in [*self._training.values(), *self._transform.values()]:
+        jobs: list[TrainingJob | TransformJob] = [*self._training.values()]
+        jobs.extend(self._transform.values())
+        for job in jobs:
             job.stop_requested.set()
         # Until none is left: a job that ends now spawns the write of its last state.
         while self._tasks:

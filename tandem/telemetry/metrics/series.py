@@ -70,6 +70,11 @@ class BucketRow:
     percentiles: bool = True
 
 
+# An in-memory bucket as a store row: (uid, start, sample count, sum, min, max, bins or None,
+# percentiles).
+LiveRow = tuple[str, int, float, float, float, float, dict[int, float] | None, bool]
+
+
 def _minute(timestamp: float) -> int:
     """The start of the minute holding ``timestamp`` (epoch seconds)."""
     try:
@@ -78,6 +83,10 @@ def _minute(timestamp: float) -> int:
         raise InvalidParameterValue(
             f"The value {timestamp!r} for parameter Timestamp is invalid."
         ) from None
+
+
+# A bucket's state as a flush takes it: count, sum, min, max, sketch bins, percentiles.
+BucketState = tuple[float, float, float, float, dict[int, float], bool]
 
 
 class MinuteBucket:
@@ -248,9 +257,9 @@ class Series:
 
     # -- flushing (background thread) ---------------------------------------
 
-    def snapshot(self) -> list[tuple[MinuteBucket, tuple]]:
+    def snapshot(self) -> list[tuple[MinuteBucket, BucketState]]:
         """Copies of the dirty buckets' state, marking them clean."""
-        out = []
+        out: list[tuple[MinuteBucket, BucketState]] = []
         with self._lock:
             for b in self._buckets.values():
                 if b.dirty:
@@ -291,7 +300,7 @@ class Series:
                 _merge_into(total, b)
             return total.count, total.sum, total.bins
 
-    def live(self, start: int, end: int, sketches: bool) -> list[tuple]:
+    def live(self, start: int, end: int, sketches: bool) -> list[LiveRow]:
         """The in-memory buckets of minutes in ``[start, end)``, each as a store row's columns
         ``(uid, start, sample count, sum, min, max, bins or None, percentiles)``."""
         with self._lock:
@@ -340,9 +349,9 @@ class MetricRegistry:
         self._uids = (f"{self.writer_id}-{n}" for n in counter)
         self._uid_lock = threading.Lock()
         self._by_key: dict[SeriesKey, Series] = {}
-        self._by_args: dict[tuple, Series] = {}
+        self._by_args: dict[tuple[object, ...], Series] = {}
         # (namespace, metric name, dimensions) -> its series, one per unit: what a query reads.
-        self._by_metric: dict[tuple, list[Series]] = {}
+        self._by_metric: dict[tuple[object, ...], list[Series]] = {}
         # Series holding a minute newer than the store's newest for them (Series.mark_listed).
         self._unlisted: set[Series] = set()
         self._lock = threading.Lock()
@@ -413,7 +422,7 @@ class MetricRegistry:
             return list(self._by_key.values())
 
 
-def bucket_row(key: SeriesKey, bucket: MinuteBucket, state: tuple) -> BucketRow:
+def bucket_row(key: SeriesKey, bucket: MinuteBucket, state: BucketState) -> BucketRow:
     """The store row of a bucket snapshot."""
     count, total, lo, hi, bins, percentiles = state
     return BucketRow(
