@@ -6,6 +6,7 @@ have run elsewhere (``--loop-stall-warning``)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import sys
@@ -41,24 +42,23 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 # top is a loop starved of CPU (a loaded machine), not a blocked one.
 _IDLE_FRAMES = frozenset({"select", "run_forever", "run_until_complete", "run", "_run_once"})
 STALL_MESSAGE = "event loop blocked for"
-# Loop threads inside a section that blocks them on purpose -> why (see blocking_expected).
-_EXPECTED: dict[int, str] = {}
+# Loop thread -> the reasons of the sections blocking it on purpose that are open there, with
+# how many of each (tasks interleave: sections opened around an ``await`` close in any order).
+_EXPECTED: dict[int, collections.Counter[str]] = {}
 
 
 @contextlib.contextmanager
 def blocking_expected(reason: str) -> Iterator[None]:
     """Marks a section of the loop's thread that must block it and cannot move elsewhere; the
     watchdog logs a stall inside it at INFO, naming ``reason``, instead of warning."""
-    thread = threading.get_ident()
-    outer = _EXPECTED.get(thread)
-    _EXPECTED[thread] = reason
+    open_here = _EXPECTED.setdefault(threading.get_ident(), collections.Counter())
+    open_here[reason] += 1
     try:
         yield
     finally:
-        if outer is None:
-            _EXPECTED.pop(thread, None)
-        else:
-            _EXPECTED[thread] = outer
+        open_here[reason] -= 1
+        if open_here[reason] <= 0:
+            del open_here[reason]
 
 
 class StallWatchdog:
@@ -112,8 +112,8 @@ class StallWatchdog:
             reported = beat
             stack = "".join(traceback.format_stack(frame))
             expected = _EXPECTED.get(self._loop_thread)
-            if expected is not None:
-                _log.info("event loop held %.2f s by %s", age, expected)
+            if expected:
+                _log.info("event loop held %.2f s by %s", age, ", ".join(expected))
                 continue
             _log.warning("%s %.2f s (threshold %.2f s), at:\n%s", STALL_MESSAGE, age,
                          self.threshold, stack)

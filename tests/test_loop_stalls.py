@@ -87,3 +87,28 @@ async def test_a_block_marked_expected_is_logged_at_info_naming_why(
     held = [r for r in caplog.records if "held" in r.getMessage()]
     assert len(held) == 1 and held[0].levelno == logging.INFO
     assert "a test's deliberate pause" in held[0].getMessage()
+
+
+async def test_expected_sections_of_interleaved_tasks_close_in_any_order() -> None:
+    from tandem.eventloop import _EXPECTED, blocking_expected
+
+    release = asyncio.Event()
+
+    async def section(name: str) -> None:
+        with blocking_expected(name):
+            await release.wait()
+
+    first = asyncio.create_task(section("spawn"))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(section("spawn"))
+    await asyncio.sleep(0)
+    import threading
+
+    here = _EXPECTED[threading.get_ident()]
+    assert here["spawn"] == 2
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    assert here["spawn"] == 1  # the second section is still open
+    release.set()
+    await second
+    assert not here
