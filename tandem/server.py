@@ -127,7 +127,8 @@ class TandemServer:
         )
         self.alarms = AlarmService(
             self.store.alarms,
-            MetricSource(self.store.metrics, self.queries),
+            # Through the queries' view: alarms read what queries read, unflushed minutes too.
+            MetricSource(self.queries.store, self.queries),
             clock=self.clock,
             region=s.region,
             account_id=s.account_id,

@@ -1,4 +1,5 @@
-"""Where an evaluation's datapoints come from: the metric store's flushed minute rows.
+"""Where an evaluation's datapoints come from: the metric store's minute rows (with the
+server's unflushed buckets merged in, when it passes its ``LiveMetrics`` view).
 
 ``MetricSource.samples`` returns one ``Sample`` (or None) per period of the evaluation range,
 oldest first. A single-metric alarm reads its metric's one-minute rows and aggregates them
@@ -18,7 +19,7 @@ import numpy as np
 from ..metrics.model import Metric
 from ..metrics.queries import MetricQueries
 from ..metrics.statistics import BASIC_STATISTICS, aggregate
-from ..metrics.store import BucketColumns, MetricStore
+from ..metrics.store import BucketColumns, BucketReader
 from .evaluator import Sample
 from .model import AlarmInput
 
@@ -40,7 +41,7 @@ class AlarmSource(Protocol):
 class MetricSource:
     """``AlarmSource`` over the metric store (one-minute rows) and ``MetricQueries``."""
 
-    def __init__(self, store: MetricStore, queries: MetricQueries) -> None:
+    def __init__(self, store: BucketReader, queries: MetricQueries) -> None:
         self.store = store
         self.queries = queries
 

@@ -15,7 +15,14 @@ from typing import Protocol
 from .model import Metric
 from .series import BucketRow, SeriesKey
 
-__all__ = ["BucketColumns", "DimensionFilter", "MetricPage", "ChangedWindow", "MetricStore"]
+__all__ = [
+    "BucketColumns",
+    "BucketReader",
+    "DimensionFilter",
+    "MetricPage",
+    "ChangedWindow",
+    "MetricStore",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,6 +66,21 @@ class ChangedWindow:
 
     series: SeriesKey
     start: int
+
+
+class BucketReader(Protocol):
+    """What reads one-minute rows need: a ``MetricStore``, or ``LiveMetrics`` (the store
+    merged with unflushed buckets)."""
+
+    def read_buckets(
+        self,
+        metric: Metric,
+        unit: str | None,
+        resolution: int,
+        start: int,
+        end: int,
+        sketches: bool = True,
+    ) -> BucketColumns: ...
 
 
 class MetricStore(Protocol):
