@@ -22,6 +22,7 @@ __all__ = [
     "ResourceAlreadyExists",
     "InvalidFilterPattern",
     "ValidationException",
+    "ValidationError",
     "ConfigError",
     "InternalFailure",
 ]
@@ -102,6 +103,14 @@ class ValidationException(TandemError):
     """SageMaker control-plane validation and not-found errors (boto3 waiters rely on this code)."""
 
     code = "ValidationException"
+    status = 400
+
+
+class ValidationError(TandemError):
+    """CloudWatch's unmodeled input error (``com.amazon.coral.validate#ValidationException``,
+    code ``ValidationError``), which GetMetricData answers for a time range it refuses."""
+
+    code = "ValidationError"
     status = 400
 
 

@@ -21,6 +21,7 @@ from ...errors import (
     MissingParameter,
     ResourceNotFound,
     TandemError,
+    ValidationError,
 )
 from ..aws_json import SerializationException, UnknownOperation
 
@@ -65,6 +66,7 @@ _TABLE: dict[type, WireError] = {
         "InvalidParameterCombinationException", "InvalidParameterCombination", 400),
     MissingParameter: WireError("MissingRequiredParameterException", "MissingParameter", 400),
     InvalidNextToken: WireError("InvalidNextToken", "InvalidNextToken", 400),
+    ValidationError: WireError("ValidationException", "ValidationError", 400),
     LimitExceeded: WireError("LimitExceededFault", "LimitExceeded", 400),
     ResourceNotFound: WireError("ResourceNotFound", "ResourceNotFound", 404),
     UnknownOperation: WireError("UnknownOperationException", "InvalidAction", 400),

@@ -28,6 +28,7 @@ from tandem.errors import (
     InvalidParameterCombination,
     InvalidParameterValue,
     MissingParameter,
+    ValidationError,
 )
 
 from .expression import Node, evaluate, parse_expression
@@ -267,7 +268,13 @@ class MetricQueries:
             raise InvalidParameterValue(
                 f"The collection MetricDataQueries must not have more than {MAX_QUERIES} members."
             )
-        start, end = self._time_range(start_time, end_time)
+        start = _seconds(start_time, "StartTime")
+        end = _seconds(end_time, "EndTime")
+        # GetMetricData words these apart from GetMetricStatistics, with another code.
+        if start > end:
+            raise ValidationError("The parameter EndTime must be greater than StartTime.")
+        if start == end:
+            raise ValidationError("The parameter StartTime must not equal parameter EndTime.")
         scan_by = scan_by or "TimestampDescending"
         if scan_by not in ("TimestampDescending", "TimestampAscending"):
             raise InvalidParameterValue(
