@@ -26,6 +26,7 @@ from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
+from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
 from .config import Settings
 from .jobs import build_job_manager
@@ -35,6 +36,7 @@ from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
 from .store import open_store
+from .tags import TagStore
 from .telemetry.logs import LogService
 from .telemetry.metrics import (
     MetricFlusher,
@@ -125,11 +127,14 @@ class TandemServer:
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
+        self.tags = TagStore(self.store.catalog)
         self.app = build_app(
             [
-                SageMakerService(self.manager),
-                SageMakerJobsService(self.jobs),
-                LogsService(self.logs),
+                SageMakerService(self.manager, tags=self.tags),
+                SageMakerJobsService(self.jobs, tags=self.tags),
+                SageMakerTagsService(self.tags, self.manager, self.jobs),
+                LogsService(self.logs, tags=self.tags),
+                LogsTagsService(self.tags, self.logs),
             ],
             cloudwatch,
             auth_keys=auth_keys,

@@ -161,6 +161,12 @@ class EndpointManager:
 
     async def create_endpoint_config(self, request: Mapping[str, Any]) -> EndpointConfig:
         config = EndpointConfig.parse(request, self.clock.time())
+        for variant in config.variants:
+            # As on AWS: a config may only name models that exist when it is created.
+            if await self._io(self.catalog.get, _MODEL, variant.model_name) is None:
+                raise ValidationException(
+                    f'Could not find model "{self.arn("model", variant.model_name)}".'
+                )
         document = {"request": dict(request), "creation_time": config.creation_time}
         try:
             await self._io(self.catalog.put, _CONFIG, config.name, document, create=True)

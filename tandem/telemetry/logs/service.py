@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 
 from tandem.clock import Clock, SystemClock
-from tandem.errors import InvalidParameterValue
+from tandem.errors import InvalidParameterValue, ValidationException
 
 from . import queries
 from .filter_pattern import FilterPattern, parse_filter_pattern
@@ -139,12 +139,33 @@ class LogService:
 
     # -- groups and streams --------------------------------------------------
 
-    async def create_log_group(self, log_group_name: str, **_options: object) -> None:
+    async def create_log_group(
+        self,
+        log_group_name: str,
+        kms_key_id: str | None = None,
+        log_group_class: str | None = None,
+        deletion_protection_enabled: bool | None = None,
+    ) -> None:
+        """Create a group; its options are kept and shown by DescribeLogGroups."""
         validate_group_name(log_group_name)
-        await asyncio.to_thread(self.store.create_group, log_group_name, self._now_ms())
+        await asyncio.to_thread(
+            lambda: self.store.create_group(
+                log_group_name,
+                self._now_ms(),
+                kms_key_id=kms_key_id,
+                log_group_class=log_group_class or "STANDARD",
+                deletion_protection=bool(deletion_protection_enabled),
+            )
+        )
 
     async def delete_log_group(self, log_group_name: str) -> None:
         validate_group_name(log_group_name)
+        record = await asyncio.to_thread(self.store.get_group, log_group_name)
+        if record is not None and record.deletion_protection:
+            raise ValidationException(
+                "The log group has deletion protection enabled; disable it before deleting "
+                "the log group."
+            )
         await self._writer.flush()
         await asyncio.to_thread(self.store.delete_group, log_group_name)
         self._known = {k for k in self._known if k[0] != log_group_name}
@@ -239,7 +260,8 @@ class LogService:
         return LogGroup(
             log_group_name=record.name, creation_time=record.creation_time, arn=arn + ":*",
             log_group_arn=arn, stored_bytes=record.stored_bytes,
-            retention_in_days=record.retention_days,
+            retention_in_days=record.retention_days, log_group_class=record.log_group_class,
+            deletion_protection_enabled=record.deletion_protection, kms_key_id=record.kms_key_id,
         )
 
     def _stream(self, group: str, record: StreamRecord) -> LogStream:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tandem.api.logs import _SHAPES as LOGS_SHAPES
+from tandem.api.logs import SHAPES as LOGS_SHAPES
 from tandem.api.sagemaker import SHAPES as SAGEMAKER_SHAPES
 
 from .cases import CASES
