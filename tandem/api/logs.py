@@ -136,9 +136,10 @@ _IGNORED = {
 
 
 # Members the core checks itself: names with Logs' own texts (a name over 512 characters
-# is "Invalid LogGroup or LogStream..." on AWS, not the model's length message) and the
-# events, thousands a batch, which the core checks in one pass.
-_CORE_CHECKED = frozenset({"logGroupName", "logStreamName", "logEvents"})
+# is "Invalid LogGroup or LogStream..." on AWS, not the model's length message). The events
+# (thousands a batch) are counted here and checked one by one by the core, in one pass.
+_CORE_CHECKED = frozenset({"logGroupName", "logStreamName"})
+_SHALLOW = frozenset({"logEvents"})
 
 _TIMESTAMP, _MESSAGE = operator.itemgetter("timestamp"), operator.itemgetter("message")
 
@@ -262,7 +263,7 @@ class LogsService:
 
         async def call(body: Mapping[str, Any]) -> dict[str, Any]:
             parsed = parse_members(body, shape)
-            model.check(name, body, skip=_CORE_CHECKED)
+            model.check(name, body, skip=_CORE_CHECKED, shallow=_SHALLOW)
             kwargs = {k: v for k, v in parsed.items() if k not in _IGNORED}
             if "log_events" in kwargs:
                 kwargs["log_events"] = _log_events(kwargs["log_events"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +62,32 @@ def _table() -> dict[str, Any]:
 @functools.cache
 def _compiled(pattern: str) -> Callable[[str], Any] | None:
     try:
-        return regex.compile(pattern).fullmatch
+        match: Callable[[str], Any] = regex.compile(pattern).fullmatch
     except regex.error:
         return None
+    return match
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, dict):
-        text = "{" + ", ".join(f"{k}={_shown(v)}" for k, v in value.items()) + "}"
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_shown(v) for v in value) + "]"
+def _shown(value: Any, limit: int = 100) -> str:
+    """The value as AWS's (Java's) messages show it, cut after ``limit`` characters; a long
+    list or map is rendered only as far as the cut."""
+    if isinstance(value, dict | list):
+        if isinstance(value, dict):
+            items: Iterator[str] = (f"{k}={_shown(v, limit)}" for k, v in value.items())
+            ends = "{}"
+        else:
+            items, ends = (_shown(v, limit) for v in value), "[]"
+        parts: list[str] = []
+        size = 0
+        for part in items:
+            parts.append(part)
+            size += len(part) + 2
+            if size > limit:
+                break
+        text = ends[0] + ", ".join(parts) + ends[1]
     else:
         text = str(value)
-    return text if len(text) <= 100 else text[:100] + "..."
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def validation_message(errors: list[str]) -> str:
@@ -107,11 +120,20 @@ class ServiceRules:
     def _name(self, name: str) -> str:
         return name[:1].lower() + name[1:] if self.lower_first else name
 
-    def check(self, operation: str, body: Mapping[str, Any], *, skip: Collection[str] = ()) -> None:
+    def check(
+        self,
+        operation: str,
+        body: Mapping[str, Any],
+        *,
+        skip: Collection[str] = (),
+        shallow: Collection[str] = (),
+    ) -> None:
         """Raise every failed constraint of ``body`` at once (missing required members alone:
-        ``MissingParameter``). ``skip``: top-level members the core checks itself."""
+        ``MissingParameter``). ``skip``: top-level members the core checks itself;
+        ``shallow``: top-level lists checked as a whole, their items left to the core."""
         errors: list[str] = []
-        missing_only = self._structure(self.operations[operation], body, "", errors, skip)
+        operation_shape = self.operations[operation]
+        missing_only = self._structure(operation_shape, body, "", errors, skip, shallow)
         if errors:
             error = MissingParameter if missing_only else InvalidParameterValue
             raise error(validation_message(errors))
@@ -139,14 +161,19 @@ class ServiceRules:
                 failed.append(f"Member must satisfy regular expression pattern: {shape['pattern']}")
         return failed
 
-    def _value(self, shape_name: str, value: Any, where: str, errors: list[str]) -> None:
+    def _value(
+        self, shape_name: str, value: Any, where: str, errors: list[str], deep: bool = True
+    ) -> None:
         shape = self.shapes[shape_name]
         kind = shape["type"]
-        shown = _shown(value)
-        for failed in self.constraints(shape_name, value):
-            errors.append(f"Value '{shown}' at '{where}' failed to satisfy constraint: {failed}")
+        for constraint in self.constraints(shape_name, value):
+            errors.append(
+                f"Value '{_shown(value)}' at '{where}' failed to satisfy constraint: {constraint}"
+            )
+        if not deep:
+            return
         if kind == "structure" and isinstance(value, dict):
-            self._structure(shape_name, value, where + ".", errors, ())
+            self._structure(shape_name, value, where + ".", errors, (), ())
         elif kind == "list" and isinstance(value, list):
             for i, item in enumerate(value):
                 self._value(shape["member"], item, f"{where}.{i + 1}.member", errors)
@@ -156,7 +183,7 @@ class ServiceRules:
                     failed = self.constraints(shape[part], item)
                     if failed:
                         errors.append(
-                            f"Value '{shown}' at '{where}' failed to satisfy constraint: "
+                            f"Value '{_shown(value)}' at '{where}' failed to satisfy constraint: "
                             f"Map {side} must satisfy constraint: [{', '.join(failed)}]"
                         )
                         break
@@ -168,25 +195,24 @@ class ServiceRules:
         prefix: str,
         errors: list[str],
         skip: Collection[str],
+        shallow: Collection[str],
     ) -> bool:
         """Check a structure's members; True when every error found is a missing member."""
         shape = self.shapes[shape_name]
         members: Mapping[str, str] = shape.get("members", {})
-        missing_only = True
         for name in shape.get("required", ()):
             if body.get(name) is None and name not in skip:
-                where = prefix + self._name(name)
                 errors.append(
-                    f"Value null at '{where}' failed to satisfy constraint: Member must not be null"
+                    f"Value null at '{prefix + self._name(name)}' failed to satisfy constraint: "
+                    "Member must not be null"
                 )
         before = len(errors)
         for name, value in body.items():
             if value is None or name in skip or name not in members:
                 continue
-            self._value(members[name], value, prefix + self._name(name), errors)
-        if len(errors) > before:
-            missing_only = False
-        return missing_only
+            where = prefix + self._name(name)
+            self._value(members[name], value, where, errors, name not in shallow)
+        return len(errors) == before
 
 
 @functools.cache

@@ -47,6 +47,9 @@ SERVED = {
         "DeleteEndpoint",
         "UpdateEndpoint",
         "UpdateEndpointWeightsAndCapacities",
+        "AddTags",
+        "ListTags",
+        "DeleteTags",
     ],
     "Logs_20140328": [
         "CreateLogGroup",
@@ -61,6 +64,12 @@ SERVED = {
         "PutRetentionPolicy",
         "DeleteRetentionPolicy",
         "StartLiveTail",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+        "TagLogGroup",
+        "UntagLogGroup",
+        "ListTagsLogGroup",
     ],
 }
 MODELS = {"SageMaker": SAGEMAKER, "Logs_20140328": LOGS}

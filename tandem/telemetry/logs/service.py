@@ -42,6 +42,7 @@ from .tokens import decode_offset_token, encode_offset_token
 from .validation import (
     check_put_batch,
     group_not_found,
+    is_unicode,
     resolve_group_name,
     stream_not_found,
     validate_group_name,
@@ -148,6 +149,11 @@ class LogService:
     ) -> None:
         """Create a group; its options are kept and shown by DescribeLogGroups."""
         validate_group_name(log_group_name)
+        if kms_key_id is not None and not is_unicode(kms_key_id):
+            raise InvalidParameterValue(
+                "1 validation error detected: Value at 'kmsKeyId' failed to satisfy constraint: "
+                "Member must be Unicode text (it holds a lone surrogate)"
+            )
         await asyncio.to_thread(
             lambda: self.store.create_group(
                 log_group_name,
