@@ -23,6 +23,7 @@ from .api import runtime as runtime_api
 from .api.app import build_app
 from .api.auth import load_keys
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
+from .api.cloudwatch.tag_operations import TagOperations
 from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
@@ -122,12 +123,16 @@ class TandemServer:
             self.store.metrics, clock=self.clock, retention=Retention.from_settings(s)
         )
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
+        self.tags = TagStore(self.store.catalog)
         self.cloudwatch = CloudWatchOperations(
-            self.registry, self.queries, self.clock, defer=asyncio.get_running_loop().call_soon
+            self.registry,
+            self.queries,
+            self.clock,
+            defer=asyncio.get_running_loop().call_soon,
+            tagging=TagOperations(self.tags, region=s.region, account_id=s.account_id),
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
-        self.tags = TagStore(self.store.catalog)
         self.app = build_app(
             [
                 SageMakerService(self.manager, tags=self.tags),

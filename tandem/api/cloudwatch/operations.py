@@ -24,10 +24,13 @@ from ...telemetry.metrics import (
 )
 from ...telemetry.metrics.ingest import MetricDatum, PlainPuts, StatisticSet, put_metric_data
 from .errors import UnknownAction
+from .tag_operations import TAG_OPERATION_NAMES, TagOperations
 
 __all__ = ["CloudWatchOperations", "OPERATION_NAMES"]
 
-OPERATION_NAMES = ("PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics")
+OPERATION_NAMES = (
+    "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics", *TAG_OPERATION_NAMES
+)  # fmt: skip
 Params = Mapping[str, Any]
 
 
@@ -122,6 +125,7 @@ class CloudWatchOperations:
         clock: Clock | None = None,
         *,
         defer: Callable[[Callable[[], None]], object] | None = None,
+        tagging: TagOperations | None = None,
     ) -> None:
         """``defer``: the event loop's ``call_soon``, to record plain PutMetricData requests
         after their answer (``PlainPuts``); None records them before it."""
@@ -135,6 +139,9 @@ class CloudWatchOperations:
             "GetMetricData": self.get_metric_data,
             "ListMetrics": self.list_metrics,
         }
+        self.tagging = tagging
+        if tagging is not None:
+            self._table.update(tagging.table)
 
     async def call(self, operation: str, params: Params) -> dict[str, Any] | None:
         handler = self._table.get(operation)

@@ -68,6 +68,7 @@ METRIC_DATA_QUERY = _struct(
     "Id",
 )  # fmt: skip
 ENTITY = _struct({"KeyAttributes": _map(S), "Attributes": _map(S)})
+TAG_LIST = _list(_struct({"Key": S, "Value": S}, "Key", "Value"))
 
 INPUTS: dict[str, Shape] = {
     "PutMetricData": _struct(
@@ -93,6 +94,9 @@ INPUTS: dict[str, Shape] = {
          "Dimensions": _list(_struct({"Name": S, "Value": S}, "Name")),
          "NextToken": S, "RecentlyActive": S, "IncludeLinkedAccounts": B, "OwningAccount": S},
     ),
+    "TagResource": _struct({"ResourceARN": S, "Tags": TAG_LIST}, "ResourceARN", "Tags"),
+    "UntagResource": _struct({"ResourceARN": S, "TagKeys": _list(S)}, "ResourceARN", "TagKeys"),
+    "ListTagsForResource": _struct({"ResourceARN": S}, "ResourceARN"),
 }  # fmt: skip
 
 MESSAGES = _list(_struct({"Code": S, "Value": S}))
@@ -112,6 +116,9 @@ OUTPUTS: dict[str, Shape | None] = {
         "Messages": MESSAGES,
     }),
     "ListMetrics": _struct({"Metrics": _list(METRIC), "NextToken": S, "OwningAccounts": _list(S)}),
+    "TagResource": _struct({}),  # an empty result element, which the query parser expects
+    "UntagResource": _struct({}),
+    "ListTagsForResource": _struct({"Tags": TAG_LIST}),
 }  # fmt: skip
 
 # (shape kind, decoded value, member path) -> the Python value, or raise InvalidParameterValue.
