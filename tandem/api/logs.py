@@ -130,7 +130,6 @@ _IGNORED = {
     "tags",  # stored by this layer in the tag store, by the group's ARN
     "account_identifiers",
     "include_linked_accounts",
-    "log_group_identifiers",
     "entity",
 }
 

@@ -218,18 +218,30 @@ class SQLiteLogStore:
         return _group_record(row) if row else None
 
     def list_groups(
-        self, *, prefix: str | None, contains: str | None, offset: int, limit: int
+        self,
+        *,
+        prefix: str | None,
+        contains: str | None,
+        offset: int,
+        limit: int,
+        group_class: str | None = None,
     ) -> list[GroupRecord]:
         sql = f"SELECT {_GROUP_COLS} FROM log_groups"
+        where: list[str] = []
         args: list[Any] = []
         if not bindable(prefix or "") or not bindable(contains or ""):
             return []
         if prefix:
-            sql += " WHERE name LIKE ? ESCAPE '\\'"
+            where.append("name LIKE ? ESCAPE '\\'")
             args.append(_like_prefix(prefix))
         elif contains:
-            sql += " WHERE instr(name, ?) > 0"
+            where.append("instr(name, ?) > 0")
             args.append(contains)
+        if group_class is not None:
+            where.append("log_group_class = ?")
+            args.append(group_class)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         # BINARY collation is byte order, which is ASCII order for these names.
         sql += " ORDER BY name LIMIT ? OFFSET ?"
         args += [limit, offset]

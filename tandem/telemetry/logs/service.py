@@ -209,6 +209,8 @@ class LogService:
         log_group_name_pattern: str | None = None,
         next_token: str | None = None,
         limit: int | None = None,
+        log_group_class: str | None = None,
+        log_group_identifiers: Sequence[str] | None = None,
     ) -> DescribeLogGroupsResult:
         if log_group_name_prefix is not None and log_group_name_pattern is not None:
             raise InvalidParameterValue(
@@ -218,14 +220,39 @@ class LogService:
         limit = validate_limit(limit, 50, 50)
         offset = 0 if next_token is None else decode_offset_token(next_token)
         await self._settle(None)
-        rows = await asyncio.to_thread(
-            lambda: self.store.list_groups(
-                prefix=log_group_name_prefix, contains=log_group_name_pattern,
-                offset=offset, limit=limit + 1,
+        if log_group_identifiers is not None:
+            rows = await asyncio.to_thread(
+                self._identified_groups, log_group_identifiers, log_group_name_prefix,
+                log_group_name_pattern, log_group_class,
             )
-        )
+            rows = rows[offset : offset + limit + 1]
+        else:
+            rows = await asyncio.to_thread(
+                lambda: self.store.list_groups(
+                    prefix=log_group_name_prefix, contains=log_group_name_pattern,
+                    offset=offset, limit=limit + 1, group_class=log_group_class,
+                )
+            )
         token = encode_offset_token(offset + limit) if len(rows) > limit else None
         return DescribeLogGroupsResult([self._group(r) for r in rows[:limit]], token)
+
+    def _identified_groups(
+        self, identifiers: Sequence[str], prefix: str | None, contains: str | None,
+        group_class: str | None,
+    ) -> list[GroupRecord]:
+        """The named groups (names or ARNs) that exist and pass the other filters, by name."""
+        names = sorted({resolve_group_name(None, i) for i in identifiers})
+        found = []
+        for name in names:
+            record = self.store.get_group(name)
+            if record is None or (prefix and not name.startswith(prefix)):
+                continue
+            if (contains and contains not in name) or (
+                group_class is not None and record.log_group_class != group_class
+            ):
+                continue
+            found.append(record)
+        return found
 
     async def describe_log_streams(
         self,

@@ -75,7 +75,13 @@ class LogStore(Protocol):
     ) -> GroupRecord: ...
     def get_group(self, name: str) -> GroupRecord | None: ...
     def list_groups(
-        self, *, prefix: str | None, contains: str | None, offset: int, limit: int
+        self,
+        *,
+        prefix: str | None,
+        contains: str | None,
+        offset: int,
+        limit: int,
+        group_class: str | None = None,
     ) -> list[GroupRecord]:
         """Groups in ASCII order of name."""
         ...

@@ -114,6 +114,13 @@ def test_create_options_are_kept_and_shown(logs: Any) -> None:
         key, "INFREQUENT_ACCESS", True,
     )  # fmt: skip
     assert "kmsKeyId" not in plain
+    rare = logs.describe_log_groups(
+        logGroupNamePrefix="/options/", logGroupClass="INFREQUENT_ACCESS"
+    )
+    assert [g["logGroupName"] for g in rare["logGroups"]] == ["/options/kept"]
+    standard = logs.describe_log_groups(logGroupClass="STANDARD")["logGroups"]
+    assert "/options/plain" in [g["logGroupName"] for g in standard]
+    assert "/options/kept" not in [g["logGroupName"] for g in standard]
     assert (plain["logGroupClass"], plain["deletionProtectionEnabled"]) == ("STANDARD", False)
     with pytest.raises(logs.exceptions.ClientError) as info:
         logs.delete_log_group(logGroupName="/options/kept")
@@ -123,3 +130,31 @@ def test_create_options_are_kept_and_shown(logs: Any) -> None:
             "logGroups"]
     ]  # fmt: skip
 
+
+
+def test_describe_log_groups_by_identifiers(logs: Any) -> None:
+    for name in ("/ids/a", "/ids/b", "/ids/c"):
+        logs.create_log_group(logGroupName=name)
+    found = logs.describe_log_groups(
+        logGroupIdentifiers=[ARN + "/ids/c", "/ids/a", "/ids/none"]
+    )["logGroups"]
+    assert [g["logGroupName"] for g in found] == ["/ids/a", "/ids/c"]
+    page = logs.describe_log_groups(logGroupIdentifiers=["/ids/a", "/ids/b", "/ids/c"], limit=2)
+    assert [g["logGroupName"] for g in page["logGroups"]] == ["/ids/a", "/ids/b"]
+    rest = logs.describe_log_groups(
+        logGroupIdentifiers=["/ids/a", "/ids/b", "/ids/c"], limit=2, nextToken=page["nextToken"]
+    )
+    assert [g["logGroupName"] for g in rest["logGroups"]] == ["/ids/c"]
+
+
+def test_every_member_reaches_the_core_or_is_declared_ignored() -> None:
+    """A member the core does not take would fail the call (a 500), not be dropped quietly."""
+    import inspect
+
+    from tandem.api import logs as logs_api
+    from tandem.api.members import snake
+    from tandem.telemetry.logs import LogService
+
+    for op, shape in logs_api.SHAPES.items():
+        taken = set(inspect.signature(getattr(LogService, snake(op))).parameters)
+        assert {snake(n) for n in shape} - logs_api._IGNORED <= taken, op

@@ -193,3 +193,20 @@ def test_list_defaults_follow_the_documentation(sagemaker: Any) -> None:
         NameContains="order-", SortBy="Name", SortOrder="Ascending")
     assert [c["NotebookInstanceLifecycleConfigName"]
             for c in by_name["NotebookInstanceLifecycleConfigs"]] == sorted(names)  # fmt: skip
+
+
+def test_notebook_instances_list_by_name_by_default(sagemaker: Any) -> None:
+    sagemaker.create_notebook_instance_lifecycle_config(
+        NotebookInstanceLifecycleConfigName="order-hooks",
+        OnCreate=[{"Content": base64.b64encode(b"exit 3\n").decode()}])
+    for name in ("nb-order-b", "nb-order-a", "nb-order-c"):
+        sagemaker.create_notebook_instance(
+            NotebookInstanceName=name, InstanceType="ml.t3.medium", RoleArn=ROLE,
+            LifecycleConfigName="order-hooks")  # fmt: skip
+    listed = sagemaker.list_notebook_instances(NameContains="nb-order")["NotebookInstances"]
+    assert [i["NotebookInstanceName"] for i in listed] == ["nb-order-a", "nb-order-b",
+                                                          "nb-order-c"]  # fmt: skip
+    newest = sagemaker.list_notebook_instances(NameContains="nb-order", SortBy="CreationTime",
+                                               SortOrder="Descending")["NotebookInstances"]
+    assert [i["NotebookInstanceName"] for i in newest] == ["nb-order-c", "nb-order-a",
+                                                          "nb-order-b"]  # fmt: skip
