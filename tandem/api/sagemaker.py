@@ -326,13 +326,14 @@ class SageMakerService:
                         for image in images[v.name]
                     ]
                 summary.update(
-                    {
-                        "CurrentWeight": v.current_weight,
-                        "DesiredWeight": v.desired_weight,
-                        "CurrentInstanceCount": v.current_instance_count,
-                        "DesiredInstanceCount": v.desired_instance_count,
-                    }
+                    {"CurrentWeight": v.current_weight, "DesiredWeight": v.desired_weight}
                 )
+                if v.serverless is not None:  # AWS shows sizes, not instance counts, for these
+                    summary["CurrentServerlessConfig"] = v.serverless
+                    summary["DesiredServerlessConfig"] = v.serverless
+                else:
+                    summary["CurrentInstanceCount"] = v.current_instance_count
+                    summary["DesiredInstanceCount"] = v.desired_instance_count
                 variants.append(summary)
             out["ProductionVariants"] = variants
         if endpoint.failure_reason:

@@ -218,7 +218,9 @@ class EndpointManager:
             now,
             now,
             variants=[
-                VariantState(f.variant.name, f.weight, f.weight, f.desired) for f in fleets.values()
+                VariantState(f.variant.name, f.weight, f.weight, f.desired,
+                             serverless=f.variant.serverless)
+                for f in fleets.values()
             ],
         )
         try:
@@ -653,7 +655,8 @@ class EndpointManager:
 
     def _sync_variant_states(self, running: _Running) -> None:
         running.endpoint.variants = [
-            VariantState(f.variant.name, f.weight, f.weight, f.desired, len(f.instances))
+            VariantState(f.variant.name, f.weight, f.weight, f.desired, len(f.instances),
+                         serverless=f.variant.serverless)
             for f in running.fleets.values()
         ]
 

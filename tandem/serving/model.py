@@ -300,6 +300,7 @@ class ProductionVariant:
     weight: float
     routing: RoutingStrategy
     startup_timeout: float | None
+    serverless: dict[str, Any] | None = None  # ServerlessConfig, as given
 
     @classmethod
     def parse(cls, data: Any, where: str) -> ProductionVariant:
@@ -350,6 +351,7 @@ class ProductionVariant:
             float(weight),
             routing,
             float(timeout) if timeout is not None else None,
+            serverless=dict(data["ServerlessConfig"]) if data.get("ServerlessConfig") else None,
         )
 
 
@@ -398,6 +400,7 @@ class VariantState:
     desired_weight: float
     desired_instance_count: int
     current_instance_count: int = 0
+    serverless: dict[str, Any] | None = None  # a serverless variant's ServerlessConfig
 
 
 @dataclasses.dataclass

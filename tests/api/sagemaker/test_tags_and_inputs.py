@@ -176,6 +176,13 @@ def test_a_serverless_variant_shows_no_instance_count(sagemaker: Any) -> None:
         "ProductionVariants"]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
     assert "InitialInstanceCount" not in variant
+    sagemaker.create_endpoint(EndpointName="serverless", EndpointConfigName="serverless")
+    sagemaker.get_waiter("endpoint_in_service").wait(
+        EndpointName="serverless", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    [summary] = sagemaker.describe_endpoint(EndpointName="serverless")["ProductionVariants"]
+    assert summary["CurrentServerlessConfig"] == summary["DesiredServerlessConfig"] == {
+        "MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert "CurrentInstanceCount" not in summary and "DesiredInstanceCount" not in summary
 
 
 def test_list_defaults_follow_the_documentation(sagemaker: Any) -> None:
