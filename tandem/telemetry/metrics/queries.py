@@ -487,6 +487,15 @@ class MetricQueries:
             raise InvalidParameterValue(
                 f"The collection Dimensions must not have a size greater than {MAX_DIMENSIONS}."
             )
+        for f in filters:  # the model's DimensionFilter lengths
+            if not 1 <= len(f.name) <= 255:
+                raise InvalidParameterValue(
+                    "The parameter Dimensions.Name must be between 1 and 255 characters long."
+                )
+            if f.value is not None and not 1 <= len(f.value) <= 1024:
+                raise InvalidParameterValue(
+                    "The parameter Dimensions.Value must be between 1 and 1024 characters long."
+                )
         if recently_active is not None and recently_active != "PT3H":
             raise InvalidParameterValue(
                 f"The value {recently_active} for parameter RecentlyActive is not valid: the only "
