@@ -106,8 +106,10 @@ _STREAM_COLS = (
 
 
 def _group_record(row: Any) -> GroupRecord:
-    *head, protection = row
-    return GroupRecord(*head, deletion_protection=bool(protection))
+    name, created, retention, stored, kms_key_id, group_class, protection = row
+    return GroupRecord(
+        name, created, retention, stored, kms_key_id, group_class, bool(protection)
+    )
 
 
 def _like_prefix(prefix: str) -> str:
