@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any
 
 from ...clock import Clock, SystemClock
+from ...errors import InvalidParameterValue
 from ...telemetry.metrics import (
     DimensionFilter,
     Metric,
@@ -240,6 +241,11 @@ class CloudWatchOperations:
         return out
 
     async def list_metrics(self, p: Params) -> dict[str, Any]:
+        owner = p.get("OwningAccount")
+        if owner is not None and not 1 <= len(owner) <= 255:  # the model's length
+            raise InvalidParameterValue(
+                "The parameter OwningAccount must be between 1 and 255 characters long."
+            )
         filters = [DimensionFilter(f["Name"], f.get("Value")) for f in p.get("Dimensions") or ()]
         result = await asyncio.to_thread(
             self.queries.list_metrics,
