@@ -217,3 +217,18 @@ def test_notebook_instances_list_by_name_by_default(sagemaker: Any) -> None:
                                                SortOrder="Descending")["NotebookInstances"]
     assert [i["NotebookInstanceName"] for i in newest] == ["nb-order-c", "nb-order-a",
                                                           "nb-order-b"]  # fmt: skip
+
+
+def test_training_jobs_list_oldest_first_by_default(sagemaker: Any, tmp_path: Path) -> None:
+    """ListTrainingJobs' documented default is CreationTime, Ascending (the others: Descending)."""
+    for name in ("order-zz-first", "order-aa-second"):
+        sagemaker.create_training_job(
+            TrainingJobName=name, RoleArn=ROLE,
+            AlgorithmSpecification={"TrainingImage": str(FIXTURES / "byoc"),
+                                    "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": str(tmp_path / name)},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                            "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 60})  # fmt: skip
+    listed = sagemaker.list_training_jobs(NameContains="order-")["TrainingJobSummaries"]
+    assert [j["TrainingJobName"] for j in listed] == ["order-zz-first", "order-aa-second"]
