@@ -250,6 +250,12 @@ class SageMakerJobsService:
         if contains:
             items = [i for i in items
                      if contains in i.get("NotebookInstanceLifecycleConfigName", "")]
+        repository = body.get("DefaultCodeRepositoryContains")
+        if repository:
+            items = [i for i in items if repository in i.get("DefaultCodeRepository", "")]
+        additional = body.get("AdditionalCodeRepositoryEquals")
+        if additional:
+            items = [i for i in items if additional in i.get("AdditionalCodeRepositories", [])]
         items = _filter(items, body, "NotebookInstanceName", "NotebookInstanceStatus")
         return _page(items, body, "NotebookInstances", "NotebookInstanceName",
                      "NotebookInstanceStatus", default_by="Name", default_order="Ascending")

@@ -232,3 +232,30 @@ def test_training_jobs_list_oldest_first_by_default(sagemaker: Any, tmp_path: Pa
             StoppingCondition={"MaxRuntimeInSeconds": 60})  # fmt: skip
     listed = sagemaker.list_training_jobs(NameContains="order-")["TrainingJobSummaries"]
     assert [j["TrainingJobName"] for j in listed] == ["order-zz-first", "order-aa-second"]
+
+
+def test_notebook_instances_show_what_they_were_given(sagemaker: Any) -> None:
+    hooks = "order-hooks-2"
+    sagemaker.create_notebook_instance_lifecycle_config(
+        NotebookInstanceLifecycleConfigName=hooks,
+        OnCreate=[{"Content": base64.b64encode(b"exit 3\n").decode()}])
+    given = {
+        "SubnetId": "subnet-0abc", "SecurityGroupIds": ["sg-1"], "IpAddressType": "ipv4",
+        "KmsKeyId": "arn:aws:kms:us-east-1:000000000000:key/k",
+        "DefaultCodeRepository": "https://github.com/example/repo",
+        "AdditionalCodeRepositories": ["https://github.com/example/other"],
+        "PlatformIdentifier": "notebook-al2-v3", "AcceleratorTypes": ["ml.eia2.medium"],
+        "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
+    }
+    sagemaker.create_notebook_instance(NotebookInstanceName="nb-given", InstanceType="ml.t3.medium",
+                                       RoleArn=ROLE, LifecycleConfigName=hooks, **given)
+    desc = sagemaker.describe_notebook_instance(NotebookInstanceName="nb-given")
+    for key, value in given.items():
+        assert desc["SecurityGroups" if key == "SecurityGroupIds" else key] == value, key
+    found = sagemaker.list_notebook_instances(DefaultCodeRepositoryContains="repo")
+    assert [i["NotebookInstanceName"] for i in found["NotebookInstances"]] == ["nb-given"]
+    assert found["NotebookInstances"][0]["AdditionalCodeRepositories"] == [
+        "https://github.com/example/other"]
+    other = sagemaker.list_notebook_instances(
+        AdditionalCodeRepositoryEquals="https://github.com/example/none")
+    assert other["NotebookInstances"] == []
