@@ -68,7 +68,8 @@ SHAPES: dict[str, dict[str, Member]] = {
         "NotebookInstanceLifecycleConfigName": Member(_S, True)},
     "DeleteNotebookInstanceLifecycleConfig": {
         "NotebookInstanceLifecycleConfigName": Member(_S, True)},
-    "ListNotebookInstanceLifecycleConfigs": dict(_LIST),
+    "ListNotebookInstanceLifecycleConfigs": {k: v for k, v in _LIST.items()
+                                             if k != "StatusEquals"},
     "CreateNotebookInstance": {
         "NotebookInstanceName": Member(_S, True), "InstanceType": Member(_S, True),
         "RoleArn": Member(_S, True), "SubnetId": Member(_S), "SecurityGroupIds": Member(_L),
@@ -174,6 +175,8 @@ class SageMakerJobsService:
     async def list_training_jobs(self, body: Mapping[str, Any]) -> dict[str, Any]:
         items = _filter(self.manager.list_training_jobs(), body, "TrainingJobName",
                         "TrainingJobStatus")
+        if body.get("WarmPoolStatusEquals") or body.get("TrainingPlanArnEquals"):
+            items = []  # no job here keeps a warm pool or runs on a training plan
         return _page(items, body, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus",
                      default_order="Ascending")
 

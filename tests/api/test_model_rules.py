@@ -154,3 +154,20 @@ def test_local_paths_and_instance_types_stay_accepted() -> None:
     )  # fmt: skip
     assert "Value 'ml.tiny' at 'instanceType' failed to satisfy constraint: Member must " \
         "satisfy enum value set: [ml.t2.medium," in message
+
+
+def test_declared_members_are_the_models() -> None:
+    """No operation takes a member its model does not have (it would be accepted and
+    ignored); members a newer model added that tandem does not implement are refused as
+    unknown."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    declared = {
+        "sagemaker": {**sagemaker.SHAPES, **sagemaker_jobs.SHAPES, **tags.SAGEMAKER_SHAPES},
+        "logs": {**logs.SHAPES, **tags.LOGS_SHAPES},
+    }
+    for service, shapes in declared.items():
+        model = session.get_service_model(service)
+        for op, members in shapes.items():
+            assert set(members) <= set(model.operation_model(op).input_shape.members), op

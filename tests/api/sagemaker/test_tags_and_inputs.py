@@ -232,6 +232,9 @@ def test_training_jobs_list_oldest_first_by_default(sagemaker: Any, tmp_path: Pa
             StoppingCondition={"MaxRuntimeInSeconds": 60})  # fmt: skip
     listed = sagemaker.list_training_jobs(NameContains="order-")["TrainingJobSummaries"]
     assert [j["TrainingJobName"] for j in listed] == ["order-zz-first", "order-aa-second"]
+    # No job here keeps a warm pool: the filter matches none rather than being ignored.
+    assert sagemaker.list_training_jobs(
+        NameContains="order-", WarmPoolStatusEquals="Available")["TrainingJobSummaries"] == []
 
 
 def test_notebook_instances_show_what_they_were_given(sagemaker: Any) -> None:
