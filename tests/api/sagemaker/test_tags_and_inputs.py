@@ -262,3 +262,27 @@ def test_notebook_instances_show_what_they_were_given(sagemaker: Any) -> None:
     other = sagemaker.list_notebook_instances(
         AdditionalCodeRepositoryEquals="https://github.com/example/none")
     assert other["NotebookInstances"] == []
+
+
+def test_a_training_job_shows_what_it_was_given(sagemaker: Any, tmp_path: Path) -> None:
+    given = {
+        "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+        "CheckpointConfig": {"S3Uri": "s3://bucket/checkpoints"},
+        "DebugHookConfig": {"S3OutputPath": "s3://bucket/debug"},
+        "ExperimentConfig": {"ExperimentName": "e"},
+        "RetryStrategy": {"MaximumRetryAttempts": 2},
+        "Environment": {"K": "V"},
+        "TensorBoardOutputConfig": {"S3OutputPath": "s3://bucket/tensorboard"},
+        "ProfilerConfig": {"S3OutputPath": "s3://bucket/profiler"},
+        "RemoteDebugConfig": {"EnableRemoteDebug": False},
+        "InfraCheckConfig": {"EnableInfraCheck": False},
+    }
+    sagemaker.create_training_job(
+        TrainingJobName="given", RoleArn=ROLE,
+        AlgorithmSpecification={"TrainingImage": str(FIXTURES / "byoc"),
+                                "TrainingInputMode": "File"},
+        OutputDataConfig={"S3OutputPath": str(tmp_path / "out")},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 60}, **given)  # fmt: skip
+    described = sagemaker.describe_training_job(TrainingJobName="given")
+    assert {key: described.get(key) for key in given} == given
