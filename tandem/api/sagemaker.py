@@ -269,6 +269,7 @@ class SageMakerService:
             "ExecutionRoleArn",
             "VpcConfig",
             "EnableNetworkIsolation",
+            "CrossRegionTrafficConfig",
         ):
             if key in config.raw:
                 out[key] = config.raw[key]

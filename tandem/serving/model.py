@@ -89,6 +89,7 @@ _CONFIG_FIELDS = {
     "VpcConfig",
     "EnableNetworkIsolation",
     "MetricsConfig",
+    "CrossRegionTrafficConfig",
 }
 
 

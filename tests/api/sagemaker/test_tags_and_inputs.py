@@ -176,6 +176,11 @@ def test_a_serverless_variant_shows_no_instance_count(sagemaker: Any) -> None:
         "ProductionVariants"]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
     assert "InitialInstanceCount" not in variant
+    traffic = {"MaxInvocationsPerSecondPerInstance": 10, "MaxCrossRegionPercentPerEndpoint": 5}
+    sagemaker.create_endpoint_config(EndpointConfigName="cross-region", ProductionVariants=[
+        _variant("serverless")], CrossRegionTrafficConfig=traffic)  # fmt: skip
+    described = sagemaker.describe_endpoint_config(EndpointConfigName="cross-region")
+    assert described["CrossRegionTrafficConfig"] == traffic
     sagemaker.create_endpoint(EndpointName="serverless", EndpointConfigName="serverless")
     sagemaker.get_waiter("endpoint_in_service").wait(
         EndpointName="serverless", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
