@@ -101,6 +101,26 @@ def _relax(shape: Mapping[str, Any], relaxed: frozenset[str]) -> Mapping[str, An
     return {k: v for k, v in shape.items() if k not in relaxed} if relaxed else shape
 
 
+def _active_shapes(shapes: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """The shapes a value can fail: with a constraint or required member of their own, or
+    holding such a shape. The walk skips the others (most of a request, most of the time)."""
+    active = {
+        name for name, shape in shapes.items()
+        if shape.keys() & {"min", "max", "enum", "pattern", "required"}
+    }  # fmt: skip
+    changed = True
+    while changed:
+        changed = False
+        for name, shape in shapes.items():
+            children = [*shape.get("members", {}).values()] + [
+                shape[k] for k in ("member", "key", "value") if k in shape
+            ]
+            if name not in active and any(child in active for child in children):
+                active.add(name)
+                changed = True
+    return frozenset(active)
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -116,6 +136,7 @@ class ServiceRules:
             for name, shape in table["shapes"].items()
         }
         self.lower_first = lower_first
+        self._active = _active_shapes(self.shapes)
 
     def _name(self, name: str) -> str:
         return name[:1].lower() + name[1:] if self.lower_first else name
@@ -207,11 +228,13 @@ class ServiceRules:
                     "Member must not be null"
                 )
         before = len(errors)
+        active = self._active
         for name, value in body.items():
-            if value is None or name in skip or name not in members:
+            member = members.get(name)
+            if member is None or member not in active or value is None or name in skip:
                 continue
             where = prefix + self._name(name)
-            self._value(members[name], value, where, errors, name not in shallow)
+            self._value(member, value, where, errors, name not in shallow)
         return len(errors) == before
 
 
