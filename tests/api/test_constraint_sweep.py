@@ -39,6 +39,10 @@ EXAMPLES = [
     "sweep-x", "sweepx", "1", "a", "File", "/sweep/x", "s3://bucket/key", "https://example.com/x",
     "arn:aws:iam::123456789012:role/sweep", "arn:aws:sagemaker:us-east-1:000000000000:model/x",
     "arn:aws:logs:us-east-1:000000000000:log-group:x", "ml.m5.large", "sweep_x", "x.y",
+    "notebook-al2-v3", "application/json", "fs-12345678", "arn:aws:sns:us-east-1:000000000000:t",
+    "arn:aws:sagemaker:us-east-1:000000000000:training-plan/x",
+    "arn:aws:lambda:us-east-1:000000000000:function:x", "s3://bucket/key.manifest",
+    "arn:aws:sagemaker:us-east-1:000000000000:hub-content/h/DataSet/d",
 ]  # fmt: skip
 # Strings tried, in order, to break a pattern.
 BREAKERS = ["!", " ", "*", "\t", "a b!", "#", "é", "~~"]
