@@ -171,3 +171,70 @@ def test_declared_members_are_the_models() -> None:
         model = session.get_service_model(service)
         for op, members in shapes.items():
             assert set(members) <= set(model.operation_model(op).input_shape.members), op
+
+
+def _draw_value(draw: Any, rule: ServiceRules, shape_name: str, depth: int) -> Any:
+    """A value for the shape: often valid-looking, often breaking one of its constraints."""
+    from hypothesis import strategies as st
+
+    shape = rule.shapes[shape_name]
+    kind = shape["type"]
+    if kind == "structure":
+        members = sorted(shape.get("members", {}))
+        if depth > 3 or not members:
+            return {}
+        chosen = draw(st.lists(st.sampled_from(members), max_size=4, unique=True))
+        return {m: _draw_value(draw, rule, shape["members"][m], depth + 1) for m in chosen}
+    if kind == "list":
+        size = draw(st.integers(0, 3))
+        return [_draw_value(draw, rule, shape["member"], depth + 1) for _ in range(size)]
+    if kind == "map":
+        keys = draw(st.lists(st.text(max_size=5), max_size=3, unique=True))
+        return {k: _draw_value(draw, rule, shape["value"], depth + 1) for k in keys}
+    if kind == "string":
+        options = [st.text(max_size=8), st.just("a" * (shape.get("max", 8) + 1))]
+        if "enum" in shape:
+            options.append(st.sampled_from(shape["enum"]))
+        return draw(st.one_of(options))
+    if kind in ("integer", "long"):
+        return draw(st.integers(-5, 20_000))
+    if kind in ("float", "double"):
+        return draw(st.floats(-5, 20_000, allow_nan=False))
+    if kind == "boolean":
+        return draw(st.booleans())
+    return 0
+
+
+def test_the_walk_that_skips_inert_shapes_finds_what_a_full_walk_finds() -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    fast = {"sagemaker": rules("sagemaker"), "logs": rules("logs")}
+    naive = {}
+    for service, rule in fast.items():
+        full = ServiceRules(service, lower_first=rule.lower_first)
+        full._active = frozenset(full.shapes)  # walk every member, inert or not
+        naive[service] = full
+
+    def outcome(rule: ServiceRules, op: str, body: dict[str, Any]) -> tuple[str, str]:
+        try:
+            rule.check(op, body)
+        except (InvalidParameterValue, MissingParameter) as error:
+            return type(error).__name__, error.message
+        return "ok", ""
+
+    @st.composite
+    def requests(draw: Any) -> tuple[str, str, dict[str, Any]]:
+        service = draw(st.sampled_from(sorted(fast)))
+        rule = fast[service]
+        op = draw(st.sampled_from(sorted(rule.operations)))
+        return service, op, _draw_value(draw, rule, rule.operations[op], 0)
+
+    @settings(max_examples=300, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(request=requests())
+    def check(request: tuple[str, str, dict[str, Any]]) -> None:
+        service, op, body = request
+        assert outcome(fast[service], op, body) == outcome(naive[service], op, body)
+
+    check()
