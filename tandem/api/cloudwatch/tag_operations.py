@@ -5,18 +5,19 @@ CloudWatch's taggable resources (alarms; Contributor Insights rules and metric s
 tandem does not serve) register how to tell that one exists: ``resources`` maps the ARN's
 resource type (``alarm`` in ``arn:aws:cloudwatch:<region>:<account>:alarm:<name>``) to a
 function of the name. An ARN of no registered type, or of a resource that does not exist, is
-``ResourceNotFoundException``, as AWS answers it. The owner of a resource stores its
-create-time tags with ``TagStore.add`` and calls ``TagStore.drop`` when it is deleted.
+``ResourceNotFoundException``, as AWS answers it. The owner of a resource checks a create
+call's ``Tags`` with ``check`` before making it, stores them with ``created`` after, and calls
+``deleted`` when the resource goes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from ...errors import InvalidParameterValue
-from ...tags import TagStore, TooManyTags
+from ...tags import MAX_TAGS, TagStore, TooManyTags, check_tags
 from .errors import CloudWatchResourceNotFound
 
 __all__ = ["TagOperations", "TAG_OPERATION_NAMES"]
@@ -53,6 +54,28 @@ class TagOperations:
     def register(self, resource_type: str, exists: Callable[[str], bool]) -> None:
         """Make ARNs of ``resource_type`` taggable; ``exists(name)`` says whether one is here."""
         self.resources[resource_type] = exists
+
+    @staticmethod
+    def check(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+        """A create call's ``Tags`` ([{Key, Value}]) as a dict, refused (InvalidParameterValue)
+        before the resource is made when a tag breaks AWS's rules."""
+        given = {t["Key"]: t["Value"] for t in tags or ()}
+        check_tags(given)
+        if len(given) > MAX_TAGS:
+            raise InvalidParameterValue(f"A resource can have at most {MAX_TAGS} tags.")
+        return given
+
+    async def created(
+        self, resource_type: str, name: str, tags: Iterable[Mapping[str, str]] | None
+    ) -> None:
+        """Store a new resource's create-time tags (checked with ``check`` first)."""
+        given = self.check(tags)
+        if given:
+            await self.tags.add(self.arn(resource_type, name), given)
+
+    async def deleted(self, resource_type: str, name: str) -> None:
+        """Forget the tags of a resource that is gone."""
+        await self.tags.drop(self.arn(resource_type, name))
 
     def arn(self, resource_type: str, name: str) -> str:
         return f"arn:aws:cloudwatch:{self.region}:{self.account_id}:{resource_type}:{name}"

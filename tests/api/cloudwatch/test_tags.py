@@ -5,9 +5,12 @@ is registered so the tags' own behaviour is seen end to end."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+
+from tandem.errors import InvalidParameterValue
 
 from .support import ServerThread
 
@@ -55,3 +58,22 @@ def test_unknown_resources_and_bad_tags(cw: Any, protocol: str, taggable: set[st
             ResourceARN=ARN + name, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)]
         )
     assert cw.list_tags_for_resource(ResourceARN=ARN + name)["Tags"] == []
+
+
+def test_an_owner_stores_create_time_tags_and_forgets_them(server: ServerThread) -> None:
+    """What a resource's owner calls (PutMetricAlarm's Tags, DeleteAlarms)."""
+    tagging = server.server.cloudwatch.tagging
+    assert tagging is not None
+    with pytest.raises(InvalidParameterValue):
+        tagging.check([{"Key": "aws:x", "Value": "v"}])
+    with pytest.raises(InvalidParameterValue):
+        tagging.check([{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    done = asyncio.run_coroutine_threadsafe(
+        tagging.created("alarm", "owned", [{"Key": "team", "Value": "ml"}]), server.loop)
+    done.result(30)
+    arn = tagging.arn("alarm", "owned")
+    listed = asyncio.run_coroutine_threadsafe(tagging.tags.list(arn), server.loop).result(30)
+    assert listed == {"team": "ml"}
+    asyncio.run_coroutine_threadsafe(tagging.deleted("alarm", "owned"), server.loop).result(30)
+    listed = asyncio.run_coroutine_threadsafe(tagging.tags.list(arn), server.loop).result(30)
+    assert listed == {}
