@@ -23,6 +23,7 @@ __all__ = [
     "InvalidFilterPattern",
     "ValidationException",
     "ValidationError",
+    "InvalidFormat",
     "ConfigError",
     "InternalFailure",
 ]
@@ -107,10 +108,18 @@ class ValidationException(TandemError):
 
 
 class ValidationError(TandemError):
-    """CloudWatch's unmodeled input error (``com.amazon.coral.validate#ValidationException``,
-    code ``ValidationError``), which GetMetricData answers for a time range it refuses."""
+    """CloudWatch's unmodelled validation failure (query code ``ValidationError``): alarm
+    members that break a rule the model cannot express, and GetMetricData's refused time
+    range."""
 
     code = "ValidationError"
+    status = 400
+
+
+class InvalidFormat(TandemError):
+    """CloudWatch's InvalidFormat: a member whose text is not in the expected format (JSON)."""
+
+    code = "InvalidFormat"
     status = 400
 
 

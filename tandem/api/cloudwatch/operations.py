@@ -15,6 +15,7 @@ from typing import Any
 
 from ...clock import Clock, SystemClock
 from ...errors import InvalidParameterValue
+from ...telemetry.alarms import AlarmService
 from ...telemetry.metrics import (
     DimensionFilter,
     Metric,
@@ -24,13 +25,15 @@ from ...telemetry.metrics import (
     MetricStat,
 )
 from ...telemetry.metrics.ingest import MetricDatum, PlainPuts, StatisticSet, put_metric_data
+from .alarm_operations import ALARM_OPERATION_NAMES, AlarmOperations
 from .errors import UnknownAction
 from .tag_operations import TAG_OPERATION_NAMES, TagOperations
 
 __all__ = ["CloudWatchOperations", "OPERATION_NAMES"]
 
 OPERATION_NAMES = (
-    "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics", *TAG_OPERATION_NAMES
+    "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics",
+    *ALARM_OPERATION_NAMES, *TAG_OPERATION_NAMES,
 )  # fmt: skip
 Params = Mapping[str, Any]
 
@@ -117,7 +120,8 @@ def _present(d: dict[str, Any]) -> dict[str, Any]:
 
 
 class CloudWatchOperations:
-    """The four metric operations over a registry (writes) and ``MetricQueries`` (reads)."""
+    """The metric operations over a registry (writes) and ``MetricQueries`` (reads), and the
+    alarm operations over an ``AlarmService`` (when one is given)."""
 
     def __init__(
         self,
@@ -127,6 +131,7 @@ class CloudWatchOperations:
         *,
         defer: Callable[[Callable[[], None]], object] | None = None,
         tagging: TagOperations | None = None,
+        alarms: AlarmService | None = None,
     ) -> None:
         """``defer``: the event loop's ``call_soon``, to record plain PutMetricData requests
         after their answer (``PlainPuts``); None records them before it."""
@@ -143,6 +148,8 @@ class CloudWatchOperations:
         self.tagging = tagging
         if tagging is not None:
             self._table.update(tagging.table)
+        if alarms is not None:
+            self._table.update(AlarmOperations(alarms, tagging).table)
 
     async def call(self, operation: str, params: Params) -> dict[str, Any] | None:
         handler = self._table.get(operation)
