@@ -5,6 +5,7 @@ import { sagemaker, cloudwatch, paginate, metricData, stat } from "../api.js";
 import { h, clear, errorBox, fmtNumber } from "../dom.js";
 import { timeChart, destroyCharts } from "../chart.js";
 import { autoPeriod, window_ } from "../time.js";
+import { loadScaling, scalingSection } from "./scaling.js";
 
 const NS = "AWS/SageMaker";
 const USAGE_NS = "/aws/sagemaker/Endpoints";
@@ -107,7 +108,9 @@ async function loadMetrics(shape, range) {
     v.hosts.forEach((host, hi) => USAGE.forEach(([metric], ui) => queries.push(
       stat(`u${ui}_${vi}_${hi}`, USAGE_NS, metric, { Host: host }, "Average", period))));
   });
-  return { period, range: [start, end], data: await metricData(queries, start, end) };
+  const [data, scaling] = await Promise.all([metricData(queries, start, end),
+    loadScaling(name, shape.variants, [start, end])]);
+  return { period, range: [start, end], data, scaling };
 }
 
 function header({ endpoint, variants }) {
@@ -131,11 +134,13 @@ function series(data, id, label, metric, scale) {
   return { label, metric, timestamps: d.timestamps, values: d.values, scale };
 }
 
-function render(parent, shape, { period, range, data }) {
+function render(parent, shape, { period, range, data, scaling }) {
   const multi = shape.variants.length > 1;
   const pre = (v) => (multi ? `${v.VariantName}: ` : "");
   const ms = 1 / 1000;
   parent.append(h("p", { class: "muted", text: `Period ${period} s. Latencies in milliseconds.` }));
+  const scaled = scalingSection(scaling, range);
+  if (scaled) parent.append(scaled);
   const grid = h("div", { class: "chart-grid" });
   parent.append(grid);
   const all = (fn) => shape.variants.flatMap((v, vi) => fn(v, vi));
