@@ -1,0 +1,78 @@
+"""Where an evaluation's datapoints come from: the metric store's flushed minute rows.
+
+``MetricSource.samples`` returns one ``Sample`` (or None) per period of the evaluation range,
+oldest first. A single-metric alarm reads its metric's one-minute rows and aggregates them
+into periods with the alarm's statistic and the sample count; a metric-math alarm runs its
+``Metrics`` through ``MetricQueries.get_metric_data`` (sample counts are unknown there: 1).
+Blocking: called on a thread.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+from ..metrics.model import Metric
+from ..metrics.queries import MetricQueries
+from ..metrics.statistics import BASIC_STATISTICS, aggregate
+from ..metrics.store import MetricStore
+from .evaluator import Sample
+from .model import AlarmInput
+
+__all__ = ["AlarmSource", "MetricSource"]
+
+_MINUTE = 60
+
+
+class AlarmSource(Protocol):
+    def samples(self, alarm: AlarmInput, start: int, end: int) -> list[Sample | None]:
+        """One entry per period in ``[start, end)``, oldest first; None where no data."""
+        ...
+
+
+class MetricSource:
+    """``AlarmSource`` over the metric store (one-minute rows) and ``MetricQueries``."""
+
+    def __init__(self, store: MetricStore, queries: MetricQueries) -> None:
+        self.store = store
+        self.queries = queries
+
+    def samples(self, alarm: AlarmInput, start: int, end: int) -> list[Sample | None]:
+        period = alarm.evaluation_period
+        slots: list[Sample | None] = [None] * ((end - start) // period)
+        if alarm.metrics:
+            return self._math(alarm, start, end, period, slots)
+        stat = alarm.stat
+        assert stat is not None and alarm.namespace and alarm.metric_name
+        metric = Metric(alarm.namespace, alarm.metric_name, tuple(alarm.dimensions))
+        cols = self.store.read_buckets(
+            metric, alarm.unit, _MINUTE, start, end, sketches=stat not in BASIC_STATISTICS
+        )
+        if not len(cols):
+            return slots
+        units = sorted(set(cols.units))
+        if len(units) > 1:
+            cols = cols.only_unit(units[0])  # as GetMetricData: the first unit's data
+        stats = aggregate(cols, start, period, [stat, "SampleCount"])
+        values, counts = stats.values[stat], stats.values["SampleCount"]
+        for t, v, c in zip(stats.timestamps.tolist(), values.tolist(), counts.tolist(),
+                           strict=True):  # fmt: skip
+            index = int(t - start) // period
+            if 0 <= index < len(slots) and not math.isnan(v):
+                slots[index] = Sample(t, v, c)
+        return slots
+
+    def _math(
+        self, alarm: AlarmInput, start: int, end: int, period: int, slots: list[Sample | None]
+    ) -> list[Sample | None]:
+        result = self.queries.get_metric_data(
+            list(alarm.metrics), start, end, scan_by="TimestampAscending"
+        )
+        for r in result.metric_data_results:
+            for t, v in zip(r.timestamps, r.values, strict=True):
+                index = int(t - start) // period
+                if 0 <= index < len(slots) and not np.isnan(v):
+                    slots[index] = Sample(t, float(v), 1.0)
+        return slots
