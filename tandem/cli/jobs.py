@@ -58,20 +58,16 @@ def resolve_training_file(data: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(image, str) and image.startswith((".", "/", "~", "file:")):
         algorithm["TrainingImage"] = _absolute(image, base)
     hps = data.get("HyperParameters") or {}
-    data["HyperParameters"] = {
-        str(k): v if isinstance(v, str) else json.dumps(v) for k, v in hps.items()
-    }
+    data["HyperParameters"] = {str(k): v if isinstance(v, str) else json.dumps(v)
+                               for k, v in hps.items()}
     hps = data["HyperParameters"]
     submit = hps.get("sagemaker_submit_directory")
     if submit is not None:
         decoded = json.loads(submit) if submit.startswith('"') else submit
         hps["sagemaker_submit_directory"] = json.dumps(_absolute(decoded, base))
     elif "sagemaker_program" in hps:
-        program = (
-            json.loads(hps["sagemaker_program"])
-            if hps["sagemaker_program"].startswith('"')
-            else hps["sagemaker_program"]
-        )
+        program = json.loads(hps["sagemaker_program"]) if hps["sagemaker_program"].startswith(
+            '"') else hps["sagemaker_program"]
         hps["sagemaker_program"] = json.dumps(_absolute(program, base))
     data.setdefault("RoleArn", "arn:aws:iam::000000000000:role/tandem")
     return data
@@ -96,11 +92,8 @@ def _follow(api: Client, group: str, prefix: str, seen: set[str], start: int) ->
     """Print new events of streams under ``prefix``; returns the newest timestamp seen."""
     token = None
     while True:
-        body: dict[str, Any] = {
-            "logGroupName": group,
-            "logStreamNamePrefix": prefix,
-            "startTime": start,
-        }
+        body: dict[str, Any] = {"logGroupName": group, "logStreamNamePrefix": prefix,
+                                "startTime": start}
         if token:
             body["nextToken"] = token
         try:
@@ -112,13 +105,9 @@ def _follow(api: Client, group: str, prefix: str, seen: set[str], start: int) ->
                 continue
             seen.add(event["eventId"])
             start = max(start, event["timestamp"])
-            stream = event["logStreamName"][len(prefix) :]
-            console.print(
-                f"[dim]{stream}[/dim] {event['message']}",
-                markup=True,
-                highlight=False,
-                soft_wrap=True,
-            )
+            stream = event["logStreamName"][len(prefix):]
+            console.print(f"[dim]{stream}[/dim] {event['message']}", markup=True,
+                          highlight=False, soft_wrap=True)
         token = page.get("nextToken")
         if not token:
             return start
@@ -147,10 +136,8 @@ def train(file: Path, name: str | None, no_follow: bool, url: str) -> None:
     while True:
         desc = api.call("sagemaker", "DescribeTrainingJob", {"TrainingJobName": job})
         since = _follow(api, "/aws/sagemaker/TrainingJobs", f"{job}/", seen, since)
-        line = (
-            f"{desc['TrainingJobStatus']} / {desc['SecondaryStatus']}  "
-            f"{time.monotonic() - started:.0f} s  {_metrics_text(desc)}"
-        )
+        line = (f"{desc['TrainingJobStatus']} / {desc['SecondaryStatus']}  "
+                f"{time.monotonic() - started:.0f} s  {_metrics_text(desc)}")
         if line != last:
             console.print(f"[bold]{job}[/bold] {line}")
             last = line
@@ -184,24 +171,18 @@ def transform(file: Path, name: str | None, no_wait: bool, url: str) -> None:
     console.print(f"created transform job [bold]{job}[/bold]")
     if no_wait:
         return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         records = progress.add_task("records", total=None)
         files = progress.add_task("files", total=None)
         while True:
             desc = api.call("sagemaker", "DescribeTransformJob", {"TransformJobName": job})
             p = desc.get("TandemProgress") or {}
-            progress.update(
-                records, completed=p.get("RecordsDone", 0), total=p.get("RecordsTotal") or None
-            )
-            progress.update(
-                files, completed=p.get("FilesDone", 0), total=p.get("FilesTotal") or None
-            )
+            progress.update(records, completed=p.get("RecordsDone", 0),
+                            total=p.get("RecordsTotal") or None)
+            progress.update(files, completed=p.get("FilesDone", 0),
+                            total=p.get("FilesTotal") or None)
             if desc["TransformJobStatus"] in _TERMINAL:
                 break
             time.sleep(0.3)
@@ -246,10 +227,8 @@ def _wait_notebook(api: Client, name: str, timeout: float) -> dict[str, Any]:
 
 
 def _show(desc: dict[str, Any]) -> None:
-    console.print(
-        f"[bold]{desc['NotebookInstanceName']}[/bold] {desc['NotebookInstanceStatus']}",
-        soft_wrap=True,
-    )
+    console.print(f"[bold]{desc['NotebookInstanceName']}[/bold] "
+                  f"{desc['NotebookInstanceStatus']}", soft_wrap=True)
     if desc.get("Url"):
         console.print(f"url: {desc['Url']}", soft_wrap=True)
     if desc.get("FailureReason"):
@@ -263,15 +242,11 @@ def _show(desc: dict[str, Any]) -> None:
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option("--timeout", default=660.0, show_default=True)
 @url_option
-def create(
-    name: str, config: str | None, instance_type: str, wait: bool, timeout: float, url: str
-) -> None:
+def create(name: str, config: str | None, instance_type: str, wait: bool, timeout: float,
+           url: str) -> None:
     """Create notebook instance NAME (runs OnCreate, then OnStart, then Jupyter)."""
-    body: dict[str, Any] = {
-        "NotebookInstanceName": name,
-        "InstanceType": instance_type,
-        "RoleArn": "arn:aws:iam::000000000000:role/tandem",
-    }
+    body: dict[str, Any] = {"NotebookInstanceName": name, "InstanceType": instance_type,
+                            "RoleArn": "arn:aws:iam::000000000000:role/tandem"}
     if config:
         body["LifecycleConfigName"] = config
     api = client(url)
@@ -295,17 +270,14 @@ def _simple(operation: str, help_text: str, wait: bool) -> click.Command:
                 _show(_wait_notebook(api, name, 660.0))
         except ApiError as exc:
             fail(exc)
-
     return command
 
 
-notebook.add_command(
-    _simple("StartNotebookInstance", "Start notebook instance NAME (OnStart).", True)
-)
+notebook.add_command(_simple("StartNotebookInstance", "Start notebook instance NAME (OnStart).",
+                             True))
 notebook.add_command(_simple("StopNotebookInstance", "Stop notebook instance NAME.", True))
-notebook.add_command(
-    _simple("DeleteNotebookInstance", "Delete (stopped) notebook instance NAME.", False)
-)
+notebook.add_command(_simple("DeleteNotebookInstance", "Delete (stopped) notebook instance NAME.",
+                             False))
 notebook.add_command(_simple("DescribeNotebookInstance", "Show notebook instance NAME.", True))
 
 
@@ -318,8 +290,5 @@ def list_(url: str) -> None:
     except ApiError as exc:
         fail(exc)
     for item in page["NotebookInstances"]:
-        console.print(
-            f"{item['NotebookInstanceName']}  {item['NotebookInstanceStatus']}  "
-            f"{item.get('Url', '-')}",
-            soft_wrap=True,
-        )
+        console.print(f"{item['NotebookInstanceName']}  {item['NotebookInstanceStatus']}  "
+                      f"{item.get('Url', '-')}", soft_wrap=True)

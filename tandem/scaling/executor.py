@@ -28,6 +28,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..errors import TandemError
 from ..serving.model import Endpoint, EndpointStatus, VariantState
+from ..telemetry.alarms.source import AlarmSource
 from .capacity import (
     AdjustmentType,
     Decision,
@@ -78,12 +79,14 @@ class ScalingExecutor:
         state: ScalingState,
         endpoints: Endpoints,
         *,
+        source: AlarmSource | None = None,
         clock: Clock | None = None,
         poll_interval: float = 0.5,
         on_endpoint_gone: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.state = state
         self.endpoints = endpoints
+        self.source = source
         self.clock = clock or SystemClock()
         self.poll_interval = poll_interval
         self.on_endpoint_gone = on_endpoint_gone
@@ -116,11 +119,27 @@ class ScalingExecutor:
         target = self.state.targets.get(policy.ref.resource_id)
         if target is None:
             return
-        values = _recent_datapoints(change.reason_data)
+        values = await self._datapoints(alarm) or _recent_datapoints(change.reason_data)
         if not values:
             return
         async with self._lock(target.ref.resource_id):
             await self._run_policy(target, policy, alarm, change, values)
+
+    async def _datapoints(self, alarm: Any) -> list[float]:
+        """The alarm's metric over its evaluation periods up to the last closed minute, read
+        now: a re-invocation while the alarm stays in ALARM sees fresh values (the alarm's
+        reason data is that of its last transition)."""
+        if self.source is None:
+            return []
+        period = alarm.evaluation_period
+        end = int(self.clock.time() // 60) * 60
+        start = end - alarm.evaluation_periods * period
+        try:
+            samples = await asyncio.to_thread(self.source.samples, alarm, start, end)
+        except Exception:  # noqa: BLE001 - the reason data is the fallback
+            _log.exception("reading the metric of alarm %s failed", alarm.alarm_name)
+            return []
+        return [s.value for s in samples if s is not None]
 
     def _policy_for(self, action_arn: str) -> ScalingPolicy | None:
         for policy in self.state.policies.values():

@@ -1,0 +1,410 @@
+"""Application Auto Scaling's control plane through boto3 and the AWS CLI against a real
+server: targets, policies, the alarms target tracking owns, AWS's error codes, paging and
+persistence across a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.api.sagemaker.conftest import ACCOUNT, REGION, make_client
+from tests.e2e.support import deploy, stage_container
+from tests.server_process import FAST_FLAGS, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+NS, DIM = "sagemaker", "sagemaker:variant:DesiredInstanceCount"
+RID = "endpoint/scaled/variant/AllTraffic"
+TT = {
+    "TargetValue": 70.0,
+    "PredefinedMetricSpecification": {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    },
+    "ScaleInCooldown": 120,
+    "ScaleOutCooldown": 60,
+}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tandem-aas")
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(
+        data_dir, extra=(*FAST_FLAGS, "--account-id", ACCOUNT, "--region", REGION)
+    ).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def aas(server: ServerProcess):  # type: ignore[no-untyped-def]
+    sagemaker = make_client(server, "sagemaker")
+    deploy(sagemaker, "scaled", [stage_container("one")])
+    return make_client(server, "application-autoscaling")
+
+
+def _code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return excinfo.value.response["Error"]["Code"]
+
+
+def _register(aas, **kw: object) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    args = dict(ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM)
+    args.update(kw)  # type: ignore[arg-type]
+    return aas.register_scalable_target(**args)
+
+
+@pytest.mark.parametrize(
+    ("kw", "code", "text"),
+    [
+        ({"ServiceNamespace": "ecs"}, "ValidationException", "Unsupported service namespace"),
+        ({"ServiceNamespace": "nosuch"}, "ValidationException", "enum value set"),
+        ({"MinCapacity": 3, "MaxCapacity": 2}, "ValidationException", "cannot be greater"),
+        (
+            {"ResourceId": "endpoint/scaled/variant/Missing"},
+            "ValidationException",
+            "has no variant Missing",
+        ),
+        ({"ResourceId": "endpoint/nosuch/variant/AllTraffic"}, "ValidationException", "nosuch"),
+        ({"ResourceId": "scaled"}, "ValidationException", "Unsupported resource ID"),
+        ({"ScalableDimension": "ecs:service:DesiredCount"}, "ValidationException", "dimension"),
+        ({"MinCapacity": 1}, "ValidationException", "MaxCapacity are required"),
+    ],
+)
+def test_register_refuses_bad_input_with_aws_codes(aas, kw, code, text) -> None:  # type: ignore[no-untyped-def]
+    args = {"MinCapacity": 1, "MaxCapacity": 3, **kw}
+    if kw == {"MinCapacity": 1}:
+        args = dict(kw)
+    with pytest.raises(ClientError) as excinfo:
+        _register(aas, **args)
+    assert _code(excinfo) == code
+    assert text in excinfo.value.response["Error"]["Message"]
+    assert aas.describe_scalable_targets(ServiceNamespace=NS)["ScalableTargets"] == []
+
+
+def test_policy_on_an_unregistered_target_is_object_not_found(aas) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ClientError) as excinfo:
+        aas.put_scaling_policy(
+            PolicyName="p", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
+            PolicyType="TargetTrackingScaling", TargetTrackingScalingPolicyConfiguration=TT,
+        )  # fmt: skip
+    assert _code(excinfo) == "ObjectNotFoundException"
+    assert excinfo.value.response["Error"]["Message"] == (
+        f"No scalable target registered for service namespace: sagemaker, resource ID: {RID}, "
+        f"scalable dimension: {DIM}"
+    )
+    for call in (aas.deregister_scalable_target,):
+        with pytest.raises(ClientError) as excinfo:
+            call(ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM)
+        assert _code(excinfo) == "ObjectNotFoundException"
+
+
+def test_target_tracking_lifecycle_with_owned_alarms(aas, server) -> None:  # type: ignore[no-untyped-def]
+    arn = _register(aas, MinCapacity=1, MaxCapacity=3)["ScalableTargetARN"]
+    assert re.fullmatch(
+        rf"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/[0-9a-f]{{36}}", arn
+    )
+    (target,) = aas.describe_scalable_targets(ServiceNamespace=NS)["ScalableTargets"]
+    assert (target["ResourceId"], target["MinCapacity"], target["MaxCapacity"]) == (RID, 1, 3)
+    assert target["SuspendedState"] == {
+        "DynamicScalingInSuspended": False,
+        "DynamicScalingOutSuspended": False,
+        "ScheduledScalingSuspended": False,
+    }
+    assert target["RoleARN"].endswith(
+        "role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    )
+
+    put = aas.put_scaling_policy(
+        PolicyName="ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
+        PolicyType="TargetTrackingScaling", TargetTrackingScalingPolicyConfiguration=TT,
+    )  # fmt: skip
+    assert re.fullmatch(
+        rf"arn:aws:autoscaling:{REGION}:{ACCOUNT}:scalingPolicy:[0-9a-f-]{{36}}:resource/"
+        rf"sagemaker/{RID}:policyName/ipi",
+        put["PolicyARN"],
+    )
+    names = sorted(a["AlarmName"] for a in put["Alarms"])
+    uuid = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    assert re.fullmatch(rf"TargetTracking-{RID}-AlarmHigh-{uuid}", names[0])
+    assert re.fullmatch(rf"TargetTracking-{RID}-AlarmLow-{uuid}", names[1])
+    for alarm in put["Alarms"]:
+        assert (
+            alarm["AlarmARN"] == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm['AlarmName']}"
+        )
+
+    (policy,) = aas.describe_scaling_policies(ServiceNamespace=NS)["ScalingPolicies"]
+    assert policy["PolicyName"] == "ipi"
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    assert policy["TargetTrackingScalingPolicyConfiguration"] == TT
+    assert sorted(a["AlarmName"] for a in policy["Alarms"]) == names
+
+    # The alarms live in the alarm service, owned: a plain PutMetricAlarm/DeleteAlarms
+    # cannot touch them (the CloudWatch wire is checked where it is served).
+    alarms = _alarms(server)
+    high, low = alarms[names[0]], alarms[names[1]]
+    assert (high["period"], high["evaluation_periods"], high["comparison_operator"],
+            high["threshold"]) == (60, 3, "GreaterThanThreshold", 70.0)  # fmt: skip
+    assert (low["period"], low["evaluation_periods"], low["comparison_operator"],
+            low["threshold"]) == (60, 15, "LessThanThreshold", 63.0)  # fmt: skip
+    assert high["metric_name"] == "InvocationsPerInstance"
+    assert high["namespace"] == "AWS/SageMaker"
+    assert high["statistic"] == "Sum"
+    assert high["dimensions"] == [["EndpointName", "scaled"], ["VariantName", "AllTraffic"]]
+    assert high["alarm_description"] == (
+        f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {put['PolicyARN']}."
+    )
+    assert high["alarm_actions"][0].startswith(put["PolicyARN"] + ":createdBy/")
+    assert high["owner"] == "application-autoscaling"
+
+    # Re-putting the policy replaces its alarms; deleting it deletes them.
+    again = aas.put_scaling_policy(
+        PolicyName="ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={**TT, "DisableScaleIn": True},
+    )  # fmt: skip
+    assert again["PolicyARN"] == put["PolicyARN"]
+    assert [a["AlarmName"].split("-Alarm")[1][:4] for a in again["Alarms"]] == ["High"]
+    assert set(_alarms(server)) == {again["Alarms"][0]["AlarmName"]}
+    aas.delete_scaling_policy(
+        PolicyName="ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM
+    )
+    assert _alarms(server) == {}
+    with pytest.raises(ClientError) as excinfo:
+        aas.delete_scaling_policy(
+            PolicyName="ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM
+        )
+    assert _code(excinfo) == "ObjectNotFoundException"
+
+
+def _alarms(server: ServerProcess) -> dict[str, dict]:  # type: ignore[type-arg]
+    """The alarms the server holds, read from its store (the CloudWatch wire is not needed)."""
+    import sqlite3
+
+    conn = sqlite3.connect(server.data_dir / "catalog.db")
+    try:
+        rows = conn.execute("SELECT name, document FROM alarms").fetchall()
+    finally:
+        conn.close()
+    return {name: json.loads(doc) for name, doc in rows}
+
+
+POLICY_ERRORS = [
+    (
+        {
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+            }
+        },
+        "Unsupported predefined metric type: ECSServiceAverageCPUUtilization",
+    ),
+    (
+        {
+            "CustomizedMetricSpecification": {
+                "MetricName": "CPUUtilization",
+                "Namespace": "/aws/sagemaker/Endpoints",
+                "Statistic": "Median",
+            }
+        },  # fmt: skip
+        "enum value set",
+    ),
+    (
+        {
+            "CustomizedMetricSpecification": {
+                "MetricName": "CPUUtilization",
+                "Statistic": "Average",
+            }
+        },  # fmt: skip
+        "Namespace is required",
+    ),
+    ({}, "Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification"),
+]
+
+
+@pytest.mark.parametrize(("metric", "text"), POLICY_ERRORS)
+def test_put_policy_refuses_unknown_metrics(aas, metric, text) -> None:  # type: ignore[no-untyped-def]
+    _register(aas, MinCapacity=1, MaxCapacity=3)
+    with pytest.raises(ClientError) as excinfo:
+        aas.put_scaling_policy(
+            PolicyName="bad", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={"TargetValue": 5.0, **metric},
+        )  # fmt: skip
+    assert _code(excinfo) == "ValidationException"
+    assert text in excinfo.value.response["Error"]["Message"]
+    assert aas.describe_scaling_policies(ServiceNamespace=NS)["ScalingPolicies"] == []
+
+
+def test_a_metric_period_not_a_multiple_of_60_is_refused(aas, server) -> None:  # type: ignore[no-untyped-def]
+    _register(aas, MinCapacity=1, MaxCapacity=3)
+    # Newer clients send MetricStat.Period (this botocore does not know it): raw awsJson.
+    body = {
+        "PolicyName": "period", "ServiceNamespace": NS, "ResourceId": RID,
+        "ScalableDimension": DIM, "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": 5.0,
+            "CustomizedMetricSpecification": {"Metrics": [{
+                "Id": "m1", "ReturnData": True,
+                "MetricStat": {"Stat": "Sum", "Period": 90, "Metric": {
+                    "Namespace": "AWS/SageMaker", "MetricName": "InvocationsPerInstance"}},
+            }]},
+        },
+    }  # fmt: skip
+    request = urllib.request.Request(
+        server.url + "/", data=json.dumps(body).encode(), method="POST",
+        headers={"X-Amz-Target": "AnyScaleFrontendService.PutScalingPolicy",
+                 "Content-Type": "application/x-amz-json-1.1"},
+    )  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request, timeout=30)
+    assert excinfo.value.code == 400
+    error = json.loads(excinfo.value.read())
+    assert error["__type"] == "ValidationException"
+    assert "multiple of 60" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("config", "text"),
+    [
+        ({"AdjustmentType": "ChangeInCapacity", "StepAdjustments": [
+            {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 10, "ScalingAdjustment": 1},
+            {"MetricIntervalLowerBound": 20, "ScalingAdjustment": 2}]}, "gaps"),
+        ({"AdjustmentType": "ChangeInCapacity", "StepAdjustments": []}, "at least one"),
+        ({"AdjustmentType": "Doubling", "StepAdjustments": [
+            {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]}, "enum value set"),
+        ({"AdjustmentType": "ChangeInCapacity", "MinAdjustmentMagnitude": 2, "StepAdjustments": [
+            {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]}, "PercentChangeInCapacity"),
+    ],
+)  # fmt: skip
+def test_step_policies_are_validated(aas, config, text) -> None:  # type: ignore[no-untyped-def]
+    _register(aas, MinCapacity=1, MaxCapacity=3)
+    with pytest.raises(ClientError) as excinfo:
+        aas.put_scaling_policy(
+            PolicyName="steps", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
+            PolicyType="StepScaling", StepScalingPolicyConfiguration=config,
+        )  # fmt: skip
+    assert _code(excinfo) == "ValidationException"
+    assert text in excinfo.value.response["Error"]["Message"]
+
+
+def test_step_policy_and_paging(aas) -> None:  # type: ignore[no-untyped-def]
+    _register(aas, MinCapacity=1, MaxCapacity=3)
+    arns = []
+    for i in range(12):
+        arns.append(aas.put_scaling_policy(
+            PolicyName=f"steps-{i:02d}", ServiceNamespace=NS, ResourceId=RID,
+            ScalableDimension=DIM, PolicyType="StepScaling",
+            StepScalingPolicyConfiguration={"AdjustmentType": "ChangeInCapacity",
+                "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]},
+        )["PolicyARN"])  # fmt: skip
+    first = aas.describe_scaling_policies(ServiceNamespace=NS)
+    assert len(first["ScalingPolicies"]) == 10 and "NextToken" in first
+    pages = aas.get_paginator("describe_scaling_policies").paginate(ServiceNamespace=NS)
+    listed = [p["PolicyARN"] for page in pages for p in page["ScalingPolicies"]]
+    assert listed == arns
+    assert all(p["Alarms"] == [] for p in first["ScalingPolicies"])
+    with pytest.raises(ClientError) as excinfo:
+        aas.describe_scaling_policies(ServiceNamespace=NS, NextToken="garbage")
+    assert _code(excinfo) == "InvalidNextTokenException"
+    # Deregistering the target deletes its policies.
+    aas.deregister_scalable_target(ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM)
+    assert aas.describe_scaling_policies(ServiceNamespace=NS)["ScalingPolicies"] == []
+    assert aas.describe_scalable_targets(ServiceNamespace=NS)["ScalableTargets"] == []
+
+
+def test_registration_moves_capacity_inside_new_bounds(aas) -> None:  # type: ignore[no-untyped-def]
+    sagemaker = make_client_like(aas, "sagemaker")
+    _register(aas, MinCapacity=2, MaxCapacity=3)
+    activity = _wait_activity(aas, "Successful")
+    assert activity["Description"] == "Setting desired instance count to 2."
+    assert activity["Cause"] == "minimum capacity was set to 2"
+    assert activity["StatusMessage"] == (
+        "Successfully set desired instance count to 2. Change successfully fulfilled by sagemaker."
+    )
+    (variant,) = sagemaker.describe_endpoint(EndpointName="scaled")["ProductionVariants"]
+    assert (variant["DesiredInstanceCount"], variant["CurrentInstanceCount"]) == (2, 2)
+
+
+def test_aws_cli_lists_targets_and_activities(aas, server) -> None:  # type: ignore[no-untyped-def]
+    _register(aas, MinCapacity=2, MaxCapacity=3)
+    env = {
+        "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": server.url,
+    }  # fmt: skip
+    aws = [sys.executable, "-m", "awscli"]
+    out = subprocess.run(
+        [*aws, "application-autoscaling", "describe-scalable-targets",
+         "--service-namespace", "sagemaker", "--output", "json"],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    (target,) = json.loads(out.stdout)["ScalableTargets"]
+    assert target["ResourceId"] == RID and target["MinCapacity"] == 2
+    out = subprocess.run(
+        [*aws, "application-autoscaling", "describe-scaling-activities",
+         "--service-namespace", "sagemaker", "--resource-id", RID, "--output", "json"],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    causes = [a["Cause"] for a in json.loads(out.stdout)["ScalingActivities"]]
+    assert causes[-1] == "minimum capacity was set to 2"
+
+
+def test_scaling_state_survives_a_restart(tmp_path: Path) -> None:
+    proc = ServerProcess(tmp_path, extra=FAST_FLAGS).start()
+    try:
+        sagemaker = make_client(proc, "sagemaker")
+        deploy(sagemaker, "scaled", [stage_container("one")])
+        aas = make_client(proc, "application-autoscaling")
+        arn = _register(aas, MinCapacity=1, MaxCapacity=2)["ScalableTargetARN"]
+        put = aas.put_scaling_policy(
+            PolicyName="ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
+            PolicyType="TargetTrackingScaling", TargetTrackingScalingPolicyConfiguration=TT,
+        )  # fmt: skip
+    finally:
+        proc.stop()
+    proc = ServerProcess(tmp_path, extra=FAST_FLAGS).start()
+    try:
+        aas = make_client(proc, "application-autoscaling")
+        (target,) = aas.describe_scalable_targets(ServiceNamespace=NS)["ScalableTargets"]
+        assert (target["ScalableTargetARN"], target["MaxCapacity"]) == (arn, 2)
+        (policy,) = aas.describe_scaling_policies(ServiceNamespace=NS)["ScalingPolicies"]
+        assert policy["PolicyARN"] == put["PolicyARN"]
+        assert policy["Alarms"] == put["Alarms"]
+        assert set(_alarms(proc)) == {a["AlarmName"] for a in put["Alarms"]}
+    finally:
+        proc.stop()
+
+
+def make_client_like(aas, service: str):  # type: ignore[no-untyped-def]
+    import boto3
+
+    return boto3.client(
+        service, endpoint_url=aas.meta.endpoint_url, region_name=REGION,
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+
+
+def _wait_activity(aas, status: str, timeout: float = 60.0) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        activities = aas.describe_scaling_activities(ServiceNamespace=NS, ResourceId=RID)[
+            "ScalingActivities"
+        ]
+        if activities and activities[0]["StatusCode"] == status:
+            return activities[0]
+        assert time.monotonic() < deadline, activities
+        time.sleep(0.2)
