@@ -7,6 +7,7 @@ import asyncio
 import threading
 from pathlib import Path
 
+from tandem.clock import Clock
 from tandem.config import Settings
 from tandem.server import TandemServer
 
@@ -16,8 +17,8 @@ __all__ = ["ServerThread"]
 class ServerThread:
     """``TandemServer`` on 127.0.0.1 port 0, driven by an event loop on a daemon thread."""
 
-    def __init__(self, data_dir: Path, **settings: object) -> None:
-        self.server = TandemServer(Settings(port=0, data_dir=data_dir, **settings))  # type: ignore[arg-type]
+    def __init__(self, data_dir: Path, *, clock: Clock | None = None, **settings: object) -> None:
+        self.server = TandemServer(Settings(port=0, data_dir=data_dir, **settings), clock=clock)  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
