@@ -3,10 +3,10 @@ three busy minutes, falls after fifteen quiet ones, and not one request fails ac
 changes; DescribeScalingActivities tells both with AWS's causes; the policy's alarms are
 the alarm service's, owned.
 
-Minutes are skipped, not waited for: the server runs on ``SkippingClock``, real time plus an
-offset the test moves to the next minute once that minute's traffic is in. Everything else
-(processes, sockets, /ping, drains, flushes, the once-a-minute evaluator's polling) runs in
-real time; the evaluator sees each skipped minute close and evaluates it as it would have.
+Minutes are skipped, not waited for: the server runs on ``tandem.clock.OffsetClock``, real
+time plus an offset the test moves to the next minute once that minute's traffic is in.
+Everything else (processes, sockets, /ping, drains, flushes, the evaluator's polling) runs
+in real time; the evaluator sees each skipped minute close and evaluates it as it would.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tandem.clock import OffsetClock
 from tandem.telemetry.alarms import AlarmState
 from tests.e2e.support import deploy, stage_container
 from tests.server_thread import ServerThread
@@ -30,25 +31,6 @@ pytestmark = pytest.mark.slow
 NS, DIM = "sagemaker", "sagemaker:variant:DesiredInstanceCount"
 RID = "endpoint/busy/variant/AllTraffic"
 TARGET = 20.0  # invocations per instance per minute
-
-
-class SkippingClock:
-    """Real time plus an offset; ``skip_minute`` moves wall time to just after the next
-    minute starts. Monotonic time stays real (timeouts, backoffs and grace periods)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def time(self) -> float:
-        return time.time() + self.offset
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def skip_minute(self, into: float = 2.0) -> float:
-        now = self.time()
-        self.offset += (now // 60 + 1) * 60 + into - now
-        return self.time()
 
 
 def wait_for(what: str, predicate: Callable[[], object], timeout: float = 60.0) -> object:
@@ -114,8 +96,8 @@ class Load:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[ServerThread, SkippingClock]]:
-    clock = SkippingClock()
+def server(tmp_path: Path) -> Iterator[tuple[ServerThread, OffsetClock]]:
+    clock = OffsetClock()
     thread = ServerThread(
         tmp_path, clock=clock, ping_interval=0.3, ping_timeout=1.0, usage_interval=1.0,
         metrics_flush_interval=0.5, logs_flush_interval=0.2, stop_grace_period=2.0,
@@ -133,7 +115,7 @@ def _client(url: str, service: str):  # type: ignore[no-untyped-def]
 
 
 def test_target_tracking_scales_out_under_load_and_back_in_without_a_failed_request(
-    server: tuple[ServerThread, SkippingClock],
+    server: tuple[ServerThread, OffsetClock],
 ) -> None:
     thread, clock = server
     alarms = thread.server.alarms
