@@ -1,0 +1,220 @@
+"""The scaling executor on a real server: step scaling from a user's alarm (its action is
+the policy ARN), cooldowns, SuspendedState, not-scaled activities at the maximum and while
+the endpoint is updating, and DeleteEndpoint deregistering the endpoint's targets.
+
+Alarm states are set with SetAlarmState (in-process), whose action runs the policy as an
+evaluation would; the alarm's metric has no data, so the policy uses the reason data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tandem.clock import OffsetClock
+from tandem.telemetry.alarms import AlarmState
+from tandem.telemetry.alarms.model import AlarmInput, HistoryItemType
+from tests.e2e.support import deploy, stage_container
+from tests.server_thread import ServerThread
+
+pytestmark = pytest.mark.slow
+
+NS, DIM = "sagemaker", "sagemaker:variant:DesiredInstanceCount"
+
+
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
+class Live:
+    def __init__(self, thread: ServerThread, clock: OffsetClock) -> None:
+        self.thread, self.clock = thread, clock
+        self.server = thread.server
+        kw = dict(
+            endpoint_url=thread.url, region_name="us-east-1",
+            aws_access_key_id="test", aws_secret_access_key="test",
+        )  # fmt: skip
+        self.sagemaker = boto3.client("sagemaker", **kw)  # type: ignore[call-overload]
+        self.aas = boto3.client("application-autoscaling", **kw)  # type: ignore[call-overload]
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.thread.loop).result(30)
+
+    def endpoint(self, name: str, **kw: Any) -> str:
+        deploy(self.sagemaker, name, [stage_container("one")], **kw)
+        rid = f"endpoint/{name}/variant/AllTraffic"
+        return rid
+
+    def register(self, rid: str, **kw: Any) -> None:
+        self.aas.register_scalable_target(
+            ServiceNamespace=NS, ResourceId=rid, ScalableDimension=DIM, **kw
+        )
+
+    def step_policy(self, rid: str, steps: list[dict], **config: Any) -> str:  # type: ignore[type-arg]
+        return self.aas.put_scaling_policy(
+            PolicyName="steps", ServiceNamespace=NS, ResourceId=rid, ScalableDimension=DIM,
+            PolicyType="StepScaling",
+            StepScalingPolicyConfiguration={"AdjustmentType": "ChangeInCapacity",
+                                            "StepAdjustments": steps, **config},
+        )["PolicyARN"]  # fmt: skip
+
+    def user_alarm(self, name: str, policy_arn: str, threshold: float = 10.0) -> None:
+        self.run(self.server.alarms.put_metric_alarm(AlarmInput(
+            alarm_name=name, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
+            threshold=threshold, metric_name="Backlog", namespace="Custom/Queue",
+            statistic="Average", period=60, alarm_actions=(policy_arn,),
+        )))  # fmt: skip
+
+    def fire(self, name: str, value: float) -> None:
+        """OK, then ALARM with ``value`` as the newest datapoint; returns once the policy ran."""
+        alarms = self.server.alarms
+        data = json.dumps({"version": "1.0", "recentDatapoints": [value], "threshold": 10.0})
+        self.run(alarms.set_alarm_state(name, AlarmState.OK, "reset", None))
+        before = self._actions(name)
+        self.run(alarms.set_alarm_state(name, AlarmState.ALARM, "test", data))
+        wait_for("the action to run", lambda: self._actions(name) > before)
+
+    def _actions(self, name: str) -> int:
+        items, _ = self.run(self.server.alarms.describe_alarm_history(
+            name, HistoryItemType.ACTION.value))  # fmt: skip
+        return len(items)
+
+    def counts(self, name: str) -> tuple[int, int, str]:
+        d = self.sagemaker.describe_endpoint(EndpointName=name)
+        (v,) = d["ProductionVariants"]
+        return v["DesiredInstanceCount"], v["CurrentInstanceCount"], d["EndpointStatus"]
+
+    def activities(self, rid: str, not_scaled: bool = False) -> list[dict]:  # type: ignore[type-arg]
+        return self.aas.describe_scaling_activities(
+            ServiceNamespace=NS, ResourceId=rid, IncludeNotScaledActivities=not_scaled
+        )["ScalingActivities"]
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    clock = OffsetClock()
+    thread = ServerThread(
+        tmp_path, clock=clock, ping_interval=0.3, ping_timeout=1.0, usage_interval=1.0,
+        metrics_flush_interval=0.5, logs_flush_interval=0.2, stop_grace_period=2.0,
+        health_check_timeout=15.0, invocation_timeout=5.0,
+    ).start()  # fmt: skip
+    yield Live(thread, clock)
+    thread.stop()
+
+
+STEPS = [
+    {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 20, "ScalingAdjustment": 1},
+    {"MetricIntervalLowerBound": 20, "ScalingAdjustment": 2},
+]
+
+
+def test_step_scaling_cooldown_and_maximum(live: Live) -> None:
+    rid = live.endpoint("stepped")
+    live.register(rid, MinCapacity=1, MaxCapacity=2)
+    arn = live.step_policy(rid, STEPS, Cooldown=300)
+    live.user_alarm("backlog-high", arn)
+
+    live.fire("backlog-high", 15.0)  # 5 above the threshold: +1
+    wait_for("two instances", lambda: live.counts("stepped") == (2, 2, "InService"))
+    (out,) = live.activities(rid)
+    assert out["Description"] == "Setting desired instance count to 2."
+    assert out["Cause"] == "monitor alarm backlog-high in state ALARM triggered policy steps"
+    wait_for("fulfilled", lambda: live.activities(rid)[0]["StatusCode"] == "Successful")
+
+    # Within the cooldown a +1 counts from the capacity before the scale-out (1 + 1 = 2):
+    # nothing more. A +2 would ask for 3 but the maximum is 2: a not-scaled activity.
+    live.fire("backlog-high", 15.0)
+    assert len(live.activities(rid)) == 1
+    assert live.activities(rid, not_scaled=True) == live.activities(rid)
+    live.clock.offset += 301  # past the cooldown: +1 from 2 asks for 3, over the maximum
+    live.fire("backlog-high", 15.0)
+    (not_scaled, _) = live.activities(rid, not_scaled=True)
+    assert not_scaled["StatusCode"] == "Failed"
+    assert not_scaled["NotScaledReasons"] == [
+        {"Code": "AlreadyAtMaxCapacity", "MaxCapacity": 2, "MinCapacity": 1, "CurrentCapacity": 2}
+    ]
+    assert len(live.activities(rid)) == 1  # not listed without IncludeNotScaledActivities
+    assert live.counts("stepped")[0] == 2
+
+
+def test_suspended_scale_out_and_a_deleted_policy_do_nothing(live: Live) -> None:
+    rid = live.endpoint("paused")
+    live.register(rid, MinCapacity=1, MaxCapacity=3,
+                  SuspendedState={"DynamicScalingOutSuspended": True})  # fmt: skip
+    (target,) = live.aas.describe_scalable_targets(ServiceNamespace=NS)["ScalableTargets"]
+    assert target["SuspendedState"]["DynamicScalingOutSuspended"] is True
+    arn = live.step_policy(rid, STEPS)
+    live.user_alarm("paused-high", arn)
+    live.fire("paused-high", 50.0)
+    assert live.activities(rid, not_scaled=True) == []
+    assert live.counts("paused")[0] == 1
+    # Resumed: the same alarm now scales (+2 for 20 or more above the threshold).
+    live.register(rid, SuspendedState={"DynamicScalingOutSuspended": False})
+    live.fire("paused-high", 50.0)
+    wait_for("three instances", lambda: live.counts("paused") == (3, 3, "InService"))
+    # A deleted policy leaves the user's alarm naming it: its action changes nothing.
+    live.aas.delete_scaling_policy(
+        PolicyName="steps", ServiceNamespace=NS, ResourceId=rid, ScalableDimension=DIM
+    )
+    live.fire("paused-high", 50.0)
+    assert len(live.activities(rid, not_scaled=True)) == 1
+
+
+def test_scaling_waits_while_the_endpoint_updates(live: Live, tmp_path: Path) -> None:
+    rid = live.endpoint("updating")
+    live.register(rid, MinCapacity=1, MaxCapacity=3)
+    arn = live.step_policy(rid, STEPS)
+    live.user_alarm("updating-high", arn)
+    # An update whose new fleet never answers /ping keeps the endpoint Updating.
+    sick = tmp_path / "sick"
+    sick.write_text("")
+    live.sagemaker.create_model(
+        ModelName="sick", PrimaryContainer=stage_container("two", PING_FAIL_FILE=str(sick))
+    )
+    live.sagemaker.create_endpoint_config(EndpointConfigName="sick", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "sick", "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large"}])  # fmt: skip
+    live.sagemaker.update_endpoint(EndpointName="updating", EndpointConfigName="sick")
+    assert live.counts("updating")[2] == "Updating"
+    live.fire("updating-high", 15.0)
+    (blocked,) = live.activities(rid, not_scaled=True)
+    assert blocked["NotScaledReasons"] == [{"Code": "TargetServicePutResourceAsUnscalable"}]
+    assert live.activities(rid) == []
+    # The update rolls back once the new fleet fails its health check; the next invocation
+    # scales.
+    wait_for("the rollback", lambda: live.counts("updating")[2] == "InService", timeout=90)
+    live.fire("updating-high", 15.0)
+    wait_for("two instances", lambda: live.counts("updating") == (2, 2, "InService"))
+    wait_for("fulfilled", lambda: [a["StatusCode"] for a in live.activities(rid)] == ["Successful"])
+
+
+def test_delete_endpoint_deregisters_its_targets_and_alarms(live: Live) -> None:
+    rid = live.endpoint("doomed")
+    live.register(rid, MinCapacity=1, MaxCapacity=2)
+    put = live.aas.put_scaling_policy(
+        PolicyName="ipi", ServiceNamespace=NS, ResourceId=rid, ScalableDimension=DIM,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={"TargetValue": 100.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}},
+    )  # fmt: skip
+    live.sagemaker.delete_endpoint(EndpointName="doomed")
+    wait_for(
+        "the target deregistered",
+        lambda: live.aas.describe_scalable_targets(ServiceNamespace=NS)["ScalableTargets"] == [],
+        timeout=60,
+    )
+    assert live.aas.describe_scaling_policies(ServiceNamespace=NS)["ScalingPolicies"] == []
+    for alarm in put["Alarms"]:
+        assert live.server.alarms.get(alarm["AlarmName"]) is None
