@@ -151,7 +151,11 @@ class TandemServer:
         self.idle_metrics.start()
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
         self.cloudwatch = CloudWatchOperations(
-            self.registry, self.queries, self.clock, defer=asyncio.get_running_loop().call_soon
+            self.registry,
+            self.queries,
+            self.clock,
+            defer=asyncio.get_running_loop().call_soon,
+            alarms=self.alarms,
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
@@ -167,7 +171,8 @@ class TandemServer:
         )
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(
-            self.app, prometheus_api.TandemCollector(self.registry, self.clock)
+            self.app,
+            prometheus_api.TandemCollector(self.registry, self.clock, alarms=self.alarms.alarms),
         )
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...telemetry.alarms.model import AlarmHistoryItem, AlarmState, HistoryItemType, MetricAlarm
 from ...telemetry.metrics.model import Metric, MetricDataQuery, MetricStat
-from .database import Database
+from .database import Database, bindable
 
 __all__ = ["SQLiteAlarmStore", "alarm_document", "alarm_from_document"]
 
@@ -136,6 +136,8 @@ class SQLiteAlarmStore:
         after: int | None,
         limit: int,
     ) -> tuple[list[AlarmHistoryItem], int | None]:
+        if alarm_name is not None and not bindable(alarm_name):
+            return [], None  # a lone surrogate (from JSON) is in no stored name
         where, args = [], []
         if alarm_name is not None:
             where.append("alarm_name = ?")

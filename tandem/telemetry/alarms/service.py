@@ -63,6 +63,7 @@ class AlarmService:
         self.actions = ActionDispatcher(self._record, self.clock.time)
         self._task: asyncio.Task[None] | None = None
         self._last_minute = -math.inf
+        self._running: asyncio.Future[int] | None = None
         self._last_sweep = -math.inf
         self.passes = 0
         self.last_pass_seconds = 0.0
@@ -97,8 +98,8 @@ class AlarmService:
     # -- reads (memory only) --------------------------------------------------------
 
     def alarms(self) -> list[MetricAlarm]:
-        """Every alarm, by name."""
-        return [self._alarms[n] for n in sorted(self._alarms)]
+        """Every alarm, by name (safe to call from another thread: one atomic copy)."""
+        return sorted(list(self._alarms.values()), key=lambda a: a.alarm_name)
 
     def get(self, name: str) -> MetricAlarm | None:
         return self._alarms.get(name)
@@ -270,16 +271,22 @@ class AlarmService:
     async def evaluate(self, minute: float | None = None) -> int:
         """One evaluation pass over every alarm for the minute ending at ``minute`` (default:
         the newest closed minute); returns how many alarms changed state. A minute already
-        evaluated is skipped (returns 0)."""
+        evaluated is not evaluated again: the call waits for that pass and returns 0."""
         now = self.clock.time()
         if minute is None:
             minute = now // 60 * 60
         if minute <= self._last_minute:
+            if self._running is not None and not self._running.done():
+                await asyncio.shield(self._running)
             return 0
         self._last_minute = minute
+        self._running = asyncio.ensure_future(self._pass(int(minute), now))
+        return await asyncio.shield(self._running)
+
+    async def _pass(self, minute: int, now: float) -> int:
         snapshot = list(self._alarms.values())
         started = self.clock.monotonic()
-        results = await asyncio.to_thread(self._evaluate_all, snapshot, int(minute), now)
+        results = await asyncio.to_thread(self._evaluate_all, snapshot, minute, now)
         self.last_pass_seconds = self.clock.monotonic() - started
         self.passes += 1
         changed = 0

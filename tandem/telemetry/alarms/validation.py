@@ -83,8 +83,21 @@ def _check_period(period: int, evaluation_periods: int) -> None:
         )
 
 
+def _check_text(alarm: AlarmInput) -> None:
+    """Every text must be UTF-8 (JSON can carry a lone surrogate, which no store can hold)."""
+    texts = [alarm.alarm_name, alarm.alarm_description or "", *alarm.actions,
+             *(t for pair in alarm.dimensions + alarm.tags for t in pair),
+             *(q.expression or q.id for q in alarm.metrics)]  # fmt: skip
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(f"The value {text!r} is not valid UTF-8 text.") from None
+
+
 def validate_alarm(alarm: AlarmInput) -> AlarmInput:
     """``alarm`` with its dimensions normalised, or the first rule it breaks as a typed error."""
+    _check_text(alarm)
     _length(alarm.alarm_name, "alarmName", 1, 255)
     if _CONTROL.search(alarm.alarm_name):
         raise ValidationError("The alarm name must not contain ASCII control characters.")
