@@ -210,6 +210,19 @@ def test_target_tracking_scales_out_under_load_and_back_in_without_a_failed_requ
     assert activities[1]["StatusMessage"] == (
         "Successfully set desired instance count to 2. Change successfully fulfilled by sagemaker."
     )
+    # The policy's alarms, through CloudWatch's own API: both listed, each with the state
+    # change to ALARM and the successful scaling action in its history.
+    cloudwatch = _client(thread.url, "cloudwatch")
+    listed = cloudwatch.describe_alarms(AlarmNames=[high, low])["MetricAlarms"]
+    assert sorted(a["AlarmName"] for a in listed) == sorted([high, low])
+    for name in (high, low):
+        history = cloudwatch.describe_alarm_history(AlarmName=name)["AlarmHistoryItems"]
+        summaries = [h["HistorySummary"] for h in history]
+        assert any(s.endswith("to ALARM") for s in summaries), summaries
+        assert any(
+            s.startswith(f"Successfully executed action {put['PolicyARN']}:createdBy/")
+            for s in summaries
+        ), summaries
     scale_in, scale_out = (a["StartTime"].timestamp() for a in activities)
     # Out within the alarm's three minutes (plus the evaluation delay) of sustained load...
     assert load_started + 3 * 60 <= scale_out <= load_started + 4 * 60

@@ -151,23 +151,40 @@ def test_target_tracking_lifecycle_with_owned_alarms(aas, server) -> None:  # ty
     assert policy["TargetTrackingScalingPolicyConfiguration"] == TT
     assert sorted(a["AlarmName"] for a in policy["Alarms"]) == names
 
-    # The alarms live in the alarm service, owned: a plain PutMetricAlarm/DeleteAlarms
-    # cannot touch them (the CloudWatch wire is checked where it is served).
-    alarms = _alarms(server)
+    # The alarms are CloudWatch's, owned: DescribeAlarms shows them, PutMetricAlarm and
+    # DeleteAlarms cannot touch them.
+    cloudwatch = make_client(server, "cloudwatch")
+    described = cloudwatch.describe_alarms(AlarmNamePrefix=f"TargetTracking-{RID}-")
+    alarms = {a["AlarmName"]: a for a in described["MetricAlarms"]}
+    assert sorted(alarms) == names
     high, low = alarms[names[0]], alarms[names[1]]
-    assert (high["period"], high["evaluation_periods"], high["comparison_operator"],
-            high["threshold"]) == (60, 3, "GreaterThanThreshold", 70.0)  # fmt: skip
-    assert (low["period"], low["evaluation_periods"], low["comparison_operator"],
-            low["threshold"]) == (60, 15, "LessThanThreshold", 63.0)  # fmt: skip
-    assert high["metric_name"] == "InvocationsPerInstance"
-    assert high["namespace"] == "AWS/SageMaker"
-    assert high["statistic"] == "Sum"
-    assert high["dimensions"] == [["EndpointName", "scaled"], ["VariantName", "AllTraffic"]]
-    assert high["alarm_description"] == (
-        f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {put['PolicyARN']}."
-    )
-    assert high["alarm_actions"][0].startswith(put["PolicyARN"] + ":createdBy/")
-    assert high["owner"] == "application-autoscaling"
+    fields = ("Period", "EvaluationPeriods", "DatapointsToAlarm", "ComparisonOperator", "Threshold")
+    assert tuple(high[f] for f in fields) == (60, 3, 3, "GreaterThanThreshold", 70.0)
+    assert tuple(low[f] for f in fields) == (60, 15, 15, "LessThanThreshold", 63.0)
+    for alarm in (high, low):
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+            "AWS/SageMaker", "InvocationsPerInstance", "Sum")  # fmt: skip
+        assert alarm["Dimensions"] == [
+            {"Name": "EndpointName", "Value": "scaled"},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+        ]
+        assert alarm["AlarmDescription"] == (
+            f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {put['PolicyARN']}."
+        )
+        (action,) = alarm["AlarmActions"]
+        assert action.startswith(put["PolicyARN"] + ":createdBy/")
+        assert alarm["StateValue"] == "INSUFFICIENT_DATA"
+    with pytest.raises(ClientError) as excinfo:
+        cloudwatch.put_metric_alarm(
+            AlarmName=names[0], MetricName="InvocationsPerInstance", Namespace="AWS/SageMaker",
+            Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0,
+            ComparisonOperator="GreaterThanThreshold",
+        )  # fmt: skip
+    assert _code(excinfo) == "ValidationError"
+    with pytest.raises(ClientError) as excinfo:
+        cloudwatch.delete_alarms(AlarmNames=[names[1]])
+    assert _code(excinfo) == "ValidationError"
+    assert len(cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]) == 2
 
     # Re-putting the policy replaces its alarms; deleting it deletes them.
     again = aas.put_scaling_policy(
@@ -177,11 +194,11 @@ def test_target_tracking_lifecycle_with_owned_alarms(aas, server) -> None:  # ty
     )  # fmt: skip
     assert again["PolicyARN"] == put["PolicyARN"]
     assert [a["AlarmName"].split("-Alarm")[1][:4] for a in again["Alarms"]] == ["High"]
-    assert set(_alarms(server)) == {again["Alarms"][0]["AlarmName"]}
+    assert _alarm_names(cloudwatch) == {again["Alarms"][0]["AlarmName"]}
     aas.delete_scaling_policy(
         PolicyName="ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM
     )
-    assert _alarms(server) == {}
+    assert _alarm_names(cloudwatch) == set()
     with pytest.raises(ClientError) as excinfo:
         aas.delete_scaling_policy(
             PolicyName="ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM
@@ -189,16 +206,8 @@ def test_target_tracking_lifecycle_with_owned_alarms(aas, server) -> None:  # ty
     assert _code(excinfo) == "ObjectNotFoundException"
 
 
-def _alarms(server: ServerProcess) -> dict[str, dict]:  # type: ignore[type-arg]
-    """The alarms the server holds, read from its store (the CloudWatch wire is not needed)."""
-    import sqlite3
-
-    conn = sqlite3.connect(server.data_dir / "catalog.db")
-    try:
-        rows = conn.execute("SELECT name, document FROM alarms").fetchall()
-    finally:
-        conn.close()
-    return {name: json.loads(doc) for name, doc in rows}
+def _alarm_names(cloudwatch) -> set[str]:  # type: ignore[no-untyped-def]
+    return {a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]}
 
 
 POLICY_ERRORS = [
@@ -382,7 +391,8 @@ def test_scaling_state_survives_a_restart(tmp_path: Path) -> None:
         (policy,) = aas.describe_scaling_policies(ServiceNamespace=NS)["ScalingPolicies"]
         assert policy["PolicyARN"] == put["PolicyARN"]
         assert policy["Alarms"] == put["Alarms"]
-        assert set(_alarms(proc)) == {a["AlarmName"] for a in put["Alarms"]}
+        cloudwatch = make_client(proc, "cloudwatch")
+        assert _alarm_names(cloudwatch) == {a["AlarmName"] for a in put["Alarms"]}
     finally:
         proc.stop()
 
