@@ -2,12 +2,12 @@
 the policy ARN), cooldowns, SuspendedState, not-scaled activities at the maximum and while
 the endpoint is updating, and DeleteEndpoint deregistering the endpoint's targets.
 
-Alarm states are set with SetAlarmState (in-process), whose action runs the policy as an
-evaluation would; the alarm's metric has no data, so the policy uses the reason data."""
+The user's alarms are made with boto3 (PutMetricAlarm with the policy ARN as its action) and
+driven with SetAlarmState, whose action runs the policy as an evaluation would; the alarm's
+metric has no data, so the policy uses the state's reason data."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +18,6 @@ import boto3
 import pytest
 
 from tandem.clock import OffsetClock
-from tandem.telemetry.alarms import AlarmState
-from tandem.telemetry.alarms.model import AlarmInput, HistoryItemType
 from tests.e2e.support import deploy, stage_container
 from tests.server_thread import ServerThread
 
@@ -47,9 +45,7 @@ class Live:
         )  # fmt: skip
         self.sagemaker = boto3.client("sagemaker", **kw)  # type: ignore[call-overload]
         self.aas = boto3.client("application-autoscaling", **kw)  # type: ignore[call-overload]
-
-    def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.thread.loop).result(30)
+        self.cloudwatch = boto3.client("cloudwatch", **kw)  # type: ignore[call-overload]
 
     def endpoint(self, name: str, **kw: Any) -> str:
         deploy(self.sagemaker, name, [stage_container("one")], **kw)
@@ -70,25 +66,25 @@ class Live:
         )["PolicyARN"]  # fmt: skip
 
     def user_alarm(self, name: str, policy_arn: str, threshold: float = 10.0) -> None:
-        self.run(self.server.alarms.put_metric_alarm(AlarmInput(
-            alarm_name=name, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
-            threshold=threshold, metric_name="Backlog", namespace="Custom/Queue",
-            statistic="Average", period=60, alarm_actions=(policy_arn,),
-        )))  # fmt: skip
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=name, EvaluationPeriods=1, ComparisonOperator="GreaterThanThreshold",
+            Threshold=threshold, MetricName="Backlog", Namespace="Custom/Queue",
+            Statistic="Average", Period=60, AlarmActions=[policy_arn],
+        )  # fmt: skip
 
     def fire(self, name: str, value: float) -> None:
         """OK, then ALARM with ``value`` as the newest datapoint; returns once the policy ran."""
-        alarms = self.server.alarms
         data = json.dumps({"version": "1.0", "recentDatapoints": [value], "threshold": 10.0})
-        self.run(alarms.set_alarm_state(name, AlarmState.OK, "reset", None))
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="reset")
         before = self._actions(name)
-        self.run(alarms.set_alarm_state(name, AlarmState.ALARM, "test", data))
+        self.cloudwatch.set_alarm_state(
+            AlarmName=name, StateValue="ALARM", StateReason="test", StateReasonData=data
+        )
         wait_for("the action to run", lambda: self._actions(name) > before)
 
     def _actions(self, name: str) -> int:
-        items, _ = self.run(self.server.alarms.describe_alarm_history(
-            name, HistoryItemType.ACTION.value))  # fmt: skip
-        return len(items)
+        return len(self.cloudwatch.describe_alarm_history(
+            AlarmName=name, HistoryItemType="Action")["AlarmHistoryItems"])  # fmt: skip
 
     def counts(self, name: str) -> tuple[int, int, str]:
         d = self.sagemaker.describe_endpoint(EndpointName=name)
