@@ -146,6 +146,11 @@ _TT_METRIC_STAT = {
     "Unit": Member(Str),
     "Period": Member(Int),  # newer clients send it (high-resolution tracking)
 }
+_TT_METRIC = {
+    "Dimensions": Member(L, items=D),
+    "MetricName": Member(Str),
+    "Namespace": Member(Str),
+}
 _TT_QUERY = {
     "Expression": Member(Str, min_len=1, max_len=2048),
     "Id": Member(Str, True, min_len=1, max_len=255),
@@ -217,7 +222,13 @@ def _check_policy_members(body: Mapping[str, Any]) -> None:
             _each(custom.get("Metrics"), _TT_QUERY, f"{cwhere}.metrics")
             for i, query in enumerate(custom.get("Metrics") or ()):
                 qwhere = f"{cwhere}.metrics.{i + 1}.member.metricStat"
-                _nested(query.get("MetricStat"), _TT_METRIC_STAT, qwhere)
+                stat = query.get("MetricStat")
+                _nested(stat, _TT_METRIC_STAT, qwhere)
+                if stat is not None:
+                    _nested(stat["Metric"], _TT_METRIC, f"{qwhere}.metric")
+                    _each(
+                        stat["Metric"].get("Dimensions"), _DIMENSION, f"{qwhere}.metric.dimensions"
+                    )
     step = body.get("StepScalingPolicyConfiguration")
     swhere = "stepScalingPolicyConfiguration"
     _nested(step, _STEP, swhere)

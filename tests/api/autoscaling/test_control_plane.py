@@ -9,12 +9,16 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.sagemaker.conftest import ACCOUNT, REGION, make_client
 from tests.e2e.support import deploy, stage_container
@@ -418,3 +422,72 @@ def _wait_activity(aas, status: str, timeout: float = 60.0) -> dict:  # type: ig
             return activities[0]
         assert time.monotonic() < deadline, activities
         time.sleep(0.2)
+
+
+# -- nested configurations: anything in the model's shape, never a 500 ---------------------------
+
+_MODEL = botocore.session.get_session().get_service_model("application-autoscaling")
+_LEAVES = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False)
+_GARBAGE = st.recursive(
+    _LEAVES | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=5), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+_SCALARS = {
+    "string": st.sampled_from(["Average", "Sum", "SageMakerVariantInvocationsPerInstance",
+                               "ChangeInCapacity", "PercentChangeInCapacity", "x", ""]),
+    "integer": st.integers(-3, 400), "double": st.floats(-100, 100, allow_nan=False),
+    "boolean": st.booleans(),
+}  # fmt: skip
+
+
+def _shaped(shape, depth: int = 0):  # type: ignore[no-untyped-def]
+    """Values in the shape of a botocore model member, now and then garbage instead."""
+    if shape.type_name == "structure" and depth < 5:
+        members = {
+            name: _shaped(member, depth + 1) for name, member in sorted(shape.members.items())
+        }
+        inner = st.fixed_dictionaries({}, optional=members)
+    elif shape.type_name == "list" and depth < 5:
+        inner = st.lists(_shaped(shape.member, depth + 1), max_size=3)
+    else:
+        inner = _SCALARS.get(shape.type_name, _GARBAGE)
+    return st.one_of(inner, inner, inner, _GARBAGE)
+
+
+_POLICY_INPUT = _MODEL.operation_model("PutScalingPolicy").input_shape
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    kind=st.sampled_from(["TargetTrackingScaling", "StepScaling"]),
+    tt=_shaped(_POLICY_INPUT.members["TargetTrackingScalingPolicyConfiguration"]),
+    step=_shaped(_POLICY_INPUT.members["StepScalingPolicyConfiguration"]),
+)  # fmt: skip
+def test_any_policy_configuration_gets_an_answer_never_a_500(server, aas, kind, tt, step) -> None:  # type: ignore[no-untyped-def]
+    _register(aas, MinCapacity=1, MaxCapacity=3)
+    key = "TargetTracking" if kind == "TargetTrackingScaling" else "Step"
+    body = {
+        "PolicyName": "fuzz", "ServiceNamespace": NS, "ResourceId": RID, "ScalableDimension": DIM,
+        "PolicyType": kind,
+        f"{key}ScalingPolicyConfiguration": tt if key == "TargetTracking" else step,
+    }  # fmt: skip
+    request = urllib.request.Request(
+        server.url + "/", data=json.dumps(body).encode(), method="POST",
+        headers={"X-Amz-Target": "AnyScaleFrontendService.PutScalingPolicy",
+                 "Content-Type": "application/x-amz-json-1.1"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+            assert "PolicyARN" in json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        assert error.code == 400, error.read()
+        assert json.loads(error.read())["__type"] in ("ValidationException", "ValidationError")
