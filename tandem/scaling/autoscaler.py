@@ -28,7 +28,13 @@ class AutoScaler:
     ) -> None:
         self.clock = clock or SystemClock()
         self.state = ScalingState(catalog)
-        self.executor = ScalingExecutor(self.state, endpoints, source=source, clock=self.clock)
+        self.executor = ScalingExecutor(
+            self.state,
+            endpoints,
+            source=source,
+            clock=self.clock,
+            alarm_state=lambda name: getattr(alarms.get(name), "state_value", None),
+        )
         self.service = ScalingService(
             self.state,
             endpoints,

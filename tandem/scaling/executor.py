@@ -83,6 +83,7 @@ class ScalingExecutor:
         clock: Clock | None = None,
         poll_interval: float = 0.5,
         on_endpoint_gone: Callable[[str], Awaitable[None]] | None = None,
+        alarm_state: Callable[[str], str | None] | None = None,
     ) -> None:
         self.state = state
         self.endpoints = endpoints
@@ -90,6 +91,9 @@ class ScalingExecutor:
         self.clock = clock or SystemClock()
         self.poll_interval = poll_interval
         self.on_endpoint_gone = on_endpoint_gone
+        # An alarm's current state by name (the alarm service's memory), for policies that
+        # must agree before a scale-in.
+        self.alarm_state = alarm_state
         self._locks: dict[str, asyncio.Lock] = {}
         self._clamps: dict[str, str] = {}  # resource id -> cause
         self._task: asyncio.Task[None] | None = None
@@ -179,7 +183,7 @@ class ScalingExecutor:
                 now=now,
                 history=target.history,
                 scale_in_cooldown=tracking.scale_in_cooldown,
-                scale_in_disabled=tracking.disable_scale_in,
+                scale_in_disabled=tracking.disable_scale_in or not self._scale_in_agreed(policy),
                 scale_out=scale_out,
             )
             base = current
@@ -217,6 +221,24 @@ class ScalingExecutor:
             f"{policy.name}"
         )
         await self._apply(target, endpoint, current, base, decision, cause)
+
+    def _scale_in_agreed(self, policy: ScalingPolicy) -> bool:
+        """With several target-tracking policies on a target, AWS scales in only when every
+        one that may scale in asks for it: each one's AlarmLow must be in ALARM."""
+        if self.alarm_state is None:
+            return True
+        for other in self.state.policies_of(policy.ref.resource_id):
+            if other is policy or other.policy_type is not PolicyType.TARGET_TRACKING:
+                continue
+            if other.target_tracking.disable_scale_in:
+                continue
+            for alarm in other.alarms:
+                if (
+                    is_low_alarm(alarm["AlarmName"])
+                    and self.alarm_state(alarm["AlarmName"]) != "ALARM"
+                ):
+                    return False
+        return True
 
     async def _apply(
         self,

@@ -72,10 +72,12 @@ class Live:
             Statistic="Average", Period=60, AlarmActions=[policy_arn],
         )  # fmt: skip
 
-    def fire(self, name: str, value: float) -> None:
-        """OK, then ALARM with ``value`` as the newest datapoint; returns once the policy ran."""
+    def fire(self, name: str, value: float, reset: bool = True) -> None:
+        """(OK, then) ALARM with ``value`` as the newest datapoint; returns once the policy
+        ran."""
         data = json.dumps({"version": "1.0", "recentDatapoints": [value], "threshold": 10.0})
-        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="reset")
+        if reset:
+            self.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="reset")
         before = self._actions(name)
         self.cloudwatch.set_alarm_state(
             AlarmName=name, StateValue="ALARM", StateReason="test", StateReasonData=data
@@ -214,3 +216,33 @@ def test_delete_endpoint_deregisters_its_targets_and_alarms(live: Live) -> None:
     assert live.aas.describe_scaling_policies(ServiceNamespace=NS)["ScalingPolicies"] == []
     for alarm in put["Alarms"]:
         assert live.server.alarms.get(alarm["AlarmName"]) is None
+
+
+def test_several_target_tracking_policies_scale_in_only_together(live: Live) -> None:
+    rid = live.endpoint("pair", instances=2)
+    live.register(rid, MinCapacity=1, MaxCapacity=3)
+    lows = {}
+    for name in ("first", "second"):
+        put = live.aas.put_scaling_policy(
+            PolicyName=name, ServiceNamespace=NS, ResourceId=rid, ScalableDimension=DIM,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={"TargetValue": 100.0,
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}},
+        )  # fmt: skip
+        (lows[name],) = [a["AlarmName"] for a in put["Alarms"] if "-AlarmLow-" in a["AlarmName"]]
+    # Early in a minute, so no evaluation resets the states set here before the test ends.
+    passes = live.server.alarms.passes
+    live.clock.skip_minute(into=3.0)
+    wait_for("the minute's evaluation", lambda: live.server.alarms.passes > passes)
+
+    live.fire(lows["first"], 0.0)  # "first" asks to scale in; "second" does not agree yet
+    assert live.activities(rid, not_scaled=True) == []
+    assert live.counts("pair")[0] == 2
+    live.fire(lows["second"], 0.0, reset=False)  # now both low alarms are in ALARM
+    wait_for("one instance", lambda: live.counts("pair") == (1, 1, "InService"))
+    (activity,) = live.activities(rid)
+    assert (
+        activity["Cause"]
+        == f"monitor alarm {lows['second']} in state ALARM triggered policy second"
+    )
