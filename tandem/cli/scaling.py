@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from .client import ApiError, Client
 from .common import client, console, fail, fmt_time, url_option
@@ -51,7 +52,9 @@ def scaling(endpoint: str | None, limit: int, not_scaled: bool, url: str) -> Non
             if _mine(t["ResourceId"], endpoint)
         ]
         if not targets:
-            console.print("no scalable targets" + (f" for endpoint {endpoint}" if endpoint else ""))
+            console.print(
+                Text("no scalable targets" + (f" for endpoint {endpoint}" if endpoint else ""))
+            )
             return
         policies = _all(api, "DescribeScalingPolicies", dict(_NS), "ScalingPolicies")
         table = Table(title="Scalable targets")
@@ -65,11 +68,11 @@ def scaling(endpoint: str | None, limit: int, not_scaled: bool, url: str) -> Non
                 if p["ResourceId"] == t["ResourceId"]
             ]
             table.add_row(
-                t["ResourceId"],
+                Text(t["ResourceId"]),
                 str(t["MinCapacity"]),
                 str(t["MaxCapacity"]),
                 ", ".join(suspended) or "-",
-                "\n".join(names) or "-",
+                Text("\n".join(names) or "-"),
             )
         console.print(table)
         for t in targets:
@@ -82,16 +85,16 @@ def scaling(endpoint: str | None, limit: int, not_scaled: bool, url: str) -> Non
             }
             page = api.call("autoscaling", "DescribeScalingActivities", body)
             activities = page.get("ScalingActivities", [])[:limit]
-            table = Table(title=f"Scaling activities of {t['ResourceId']}")
+            table = Table(title=Text(f"Scaling activities of {t['ResourceId']}"))
             for column in ("started", "ended", "status", "description", "cause"):
                 table.add_column(column, overflow="fold")
             for a in activities:
                 table.add_row(
                     fmt_time(a.get("StartTime")),
                     fmt_time(a.get("EndTime")),
-                    a["StatusCode"],
-                    a["Description"],
-                    a["Cause"],
+                    Text(a["StatusCode"]),
+                    Text(a["Description"]),
+                    Text(a["Cause"]),
                 )
             console.print(table)
     except ApiError as exc:

@@ -374,6 +374,34 @@ def test_aws_cli_lists_targets_and_activities(aas, server) -> None:  # type: ign
     assert causes[-1] == "minimum capacity was set to 2"
 
 
+def test_tandem_scaling_shows_targets_policies_and_activities(aas, server) -> None:  # type: ignore[no-untyped-def]
+    _register(aas, MinCapacity=2, MaxCapacity=3)
+    # A policy name rich would read as markup is shown as typed.
+    aas.put_scaling_policy(
+        PolicyName="[bold]ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
+        PolicyType="TargetTrackingScaling", TargetTrackingScalingPolicyConfiguration=TT,
+    )  # fmt: skip
+
+    def tandem(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tandem", "scaling", *args, "--url", server.url],
+            capture_output=True, text=True, timeout=120, env=dict(os.environ, COLUMNS="250"),
+        )  # fmt: skip
+
+    out = tandem("scaled")
+    assert out.returncode == 0, out.stderr
+    assert RID in out.stdout
+    assert "[bold]ipi (TargetTrackingScaling)" in out.stdout
+    assert "Setting desired instance count to 2." in out.stdout
+    assert "minimum capacity was set to 2" in out.stdout
+    assert "Successful" in out.stdout
+    other = tandem("nosuch")
+    assert other.returncode == 0 and "no scalable targets for endpoint nosuch" in other.stdout
+    aas.delete_scaling_policy(
+        PolicyName="[bold]ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM
+    )
+
+
 def test_scaling_state_survives_a_restart(tmp_path: Path) -> None:
     proc = ServerProcess(tmp_path, extra=FAST_FLAGS).start()
     try:
