@@ -95,7 +95,7 @@ class ScalingExecutor:
         # must agree before a scale-in.
         self.alarm_state = alarm_state
         self._locks: dict[str, asyncio.Lock] = {}
-        self._clamps: dict[str, str] = {}  # resource id -> cause
+        self._clamps: set[str] = set()  # targets whose capacity may be outside new bounds
         self._task: asyncio.Task[None] | None = None
 
     def _lock(self, resource_id: str) -> asyncio.Lock:
@@ -349,33 +349,37 @@ class ScalingExecutor:
 
     # -- registration --------------------------------------------------------------
 
-    async def on_registered(self, target: ScalableTarget, cause: str | None) -> None:
-        """RegisterScalableTarget moves the capacity inside [Min, Max] at once."""
-        if cause is not None:
-            self._clamps[target.ref.resource_id] = cause
-            await self._clamp(target.ref.resource_id)
+    async def on_registered(self, target: ScalableTarget) -> None:
+        """RegisterScalableTarget with new bounds moves the capacity inside them at once (or,
+        while the endpoint is busy, as soon as it is InService)."""
+        self._clamps.add(target.ref.resource_id)
+        await self._clamp(target.ref.resource_id)
 
     async def _clamp(self, resource_id: str) -> None:
         target = self.state.targets.get(resource_id)
-        cause = self._clamps.get(resource_id)
-        if target is None or cause is None:
-            self._clamps.pop(resource_id, None)
+        if target is None:
+            self._clamps.discard(resource_id)
             return
         async with self._lock(resource_id):
             endpoint = await self._endpoint(target)
             variant = endpoint and _variant(endpoint, target.ref.variant)
             if endpoint is None or variant is None:
-                self._clamps.pop(resource_id, None)
+                self._clamps.discard(resource_id)
                 return
             current = variant.desired_instance_count
             bounded = min(max(current, target.min_capacity), target.max_capacity)
             if bounded == current:
-                self._clamps.pop(resource_id, None)
+                self._clamps.discard(resource_id)
                 return
             if endpoint.status is not EndpointStatus.IN_SERVICE:
                 return  # retried by the follow loop
+            cause = (
+                f"minimum capacity was set to {target.min_capacity}"
+                if bounded > current
+                else f"maximum capacity was set to {target.max_capacity}"
+            )
             if await self._set_capacity(target, bounded, cause):
-                self._clamps.pop(resource_id, None)
+                self._clamps.discard(resource_id)
 
     # -- following activities --------------------------------------------------------
 

@@ -78,7 +78,7 @@ class ScalingService:
         region: str,
         account_id: str,
         clock: Clock | None = None,
-        on_registered: Callable[[ScalableTarget, str | None], Awaitable[None]] | None = None,
+        on_registered: Callable[[ScalableTarget], Awaitable[None]] | None = None,
     ) -> None:
         self.state = state
         self.endpoints = endpoints
@@ -86,7 +86,7 @@ class ScalingService:
         self.region = region
         self.account_id = account_id
         self.clock = clock or SystemClock()
-        # The executor's hook: bring the capacity inside new bounds (cause text, or None).
+        # The executor's hook: bring the capacity inside new bounds.
         self.on_registered = on_registered
         self._busy: set[str] = set()
 
@@ -160,13 +160,10 @@ class ScalingService:
                 target.suspended.update({k: bool(v) for k, v in suspended_state.items()})
             self.state.save_target(target)
             await self.state.flush()
-            cause = None
-            if min_capacity is not None:
-                cause = f"minimum capacity was set to {lo}"
-            if max_capacity is not None:
-                cause = f"maximum capacity was set to {hi}" if cause is None else cause
-            if self.on_registered is not None:
-                await self.on_registered(target, cause)
+            if self.on_registered is not None and (
+                min_capacity is not None or max_capacity is not None
+            ):
+                await self.on_registered(target)
             return target
 
     async def _check_variant(self, ref: ResourceRef) -> None:

@@ -8,6 +8,7 @@ metric has no data, so the policy uses the state's reason data."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -246,3 +247,31 @@ def test_several_target_tracking_policies_scale_in_only_together(live: Live) -> 
         activity["Cause"]
         == f"monitor alarm {lows['second']} in state ALARM triggered policy second"
     )
+
+
+def test_lower_maximum_scales_in_and_concurrent_updates_are_refused(live: Live) -> None:
+    rid = live.endpoint("shrunk", instances=2)
+    live.register(rid, MinCapacity=1, MaxCapacity=1)
+    wait_for("one instance", lambda: live.counts("shrunk") == (1, 1, "InService"))
+    (activity,) = live.activities(rid)
+    assert activity["Cause"] == "maximum capacity was set to 1"
+    assert activity["Description"] == "Setting desired instance count to 1."
+
+    # Two registrations of the same target at once: the second meets the first in flight.
+    service = live.server.autoscaler.service
+
+    async def both() -> list[object]:
+        calls = [
+            service.register_scalable_target(
+                service_namespace=NS, resource_id=rid, scalable_dimension=DIM, max_capacity=m
+            )
+            for m in (2, 3)
+        ]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    first, second = asyncio.run_coroutine_threadsafe(both(), live.thread.loop).result(30)
+    assert not isinstance(first, BaseException)
+    assert type(second).__name__ == "ConcurrentUpdate"
+    assert second.code == "ConcurrentUpdateException"  # type: ignore[union-attr]
+    (target,) = live.aas.describe_scalable_targets(ServiceNamespace=NS)["ScalableTargets"]
+    assert target["MaxCapacity"] == 2
