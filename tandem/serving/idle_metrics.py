@@ -3,8 +3,9 @@ for a minute in which an InService variant got no request, so an alarm on them (
 tracking's scale-in alarm above all) sees a low value instead of missing data.
 
 One owned task looks at the injected clock twice a second; when a minute has closed, each
-routable variant without a datapoint in that minute gets one 0 in both series, stamped in
-that minute. Busy minutes are left alone (a 0 there would change SampleCount and Minimum).
+variant that was routable for the whole of that minute and has no datapoint in it gets one
+0 in both series, stamped in that minute. Busy minutes are left alone (a 0 there would
+change SampleCount and Minimum), and so is the minute in which a variant became routable.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ class IdleMetrics:
         self.router = router
         self.clock = clock or SystemClock()
         self._task: asyncio.Task[None] | None = None
-        self._minute = self._current_minute()
-
-    def _current_minute(self) -> int:
-        return int(self.clock.time() // 60) * 60
+        self._minute = int(self.clock.time() // 60) * 60
+        # (endpoint, variant) -> when this loop first saw it routable.
+        self._since: dict[tuple[str, str], float] = {}
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="idle-metrics")
@@ -50,20 +50,28 @@ class IdleMetrics:
                 _log.exception("recording idle minutes failed")
 
     def tick(self) -> int:
-        """Record the zeros of the minute that closed since the last tick; returns how many
-        variants were idle."""
-        minute = self._current_minute()
+        """Note newly routable variants; once a minute has closed, record its zeros. Returns
+        how many variants were idle in it."""
+        now = self.clock.time()
+        variants = [(e.name, v) for e in self.router.endpoints() for v in e.variants]
+        seen = {(name, v.name) for name, v in variants}
+        for key in seen:
+            self._since.setdefault(key, now)
+        for key in set(self._since) - seen:
+            del self._since[key]
+        minute = int(now // 60) * 60
         if minute <= self._minute:
             return 0
         closed = minute - 60  # only the newest closed minute: the one before may be flushed
         self._minute = minute
         idle = 0
-        for endpoint in self.router.endpoints():
-            for variant in endpoint.variants:
-                series = variant.series
-                if series.invocations.has_minute(closed):
-                    continue
-                series.invocations.record(0.0, closed)
-                series.per_instance.record(0.0, closed)
-                idle += 1
+        for name, variant in variants:
+            series = variant.series
+            if self._since[(name, variant.name)] > closed:
+                continue  # not routable for the whole minute
+            if series.invocations.has_minute(closed):
+                continue
+            series.invocations.record(0.0, closed)
+            series.per_instance.record(0.0, closed)
+            idle += 1
         return idle

@@ -1,5 +1,6 @@
 """Idle variants publish zeros: a closed minute without a request gets one 0 in Invocations
-and InvocationsPerInstance; a busy minute is left alone."""
+and InvocationsPerInstance; a busy minute, and the minute the variant became routable in,
+are left alone."""
 
 from __future__ import annotations
 
@@ -33,13 +34,16 @@ def test_an_idle_minute_gets_one_zero_and_a_busy_one_none() -> None:
     clock, _, variant, idle = _setup()
     first = 1_700_000_040
     assert idle.tick() == 0  # the minute has not closed
-    clock.advance(40)  # into the next minute: the first closed without a request
+    clock.advance(40)  # into the next minute
+    assert idle.tick() == 0  # the variant became routable half-way through the first
+    assert _state(variant.series.invocations, first) == (False, None, None)
+    clock.advance(60)  # the second minute, routable throughout, closed without a request
     assert idle.tick() == 1
     for s in (variant.series.invocations, variant.series.per_instance):
-        assert _state(s, first) == (True, 1.0, 0.0)
+        assert _state(s, first + 60) == (True, 1.0, 0.0)
     assert idle.tick() == 0  # each minute once
     variant.series.invocations.record(1.0)
     variant.series.per_instance.record(1.0)
     clock.advance(60)
     assert idle.tick() == 0  # busy: untouched
-    assert _state(variant.series.invocations, first + 60) == (True, 1.0, 1.0)
+    assert _state(variant.series.invocations, first + 120) == (True, 1.0, 1.0)
