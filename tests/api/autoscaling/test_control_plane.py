@@ -214,6 +214,36 @@ def _alarm_names(cloudwatch) -> set[str]:  # type: ignore[no-untyped-def]
     return {a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]}
 
 
+def test_a_customized_metric_gets_alarms_on_that_metric(aas, server) -> None:  # type: ignore[no-untyped-def]
+    _register(aas, MinCapacity=1, MaxCapacity=3)
+    custom = {
+        "MetricName": "CPUUtilization", "Namespace": "/aws/sagemaker/Endpoints",
+        "Dimensions": [{"Name": "EndpointName", "Value": "scaled"},
+                       {"Name": "VariantName", "Value": "AllTraffic"}],
+        "Statistic": "Average", "Unit": "Percent",
+    }  # fmt: skip
+    put = aas.put_scaling_policy(
+        PolicyName="cpu", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 50.0, "CustomizedMetricSpecification": custom},
+    )  # fmt: skip
+    cloudwatch = make_client(server, "cloudwatch")
+    names = [a["AlarmName"] for a in put["Alarms"]]
+    alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    assert len(alarms) == 2
+    for alarm in alarms:
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Unit"]) == (
+            "/aws/sagemaker/Endpoints", "CPUUtilization", "Average", "Percent")  # fmt: skip
+        assert alarm["Dimensions"] == custom["Dimensions"]
+        assert alarm["Period"] == 60
+    assert sorted(a["Threshold"] for a in alarms) == [45.0, 50.0]
+    aas.delete_scaling_policy(
+        PolicyName="cpu", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM
+    )
+    assert cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"] == []
+
+
 POLICY_ERRORS = [
     (
         {
