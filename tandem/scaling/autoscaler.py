@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from ..clock import Clock, SystemClock
 from ..serving.catalog import CatalogStore
+from ..serving.endpoints import EndpointManager
 from ..telemetry.alarms import AlarmService
 from ..telemetry.alarms.source import AlarmSource
 from .executor import ACTION_PREFIX, ScalingExecutor
-from .service import Endpoints, ScalingService
+from .service import ScalingService
 from .state import ScalingState
 
 __all__ = ["AutoScaler"]
@@ -18,7 +19,7 @@ class AutoScaler:
     def __init__(
         self,
         catalog: CatalogStore,
-        endpoints: Endpoints,
+        endpoints: EndpointManager,
         alarms: AlarmService,
         source: AlarmSource,
         *,
@@ -45,6 +46,7 @@ class AutoScaler:
             on_registered=self.executor.on_registered,
         )
         self.executor.on_endpoint_gone = self.service.forget_endpoint
+        endpoints.update_checks.append(self.service.check_update)
         alarms.register_action_handler(ACTION_PREFIX, self.executor.on_alarm)
 
     async def start(self) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..clock import Clock, SystemClock
-from ..errors import TandemError
+from ..errors import TandemError, ValidationException
 from ..serving.model import Endpoint, EndpointStatus
 from ..telemetry.alarms.model import AlarmInput
 from .errors import ConcurrentUpdate, FailedResourceAccess, ObjectNotFound, ScalingValidation
@@ -206,6 +206,27 @@ class ScalingService:
             if target.ref.endpoint == endpoint_name and target.ref.resource_id not in self._busy:
                 with self._exclusive(target.ref.resource_id):
                     await self._drop_target(target.ref.resource_id)
+
+    def check_update(self, endpoint: str, current: Any, new: Any) -> None:
+        """UpdateEndpoint may not remove a scalable variant or change its instance type until
+        its target is deregistered, as on AWS."""
+        old_types = {v.name: v.instance_type for v in current.variants}
+        new_types = {v.name: v.instance_type for v in new.variants}
+        for target in self.state.targets.values():
+            ref = target.ref
+            if ref.endpoint != endpoint:
+                continue
+            if ref.variant not in new_types:
+                change = f"removes the variant {ref.variant}"
+            elif new_types[ref.variant] != old_types.get(ref.variant, new_types[ref.variant]):
+                change = f"changes the instance type of the variant {ref.variant}"
+            else:
+                continue
+            raise ValidationException(
+                f"The endpoint configuration {new.name} {change}, which is registered as a "
+                f"scalable target ({ref.resource_id}). Deregister the scalable target with "
+                "Application Auto Scaling before updating the endpoint."
+            )
 
     def describe_scalable_targets(
         self,

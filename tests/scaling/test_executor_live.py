@@ -275,3 +275,34 @@ def test_lower_maximum_scales_in_and_concurrent_updates_are_refused(live: Live) 
     assert second.code == "ConcurrentUpdateException"  # type: ignore[union-attr]
     (target,) = live.aas.describe_scalable_targets(ServiceNamespace=NS)["ScalableTargets"]
     assert target["MaxCapacity"] == 2
+
+
+def test_update_endpoint_may_not_drop_or_retype_a_scaled_variant(live: Live) -> None:
+    rid = live.endpoint("guarded")
+    live.register(rid, MinCapacity=1, MaxCapacity=2)
+    live.sagemaker.create_model(ModelName="other", PrimaryContainer=stage_container("two"))
+    for config, variant, instance_type in (
+        ("renamed", "Other", "ml.m5.large"),
+        ("retyped", "AllTraffic", "ml.c5.xlarge"),
+        ("same", "AllTraffic", "ml.m5.large"),
+    ):
+        live.sagemaker.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
+            "VariantName": variant, "ModelName": "other", "InitialInstanceCount": 1,
+            "InstanceType": instance_type}])  # fmt: skip
+    refused = {
+        "renamed": "removes the variant AllTraffic",
+        "retyped": "changes the instance type of the variant AllTraffic",
+    }
+    for config, text in refused.items():
+        with pytest.raises(live.sagemaker.exceptions.ClientError) as excinfo:
+            live.sagemaker.update_endpoint(EndpointName="guarded", EndpointConfigName=config)
+        error = excinfo.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert text in error["Message"] and "Deregister the scalable target" in error["Message"]
+    assert live.counts("guarded")[2] == "InService"
+    # A model change keeps the variant and its instance type: allowed.
+    live.sagemaker.update_endpoint(EndpointName="guarded", EndpointConfigName="same")
+    wait_for("the update", lambda: live.counts("guarded")[2] == "InService", timeout=90)
+    # Deregistered, the variant may go.
+    live.aas.deregister_scalable_target(ServiceNamespace=NS, ResourceId=rid, ScalableDimension=DIM)
+    live.sagemaker.update_endpoint(EndpointName="guarded", EndpointConfigName="renamed")
