@@ -379,7 +379,9 @@ class EndpointManager:
         for running in list(self._running.values()):
             for fleets in (running.fleets, running.pending or {}):
                 for fleet in fleets.values():
-                    for task in fleet.starting.values():
+                    # A starting task removes itself from ``starting`` when it ends: iterate
+                    # over a copy.
+                    for task in list(fleet.starting.values()):
                         with contextlib.suppress(BaseException):
                             await task
         await asyncio.gather(*self._stopping, return_exceptions=True)
