@@ -17,10 +17,14 @@ __all__ = ["Store", "open_store"]
 
 
 class Store(Protocol):
-    catalog: CatalogStore
-    metrics: MetricStore
-    logs: LogStore
-    alarms: AlarmStore
+    @property
+    def catalog(self) -> CatalogStore: ...
+    @property
+    def metrics(self) -> MetricStore: ...
+    @property
+    def logs(self) -> LogStore: ...
+    @property
+    def alarms(self) -> AlarmStore: ...
 
     def close(self) -> None: ...
 
