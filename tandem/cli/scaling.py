@@ -20,7 +20,7 @@ def _all(api: Client, operation: str, body: dict[str, Any], key: str) -> list[di
     items: list[dict[str, Any]] = []
     token = None
     while True:
-        extra = {"NextToken": token} if token else {}
+        extra: dict[str, Any] = {"NextToken": token} if token else {}
         page = api.call("autoscaling", operation, {**body, **extra})
         items += page.get(key, [])
         token = page.get("NextToken")

@@ -362,7 +362,7 @@ class ScalingExecutor:
             return
         async with self._lock(resource_id):
             endpoint = await self._endpoint(target)
-            variant = endpoint and _variant(endpoint, target.ref.variant)
+            variant = None if endpoint is None else _variant(endpoint, target.ref.variant)
             if endpoint is None or variant is None:
                 self._clamps.discard(resource_id)
                 return
@@ -412,7 +412,7 @@ class ScalingExecutor:
             endpoint = None
             with contextlib.suppress(TandemError):
                 endpoint = await self.endpoints.describe_endpoint(activity.ref.endpoint)
-            variant = endpoint and _variant(endpoint, activity.ref.variant)
+            variant = None if endpoint is None else _variant(endpoint, activity.ref.variant)
             if endpoint is None or variant is None or endpoint.status is EndpointStatus.FAILED:
                 self._finish(
                     activity,

@@ -197,6 +197,7 @@ def parse_target_tracking(config: Mapping[str, Any], ref: ResourceRef) -> Target
             "Sum",
         )
     else:
+        assert custom is not None  # exactly one of the two, checked above
         metric = _custom_metric(custom)
     disable = config.get("DisableScaleIn", False)
     return TargetTracking(

@@ -133,8 +133,10 @@ class ScalingService:
                         "scalable target."
                     )
                 await self._check_variant(ref)
-            lo = existing.min_capacity if min_capacity is None else min_capacity
-            hi = existing.max_capacity if max_capacity is None else max_capacity
+                lo, hi = min_capacity, max_capacity
+            else:
+                lo = existing.min_capacity if min_capacity is None else min_capacity
+                hi = existing.max_capacity if max_capacity is None else max_capacity
             if lo < 1:
                 raise ScalingValidation(
                     f"Invalid MinCapacity {lo}: a SageMaker variant must keep at least 1 instance."
