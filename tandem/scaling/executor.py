@@ -29,19 +29,10 @@ from ..clock import Clock, SystemClock
 from ..errors import TandemError
 from ..serving.model import Endpoint, EndpointStatus, VariantState
 from ..telemetry.alarms.source import AlarmSource
-from .capacity import (
-    AdjustmentType,
-    Decision,
-    NotScaledReason,
-    adjusted_capacity,
-    base_capacity,
-    decide,
-    record,
-    select_step,
-    target_tracking_capacity,
-)
+from .capacity import Decision, NotScaledReason, record
 from .model import ActivityStatus, PolicyType, ScalableTarget, ScalingActivity, ScalingPolicy
 from .policy_alarms import is_low_alarm
+from .policy_decision import policy_outcome
 from .service import Endpoints
 from .state import ScalingState
 
@@ -52,11 +43,6 @@ _log = logging.getLogger(__name__)
 # Every scaling policy ARN (and target tracking's ``:createdBy/`` action ARNs) starts so.
 ACTION_PREFIX = "arn:aws:autoscaling:"
 _ENDPOINT_CHECK_INTERVAL = 10.0
-_AGGREGATE: dict[str, Callable[[list[float]], float]] = {
-    "Average": lambda v: sum(v) / len(v),
-    "Minimum": min,
-    "Maximum": max,
-}
 
 
 def _in_progress(n: int) -> str:
@@ -165,62 +151,25 @@ class ScalingExecutor:
         variant = _variant(endpoint, target.ref.variant)
         if variant is None:
             return
-        now = self.clock.time()
         current = variant.desired_instance_count
-        if policy.policy_type is PolicyType.TARGET_TRACKING:
-            tracking = policy.target_tracking
-            scale_out: bool | None = not is_low_alarm(alarm.alarm_name)
-            # The metric was measured over the instances serving then (InvocationsPerInstance
-            # divides each request by the instances in service at that moment).
-            wanted = target_tracking_capacity(
-                max(variant.current_instance_count, 1), values[-1], tracking.target_value
-            )
-            decision = decide(
-                current=current,
-                desired=wanted,
-                minimum=target.min_capacity,
-                maximum=target.max_capacity,
-                now=now,
-                history=target.history,
-                scale_in_cooldown=tracking.scale_in_cooldown,
-                scale_in_disabled=tracking.disable_scale_in or not self._scale_in_agreed(policy),
-                scale_out=scale_out,
-            )
-            base = current
-        else:
-            steps = policy.step_scaling
-            metric = _AGGREGATE.get(steps.aggregation, _AGGREGATE["Average"])(values)
-            step = select_step(steps.steps, metric, float(alarm.threshold))
-            if step is None:
-                return
-            scale_out = (
-                None
-                if steps.adjustment_type is AdjustmentType.EXACT_CAPACITY
-                else step.scaling_adjustment > 0
-            )
-            base = (
-                base_capacity(current, now, target.history, steps.cooldown)
-                if scale_out
-                else current
-            )
-            wanted = adjusted_capacity(
-                base, steps.adjustment_type, step.scaling_adjustment, steps.min_adjustment_magnitude
-            )
-            decision = decide(
-                current=current,
-                desired=wanted,
-                minimum=target.min_capacity,
-                maximum=target.max_capacity,
-                now=now,
-                history=target.history,
-                scale_in_cooldown=steps.cooldown,
-                scale_out=scale_out,
-            )
+        outcome = policy_outcome(
+            policy,
+            target,
+            desired=current,
+            active=variant.current_instance_count,
+            alarm_name=alarm.alarm_name,
+            threshold=alarm.threshold,
+            values=values,
+            now=self.clock.time(),
+            scale_in_agreed=self._scale_in_agreed(policy),
+        )
+        if outcome is None:
+            return
         cause = (
             f"monitor alarm {alarm.alarm_name} in state {change.new_state} triggered policy "
             f"{policy.name}"
         )
-        await self._apply(target, endpoint, current, base, decision, cause)
+        await self._apply(target, endpoint, current, outcome.base, outcome.decision, cause)
 
     def _scale_in_agreed(self, policy: ScalingPolicy) -> bool:
         """With several target-tracking policies on a target, AWS scales in only when every
