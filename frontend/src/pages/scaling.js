@@ -30,7 +30,8 @@ export async function loadScaling(endpointName, variants, [start, end]) {
 export function scalingSection({ targets, activities }, [start, end]) {
   if (!targets.length) return null;
   const span = Math.max(1, end - start);
-  const axis = h("div", { class: "scaling-axis", "data-testid": "scaling-axis" },
+  // The same layout as the alarm timelines (timeline.js), so markers line up with them.
+  const axis = h("div", { class: "timeline-track scaling-axis", "data-testid": "scaling-axis" },
     activities.map((a) => h("span", {
       class: `scaling-mark ${String(a.StatusCode).toLowerCase()}`,
       style: `left:${(100 * (a.StartTime - start)) / span}%`,
@@ -41,8 +42,12 @@ export function scalingSection({ targets, activities }, [start, end]) {
   return h("section", { class: "scaling", "data-testid": "scaling" },
     h("h2", { text: "Autoscaling" }),
     h("p", { class: "muted", text: limits.join(", ") }),
-    axis,
-    h("div", { class: "scaling-ticks" }, h("span", { text: fmtTime(start * 1000) }), h("span", { text: fmtTime(end * 1000) })),
+    h("div", { class: "timeline" },
+      h("div", { class: "timeline-row" },
+        h("div", { class: "timeline-label", text: "Scaling activities" }), axis),
+      h("div", { class: "timeline-axis" },
+        h("span", { text: fmtTime(start * 1000).slice(0, 16) }),
+        h("span", { text: fmtTime(end * 1000).slice(0, 16) }))),
     activities.length
       ? h("table", { class: "grid compact", "data-testid": "scaling-activities" },
         h("thead", {}, h("tr", {}, ["Started", "Status", "Description", "Cause", "Message"].map((t) => h("th", { text: t })))),

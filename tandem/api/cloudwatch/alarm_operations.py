@@ -152,7 +152,7 @@ def _offset(token: str | None, fingerprint: str) -> int:
 
 
 def _max_records(p: Params, default: int) -> int:
-    value = p.get("MaxRecords", default)
+    value: int = p.get("MaxRecords", default)
     if not 1 <= value <= 100:
         raise ValidationError(
             "1 validation error detected: Value at 'maxRecords' failed to satisfy constraint: "

@@ -138,7 +138,8 @@ class SQLiteAlarmStore:
     ) -> tuple[list[AlarmHistoryItem], int | None]:
         if alarm_name is not None and not bindable(alarm_name):
             return [], None  # a lone surrogate (from JSON) is in no stored name
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if alarm_name is not None:
             where.append("alarm_name = ?")
             args.append(alarm_name)

@@ -154,27 +154,31 @@ def evaluate(
     range_start: float,
     now: float,
     current: AlarmState,
+    *,
+    explain_unchanged: bool = False,
 ) -> Evaluation | None:
     """Evaluate ``alarm`` over ``samples`` (one per period of the evaluation range, oldest
     first, None where the period has no data; the first period starts at ``range_start``).
     None means the state is kept (``ignore``, or a low-sample percentile under
-    EvaluateLowSampleCountPercentile=ignore)."""
+    EvaluateLowSampleCountPercentile=ignore). The reason text and data are built only for a
+    change of state (they are most of the cost): when the state equals ``current`` they are
+    empty unless ``explain_unchanged``."""
     n, m = alarm.evaluation_periods, alarm.required_breaches
     period = alarm.evaluation_period
     threshold = alarm.threshold if alarm.threshold is not None else 0.0
     op = alarm.comparison_operator
     treat = alarm.missing_data
     stat = alarm.stat
-    if (
-        stat is not None
-        and alarm.evaluate_low_sample_count_percentile == "ignore"
-        and any(s is not None and too_few_samples(stat, s.sample_count) for s in samples)
-    ):
-        return None
+    if stat is not None and alarm.evaluate_low_sample_count_percentile == "ignore":
+        newest = [s for s in samples if s is not None][-n:]
+        if any(too_few_samples(stat, s.sample_count) for s in newest):
+            return None  # the evaluated percentiles rest on too few samples: keep the state
     flags = [None if s is None else breaches(op, s.value, threshold) for s in samples]
     state, fill = decide(flags, n, m, treat)
     if state is None:
         return None
+    if state == current and not explain_unchanged:
+        return Evaluation(state, "", {})
     data = _reason_data(alarm, samples, range_start, now, threshold)
     real = [s for s in samples if s is not None]
     if not real:

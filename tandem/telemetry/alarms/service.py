@@ -60,6 +60,8 @@ class AlarmService:
         self._alarms: dict[str, MetricAlarm] = {}
         self._writer = concurrent.futures.ThreadPoolExecutor(1, "alarm-store")
         self._pending: set[asyncio.Future[Any]] = set()
+        self._batch: tuple[dict[str, MetricAlarm], list[AlarmHistoryItem],
+                           asyncio.Future[Any]] | None = None  # fmt: skip
         self.actions = ActionDispatcher(self._record, self.clock.time)
         self._task: asyncio.Task[None] | None = None
         self._last_minute = -math.inf
@@ -82,12 +84,16 @@ class AlarmService:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._running is not None and not self._running.done():
+            self._running.cancel()  # a pass the loop was awaiting through a shield
+            await asyncio.gather(self._running, return_exceptions=True)
         await self.actions.close()
         await self.flush()
         self._writer.shutdown(wait=True)
 
     async def flush(self) -> None:
         """Wait for every store write queued so far."""
+        self._submit_batch()
         if self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
@@ -108,13 +114,45 @@ class AlarmService:
 
     def _persist(self, alarms: Sequence[MetricAlarm] = (), history: Sequence[AlarmHistoryItem] = (),
                  deleted: Sequence[str] = ()) -> asyncio.Future[Any]:  # fmt: skip
+        """Queue a store write; returns its future. Saves made in one turn of the loop (a
+        pass's state changes, a burst of action outcomes) share one transaction; a delete
+        goes after every save queued before it."""
         loop = asyncio.get_running_loop()
         if deleted:
-            future = loop.run_in_executor(self._writer, self.store.delete, list(deleted),
-                                          list(history))  # fmt: skip
-        else:
-            future = loop.run_in_executor(self._writer, self.store.save, list(alarms),
-                                          list(history))  # fmt: skip
+            self._submit_batch()
+            return self._track(loop.run_in_executor(
+                self._writer, self.store.delete, list(deleted), list(history)))  # fmt: skip
+        if self._batch is None:
+            self._batch = ({}, [], loop.create_future())
+            loop.call_soon(self._submit_batch)
+        batch_alarms, batch_history, future = self._batch
+        for alarm in alarms:
+            batch_alarms[alarm.alarm_name] = alarm
+        batch_history.extend(history)
+        return future
+
+    def _submit_batch(self) -> None:
+        if self._batch is None:
+            return
+        alarms, history, future = self._batch
+        self._batch = None
+        loop = asyncio.get_running_loop()
+        written = self._track(loop.run_in_executor(
+            self._writer, self.store.save, list(alarms.values()), history))  # fmt: skip
+
+        def settle(done: asyncio.Future[Any]) -> None:
+            if future.done():
+                return
+            if done.cancelled():
+                future.cancel()
+            elif done.exception() is not None:
+                future.set_exception(done.exception())  # type: ignore[arg-type]
+            else:
+                future.set_result(None)
+
+        written.add_done_callback(settle)
+
+    def _track(self, future: asyncio.Future[Any]) -> asyncio.Future[Any]:
         self._pending.add(future)
         future.add_done_callback(self._written)
         return future

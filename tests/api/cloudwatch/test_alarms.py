@@ -264,3 +264,34 @@ def test_tandem_alarms_lists_states_and_history(clocked: tuple[ServerThread, Man
     assert "Alarm updated from INSUFFICIENT_DATA to ALARM" in history
     assert "drill [x]" in history  # shown as text, not as markup
     assert 'Alarm "cli-view-<b>" created' in history
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_metric_math_alarm_round_trips(
+    clocked: tuple[ServerThread, ManualClock], protocol: str
+) -> None:
+    server, _clock = clocked
+    cw = cloudwatch_client(server.url, protocol)
+    metrics = [
+        {"Id": "errors", "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocation5XXErrors",
+                       "Dimensions": [{"Name": "EndpointName", "Value": "m"}]},
+            "Period": 60, "Stat": "Sum"}},
+        {"Id": "calls", "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocations",
+                       "Dimensions": [{"Name": "EndpointName", "Value": "m"}]},
+            "Period": 60, "Stat": "Sum"}},
+        {"Id": "rate", "Expression": "100 * errors / calls", "Label": "error rate",
+         "ReturnData": True},
+    ]  # fmt: skip
+    cw.put_metric_alarm(AlarmName=f"rate-{protocol}", Metrics=metrics, EvaluationPeriods=3,
+                        Threshold=5.0, ComparisonOperator="GreaterThanThreshold")  # fmt: skip
+    [alarm] = cw.describe_alarms(AlarmNames=[f"rate-{protocol}"])["MetricAlarms"]
+    assert alarm["Metrics"] == metrics
+    assert "Dimensions" not in alarm and "Period" not in alarm and "DatapointsToAlarm" not in alarm
+    with pytest.raises(ClientError) as caught:
+        cw.put_metric_alarm(AlarmName="two-returns", EvaluationPeriods=1, Threshold=1.0,
+                            ComparisonOperator="GreaterThanThreshold",
+                            Metrics=[{**m, "ReturnData": True} for m in metrics])  # fmt: skip
+    assert caught.value.response["Error"]["Code"] == "ValidationError"

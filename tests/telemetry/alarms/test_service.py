@@ -194,3 +194,86 @@ async def test_set_alarm_state_checks_its_input(rig: Rig) -> None:
 async def test_bad_input_gets_validation_errors(rig: Rig, changes: dict, error: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValidationError, match=error):
         await rig.service.put_metric_alarm(_errors_alarm(**changes))
+
+
+async def test_metric_math_alarm_evaluates_its_returned_expression(rig: Rig) -> None:
+    from tandem.telemetry.metrics import Metric, MetricDataQuery, MetricStat
+
+    metric = Metric("AWS/SageMaker", "Invocation5XXErrors", tuple(sorted(DIMS.items())))
+    await rig.service.put_metric_alarm(AlarmInput(
+        alarm_name="math", evaluation_periods=2, datapoints_to_alarm=2, threshold=10.0,
+        comparison_operator="GreaterThanThreshold",
+        metrics=(MetricDataQuery("m1", MetricStat(metric, 60, "Sum"), return_data=False),
+                 MetricDataQuery("e1", expression="m1 * 4", label="scaled")),
+    ))  # fmt: skip
+    await rig.minute(3)  # 12 > 10: one breach of the M = 2 needed
+    alarm = rig.service.get("math")
+    assert alarm is not None and alarm.state_value is AlarmState.OK
+    await rig.minute(2)  # 12, 8: still one breach
+    await rig.minute(5)  # 8, 20: one breach
+    await rig.minute(4)  # 20, 16: two
+    alarm = rig.service.get("math")
+    assert alarm is not None and alarm.state_value is AlarmState.ALARM
+    assert "[16.0 (" in alarm.state_reason and "20.0 (" in alarm.state_reason
+    assert "statistic" not in json.loads(alarm.state_reason_data or "{}")
+
+
+async def test_percentile_alarm_ignores_low_sample_counts_when_asked(rig: Rig) -> None:
+    await rig.service.put_metric_alarm(_errors_alarm(
+        "p99", statistic=None, extended_statistic="p99", evaluation_periods=1,
+        datapoints_to_alarm=None, evaluate_low_sample_count_percentile="ignore",
+        treat_missing_data="missing"))  # fmt: skip
+    await rig.service.put_metric_alarm(_errors_alarm(
+        "p99-evaluate", statistic=None, extended_statistic="p99", evaluation_periods=1,
+        datapoints_to_alarm=None, treat_missing_data="missing"))  # fmt: skip
+    await rig.minute(5)  # one sample: far fewer than the 1,000 p99 needs
+    assert rig.service.get("p99").state_value is AlarmState.INSUFFICIENT_DATA  # type: ignore[union-attr]
+    assert rig.service.get("p99-evaluate").state_value is AlarmState.ALARM  # type: ignore[union-attr]
+    series = rig.registry.series("AWS/SageMaker", "Invocation5XXErrors", DIMS)
+    for _ in range(1000):
+        series.record(0.5)
+    rig.flusher.flush()
+    rig.clock.advance(60)
+    await rig.service.evaluate()
+    assert rig.service.get("p99").state_value is AlarmState.OK  # type: ignore[union-attr]
+
+
+async def test_late_data_changes_later_evaluations_never_past_transitions(rig: Rig) -> None:
+    await rig.service.put_metric_alarm(_errors_alarm(evaluation_periods=2, datapoints_to_alarm=2))
+    await rig.minute(5)  # one breach, the other slot a fill-in: OK
+    late_minute = rig.clock.now // 60 * 60
+    await rig.minute(None)  # nothing yet for this minute: still OK
+    assert rig.service.get("5xx").state_value is AlarmState.OK  # type: ignore[union-attr]
+    before, _ = await rig.service.describe_alarm_history("5xx", "StateUpdate")
+    # The minute's data arrives late (a remote agent's spool): the next evaluation sees it.
+    rig.registry.series("AWS/SageMaker", "Invocation5XXErrors", DIMS).record(4.0, late_minute + 30)
+    rig.flusher.flush()
+    rig.clock.advance(60)
+    assert await rig.service.evaluate() == 1
+    assert rig.service.get("5xx").state_value is AlarmState.ALARM  # type: ignore[union-attr]
+    after, _ = await rig.service.describe_alarm_history("5xx", "StateUpdate")
+    assert after[1:] == before  # the earlier transition is untouched
+    assert after[0].history_summary == "Alarm updated from OK to ALARM"
+
+
+async def test_the_evaluation_loop_runs_each_minute_of_the_clock(tmp_path: Path) -> None:
+    clock = ManualClock(T0 + 10)
+    store = SQLiteStore(tmp_path)
+    queries = MetricQueries(store.metrics, clock=clock)
+    service = AlarmService(store.alarms, MetricSource(store.metrics, queries), clock=clock,
+                           evaluation_delay=2.0)  # fmt: skip
+    await service.put_metric_alarm(_errors_alarm(treat_missing_data="breaching"))
+    await service.start()
+    try:
+        async with asyncio.timeout(30):
+            while service.passes < 1:  # the minute that closed before the start
+                await asyncio.sleep(0.01)
+        clock.advance(53)  # T0 + 63: the next minute closed 3 s ago, past the 2 s delay
+        async with asyncio.timeout(30):
+            while service.passes < 2:
+                await asyncio.sleep(0.01)
+        alarm = service.get("5xx")
+        assert alarm is not None and alarm.state_value is AlarmState.ALARM
+    finally:
+        await service.stop()
+        store.close()
