@@ -1,11 +1,11 @@
 // The endpoint page's autoscaling section in Debian's Chromium (playwright-core); prints what
-// it saw as one JSON line. Usage: node scaling.cjs <tandem url> <endpoint name>
+// it saw as one JSON line. Usage: node scaling.cjs <tandem url> <endpoint name> [screenshot.png]
 "use strict";
 
 const path = require("node:path");
 const { chromium } = require(path.join(__dirname, "..", "..", "frontend", "node_modules", "playwright-core"));
 
-const [base, endpoint] = process.argv.slice(2);
+const [base, endpoint, shot] = process.argv.slice(2);
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
@@ -27,6 +27,7 @@ async function main() {
     })));
     out.rows = await page.$$eval('[data-testid="scaling-activities"] tbody tr', (rows) =>
       rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)));
+    if (shot) await page.locator('[data-testid="scaling"]').screenshot({ path: shot });
     out.injected = await page.evaluate(() => [window.__xss ?? null,
       document.querySelectorAll('[data-testid="scaling"] img, [data-testid="scaling"] script').length]);
   } finally {

@@ -5,6 +5,7 @@ name holding HTML) is shown as text."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ def _wait(predicate, what: str, timeout: float = 60.0):  # type: ignore[no-untyp
     return value
 
 
-def test_scaling_activities_on_the_endpoint_page(server: ServerProcess) -> None:
+def test_scaling_activities_on_the_endpoint_page(server: ServerProcess, tmp_path: Path) -> None:
     sm, aas, cw = (
         client(server, s) for s in ("sagemaker", "application-autoscaling", "cloudwatch")
     )
@@ -68,7 +69,8 @@ def test_scaling_activities_on_the_endpoint_page(server: ServerProcess) -> None:
         return items if items and items[0]["StatusCode"] == "Successful" else []
 
     (activity,) = _wait(done, "the scale-out fulfilled")
-    proc = subprocess.run(["node", str(SCRIPT), server.url, "scaled"],
+    shot = Path(os.environ.get("TANDEM_SCREENSHOTS") or tmp_path) / "endpoint-scaling.png"
+    proc = subprocess.run(["node", str(SCRIPT), server.url, "scaled", str(shot)],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -82,3 +84,4 @@ def test_scaling_activities_on_the_endpoint_page(server: ServerProcess) -> None:
     assert message == activity["StatusMessage"]
     assert started.count(":") == 2
     assert seen["injected"] == [None, 0]
+    assert shot.stat().st_size > 0
