@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..telemetry.metrics.validation import UNITS
 from .capacity import AdjustmentType, ScalingHistory, StepAdjustment, validate_steps
 from .errors import ScalingValidation
 
@@ -243,6 +244,11 @@ def _custom_metric(custom: Mapping[str, Any]) -> MetricSpec:
         )
     if custom["Namespace"].startswith(":"):
         raise ScalingValidation(f"Invalid metric namespace {custom['Namespace']}.")
+    unit = custom.get("Unit")
+    if unit is not None and unit not in UNITS:
+        raise ScalingValidation(
+            f"Invalid unit {unit}: the unit must be one of {', '.join(sorted(UNITS))}."
+        )
     dimensions = []
     for d in custom.get("Dimensions") or ():
         if not isinstance(d, Mapping) or not d.get("Name") or d.get("Value") is None:
@@ -253,7 +259,7 @@ def _custom_metric(custom: Mapping[str, Any]) -> MetricSpec:
         custom["MetricName"],
         tuple(dimensions),
         custom["Statistic"],
-        custom.get("Unit"),
+        unit,
     )
 
 

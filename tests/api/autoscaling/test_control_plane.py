@@ -273,6 +273,12 @@ POLICY_ERRORS = [
         "Namespace is required",
     ),
     ({}, "Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification"),
+    (
+        {"CustomizedMetricSpecification": {"MetricName": "CPUUtilization", "Unit": "Parsecs",
+                                           "Namespace": "/aws/sagemaker/Endpoints",
+                                           "Statistic": "Average"}},  # fmt: skip
+        "Invalid unit Parsecs",
+    ),
 ]
 
 
