@@ -303,8 +303,7 @@ class AutoScalingService:
             "ScalableTargetARN": target.arn,
         }
 
-    @staticmethod
-    def _policy(policy: ScalingPolicy) -> dict[str, Any]:
+    def _policy(self, policy: ScalingPolicy) -> dict[str, Any]:
         return {
             "PolicyARN": policy.arn,
             "PolicyName": policy.name,
@@ -313,7 +312,7 @@ class AutoScalingService:
             "ScalableDimension": DIMENSION,
             "PolicyType": policy.policy_type.value,
             f"{policy.policy_type.value}PolicyConfiguration": policy.configuration,
-            "Alarms": policy.alarms,
+            "Alarms": self.scaling.policy_alarms(policy),
             "CreationTime": policy.creation_time,
         }
 

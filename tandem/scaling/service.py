@@ -60,6 +60,10 @@ class PolicyAlarms(Protocol):
 
     async def delete_alarms(self, names: Sequence[str], *, owner: str | None = None) -> Any: ...
 
+    def alarms(self) -> Sequence[Any]:
+        """Every alarm (``alarm_name``, ``alarm_arn``, ``actions``), from memory."""
+        ...
+
 
 def _not_registered(ref_id: str) -> ObjectNotFound:
     return ObjectNotFound(
@@ -388,6 +392,17 @@ class ScalingService:
             names = set(policy_names)
             policies = [p for p in policies if p.name in names]
         return policies
+
+    def policy_alarms(self, policy: ScalingPolicy) -> list[dict[str, str]]:
+        """The alarms that run a policy: target tracking's own; for step scaling, every alarm
+        with the policy ARN among its actions (as DescribeScalingPolicies lists them)."""
+        if policy.policy_type is PolicyType.TARGET_TRACKING:
+            return list(policy.alarms)
+        return [
+            {"AlarmName": a.alarm_name, "AlarmARN": a.alarm_arn}
+            for a in self.alarms.alarms()
+            if policy.arn in a.actions
+        ]
 
     # -- activities ----------------------------------------------------------
 

@@ -123,6 +123,12 @@ def test_step_scaling_cooldown_and_maximum(live: Live) -> None:
     live.register(rid, MinCapacity=1, MaxCapacity=2)
     arn = live.step_policy(rid, STEPS, Cooldown=300)
     live.user_alarm("backlog-high", arn)
+    # DescribeScalingPolicies lists the alarms that name a step policy.
+    (policy,) = live.aas.describe_scaling_policies(ServiceNamespace=NS)["ScalingPolicies"]
+    assert policy["Alarms"] == [{
+        "AlarmName": "backlog-high",
+        "AlarmARN": "arn:aws:cloudwatch:us-east-1:000000000000:alarm:backlog-high",
+    }]  # fmt: skip
 
     live.fire("backlog-high", 15.0)  # 5 above the threshold: +1
     wait_for("two instances", lambda: live.counts("stepped") == (2, 2, "InService"))
