@@ -25,7 +25,9 @@ ALARM_OPERATION_NAMES = (
     "DeleteAlarms", "SetAlarmState", "EnableAlarmActions", "DisableAlarmActions",
 )  # fmt: skip
 Params = Mapping[str, Any]
-_ALARM_TYPES = ("CompositeAlarm", "MetricAlarm")
+# LogAlarm is in newer models only; none exist, and LogAlarms is left out of the answer, as a
+# client whose model predates it would not expect the member.
+_ALARM_TYPES = ("CompositeAlarm", "MetricAlarm", "LogAlarm")
 _HISTORY_TYPES = ("ConfigurationUpdate", "StateUpdate", "Action", "AlarmContributorStateUpdate",
                   "AlarmContributorAction")  # fmt: skip
 
@@ -223,7 +225,7 @@ class AlarmOperations:
                 raise ValidationError(
                     f"1 validation error detected: Value '[{t}]' at 'alarmTypes' failed to "
                     "satisfy constraint: Member must satisfy constraint: [Member must satisfy "
-                    "enum value set: [CompositeAlarm, MetricAlarm]]"
+                    "enum value set: [CompositeAlarm, MetricAlarm, LogAlarm]]"
                 )
         state = None if p.get("StateValue") is None else _state(p["StateValue"], "stateValue")
         action = p.get("ActionPrefix")

@@ -191,6 +191,11 @@ def test_describe_alarms_pages_with_the_paginator(
     assert [a["AlarmName"] for a in odd["MetricAlarms"]] == ["page-1", "page-3", "page-5"]
     assert cw.describe_alarms(AlarmNamePrefix="page-", AlarmTypes=["CompositeAlarm"]) [
         "MetricAlarms"] == []  # fmt: skip
+    both = cw.describe_alarms(AlarmNamePrefix="page-", AlarmTypes=["MetricAlarm", "LogAlarm"])
+    assert len(both["MetricAlarms"]) == 7 and both["CompositeAlarms"] == []
+    with pytest.raises(ClientError) as caught:
+        cw.describe_alarms(AlarmTypes=["SometimesAlarm"])
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
     cw.disable_alarm_actions(AlarmNames=["page-0"])
     assert cw.describe_alarms(AlarmNames=["page-0"])["MetricAlarms"][0]["ActionsEnabled"] is False
     cw.enable_alarm_actions(AlarmNames=["page-0"])
