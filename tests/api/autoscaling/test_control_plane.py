@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.api.sagemaker.conftest import ACCOUNT, REGION, make_client
-from tests.e2e.support import deploy, stage_container
+from tests.e2e.support import deploy, stage_container, wait_status
 from tests.server_process import FAST_FLAGS, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -274,9 +274,14 @@ POLICY_ERRORS = [
     ),
     ({}, "Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification"),
     (
-        {"CustomizedMetricSpecification": {"MetricName": "CPUUtilization", "Unit": "Parsecs",
-                                           "Namespace": "/aws/sagemaker/Endpoints",
-                                           "Statistic": "Average"}},  # fmt: skip
+        {
+            "CustomizedMetricSpecification": {
+                "MetricName": "CPUUtilization",
+                "Unit": "Parsecs",
+                "Namespace": "/aws/sagemaker/Endpoints",
+                "Statistic": "Average",
+            }
+        },  # fmt: skip
         "Invalid unit Parsecs",
     ),
 ]
@@ -444,11 +449,12 @@ def test_scaling_state_survives_a_restart(tmp_path: Path) -> None:
         sagemaker = make_client(proc, "sagemaker")
         deploy(sagemaker, "scaled", [stage_container("one")])
         aas = make_client(proc, "application-autoscaling")
-        arn = _register(aas, MinCapacity=1, MaxCapacity=2)["ScalableTargetARN"]
+        arn = _register(aas, MinCapacity=2, MaxCapacity=2)["ScalableTargetARN"]
         put = aas.put_scaling_policy(
             PolicyName="ipi", ServiceNamespace=NS, ResourceId=RID, ScalableDimension=DIM,
             PolicyType="TargetTrackingScaling", TargetTrackingScalingPolicyConfiguration=TT,
         )  # fmt: skip
+        activity = _wait_activity(aas, "Successful")
     finally:
         proc.stop()
     proc = ServerProcess(tmp_path, extra=FAST_FLAGS).start()
@@ -461,6 +467,13 @@ def test_scaling_state_survives_a_restart(tmp_path: Path) -> None:
         assert policy["Alarms"] == put["Alarms"]
         cloudwatch = make_client(proc, "cloudwatch")
         assert _alarm_names(cloudwatch) == {a["AlarmName"] for a in put["Alarms"]}
+        (again,) = aas.describe_scaling_activities(ServiceNamespace=NS)["ScalingActivities"]
+        assert again == activity
+        # The restored endpoint runs the scaled count.
+        sagemaker = make_client(proc, "sagemaker")
+        wait_status(sagemaker, "scaled", "InService")
+        (variant,) = sagemaker.describe_endpoint(EndpointName="scaled")["ProductionVariants"]
+        assert variant["DesiredInstanceCount"] == 2
     finally:
         proc.stop()
 
