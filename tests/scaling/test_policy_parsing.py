@@ -10,7 +10,7 @@ import botocore.session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tandem.api.autoscaling import SHAPES, _check_policy_members
+from tandem.api.autoscaling_members import SHAPES, check_policy_members
 from tandem.api.members import parse_members
 from tandem.errors import TandemError
 from tandem.scaling.model import ResourceRef, parse_step_scaling, parse_target_tracking
@@ -59,7 +59,7 @@ def _wire(member: str, config: Any) -> dict[str, Any]:
     }  # fmt: skip
     parse_members(body, SHAPES["PutScalingPolicy"], lower_first=True)
     body = {k: v for k, v in body.items() if v is not None}
-    _check_policy_members(body)
+    check_policy_members(body)
     return body
 
 
