@@ -358,11 +358,14 @@ class AlarmService:
         self, alarms: Sequence[MetricAlarm], minute: int, now: float
     ) -> list[tuple[MetricAlarm, Evaluation | None]]:
         out = []
-        for alarm in alarms:
-            period = alarm.evaluation_period
-            start = minute - evaluation_range(alarm.evaluation_periods) * period
+        shared: dict[Any, Any] = {}
+        ranges = [(minute - evaluation_range(a.evaluation_periods) * a.evaluation_period, a)
+                  for a in alarms]  # fmt: skip
+        # Widest range first, so alarms on one metric reuse its read (see MetricSource).
+        ranges.sort(key=lambda pair: pair[0])
+        for start, alarm in ranges:
             try:
-                samples = self.source.samples(alarm, start, minute)
+                samples = self.source.samples(alarm, start, minute, shared)
                 outcome = evaluate(alarm, samples, start, now, alarm.state_value)
             except Exception:  # noqa: BLE001 - one broken alarm must not stop the others
                 _log.exception("alarm %s could not be evaluated", alarm.alarm_name)

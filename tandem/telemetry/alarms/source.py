@@ -9,8 +9,9 @@ Blocking: called on a thread.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,8 +28,12 @@ _MINUTE = 60
 
 
 class AlarmSource(Protocol):
-    def samples(self, alarm: AlarmInput, start: int, end: int) -> list[Sample | None]:
-        """One entry per period in ``[start, end)``, oldest first; None where no data."""
+    def samples(
+        self, alarm: AlarmInput, start: int, end: int, shared: dict[Any, Any] | None = None
+    ) -> list[Sample | None]:
+        """One entry per period in ``[start, end)``, oldest first; None where no data.
+        ``shared``: a dict kept for one evaluation pass, where a source may keep reads that
+        other alarms of the pass can reuse."""
         ...
 
 
@@ -39,7 +44,9 @@ class MetricSource:
         self.store = store
         self.queries = queries
 
-    def samples(self, alarm: AlarmInput, start: int, end: int) -> list[Sample | None]:
+    def samples(
+        self, alarm: AlarmInput, start: int, end: int, shared: dict[Any, Any] | None = None
+    ) -> list[Sample | None]:
         period = alarm.evaluation_period
         slots: list[Sample | None] = [None] * ((end - start) // period)
         if alarm.metrics:
@@ -47,9 +54,17 @@ class MetricSource:
         stat = alarm.stat
         assert stat is not None and alarm.namespace and alarm.metric_name
         metric = Metric(alarm.namespace, alarm.metric_name, tuple(alarm.dimensions))
-        cols = self.store.read_buckets(
-            metric, alarm.unit, _MINUTE, start, end, sketches=stat not in BASIC_STATISTICS
-        )
+        sketches = stat not in BASIC_STATISTICS
+        # Alarms on one metric (a target-tracking policy's high and low alarms) share a read:
+        # rows read for an earlier start serve a later one.
+        key = (metric, alarm.unit, sketches, end)
+        hit = None if shared is None else shared.get(key)
+        if hit is not None and hit[0] <= start:
+            cols = _since(hit[1], start)
+        else:
+            cols = self.store.read_buckets(metric, alarm.unit, _MINUTE, start, end, sketches)
+            if shared is not None:
+                shared[key] = (start, cols)
         if not len(cols):
             return slots
         units = sorted(set(cols.units))
@@ -78,6 +93,15 @@ class MetricSource:
                 if 0 <= index < len(slots) and not np.isnan(v):
                     slots[index] = Sample(t, float(v), 1.0)
         return slots
+
+
+def _since(cols: BucketColumns, start: int) -> BucketColumns:
+    """The rows of ``cols`` starting at or after ``start``."""
+    keep = [i for i, begin in enumerate(cols.starts) if begin >= start]
+    if len(keep) == len(cols):
+        return cols
+    columns = (getattr(cols, f.name) for f in dataclasses.fields(cols))
+    return BucketColumns(*([column[i] for i in keep] for column in columns))
 
 
 def _basic(

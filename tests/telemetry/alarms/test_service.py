@@ -277,3 +277,34 @@ async def test_the_evaluation_loop_runs_each_minute_of_the_clock(tmp_path: Path)
     finally:
         await service.stop()
         store.close()
+
+
+async def test_alarms_on_one_metric_share_a_read_and_decide_alone(rig: Rig) -> None:
+    reads = []
+    store = rig.service.source.store  # type: ignore[attr-defined]
+    read = store.read_buckets
+
+    def counting(*args: object, **kwargs: object) -> object:
+        reads.append(args[4])  # the start of the range read
+        return read(*args, **kwargs)
+
+    store.read_buckets = counting
+    # A target-tracking pair: high over 3 of 3, low under 15 of 15, on the same metric.
+    await rig.service.put_metric_alarm(_errors_alarm("high", datapoints_to_alarm=None,
+                                                     treat_missing_data="missing"))  # fmt: skip
+    await rig.service.put_metric_alarm(_errors_alarm(
+        "low", evaluation_periods=15, datapoints_to_alarm=None, threshold=0.5,
+        comparison_operator="LessThanThreshold", treat_missing_data="missing"))  # fmt: skip
+    for value in [0.0] * 14 + [3.0, 3.0, 3.0]:
+        await rig.minute(value)
+    assert len(reads) == 17  # one read a pass, for the wider range
+    high, low = rig.service.get("high"), rig.service.get("low")
+    assert high is not None and high.state_value is AlarmState.ALARM
+    assert low is not None and low.state_value is AlarmState.OK  # the last 15: 12 zeros, 3 threes
+    # The same pass with each alarm alone decides the same.
+    minute = int(rig.clock.now // 60 * 60)
+    for alarm in (high, low):
+        [(_, alone)] = rig.service._evaluate_all([alarm], minute, rig.clock.now)
+        [(_, together)] = [r for r in rig.service._evaluate_all([high, low], minute, rig.clock.now)
+                           if r[0] is alarm]  # fmt: skip
+        assert alone == together
