@@ -66,6 +66,12 @@ function axesFit(u) {
   return out;
 }
 
+/** The width inside an element's padding: a canvas as wide as clientWidth overflows it. */
+function innerWidth(el) {
+  const style = getComputedStyle(el);
+  return el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}
+
 /** Align several (timestamps, values) series on the union of their timestamps. */
 export function align(seriesList) {
   const xs = new Set();
@@ -104,7 +110,7 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
     timestamps: s.timestamps, values: s.values.map((v) => (s.scale ? v * s.scale : v)),
   })));
   const opts = {
-    width: Math.max(280, figure.clientWidth || parent.clientWidth || 600),
+    width: Math.max(280, innerWidth(figure) || innerWidth(parent) || 600),
     height,
     cursor: { drag: { x: true, y: false } },
     legend: { live: true },
@@ -150,7 +156,7 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
     window.addEventListener("resize", () => {
       for (const c of charts) {
         if (!c.root.isConnected) { charts.delete(c); continue; }
-        c.setSize({ width: Math.max(280, c.root.parentElement.clientWidth), height: c.height });
+        c.setSize({ width: Math.max(280, innerWidth(c.root.parentElement)), height: c.height });
       }
     });
   }

@@ -4,6 +4,8 @@
 
 import { h, fmtTime } from "./dom.js";
 
+const STREAM_CHARS = 40;
+
 export class LogView {
   constructor({ max = 10000, showStream = true } = {}) {
     this.max = max;
@@ -44,7 +46,11 @@ export class LogView {
     if (this.showStream && e.logStreamName) {
       const stream = document.createElement("span");
       stream.className = "s";
-      stream.textContent = e.logStreamName;
+      // A long name keeps its end (the instance and container tell streams apart); the whole
+      // name is the tooltip.
+      const name = e.logStreamName;
+      stream.textContent = name.length > STREAM_CHARS ? `…${name.slice(-(STREAM_CHARS - 1))}` : name;
+      stream.title = name;
       row.append(stream);
     }
     const msg = document.createElement("span");

@@ -19,6 +19,12 @@ OK_REQUESTS = 30
 LOG_FLOOD = 10_000
 BENCH_POINTS = 7 * 24 * 60  # one datapoint a minute for 7 days
 BIG_METRIC = "RequestMicroseconds"  # six- and seven-digit values, for the axes' labels
+# SageMaker's longest names (63 characters), for the layout at 1024 px.
+LONG_ENDPOINT = "fraud-scoring-pipeline-eu-west-1-production-canary-2026-12-0007"
+LONG_VARIANT = "ExperimentalGradientBoostedVariantWithCalibratedProbabilities01"
+LONG_CONTAINER = "gradient-boosted-trees-model-server-with-calibrated-probability"
+LONG_GROUP = f"/aws/sagemaker/TrainingJobs/{LONG_ENDPOINT}"
+LONG_STREAM = f"{LONG_VARIANT}/i-0123456789abcdef0/{LONG_CONTAINER}"
 
 
 @dataclass
@@ -55,6 +61,20 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
         logs = client(server, "logs")
         deploy(sm, "pipe", [stage_container(n) for n in CONTAINERS])
         deploy(sm, "xss", [stage_container("echo", STAGE_NAME=XSS)])
+        deploy(
+            sm,
+            LONG_ENDPOINT,
+            [stage_container(LONG_CONTAINER)],
+            variants=[
+                {
+                    "VariantName": LONG_VARIANT,
+                    "ModelName": LONG_ENDPOINT,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        )
 
         def invoke(name: str, body: bytes) -> None:
             try:
@@ -95,11 +115,26 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
             MetricData=[
                 {
                     "MetricName": BIG_METRIC,
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": LONG_ENDPOINT},
+                        {"Name": "VariantName", "Value": LONG_VARIANT},
+                    ],
                     "Timestamp": datetime.fromtimestamp(t, UTC),
                     "Value": 120_000.0 + 38_000 * k,
                     "Unit": "Microseconds",
                 }
                 for k, t in enumerate(recent)
+            ],
+        )
+
+        logs.create_log_group(logGroupName=LONG_GROUP)
+        logs.create_log_stream(logGroupName=LONG_GROUP, logStreamName=LONG_STREAM)
+        logs.put_log_events(
+            logGroupName=LONG_GROUP,
+            logStreamName=LONG_STREAM,
+            logEvents=[
+                {"timestamp": int(time.time() * 1000) - 1000 + k, "message": f"scored batch {k}"}
+                for k in range(3)
             ],
         )
 

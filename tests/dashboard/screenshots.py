@@ -105,13 +105,14 @@ def _deploy_long_names(server: ServerProcess) -> None:
     )
 
 
-def _pages(endpoint: str, variant: str = "AllTraffic") -> list[tuple[str, str, str, bool]]:
+def _pages(
+    endpoint: str, variant: str = "AllTraffic", pattern: str = "?error ?Traceback ?ERROR"
+) -> list[tuple[str, str, str, bool]]:
     """(name, hash, what to wait for, full page) for each page of the dashboard."""
     dims = f'[["EndpointName","{endpoint}"],["VariantName","{variant}"]]'
     metrics = urlencode({"namespace": "AWS/SageMaker", "metric": "ModelLatency", "dims": dims,
                          "stat": "p99", "period": "60"})
-    logs = urlencode({"group": f"/aws/sagemaker/Endpoints/{endpoint}",
-                      "pattern": "?error ?Traceback ?ERROR"})
+    logs = urlencode({"group": f"/aws/sagemaker/Endpoints/{endpoint}", "pattern": pattern})
     return [
         ("endpoints", "#/endpoints", f'tr[data-endpoint="{endpoint}"]', False),
         ("endpoint", f"#/endpoints/{endpoint}", 'figure[data-chart="DiskUtilization"]', True),
@@ -160,7 +161,7 @@ def main() -> None:
             _shoot(browser, server.url, args.out, 1440, _pages(ENDPOINT), "")
             if args.review:
                 args.review.mkdir(parents=True, exist_ok=True)
-                review = _pages(LONG_ENDPOINT, LONG_VARIANT)
+                review = _pages(LONG_ENDPOINT, LONG_VARIANT, pattern="")
                 dims = f'[["EndpointName","{LONG_ENDPOINT}"]]'
                 query = urlencode({"namespace": "Review/Dashboard", "metric": BIG_METRIC,
                                    "dims": dims, "stat": "Maximum", "period": "60"})

@@ -17,7 +17,18 @@ from typing import Any
 import pytest
 
 from tests.dashboard.browser import label_overflows
-from tests.dashboard.conftest import BENCH_POINTS, BIG_METRIC, CONTAINERS, LOG_FLOOD, XSS, Traffic
+from tests.dashboard.conftest import (
+    BENCH_POINTS,
+    BIG_METRIC,
+    CONTAINERS,
+    LOG_FLOOD,
+    LONG_ENDPOINT,
+    LONG_GROUP,
+    LONG_STREAM,
+    LONG_VARIANT,
+    XSS,
+    Traffic,
+)
 from tests.dashboard.walk import walk
 
 SEED_METRICS = (
@@ -40,7 +51,7 @@ pytestmark = pytest.mark.slow
 def seen(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shots = Path(os.environ.get("TANDEM_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
     shots.mkdir(parents=True, exist_ok=True)
-    report = walk(traffic.server.url, shots, BIG_METRIC)
+    report = walk(traffic.server.url, shots, BIG_METRIC, (LONG_ENDPOINT, LONG_GROUP, LONG_VARIANT))
     report["shots"] = shots
     # The timings docs/dashboard.md quotes (visible with pytest -s).
     print(
@@ -112,7 +123,12 @@ def test_explorer_shows_the_query_as_boto3_and_cli(seen: dict[str, Any]) -> None
 
 
 def test_logs_page_lists_groups_and_the_pipeline_streams(seen: dict[str, Any]) -> None:
-    assert seen["logGroups"] == ["/aws/sagemaker/Endpoints/pipe", "/aws/sagemaker/Endpoints/xss"]
+    assert seen["logGroups"] == [
+        f"/aws/sagemaker/Endpoints/{LONG_ENDPOINT}",
+        "/aws/sagemaker/Endpoints/pipe",
+        "/aws/sagemaker/Endpoints/xss",
+        LONG_GROUP,
+    ]
     assert seen["logStreams"][0] == "All streams"
     assert sorted(s.rsplit("/", 1)[1] for s in seen["logStreams"][1:]) == sorted(CONTAINERS)
     assert all(s.startswith("AllTraffic/i-") for s in seen["logStreams"][1:])
@@ -155,6 +171,24 @@ def test_axis_labels_fit_their_box_at_1440_and_1024_px(seen: dict[str, Any]) -> 
     # The seven-digit labels were there to be measured.
     labels = [a["label"] for f in seen["axes"]["explorer@1024"] for a in f["axes"]]
     assert any(len(label.replace(",", "")) >= 7 for label in labels), labels
+
+
+def test_pages_with_the_longest_names_fit_1024_px(seen: dict[str, Any]) -> None:
+    assert seen["widths"] == {
+        "endpoint@1024": 1024,
+        "long-endpoint@1024": 1024,
+        "explorer@1024": 1024,
+        "logs@1024": 1024,
+    }
+
+
+def test_a_long_stream_name_keeps_its_end_and_leaves_the_message_room(
+    seen: dict[str, Any],
+) -> None:
+    long = seen["longStream"]
+    assert long["title"] == LONG_STREAM
+    assert long["shown"] == "…" + LONG_STREAM[-39:]
+    assert long["message"] >= 0.35 * long["row"], long
 
 
 def test_explorer_title_names_the_unit(seen: dict[str, Any]) -> None:

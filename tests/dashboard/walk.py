@@ -25,14 +25,17 @@ def _ms(since: float) -> int:
     return round((time.monotonic() - since) * 1000)
 
 
-def walk(base: str, shots: Path, big_metric: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"errors": [], "requests": [], "failed": [], "axes": {}}
+def walk(
+    base: str, shots: Path, big_metric: str, long: tuple[str, str, str]
+) -> dict[str, Any]:
+    """``long``: (endpoint, log group, variant) with names as long as SageMaker allows."""
+    out: dict[str, Any] = {"errors": [], "requests": [], "failed": [], "axes": {}, "widths": {}}
     with chromium() as browser:
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         context.add_init_script(script=QUIET)
         page = context.new_page()
         try:
-            _steps(page, base, shots, big_metric, out)
+            _steps(page, base, shots, big_metric, long, out)
         except Exception as error:
             try:
                 seen = f"\nurl: {page.url}\npage: {page.locator('#page').inner_text()[:600]}"
@@ -46,7 +49,14 @@ def walk(base: str, shots: Path, big_metric: str) -> dict[str, Any]:
     return out
 
 
-def _steps(page: Any, base: str, shots: Path, big_metric: str, out: dict[str, Any]) -> None:
+def _steps(
+    page: Any,
+    base: str,
+    shots: Path,
+    big_metric: str,
+    long: tuple[str, str, str],
+    out: dict[str, Any],
+) -> None:
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(base))
 
     def console(message: Any) -> None:
@@ -69,6 +79,9 @@ def _steps(page: Any, base: str, shots: Path, big_metric: str, out: dict[str, An
 
     def axes(name: str) -> None:
         out["axes"][name] = page.evaluate(AXES_FIT_JS)
+
+    def width(name: str) -> None:  # how wide the page lays out (more than the window: scrolls)
+        out["widths"][name] = page.evaluate("() => document.documentElement.scrollWidth")
 
     # The root redirects to the dashboard; the endpoints list.
     page.goto(f"{base}/")
@@ -95,6 +108,10 @@ def _steps(page: Any, base: str, shots: Path, big_metric: str, out: dict[str, An
     page.wait_for_function("() => [...document.querySelectorAll('figure.chart canvas')]"
                            ".every((c) => c.getBoundingClientRect().right <= 1024)")
     axes("endpoint@1024")
+    width("endpoint@1024")
+    page.goto(f"{base}/dashboard/#/endpoints/{long[0]}")
+    page.locator('figure[data-chart="DiskUtilization"]').wait_for()
+    width("long-endpoint@1024")
     page.set_viewport_size({"width": 1440, "height": 1000})
 
     # Auto-refresh redraws the page on its own (then off again, so later reads stay still).
@@ -133,8 +150,9 @@ def _steps(page: Any, base: str, shots: Path, big_metric: str, out: dict[str, An
     page.screenshot(path=shots / "metrics.png", full_page=True)
 
     # Six- and seven-digit values: every axis label fits beside its chart, at 1440 and 1024 px.
+    dims = quote(json.dumps([["EndpointName", long[0]], ["VariantName", long[2]]]), safe="")
     page.goto(f"{base}/dashboard/#/metrics?namespace=Bench%2FDashboard&metric={big_metric}"
-              "&dims=%5B%5D&stat=Maximum&period=60")
+              f"&dims={dims}&stat=Maximum&period=60")
     page.locator(f'figure[data-chart="{big_metric}"] canvas').wait_for()
     out["bigCaption"] = page.locator(f'figure[data-chart="{big_metric}"] figcaption').inner_text()
     axes("explorer@1440")
@@ -142,6 +160,15 @@ def _steps(page: Any, base: str, shots: Path, big_metric: str, out: dict[str, An
     page.wait_for_function("() => document.querySelector('figure.chart canvas')"
                            ".getBoundingClientRect().right <= 1024")
     axes("explorer@1024")
+    width("explorer@1024")
+    # A 63-character stream name leaves the message most of the row.
+    page.goto(f"{base}/dashboard/#/logs?group={quote(long[1], safe='')}")
+    page.locator('[data-testid="log-list"] .log-row').first.wait_for()
+    width("logs@1024")
+    out["longStream"] = page.eval_on_selector('[data-testid="log-list"] .log-row', """(row) => ({
+      shown: row.querySelector(".s").textContent, title: row.querySelector(".s").title,
+      message: row.querySelector(".m").getBoundingClientRect().width,
+      row: row.getBoundingClientRect().width })""")
     page.set_viewport_size({"width": 1440, "height": 1000})
     page.select_option("#range", "3600")
 
