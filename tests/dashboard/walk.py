@@ -161,6 +161,7 @@ def _steps(
                            ".getBoundingClientRect().right <= 1024")
     axes("explorer@1024")
     width("explorer@1024")
+    page.select_option("#range", "3600")
     # A 63-character stream name leaves the message most of the row.
     page.goto(f"{base}/dashboard/#/logs?group={quote(long[1], safe='')}")
     page.locator('[data-testid="log-list"] .log-row').first.wait_for()
@@ -170,11 +171,12 @@ def _steps(
       message: row.querySelector(".m").getBoundingClientRect().width,
       row: row.getBoundingClientRect().width })""")
     page.set_viewport_size({"width": 1440, "height": 1000})
-    page.select_option("#range", "3600")
 
     # Logs: a filter pattern shows exactly the matching lines.
     page.goto(f"{base}/dashboard/#/logs?group={quote('/aws/sagemaker/Endpoints/pipe', safe='')}")
-    page.locator('[data-testid="log-streams"] a').first.wait_for()
+    # This group's own streams (the previous page also listed streams).
+    page.locator('[data-testid="log-streams"] a[data-stream$="/first"]').wait_for()
+    page.wait_for_function("() => document.body.dataset.logsLoaded")
 
     def search(pattern: str) -> None:
         before = page.evaluate("() => document.body.dataset.logsLoaded || ''")
