@@ -4,8 +4,6 @@
 
 import { h, fmtTime } from "./dom.js";
 
-const STREAM_CHARS = 40;
-
 export class LogView {
   constructor({ max = 10000, showStream = true } = {}) {
     this.max = max;
@@ -46,11 +44,12 @@ export class LogView {
     if (this.showStream && e.logStreamName) {
       const stream = document.createElement("span");
       stream.className = "s";
-      // A long name keeps its end (the instance and container tell streams apart); the whole
-      // name is the tooltip.
-      const name = e.logStreamName;
-      stream.textContent = name.length > STREAM_CHARS ? `…${name.slice(-(STREAM_CHARS - 1))}` : name;
-      stream.title = name;
+      // A name too long for its column is cut at its start (CSS): its end, the instance and
+      // container, tells streams apart. The whole name is the tooltip.
+      stream.title = e.logStreamName;
+      const name = document.createElement("span");
+      name.textContent = e.logStreamName;
+      stream.append(name);
       row.append(stream);
     }
     const msg = document.createElement("span");

@@ -186,9 +186,12 @@ def test_a_long_stream_name_keeps_its_end_and_leaves_the_message_room(
     seen: dict[str, Any],
 ) -> None:
     long = seen["longStream"]
-    assert long["title"] == LONG_STREAM
-    assert long["shown"] == "…" + LONG_STREAM[-39:]
+    assert (long["text"], long["title"]) == (LONG_STREAM, LONG_STREAM)
+    assert (long["firstShown"], long["lastShown"]) == (False, True), long
     assert long["message"] >= 0.35 * long["row"], long
+    # An ordinary pipeline stream name is shown whole.
+    assert all(not s.startswith("…") for s in seen["pipeStreamsShown"])
+    assert seen["pipeStreamsCut"] == 0
 
 
 def test_explorer_title_names_the_unit(seen: dict[str, Any]) -> None:

@@ -19,6 +19,22 @@ from tests.dashboard.browser import AXES_FIT_JS, chromium
 # Auto-refresh off, so what a test reads is not swapped under it.
 QUIET = """localStorage.setItem("tandem.dashboard", JSON.stringify({ range: 3600, refresh: 0 }));"""
 TEXTS = "(els) => els.map((e) => e.textContent)"
+# Which characters of a log row's stream name are on screen, and the message's share of the row.
+LONG_ROW_JS = """(row) => {
+  const box = row.querySelector(".s").getBoundingClientRect();
+  const text = row.querySelector(".s > span").firstChild;
+  const shown = (i) => {
+    const range = document.createRange();
+    range.setStart(text, i);
+    range.setEnd(text, i + 1);
+    const r = range.getBoundingClientRect();
+    return r.left >= box.left - 0.5 && r.right <= box.right + 0.5;
+  };
+  return { text: text.textContent, title: row.querySelector(".s").title,
+    firstShown: shown(0), lastShown: shown(text.length - 1),
+    message: row.querySelector(".m").getBoundingClientRect().width,
+    row: row.getBoundingClientRect().width };
+}"""
 
 
 def _ms(since: float) -> int:
@@ -166,10 +182,7 @@ def _steps(
     page.goto(f"{base}/dashboard/#/logs?group={quote(long[1], safe='')}")
     page.locator('[data-testid="log-list"] .log-row').first.wait_for()
     width("logs@1024")
-    out["longStream"] = page.eval_on_selector('[data-testid="log-list"] .log-row', """(row) => ({
-      shown: row.querySelector(".s").textContent, title: row.querySelector(".s").title,
-      message: row.querySelector(".m").getBoundingClientRect().width,
-      row: row.getBoundingClientRect().width })""")
+    out["longStream"] = page.eval_on_selector('[data-testid="log-list"] .log-row', LONG_ROW_JS)
     page.set_viewport_size({"width": 1440, "height": 1000})
 
     # Logs: a filter pattern shows exactly the matching lines.
@@ -196,6 +209,11 @@ def _steps(
     out["logStreams"] = page.eval_on_selector_all('[data-testid="log-streams"] a', TEXTS)
     search('"line 2"')
     out["filtered"] = page.eval_on_selector_all(lines, TEXTS)
+    out["pipeStreamsShown"] = page.eval_on_selector_all('[data-testid="log-list"] .s', TEXTS)
+    out["pipeStreamsCut"] = page.eval_on_selector_all(
+        '[data-testid="log-list"] .s',
+        "(els) => els.filter((e) => e.scrollWidth > e.clientWidth).length",
+    )
     # Picking one stream narrows the same search to it.
     click_and_wait('[data-testid="log-streams"] a[data-stream$="/second"]')
     out["filteredOneStream"] = page.eval_on_selector_all(lines, TEXTS)
