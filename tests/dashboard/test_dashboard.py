@@ -177,9 +177,14 @@ def test_pages_with_the_longest_names_fit_1024_px(seen: dict[str, Any]) -> None:
     assert seen["widths"] == {
         "endpoint@1024": 1024,
         "long-endpoint@1024": 1024,
+        "endpoints@1024": 1024,
         "explorer@1024": 1024,
         "logs@1024": 1024,
     }
+
+
+def test_status_badges_stay_on_one_line_beside_long_names(seen: dict[str, Any]) -> None:
+    assert seen["statusLines"] == [1, 1, 1]  # the long-named endpoint, pipe and xss
 
 
 def test_a_long_stream_name_keeps_its_end_and_leaves_the_message_room(

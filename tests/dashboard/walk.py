@@ -128,6 +128,21 @@ def _steps(
     page.goto(f"{base}/dashboard/#/endpoints/{long[0]}")
     page.locator('figure[data-chart="DiskUtilization"]').wait_for()
     width("long-endpoint@1024")
+    page.goto(f"{base}/dashboard/#/endpoints")
+    page.locator(f'tr[data-endpoint="{long[0]}"]').wait_for()
+    width("endpoints@1024")
+    # A status badge is one line, however the names around it wrap.
+    out["statusLines"] = page.eval_on_selector_all("td .status", """(els) => els.map((e) => {
+      const style = getComputedStyle(e);
+      const text = e.getBoundingClientRect().height - parseFloat(style.paddingTop)
+        - parseFloat(style.paddingBottom);
+      return Math.round(text / (parseFloat(style.fontSize) * 1.25));
+    })""")
+    # Back, for the refresh and range steps; only the endpoint page sets data-loaded.
+    page.evaluate("() => { delete document.body.dataset.loaded; }")
+    page.goto(f"{base}/dashboard/#/endpoints/pipe")
+    page.locator('figure[data-chart="DiskUtilization"]').wait_for()
+    page.wait_for_function("() => document.body.dataset.loaded")
     page.set_viewport_size({"width": 1440, "height": 1000})
 
     # Auto-refresh redraws the page on its own (then off again, so later reads stay still).
