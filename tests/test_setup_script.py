@@ -32,6 +32,22 @@ def _source_interpreter() -> tuple[Path, Path]:
     return Path(sys._base_executable), Path(sysconfig.get_paths()["stdlib"])  # type: ignore[attr-defined]
 
 
+def _everyone_may_enter(path: Path) -> bool:
+    return all(parent.stat().st_mode & 0o001 for parent in [path, *path.parents])
+
+
+def _link(source: Path, target: Path) -> None:
+    target.symlink_to(source)
+
+
+def _copy(source: Path, target: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "test", "tests"))
+    else:
+        shutil.copy2(source, target)
+
+
 def _python_without_ensurepip(base: Path) -> Path:
     """A copy of a CPython whose standard library is the original's minus ensurepip."""
     executable, stdlib = _source_interpreter()
@@ -40,11 +56,14 @@ def _python_without_ensurepip(base: Path) -> Path:
         version = "3.11"
     lib = base / "lib" / f"python{version}"
     lib.mkdir(parents=True)
+    # Links where everyone may follow them, copies where the original is private (a Python
+    # under /root), since the script runs as nobody.
+    share = _link if _everyone_may_enter(stdlib) else _copy
     for entry in stdlib.iterdir():
-        if entry.name != "ensurepip":
-            (lib / entry.name).symlink_to(entry)
+        if entry.name not in ("ensurepip", "site-packages", "test", "__pycache__"):
+            share(entry, lib / entry.name)
     for shared in executable.parent.parent.joinpath("lib").glob("libpython*"):
-        (base / "lib" / shared.name).symlink_to(shared)  # a binary linked to libpython finds it
+        share(shared, base / "lib" / shared.name)  # a binary linked to libpython finds it
     (base / "bin").mkdir()
     python = base / "bin" / f"python{version}"
     shutil.copy2(executable, python)
