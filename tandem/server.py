@@ -22,20 +22,26 @@ from .api import prometheus as prometheus_api
 from .api import runtime as runtime_api
 from .api.app import build_app
 from .api.auth import load_keys
+from .api.autoscaling import AutoScalingService
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
+from .api.cloudwatch.tag_operations import TagOperations
 from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
+from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
 from .config import Settings
 from .eventloop import StallWatchdog
 from .jobs import build_job_manager
+from .scaling.autoscaler import AutoScaler
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
+from .serving.idle_metrics import IdleMetrics
 from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
 from .store import open_store
+from .tags import TagStore
 from .telemetry.alarms import WEBHOOK_PREFIX, AlarmService, MetricSource, WebhookSender
 from .telemetry.logs import LogService
 from .telemetry.metrics import (
@@ -138,22 +144,41 @@ class TandemServer:
         self.webhooks = WebhookSender(s.region, s.account_id)
         self.alarms.register_action_handler(WEBHOOK_PREFIX, self.webhooks)
         await self.alarms.start()
+        # Application Auto Scaling: target tracking owns alarms; scaling alarm actions set
+        # DesiredInstanceCount through the endpoint manager. Idle variants publish zeros.
+        self.autoscaler = AutoScaler(
+            self.store.catalog,
+            self.manager,
+            self.alarms,
+            MetricSource(self.queries.store, self.queries),
+            region=s.region,
+            account_id=s.account_id,
+            clock=self.clock,
+        )
+        await self.autoscaler.start()
+        self.idle_metrics = IdleMetrics(self.router, clock=self.clock)
+        self.idle_metrics.start()
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer;
         # the metric reads record what is still deferred before they query.
+        self.tags = TagStore(self.store.catalog)
         self.cloudwatch = CloudWatchOperations(
             self.registry,
             self.queries,
             self.clock,
             defer=asyncio.get_running_loop().call_soon,
+            tagging=TagOperations(self.tags, region=s.region, account_id=s.account_id),
             alarms=self.alarms,
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
         self.app = build_app(
             [
-                SageMakerService(self.manager),
-                SageMakerJobsService(self.jobs),
-                LogsService(self.logs),
+                SageMakerService(self.manager, tags=self.tags),
+                SageMakerJobsService(self.jobs, tags=self.tags),
+                SageMakerTagsService(self.tags, self.manager, self.jobs),
+                LogsService(self.logs, tags=self.tags),
+                LogsTagsService(self.tags, self.logs),
+                AutoScalingService(self.autoscaler.service),
             ],
             cloudwatch,
             auth_keys=auth_keys,
@@ -208,6 +233,8 @@ class TandemServer:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.jobs.stop()
+        await self.autoscaler.stop()
+        await self.idle_metrics.stop()
         await self.manager.stop()
         await self.router.close()
         await self.logs.stop()

@@ -112,6 +112,9 @@ class EndpointManager:
         router.on_dead_instance = self._on_dead_instance
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping: set[asyncio.Task[Any]] = set()
+        # Checks an UpdateEndpoint must pass (endpoint name, current config, new config); each
+        # raises a ValidationException to refuse it (autoscaling guards its variants).
+        self.update_checks: list[Callable[[str, EndpointConfig, EndpointConfig], None]] = []
 
     # -- names and ARNs ----------------------------------------------------
 
@@ -161,6 +164,12 @@ class EndpointManager:
 
     async def create_endpoint_config(self, request: Mapping[str, Any]) -> EndpointConfig:
         config = EndpointConfig.parse(request, self.clock.time())
+        for variant in config.variants:
+            # As on AWS: a config may only name models that exist when it is created.
+            if await self._io(self.catalog.get, _MODEL, variant.model_name) is None:
+                raise ValidationException(
+                    f'Could not find model "{self.arn("model", variant.model_name)}".'
+                )
         document = {"request": dict(request), "creation_time": config.creation_time}
         try:
             await self._io(self.catalog.put, _CONFIG, config.name, document, create=True)
@@ -212,7 +221,9 @@ class EndpointManager:
             now,
             now,
             variants=[
-                VariantState(f.variant.name, f.weight, f.weight, f.desired) for f in fleets.values()
+                VariantState(f.variant.name, f.weight, f.weight, f.desired,
+                             serverless=f.variant.serverless)
+                for f in fleets.values()
             ],
         )
         try:
@@ -285,6 +296,8 @@ class EndpointManager:
         validate_name("endpoint config", "endpointConfigName", config_name)
         self._check_updatable(running)
         config = await self.describe_endpoint_config(config_name)
+        for check in self.update_checks:
+            check(name, running.config, config)
         running.pending = await self._fleets(config)
         running.pending_config = config
         running.endpoint.pending_config_name = config.name
@@ -375,7 +388,9 @@ class EndpointManager:
         for running in list(self._running.values()):
             for fleets in (running.fleets, running.pending or {}):
                 for fleet in fleets.values():
-                    for task in fleet.starting.values():
+                    # A starting task removes itself from ``starting`` when it ends: iterate
+                    # over a copy.
+                    for task in list(fleet.starting.values()):
                         with contextlib.suppress(BaseException):
                             await task
         await asyncio.gather(*self._stopping, return_exceptions=True)
@@ -648,7 +663,8 @@ class EndpointManager:
 
     def _sync_variant_states(self, running: _Running) -> None:
         running.endpoint.variants = [
-            VariantState(f.variant.name, f.weight, f.weight, f.desired, len(f.instances))
+            VariantState(f.variant.name, f.weight, f.weight, f.desired, len(f.instances),
+                         serverless=f.variant.serverless)
             for f in running.fleets.values()
         ]
 

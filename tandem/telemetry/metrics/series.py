@@ -324,6 +324,12 @@ class Series:
         with self._lock:
             return max((s for s, b in self._buckets.items() if b.count > 0), default=None)
 
+    def has_minute(self, start: int) -> bool:
+        """Whether the in-memory minute starting at ``start`` holds any datapoint."""
+        with self._lock:
+            bucket = self._buckets.get(start)
+            return bucket is not None and bucket.count > 0
+
     def latest(self) -> tuple[int, float, float] | None:
         """``(minute start, sample count, sum)`` of the newest in-memory minute, if any."""
         with self._lock:
