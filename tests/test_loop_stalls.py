@@ -112,3 +112,28 @@ async def test_expected_sections_of_interleaved_tasks_close_in_any_order() -> No
     release.set()
     await second
     assert not here
+
+
+async def test_a_long_garbage_collection_is_not_a_blocked_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    caplog.set_level(logging.INFO, logger="tandem.eventloop")
+    watchdog = StallWatchdog(asyncio.get_running_loop(), 0.2)
+    watchdog.start()
+
+    def slow_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            time.sleep(0.6)  # a collection walking a large heap
+
+    gc.callbacks.append(slow_collection)
+    try:
+        await asyncio.sleep(0.1)
+        gc.collect()
+        await asyncio.sleep(0.3)
+    finally:
+        gc.callbacks.remove(slow_collection)
+        watchdog.stop()
+    assert _reports(caplog) == []
+    assert any("garbage collection" in r.getMessage() for r in caplog.records)
