@@ -91,7 +91,7 @@ class LogService:
 
     async def start(self) -> None:
         self._commit_signal = asyncio.Event()
-        self._writer.start()
+        self._writer.start(await asyncio.to_thread(self.store.last_seq))
         if self.sweep_interval:
             self._sweeper = asyncio.get_running_loop().create_task(
                 self._sweep_periodically(self.sweep_interval), name="log-retention-sweeper"
@@ -375,16 +375,18 @@ class LogService:
         stream_prefix: str | None = None,
         filter_pattern: str = "",
     ) -> AsyncIterator[list[FilteredLogEvent]]:
-        """Yield batches of events committed after the call, as they are committed.
+        """Yield batches of the events accepted after the call, as they are committed.
 
-        Bad arguments raise here, at the call, not at the first iteration."""
+        The starting point is taken here, at the call, not at the first iteration: events
+        written between the two are yielded, events accepted before the call are not. Bad
+        arguments raise here too."""
         validate_group_name(group)
         names = _stream_filter(stream_names, stream_prefix)
         pattern = _parse_pattern(filter_pattern)
         return follow(
             self.store, group, names, stream_prefix, pattern,
             commit_signal=lambda: self._commit_signal, poll_interval=self.tail_poll_interval,
-            settle=lambda: self._settle(group),
+            start=self._writer.mark(), settle=self._writer.flush,
         )
 
     # -- retention -----------------------------------------------------------
