@@ -21,6 +21,7 @@ from tandem.serving.launcher import (
 )
 from tandem.serving.ports import PortAllocator
 from tandem.telemetry.usage import UsageSample
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,11 +57,8 @@ def alive(pid: int) -> bool:
         return False
 
 
-async def wait_for(predicate, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
+async def wait_for(predicate):
+    await wait_until_async(predicate, "the condition")
 
 
 async def test_two_containers_start_in_service_with_disjoint_ports(tmp_path):
@@ -171,12 +169,21 @@ async def test_container_killed_after_ready_emits_container_exited(tmp_path):
 
 
 async def test_ping_failing_after_ready_emits_instance_unhealthy(tmp_path):
-    flag = tmp_path / "fail"
-    spec = instance_spec(tmp_path, container("c1"), container("c2", "--fail-when", str(flag)))
+    flag, pings = tmp_path / "fail", tmp_path / "pings"
+    spec = instance_spec(
+        tmp_path,
+        container("c1"),
+        container("c2", "--fail-when", str(flag), "--ping-log", str(pings)),
+    )
     agent, events = make_agent(spec, unhealthy_threshold=3)
     handle = await agent.start()
     try:
-        await asyncio.sleep(0.3)
+        # Pings go one after another: once the fifth is answered, the agent has taken in at
+        # least the threshold's worth of healthy ones after start.
+        await wait_until_async(
+            lambda: pings.exists() and len(pings.read_text().splitlines()) >= 5,
+            "five answered pings",
+        )
         assert events[1:] == []  # healthy pings raise nothing
         flag.touch()
         await wait_for(lambda: len(events) == 2)

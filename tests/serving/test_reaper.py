@@ -65,7 +65,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-def wait_dead(pids, timeout=5.0) -> list[int]:
+def wait_dead(pids, timeout=60.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
         time.sleep(0.05)
