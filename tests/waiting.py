@@ -4,8 +4,9 @@ happened, however slow the machine, and fails with what it last saw when it neve
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 __all__ = ["wait_until", "wait_until_async"]
@@ -40,17 +41,19 @@ def wait_until(
 
 
 async def wait_until_async(
-    check: Callable[[], T],
+    check: Callable[[], T] | Callable[[], Awaitable[T]],
     what: str,
     *,
     timeout: float = DEFAULT_TIMEOUT,
     interval: float = 0.02,
 ) -> T:
-    """``wait_until`` on the running loop, which keeps running between checks."""
+    """``wait_until`` on the running loop, which keeps running between checks; ``check`` may
+    be a coroutine function (one that reads a store through ``asyncio.to_thread``, say)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        value = check()
+        result = check()
+        value = await result if inspect.isawaitable(result) else result
         if value:
             return value
         if loop.time() > deadline:

@@ -222,7 +222,9 @@ async def test_stop_sends_term_then_kill_after_grace(tmp_path):
     began = loop.time()
     await agent.stop(grace=0.5)
     took = loop.time() - began
-    assert 0.5 <= took < 3.0
+    # Not before the grace; the upper bound only tells the given grace from the spec's or a
+    # default one, with room for any load.
+    assert 0.5 <= took < 20.0
     assert not alive(pid) and not alive(gc_pid)
     lines = logs.streams[(spec.log_group, spec.log_stream("stubborn"))]
     assert lines[-1] == "ignoring SIGTERM"
@@ -234,8 +236,8 @@ async def test_stop_of_cooperative_container_does_not_wait_for_grace(tmp_path):
     await agent.start()
     loop = asyncio.get_running_loop()
     began = loop.time()
-    await agent.stop(grace=10.0)
-    assert loop.time() - began < 3.0
+    await agent.stop(grace=600.0)
+    assert loop.time() - began < 30.0  # far from the grace: it did not wait for it
 
 
 async def test_usage_recorded_under_both_dimension_sets(tmp_path):

@@ -106,5 +106,5 @@ def test_stopping_the_server_ends_open_sessions(tmp_path) -> None:  # type: igno
     assert "sessionStart" in next(events)
     started = time.monotonic()
     own.stop()
-    assert time.monotonic() - started < 5  # not aiohttp's 60 s shutdown timeout
+    assert time.monotonic() - started < 30  # not aiohttp's 60 s shutdown timeout
     assert all("sessionUpdate" in e for e in events)  # the stream simply ends
