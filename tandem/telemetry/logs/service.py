@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from tandem.clock import Clock, SystemClock
 from tandem.errors import InvalidParameterValue
@@ -374,7 +374,7 @@ class LogService:
         stream_names: Sequence[str] | None = None,
         stream_prefix: str | None = None,
         filter_pattern: str = "",
-    ) -> AsyncIterator[list[FilteredLogEvent]]:
+    ) -> AsyncGenerator[list[FilteredLogEvent], None]:
         """Yield batches of the events accepted after the call, as they are committed.
 
         The starting point is taken here, at the call, not at the first iteration: events

@@ -8,7 +8,7 @@ after the start is missed or repeated), then waits for the service's next commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from .filter_pattern import FilterPattern
 from .model import FilteredLogEvent
@@ -31,7 +31,7 @@ async def follow(
     poll_interval: float,
     start: asyncio.Future[int] | None = None,
     settle: Callable[[], Awaitable[None]] | None = None,
-) -> AsyncIterator[list[FilteredLogEvent]]:
+) -> AsyncGenerator[list[FilteredLogEvent], None]:
     """Events of ``group`` with seqs after ``start`` (the writer's mark, taken when the tail
     was asked for), or, without one, after the store's last seq at the first iteration.
     ``settle`` commits the events accepted before the start, so the start is known."""
