@@ -38,10 +38,10 @@ class Serve:
     connections: list[http.client.HTTPConnection] = field(default_factory=list)
 
     def next_line(self) -> str:
-        return self.lines.get(timeout=5)
+        return self.lines.get(timeout=60)
 
     def connect(self) -> http.client.HTTPConnection:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         self.connections.append(connection)
         return connection
 
@@ -59,7 +59,7 @@ def _start(model_dir: Path) -> Serve:
 
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
-    first = lines.get(timeout=10)
+    first = lines.get(timeout=60)
     where = re.escape(str(model_dir))
     match = re.fullmatch(
         rf"postprocess: listening on 127\.0\.0\.1:(\d+) with 3 labels from {where}", first)
@@ -71,7 +71,7 @@ def _stop(serve: Serve) -> int:
     if serve.process.poll() is None:
         serve.process.send_signal(signal.SIGTERM)
     try:
-        return serve.process.wait(timeout=5)
+        return serve.process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         serve.process.kill()  # never leave it behind, then fail the test
         serve.process.wait()

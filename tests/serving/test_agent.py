@@ -108,7 +108,7 @@ async def test_ping_500_fails_start_naming_container_and_quoting_its_log(tmp_pat
         container(
             "bad", "--say", "loading model.pkl", "--say", "model is corrupt", "--ping-status", "500"
         ),
-        health_check_timeout=1.0,
+        health_check_timeout=5.0,  # room for the container to start and answer 500
     )
     agent, events = make_agent(spec)
     with pytest.raises(InstanceStartFailed) as info:
