@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+import tandem.telemetry.logs.ingest as ingest
 from tandem.errors import InvalidFilterPattern, InvalidParameterValue
+from tandem.store.sqlite.database import Database
+from tandem.store.sqlite.logs import SQLiteLogStore
 from tandem.telemetry.logs import FilteredLogEvent, InputLogEvent, LogService
 
 NOW_MS = 1_700_000_000_000
@@ -87,3 +91,34 @@ async def test_bad_tail_arguments_raise_at_the_call(logs: LogService) -> None:
         logs.tail("/g", filter_pattern="{ $.x = ")
     with pytest.raises(InvalidParameterValue, match="mutually exclusive"):
         logs.tail("/g", stream_names=["a"], stream_prefix="a")
+
+
+async def test_tail_start_holds_across_a_failed_and_retried_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(tmp_path / "logs.db")
+    store = SQLiteLogStore(db)
+    append, failures = store.append, [OSError("disk full")]
+
+    def flaky(batches, ingestion_time, *, create_missing):  # type: ignore[no-untyped-def]
+        if failures:
+            raise failures.pop()
+        return append(batches, ingestion_time, create_missing=create_missing)
+
+    store.append = flaky  # type: ignore[method-assign]
+    monkeypatch.setattr(ingest, "_RETRY_DELAY", 0.01)
+    logs = LogService(store, flush_interval=30.0, sweep_interval=None)  # commits when asked
+    await logs.start()
+    try:
+        logs.ensure_log_stream("/g", "a")
+        await logs.write("/g", "a", [(NOW_MS, "before")])
+        tail = logs.tail("/g")
+        await logs.write("/g", "a", [(NOW_MS, "after")])
+        await logs.flush()  # the first commit fails; the retry stores both in one transaction
+        assert not failures
+        got = await asyncio.wait_for(_collect(tail, 1), 60)
+        await tail.aclose()
+        assert [e.message for e in got] == ["after"]
+    finally:
+        await logs.stop()
+        db.close()
