@@ -8,17 +8,29 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from tests.e2e.support import client, deploy, stage_container, wait_status
-from tests.server_process import ServerProcess
+from tests.server_process import FAST_FLAGS, ServerProcess
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 _STREAM = re.compile(r"^AllTraffic/(i-[0-9a-f]{17})/(first|second)$")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    # A container prints 100,000 lines before it answers: on a loaded machine that outlasts the
+    # suite's 3 s invocation timeout, which is not what these tests are about.
+    flags = list(FAST_FLAGS)
+    flags[flags.index("--invocation-timeout") + 1] = "60"
+    proc = ServerProcess(tmp_path_factory.mktemp("tandem-data"), extra=flags).start()
+    yield proc
+    proc.stop()
 
 
 def _events(logs, group: str, stream: str) -> list[str]:  # type: ignore[no-untyped-def]
