@@ -86,16 +86,19 @@ def test_logs_commands_print_untrusted_text_plainly(server, deployed) -> None:  
     assert "Traceback" not in bad.stderr
 
 
-def _lines(pipe: IO[str]) -> queue.Queue[str]:
-    """The pipe's lines as a queue, read by a thread (so a wait for a line has a deadline)."""
+def _lines(pipe: IO[str]) -> tuple[queue.Queue[str], threading.Thread]:
+    """The pipe's lines as a queue, read by a thread (so a wait for a line has a deadline),
+    which closes the pipe at its end."""
     lines: queue.Queue[str] = queue.Queue()
 
     def read() -> None:
-        for line in pipe:
-            lines.put(line)
+        with pipe:
+            for line in pipe:
+                lines.put(line)
 
-    threading.Thread(target=read, daemon=True).start()
-    return lines
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return lines, reader
 
 
 def _next_line_with(lines: queue.Queue[str], text: str, timeout: float = 60.0) -> str:
@@ -132,19 +135,20 @@ def test_logs_tail_follow_shows_new_lines(server, deployed) -> None:  # type: ig
             "0.2",
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         env=env,
     )
+    lines, reader = _lines(follower.stdout)  # type: ignore[arg-type]
     try:
-        lines = _lines(follower.stdout)  # type: ignore[arg-type]
         _next_line_with(lines, "tail: line 4")
         tandem(server, "invoke", deployed, "--body", json.dumps({"print": 5}))
         assert "tail: line 4" in _next_line_with(lines, "tail: line 4")
         assert follower.poll() is None  # still following
     finally:
         follower.terminate()
-        follower.communicate(timeout=10)
+        follower.wait(timeout=60)
+        reader.join(timeout=60)  # it sees the pipe's end, closes it and stops
 
 
 def test_metrics_commands(server, deployed) -> None:  # type: ignore[no-untyped-def]
