@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.tools import in_ci, require_tool
+
+# Hypothesis's per-example deadline (200 ms) and its too_slow health check are wall-clock
+# limits a loaded machine misses for no fault of the code: off for every property test.
+settings.register_profile(
+    "tandem", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("tandem")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
