@@ -23,8 +23,6 @@ from tandem.serving.ports import PortAllocator
 from tandem.telemetry.usage import UsageSample
 from tests.waiting import wait_until_async
 
-pytestmark = pytest.mark.timeout(60)
-
 
 class FixedProbe:
     def __init__(self) -> None:

@@ -21,8 +21,6 @@ from tandem.serving.local_launcher import LocalLauncher
 from tandem.telemetry.usage import UsageSample
 from tests.waiting import wait_until_async
 
-pytestmark = pytest.mark.timeout(60)
-
 
 class FixedProbe:
     def sample(self, pids):

@@ -11,12 +11,9 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
 from launcher_fakes import PROGRAM
 
 from tandem.serving.reaper import FateSharing, SessionEntry, kill_sessions, read_stat
-
-pytestmark = pytest.mark.timeout(60)
 
 REPO = str(Path(__file__).resolve().parents[2])
 
