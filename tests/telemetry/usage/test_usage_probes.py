@@ -254,3 +254,12 @@ def test_gpu_metrics_exactly_where_nvml_sees_a_gpu(tmp_path):
         assert NvmlProbe.create() is not None
         # This process uses no GPU: its share of every GPU is nothing.
         assert sample.gpu_utilization == 0.0 and sample.gpu_memory_utilization == 0.0
+
+
+def test_nvml_binding_comes_with_a_plain_install():
+    # A GPU host reports GPU metrics after `pip install tandem`, no extra to know about.
+    from importlib.metadata import requires
+
+    plain = [r for r in requires("tandem") or [] if "extra ==" not in r]
+    assert any(r.startswith("nvidia-ml-py") for r in plain), plain
+    import pynvml  # noqa: F401 - imports on a host with no driver; load_nvml() then gives None
