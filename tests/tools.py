@@ -22,7 +22,7 @@ import pytest
 
 __all__ = [
     "Tool", "executable", "module", "in_ci", "require_tool", "requires",
-    "AWS_CLI", "MOTO_SERVER", "PROMETHEUS", "CHROMIUM",
+    "AWS_CLI", "MOTO_SERVER", "PROMETHEUS", "CHROMIUM", "DEBIAN_PYTHON",
 ]
 
 
@@ -75,6 +75,8 @@ MOTO_SERVER = module("moto.server", "the test extra installs it: pip install -e 
 PROMETHEUS = executable("prometheus", "scripts/setup installs Debian's prometheus package")
 CHROMIUM = executable("chromium", "scripts/setup installs Debian's chromium package",
                       path="/usr/bin/chromium")
+DEBIAN_PYTHON = executable("Debian's python3.11", "scripts/setup-test-tools installs it",
+                           path="/usr/bin/python3.11")
 
 
 def require_tool(tool: Tool) -> str:
