@@ -16,12 +16,16 @@ totals of the buckets already flushed and evicted) into Prometheus families:
 
 Labels are ``endpoint``, ``variant`` and ``container`` for invocation metrics and
 ``endpoint``, ``variant``, ``job`` and ``host`` for instance metrics.
+
+With tracing on, the span exporter's counters too: ``tandem_trace_spans_exported_total``,
+``tandem_trace_spans_dropped_total`` (queue full), ``tandem_trace_spans_failed_total``
+(receiver did not take them) and the gauge ``tandem_trace_spans_queued``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from aiohttp import web
@@ -37,6 +41,7 @@ from prometheus_client.registry import CollectorRegistry
 from ..clock import Clock, SystemClock
 from ..telemetry.metrics import MetricRegistry, Series
 from ..telemetry.metrics.sketch import bin_value
+from ..telemetry.tracing import ExporterStats
 
 __all__ = ["TandemCollector", "LATENCY_BUCKETS", "add_routes", "render"]
 
@@ -160,9 +165,11 @@ class TandemCollector:
     """A ``prometheus_client`` collector over a ``MetricRegistry`` (register it with
     ``CollectorRegistry(auto_describe=False)``)."""
 
-    def __init__(self, registry: MetricRegistry, clock: Clock | None = None) -> None:
+    def __init__(self, registry: MetricRegistry, clock: Clock | None = None, *,
+                 trace_stats: Callable[[], ExporterStats] | None = None) -> None:
         self.registry = registry
         self.clock = clock or SystemClock()
+        self.trace_stats = trace_stats
 
     def collect(self) -> Iterator[Metric]:
         counters = {
@@ -206,10 +213,25 @@ class TandemCollector:
         yield from counters.values()
         yield from histograms.values()
         yield from gauges.values()
+        if self.trace_stats is not None:
+            yield from _trace_families(self.trace_stats())
 
     @staticmethod
     def _sorted(series: Iterable[Series]) -> list[Series]:
         return sorted(series, key=lambda s: (s.key.namespace, s.key.metric_name, s.key.dimensions))
+
+
+def _trace_families(stats: ExporterStats) -> Iterator[Metric]:
+    yield CounterMetricFamily("tandem_trace_spans_exported",
+                              "Spans the OTLP receiver accepted.", value=stats.exported)
+    yield CounterMetricFamily("tandem_trace_spans_dropped",
+                              "Spans dropped because the export queue was full.",
+                              value=stats.dropped)
+    yield CounterMetricFamily("tandem_trace_spans_failed",
+                              "Spans lost because the OTLP receiver did not take their batch.",
+                              value=stats.failed)
+    yield GaugeMetricFamily("tandem_trace_spans_queued", "Spans waiting for export.",
+                            value=stats.queued)
 
 
 def _le(bound: float) -> str:

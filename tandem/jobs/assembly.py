@@ -16,6 +16,7 @@ from ..serving.containers import plan_model
 from ..serving.local_launcher import LocalLauncher
 from ..serving.model import Model
 from ..serving.ports import PortAllocator
+from ..telemetry.tracing import Tracing
 from ..telemetry.usage import CompositeProbe, NvmlProbe, ProcessTreeProbe, UsageProbe
 from .manager import JobManager
 from .notebooks import NotebookService
@@ -47,7 +48,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                       endpoints: Any, clock: Clock | None = None,
                       ports: PortAllocator | None = None,
                       training_stop_grace: float = 120.0,
-                      lifecycle_timeout: float = 300.0) -> JobManager:
+                      lifecycle_timeout: float = 300.0,
+                      tracing: Tracing | None = None) -> JobManager:
     clock = clock or SystemClock()
     jobs_dir = Path(settings.data_dir) / "jobs"
     # One allocator per server (shared with the endpoints' launcher): safe-port blocks never
