@@ -84,8 +84,8 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
     tracer = router.tracer
     trace = None
     if tracer is not None:
-        headers = request.headers
-        trace = tracer.begin(headers.get("traceparent"), headers.get("tracestate"), started)
+        incoming = request.headers
+        trace = tracer.begin(incoming.get("traceparent"), incoming.get("tracestate"), started)
         trace.path = request.path
         trace.endpoint = name
         host, _, port = request.host.rpartition(":")
