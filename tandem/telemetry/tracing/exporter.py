@@ -75,6 +75,7 @@ class SpanExporter:
         self.interval = interval
         self._queue: collections.deque[SpanData] = collections.deque()
         self._wake = threading.Event()
+        self._halt = threading.Event()  # set by stop(): cuts a retry's backoff short
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._conn: http.client.HTTPConnection | None = None
@@ -107,6 +108,7 @@ class SpanExporter:
     def stop(self, timeout: float = 5.0) -> None:
         """Export what is queued (within about ``timeout`` seconds) and stop the thread."""
         self._stopping = True
+        self._halt.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -188,11 +190,12 @@ class SpanExporter:
             except (OSError, http.client.HTTPException) as exc:
                 self._close()
                 _log.debug("OTLP export to %s failed: %r", self.endpoint, exc)
-            if self._stopping and attempt:
-                return False
+            if self._stopping:
+                return False  # one last try at shutdown, no backoff
             if deadline is not None and time.monotonic() + delay > deadline:
                 break
-            time.sleep(delay)
+            if self._halt.wait(delay):
+                return False
         _log.warning("OTLP receiver %s did not take a batch; its spans are lost", self.endpoint)
         return False
 
