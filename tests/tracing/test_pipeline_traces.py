@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -222,3 +223,54 @@ def test_recent_trace_is_served_for_the_dashboard(server: ServerProcess) -> None
         urllib.request.urlopen(f"{server.url}/tandem/traces/{'9' * 32}")
     assert missing.value.code == 404
     missing.value.close()
+
+
+HANDLER = Path(__file__).resolve().parent / "handler"
+
+
+def _handler_container(name: str) -> dict:  # type: ignore[type-arg]
+    # A framework image name runs the built-in handler runtime.
+    return {"ContainerHostname": name,
+            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:"
+                     "1.2-1-cpu-py3",
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": str(HANDLER)}}
+
+
+def test_handler_runtime_continues_the_trace_and_logs_its_id(
+        server: ServerProcess, receiver: OtlpReceiver) -> None:
+    deploy(client(server, "sagemaker"), "mixed", [stage_container("prep"),
+                                                   _handler_container("model")])
+    trace_hex = "6bf92f3577b34da6a3ce929d0e0e4736"
+    runtime = _runtime(server, {"traceparent": f"00-{trace_hex}-00f067aa0ba902b7-01"})
+    assert _invoke(runtime, {"instances": [[1, 2]]}, "mixed")["instances"] == [[20, 30]]
+    trace_id = bytes.fromhex(trace_hex)
+    spans = receiver.wait_for(
+        lambda s: sum(1 for _, sp in s if sp.trace_id == trace_id) >= 1 + 2 + 1 + 3)
+    mine = [(service, sp) for service, sp in spans if sp.trace_id == trace_id]
+    router_client = next(sp for service, sp in mine if sp.kind == Span.SPAN_KIND_CLIENT
+                         and attributes(sp)["tandem.container.name"] == "model")
+    (container_server,) = [sp for service, sp in mine
+                           if service == "model" and sp.kind == Span.SPAN_KIND_SERVER]
+    assert container_server.parent_span_id == router_client.span_id
+    assert container_server.name == "POST /invocations"
+    children = sorted((sp for service, sp in mine if sp.kind == Span.SPAN_KIND_INTERNAL),
+                      key=lambda sp: sp.start_time_unix_nano)
+    assert [c.name for c in children] == ["input_fn", "predict_fn", "output_fn"]
+    assert all(c.parent_span_id == container_server.span_id for c in children)
+    assert (router_client.start_time_unix_nano <= container_server.start_time_unix_nano
+            <= container_server.end_time_unix_nano <= router_client.end_time_unix_nano)
+    logs = client(server, "logs")
+    deadline = time.monotonic() + 30
+    while True:
+        events = logs.filter_log_events(logGroupName="/aws/sagemaker/Endpoints/mixed",
+                                        filterPattern=f'"trace_id={trace_hex}"')["events"]
+        if events or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    (event,) = events
+    assert event["logStreamName"].endswith("/model")
+    assert "predicting 1 rows" in event["message"]
+    span_hex = container_server.span_id.hex()
+    assert event["message"].rstrip().endswith(
+        f"trace_id={trace_hex} span_id={span_hex} trace_flags={container_server.flags & 0xff:02x}")
