@@ -11,7 +11,6 @@ import json
 import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from botocore.exceptions import ClientError
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from tests.e2e.support import client, deploy, stage_container
-from tests.server_process import FAST_FLAGS, ServerProcess
+from tests.server_process import ServerProcess
 from tests.tracing.receiver import OtlpReceiver, attributes
 
 pytestmark = pytest.mark.slow
@@ -28,21 +27,10 @@ CONTAINERS = ("c1", "c2", "c3")
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    rx = OtlpReceiver().start()
-    yield rx
-    rx.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory,
-           receiver: OtlpReceiver) -> Iterator[ServerProcess]:
-    flags = (*FAST_FLAGS, "--otlp-endpoint", receiver.url, "--trace-export-interval", "0.2")
-    proc = ServerProcess(tmp_path_factory.mktemp("tandem-data"), flags).start()
-    sagemaker = client(proc, "sagemaker")
-    deploy(sagemaker, "traced", [stage_container(name) for name in CONTAINERS])
-    yield proc
-    proc.stop()
+def server(traced_server: ServerProcess) -> ServerProcess:
+    deploy(client(traced_server, "sagemaker"), "traced",
+           [stage_container(name) for name in CONTAINERS])
+    return traced_server
 
 
 def _runtime(server: ServerProcess, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
