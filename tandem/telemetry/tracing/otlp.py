@@ -25,7 +25,17 @@ _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
 
 
+# Small varints (lengths, enums, field keys) rendered once.
+_SMALL = [bytes([i]) for i in range(128)]
+# KeyValue encodings by (key, value): a request's attributes repeat across spans (method,
+# endpoint, variant, instance, container), so most are a dict lookup. Bounded.
+_KV_CACHE: dict[tuple[int, str, type, AttributeValue], bytes] = {}
+_KV_CACHE_LIMIT = 4096
+
+
 def _varint(value: int) -> bytes:
+    if 0 <= value < 128:
+        return _SMALL[value]
     if value < 0:
         value += 1 << 64
     out = bytearray()
@@ -60,8 +70,22 @@ def _key_value(key: str, value: AttributeValue) -> bytes:
     return _str(1, key) + _ld(2, _any_value(value))
 
 
+def _attribute(field: int, key: str, value: AttributeValue) -> bytes:
+    if isinstance(value, float):
+        return _ld(field, _key_value(key, value))  # -0.0 == 0.0, nan != nan: not cached
+    # The value's type is part of the key: True == 1 must not share an encoding.
+    cache_key = (field, key, type(value), value)
+    encoded = _KV_CACHE.get(cache_key)
+    if encoded is None:
+        encoded = _ld(field, _key_value(key, value))
+        if len(_KV_CACHE) >= _KV_CACHE_LIMIT:
+            _KV_CACHE.clear()
+        _KV_CACHE[cache_key] = encoded
+    return encoded
+
+
 def _attributes(field: int, attributes: Iterable[tuple[str, AttributeValue]]) -> bytes:
-    return b"".join(_ld(field, _key_value(k, v)) for k, v in attributes)
+    return b"".join([_attribute(field, k, v) for k, v in attributes])
 
 
 def encode_resource(attributes: Sequence[tuple[str, AttributeValue]]) -> bytes:
@@ -71,18 +95,17 @@ def encode_resource(attributes: Sequence[tuple[str, AttributeValue]]) -> bytes:
 
 def _span(span: SpanData) -> bytes:
     parts = [
-        b"\x0a\x10" + span.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + span.span_id.to_bytes(8, "big"),
+        b"\x0a\x10", span.trace_id.to_bytes(16, "big"),
+        b"\x12\x08", span.span_id.to_bytes(8, "big"),
     ]
     if span.tracestate:
         parts.append(_str(3, span.tracestate))
     if span.parent_id:
-        parts.append(b"\x22\x08" + span.parent_id.to_bytes(8, "big"))
-    parts.append(_str(5, span.name))
-    parts.append(b"\x30" + _varint(int(span.kind)))
-    parts.append(b"\x39" + _pack_q(span.start_ns))
-    parts.append(b"\x41" + _pack_q(span.end_ns))
-    parts.append(_attributes(9, span.attributes))
+        parts += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
+    parts += (_str(5, span.name), b"\x30", _SMALL[int(span.kind)], b"\x39",
+              _pack_q(span.start_ns), b"\x41", _pack_q(span.end_ns))
+    attribute = _attribute
+    parts += [attribute(9, k, v) for k, v in span.attributes]
     if span.status:
         status = _str(2, span.status_message) if span.status_message else b""
         parts.append(_ld(15, status + b"\x18" + _varint(int(span.status))))
