@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     results: dict[str, dict[int, list[tuple[float, float]]]] = {
         name: {1: [], 16: []} for name in CONFIGS}
+    # The router process's CPU per request at c=16: what tracing costs, less sensitive than
+    # latency to what else the machine runs.
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
     with tempfile.TemporaryDirectory(prefix="tandem-tracing-bench-") as tmp:
         work = Path(tmp)
         script = write_script(work)
@@ -109,13 +112,17 @@ def main(argv: list[str] | None = None) -> int:
                 system.start()
                 running.append((name, system, system.url))
             for r in range(args.rounds):
-                for name, _system, url in running:
+                for name, system, url in running:
                     for c in (1, 16):
                         run_wrk(wrk, url, script, concurrency=c, seconds=args.warmup, pin=pin)
+                        before = systems.process_cpu_s(system.extra["server_pid"])
                         res = run_wrk(wrk, url, script, concurrency=c, seconds=args.duration,
                                       pin=pin)
+                        used = systems.process_cpu_s(system.extra["server_pid"]) - before
                         assert res.errors == 0, f"{name} c={c}: {res.errors} errors"
                         results[name][c].append((res.p50_ms, res.throughput))
+                        if c == 16 and res.requests:
+                            cpu[name].append(used / res.requests * 1e6)
                 print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
         finally:
             for _name, system, _url in running:
@@ -128,16 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, after "
           f"{load_after[0]:.2f} {load_after[1]:.2f}; {os.cpu_count()} CPUs; "
           f"{args.rounds} rounds x {args.duration:.0f} s; receiver got {spans} spans")
-    print("| tracing | c=1 p50 (ms) | vs off | c=16 req/s | vs off |")
-    print("|---|---|---|---|---|")
+    base_cpu = statistics.median(cpu["off"])
+    print("| tracing | c=1 p50 (ms) | vs off | c=16 req/s | vs off | router CPU µs/request "
+          "(c=16) | vs off |")
+    print("|---|---|---|---|---|---|---|")
     for name in CONFIGS:
         p50 = statistics.median(p for p, _ in results[name][1])
         rps = statistics.median(t for _, t in results[name][16])
+        us = statistics.median(cpu[name])
         print(f"| {name} | {p50:.3f} | {100 * (p50 / base_p50 - 1):+.1f}% | {rps:.0f} | "
-              f"{100 * (rps / base_rps - 1):+.1f}% |")
+              f"{100 * (rps / base_rps - 1):+.1f}% | {us:.0f} | "
+              f"{100 * (us / base_cpu - 1):+.1f}% |")
     for name in CONFIGS:
         print(f"{name}: c=1 p50 per round {[round(p, 3) for p, _ in results[name][1]]}; "
-              f"c=16 req/s per round {[round(t) for _, t in results[name][16]]}")
+              f"c=16 req/s per round {[round(t) for _, t in results[name][16]]}; "
+              f"CPU µs/request per round {[round(u) for u in cpu[name]]}")
     return 0
 
 

@@ -31,6 +31,10 @@ _SMALL = [bytes([i]) for i in range(128)]
 # endpoint, variant, instance, container), so most are a dict lookup. Bounded.
 _KV_CACHE: dict[tuple[int, str, type, AttributeValue], bytes] = {}
 _KV_CACHE_LIMIT = 4096
+# Whole attribute blocks by the identity of their tuple (the request tracer shares one tuple
+# between the spans of requests that agree on every attribute); the tuple is held, so its id
+# stays its own.
+_BLOCK_CACHE: dict[int, tuple[tuple[tuple[str, AttributeValue], ...], bytes]] = {}
 
 
 def _varint(value: int) -> bytes:
@@ -104,8 +108,19 @@ def _span(span: SpanData) -> bytes:
         parts += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
     parts += (_str(5, span.name), b"\x30", _SMALL[int(span.kind)], b"\x39",
               _pack_q(span.start_ns), b"\x41", _pack_q(span.end_ns))
-    attribute = _attribute
-    parts += [attribute(9, k, v) for k, v in span.attributes]
+    attributes = span.attributes
+    if type(attributes) is tuple:
+        hit = _BLOCK_CACHE.get(id(attributes))
+        if hit is None or hit[0] is not attributes:
+            block = b"".join([_attribute(9, k, v) for k, v in attributes])
+            if len(_BLOCK_CACHE) >= _KV_CACHE_LIMIT:
+                _BLOCK_CACHE.clear()
+            _BLOCK_CACHE[id(attributes)] = (attributes, block)
+        else:
+            block = hit[1]
+        parts.append(block)
+    else:
+        parts += [_attribute(9, k, v) for k, v in attributes]
     if span.status:
         status = _str(2, span.status_message) if span.status_message else b""
         parts.append(_ld(15, status + b"\x18" + _varint(int(span.status))))

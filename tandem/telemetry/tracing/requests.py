@@ -8,13 +8,15 @@ Stamps become Unix nanoseconds through one offset taken when the tracer starts.
 
 Every request gets ids and propagates a ``traceparent`` to its containers (with the sampled
 flag clear when it is not sampled, so the decision travels); only sampled requests are
-exported. ``SpanData`` objects are built only when exported or looked at.
+exported. ``SpanData`` objects are built only when exported or looked at, and their attribute
+tuples are shared between requests of the same endpoint, instance and container (so the
+encoder renders each one once).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from .context import RANDOM, SAMPLED, Sampler, SpanContext, new_span_id, new_trace_id
@@ -27,6 +29,8 @@ __all__ = ["RequestTrace", "RequestTracer", "SpanClock"]
 
 _ROUTE = "/endpoints/{name}/invocations"
 _SERVER_NAME = "POST " + _ROUTE
+_Attributes = tuple[tuple[str, AttributeValue], ...]
+_CACHE_LIMIT = 4096
 
 
 class SpanClock:
@@ -41,18 +45,8 @@ class SpanClock:
         return round(perf * 1e9) + self.offset_ns
 
 
-class _Hop:
-    __slots__ = ("span_id", "container", "url", "start", "end", "status", "error")
-
-    def __init__(self, span_id: int, container: str, url: str, start: float, end: float,
-                 status: int, error: str | None) -> None:
-        self.span_id = span_id
-        self.container = container
-        self.url = url
-        self.start = start
-        self.end = end
-        self.status = status
-        self.error = error
+# One hop: (span id, container, url, start, end, status, error).
+_Hop = tuple[int, str, str, float, float, int, "str | None"]
 
 
 class RequestTrace:
@@ -61,11 +55,11 @@ class RequestTrace:
     __slots__ = ("trace_id", "span_id", "parent", "flags", "tracestate", "sampled", "started",
                  "finished", "host", "port", "path", "endpoint", "variant", "instance_id",
                  "inference_id", "status", "error_type", "error_message", "hops", "_next_span",
-                 "_clock")
+                 "_prefix", "_suffix", "_tracer")
 
-    def __init__(self, clock: SpanClock, parent: SpanContext | None, sampled: bool,
+    def __init__(self, tracer: RequestTracer, parent: SpanContext | None, sampled: bool,
                  started: float) -> None:
-        self._clock = clock
+        self._tracer = tracer
         self.parent = parent
         self.trace_id = parent.trace_id if parent is not None else new_trace_id()
         self.span_id = new_span_id()
@@ -88,19 +82,28 @@ class RequestTrace:
         self.error_message = ""
         self.hops: list[_Hop] = []
         self._next_span = 0
+        self._prefix = b""
+        self._suffix = b""
 
     @property
     def trace_hex(self) -> str:
         return f"{self.trace_id:032x}"
 
+    def set_sampled(self, sampled: bool) -> None:
+        self.sampled = sampled
+        self.flags = (self.flags & ~SAMPLED) | (SAMPLED if sampled else 0)
+
     def propagation_headers(self) -> bytes:
         """The ``traceparent`` (and ``tracestate``) lines of the next hop: its parent is that
         hop's CLIENT span, whose id is drawn here."""
         span_id = self._next_span = new_span_id()
-        line = f"traceparent: 00-{self.trace_id:032x}-{span_id:016x}-{self.flags:02x}\r\n"
-        if self.tracestate:
-            line += f"tracestate: {self.tracestate}\r\n"
-        return line.encode("ascii", "replace")
+        if not self._prefix:
+            self._prefix = f"traceparent: 00-{self.trace_id:032x}-".encode("ascii")
+            suffix = f"-{self.flags:02x}\r\n"
+            if self.tracestate:
+                suffix += f"tracestate: {self.tracestate}\r\n"
+            self._suffix = suffix.encode("ascii", "replace")
+        return b"%s%016x%s" % (self._prefix, span_id, self._suffix)
 
     def hop(self, container: str, url: str, start: float, end: float, status: int,
             error: str | None = None) -> None:
@@ -108,69 +111,78 @@ class RequestTrace:
         came from; ``status`` 0 when no response came (``error`` says why)."""
         span_id = self._next_span or new_span_id()
         self._next_span = 0
-        self.hops.append(_Hop(span_id, container, url, start, end, status, error))
+        self.hops.append((span_id, container, url, start, end, status, error))
 
     def spans(self) -> list[SpanData]:
         """The SERVER span and its CLIENT children, as OTLP will carry them."""
-        clock = self._clock
+        clock = self._tracer.clock
         trace_id, flags, state = self.trace_id, self.flags, self.tracestate
-        attrs: list[tuple[str, AttributeValue]] = [
-            ("http.request.method", "POST"),
-            ("url.path", self.path),
-            ("url.scheme", "http"),
-            ("http.route", _ROUTE),
-            ("server.address", self.host),
-            ("server.port", self.port),
-            ("http.response.status_code", self.status),
-            ("tandem.endpoint.name", self.endpoint),
-        ]
-        if self.variant:
-            attrs.append(("tandem.variant.name", self.variant))
-        if self.instance_id:
-            attrs.append(("tandem.instance.id", self.instance_id))
-        if self.inference_id is not None:
-            attrs.append(("tandem.inference_id", self.inference_id))
-        status = StatusCode.UNSET
-        if self.error_type is not None:
-            attrs.append(("error.type", self.error_type))
-            status = StatusCode.ERROR
+        error = self.error_type
+        attrs = self._tracer.attributes(
+            ("s", self.path, self.host, self.port, self.status, self.endpoint, self.variant,
+             self.instance_id, self.inference_id, error), self._server_attributes)
         parent = self.parent
         out = [SpanData(trace_id, self.span_id, parent.span_id if parent else 0, _SERVER_NAME,
                         SpanKind.SERVER, clock.unix_ns(self.started), clock.unix_ns(self.finished),
-                        attrs, status=status, status_message=self.error_message,
-                        tracestate=state, flags=flags, remote_parent=parent is not None)]
-        for index, hop in enumerate(self.hops):
-            out.append(self._hop_span(index, hop))
+                        attrs, status=StatusCode.ERROR if error is not None else StatusCode.UNSET,
+                        status_message=self.error_message, tracestate=state, flags=flags,
+                        remote_parent=parent is not None)]
+        for span_id, container, url, start, end, status, failure in self.hops:
+            attrs = self._tracer.attributes(
+                ("c", url, self.endpoint, self.variant, self.instance_id, container,
+                 self.inference_id, status, failure), self._client_attributes)
+            failed = failure is not None or not 200 <= status < 400
+            out.append(SpanData(trace_id, span_id, self.span_id, "POST", SpanKind.CLIENT,
+                                clock.unix_ns(start), clock.unix_ns(end), attrs,
+                                status=StatusCode.ERROR if failed else StatusCode.UNSET,
+                                status_message=failure or "", tracestate=state, flags=flags))
         return out
 
-    def _hop_span(self, index: int, hop: _Hop) -> SpanData:
-        url = urlsplit(hop.url)
+    @staticmethod
+    def _server_attributes(key: tuple[object, ...]) -> _Attributes:
+        _, path, host, port, status, endpoint, variant, instance, inference, error = key
         attrs: list[tuple[str, AttributeValue]] = [
             ("http.request.method", "POST"),
-            ("url.full", hop.url),
-            ("server.address", url.hostname or ""),
-            ("server.port", url.port or 80),
-            ("tandem.endpoint.name", self.endpoint),
-            ("tandem.variant.name", self.variant),
-            ("tandem.instance.id", self.instance_id),
-            ("tandem.container.name", hop.container),
+            ("url.path", str(path)),
+            ("url.scheme", "http"),
+            ("http.route", _ROUTE),
+            ("server.address", str(host)),
+            ("server.port", int(port)),  # type: ignore[call-overload]
+            ("http.response.status_code", int(status)),  # type: ignore[call-overload]
+            ("tandem.endpoint.name", str(endpoint)),
         ]
-        if self.inference_id is not None:
-            attrs.append(("tandem.inference_id", self.inference_id))
-        status = StatusCode.UNSET
-        message = ""
-        if hop.status:
-            attrs.append(("http.response.status_code", hop.status))
-        if hop.error is not None or not 200 <= hop.status < 400:
+        if variant:
+            attrs.append(("tandem.variant.name", str(variant)))
+        if instance:
+            attrs.append(("tandem.instance.id", str(instance)))
+        if inference is not None:
+            attrs.append(("tandem.inference_id", str(inference)))
+        if error is not None:
+            attrs.append(("error.type", str(error)))
+        return tuple(attrs)
+
+    @staticmethod
+    def _client_attributes(key: tuple[object, ...]) -> _Attributes:
+        _, url, endpoint, variant, instance, container, inference, status, failure = key
+        parts = urlsplit(str(url))
+        attrs: list[tuple[str, AttributeValue]] = [
+            ("http.request.method", "POST"),
+            ("url.full", str(url)),
+            ("server.address", parts.hostname or ""),
+            ("server.port", parts.port or 80),
+            ("tandem.endpoint.name", str(endpoint)),
+            ("tandem.variant.name", str(variant)),
+            ("tandem.instance.id", str(instance)),
+            ("tandem.container.name", str(container)),
+        ]
+        if inference is not None:
+            attrs.append(("tandem.inference_id", str(inference)))
+        if status:
+            attrs.append(("http.response.status_code", int(status)))  # type: ignore[call-overload]
+        if failure is not None or not 200 <= int(status) < 400:  # type: ignore[call-overload]
             # Client spans: 4xx and 5xx are errors, and so is no answer at all.
-            status = StatusCode.ERROR
-            attrs.append(("error.type", hop.error or str(hop.status)))
-            if hop.error is not None:
-                message = hop.error
-        clock = self._clock
-        return SpanData(self.trace_id, hop.span_id, self.span_id, "POST", SpanKind.CLIENT,
-                        clock.unix_ns(hop.start), clock.unix_ns(hop.end), attrs, status=status,
-                        status_message=message, tracestate=self.tracestate, flags=self.flags)
+            attrs.append(("error.type", str(failure or status)))
+        return tuple(attrs)
 
 
 class RequestTracer:
@@ -183,18 +195,25 @@ class RequestTracer:
         self.exporter = exporter
         self.recent = recent
         self.clock = clock or SpanClock()
+        self._attributes: dict[tuple[object, ...], _Attributes] = {}
+
+    def attributes(self, key: tuple[object, ...],
+                   build: Callable[[tuple[object, ...]], _Attributes]) -> _Attributes:
+        """The attribute tuple for ``key``, built once and shared (bounded)."""
+        cache = self._attributes
+        attrs = cache.get(key)
+        if attrs is None:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            attrs = cache[key] = build(key)
+        return attrs
 
     def begin(self, traceparent: str | None, tracestate: str | None,
               started: float) -> RequestTrace:
         parent = _parse(traceparent, tracestate) if traceparent is not None else None
-        trace_id = parent.trace_id if parent is not None else 0
-        # A new trace's id is drawn by RequestTrace; sample on the id it will carry.
-        trace = RequestTrace(self.clock, parent, True, started)
-        if parent is None:
-            trace_id = trace.trace_id
-        if not self.sampler.sampled(trace_id, parent):
-            trace.sampled = False
-            trace.flags &= ~SAMPLED
+        trace = RequestTrace(self, parent, True, started)
+        if not self.sampler.sampled(trace.trace_id, parent):
+            trace.set_sampled(False)
         return trace
 
     def end(self, trace: RequestTrace, finished: float) -> None:
@@ -204,7 +223,7 @@ class RequestTracer:
         self.recent.add(trace)
 
     def record(self, spans: Sequence[SpanData], sampled: bool = True) -> None:
-        """Spans made elsewhere (jobs): exported when sampled, kept as recent either way."""
+        """Spans made elsewhere: exported when sampled, kept as recent either way."""
         if sampled and self.exporter is not None:
             self.exporter.submit(spans)
         if spans:
