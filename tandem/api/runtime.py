@@ -86,10 +86,8 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
     if tracer is not None:
         incoming = request.headers
         trace = tracer.begin(incoming.get("traceparent"), incoming.get("tracestate"), started)
-        trace.path = request.path
         trace.endpoint = name
-        host, _, port = request.host.rpartition(":")
-        trace.host, trace.port = (host, int(port)) if port.isdigit() else (request.host, 80)
+        trace.host = request.host  # parsed only when the spans are built
     try:
         if name not in _VALID_NAMES:
             if len(name) > 63 or not _NAME_RE.match(name):

@@ -119,8 +119,9 @@ class RequestTrace:
         trace_id, flags, state = self.trace_id, self.flags, self.tracestate
         error = self.error_type
         attrs = self._tracer.attributes(
-            ("s", self.path, self.host, self.port, self.status, self.endpoint, self.variant,
-             self.instance_id, self.inference_id, error), self._server_attributes)
+            ("s", self.path or f"/endpoints/{self.endpoint}/invocations", self.host, self.port,
+             self.status, self.endpoint, self.variant, self.instance_id, self.inference_id,
+             error), self._server_attributes)
         parent = self.parent
         out = [SpanData(trace_id, self.span_id, parent.span_id if parent else 0, _SERVER_NAME,
                         SpanKind.SERVER, clock.unix_ns(self.started), clock.unix_ns(self.finished),
@@ -141,13 +142,16 @@ class RequestTrace:
     @staticmethod
     def _server_attributes(key: tuple[object, ...]) -> _Attributes:
         _, path, host, port, status, endpoint, variant, instance, inference, error = key
+        address, _, after = str(host).rpartition(":")
+        if not after.isdigit():  # no port in the Host header (or an IPv6 literal without one)
+            address, after = str(host), str(port or 80)
         attrs: list[tuple[str, AttributeValue]] = [
             ("http.request.method", "POST"),
             ("url.path", str(path)),
             ("url.scheme", "http"),
             ("http.route", _ROUTE),
-            ("server.address", str(host)),
-            ("server.port", int(port)),  # type: ignore[call-overload]
+            ("server.address", address),
+            ("server.port", int(after)),
             ("http.response.status_code", int(status)),  # type: ignore[call-overload]
             ("tandem.endpoint.name", str(endpoint)),
         ]
