@@ -10,7 +10,7 @@ with ``opentelemetry-proto``, the schema a collector uses. Field numbers are tho
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .spans import AttributeValue, SpanData
 
@@ -97,17 +97,34 @@ def encode_resource(attributes: Sequence[tuple[str, AttributeValue]]) -> bytes:
     return _attributes(1, attributes)
 
 
+# Encodings of the few distinct names, kinds, trace states and flags (bounded).
+_FIELD_CACHE: dict[tuple[int, object], bytes] = {}
+
+
+def _cached(field: int, value: object, encode: Callable[[], bytes]) -> bytes:
+    key = (field, value)
+    encoded = _FIELD_CACHE.get(key)
+    if encoded is None:
+        encoded = encode()
+        if len(_FIELD_CACHE) >= _KV_CACHE_LIMIT:
+            _FIELD_CACHE.clear()
+        _FIELD_CACHE[key] = encoded
+    return encoded
+
+
 def _span(span: SpanData) -> bytes:
     parts = [
         b"\x0a\x10", span.trace_id.to_bytes(16, "big"),
         b"\x12\x08", span.span_id.to_bytes(8, "big"),
     ]
-    if span.tracestate:
-        parts.append(_str(3, span.tracestate))
+    state = span.tracestate
+    if state:
+        parts.append(_cached(3, state, lambda: _str(3, state)))
     if span.parent_id:
         parts += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
-    parts += (_str(5, span.name), b"\x30", _SMALL[int(span.kind)], b"\x39",
-              _pack_q(span.start_ns), b"\x41", _pack_q(span.end_ns))
+    name, kind = span.name, int(span.kind)
+    parts += (_cached(5, (name, kind), lambda: _str(5, name) + b"\x30" + _SMALL[kind]),
+              b"\x39", _pack_q(span.start_ns), b"\x41", _pack_q(span.end_ns))
     attributes = span.attributes
     if type(attributes) is tuple:
         hit = _BLOCK_CACHE.get(id(attributes))
@@ -125,7 +142,7 @@ def _span(span: SpanData) -> bytes:
         status = _str(2, span.status_message) if span.status_message else b""
         parts.append(_ld(15, status + b"\x18" + _varint(int(span.status))))
     flags = (span.flags & 0xFF) | _HAS_IS_REMOTE | (_IS_REMOTE if span.remote_parent else 0)
-    parts.append(b"\x85\x01" + _pack_i(flags))
+    parts.append(_cached(16, flags, lambda: b"\x85\x01" + _pack_i(flags)))
     return b"".join(parts)
 
 
