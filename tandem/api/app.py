@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.streams import StreamReader
@@ -35,6 +35,9 @@ from .aws_json import (
     error_response,
     json11_error,
 )
+
+if TYPE_CHECKING:
+    from .cloudwatch import CloudWatchService
 
 __all__ = ["build_app", "CLIENT_MAX_SIZE"]
 
@@ -164,7 +167,7 @@ def _auth_middleware(
 
 def build_app(
     services: list[AwsJsonService],
-    cloudwatch: Any = None,
+    cloudwatch: CloudWatchService | None = None,
     *,
     auth_keys: Mapping[str, str] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import shutil
 import sys
@@ -356,7 +357,7 @@ class TrainingRunner:
             processes[host] = process
             sampler = UsageSampler(self.registry, TRAINING_NAMESPACE,
                                    {"Host": f"{job.name}/{host}"}, self.probe_factory(layout.root),
-                                   lambda p=process: [p.pid] if p.running and p.pid else [],
+                                   functools.partial(_live_pid, process),
                                    self.usage_interval)
             sampler.start()
             samplers.append(sampler)
@@ -416,6 +417,11 @@ class TrainingRunner:
         data_dirs = [layout.output_data_dir for layout in layouts]
         if any(any(d.iterdir()) for d in data_dirs if d.is_dir()):
             _pack(data_dirs, target / "output.tar.gz")
+
+
+def _live_pid(process: JobProcess) -> list[int]:
+    """The host process's pid while it runs (what its usage sampler samples)."""
+    return [process.pid] if process.running and process.pid else []
 
 
 _TERMINAL = frozenset({"Completed", "Failed", "Stopped", "MaxRuntimeExceeded"})
