@@ -76,7 +76,9 @@ def test_follows_a_log_line_to_its_trace_and_back_in_chromium(
         assert "predicting 1 rows" in row.inner_text()
         link.click()
 
-        page.wait_for_function(f"document.body.dataset.traceLoaded === '{TRACE_A}'",
+        # Arrow functions, not expressions: the page's CSP forbids eval, which playwright uses
+        # to poll an expression.
+        page.wait_for_function(f"() => document.body.dataset.traceLoaded === '{TRACE_A}'",
                                timeout=30_000)
         assert f"#/traces/{TRACE_A}" in page.url
         spans = page.locator('[data-testid="trace-span"]')
@@ -91,7 +93,8 @@ def test_follows_a_log_line_to_its_trace_and_back_in_chromium(
 
         page.locator('[data-testid="trace-logs-link"]').click()
         page.wait_for_function(
-            "document.querySelectorAll('[data-testid=\"log-list\"] .log-row').length === 2 && "
+            "() => document.querySelectorAll('[data-testid=\"log-list\"] .log-row').length"
+            " === 2 && "
             f"document.querySelector('[data-testid=\"filter-pattern\"]').value === '\"{TRACE_A}\"'",
             timeout=30_000)
         rows = page.locator('[data-testid="log-list"] .log-row')
