@@ -262,3 +262,15 @@ def test_handler_runtime_continues_the_trace_and_logs_its_id(
     span_hex = container_server.span_id.hex()
     assert event["message"].rstrip().endswith(
         f"trace_id={trace_hex} span_id={span_hex} trace_flags={container_server.flags & 0xff:02x}")
+
+
+def test_invalid_traceparent_starts_a_new_trace_and_drops_its_tracestate(
+        server: ServerProcess) -> None:
+    bad = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"  # uppercase: invalid
+    body = _invoke(_runtime(server, {"traceparent": bad, "tracestate": "vendor=abc"}),
+                   {"instances": [[1]], "echo_trace": True})
+    traceparents = {tp for _, tp, _ in body["traceparents"]}
+    trace_ids = {tp.split("-")[1] for tp in traceparents}
+    assert len(trace_ids) == 1 and trace_ids != {"4bf92f3577b34da6a3ce929d0e0e4736"}
+    assert all(tp.startswith("00-") and tp.endswith("-03") for tp in traceparents)  # new: random
+    assert all(state is None for _, _, state in body["traceparents"])
