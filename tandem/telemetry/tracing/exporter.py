@@ -18,6 +18,7 @@ import gzip
 import http.client
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +35,8 @@ _RETRYABLE = frozenset({429, 502, 503, 504})
 _MAX_ATTEMPTS = 6
 # Encode this many spans, then let the event loop's thread have the interpreter.
 _ENCODE_CHUNK = 64
+# Seconds the export at shutdown may wait on a new connection's answer.
+_LAST_TRY = 2.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -106,13 +109,24 @@ class SpanExporter:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Export what is queued (within about ``timeout`` seconds) and stop the thread."""
+        """Export what is queued (one try, each request bounded by ``timeout``) and stop the
+        thread; a request still waiting on the receiver then is cut off."""
         self._stopping = True
         self._halt.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        thread = self._thread
+        self._thread = None
+        if thread is not None:
+            thread.join(timeout)
+            conn = self._conn
+            if thread.is_alive() and conn is not None and conn.sock is not None:
+                # Blocked on a receiver that does not answer: shutting the socket down wakes
+                # its recv (closing it from this thread would not).
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                thread.join(timeout)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -144,8 +158,14 @@ class SpanExporter:
             body = self._encode(batch)
             if self._send(body):
                 self.exported += len(batch)
-            else:
-                self.failed += len(batch)
+                continue
+            self.failed += len(batch)
+            if self._stopping:
+                # Shutting down and the receiver did not take a batch: give up on the rest.
+                rest = len(queue)
+                queue.clear()
+                self.failed += rest
+                return
 
     def _encode(self, batch: list[SpanData]) -> bytes:
         chunks = []
@@ -165,7 +185,10 @@ class SpanExporter:
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = cls(self._host, self._port, timeout=self._timeout)
+            timeout = self._timeout
+            if self._stopping:  # the last try at shutdown waits less
+                timeout = min(timeout or _LAST_TRY, _LAST_TRY)
+            self._conn = cls(self._host, self._port, timeout=timeout)
         return self._conn
 
     def _send(self, body: bytes) -> bool:
