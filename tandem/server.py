@@ -1,4 +1,4 @@
-"""The tandem server: the store, telemetry, launcher, router and endpoint manager, composed.
+"""The tandem server: the store, telemetry, alarms, launcher, router and endpoint manager.
 
 One process, one port, every API on it. ``TandemServer`` owns every
 background task it starts and stops them in reverse order: the HTTP site
@@ -37,6 +37,7 @@ from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
 from .store import open_store
+from .telemetry.alarms import WEBHOOK_PREFIX, AlarmService, MetricSource, WebhookSender
 from .telemetry.logs import LogService
 from .telemetry.metrics import (
     MetricFlusher,
@@ -128,9 +129,25 @@ class TandemServer:
         self.queries = MetricQueries(
             self.store.metrics, clock=self.clock, retention=Retention.from_settings(s)
         )
+        self.alarms = AlarmService(
+            self.store.alarms,
+            MetricSource(self.store.metrics, self.queries),
+            clock=self.clock,
+            region=s.region,
+            account_id=s.account_id,
+            # The closed minute's buckets reach the store within one flush interval.
+            evaluation_delay=s.metrics_flush_interval + 1.0,
+        )
+        self.webhooks = WebhookSender(s.region, s.account_id)
+        self.alarms.register_action_handler(WEBHOOK_PREFIX, self.webhooks)
+        await self.alarms.start()
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
         self.cloudwatch = CloudWatchOperations(
-            self.registry, self.queries, self.clock, defer=asyncio.get_running_loop().call_soon
+            self.registry,
+            self.queries,
+            self.clock,
+            defer=asyncio.get_running_loop().call_soon,
+            alarms=self.alarms,
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
@@ -147,7 +164,7 @@ class TandemServer:
         prometheus_api.add_routes(
             self.app,
             prometheus_api.TandemCollector(
-                self.registry, self.clock,
+                self.registry, self.clock, alarms=self.alarms.alarms,
                 trace_stats=self.tracing.exporter.stats if self.tracing is not None else None,
             ),
         )
@@ -210,6 +227,8 @@ class TandemServer:
         await self.manager.stop()
         await self.router.close()
         await self.logs.stop()
+        await self.alarms.stop()
+        await self.webhooks.close()
         self.cloudwatch.record_pending()  # before the last flush
         await asyncio.to_thread(self.flusher.stop)
         if self.tracing is not None:
