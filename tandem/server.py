@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 from pathlib import Path
@@ -20,6 +21,7 @@ from aiohttp import web
 from .api import dashboard as dashboard_api
 from .api import prometheus as prometheus_api
 from .api import runtime as runtime_api
+from .api import traces as traces_api
 from .api.app import build_app
 from .api.auth import load_keys
 from .api.autoscaling import AutoScalingService
@@ -50,6 +52,7 @@ from .telemetry.metrics import (
     MetricRollups,
     Retention,
 )
+from .telemetry.tracing import Tracing
 
 __all__ = ["TandemServer"]
 
@@ -97,6 +100,10 @@ class TandemServer:
             ports=self.ports,
         )
         await self.launcher.start()
+        # Tracing is off (None, nothing started) unless an OTLP endpoint is configured.
+        self.tracing = Tracing(s) if s.tracing else None
+        if self.tracing is not None:
+            self.tracing.start()
         self.router = Router(
             self.registry,
             account_id=s.account_id,
@@ -104,12 +111,13 @@ class TandemServer:
             invocation_timeout=s.invocation_timeout,
         )
         await self.router.start()
+        self.router.tracer = self.tracing.tracer if self.tracing is not None else None
         self.manager = EndpointManager(
             catalog=self.store.catalog,
             launcher=self.launcher,
             router=self.router,
             settings=s,
-            plan_model=plan_model,
+            plan_model=self._traced_plan(plan_model),
             clock=self.clock,
         )
         await self.manager.start()
@@ -121,6 +129,7 @@ class TandemServer:
             endpoints=self.manager,
             clock=self.clock,
             ports=self.ports,
+            tracing=self.tracing,
         )
         await self.jobs.start()
         self.queries = MetricQueries(
@@ -179,8 +188,12 @@ class TandemServer:
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(
             self.app,
-            prometheus_api.TandemCollector(self.registry, self.clock, alarms=self.alarms.alarms),
+            prometheus_api.TandemCollector(
+                self.registry, self.clock, alarms=self.alarms.alarms,
+                trace_stats=self.tracing.exporter.stats if self.tracing is not None else None,
+            ),
         )
+        traces_api.add_routes(self.app, self.tracing.recent if self.tracing else None)
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -197,6 +210,21 @@ class TandemServer:
         gc.freeze()
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
         return self.port
+
+    def _traced_plan(self, plan: Any) -> Any:
+        """``plan`` with the tracing environment added to every container (theirs wins)."""
+        tracing = self.tracing
+        if tracing is None:
+            return plan
+
+        def traced(model: Any, base_dir: Path, work_dir: Path) -> Any:
+            return [
+                dataclasses.replace(spec, env=tracing.with_environment(
+                    spec.env, tracing.container_environment(spec.name)))
+                for spec in plan(model, base_dir, work_dir)
+            ]
+
+        return traced
 
     @property
     def url(self) -> str:
@@ -230,6 +258,8 @@ class TandemServer:
         await self.webhooks.close()
         self.cloudwatch.record_pending()  # before the last flush
         await asyncio.to_thread(self.flusher.stop)
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.stop)
         await asyncio.to_thread(self.store.close)
         # Hand the start-up heap back to the collector (servers started in-process, as tests
         # do, would otherwise keep theirs for good).
