@@ -24,11 +24,14 @@ from .api.app import build_app
 from .api.auth import load_keys
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.logs import LogsService
+from .api.s3 import S3Service
 from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
+from .api.sts import StsService
 from .clock import Clock, SystemClock
 from .config import Settings
 from .jobs import build_job_manager
+from .objects import FileObjectStore
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
 from .serving.local_launcher import LocalLauncher
@@ -125,6 +128,8 @@ class TandemServer:
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
+        # tandem's own S3: objects are plain files under <data-dir>/s3.
+        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
         self.app = build_app(
             [
                 SageMakerService(self.manager),
@@ -133,6 +138,10 @@ class TandemServer:
             ],
             cloudwatch,
             auth_keys=auth_keys,
+            s3=S3Service(
+                self.objects, account_id=s.account_id, region=s.region, auth_keys=auth_keys
+            ),
+            sts=StsService(s.account_id),
         )
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(

@@ -20,6 +20,7 @@ __all__ = [
     "InvalidPartOrder",
     "EntityTooSmall",
     "InvalidArgument",
+    "PreconditionFailed",
 ]
 
 
@@ -102,3 +103,8 @@ class EntityTooSmall(ObjectStoreError):
 class InvalidArgument(ObjectStoreError):
     code = "InvalidArgument"
     status = 400
+
+
+class PreconditionFailed(ObjectStoreError):
+    code = "PreconditionFailed"
+    status = 412

@@ -60,6 +60,7 @@ class BodyWriter:
         self.path = Path(name)
         self._file: BinaryIO = os.fdopen(fd, "wb")
         self.size = 0
+        self.placed = False  # renamed into place: nothing left to clean up
         self._md5 = hashlib.md5()
         self._extra = {name: _hasher(name) for name in hashes}
 
@@ -97,7 +98,9 @@ class BodyWriter:
 
     def discard(self) -> None:
         self.close()
-        self.path.unlink(missing_ok=True)
+        if not self.placed:
+            self.path.unlink(missing_ok=True)
+            self.placed = True
 
     def __enter__(self) -> BodyWriter:
         return self

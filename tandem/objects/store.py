@@ -25,6 +25,7 @@ from .errors import (
     KeyConflict,
     NoSuchBucket,
     NoSuchKey,
+    PreconditionFailed,
 )
 from .files import BodyWriter, MetaFile, read_json, write_json_atomic
 from .listing import s3_order, select_page
@@ -154,6 +155,7 @@ class FileObjectStore:
         )
         try:
             os.replace(writer.path, data)
+            writer.placed = True
         except IsADirectoryError:
             raise KeyConflict(
                 f"Keys under '{key}/' exist: tandem keeps objects as files and cannot hold an "
@@ -208,6 +210,30 @@ class FileObjectStore:
             return info, open(data, "rb")  # noqa: SIM115 - handed to the caller
         except (FileNotFoundError, IsADirectoryError):
             raise NoSuchKey("The specified key does not exist.", f"/{bucket}/{key}") from None
+
+    def copy_object(
+        self,
+        source: tuple[str, str],
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        """Copy ``source`` (bucket, key) to ``bucket/key``, keeping its ETag; its attributes
+        too unless ``attributes`` replace them. ``if_match``: the ETag the source must have."""
+        info, f = self.open_object(*source)
+        with f:
+            if if_match is not None and if_match.strip('"') not in (info.etag, "*"):
+                raise PreconditionFailed(
+                    "At least one of the pre-conditions you specified did not hold",
+                    f"/{source[0]}/{source[1]}",
+                    Condition="x-amz-copy-source-If-Match",
+                )
+            with self.begin_write(bucket, key) as writer:
+                writer.copy_from(f)
+                return self.commit(
+                    bucket, key, writer, attributes or info.attributes, etag=info.etag
+                )
 
     def delete_object(self, bucket: str, key: str) -> None:
         """Remove ``bucket/key`` (no error when it is absent, as S3)."""
