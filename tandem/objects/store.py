@@ -99,15 +99,18 @@ class FileObjectStore:
                 continue  # not a bucket: tandem's own directory, or a name S3 would refuse
         return buckets
 
-    def delete_bucket(self, name: str, uploads_in_progress: bool = False) -> None:
+    def delete_bucket(self, name: str) -> None:
+        """Remove an empty bucket (no objects, no multipart upload in progress)."""
         path = self._bucket_dir(name)
-        if uploads_in_progress or any(path.iterdir()):
+        uploads = self.own / "uploads" / name
+        if any(path.iterdir()) or (uploads.is_dir() and any(uploads.iterdir())):
             raise BucketNotEmpty(
                 "The bucket you tried to delete is not empty", f"/{name}", BucketName=name
             )
         path.rmdir()
         self._bucket_record(name).unlink(missing_ok=True)
         shutil.rmtree(self.meta.meta_root / name, ignore_errors=True)
+        shutil.rmtree(uploads, ignore_errors=True)
 
     # -- objects -------------------------------------------------------------------------
 

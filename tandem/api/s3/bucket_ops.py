@@ -3,8 +3,10 @@ GetBucketLocation, ListObjects (v1 and v2) and DeleteObjects."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
@@ -42,8 +44,6 @@ async def read_xml_body(ctx: S3Request) -> bytes:
 async def list_buckets(
     request: web.Request, store: FileObjectStore, request_id: str, owner: str
 ) -> web.Response:
-    import asyncio
-
     buckets = await asyncio.to_thread(store.list_buckets)
     return web.Response(
         body=xml.list_buckets(buckets, owner),
@@ -70,17 +70,14 @@ async def head_bucket(ctx: S3Request) -> web.Response:
 
 async def delete_bucket(ctx: S3Request) -> web.Response:
     ctx.check_owner()
-    busy = await ctx.run(ctx.uploads.in_progress, ctx.bucket)
-    await ctx.run(ctx.store.delete_bucket, ctx.bucket, busy)
+    await ctx.run(ctx.store.delete_bucket, ctx.bucket)
     return web.Response(status=204, headers=ctx.headers())
 
 
 async def get_bucket_location(ctx: S3Request) -> web.Response:
     info = await ctx.run(ctx.store.head_bucket, ctx.bucket)
     location = "" if info.region == "us-east-1" else info.region
-    body = xml.document("LocationConstraint", [location]).replace(
-        b"<LocationConstraint xmlns", b"<LocationConstraint xmlns", 1
-    )
+    body = xml.document("LocationConstraint", [escape(location)])
     return web.Response(body=body, headers=ctx.headers(**{"Content-Type": _XML}))
 
 

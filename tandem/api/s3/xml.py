@@ -16,6 +16,8 @@ __all__ = [
     "http_date",
     "iso_time",
     "document",
+    "el",
+    "quoted",
     "list_buckets",
     "list_objects",
     "parse_complete",
