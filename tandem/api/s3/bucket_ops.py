@@ -99,13 +99,16 @@ def _max_keys(text: str | None) -> int:
 
 def _token(text: str) -> str:
     try:
-        return base64.urlsafe_b64decode(text.encode()).decode()
+        after = base64.b64decode(text.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        after = ""
+    if not after:
         raise InvalidArgument(
             "The continuation token provided is incorrect",
             ArgumentName="continuation-token",
             ArgumentValue=text,
-        ) from None
+        )
+    return after
 
 
 async def list_objects(ctx: S3Request) -> web.Response:

@@ -73,7 +73,7 @@ def parse_range(text: str, size: int, resource: str) -> tuple[int, int] | None:
         return max(size - length, 0), size - 1
     start = int(start_text)
     end = int(end_text) if end_text else size - 1
-    if end < start:
+    if end_text and end < start:
         return None
     if start >= size:
         raise _unsatisfiable(text, size, resource)
