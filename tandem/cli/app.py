@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import deploy, endpoints, jobs, logs, metrics
+from . import deploy, endpoints, env, jobs, logs, metrics
 from .serve import serve_command
 
 __all__ = ["cli", "main"]
@@ -26,6 +26,7 @@ cli.add_command(metrics.metrics)
 cli.add_command(jobs.train)
 cli.add_command(jobs.transform)
 cli.add_command(jobs.notebook)
+cli.add_command(env.env)
 
 
 def main() -> None:
