@@ -1,0 +1,104 @@
+"""S3 with ``--auth``: botocore's SigV4 (header and presigned) with a configured key works,
+streaming and multipart included; a wrong secret, an unknown key, a tampered URL or SigV2
+get S3's 403 codes, and nothing is written."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from tests.api.s3.conftest import s3_client
+from tests.server_thread import ServerThread
+
+pytestmark = pytest.mark.slow
+
+KEY, SECRET = "AKIDS3TANDEM", "s3cr3t/with+chars"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    root = tmp_path_factory.mktemp("tandem-s3-auth")
+    keys = root / "keys.toml"
+    keys.write_text(f'[[keys]]\naccess_key_id = "{KEY}"\nsecret_access_key = "{SECRET}"\n')
+    thread = ServerThread(root / "data", auth_file=keys).start()
+    yield thread
+    thread.stop()
+
+
+def _code(error: ClientError) -> tuple[str, int]:
+    return error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_signed_requests_work(server: ServerThread, tmp_path: Path) -> None:
+    s3: Any = s3_client(server.url, KEY, SECRET)
+    s3.create_bucket(Bucket="signed")
+    s3.put_object(Bucket="signed", Key="a key/with+odd=chars&x", Body=b"payload")
+    assert s3.get_object(Bucket="signed", Key="a key/with+odd=chars&x")["Body"].read() == (
+        b"payload")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="signed", Prefix="a key/")[
+        "Contents"]] == ["a key/with+odd=chars&x"]
+    big = tmp_path / "big"
+    big.write_bytes(b"z" * (11 * 1024 * 1024))
+    s3.upload_file(str(big), "signed", "big", Config=TransferConfig(
+        multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+    assert s3.head_object(Bucket="signed", Key="big")["ContentLength"] == 11 * 1024 * 1024
+    url = s3_client(server.url, KEY, SECRET, signature_version="s3v4").generate_presigned_url(
+        "get_object", Params={"Bucket": "signed", "Key": "a key/with+odd=chars&x"},
+        ExpiresIn=60)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"payload"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url.replace("with%2Bodd", "with%2Bods"), timeout=10)
+    assert refused.value.code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
+    refused.value.close()
+
+
+@pytest.mark.parametrize(
+    ("key", "secret", "code"),
+    [(KEY, "wrong", "SignatureDoesNotMatch"), ("AKIDUNKNOWN", SECRET, "InvalidAccessKeyId")],
+)
+def test_bad_signatures_are_refused(server: ServerThread, key: str, secret: str,
+                                    code: str) -> None:
+    good: Any = s3_client(server.url, KEY, SECRET)
+    try:
+        good.create_bucket(Bucket="guarded")
+    except ClientError:
+        pass
+    bad: Any = s3_client(server.url, key, secret)
+    for call in (
+        lambda: bad.put_object(Bucket="guarded", Key="k", Body=b"1"),
+        lambda: bad.get_object(Bucket="guarded", Key="k"),
+        lambda: bad.list_objects_v2(Bucket="guarded"),
+        lambda: bad.create_bucket(Bucket="never-made"),
+        lambda: bad.list_buckets(),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert _code(refused.value) == (code, 403)
+    with pytest.raises(ClientError) as refused:
+        bad.head_object(Bucket="guarded", Key="k")
+    assert _code(refused.value) == ("403", 403)  # HEAD: no body, the status alone
+    assert "KeyCount" in good.list_objects_v2(Bucket="guarded")
+    assert good.list_objects_v2(Bucket="guarded")["KeyCount"] == 0
+    assert "never-made" not in [b["Name"] for b in good.list_buckets()["Buckets"]]
+
+
+def test_sigv2_presigned_urls_are_refused_with_a_reason(server: ServerThread) -> None:
+    s3: Any = s3_client(server.url, KEY, SECRET)
+    s3.create_bucket(Bucket="sigv2")
+    s3.put_object(Bucket="sigv2", Key="k", Body=b"1")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "sigv2", "Key": "k"})
+    assert "AWSAccessKeyId=" in url  # botocore's default presigner in us-east-1
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
+    assert b"Signature Version 4" in refused.value.read()
+    refused.value.close()
