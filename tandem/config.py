@@ -110,6 +110,16 @@ SETTINGS: tuple[Setting, ...] = (
         alias="--auth",
     ),
     Setting(
+        "s3_endpoint_url",
+        str,
+        "",
+        "Where s3:// locations of models and jobs live: empty for tandem's own S3 (files "
+        "under <data-dir>/s3, served on the same port), else the URL of an S3-compatible "
+        "endpoint (MinIO, another server), or 'aws' for AWS S3 itself; boto3's standard "
+        "credential chain signs for it.",
+        section="storage",
+    ),
+    Setting(
         "metrics_flush_interval",
         _positive_float,
         5.0,
@@ -199,6 +209,7 @@ class Settings:
     account_id: str = "000000000000"
     region: str = "us-east-1"
     auth_file: Path | None = None
+    s3_endpoint_url: str = ""
     metrics_flush_interval: float = 5.0
     logs_flush_interval: float = 0.5
     retention_1m_days: int = 15

@@ -32,6 +32,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .jobs import build_job_manager
 from .objects import FileObjectStore
+from .objects.locations import ObjectLocations, OwnLocations
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
 from .serving.local_launcher import LocalLauncher
@@ -109,6 +110,9 @@ class TandemServer:
             clock=self.clock,
         )
         await self.manager.start()
+        # tandem's own S3: objects are plain files under <data-dir>/s3.
+        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
+        self.locations = await asyncio.to_thread(self._locations)
         self.jobs = build_job_manager(
             s,
             registry=self.registry,
@@ -117,6 +121,7 @@ class TandemServer:
             endpoints=self.manager,
             clock=self.clock,
             ports=self.ports,
+            objects=self.locations,
         )
         await self.jobs.start()
         self.queries = MetricQueries(
@@ -128,8 +133,6 @@ class TandemServer:
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
-        # tandem's own S3: objects are plain files under <data-dir>/s3.
-        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
         self.app = build_app(
             [
                 SageMakerService(self.manager),
@@ -164,6 +167,15 @@ class TandemServer:
         gc.freeze()
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
         return self.port
+
+    def _locations(self) -> ObjectLocations:
+        """Where models' and jobs' s3:// locations live (setting ``s3_endpoint_url``)."""
+        url = self.settings.s3_endpoint_url.strip()
+        if not url:
+            return OwnLocations(self.objects)
+        from .objects.remote import RemoteLocations  # boto3: only for a remote store
+
+        return RemoteLocations(None if url == "aws" else url, self.settings.region)
 
     @property
     def url(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
+from ..objects.locations import ObjectLocations
 from ..serving.containers import plan_model
 from ..serving.local_launcher import LocalLauncher
 from ..serving.model import Model
@@ -47,7 +48,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                       endpoints: Any, clock: Clock | None = None,
                       ports: PortAllocator | None = None,
                       training_stop_grace: float = 120.0,
-                      lifecycle_timeout: float = 300.0) -> JobManager:
+                      lifecycle_timeout: float = 300.0,
+                      objects: ObjectLocations | None = None) -> JobManager:
     clock = clock or SystemClock()
     jobs_dir = Path(settings.data_dir) / "jobs"
     # One allocator per server (shared with the endpoints' launcher): safe-port blocks never
@@ -64,7 +66,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
 
     training = TrainingRunner(logs=logs, registry=registry, jobs_dir=jobs_dir, guard=guard,
                               ports=ports, clock=clock, usage_interval=settings.usage_interval,
-                              stop_grace=training_stop_grace, num_gpus=gpu_count())
+                              stop_grace=training_stop_grace, num_gpus=gpu_count(),
+                              objects=objects)
     transform = TransformRunner(
         launcher=launcher, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
         plan_containers=plan_model, clock=clock,

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
+from ..errors import TandemError
+from ..objects.locations import ObjectLocations, is_s3_uri
 from ..serving.artifacts import materialize
 from ..serving.launcher import describe_returncode, quote_lines
 from ..serving.ports import PortAllocator
@@ -170,6 +172,7 @@ class TrainingRunner:
         probe_factory: Callable[[Path], UsageProbe] = instance_probe,
         num_gpus: int = 0,
         parent_env: dict[str, str] | None = None,
+        objects: ObjectLocations | None = None,
     ) -> None:
         self.logs = logs
         self.registry = registry
@@ -182,6 +185,18 @@ class TrainingRunner:
         self.probe_factory = probe_factory
         self.num_gpus = num_gpus
         self.parent_env = dict(os.environ if parent_env is None else parent_env)
+        self.objects = objects
+
+    def _stage(self, location: str, job_dir: Path) -> str:
+        """A local path for ``location``: an s3:// one staged from the object store."""
+        if not is_s3_uri(location):
+            return location
+        if self.objects is None:
+            raise _Failed(f"ClientError: {location}: no object store is configured here")
+        try:
+            return str(self.objects.stage(location, job_dir / "s3"))
+        except TandemError as error:
+            raise _Failed(f"ClientError: {error.message}") from None
 
     def log_streams(self, job: TrainingJob) -> list[str]:
         return [f"{job.name}/{host}-{job.log_epoch}"
@@ -251,8 +266,11 @@ class TrainingRunner:
             shutil.rmtree(job_dir)
         code_dir: Path | None = None
         if request.code_dir is not None:
-            code_dir = materialize(request.code_dir, request.base_dir, job_dir / "code",
+            code_dir = materialize(self._stage(request.code_dir, job_dir), request.base_dir,
+                                   job_dir / "code",
                                    field="HyperParameters.sagemaker_submit_directory")
+        channels = [dataclasses.replace(c, uri=self._stage(c.uri, job_dir))
+                    for c in request.channels]
         input_config = {c.name: c.config for c in request.channels}
         layouts = {}
         for index, host in enumerate(hosts):
@@ -261,7 +279,7 @@ class TrainingRunner:
             write_config(layout, hyperparameters=request.hyperparameters,
                          resources=resource_config(host, hosts, request.instance_type),
                          input_data_config=input_config)
-            for channel in request.channels:
+            for channel in channels:
                 self._link_channel(channel, layout, index, len(hosts), request.base_dir)
             if code_dir is not None:
                 layout.code_dir.symlink_to(code_dir, target_is_directory=True)
@@ -403,13 +421,24 @@ class TrainingRunner:
     # -- uploading ----------------------------------------------------------------------
 
     def _upload(self, request: TrainingRequest, name: str, layouts: list[HostLayout]) -> None:
-        target = local_path(join_location(request.output_path, name, "output"), request.base_dir,
-                            field="OutputDataConfig.S3OutputPath")
+        location = join_location(request.output_path, name, "output")
+        remote = is_s3_uri(location)
+        if remote:
+            if self.objects is None:
+                raise _Failed(f"ClientError: {location}: no object store is configured here")
+            target = layouts[0].root.parent / "upload"
+        else:
+            target = local_path(location, request.base_dir, field="OutputDataConfig.S3OutputPath")
         target.mkdir(parents=True, exist_ok=True)
-        _pack([layout.model_dir for layout in layouts], target / "model.tar.gz")
+        archives = [target / "model.tar.gz"]
+        _pack([layout.model_dir for layout in layouts], archives[0])
         data_dirs = [layout.output_data_dir for layout in layouts]
         if any(any(d.iterdir()) for d in data_dirs if d.is_dir()):
-            _pack(data_dirs, target / "output.tar.gz")
+            archives.append(target / "output.tar.gz")
+            _pack(data_dirs, archives[1])
+        if remote and self.objects is not None:
+            for archive in archives:
+                self.objects.publish(archive, join_location(location, archive.name))
 
 
 def _pack(directories: list[Path], archive: Path) -> None:
