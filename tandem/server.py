@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from pathlib import Path
@@ -101,18 +102,18 @@ class TandemServer:
             invocation_timeout=s.invocation_timeout,
         )
         await self.router.start()
+        # tandem's own S3: objects are plain files under <data-dir>/s3.
+        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
+        self.locations = await asyncio.to_thread(self._locations)
         self.manager = EndpointManager(
             catalog=self.store.catalog,
             launcher=self.launcher,
             router=self.router,
             settings=s,
-            plan_model=plan_model,
+            plan_model=functools.partial(plan_model, objects=self.locations),
             clock=self.clock,
         )
         await self.manager.start()
-        # tandem's own S3: objects are plain files under <data-dir>/s3.
-        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
-        self.locations = await asyncio.to_thread(self._locations)
         self.jobs = build_job_manager(
             s,
             registry=self.registry,

@@ -7,6 +7,7 @@ out DiskUtilization, which SageMaker does not report for transform jobs.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                               objects=objects)
     transform = TransformRunner(
         launcher=launcher, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
-        plan_containers=plan_model, clock=clock,
+        plan_containers=functools.partial(plan_model, objects=objects), clock=clock,
         health_check_timeout=settings.health_check_timeout, ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period)
     notebooks = NotebookService(

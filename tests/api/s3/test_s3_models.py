@@ -1,0 +1,89 @@
+"""Models with s3:// locations in tandem's own S3: a model.tar.gz as ModelDataUrl (code
+inside, as the SageMaker SDK repacks it), and an uncompressed S3Prefix ModelDataSource with
+its code in an s3:// SAGEMAKER_SUBMIT_DIRECTORY; a missing object fails the endpoint with a
+reason naming it."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.api.s3.conftest import s3_client
+from tests.e2e.support import client, deploy, wait_status
+from tests.server_process import FAST_FLAGS, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+INFERENCE = b'''
+import os
+def model_fn(model_dir):
+    return open(os.path.join(model_dir, "model.txt")).read().strip()
+def input_fn(body, content_type):
+    return body.decode() if isinstance(body, bytes) else body
+def predict_fn(data, model):
+    return model + ":" + data
+def output_fn(prediction, accept):
+    return prediction.encode()
+'''
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("tandem-s3-models"), extra=FAST_FLAGS).start()
+    yield proc
+    proc.stop()
+
+
+def _invoke(server: ServerProcess, name: str) -> bytes:
+    runtime: Any = client(server, "sagemaker-runtime")
+    body: bytes = runtime.invoke_endpoint(EndpointName=name, Body=b"ping",
+                                          ContentType="text/plain")["Body"].read()
+    return body
+
+
+def test_models_from_s3_locations(server: ServerProcess) -> None:
+    s3: Any = s3_client(server.url)
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key="tarball/model.tar.gz", Body=_tar(
+        {"model.txt": b"from-tarball\n", "code/inference.py": INFERENCE}))
+    s3.put_object(Bucket="models", Key="prefix/model/model.txt", Body=b"from-prefix\n")
+    s3.put_object(Bucket="models", Key="code/sourcedir.tar.gz", Body=_tar(
+        {"inference.py": INFERENCE}))
+    sagemaker = client(server, "sagemaker")
+    deploy(sagemaker, "s3-tarball", [{
+        "Image": IMAGE, "ModelDataUrl": "s3://models/tarball/model.tar.gz",
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}])
+    assert _invoke(server, "s3-tarball") == b"from-tarball:ping"
+    deploy(sagemaker, "s3-prefix", [{
+        "Image": IMAGE,
+        "ModelDataSource": {"S3DataSource": {"S3Uri": "s3://models/prefix/model/",
+                                             "S3DataType": "S3Prefix",
+                                             "CompressionType": "None"}},
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": "s3://models/code/sourcedir.tar.gz"}}])
+    assert _invoke(server, "s3-prefix") == b"from-prefix:ping"
+
+
+def test_a_missing_model_object_fails_the_endpoint(server: ServerProcess) -> None:
+    sagemaker = client(server, "sagemaker")
+    deploy(sagemaker, "s3-missing", [{"Image": IMAGE,
+                                      "ModelDataUrl": "s3://models/none/model.tar.gz"}],
+           wait=False)
+    desc = wait_status(sagemaker, "s3-missing", "Failed")
+    assert "s3://models/none/model.tar.gz" in desc["FailureReason"]
