@@ -73,7 +73,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
         launcher=launcher, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
         plan_containers=functools.partial(plan_model, objects=objects), clock=clock,
         health_check_timeout=settings.health_check_timeout, ping_interval=settings.ping_interval,
-        ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period)
+        ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period,
+        objects=objects)
     notebooks = NotebookService(
         logs=logs, data_dir=jobs_dir / "notebooks",
         arn=lambda resource, name: JobManager.arn(manager, resource, name), guard=guard,

@@ -29,6 +29,7 @@ import aiohttp
 
 from ..clock import Clock, SystemClock
 from ..errors import TandemError
+from ..objects.locations import ObjectLocations, is_s3_uri
 from ..serving.launcher import (
     InstanceHandle,
     InstanceSpec,
@@ -38,6 +39,7 @@ from ..serving.launcher import (
 )
 from ..serving.model import ExecutionMode, Model
 from ..telemetry.logs import LogService
+from .locations import join_location
 from .records import JobStatus
 from .transform_io import (
     InputFile,
@@ -165,7 +167,9 @@ class TransformRunner:
         ping_interval: float = 2.0,
         ping_timeout: float = 2.0,
         stop_grace_period: float = 30.0,
+        objects: ObjectLocations | None = None,
     ) -> None:
+        self.objects = objects
         self.launcher = launcher
         self.logs = logs
         self.jobs_dir = Path(jobs_dir)
@@ -176,6 +180,21 @@ class TransformRunner:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.stop_grace_period = stop_grace_period
+
+    def _objects(self) -> ObjectLocations:
+        if self.objects is None:
+            raise _JobError("s3:// locations: no object store is configured here")
+        return self.objects
+
+    def _write(self, output: Path | str, relative: str, job_name: str, data: bytes) -> None:
+        """``<output>/<relative>.out``: a file, or an object published from a staged file."""
+        if isinstance(output, Path):
+            _write_output(output, relative, job_name, data)
+            return
+        staging = self.jobs_dir / "transform" / job_name / "out"
+        _write_output(staging, relative, job_name, data)
+        self._objects().publish(staging / f"{relative}.out",
+                                join_location(output, f"{relative}.out"))
 
     def stream_prefix(self, job: TransformJob, instance_id: str) -> str:
         return f"{job.name}/{instance_id}-{job.log_epoch}"
@@ -199,7 +218,11 @@ class TransformRunner:
             if model.mode is ExecutionMode.DIRECT:
                 raise _JobError(f"Model {model.name} uses Direct invocation; batch transform "
                                 "runs Serial models")
-            files = await asyncio.to_thread(list_input_files, request.input_uri,
+            input_uri = request.input_uri
+            if is_s3_uri(input_uri):
+                input_uri = str(await asyncio.to_thread(
+                    self._objects().stage, input_uri, self.jobs_dir / "transform" / job.name))
+            files = await asyncio.to_thread(list_input_files, input_uri,
                                             request.data_type, request.base_dir)
             job.files_total = len(files)
             job.records_total = await asyncio.to_thread(_count_records, request, files)
@@ -380,7 +403,7 @@ class TransformRunner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        await asyncio.to_thread(_write_output, request.output_path, item.relative, job.name,
+        await asyncio.to_thread(self._write, request.output_path, item.relative, job.name,
                                 assemble(outputs, request.assemble_with))
 
     async def _invoke(self, session: aiohttp.ClientSession, urls: list[str], body: bytes,

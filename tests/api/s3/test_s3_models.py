@@ -87,3 +87,28 @@ def test_a_missing_model_object_fails_the_endpoint(server: ServerProcess) -> Non
            wait=False)
     desc = wait_status(sagemaker, "s3-missing", "Failed")
     assert "s3://models/none/model.tar.gz" in desc["FailureReason"]
+
+
+def test_batch_transform_reads_and_writes_s3_prefixes(server: ServerProcess) -> None:
+    s3: Any = s3_client(server.url)
+    s3.put_object(Bucket="models", Key="batch/in/a.txt", Body=b"1\n2\n")
+    s3.put_object(Bucket="models", Key="batch/in/sub/b.txt", Body=b"3\n")
+    sagemaker = client(server, "sagemaker")
+    sagemaker.create_transform_job(
+        TransformJobName="s3-batch", ModelName="s3-tarball", BatchStrategy="SingleRecord",
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": "s3://models/batch/in/"}},
+                        "ContentType": "text/plain", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": "s3://models/batch/out", "AssembleWith": "Line",
+                         "Accept": "text/plain"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    sagemaker.get_waiter("transform_job_completed_or_stopped").wait(
+        TransformJobName="s3-batch", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    desc = sagemaker.describe_transform_job(TransformJobName="s3-batch")
+    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
+    listed = s3.list_objects_v2(Bucket="models", Prefix="batch/out/")["Contents"]
+    assert [o["Key"] for o in listed] == ["batch/out/a.txt.out", "batch/out/sub/b.txt.out"]
+    assert s3.get_object(Bucket="models", Key="batch/out/a.txt.out")["Body"].read() == (
+        b"from-tarball:1\nfrom-tarball:2\n")
+    assert s3.get_object(Bucket="models", Key="batch/out/sub/b.txt.out")["Body"].read() == (
+        b"from-tarball:3\n")
