@@ -280,7 +280,8 @@ class TrainingRunner:
                          resources=resource_config(host, hosts, request.instance_type),
                          input_data_config=input_config)
             for channel in channels:
-                self._link_channel(channel, layout, index, len(hosts), request.base_dir)
+                self._link_channel(channel, layout, index, len(hosts), request.base_dir,
+                                   lambda uri: self._stage(uri, job_dir))
             if code_dir is not None:
                 layout.code_dir.symlink_to(code_dir, target_is_directory=True)
             layouts[host] = layout
@@ -288,7 +289,7 @@ class TrainingRunner:
 
     @staticmethod
     def _link_channel(channel: Any, layout: HostLayout, index: int, count: int,
-                      base_dir: Path) -> None:
+                      base_dir: Path, stage: Callable[[str], str] | None = None) -> None:
         target = layout.channel_dir(channel.name)
         source = Path(channel.uri)
         if (source.is_dir() and channel.data_type == "S3Prefix"
@@ -296,7 +297,7 @@ class TrainingRunner:
             target.symlink_to(source, target_is_directory=True)
             return
         files = list_input_files(channel.uri, channel.data_type, base_dir,
-                                 field=f"InputDataConfig[{channel.name}].S3Uri")
+                                 field=f"InputDataConfig[{channel.name}].S3Uri", stage=stage)
         if channel.distribution == "ShardedByS3Key":
             files = files[index::count]
         target.mkdir(parents=True, exist_ok=True)

@@ -222,8 +222,10 @@ class TransformRunner:
             if is_s3_uri(input_uri):
                 input_uri = str(await asyncio.to_thread(
                     self._objects().stage, input_uri, self.jobs_dir / "transform" / job.name))
-            files = await asyncio.to_thread(list_input_files, input_uri,
-                                            request.data_type, request.base_dir)
+            scratch = self.jobs_dir / "transform" / job.name
+            files = await asyncio.to_thread(
+                list_input_files, input_uri, request.data_type, request.base_dir,
+                stage=lambda uri: str(self._objects().stage(uri, scratch)))
             job.files_total = len(files)
             job.records_total = await asyncio.to_thread(_count_records, request, files)
             on_change(job)

@@ -88,11 +88,15 @@ def test_training_job_reads_and_writes_s3_locations(setup: tuple[ServerProcess, 
     store.put_object(Bucket="ml-bucket", Key="job/source/sourcedir.tar.gz", Body=_sourcedir())
     for key, text in DATA.items():
         store.put_object(Bucket="ml-bucket", Key=key, Body=text.encode())
+    manifest = [{"prefix": "s3://ml-bucket/data/"}, "train/b.csv", "extra/vocab.txt"]
+    store.put_object(Bucket="ml-bucket", Key="manifests/listed.manifest",
+                     Body=json.dumps(manifest).encode())
     sagemaker = client(server, "sagemaker")
 
-    def channel(name: str, uri: str, distribution: str) -> dict[str, Any]:
+    def channel(name: str, uri: str, distribution: str,
+                data_type: str = "S3Prefix") -> dict[str, Any]:
         return {"ChannelName": name, "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": distribution}}}
+            "S3DataType": data_type, "S3Uri": uri, "S3DataDistributionType": distribution}}}
 
     sagemaker.create_training_job(
         TrainingJobName="s3-job", RoleArn="arn:aws:iam::000000000000:role/test",
@@ -100,7 +104,9 @@ def test_training_job_reads_and_writes_s3_locations(setup: tuple[ServerProcess, 
         HyperParameters={"sagemaker_program": '"train.py"', "sagemaker_submit_directory":
                          '"s3://ml-bucket/job/source/sourcedir.tar.gz"'},
         InputDataConfig=[channel("train", "s3://ml-bucket/data/train", "ShardedByS3Key"),
-                         channel("extra", "s3://ml-bucket/data/extra/", "FullyReplicated")],
+                         channel("extra", "s3://ml-bucket/data/extra/", "FullyReplicated"),
+                         channel("listed", "s3://ml-bucket/manifests/listed.manifest",
+                                 "FullyReplicated", "ManifestFile")],
         OutputDataConfig={"S3OutputPath": "s3://ml-bucket/out"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 1},
         StoppingCondition={"MaxRuntimeInSeconds": 120})
@@ -115,11 +121,13 @@ def test_training_job_reads_and_writes_s3_locations(setup: tuple[ServerProcess, 
     model = _members(store.get_object(Bucket="ml-bucket", Key="out/s3-job/output/model.tar.gz")[
         "Body"].read())
     seen = {host: json.loads(model[f"seen-{host}.json"]) for host in ("algo-1", "algo-2")}
-    # ShardedByS3Key: the train objects split by key across the hosts; extra replicated.
+    # ShardedByS3Key: the train objects split by key across the hosts; extra replicated;
+    # the manifest's objects under the names it lists.
+    listed = {"listed/train/b.csv": "2,b\n", "listed/extra/vocab.txt": "x y z\n"}
     assert seen["algo-1"] == {"extra/vocab.txt": "x y z\n", "train/a.csv": "1,a\n",
-                              "train/c.csv": "3,c\n"}
+                              "train/c.csv": "3,c\n", **listed}
     assert seen["algo-2"] == {"extra/vocab.txt": "x y z\n", "train/b.csv": "2,b\n",
-                              "train/d.csv": "4,d\n"}
+                              "train/d.csv": "4,d\n", **listed}
     output = _members(store.get_object(Bucket="ml-bucket", Key="out/s3-job/output/output.tar.gz")[
         "Body"].read())
     assert output == {"report-algo-1.txt": b"algo-1", "report-algo-2.txt": b"algo-2"}
