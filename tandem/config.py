@@ -25,6 +25,7 @@ __all__ = [
     "load_settings",
     "settings_markdown",
     "parent_environment",
+    "aws_credential_environment",
 ]
 
 # What a child process may inherit from the server's environment (everything else it gets is
@@ -35,6 +36,16 @@ _INHERITED = ("PATH", "LANG", "LC_ALL", "DOCKER_HOST", "DOCKER_CERT_PATH", "DOCK
 def parent_environment() -> dict[str, str]:
     """The few server environment variables child processes may inherit."""
     return {name: os.environ[name] for name in _INHERITED if name in os.environ}
+
+
+# The server's own AWS credentials, which notebook lifecycle scripts get (as a notebook
+# instance's scripts get its execution role's) so their `aws s3` calls are signed.
+_AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def aws_credential_environment() -> dict[str, str]:
+    """The AWS credential variables of the server's environment that are set."""
+    return {name: os.environ[name] for name in _AWS_CREDENTIALS if name in os.environ}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
 from .api.sts import StsService
 from .clock import Clock, SystemClock
-from .config import Settings
+from .config import Settings, aws_credential_environment
 from .jobs import build_job_manager
 from .objects import FileObjectStore
 from .objects.locations import ObjectLocations, OwnLocations
@@ -123,6 +123,7 @@ class TandemServer:
             clock=self.clock,
             ports=self.ports,
             objects=self.locations,
+            aws_environment=self.aws_environment,
         )
         await self.jobs.start()
         self.queries = MetricQueries(
@@ -177,6 +178,20 @@ class TandemServer:
         from .objects.remote import RemoteLocations  # boto3: only for a remote store
 
         return RemoteLocations(None if url == "aws" else url, self.settings.region)
+
+    def aws_environment(self) -> dict[str, str]:
+        """What points a child's AWS CLI and SDKs at this server (and at the configured S3
+        store): notebook lifecycle scripts get it."""
+        region = self.settings.region
+        env = {"AWS_ENDPOINT_URL": self.url, "AWS_DEFAULT_REGION": region, "AWS_REGION": region,
+               "AWS_ACCESS_KEY_ID": "tandem", "AWS_SECRET_ACCESS_KEY": "tandem"}
+        env.update(aws_credential_environment())
+        remote = self.settings.s3_endpoint_url.strip()
+        if remote:
+            env["AWS_ENDPOINT_URL_S3"] = (
+                f"https://s3.{region}.amazonaws.com" if remote == "aws" else remote
+            )
+        return env
 
     @property
     def url(self) -> str:

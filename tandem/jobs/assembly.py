@@ -8,6 +8,7 @@ out DiskUtilization, which SageMaker does not report for transform jobs.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                       ports: PortAllocator | None = None,
                       training_stop_grace: float = 120.0,
                       lifecycle_timeout: float = 300.0,
-                      objects: ObjectLocations | None = None) -> JobManager:
+                      objects: ObjectLocations | None = None,
+                      aws_environment: Callable[[], dict[str, str]] | None = None
+                      ) -> JobManager:
     clock = clock or SystemClock()
     jobs_dir = Path(settings.data_dir) / "jobs"
     # One allocator per server (shared with the endpoints' launcher): safe-port blocks never
@@ -78,7 +81,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
     notebooks = NotebookService(
         logs=logs, data_dir=jobs_dir / "notebooks",
         arn=lambda resource, name: JobManager.arn(manager, resource, name), guard=guard,
-        ports=ports, clock=clock, lifecycle_timeout=lifecycle_timeout)
+        ports=ports, clock=clock, lifecycle_timeout=lifecycle_timeout,
+        aws_environment=aws_environment)
     manager = JobManager(training=training, transform=transform, notebooks=notebooks,
                          catalog=catalog, region=settings.region, account_id=settings.account_id,
                          clock=clock, on_stop=launcher.close)

@@ -5,9 +5,13 @@ reason naming it."""
 
 from __future__ import annotations
 
+import base64
 import io
+import sys
 import tarfile
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,3 +116,31 @@ def test_batch_transform_reads_and_writes_s3_prefixes(server: ServerProcess) -> 
         b"from-tarball:1\nfrom-tarball:2\n")
     assert s3.get_object(Bucket="models", Key="batch/out/sub/b.txt.out")["Body"].read() == (
         b"from-tarball:3\n")
+
+
+def test_lifecycle_scripts_read_s3_from_tandem(server: ServerProcess) -> None:
+    s3: Any = s3_client(server.url)
+    s3.create_bucket(Bucket="notebook-setup")
+    s3.put_object(Bucket="notebook-setup", Key="config.txt", Body=b"hello-from-s3")
+    aws = str(Path(sys.executable).with_name("aws"))
+    script = (f'"{aws}" s3 cp s3://notebook-setup/config.txt "$HOME/config.txt" --no-progress\n'
+              'echo "read $(cat "$HOME/config.txt")"\n')
+    sagemaker = client(server, "sagemaker")
+    sagemaker.create_notebook_instance_lifecycle_config(
+        NotebookInstanceLifecycleConfigName="reads-s3",
+        OnCreate=[{"Content": base64.b64encode(script.encode()).decode()}])
+    sagemaker.create_notebook_instance(NotebookInstanceName="nb-s3", InstanceType="ml.t3.medium",
+                                       RoleArn="arn:aws:iam::000000000000:role/x",
+                                       LifecycleConfigName="reads-s3")
+    sagemaker.get_waiter("notebook_instance_in_service").wait(
+        NotebookInstanceName="nb-s3", WaiterConfig={"Delay": 1, "MaxAttempts": 90})
+    logs: Any = client(server, "logs")
+    for _ in range(50):
+        events = logs.get_log_events(logGroupName="/aws/sagemaker/NotebookInstances",
+                                     logStreamName="nb-s3/LifecycleConfigOnCreate",
+                                     startFromHead=True)["events"]
+        if any("read " in e["message"] for e in events):
+            break
+        time.sleep(0.1)
+    assert "read hello-from-s3" in [e["message"] for e in events]
+    sagemaker.stop_notebook_instance(NotebookInstanceName="nb-s3")
