@@ -22,7 +22,8 @@ class StsService:
 
     async def handle(self, request: web.Request) -> web.Response:
         form = await request.post()
-        action = form.get("Action") or request.query.get("Action")
+        value = form.get("Action") or request.query.get("Action")
+        action = value if isinstance(value, str) else None
         request_id = str(uuid.uuid4())
         if action != "GetCallerIdentity":
             return self._error(

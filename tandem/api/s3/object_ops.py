@@ -4,6 +4,7 @@ HeadObject, DeleteObject and CopyObject."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 from urllib.parse import unquote
@@ -31,9 +32,8 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _CHUNK = 1024 * 1024
 
 
-def checksum_headers(checksum: dict[str, str] | object) -> dict[str, str]:
-    items = checksum.items() if isinstance(checksum, dict) else []
-    return {f"x-amz-checksum-{alg.lower()}": value for alg, value in items}
+def checksum_headers(checksum: Mapping[str, str]) -> dict[str, str]:
+    return {f"x-amz-checksum-{alg.lower()}": value for alg, value in checksum.items()}
 
 
 async def put_object(ctx: S3Request) -> web.Response:
