@@ -157,9 +157,8 @@ class TandemServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.host, s.port, reuse_address=True)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        # The one site's bound address: (host, port) or, for IPv6, (host, port, flow, scope).
+        self.port = int(self._runner.addresses[0][1])
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         # Everything built so far lives as long as the server: move it out of the collector's
         # generations so the full collections that requests trigger do not walk it each time

@@ -24,7 +24,7 @@ import datetime as dt
 import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.streams import StreamReader
@@ -43,6 +43,9 @@ from .aws_json import (
 )
 from .s3 import S3Service, signing_service
 from .sts import StsService
+
+if TYPE_CHECKING:
+    from .cloudwatch import CloudWatchService
 
 __all__ = ["build_app", "CLIENT_MAX_SIZE"]
 
@@ -182,7 +185,7 @@ def _s3_middleware(s3: S3Service) -> Any:
 
 def build_app(
     services: list[AwsJsonService],
-    cloudwatch: Any = None,
+    cloudwatch: CloudWatchService | None = None,
     *,
     auth_keys: Mapping[str, str] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),

@@ -49,7 +49,7 @@ with warnings.catch_warnings():
             self.setdefault(_DIRECT, {})[(method, path)] = handler
 
         async def _handle(self, request: web.Request) -> web.StreamResponse:
-            direct = self.get(_DIRECT)
+            direct: dict[tuple[str, str], Handler] | None = self.get(_DIRECT)
             if direct:
                 handler = direct.get((request.method, request.path))
                 # Expect: 100-continue is answered by the router's match; leave it that way.

@@ -69,7 +69,9 @@ class Streaming:
 class AwsJsonService(Protocol):
     target_prefix: str
     content_type: str
-    operations: Mapping[str, Callable[[Mapping[str, Any]], Awaitable[Any]]]
+
+    @property
+    def operations(self) -> Mapping[str, Callable[[Mapping[str, Any]], Awaitable[Any]]]: ...
 
     def render_error(self, error: TandemError) -> tuple[int, dict[str, str], bytes]: ...
 

@@ -144,8 +144,10 @@ def _log_events(events: list[dict[str, Any]]) -> InputLogEvents:
     try:
         return InputLogEvents(list(map(_TIMESTAMP, events)), list(map(_MESSAGE, events)))
     except KeyError:
-        return InputLogEvents([e.get("timestamp") for e in events],
-                              [e.get("message") for e in events])  # fmt: skip
+        # Unchecked wire values: the core names the first event of a wrong type.
+        timestamps: list[Any] = [e.get("timestamp") for e in events]
+        messages: list[Any] = [e.get("message") for e in events]
+        return InputLogEvents(timestamps, messages)
 
 
 def render_get_log_events(result: GetLogEventsResult) -> dict[str, Any]:

@@ -12,6 +12,7 @@ omitting ``None``.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import functools
 import re
@@ -44,7 +45,7 @@ class Member:
 
     type: type
     required: bool = False
-    items: type | None = None
+    items: builtins.type | None = None
     min_len: int | None = None
     max_len: int | None = None
     minimum: float | None = None

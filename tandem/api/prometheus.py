@@ -137,7 +137,8 @@ def histogram_buckets(
     values = bin_value(keys) * scale
     slot = np.searchsorted(np.asarray(bounds), values, side="left")
     per_bound = np.bincount(slot, weights=counts, minlength=len(bounds) + 1)
-    return np.cumsum(per_bound[: len(bounds)]).tolist()
+    cumulative: list[float] = np.cumsum(per_bound[: len(bounds)]).tolist()
+    return cumulative
 
 
 def _invocation_labels(dims: dict[str, str]) -> list[str]:
@@ -219,7 +220,7 @@ def _le(bound: float) -> str:
 def render(collector: TandemCollector, accept: str | None = None) -> tuple[bytes, str]:
     """The exposition (text format, or OpenMetrics when ``accept`` asks) and its content type."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)  # type: ignore[arg-type]
+    registry.register(collector)
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,7 @@ class Client:
             if value is not None:
                 headers[header] = value
         request = urllib.request.Request(
-            f"{self.url}/endpoints/{urllib.request.quote(endpoint, safe='')}/invocations",
+            f"{self.url}/endpoints/{urllib.parse.quote(endpoint, safe='')}/invocations",
             data=body,
             method="POST",
             headers=headers,

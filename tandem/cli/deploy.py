@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.live import Live
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from ..serving.deployment import load_deployment
-from .client import ApiError
+from .client import ApiError, Client
 from .common import client, console, fail, url_option
 
 __all__ = ["deploy"]
@@ -54,7 +55,7 @@ def deploy(file: Path, wait: bool, timeout: float, url: str) -> None:
             raise SystemExit(1)
 
 
-def _create(api, operation: str, body: dict, kind: str, name: str) -> None:  # type: ignore[no-untyped-def]
+def _create(api: Client, operation: str, body: dict[str, Any], kind: str, name: str) -> None:
     try:
         api.call("sagemaker", operation, body)
         console.print(f"created {kind} [bold]{name}[/bold]")
@@ -65,7 +66,7 @@ def _create(api, operation: str, body: dict, kind: str, name: str) -> None:  # t
         raise
 
 
-def _table(statuses: dict[str, dict], started: float) -> Table:  # type: ignore[type-arg]
+def _table(statuses: dict[str, dict[str, Any]], started: float) -> Table:
     table = Table(title=f"deploying ({time.monotonic() - started:.0f} s)")
     for column in ("endpoint", "status", "instances"):
         table.add_column(column)
@@ -85,9 +86,9 @@ def _table(statuses: dict[str, dict], started: float) -> Table:  # type: ignore[
     return table
 
 
-def _wait(api, names: list[str], timeout: float) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+def _wait(api: Client, names: list[str], timeout: float) -> dict[str, dict[str, Any]]:
     started = time.monotonic()
-    statuses: dict[str, dict] = {n: {} for n in names}  # type: ignore[type-arg]
+    statuses: dict[str, dict[str, Any]] = {n: {} for n in names}
     with Live(_table(statuses, started), console=console, refresh_per_second=4) as live:
         while True:
             for name in names:

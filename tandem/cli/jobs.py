@@ -132,7 +132,8 @@ def train(file: Path, name: str | None, no_follow: bool, url: str) -> None:
     console.print(f"created training job [bold]{job}[/bold]")
     if no_follow:
         return
-    started, seen, since, last = time.monotonic(), set(), 0, ""
+    seen: set[str] = set()
+    started, since, last = time.monotonic(), 0, ""
     while True:
         desc = api.call("sagemaker", "DescribeTrainingJob", {"TrainingJobName": job})
         since = _follow(api, "/aws/sagemaker/TrainingJobs", f"{job}/", seen, since)

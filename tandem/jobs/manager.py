@@ -79,7 +79,9 @@ class JobManager:
                 self._archived[kind][summary[_name_key(kind)]] = document
 
     async def stop(self) -> None:
-        for job in [*self._training.values(), *self._transform.values()]:
+        jobs: list[TrainingJob | TransformJob] = [*self._training.values()]
+        jobs.extend(self._transform.values())
+        for job in jobs:
             job.stop_requested.set()
         tasks = list(self._tasks)
         if tasks:

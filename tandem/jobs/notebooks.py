@@ -350,7 +350,9 @@ class NotebookService:
         lease = self.ports.allocate(1)[0]
         token = secrets.token_hex(24)
         root = home.parent
-        env = {k: self.parent_env[k] for k in ("PATH", "LANG", "LC_ALL") if k in self.parent_env}
+        env: dict[str, str] = {
+            k: self.parent_env[k] for k in ("PATH", "LANG", "LC_ALL") if k in self.parent_env
+        }
         env.update(HOME=str(root), PYTHONUNBUFFERED="1",
                    JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
                    JUPYTER_DATA_DIR=str(root / ".local/share/jupyter"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import shutil
 import sys
@@ -369,7 +370,7 @@ class TrainingRunner:
             processes[host] = process
             sampler = UsageSampler(self.registry, TRAINING_NAMESPACE,
                                    {"Host": f"{job.name}/{host}"}, self.probe_factory(layout.root),
-                                   lambda p=process: [p.pid] if p.running and p.pid else [],
+                                   functools.partial(_live_pid, process),
                                    self.usage_interval)
             sampler.start()
             samplers.append(sampler)
@@ -440,6 +441,11 @@ class TrainingRunner:
         if remote and self.objects is not None:
             for archive in archives:
                 self.objects.publish(archive, join_location(location, archive.name))
+
+
+def _live_pid(process: JobProcess) -> list[int]:
+    """The host process's pid while it runs (what its usage sampler samples)."""
+    return [process.pid] if process.running and process.pid else []
 
 
 def _pack(directories: list[Path], archive: Path) -> None:

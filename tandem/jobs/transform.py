@@ -242,7 +242,8 @@ class TransformRunner:
             work = asyncio.gather(*(self._instance(job, handles[k], model, shares[k], on_change)
                                     for k in range(count)))
             stop = asyncio.create_task(job.stop_requested.wait())
-            done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {work, stop}
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if work in done:
                 stop.cancel()
                 work.result()
@@ -319,8 +320,10 @@ class TransformRunner:
                         offered = document
         except (aiohttp.ClientError, TimeoutError, ValueError):
             pass
+        # A container may offer anything: only text can name a strategy.
         strategy = offered.get("BatchStrategy")
-        chosen = {
+        strategy = strategy if isinstance(strategy, str) else ""
+        chosen: dict[str, Any] = {
             "MaxConcurrentTransforms": request.max_concurrent
             if request.max_concurrent is not None else offered.get("MaxConcurrentTransforms"),
             "MaxPayloadInMB": request.max_payload_mb

@@ -40,7 +40,8 @@ def _npy_to_numpy(data: str | bytes) -> np.ndarray:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     # The toolkit allows pickles; a request body is untrusted input, and unpickling it runs
     # arbitrary code in the container, so object arrays are refused here.
-    return np.load(io.BytesIO(raw), allow_pickle=False)
+    array: np.ndarray = np.load(io.BytesIO(raw), allow_pickle=False)
+    return array
 
 
 def _json_default(value: Any) -> Any:

@@ -136,11 +136,13 @@ class Handler:
         self.model_dir = str(env.model_dir)
         self.default_accept = env.default_accept
 
-        def pick(name: str, default: Callable[..., Any] | None) -> Callable[..., Any] | None:
+        def pick(name: str, default: Callable[..., Any]) -> Callable[..., Any]:
             return getattr(module, name, None) or default
 
-        user_transform = pick("transform_fn", None)
-        if user_transform and any(pick(n, None) for n in ("input_fn", "predict_fn", "output_fn")):
+        user_transform = getattr(module, "transform_fn", None)
+        if user_transform and any(
+            getattr(module, n, None) for n in ("input_fn", "predict_fn", "output_fn")
+        ):
             raise HandlerContractError(
                 "Cannot use transform_fn implementation in conjunction with input_fn, "
                 "predict_fn, and/or output_fn implementation"

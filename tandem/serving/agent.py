@@ -56,9 +56,10 @@ class SessionGuard(Protocol):
 
 
 class _Capture(Protocol):
-    last_lines: Sequence[str]
+    @property
+    def last_lines(self) -> Sequence[str]: ...
 
-    async def run(self, reader: asyncio.StreamReader) -> None: ...
+    async def run(self, reader: asyncio.StreamReader) -> object: ...
 
 
 @dataclass(eq=False)
@@ -80,7 +81,7 @@ class _Container:
 def _default_capture_factory() -> Callable[..., _Capture]:
     from tandem.telemetry.logs import StreamCapture
 
-    return StreamCapture  # type: ignore[no-any-return]
+    return StreamCapture
 
 
 class InstanceAgent:

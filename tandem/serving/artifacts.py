@@ -133,9 +133,9 @@ def extract_tarball(archive: Path, target: Path, *, url: str, field: str) -> Non
             else:  # pragma: no cover - Pythons before 3.11.4
                 tar.extractall(target, members=members)
     except tarfile.FilterError as error:
-        member = getattr(error, "tarinfo", None)
+        unsafe: tarfile.TarInfo | None = getattr(error, "tarinfo", None)
         raise ArtifactError(field, url, f"{archive} holds an unsafe entry: {error}",
-                            member=member.name if member is not None else None) from error
+                            member=unsafe.name if unsafe is not None else None) from error
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ArtifactError(field, url, f"cannot unpack {archive}: {error}") from error
 

@@ -302,7 +302,8 @@ class EndpointManager:
         self._check_updatable(running)
         changes = []
         for i, item in enumerate(desired):
-            fleet = running.fleets.get(item.get("VariantName"))
+            variant = item.get("VariantName")
+            fleet = running.fleets.get(variant) if isinstance(variant, str) else None
             if fleet is None:
                 raise ValidationException(
                     f"DesiredWeightsAndCapacities[{i}].VariantName: variant "

@@ -123,7 +123,7 @@ def probe_docker(docker_host: str | None = None, timeout: float = 0.5) -> bool:
     try:
         if parts.scheme == "unix":
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: object = parts.path
+            address: str | tuple[str, int] = parts.path
         elif parts.scheme == "tcp":
             sock = socket.socket(socket.AF_INET6 if ":" in (parts.hostname or "") else
                                  socket.AF_INET, socket.SOCK_STREAM)

@@ -235,7 +235,9 @@ class Model:
                 field="InferenceExecutionConfig.Mode",
             ) from None
         if primary is not None:
-            parsed = (ContainerDefinition.parse(primary, "PrimaryContainer", "primary"),)
+            parsed: tuple[ContainerDefinition, ...] = (
+                ContainerDefinition.parse(primary, "PrimaryContainer", "primary"),
+            )
             # SageMaker ignores ContainerHostname for a PrimaryContainer-only model.
             parsed = (dataclasses.replace(parsed[0], hostname="primary"),)
         elif containers is not None:

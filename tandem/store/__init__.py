@@ -15,9 +15,12 @@ __all__ = ["Store", "open_store"]
 
 
 class Store(Protocol):
-    catalog: CatalogStore
-    metrics: MetricStore
-    logs: LogStore
+    @property
+    def catalog(self) -> CatalogStore: ...
+    @property
+    def metrics(self) -> MetricStore: ...
+    @property
+    def logs(self) -> LogStore: ...
 
     def close(self) -> None: ...
 

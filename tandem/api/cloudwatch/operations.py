@@ -60,7 +60,7 @@ _PLAIN_DATUM = frozenset(
 _PAIR = itemgetter("Name", "Value")
 
 
-def _plain_datums(raw: Any) -> list[tuple] | None:
+def _plain_datums(raw: Any) -> list[tuple[Any, ...]] | None:
     """A PutMetricData's datums as ``PlainDatum`` tuples, read from the members as decoded
     (before coercion), or None where the request is not of that plain form."""
     if type(raw) is not dict or not raw.keys() <= _PLAIN_REQUEST:

@@ -238,7 +238,7 @@ def _keeps(scalar: ScalarRule) -> dict[str, type]:
 
 
 @functools.cache
-def input_coercer(operation: str, scalar: ScalarRule) -> Callable[[Any], Any]:
+def input_coercer(operation: str, scalar: ScalarRule) -> Callable[[Any], dict[str, Any]]:
     """``coerce(value, INPUTS[operation], scalar)``, compiled once per operation and protocol.
 
     The compiled walk builds no member paths (most of ``coerce``'s time on a 20-datum
@@ -246,11 +246,13 @@ def input_coercer(operation: str, scalar: ScalarRule) -> Callable[[Any], Any]:
     shape = INPUTS[operation]
     compiled = _compile(shape, scalar)
 
-    def run(value: Any) -> Any:
+    def run(value: Any) -> dict[str, Any]:
+        members: dict[str, Any]  # an operation's input is a structure
         try:
-            return compiled(value)
+            members = compiled(value)
         except (_Refused, TandemError):
-            return coerce(value, shape, scalar)
+            members = coerce(value, shape, scalar)
+        return members
 
     return run
 

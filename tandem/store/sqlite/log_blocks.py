@@ -84,7 +84,9 @@ class _Block:
 
     @classmethod
     def empty(cls) -> _Block:
-        q = lambda: array.array("q")  # noqa: E731
+        def q() -> array.array[int]:
+            return array.array("q")
+
         return cls(q(), q(), q(), q(), array.array("I", [0]), b"")
 
     @classmethod
@@ -98,7 +100,8 @@ class _Block:
             arrays.append(a)
         offsets = array.array("I")
         offsets.frombytes(columns[4 * cut :])
-        return cls(*arrays, offsets, text)
+        timestamps, seqs, ingestion, streams = arrays
+        return cls(timestamps, seqs, ingestion, streams, offsets, text)
 
     def pack(self) -> bytes:
         return b"".join(

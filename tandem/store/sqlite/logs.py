@@ -30,7 +30,7 @@ from tandem.telemetry.logs.validation import (
     stream_not_found,
 )
 
-from .database import Database, bindable
+from .database import Database, Migration, bindable
 from .log_blocks import (
     BLOCKS_MIGRATION,
     BlockWriter,
@@ -42,7 +42,7 @@ from .log_blocks import (
 
 __all__ = ["SQLiteLogStore", "MIGRATIONS"]
 
-MIGRATIONS = [
+MIGRATIONS: list[Migration] = [
     """
     CREATE TABLE log_groups (
         id INTEGER PRIMARY KEY,

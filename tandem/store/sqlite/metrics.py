@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from tandem.store.sqlite.database import Database, bindable
 from tandem.telemetry.metrics.model import Metric
@@ -204,7 +205,7 @@ class SQLiteMetricStore:
     ) -> BucketColumns:
         sketch = "sketch" if sketches else "x''"
 
-        def read(conn: sqlite3.Connection) -> list[tuple]:
+        def read(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             # Series first, then each series' range on the (series, resolution, start) key:
             # one joined query lets the planner scan every series' rows by age instead.
             sql = (
@@ -219,7 +220,7 @@ class SQLiteMetricStore:
             if unit is not None:
                 sql += " AND s.unit = ?"
                 args.append(unit)
-            out: list[tuple] = []
+            out: list[tuple[Any, ...]] = []
             for series_id, series_unit in conn.execute(sql + " ORDER BY s.unit", args).fetchall():
                 out.extend(
                     conn.execute(

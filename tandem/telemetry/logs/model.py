@@ -61,7 +61,7 @@ class InputLogEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class InputLogEvents:
+class InputLogEvents(Sequence[tuple[int, str]]):
     """A PutLogEvents batch as two columns, as the wire layer lifts it out of the body: a batch
     of 10,000 events is then checked and queued by a few C-level passes over two lists, with no
     object per event. ``timestamps[i]`` and ``messages[i]`` are event i.

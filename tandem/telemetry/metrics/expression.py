@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
+from typing import NoReturn
 
 from tandem.errors import InvalidParameterValue
 
@@ -111,7 +112,7 @@ class _Parser:
         self.tokens.append(("end", "", len(text)))
         self.i = 0
 
-    def fail(self, message: str, pos: int) -> None:
+    def fail(self, message: str, pos: int) -> NoReturn:
         raise ExpressionError(message, self.text, pos, self.query_id)
 
     def peek(self) -> tuple[str, str, int]:
@@ -308,7 +309,7 @@ def evaluate(
         elif isinstance(b, float):
             pairs = ((t, x, b) for t, x in a.items())  # type: ignore[union-attr]
         else:
-            pairs = ((t, x, b[t]) for t, x in a.items() if t in b)  # type: ignore[index,union-attr,operator]
+            pairs = ((t, x, b[t]) for t, x in a.items() if t in b)  # type: ignore[index,union-attr]
         out = {}
         for t, x, y in pairs:
             r = apply(x, y)

@@ -14,6 +14,7 @@ import functools
 import logging
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from tandem.clock import Clock
 from tandem.errors import (
@@ -286,6 +287,12 @@ def put_metric_data(
 # (metric name, dimensions as given, unit, storage resolution, value, timestamp or None)
 PlainDatum = tuple[str, tuple[tuple[str, str], ...], str | None, int | None, float, float | None]
 
+# ``MetricRegistry.series``' arguments: namespace, metric name, sorted dimensions, unit.
+_SeriesArgs = tuple[str, str, tuple[tuple[str, str], ...], str]
+# An accepted datum: its series and None, or, for a spelling not seen yet, the spelling and
+# its series' checked arguments; then its value and timestamp.
+_Accepted = tuple[Any, _SeriesArgs | None, float, float]
+
 
 class PlainPuts:
     """The common PutMetricData, every datum one ``Value``, at a fraction of ``put_metric_data``'s
@@ -315,9 +322,9 @@ class PlainPuts:
         self.registry = registry
         self.clock = clock or registry.clock
         self._namespaces: set[str] = set()
-        self._series: dict[tuple, Series] = {}
+        self._series: dict[tuple[object, ...], Series] = {}
         self._defer = defer
-        self._pending: list[list[tuple]] = []
+        self._pending: list[list[_Accepted]] = []
 
     def put(self, namespace: str, datums: Sequence[PlainDatum]) -> int | None:
         """The number of datums recorded, or None (nothing recorded) to decline."""
@@ -330,7 +337,7 @@ class PlainPuts:
         now = self.clock.time()
         earliest, latest = now - MAX_PAST, now + MAX_FUTURE
         known = self._series
-        todo = []
+        todo: list[_Accepted] = []
         for name, dims, unit, resolution, value, timestamp in datums:
             kind = type(value)
             # Comparisons are false for NaN, so the range check refuses it and the infinities.
@@ -372,13 +379,13 @@ class PlainPuts:
             except Exception:  # noqa: BLE001 - already answered: one bad request must not drop the rest
                 _log.exception("recording an accepted PutMetricData request failed")
 
-    def _record(self, todo: list[tuple]) -> None:
+    def _record(self, todo: list[_Accepted]) -> None:
         for series, valid, value, timestamp in todo:
             if valid is not None:
                 series = self._remember(series, valid)
             series.record(float(value), float(timestamp))
 
-    def _remember(self, spelling: tuple, valid: tuple[str, str, tuple, str]) -> Series:
+    def _remember(self, spelling: tuple[object, ...], valid: _SeriesArgs) -> Series:
         series = self.registry.series(*valid)
         if len(self._series) >= self.MAX_SPELLINGS:
             self._series.clear()
@@ -398,7 +405,7 @@ class PlainPuts:
 
 def _plain_series_args(
     namespace: str, name: object, dims: object, unit: object, resolution: object
-) -> tuple[str, str, tuple[tuple[str, str], ...], str] | None:
+) -> _SeriesArgs | None:
     """``MetricRegistry.series``' arguments for a datum's series, checked as ``_validate``
     checks them, or None where it would refuse them. The types are what the full path's
     coercion guarantees it (a member of another type is refused there, and 1.0 or True would
@@ -410,6 +417,6 @@ def _plain_series_args(
     if resolution is not None and type(resolution) is not int:
         return None
     try:
-        return (namespace, *_checked_series(name, dims, unit, resolution, ""))  # type: ignore[return-value]
+        return (namespace, *_checked_series(name, dims, unit, resolution, ""))
     except (TandemError, TypeError, ValueError):
         return None

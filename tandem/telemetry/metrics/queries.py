@@ -281,11 +281,12 @@ class MetricQueries:
         fingerprint = _fingerprint(queries, start, end, scan_by, limit)
         offset = 0
         if next_token is not None:
-            offset = _decode_token(next_token, fingerprint).get("o")
-            if not isinstance(offset, int) or offset < 0:
+            token_offset = _decode_token(next_token, fingerprint).get("o")
+            if not isinstance(token_offset, int) or token_offset < 0:
                 raise InvalidNextToken(
                     "The NextToken is invalid or does not belong to this request."
                 )
+            offset = token_offset
 
         messages: dict[str, list[MessageData]] = {q.id: [] for q in queries}
         # MetricStat results as ascending (timestamps, values); expressions see dicts.
@@ -395,7 +396,7 @@ class MetricQueries:
     ) -> dict[str, tuple[list[float], list[float]]]:
         """The (timestamps, values) of every MetricStat query, ascending; queries on the same
         metric, unit and period share one read and one aggregation."""
-        groups: dict[tuple, list[MetricDataQuery]] = {}
+        groups: dict[tuple[Metric, str | None, int], list[MetricDataQuery]] = {}
         for q in queries:
             ms = q.metric_stat
             if ms is not None:

@@ -10,6 +10,7 @@ once a minute; tests call it directly with a ``ManualClock``.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from tandem.clock import Clock, SystemClock
 
@@ -17,6 +18,9 @@ from .model import Metric
 from .series import BucketRow
 from .statistics import merge_columns
 from .store import MetricStore
+
+if TYPE_CHECKING:
+    from tandem.config import Settings
 
 __all__ = ["Retention", "RollupReport", "MetricRollups"]
 
@@ -32,7 +36,7 @@ class Retention:
     days_1h: int = 455
 
     @classmethod
-    def from_settings(cls, settings: object) -> Retention:
+    def from_settings(cls, settings: Settings) -> Retention:
         return cls(
             settings.retention_1m_days,
             settings.retention_5m_days,

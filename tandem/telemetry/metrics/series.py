@@ -80,6 +80,10 @@ def _minute(timestamp: float) -> int:
         ) from None
 
 
+# A bucket's state as a flush takes it: count, sum, min, max, sketch bins, percentiles.
+BucketState = tuple[float, float, float, float, dict[int, float], bool]
+
+
 class MinuteBucket:
     """The full state of one series over one minute, as recorded by this process."""
 
@@ -233,9 +237,9 @@ class Series:
 
     # -- flushing (background thread) ---------------------------------------
 
-    def snapshot(self) -> list[tuple[MinuteBucket, tuple]]:
+    def snapshot(self) -> list[tuple[MinuteBucket, BucketState]]:
         """Copies of the dirty buckets' state, marking them clean."""
-        out = []
+        out: list[tuple[MinuteBucket, BucketState]] = []
         with self._lock:
             for b in self._buckets.values():
                 if b.dirty:
@@ -293,7 +297,7 @@ class MetricRegistry:
         self._uids = (f"{self.writer_id}-{n}" for n in counter)
         self._uid_lock = threading.Lock()
         self._by_key: dict[SeriesKey, Series] = {}
-        self._by_args: dict[tuple, Series] = {}
+        self._by_args: dict[tuple[object, ...], Series] = {}
         self._lock = threading.Lock()
 
     def _next_uid(self) -> Iterable[str]:
@@ -343,7 +347,7 @@ class MetricRegistry:
             return list(self._by_key.values())
 
 
-def bucket_row(key: SeriesKey, bucket: MinuteBucket, state: tuple) -> BucketRow:
+def bucket_row(key: SeriesKey, bucket: MinuteBucket, state: BucketState) -> BucketRow:
     """The store row of a bucket snapshot."""
     count, total, lo, hi, bins, percentiles = state
     return BucketRow(

@@ -72,9 +72,17 @@ def aggregate(cols: BucketColumns, start: int, period: int, stats: Sequence[str]
         g = uidx * n_periods + pidx
     n_groups = len(units) * n_periods
     need = set(stats)
-    quantiles = [(s, parse_percentile(s)) for s in stats if s not in BASIC_STATISTICS]
+    # The statistics were validated: every one that is not basic is a percentile.
+    quantiles = [
+        (s, q)
+        for s in stats
+        if s not in BASIC_STATISTICS and (q := parse_percentile(s)) is not None
+    ]
     values: dict[str, np.ndarray] = {}
-    sums = mins = maxs = None
+    counts: np.ndarray
+    sums: np.ndarray | None = None
+    mins: np.ndarray | None = None
+    maxs: np.ndarray | None = None
     if np.all(g[1:] > g[:-1]):
         # One row per group (1-minute periods, one writer): the columns are the statistics.
         present = g
@@ -99,16 +107,21 @@ def aggregate(cols: BucketColumns, start: int, period: int, stats: Sequence[str]
             maxs = np.full(n_groups, -np.inf)
             np.maximum.at(maxs, g, cols.maximums)
             maxs = maxs[present]
+    # Each statistic's column was computed above when ``need`` named it.
     for s in stats:
         if s == "SampleCount":
             values[s] = counts
         elif s == "Sum":
+            assert sums is not None
             values[s] = sums
         elif s == "Average":
+            assert sums is not None
             values[s] = sums / counts
         elif s == "Minimum":
+            assert mins is not None
             values[s] = mins
         elif s == "Maximum":
+            assert maxs is not None
             values[s] = maxs
     if quantiles:
         flags = np.asarray(cols.percentiles, dtype=np.float64)

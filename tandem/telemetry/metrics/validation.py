@@ -113,7 +113,7 @@ def validate_unit(unit: object) -> str:
         raise InvalidParameterValue(
             f"The parameter Unit must be one of: {', '.join(sorted(UNITS))}; got {unit!r}."
         )
-    return unit  # type: ignore[return-value]
+    return unit
 
 
 def validate_value(value: object, what: str = "Value") -> float:

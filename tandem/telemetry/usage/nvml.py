@@ -74,7 +74,7 @@ class NvmlProbe:
 
     def _memory_percent(self, handle: Any, ours: set[int]) -> float:
         nvml = self._nvml
-        total = nvml.nvmlDeviceGetMemoryInfo(handle).total
+        total: int = nvml.nvmlDeviceGetMemoryInfo(handle).total
         if not total:
             return 0.0
         used: dict[int, int] = {}

@@ -119,5 +119,7 @@ def compile_terms(terms: TermSet) -> Callable[[str], bool]:
 def _split(terms: list[Term]) -> tuple[list[str], list[Callable[[str], re.Match[str] | None]]]:
     """Literal terms, and the ``search`` methods of the regex terms."""
     literals = [t for t in terms if isinstance(t, str)]
-    searches = [t.search for t in terms if not isinstance(t, str)]
+    searches: list[Callable[[str], re.Match[str] | None]] = [
+        t.search for t in terms if not isinstance(t, str)
+    ]
     return literals, searches
