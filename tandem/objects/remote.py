@@ -3,6 +3,7 @@ boto3 with its standard credential chain: staging downloads, publishing uploads.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ __all__ = ["RemoteLocations"]
 class RemoteLocations:
     def __init__(self, endpoint_url: str | None, region: str) -> None:
         try:
-            import boto3
+            # Imported by name: boto3 ships no type information, and is an optional extra.
+            boto3 = importlib.import_module("boto3")
         except ImportError:  # pragma: no cover - boto3 is in the s3 extra
             raise ConfigError(
                 "s3_endpoint_url needs boto3: pip install 'tandem[s3]'", field="s3_endpoint_url"
