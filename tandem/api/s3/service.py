@@ -21,6 +21,7 @@ from .. import auth
 from . import bucket_ops, object_ops, upload_ops
 from .context import S3Request
 from .errors import InvalidRequest, MethodNotAllowed, NotImplementedOperation, error_response
+from .sigv2 import verify_v2
 
 __all__ = ["S3Service"]
 
@@ -116,11 +117,18 @@ class S3Service:
     def _verify(self, request: web.Request) -> None:
         headers = {k.lower(): v for k, v in request.headers.items()}
         authorization = headers.get("authorization", "")
-        if authorization.startswith("AWS ") or "AWSAccessKeyId" in request.query:
-            raise auth.IncompleteSignature(
-                "Signature Version 2 is not accepted when tandem checks signatures: sign with "
-                "Signature Version 4 (botocore: Config(signature_version='s3v4'))."
+        if authorization.startswith("AWS ") or (
+            not authorization and "AWSAccessKeyId" in request.query
+        ):
+            verify_v2(
+                request.method,
+                request.rel_url.raw_path,
+                request.rel_url.raw_query_string,
+                headers,
+                self.auth_keys or {},
+                self.now(),
             )
+            return
         if authorization and "x-amz-content-sha256" not in headers:
             raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
         signed = auth.SignedRequest(

@@ -91,14 +91,24 @@ def test_bad_signatures_are_refused(server: ServerThread, key: str, secret: str,
     assert "never-made" not in [b["Name"] for b in good.list_buckets()["Buckets"]]
 
 
-def test_sigv2_presigned_urls_are_refused_with_a_reason(server: ServerThread) -> None:
+def test_sigv2_presigned_urls_and_headers(server: ServerThread) -> None:
     s3: Any = s3_client(server.url, KEY, SECRET)
     s3.create_bucket(Bucket="sigv2")
-    s3.put_object(Bucket="sigv2", Key="k", Body=b"1")
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": "sigv2", "Key": "k"})
+    s3.put_object(Bucket="sigv2", Key="a key+x", Body=b"v2 body")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "sigv2", "Key": "a key+x"},
+                                    ExpiresIn=60)
     assert "AWSAccessKeyId=" in url  # botocore's default presigner in us-east-1
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"v2 body"
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(url, timeout=10)
+        urllib.request.urlopen(url.replace("a%20key", "b%20key"), timeout=10)
     assert refused.value.code == 403
-    assert b"Signature Version 4" in refused.value.read()
+    assert b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
     refused.value.close()
+    v2: Any = s3_client(server.url, KEY, SECRET, signature_version="s3")
+    v2.put_object(Bucket="sigv2", Key="by-header", Body=b"signed v2", ContentType="text/plain")
+    assert v2.get_object(Bucket="sigv2", Key="by-header")["Body"].read() == b"signed v2"
+    wrong: Any = s3_client(server.url, KEY, "wrong", signature_version="s3")
+    with pytest.raises(ClientError) as bad:
+        wrong.get_object(Bucket="sigv2", Key="by-header")
+    assert _code(bad.value) == ("SignatureDoesNotMatch", 403)
