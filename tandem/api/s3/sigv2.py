@@ -69,7 +69,9 @@ def verify_v2(
             raise InvalidSignature("Request has expired")
     secret = keys.get(key_id)
     if secret is None:
-        raise UnrecognizedClient("The AWS Access Key Id you provided does not exist in our records.")
+        raise UnrecognizedClient(
+            "The AWS Access Key Id you provided does not exist in our records."
+        )
     custom = sorted(
         (name, value.strip()) for name, value in headers.items() if name.startswith("x-amz-")
     )
