@@ -212,9 +212,13 @@ def build_app(
 
     async def aws_root(request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
-        if sts is not None and not target:
-            if signing_service(request.headers.get("Authorization"), request.query) == "sts":
+        if not target and (sts is not None or s3 is not None):
+            # POST / is answered ahead of the middlewares: S3's scope is told here too.
+            signed_for = signing_service(request.headers.get("Authorization"), request.query)
+            if signed_for == "sts" and sts is not None:
                 return await sts.handle(request)
+            if signed_for == "s3" and s3 is not None:
+                return await s3.handle(request)
         if cloudwatch is not None:
             if target.startswith(cloudwatch.target_prefix + "."):
                 return await cloudwatch.json10(request)

@@ -9,6 +9,7 @@ from .errors import InvalidBucketName, InvalidObjectName, KeyTooLong
 __all__ = ["check_bucket_name", "check_key", "key_parts", "MAX_KEY_BYTES"]
 
 MAX_KEY_BYTES = 1024
+MAX_SEGMENT_BYTES = 255  # a file name's limit on Linux, macOS and Windows filesystems
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -49,6 +50,12 @@ def check_key(bucket: str, key: str) -> str:
         raise InvalidObjectName(
             "Object key has a '.' or '..' segment, an empty segment ('//' or a leading '/') "
             "or a NUL character; tandem keeps objects as files and refuses such keys.",
+            resource,
+        )
+    if any(len(part.encode()) > MAX_SEGMENT_BYTES for part in body.split("/")):
+        raise InvalidObjectName(
+            f"A segment of the key (between '/') is longer than {MAX_SEGMENT_BYTES} bytes: "
+            "tandem keeps objects as files, and a file name can be no longer.",
             resource,
         )
     return key
