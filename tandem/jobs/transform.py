@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ import aiohttp
 
 from ..clock import Clock, SystemClock
 from ..errors import TandemError
-from ..objects.locations import ObjectLocations, is_s3_uri
+from ..objects.locations import ObjectLocations, is_s3_uri, staged_uri
 from ..serving.launcher import (
     InstanceHandle,
     InstanceSpec,
@@ -96,6 +97,8 @@ class TransformJob:
     records_total: int = 0
     records_done: int = 0
     effective: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Where an input file came from, as errors name it (its s3:// URI when staged).
+    input_name: Callable[[Path], str] = str
     stop_requested: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
     @property
@@ -220,8 +223,10 @@ class TransformRunner:
                                 "runs Serial models")
             input_uri = request.input_uri
             if is_s3_uri(input_uri):
-                input_uri = str(await asyncio.to_thread(
-                    self._objects().stage, input_uri, self.jobs_dir / "transform" / job.name))
+                staged = await asyncio.to_thread(
+                    self._objects().stage, input_uri, self.jobs_dir / "transform" / job.name)
+                input_uri = str(staged)
+                job.input_name = functools.partial(staged_uri, request.input_uri, staged)
             scratch = self.jobs_dir / "transform" / job.name
             files = await asyncio.to_thread(
                 list_input_files, input_uri, request.data_type, request.base_dir,
@@ -370,7 +375,7 @@ class TransformRunner:
                     item: InputFile, params: dict[str, Any], limit: asyncio.Semaphore) -> None:
         request = job.request
         processor = request.processor
-        label = str(item.path)
+        label = job.input_name(item.path)
         try:
             data = await asyncio.to_thread(read_payload, item.path, request.compression)
             records = originals = split_records(data, request.split_type)

@@ -20,7 +20,14 @@ from .names import check_bucket_name, check_key, key_parts
 from .records import ObjectAttributes
 from .store import FileObjectStore
 
-__all__ = ["ObjectLocations", "OwnLocations", "is_s3_uri", "split_s3_uri", "local_mirror"]
+__all__ = [
+    "ObjectLocations",
+    "OwnLocations",
+    "is_s3_uri",
+    "split_s3_uri",
+    "local_mirror",
+    "staged_uri",
+]
 
 
 class ObjectLocations(Protocol):
@@ -61,6 +68,17 @@ def _has_prefixed(path: Path) -> bool:
         return any(entry.name.startswith(path.name) for entry in os.scandir(path.parent))
     except OSError:
         return False
+
+
+def staged_uri(uri: str, staged: Path, path: Path) -> str:
+    """The s3:// URI of ``path``, a file found under ``staged`` (what ``stage(uri)`` gave)."""
+    bucket, key = split_s3_uri(uri)
+    depth = len(key_parts(key)) if key.strip("/") else 0
+    bucket_root = staged.parents[depth - 1] if depth else staged
+    try:
+        return f"s3://{bucket}/{path.relative_to(bucket_root).as_posix()}"
+    except ValueError:
+        return str(path)
 
 
 class OwnLocations:

@@ -53,6 +53,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.stop()
 
 
+@pytest.fixture(scope="module")
+def models(server: ServerProcess) -> Any:
+    """The bucket ``models`` with a model.tar.gz (code inside) and the Model ``echo`` of it."""
+    s3: Any = s3_client(server.url)
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key="tarball/model.tar.gz", Body=_tar(
+        {"model.txt": b"from-tarball\n", "code/inference.py": INFERENCE}))
+    client(server, "sagemaker").create_model(
+        ModelName="echo", ExecutionRoleArn="arn:aws:iam::000000000000:role/x",
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://models/tarball/model.tar.gz",
+                          "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                          "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}})
+    return s3
+
+
 def _invoke(server: ServerProcess, name: str) -> bytes:
     runtime: Any = client(server, "sagemaker-runtime")
     body: bytes = runtime.invoke_endpoint(EndpointName=name, Body=b"ping",
@@ -60,11 +75,8 @@ def _invoke(server: ServerProcess, name: str) -> bytes:
     return body
 
 
-def test_models_from_s3_locations(server: ServerProcess) -> None:
-    s3: Any = s3_client(server.url)
-    s3.create_bucket(Bucket="models")
-    s3.put_object(Bucket="models", Key="tarball/model.tar.gz", Body=_tar(
-        {"model.txt": b"from-tarball\n", "code/inference.py": INFERENCE}))
+def test_models_from_s3_locations(server: ServerProcess, models: Any) -> None:
+    s3 = models
     s3.put_object(Bucket="models", Key="prefix/model/model.txt", Body=b"from-prefix\n")
     s3.put_object(Bucket="models", Key="code/sourcedir.tar.gz", Body=_tar(
         {"inference.py": INFERENCE}))
@@ -84,7 +96,7 @@ def test_models_from_s3_locations(server: ServerProcess) -> None:
     assert _invoke(server, "s3-prefix") == b"from-prefix:ping"
 
 
-def test_a_missing_model_object_fails_the_endpoint(server: ServerProcess) -> None:
+def test_a_missing_model_object_fails_the_endpoint(server: ServerProcess, models: Any) -> None:
     sagemaker = client(server, "sagemaker")
     deploy(sagemaker, "s3-missing", [{"Image": IMAGE,
                                       "ModelDataUrl": "s3://models/none/model.tar.gz"}],
@@ -93,13 +105,13 @@ def test_a_missing_model_object_fails_the_endpoint(server: ServerProcess) -> Non
     assert "s3://models/none/model.tar.gz" in desc["FailureReason"]
 
 
-def test_batch_transform_reads_and_writes_s3_prefixes(server: ServerProcess) -> None:
-    s3: Any = s3_client(server.url)
+def test_batch_transform_reads_and_writes_s3_prefixes(server: ServerProcess, models: Any) -> None:
+    s3 = models
     s3.put_object(Bucket="models", Key="batch/in/a.txt", Body=b"1\n2\n")
     s3.put_object(Bucket="models", Key="batch/in/sub/b.txt", Body=b"3\n")
     sagemaker = client(server, "sagemaker")
     sagemaker.create_transform_job(
-        TransformJobName="s3-batch", ModelName="s3-tarball", BatchStrategy="SingleRecord",
+        TransformJobName="s3-batch", ModelName="echo", BatchStrategy="SingleRecord",
         TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
                                                         "S3Uri": "s3://models/batch/in/"}},
                         "ContentType": "text/plain", "SplitType": "Line"},
@@ -144,3 +156,24 @@ def test_lifecycle_scripts_read_s3_from_tandem(server: ServerProcess) -> None:
         time.sleep(0.1)
     assert "read hello-from-s3" in [e["message"] for e in events]
     sagemaker.stop_notebook_instance(NotebookInstanceName="nb-s3")
+
+
+def test_a_failed_transform_names_the_s3_object(server: ServerProcess, models: Any) -> None:
+    s3 = models
+    s3.put_object(Bucket="models", Key="broken/in/ok.txt", Body=b"fine\n")
+    s3.put_object(Bucket="models", Key="broken/in/zipped.gz", Body=b"not gzip at all")
+    sagemaker = client(server, "sagemaker")
+    sagemaker.create_transform_job(
+        TransformJobName="s3-broken", ModelName="echo",
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": "s3://models/broken/in/"}},
+                        "CompressionType": "Gzip"},
+        TransformOutput={"S3OutputPath": "s3://models/broken/out"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    for _ in range(240):
+        desc = sagemaker.describe_transform_job(TransformJobName="s3-broken")
+        if desc["TransformJobStatus"] in ("Completed", "Failed", "Stopped"):
+            break
+        time.sleep(0.25)
+    assert desc["TransformJobStatus"] == "Failed"
+    assert desc["FailureReason"].startswith("AlgorithmError: s3://models/broken/in/")
