@@ -4,6 +4,7 @@ boto3 with its standard credential chain: staging downloads, publishing uploads.
 from __future__ import annotations
 
 import importlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from .locations import local_mirror, split_s3_uri
 from .names import check_key
 
 __all__ = ["RemoteLocations"]
+
+_DOWNLOADS = 8
 
 
 class RemoteLocations:
@@ -27,7 +30,7 @@ class RemoteLocations:
 
     def stage(self, uri: str, scratch: Path) -> Path:
         bucket, key = split_s3_uri(uri)
-        found = 0
+        names = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=key):
             for item in page.get("Contents", []):
@@ -35,12 +38,18 @@ class RemoteLocations:
                 if name.endswith("/"):
                     continue  # a folder marker
                 check_key(bucket, name)  # never a path outside the scratch directory
-                target = local_mirror(scratch, bucket, name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.client.download_file(bucket, name, str(target))
-                found += 1
-        if not found:
+                names.append(name)
+        if not names:
             raise ValidationException(f"{uri}: no objects found")
+
+        def fetch(name: str) -> None:
+            target = local_mirror(scratch, bucket, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.client.download_file(bucket, name, str(target))
+
+        # Many small objects: several downloads at once (boto3 clients are thread-safe).
+        with ThreadPoolExecutor(max_workers=_DOWNLOADS) as pool:
+            list(pool.map(fetch, names))  # re-raises the first failure
         return local_mirror(scratch, bucket, key)
 
     def publish(self, source: Path, uri: str) -> None:
