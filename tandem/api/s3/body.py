@@ -17,6 +17,7 @@ from aiohttp import web
 from ...objects.files import BodyWriter
 from .chunked import AwsChunkedDecoder, ChunkedError
 from .errors import BadDigest, ContentSha256Mismatch, IncompleteBody, InvalidDigest, InvalidRequest
+from .streaming import ChunkSignatures
 
 __all__ = ["BodyPlan", "plan_body", "receive"]
 
@@ -94,9 +95,15 @@ def plan_body(h: Mapping[str, str]) -> BodyPlan:
     )
 
 
-async def receive(request: web.Request, writer: BodyWriter, plan: BodyPlan) -> dict[str, str]:
+async def receive(
+    request: web.Request,
+    writer: BodyWriter,
+    plan: BodyPlan,
+    chunk_signatures: ChunkSignatures | None = None,
+) -> dict[str, str]:
     """Stream the body into ``writer`` and check it; returns the checksums to keep
-    (``{"CRC32": "<b64>"}``). Raises an S3 error when the body does not match."""
+    (``{"CRC32": "<b64>"}``). Raises an S3 error when the body does not match, and
+    InvalidSignature when a signed chunk's signature does not (``chunk_signatures``)."""
     decoder = AwsChunkedDecoder() if plan.chunked else None
     pending = bytearray()
     try:
@@ -122,6 +129,8 @@ async def receive(request: web.Request, writer: BodyWriter, plan: BodyPlan) -> d
         raise IncompleteBody(f"The request body ended early: {exc}") from None
     if pending:
         await asyncio.to_thread(writer.write, bytes(pending))
+    if chunk_signatures is not None:
+        chunk_signatures.verify(decoder.signed_chunks if decoder is not None else [])
     if plan.chunked and plan.decoded_length is not None and writer.size != plan.decoded_length:
         raise IncompleteBody(
             "You did not provide the number of bytes specified by the "

@@ -8,6 +8,8 @@ SDKs sign each chunk. HTTP's own chunking, when present, is already removed by t
 
 from __future__ import annotations
 
+import hashlib
+
 __all__ = ["AwsChunkedDecoder", "ChunkedError"]
 
 _MAX_LINE = 64 * 1024
@@ -24,6 +26,10 @@ class AwsChunkedDecoder:
         self._remaining = 0
         self.trailers: dict[str, str] = {}
         self.signatures: list[str] = []
+        # (chunk-signature, SHA-256 hex of the chunk's data) per signed chunk, final one last.
+        self.signed_chunks: list[tuple[str, str]] = []
+        self._chunk_hash = hashlib.sha256()
+        self._chunk_signature: str | None = None
         self.done = False
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -39,11 +45,15 @@ class AwsChunkedDecoder:
                 if not self._buf:
                     return out
                 take = min(self._remaining, len(self._buf))
-                out.append(bytes(self._buf[:take]))
+                piece = bytes(self._buf[:take])
+                if self._chunk_signature is not None:
+                    self._chunk_hash.update(piece)
+                out.append(piece)
                 del self._buf[:take]
                 self._remaining -= take
                 if self._remaining:
                     return out
+                self._end_chunk()
                 self._state = "crlf"
             elif self._state == "crlf":
                 if len(self._buf) < 2:
@@ -87,15 +97,24 @@ class AwsChunkedDecoder:
             raise ChunkedError(f"bad chunk size {size_text[:20]!r}") from None
         if size < 0:
             raise ChunkedError("negative chunk size")
+        self._chunk_signature = None
+        self._chunk_hash = hashlib.sha256()
         for extension in extensions.split(";") if extensions else ():
             name, _, value = extension.partition("=")
             if name.strip() == "chunk-signature":
                 self.signatures.append(value.strip())
+                self._chunk_signature = value.strip()
         if size == 0:
+            self._end_chunk()
             self._state = "trailer"
         else:
             self._state = "data"
             self._remaining = size
+
+    def _end_chunk(self) -> None:
+        if self._chunk_signature is not None:
+            self.signed_chunks.append((self._chunk_signature, self._chunk_hash.hexdigest()))
+            self._chunk_signature = None
 
     def finish(self) -> None:
         """At the end of the body: raises unless the final chunk was seen."""

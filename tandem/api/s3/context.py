@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ...objects import FileObjectStore, MultipartUploads, ObjectAttributes
 from .errors import AccessDenied
+from .streaming import ChunkSignatures
 
 __all__ = ["S3Request", "attributes_from", "STORED_HEADERS"]
 
@@ -40,6 +41,8 @@ class S3Request:
     uploads: MultipartUploads
     account_id: str
     region: str
+    # With --auth, a signed aws-chunked body's chunks must match these.
+    chunk_signatures: ChunkSignatures | None = None
 
     @property
     def resource(self) -> str:

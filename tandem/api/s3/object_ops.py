@@ -42,7 +42,7 @@ async def put_object(ctx: S3Request) -> web.Response:
     plan = plan_body(ctx.request.headers)
     writer = await ctx.run(ctx.store.begin_write, ctx.bucket, ctx.key, plan.hashes)
     try:
-        checksum = await receive(ctx.request, writer, plan)
+        checksum = await receive(ctx.request, writer, plan, ctx.chunk_signatures)
         info = await ctx.run(
             ctx.store.commit, ctx.bucket, ctx.key, writer, attributes_from(ctx.request, checksum)
         )

@@ -22,6 +22,7 @@ from . import bucket_ops, object_ops, upload_ops
 from .context import S3Request
 from .errors import InvalidRequest, MethodNotAllowed, NotImplementedOperation, error_response
 from .sigv2 import verify_v2
+from .streaming import ChunkSignatures, chunk_signatures_for
 
 __all__ = ["S3Service"]
 
@@ -104,9 +105,8 @@ class S3Service:
         head = request.method == "HEAD"
         raw_path = request.rel_url.raw_path
         try:
-            if self.auth_keys:
-                self._verify(request)
-            return await self._route(request, raw_path, request_id)
+            chunks = self._verify(request) if self.auth_keys else None
+            return await self._route(request, raw_path, request_id, chunks)
         except Exception as error:  # noqa: BLE001 - every failure gets S3's error shape
             if isinstance(error, web.HTTPException):
                 raise
@@ -114,7 +114,8 @@ class S3Service:
                 error, request_id=request_id, resource=unquote(raw_path), head=head
             )
 
-    def _verify(self, request: web.Request) -> None:
+    def _verify(self, request: web.Request) -> ChunkSignatures | None:
+        """Check the request's signature; what a signed aws-chunked body's chunks must match."""
         headers = {k.lower(): v for k, v in request.headers.items()}
         authorization = headers.get("authorization", "")
         if authorization.startswith("AWS ") or (
@@ -128,7 +129,7 @@ class S3Service:
                 self.auth_keys or {},
                 self.now(),
             )
-            return
+            return None
         if authorization and "x-amz-content-sha256" not in headers:
             raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
         signed = auth.SignedRequest(
@@ -139,9 +140,14 @@ class S3Service:
             b"",
         )
         auth.verify(signed, self.auth_keys or {}, self.now(), s3=True)
+        return chunk_signatures_for(headers, self.auth_keys or {})
 
     async def _route(
-        self, request: web.Request, raw_path: str, request_id: str
+        self,
+        request: web.Request,
+        raw_path: str,
+        request_id: str,
+        chunks: ChunkSignatures | None = None,
     ) -> web.StreamResponse:
         bucket_text, _, key_text = raw_path[1:].partition("/")
         method = request.method
@@ -171,6 +177,14 @@ class S3Service:
                 raw_path,
             )
         ctx = S3Request(
-            request, bucket, key, request_id, self.store, self.uploads, self.account_id, self.region
+            request,
+            bucket,
+            key,
+            request_id,
+            self.store,
+            self.uploads,
+            self.account_id,
+            self.region,
+            chunks,
         )
         return await operation(ctx)

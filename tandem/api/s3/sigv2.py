@@ -51,8 +51,7 @@ def verify_v2(
 ) -> str:
     """The access key id that signed the request (``headers``: lower-case names)."""
     query = {
-        unquote(k): unquote(v)
-        for k, _, v in (p.partition("=") for p in raw_query.split("&") if p)
+        unquote(k): unquote(v) for k, _, v in (p.partition("=") for p in raw_query.split("&") if p)
     }
     authorization = headers.get("authorization")
     if authorization is not None:

@@ -66,7 +66,7 @@ async def upload_part(ctx: S3Request) -> web.Response:
         ctx.uploads.begin_part, ctx.bucket, ctx.key, _upload_id(ctx), number, plan.hashes
     )
     try:
-        checksum = await receive(ctx.request, writer, plan)
+        checksum = await receive(ctx.request, writer, plan, ctx.chunk_signatures)
         part: PartInfo = await ctx.run(
             ctx.uploads.commit_part, ctx.bucket, ctx.key, _upload_id(ctx), number, writer, checksum
         )

@@ -112,3 +112,62 @@ def test_sigv2_presigned_urls_and_headers(server: ServerThread) -> None:
     with pytest.raises(ClientError) as bad:
         wrong.get_object(Bucket="sigv2", Key="by-header")
     assert _code(bad.value) == ("SignatureDoesNotMatch", 403)
+
+
+def _streaming_put(server: ServerThread, key: str, chunks: list[bytes],
+                   tamper: bool = False) -> tuple[int, bytes]:
+    """A PUT with a signed aws-chunked body, as the Java, Go and JS SDKs send it."""
+    import datetime as dt
+    import hashlib
+    import hmac
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(server.url)
+    now = dt.datetime.now(dt.UTC)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/us-east-1/s3/aws4_request"
+    path = f"/streaming/{key}"
+    decoded = sum(len(c) for c in chunks)
+    headers = {"host": url.netloc, "x-amz-date": amz_date,
+               "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+               "content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(decoded)}
+    names = sorted(headers)
+    canonical = "\n".join(["PUT", path, "", "".join(f"{n}:{headers[n]}\n" for n in names),
+                           ";".join(names), "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
+    signing = f"AWS4{SECRET}".encode()
+    for part in scope.split("/"):
+        signing = hmac.new(signing, part.encode(), hashlib.sha256).digest()
+
+    def sign(text: str) -> str:
+        return hmac.new(signing, text.encode(), hashlib.sha256).hexdigest()
+
+    seed = sign("\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                           hashlib.sha256(canonical.encode()).hexdigest()]))
+    previous, body = seed, b""
+    empty = hashlib.sha256(b"").hexdigest()
+    for data in [*chunks, b""]:
+        previous = sign("\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, empty,
+                                   hashlib.sha256(data).hexdigest()]))
+        sent = data.replace(b"a", b"b", 1) if tamper and data else data
+        body += f"{len(data):x};chunk-signature={previous}\r\n".encode() + sent + b"\r\n"
+    headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, "
+                                f"SignedHeaders={';'.join(names)}, Signature={seed}")
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.request("PUT", path, body=body, headers=headers)
+    response = conn.getresponse()
+    answer = response.read()
+    conn.close()
+    return response.status, answer
+
+
+def test_signed_chunks_are_verified(server: ServerThread) -> None:
+    s3: Any = s3_client(server.url, KEY, SECRET)
+    s3.create_bucket(Bucket="streaming")
+    chunks = [b"a" * 65536, b"a" * 1000]
+    assert _streaming_put(server, "good", chunks)[0] == 200
+    assert s3.get_object(Bucket="streaming", Key="good")["Body"].read() == b"".join(chunks)
+    status, answer = _streaming_put(server, "tampered", chunks, tamper=True)
+    assert (status, b"<Code>SignatureDoesNotMatch</Code>" in answer) == (403, True)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket="streaming", Key="tampered")
