@@ -81,6 +81,11 @@ def test_aws_s3_cp_ls_sync_round_trip_100_files(server: ServerProcess, tmp_path:
     again = tmp_path / "again"
     _aws(server, tmp_path, "s3", "cp", "--recursive", "s3://cli-round-trip/data/", str(again))
     assert _tree(again) == _tree(source)
+    # Over the multipart threshold, a copy between keys is UploadPartCopy server-side.
+    big = "s3://cli-round-trip/data/part-0/file 042+x.bin"
+    _aws(server, tmp_path, "s3", "cp", big, "s3://cli-round-trip/copied.bin")
+    _aws(server, tmp_path, "s3", "cp", "s3://cli-round-trip/copied.bin", str(tmp_path / "c.bin"))
+    assert (tmp_path / "c.bin").read_bytes() == (source / "part-0" / "file 042+x.bin").read_bytes()
     _aws(server, tmp_path, "s3", "rb", "--force", "s3://cli-round-trip")
     assert "cli-round-trip" not in _aws(server, tmp_path, "s3", "ls")
 
