@@ -151,13 +151,20 @@ class FileObjectStore:
             )
             writer.discard()
             return ObjectInfo(bucket, key, 0, _EMPTY_MD5, now, attributes)
-        self._make_dirs(base, data.parent, resource)
         st = writer.path.stat()
         self.meta.write(
             bucket, key, size=st.st_size, mtime_ns=st.st_mtime_ns, etag=etag, attributes=attributes
         )
         try:
-            os.replace(writer.path, data)
+            for attempt in range(3):
+                self._make_dirs(base, data.parent, resource)
+                try:
+                    os.replace(writer.path, data)
+                    break
+                except FileNotFoundError:
+                    # A delete pruned the (then empty) folder between mkdir and rename.
+                    if attempt == 2:
+                        raise
             writer.placed = True
         except IsADirectoryError:
             raise KeyConflict(
@@ -168,18 +175,29 @@ class FileObjectStore:
         return ObjectInfo(bucket, key, st.st_size, etag, st.st_mtime_ns / 1e9, attributes)
 
     def _make_dirs(self, base: Path, path: Path, resource: str) -> None:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise KeyConflict(
-                "An object's name is a folder of this key: tandem keeps objects as files and "
-                "cannot hold an object and a folder of the same name.",
-                resource,
-            ) from None
-        except OSError as exc:
-            if exc.errno == errno.ENAMETOOLONG:
-                raise InvalidObjectName("A segment of the key is too long.", resource) from None
-            raise
+        for attempt in range(5):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                return
+            except (FileNotFoundError, FileExistsError, NotADirectoryError):
+                # Either an object's file stands where a folder must be, or a concurrent
+                # delete pruned a folder mid-way (then making it again succeeds).
+                if any(
+                    p.exists() and not p.is_dir()
+                    for p in (path, *path.parents)
+                    if base in p.parents
+                ):
+                    raise KeyConflict(
+                        "An object's name is a folder of this key: tandem keeps objects as "
+                        "files and cannot hold an object and a folder of the same name.",
+                        resource,
+                    ) from None
+                if attempt == 4:
+                    raise
+            except OSError as exc:
+                if exc.errno == errno.ENAMETOOLONG:
+                    raise InvalidObjectName("A segment of the key is too long.", resource) from None
+                raise
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
         _, data = self._paths(bucket, key)

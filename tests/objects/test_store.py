@@ -156,3 +156,22 @@ def test_multipart_refuses_small_middle_parts(store: FileObjectStore) -> None:
         uploads.complete("bkt", "k", upload, [(1, etags[0]), (2, etags[1])])
     uploads.abort("bkt", "k", upload)
     assert not uploads.in_progress("bkt")
+
+
+def test_concurrent_puts_and_deletes_in_one_folder_lose_nothing(store: FileObjectStore) -> None:
+    """Deletes prune empty folders while other writes create files in them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def churn(i: int) -> None:
+        for round_ in range(30):
+            _put(store, f"shared/dir/k{i}", f"{i}-{round_}".encode())
+            store.delete_object("bkt", f"shared/dir/k{i}")
+        _put(store, f"shared/dir/k{i}", f"{i}-final".encode())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(churn, range(4)))
+    assert sorted(i.key for i in store.list_objects("bkt").contents) == [
+        f"shared/dir/k{i}" for i in range(4)]
+    for i in range(4):
+        path = store.root / "bkt" / "shared" / "dir" / f"k{i}"
+        assert path.read_bytes() == f"{i}-final".encode()
