@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -44,6 +45,7 @@ class FileObjectStore:
         self.own = self.root / ".tandem"
         self.tmp = self.own / "tmp"
         self.meta = MetaFile(self.own / "meta", self.tmp)
+        self._tree = threading.Lock()
         self.tmp.mkdir(parents=True, exist_ok=True)
         (self.own / "buckets").mkdir(exist_ok=True)
 
@@ -144,7 +146,8 @@ class FileObjectStore:
                 raise InvalidObjectName(
                     "A key ending in '/' is a folder marker here and must be empty.", resource
                 )
-            self._make_dirs(base, data, resource)
+            with self._tree:
+                self._make_dirs(base, data, resource)
             now = time.time()
             self.meta.write(
                 bucket, key, size=0, mtime_ns=int(now * 1e9), etag=_EMPTY_MD5, attributes=attributes
@@ -156,15 +159,11 @@ class FileObjectStore:
             bucket, key, size=st.st_size, mtime_ns=st.st_mtime_ns, etag=etag, attributes=attributes
         )
         try:
-            for attempt in range(3):
+            # Folders are made and pruned under one lock: a delete never prunes the folder a
+            # write has just made for its rename.
+            with self._tree:
                 self._make_dirs(base, data.parent, resource)
-                try:
-                    os.replace(writer.path, data)
-                    break
-                except FileNotFoundError:
-                    # A delete pruned the (then empty) folder between mkdir and rename.
-                    if attempt == 2:
-                        raise
+                os.replace(writer.path, data)
             writer.placed = True
         except IsADirectoryError:
             raise KeyConflict(
@@ -175,29 +174,19 @@ class FileObjectStore:
         return ObjectInfo(bucket, key, st.st_size, etag, st.st_mtime_ns / 1e9, attributes)
 
     def _make_dirs(self, base: Path, path: Path, resource: str) -> None:
-        for attempt in range(5):
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-                return
-            except (FileNotFoundError, FileExistsError, NotADirectoryError):
-                # Either an object's file stands where a folder must be, or a concurrent
-                # delete pruned a folder mid-way (then making it again succeeds).
-                if any(
-                    p.exists() and not p.is_dir()
-                    for p in (path, *path.parents)
-                    if base in p.parents
-                ):
-                    raise KeyConflict(
-                        "An object's name is a folder of this key: tandem keeps objects as "
-                        "files and cannot hold an object and a folder of the same name.",
-                        resource,
-                    ) from None
-                if attempt == 4:
-                    raise
-            except OSError as exc:
-                if exc.errno == errno.ENAMETOOLONG:
-                    raise InvalidObjectName("A segment of the key is too long.", resource) from None
-                raise
+        """Make ``path`` and its parents (callers hold ``self._tree``)."""
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise KeyConflict(
+                "An object's name is a folder of this key: tandem keeps objects as files and "
+                "cannot hold an object and a folder of the same name.",
+                resource,
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise InvalidObjectName("A segment of the key is too long.", resource) from None
+            raise
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
         _, data = self._paths(bucket, key)
@@ -261,7 +250,8 @@ class FileObjectStore:
         base, data = self._paths(bucket, key)
         if key.endswith("/"):
             self.meta.remove(bucket, key)
-            self._prune(bucket, base, data)
+            with self._tree:
+                self._prune(bucket, base, data)
             return
         try:
             if data.is_file():
@@ -269,7 +259,8 @@ class FileObjectStore:
         except FileNotFoundError:
             pass
         self.meta.remove(bucket, key)
-        self._prune(bucket, base, data.parent)
+        with self._tree:
+            self._prune(bucket, base, data.parent)
 
     def _prune(self, bucket: str, base: Path, path: Path) -> None:
         """Remove the empty folders a deleted key leaves, up to the bucket (folder markers
