@@ -22,6 +22,8 @@ __all__ = [
     "ResourceAlreadyExists",
     "InvalidFilterPattern",
     "ValidationException",
+    "ValidationError",
+    "InvalidFormat",
     "ConfigError",
     "InternalFailure",
 ]
@@ -102,6 +104,21 @@ class ValidationException(TandemError):
     """SageMaker control-plane validation and not-found errors (boto3 waiters rely on this code)."""
 
     code = "ValidationException"
+    status = 400
+
+
+class ValidationError(TandemError):
+    """CloudWatch's unmodelled validation failure (query code ``ValidationError``): alarm
+    members that break a rule the model cannot express."""
+
+    code = "ValidationError"
+    status = 400
+
+
+class InvalidFormat(TandemError):
+    """CloudWatch's InvalidFormat: a member whose text is not in the expected format (JSON)."""
+
+    code = "InvalidFormat"
     status = 400
 
 

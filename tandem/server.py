@@ -1,4 +1,4 @@
-"""The tandem server: the store, telemetry, launcher, router and endpoint manager, composed.
+"""The tandem server: the store, telemetry, alarms, launcher, router and endpoint manager.
 
 One process, one port, every API on it. ``TandemServer`` owns every
 background task it starts and stops them in reverse order: the HTTP site
@@ -23,6 +23,7 @@ from .api import prometheus as prometheus_api
 from .api import runtime as runtime_api
 from .api.app import build_app
 from .api.auth import load_keys
+from .api.autoscaling import AutoScalingService
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.logs import LogsService
 from .api.s3 import S3Service
@@ -34,12 +35,15 @@ from .config import Settings, aws_credential_environment
 from .jobs import build_job_manager
 from .objects import FileObjectStore
 from .objects.locations import ObjectLocations, OwnLocations
+from .scaling.autoscaler import AutoScaler
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
+from .serving.idle_metrics import IdleMetrics
 from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
 from .store import open_store
+from .telemetry.alarms import WEBHOOK_PREFIX, AlarmService, MetricSource, WebhookSender
 from .telemetry.logs import LogService
 from .telemetry.metrics import (
     MetricFlusher,
@@ -129,9 +133,39 @@ class TandemServer:
         self.queries = MetricQueries(
             self.store.metrics, clock=self.clock, retention=Retention.from_settings(s)
         )
+        self.alarms = AlarmService(
+            self.store.alarms,
+            MetricSource(self.store.metrics, self.queries),
+            clock=self.clock,
+            region=s.region,
+            account_id=s.account_id,
+            # The closed minute's buckets reach the store within one flush interval.
+            evaluation_delay=s.metrics_flush_interval + 1.0,
+        )
+        self.webhooks = WebhookSender(s.region, s.account_id)
+        self.alarms.register_action_handler(WEBHOOK_PREFIX, self.webhooks)
+        await self.alarms.start()
+        # Application Auto Scaling: target tracking owns alarms; scaling alarm actions set
+        # DesiredInstanceCount through the endpoint manager. Idle variants publish zeros.
+        self.autoscaler = AutoScaler(
+            self.store.catalog,
+            self.manager,
+            self.alarms,
+            MetricSource(self.store.metrics, self.queries),
+            region=s.region,
+            account_id=s.account_id,
+            clock=self.clock,
+        )
+        await self.autoscaler.start()
+        self.idle_metrics = IdleMetrics(self.router, clock=self.clock)
+        self.idle_metrics.start()
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
         self.cloudwatch = CloudWatchOperations(
-            self.registry, self.queries, self.clock, defer=asyncio.get_running_loop().call_soon
+            self.registry,
+            self.queries,
+            self.clock,
+            defer=asyncio.get_running_loop().call_soon,
+            alarms=self.alarms,
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
@@ -140,6 +174,7 @@ class TandemServer:
                 SageMakerService(self.manager),
                 SageMakerJobsService(self.jobs),
                 LogsService(self.logs),
+                AutoScalingService(self.autoscaler.service),
             ],
             cloudwatch,
             auth_keys=auth_keys,
@@ -150,7 +185,8 @@ class TandemServer:
         )
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(
-            self.app, prometheus_api.TandemCollector(self.registry, self.clock)
+            self.app,
+            prometheus_api.TandemCollector(self.registry, self.clock, alarms=self.alarms.alarms),
         )
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
@@ -215,9 +251,13 @@ class TandemServer:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.jobs.stop()
+        await self.autoscaler.stop()
+        await self.idle_metrics.stop()
         await self.manager.stop()
         await self.router.close()
         await self.logs.stop()
+        await self.alarms.stop()
+        await self.webhooks.close()
         self.cloudwatch.record_pending()  # before the last flush
         await asyncio.to_thread(self.flusher.stop)
         await asyncio.to_thread(self.store.close)

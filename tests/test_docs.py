@@ -46,3 +46,11 @@ def test_every_setting_has_a_docs_entry() -> None:
     text = (ROOT / "docs" / "settings.md").read_text()
     for setting in SETTINGS:
         assert f"`{setting.flag}`" in text and f"`{setting.env}`" in text
+
+
+def test_every_cloudwatch_alarm_operation_is_documented() -> None:
+    from tandem.api.cloudwatch.alarm_operations import ALARM_OPERATION_NAMES
+
+    text = (ROOT / "docs" / "api-compatibility.md").read_text()
+    for operation in ALARM_OPERATION_NAMES:
+        assert re.search(rf"\b{operation}\b", text), operation

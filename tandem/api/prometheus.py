@@ -16,12 +16,16 @@ totals of the buckets already flushed and evicted) into Prometheus families:
 
 Labels are ``endpoint``, ``variant`` and ``container`` for invocation metrics and
 ``endpoint``, ``variant``, ``job`` and ``host`` for instance metrics.
+
+Alarms: the gauge ``tandem_alarm_state{alarm, state}`` is 1 for each alarm's current state
+and 0 for its other two (``OK``, ``ALARM``, ``INSUFFICIENT_DATA``), so
+``tandem_alarm_state{state="ALARM"} == 1`` lists the alarms firing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from aiohttp import web
@@ -35,6 +39,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from ..clock import Clock, SystemClock
+from ..telemetry.alarms import AlarmState, MetricAlarm
 from ..telemetry.metrics import MetricRegistry, Series
 from ..telemetry.metrics.sketch import bin_value
 
@@ -161,9 +166,16 @@ class TandemCollector:
     """A ``prometheus_client`` collector over a ``MetricRegistry`` (register it with
     ``CollectorRegistry(auto_describe=False)``)."""
 
-    def __init__(self, registry: MetricRegistry, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        registry: MetricRegistry,
+        clock: Clock | None = None,
+        alarms: Callable[[], list[MetricAlarm]] | None = None,
+    ) -> None:
+        """``alarms``: the alarm snapshot (``AlarmService.alarms``), for the state gauge."""
         self.registry = registry
         self.clock = clock or SystemClock()
+        self.alarms = alarms
 
     def collect(self) -> Iterator[Metric]:
         counters = {
@@ -207,6 +219,22 @@ class TandemCollector:
         yield from counters.values()
         yield from histograms.values()
         yield from gauges.values()
+        if self.alarms is not None:
+            yield self._alarm_states(self.alarms())
+
+    @staticmethod
+    def _alarm_states(alarms: list[MetricAlarm]) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "tandem_alarm_state",
+            "1 for the state each CloudWatch alarm is in, 0 for the others.",
+            labels=["alarm", "state"],
+        )
+        for alarm in alarms:
+            for state in AlarmState:
+                family.add_metric(
+                    [alarm.alarm_name, state.value], 1.0 if alarm.state_value is state else 0.0
+                )
+        return family
 
     @staticmethod
     def _sorted(series: Iterable[Series]) -> list[Series]:

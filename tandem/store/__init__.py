@@ -1,6 +1,7 @@
 """Persistence behind narrow interfaces, each defined by the package that consumes it:
-``serving.catalog.CatalogStore``, ``telemetry.metrics.store.MetricStore`` and
-``telemetry.logs.store.LogStore``. ``Store`` bundles one of each."""
+``serving.catalog.CatalogStore``, ``telemetry.metrics.store.MetricStore``,
+``telemetry.logs.store.LogStore`` and ``telemetry.alarms.store.AlarmStore``. ``Store`` bundles
+one of each."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..serving.catalog import CatalogStore
+from ..telemetry.alarms.store import AlarmStore
 from ..telemetry.logs.store import LogStore
 from ..telemetry.metrics.store import MetricStore
 
@@ -21,6 +23,8 @@ class Store(Protocol):
     def metrics(self) -> MetricStore: ...
     @property
     def logs(self) -> LogStore: ...
+    @property
+    def alarms(self) -> AlarmStore: ...
 
     def close(self) -> None: ...
 

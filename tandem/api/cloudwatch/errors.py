@@ -14,6 +14,7 @@ import dataclasses
 
 from ...errors import (
     InternalFailure,
+    InvalidFormat,
     InvalidNextToken,
     InvalidParameterCombination,
     InvalidParameterValue,
@@ -21,6 +22,7 @@ from ...errors import (
     MissingParameter,
     ResourceNotFound,
     TandemError,
+    ValidationError,
 )
 from ..aws_json import SerializationException, UnknownOperation
 
@@ -49,10 +51,11 @@ class WireError:
     query_code: str  # query <Code>, x-amzn-query-error, botocore's Error.Code
     status: int  # HTTP status under the query protocol or query mode
     fault: str = "Sender"
+    namespace: str = NAMESPACE_PREFIX  # of the JSON/CBOR __type
 
     @property
     def json_type(self) -> str:
-        return NAMESPACE_PREFIX + self.type_name
+        return self.namespace + self.type_name
 
     def status_for(self, query_mode: bool) -> int:
         return self.status if query_mode or self.status >= 500 else 400
@@ -67,6 +70,10 @@ _TABLE: dict[type, WireError] = {
     InvalidNextToken: WireError("InvalidNextToken", "InvalidNextToken", 400),
     LimitExceeded: WireError("LimitExceededFault", "LimitExceeded", 400),
     ResourceNotFound: WireError("ResourceNotFound", "ResourceNotFound", 404),
+    InvalidFormat: WireError("InvalidFormatFault", "InvalidFormat", 400),
+    # Not in the model: AWS sends coral's shape with the query code ValidationError.
+    ValidationError: WireError(
+        "ValidationException", "ValidationError", 400, namespace="com.amazon.coral.validate#"),
     UnknownOperation: WireError("UnknownOperationException", "InvalidAction", 400),
     SerializationException: WireError("SerializationException", "MalformedInput", 400),
     RequestTooLarge: WireError("RequestEntityTooLarge", "RequestEntityTooLarge", 413),

@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any
 
 from ...clock import Clock, SystemClock
+from ...telemetry.alarms import AlarmService
 from ...telemetry.metrics import (
     DimensionFilter,
     Metric,
@@ -23,11 +24,14 @@ from ...telemetry.metrics import (
     MetricStat,
 )
 from ...telemetry.metrics.ingest import MetricDatum, PlainPuts, StatisticSet, put_metric_data
+from .alarm_operations import ALARM_OPERATION_NAMES, AlarmOperations
 from .errors import UnknownAction
 
 __all__ = ["CloudWatchOperations", "OPERATION_NAMES"]
 
-OPERATION_NAMES = ("PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics")
+OPERATION_NAMES = (
+    "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics", *ALARM_OPERATION_NAMES
+)  # fmt: skip
 Params = Mapping[str, Any]
 
 
@@ -113,7 +117,8 @@ def _present(d: dict[str, Any]) -> dict[str, Any]:
 
 
 class CloudWatchOperations:
-    """The four metric operations over a registry (writes) and ``MetricQueries`` (reads)."""
+    """The metric operations over a registry (writes) and ``MetricQueries`` (reads), and the
+    alarm operations over an ``AlarmService`` (when one is given)."""
 
     def __init__(
         self,
@@ -122,6 +127,7 @@ class CloudWatchOperations:
         clock: Clock | None = None,
         *,
         defer: Callable[[Callable[[], None]], object] | None = None,
+        alarms: AlarmService | None = None,
     ) -> None:
         """``defer``: the event loop's ``call_soon``, to record plain PutMetricData requests
         after their answer (``PlainPuts``); None records them before it."""
@@ -135,6 +141,8 @@ class CloudWatchOperations:
             "GetMetricData": self.get_metric_data,
             "ListMetrics": self.list_metrics,
         }
+        if alarms is not None:
+            self._table.update(AlarmOperations(alarms).table)
 
     async def call(self, operation: str, params: Params) -> dict[str, Any] | None:
         handler = self._table.get(operation)

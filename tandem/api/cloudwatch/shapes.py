@@ -68,6 +68,28 @@ METRIC_DATA_QUERY = _struct(
     "Id",
 )  # fmt: skip
 ENTITY = _struct({"KeyAttributes": _map(S), "Attributes": _map(S)})
+ALARM_NAMES = _list(S)
+ALARM_ACTIONS = _list(S)
+TAG = _struct({"Key": S, "Value": S}, "Key", "Value")
+EVALUATION_WINDOW = _struct(
+    {"SlidingWindow": _struct({}), "WallClockWindow": _struct({"Timezone": S})}
+)
+METRIC_ALARM = _struct(
+    {"AlarmName": S, "AlarmArn": S, "AlarmDescription": S,
+     "AlarmConfigurationUpdatedTimestamp": T, "ActionsEnabled": B, "OKActions": ALARM_ACTIONS,
+     "AlarmActions": ALARM_ACTIONS, "InsufficientDataActions": ALARM_ACTIONS, "StateValue": S,
+     "StateReason": S, "StateReasonData": S, "StateUpdatedTimestamp": T, "MetricName": S,
+     "Namespace": S, "Statistic": S, "ExtendedStatistic": S, "Dimensions": DIMENSIONS,
+     "Period": I, "Unit": S, "EvaluationPeriods": I, "DatapointsToAlarm": I, "Threshold": D,
+     "ComparisonOperator": S, "TreatMissingData": S, "EvaluateLowSampleCountPercentile": S,
+     "Metrics": _list(METRIC_DATA_QUERY), "ThresholdMetricId": S, "EvaluationState": S,
+     "StateTransitionedTimestamp": T}
+)
+ALARM_HISTORY_ITEM = _struct(
+    {"AlarmName": S, "AlarmContributorId": S, "AlarmType": S, "Timestamp": T,
+     "HistoryItemType": S, "HistorySummary": S, "HistoryData": S,
+     "AlarmContributorAttributes": _map(S)}
+)
 
 INPUTS: dict[str, Shape] = {
     "PutMetricData": _struct(
@@ -93,6 +115,40 @@ INPUTS: dict[str, Shape] = {
          "Dimensions": _list(_struct({"Name": S, "Value": S}, "Name")),
          "NextToken": S, "RecentlyActive": S, "IncludeLinkedAccounts": B, "OwningAccount": S},
     ),
+    "PutMetricAlarm": _struct(
+        {"AlarmName": S, "AlarmDescription": S, "ActionsEnabled": B, "OKActions": ALARM_ACTIONS,
+         "AlarmActions": ALARM_ACTIONS, "InsufficientDataActions": ALARM_ACTIONS,
+         "MetricName": S, "Namespace": S, "Statistic": S, "ExtendedStatistic": S,
+         "Dimensions": DIMENSIONS, "Period": I, "Unit": S, "EvaluationPeriods": I,
+         "DatapointsToAlarm": I, "Threshold": D, "ComparisonOperator": S,
+         "TreatMissingData": S, "EvaluateLowSampleCountPercentile": S,
+         "Metrics": _list(METRIC_DATA_QUERY), "Tags": _list(TAG), "ThresholdMetricId": S,
+         "EvaluationWindow": EVALUATION_WINDOW, "EvaluationCriteria": _struct({}),
+         "EvaluationInterval": I},
+        "AlarmName", "EvaluationPeriods", "ComparisonOperator",
+    ),
+    "DescribeAlarms": _struct(
+        {"AlarmNames": ALARM_NAMES, "AlarmNamePrefix": S, "AlarmTypes": _list(S),
+         "ChildrenOfAlarmName": S, "ParentsOfAlarmName": S, "StateValue": S,
+         "ActionPrefix": S, "MaxRecords": I, "NextToken": S},
+    ),
+    "DescribeAlarmsForMetric": _struct(
+        {"MetricName": S, "Namespace": S, "Statistic": S, "ExtendedStatistic": S,
+         "Dimensions": DIMENSIONS, "Period": I, "Unit": S},
+        "MetricName", "Namespace",
+    ),
+    "DescribeAlarmHistory": _struct(
+        {"AlarmName": S, "AlarmContributorId": S, "AlarmTypes": _list(S),
+         "HistoryItemType": S, "StartDate": T, "EndDate": T, "MaxRecords": I,
+         "NextToken": S, "ScanBy": S},
+    ),
+    "DeleteAlarms": _struct({"AlarmNames": ALARM_NAMES}, "AlarmNames"),
+    "SetAlarmState": _struct(
+        {"AlarmName": S, "StateValue": S, "StateReason": S, "StateReasonData": S},
+        "AlarmName", "StateValue", "StateReason",
+    ),
+    "EnableAlarmActions": _struct({"AlarmNames": ALARM_NAMES}, "AlarmNames"),
+    "DisableAlarmActions": _struct({"AlarmNames": ALARM_NAMES}, "AlarmNames"),
 }  # fmt: skip
 
 MESSAGES = _list(_struct({"Code": S, "Value": S}))
@@ -112,6 +168,19 @@ OUTPUTS: dict[str, Shape | None] = {
         "Messages": MESSAGES,
     }),
     "ListMetrics": _struct({"Metrics": _list(METRIC), "NextToken": S, "OwningAccounts": _list(S)}),
+    "PutMetricAlarm": None,
+    "DescribeAlarms": _struct({
+        "CompositeAlarms": _list(_struct({"AlarmName": S})),
+        "MetricAlarms": _list(METRIC_ALARM),
+        "NextToken": S,
+    }),
+    "DescribeAlarmsForMetric": _struct({"MetricAlarms": _list(METRIC_ALARM)}),
+    "DescribeAlarmHistory": _struct(
+        {"AlarmHistoryItems": _list(ALARM_HISTORY_ITEM), "NextToken": S}),
+    "DeleteAlarms": None,
+    "SetAlarmState": None,
+    "EnableAlarmActions": None,
+    "DisableAlarmActions": None,
 }  # fmt: skip
 
 # (shape kind, decoded value, member path) -> the Python value, or raise InvalidParameterValue.

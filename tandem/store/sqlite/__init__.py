@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .alarms import SQLiteAlarmStore
 from .catalog import SQLiteCatalogStore
 from .database import Database
 from .logs import SQLiteLogStore
 from .metrics import SQLiteMetricStore
 
-__all__ = ["SQLiteStore", "Database", "SQLiteCatalogStore", "SQLiteLogStore", "SQLiteMetricStore"]
+__all__ = [
+    "SQLiteStore",
+    "Database",
+    "SQLiteCatalogStore",
+    "SQLiteAlarmStore",
+    "SQLiteLogStore",
+    "SQLiteMetricStore",
+]
 
 
 class SQLiteStore:
@@ -26,6 +34,7 @@ class SQLiteStore:
         ]
         catalog_db, metrics_db, logs_db = self._databases
         self.catalog = SQLiteCatalogStore(catalog_db)
+        self.alarms = SQLiteAlarmStore(catalog_db)
         self.metrics = SQLiteMetricStore(metrics_db)
         self.logs = SQLiteLogStore(logs_db)
 

@@ -20,6 +20,11 @@ from .support import ServerThread
 from .wire import encode, error_of, form, send
 
 PROTOCOLS = ("json", "query", "cbor")
+# The members the "wrong types" bodies send with a wrong type.
+_WRONG_TYPED = dict.fromkeys(
+    ["Namespace", "MetricData", "MetricDataQueries", "StartTime", "MetricName", "Period",
+     "Dimensions"]
+)  # fmt: skip
 HUGE = b"x" * (9 * 1024 * 1024)  # over the app's 8 MiB body limit
 BOMB = gzip.compress(HUGE)  # 9 KiB on the wire, 9 MiB inflated
 
@@ -96,6 +101,14 @@ def test_malformed_bodies_get_4xx_error_shapes(
     codes = {}
     for name, body in MALFORMED[protocol].items():
         r = send(server.url, protocol, operation, _with_action(protocol, operation, body))
+        if name in ("wrong types", "bad index") and not (
+            _WRONG_TYPED.keys() & INPUTS[operation].members.keys()
+        ):
+            # None of the wrong members is the operation's: ignored, as unknown members are
+            # (the answer is then the operation's own, e.g. a missing required member).
+            if r.status != 200:
+                codes[name] = _assert_client_error(protocol, r)
+            continue
         assert r.status != 200, name
         codes[name] = _assert_client_error(protocol, r)
     r = send(
@@ -121,6 +134,7 @@ def test_malformed_bodies_get_4xx_error_shapes(
         "MissingParameter",
         "RequestEntityTooLarge",
         "InvalidAction",
+        "ValidationError",
     }
 
 

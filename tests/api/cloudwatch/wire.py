@@ -54,7 +54,9 @@ def error_of(protocol: str, response: urllib3.BaseHTTPResponse) -> tuple[str, st
         assert response.headers["Smithy-Protocol"] == "rpc-v2-cbor"
         assert response.headers["Content-Type"] == "application/cbor"
         body = cbor2.loads(response.data)
-    assert body["__type"].startswith("com.amazonaws.cloudwatch.v2010_08_01#")
+    # AWS sends validation failures in coral's namespace (the model has no such shape).
+    assert body["__type"].startswith("com.amazonaws.cloudwatch.v2010_08_01#") or body[
+        "__type"] == "com.amazon.coral.validate#ValidationException"  # fmt: skip
     code, _, fault = response.headers["x-amzn-query-error"].partition(";")
     assert fault in ("Sender", "Receiver")
     return code, body["message"]
