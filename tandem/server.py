@@ -25,11 +25,13 @@ from .api.app import build_app
 from .api.auth import load_keys
 from .api.autoscaling import AutoScalingService
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
+from .api.cloudwatch.tag_operations import TagOperations
 from .api.logs import LogsService
 from .api.s3 import S3Service
 from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
 from .api.sts import StsService
+from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
 from .config import Settings, aws_credential_environment
 from .jobs import build_job_manager
@@ -43,6 +45,7 @@ from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
 from .store import open_store
+from .tags import TagStore
 from .telemetry.alarms import WEBHOOK_PREFIX, AlarmService, MetricSource, WebhookSender
 from .telemetry.logs import LogService
 from .telemetry.metrics import (
@@ -160,20 +163,24 @@ class TandemServer:
         self.idle_metrics = IdleMetrics(self.router, clock=self.clock)
         self.idle_metrics.start()
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
+        self.tags = TagStore(self.store.catalog)
         self.cloudwatch = CloudWatchOperations(
             self.registry,
             self.queries,
             self.clock,
             defer=asyncio.get_running_loop().call_soon,
+            tagging=TagOperations(self.tags, region=s.region, account_id=s.account_id),
             alarms=self.alarms,
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
         self.app = build_app(
             [
-                SageMakerService(self.manager),
-                SageMakerJobsService(self.jobs),
-                LogsService(self.logs),
+                SageMakerService(self.manager, tags=self.tags),
+                SageMakerJobsService(self.jobs, tags=self.tags),
+                SageMakerTagsService(self.tags, self.manager, self.jobs),
+                LogsService(self.logs, tags=self.tags),
+                LogsTagsService(self.tags, self.logs),
                 AutoScalingService(self.autoscaler.service),
             ],
             cloudwatch,

@@ -112,6 +112,21 @@ export async function metricData(queries, start, end) {
   return out;
 }
 
+/**
+ * The unit a metric was put with over [start, end] ("" when none): GetMetricData does not say,
+ * GetMetricStatistics does, so one SampleCount over the whole window asks.
+ */
+export async function metricUnit(namespace, metric, dimensions, start, end) {
+  const period = Math.max(60, Math.ceil((end - start) / 60) * 60);
+  const resp = await cloudwatch("GetMetricStatistics", {
+    Namespace: namespace, MetricName: metric, Period: period, Statistics: ["SampleCount"],
+    Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+    StartTime: Math.floor(start), EndTime: Math.ceil(end),
+  });
+  const unit = (resp.Datapoints || []).map((d) => d.Unit).find((u) => u && u !== "None");
+  return unit || "";
+}
+
 export function toSeconds(t) {
   return typeof t === "number" ? t : Date.parse(t) / 1000;
 }

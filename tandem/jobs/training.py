@@ -119,7 +119,10 @@ class TrainingJob:
                 bool(raw.get("EnableInterContainerTrafficEncryption", False)),
             "EnableManagedSpotTraining": bool(raw.get("EnableManagedSpotTraining", False)),
         }
-        for key in ("InputDataConfig", "Environment", "VpcConfig", "CheckpointConfig"):
+        for key in ("InputDataConfig", "Environment", "VpcConfig", "CheckpointConfig",
+                    "DebugHookConfig", "ExperimentConfig", "RetryStrategy",
+                    "TensorBoardOutputConfig", "ProfilerConfig", "RemoteDebugConfig",
+                    "InfraCheckConfig"):
             if key in raw:
                 out[key] = raw[key]
         if self.failure_reason:
