@@ -26,6 +26,7 @@ __all__ = [
     "settings_markdown",
     "parent_environment",
     "otlp_header_pairs",
+    "aws_credential_environment",
 ]
 
 # What a child process may inherit from the server's environment (everything else it gets is
@@ -36,6 +37,16 @@ _INHERITED = ("PATH", "LANG", "LC_ALL", "DOCKER_HOST", "DOCKER_CERT_PATH", "DOCK
 def parent_environment() -> dict[str, str]:
     """The few server environment variables child processes may inherit."""
     return {name: os.environ[name] for name in _INHERITED if name in os.environ}
+
+
+# The server's own AWS credentials, which notebook lifecycle scripts get (as a notebook
+# instance's scripts get its execution role's) so their `aws s3` calls are signed.
+_AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def aws_credential_environment() -> dict[str, str]:
+    """The AWS credential variables of the server's environment that are set."""
+    return {name: os.environ[name] for name in _AWS_CREDENTIALS if name in os.environ}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +209,16 @@ SETTINGS: tuple[Setting, ...] = (
         "TOML file of [[keys]] access_key_id/secret_access_key: when set, every API request "
         "must be SigV4-signed with one of them (default: any request is accepted).",
         alias="--auth",
+    ),
+    Setting(
+        "s3_endpoint_url",
+        str,
+        "",
+        "Where s3:// locations of models and jobs live: empty for tandem's own S3 (files "
+        "under <data-dir>/s3, served on the same port), else the URL of an S3-compatible "
+        "endpoint (MinIO, another server), or 'aws' for AWS S3 itself; boto3's standard "
+        "credential chain signs for it.",
+        section="storage",
     ),
     Setting(
         "metrics_flush_interval",
@@ -391,6 +412,7 @@ class Settings:
     account_id: str = "000000000000"
     region: str = "us-east-1"
     auth_file: Path | None = None
+    s3_endpoint_url: str = ""
     metrics_flush_interval: float = 5.0
     logs_flush_interval: float = 0.5
     retention_1m_days: int = 15

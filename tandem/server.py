@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 from pathlib import Path
@@ -28,12 +29,16 @@ from .api.autoscaling import AutoScalingService
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.cloudwatch.tag_operations import TagOperations
 from .api.logs import LogsService
+from .api.s3 import S3Service
 from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
+from .api.sts import StsService
 from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
-from .config import Settings
+from .config import Settings, aws_credential_environment
 from .jobs import build_job_manager
+from .objects import FileObjectStore
+from .objects.locations import ObjectLocations, OwnLocations
 from .scaling.autoscaler import AutoScaler
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
@@ -112,12 +117,15 @@ class TandemServer:
         )
         await self.router.start()
         self.router.tracer = self.tracing.tracer if self.tracing is not None else None
+        # tandem's own S3: objects are plain files under <data-dir>/s3.
+        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
+        self.locations = await asyncio.to_thread(self._locations)
         self.manager = EndpointManager(
             catalog=self.store.catalog,
             launcher=self.launcher,
             router=self.router,
             settings=s,
-            plan_model=self._traced_plan(plan_model),
+            plan_model=self._traced_plan(functools.partial(plan_model, objects=self.locations)),
             clock=self.clock,
         )
         await self.manager.start()
@@ -130,6 +138,8 @@ class TandemServer:
             clock=self.clock,
             ports=self.ports,
             tracing=self.tracing,
+            objects=self.locations,
+            aws_environment=self.aws_environment,
         )
         await self.jobs.start()
         self.queries = MetricQueries(
@@ -184,6 +194,10 @@ class TandemServer:
             ],
             cloudwatch,
             auth_keys=auth_keys,
+            s3=S3Service(
+                self.objects, account_id=s.account_id, region=s.region, auth_keys=auth_keys
+            ),
+            sts=StsService(s.account_id),
         )
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(
@@ -225,6 +239,28 @@ class TandemServer:
             ]
 
         return traced
+    def _locations(self) -> ObjectLocations:
+        """Where models' and jobs' s3:// locations live (setting ``s3_endpoint_url``)."""
+        url = self.settings.s3_endpoint_url.strip()
+        if not url:
+            return OwnLocations(self.objects)
+        from .objects.remote import RemoteLocations  # boto3: only for a remote store
+
+        return RemoteLocations(None if url == "aws" else url, self.settings.region)
+
+    def aws_environment(self) -> dict[str, str]:
+        """What points a child's AWS CLI and SDKs at this server (and at the configured S3
+        store): notebook lifecycle scripts get it."""
+        region = self.settings.region
+        env = {"AWS_ENDPOINT_URL": self.url, "AWS_DEFAULT_REGION": region, "AWS_REGION": region,
+               "AWS_ACCESS_KEY_ID": "tandem", "AWS_SECRET_ACCESS_KEY": "tandem"}
+        env.update(aws_credential_environment())
+        remote = self.settings.s3_endpoint_url.strip()
+        if remote:
+            env["AWS_ENDPOINT_URL_S3"] = (
+                f"https://s3.{region}.amazonaws.com" if remote == "aws" else remote
+            )
+        return env
 
     @property
     def url(self) -> str:

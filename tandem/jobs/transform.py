@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +31,7 @@ import aiohttp
 
 from ..clock import Clock, SystemClock
 from ..errors import TandemError
+from ..objects.locations import ObjectLocations, is_s3_uri, staged_uri
 from ..serving.launcher import (
     InstanceHandle,
     InstanceSpec,
@@ -41,6 +43,7 @@ from ..serving.model import ExecutionMode, Model
 from ..telemetry.logs import LogService
 from ..telemetry.tracing import AttributeValue, SpanKind, Tracing, new_span_id
 from ..telemetry.tracing.jobs import JobTrace, seconds_ns
+from .locations import join_location
 from .records import JobStatus
 from .transform_io import (
     InputFile,
@@ -97,6 +100,8 @@ class TransformJob:
     records_total: int = 0
     records_done: int = 0
     effective: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Where an input file came from, as errors name it (its s3:// URI when staged).
+    input_name: Callable[[Path], str] = str
     stop_requested: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     trace: JobTrace | None = dataclasses.field(default=None, repr=False)
 
@@ -172,6 +177,9 @@ class TransformRunner:
         tracing: Tracing | None = None,
     ) -> None:
         self.tracing = tracing
+        objects: ObjectLocations | None = None,
+    ) -> None:
+        self.objects = objects
         self.launcher = launcher
         self.logs = logs
         self.jobs_dir = Path(jobs_dir)
@@ -182,6 +190,21 @@ class TransformRunner:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.stop_grace_period = stop_grace_period
+
+    def _objects(self) -> ObjectLocations:
+        if self.objects is None:
+            raise _JobError("s3:// locations: no object store is configured here")
+        return self.objects
+
+    def _write(self, output: Path | str, relative: str, job_name: str, data: bytes) -> None:
+        """``<output>/<relative>.out``: a file, or an object published from a staged file."""
+        if isinstance(output, Path):
+            _write_output(output, relative, job_name, data)
+            return
+        staging = self.jobs_dir / "transform" / job_name / "out"
+        _write_output(staging, relative, job_name, data)
+        self._objects().publish(staging / f"{relative}.out",
+                                join_location(output, f"{relative}.out"))
 
     def stream_prefix(self, job: TransformJob, instance_id: str) -> str:
         return f"{job.name}/{instance_id}-{job.log_epoch}"
@@ -207,8 +230,16 @@ class TransformRunner:
             if model.mode is ExecutionMode.DIRECT:
                 raise _JobError(f"Model {model.name} uses Direct invocation; batch transform "
                                 "runs Serial models")
-            files = await asyncio.to_thread(list_input_files, request.input_uri,
-                                            request.data_type, request.base_dir)
+            input_uri = request.input_uri
+            if is_s3_uri(input_uri):
+                staged = await asyncio.to_thread(
+                    self._objects().stage, input_uri, self.jobs_dir / "transform" / job.name)
+                input_uri = str(staged)
+                job.input_name = functools.partial(staged_uri, request.input_uri, staged)
+            scratch = self.jobs_dir / "transform" / job.name
+            files = await asyncio.to_thread(
+                list_input_files, input_uri, request.data_type, request.base_dir,
+                stage=lambda uri: str(self._objects().stage(uri, scratch)))
             job.files_total = len(files)
             job.records_total = await asyncio.to_thread(_count_records, request, files)
             on_change(job)
@@ -365,7 +396,7 @@ class TransformRunner:
                     instance_id: str) -> None:
         request = job.request
         processor = request.processor
-        label = str(item.path)
+        label = job.input_name(item.path)
         try:
             data = await asyncio.to_thread(read_payload, item.path, request.compression)
             records = originals = split_records(data, request.split_type)
@@ -412,7 +443,7 @@ class TransformRunner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        await asyncio.to_thread(_write_output, request.output_path, item.relative, job.name,
+        await asyncio.to_thread(self._write, request.output_path, item.relative, job.name,
                                 assemble(outputs, request.assemble_with))
 
     async def _invoke(self, session: aiohttp.ClientSession, urls: list[str], body: bytes,
