@@ -175,10 +175,9 @@ class TransformRunner:
         ping_timeout: float = 2.0,
         stop_grace_period: float = 30.0,
         tracing: Tracing | None = None,
-    ) -> None:
-        self.tracing = tracing
         objects: ObjectLocations | None = None,
     ) -> None:
+        self.tracing = tracing
         self.objects = objects
         self.launcher = launcher
         self.logs = logs
