@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import gc
 import logging
 from pathlib import Path
@@ -20,19 +22,24 @@ from aiohttp import web
 from .api import dashboard as dashboard_api
 from .api import prometheus as prometheus_api
 from .api import runtime as runtime_api
+from .api import traces as traces_api
 from .api.app import build_app
 from .api.auth import load_keys
 from .api.autoscaling import AutoScalingService
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.cloudwatch.tag_operations import TagOperations
 from .api.logs import LogsService
+from .api.s3 import S3Service
 from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
+from .api.sts import StsService
 from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
-from .config import Settings
+from .config import Settings, aws_credential_environment
 from .eventloop import StallWatchdog
 from .jobs import build_job_manager
+from .objects import FileObjectStore
+from .objects.locations import ObjectLocations, OwnLocations
 from .scaling.autoscaler import AutoScaler
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
@@ -51,6 +58,7 @@ from .telemetry.metrics import (
     MetricRollups,
     Retention,
 )
+from .telemetry.tracing import Tracing
 
 __all__ = ["TandemServer"]
 
@@ -99,6 +107,10 @@ class TandemServer:
             ports=self.ports,
         )
         await self.launcher.start()
+        # Tracing is off (None, nothing started) unless an OTLP endpoint is configured.
+        self.tracing = Tracing(s) if s.tracing else None
+        if self.tracing is not None:
+            self.tracing.start()
         self.router = Router(
             self.registry,
             account_id=s.account_id,
@@ -106,12 +118,16 @@ class TandemServer:
             invocation_timeout=s.invocation_timeout,
         )
         await self.router.start()
+        self.router.tracer = self.tracing.tracer if self.tracing is not None else None
+        # tandem's own S3: objects are plain files under <data-dir>/s3.
+        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
+        self.locations = await asyncio.to_thread(self._locations)
         self.manager = EndpointManager(
             catalog=self.store.catalog,
             launcher=self.launcher,
             router=self.router,
             settings=s,
-            plan_model=plan_model,
+            plan_model=self._traced_plan(functools.partial(plan_model, objects=self.locations)),
             clock=self.clock,
         )
         await self.manager.start()
@@ -123,6 +139,9 @@ class TandemServer:
             endpoints=self.manager,
             clock=self.clock,
             ports=self.ports,
+            tracing=self.tracing,
+            objects=self.locations,
+            aws_environment=self.aws_environment,
         )
         await self.jobs.start()
         self.queries = MetricQueries(
@@ -182,12 +201,20 @@ class TandemServer:
             ],
             cloudwatch,
             auth_keys=auth_keys,
+            s3=S3Service(
+                self.objects, account_id=s.account_id, region=s.region, auth_keys=auth_keys
+            ),
+            sts=StsService(s.account_id),
         )
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(
             self.app,
-            prometheus_api.TandemCollector(self.registry, self.clock, alarms=self.alarms.alarms),
+            prometheus_api.TandemCollector(
+                self.registry, self.clock, alarms=self.alarms.alarms,
+                trace_stats=self.tracing.exporter.stats if self.tracing is not None else None,
+            ),
         )
+        traces_api.add_routes(self.app, self.tracing.recent if self.tracing else None)
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -209,6 +236,43 @@ class TandemServer:
             self._watchdog.start()
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
         return self.port
+
+    def _traced_plan(self, plan: Any) -> Any:
+        """``plan`` with the tracing environment added to every container (theirs wins)."""
+        tracing = self.tracing
+        if tracing is None:
+            return plan
+
+        def traced(model: Any, base_dir: Path, work_dir: Path) -> Any:
+            return [
+                dataclasses.replace(spec, env=tracing.with_environment(
+                    spec.env, tracing.container_environment(spec.name)))
+                for spec in plan(model, base_dir, work_dir)
+            ]
+
+        return traced
+    def _locations(self) -> ObjectLocations:
+        """Where models' and jobs' s3:// locations live (setting ``s3_endpoint_url``)."""
+        url = self.settings.s3_endpoint_url.strip()
+        if not url:
+            return OwnLocations(self.objects)
+        from .objects.remote import RemoteLocations  # boto3: only for a remote store
+
+        return RemoteLocations(None if url == "aws" else url, self.settings.region)
+
+    def aws_environment(self) -> dict[str, str]:
+        """What points a child's AWS CLI and SDKs at this server (and at the configured S3
+        store): notebook lifecycle scripts get it."""
+        region = self.settings.region
+        env = {"AWS_ENDPOINT_URL": self.url, "AWS_DEFAULT_REGION": region, "AWS_REGION": region,
+               "AWS_ACCESS_KEY_ID": "tandem", "AWS_SECRET_ACCESS_KEY": "tandem"}
+        env.update(aws_credential_environment())
+        remote = self.settings.s3_endpoint_url.strip()
+        if remote:
+            env["AWS_ENDPOINT_URL_S3"] = (
+                f"https://s3.{region}.amazonaws.com" if remote == "aws" else remote
+            )
+        return env
 
     @property
     def url(self) -> str:
@@ -242,6 +306,8 @@ class TandemServer:
         await self.webhooks.close()
         self.cloudwatch.record_pending()  # before the last flush
         await asyncio.to_thread(self.flusher.stop)
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.stop)
         await asyncio.to_thread(self.store.close)
         if self._watchdog is not None:
             self._watchdog.stop()

@@ -10,6 +10,12 @@ Two middlewares: ``auth`` (only with access keys configured) checks SigV4
 signatures; ``errors`` renders what never reaches an operation (no route, a
 refused signature) and any exception no operation caught (logged with its traceback, answered
 as InternalFailure) in the shape of the protocol the request speaks.
+
+S3 and STS share the URL space (a bucket may be named ``endpoints``): they are told by the
+service of the request's SigV4 credential scope (``api/s3/scope.py``). S3 requests are
+answered ahead of every route and middleware by the S3 service (which checks its own
+signatures: its bodies stream); STS's ``POST /`` forms go to STS before CloudWatch's query
+protocol would take them.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from .aws_json import (
     error_response,
     json11_error,
 )
+from .s3 import S3Service, signing_service
+from .sts import StsService
 
 if TYPE_CHECKING:
     from .cloudwatch import CloudWatchService
@@ -179,15 +187,28 @@ def _auth_middleware(
     return auth
 
 
+def _s3_middleware(s3: S3Service) -> Any:
+    @web.middleware
+    async def s3_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if signing_service(request.headers.get("Authorization"), request.query) == "s3":
+            return await s3.handle(request)
+        return await handler(request)
+
+    return s3_requests
+
+
 def build_app(
     services: list[AwsJsonService],
     cloudwatch: CloudWatchService | None = None,
     *,
     auth_keys: Mapping[str, str] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    s3: S3Service | None = None,
+    sts: StsService | None = None,
 ) -> web.Application:
     """``cloudwatch``: a ``tandem.api.cloudwatch.CloudWatchService`` (optional);
-    ``auth_keys``: access key id -> secret, to require SigV4 signatures."""
+    ``auth_keys``: access key id -> secret, to require SigV4 signatures; ``s3``, ``sts``:
+    those services on the same port (optional)."""
     # Several services may share a prefix (SageMaker's endpoints and jobs): the first that
     # declares the operation answers it.
     by_prefix: dict[str, list[AwsJsonService]] = {}
@@ -196,6 +217,8 @@ def build_app(
     protocols = _Protocols(by_prefix, cloudwatch)
     errors = _errors_middleware(protocols)
     middlewares = [errors]
+    if s3 is not None:
+        middlewares.insert(0, _s3_middleware(s3))
     if auth_keys:
         middlewares.append(_auth_middleware(auth_keys, protocols, now))
     # Stamped: the runtime's OverheadLatency counts from when the request was parsed.
@@ -203,6 +226,13 @@ def build_app(
 
     async def aws_root(request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
+        if not target and (sts is not None or s3 is not None):
+            # POST / is answered ahead of the middlewares: S3's scope is told here too.
+            signed_for = signing_service(request.headers.get("Authorization"), request.query)
+            if signed_for == "sts" and sts is not None:
+                return await sts.handle(request)
+            if signed_for == "s3" and s3 is not None:
+                return await s3.handle(request)
         if cloudwatch is not None:
             if target.startswith(cloudwatch.target_prefix + "."):
                 return await cloudwatch.json10(request)

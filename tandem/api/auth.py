@@ -139,10 +139,15 @@ def _canonical_query(raw_query: str, drop: str | None = None) -> str:
 
 
 def _canonical_request(
-    req: SignedRequest, signed: list[str], payload_hash: str, drop_query: str | None = None
+    req: SignedRequest,
+    signed: list[str],
+    payload_hash: str,
+    drop_query: str | None = None,
+    s3: bool = False,
 ) -> str:
-    # botocore quotes the already-encoded path again (every service but S3).
-    path = quote(req.raw_path or "/", safe="/~")
+    # botocore quotes the already-encoded path again (every service but S3, whose path is
+    # signed as sent: neither normalised nor encoded twice).
+    path = (req.raw_path or "/") if s3 else quote(req.raw_path or "/", safe="/~")
     headers = "".join(f"{name}:{' '.join(req.headers.get(name, '').split())}\n" for name in signed)
     return "\n".join(
         [
@@ -177,8 +182,12 @@ def _parse_time(amz_date: str) -> dt.datetime:
         ) from None
 
 
-def verify(req: SignedRequest, keys: Mapping[str, str], now: dt.datetime) -> str:
-    """The access key id that signed ``req``; raises an ``AuthFailure`` otherwise."""
+def verify(
+    req: SignedRequest, keys: Mapping[str, str], now: dt.datetime, *, s3: bool = False
+) -> str:
+    """The access key id that signed ``req``; raises an ``AuthFailure`` otherwise. ``s3``:
+    the request is S3's (its path is signed as sent, its payload hash is its
+    ``x-amz-content-sha256`` header, and the body is not at hand)."""
     query = {
         unquote(k): unquote(v)
         for k, _, v in (p.partition("=") for p in req.raw_query.split("&") if p)
@@ -235,7 +244,7 @@ def verify(req: SignedRequest, keys: Mapping[str, str], now: dt.datetime) -> str
     drop = "X-Amz-Signature" if presigned else None
     for payload_hash in candidates:
         expected = _signature(
-            secret, amz_date, scope, _canonical_request(req, signed, payload_hash, drop)
+            secret, amz_date, scope, _canonical_request(req, signed, payload_hash, drop, s3)
         )
         if hmac.compare_digest(expected, given.lower()):
             return key_id

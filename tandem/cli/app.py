@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import alarms, deploy, endpoints, jobs, logs, metrics, scaling
+from . import alarms, deploy, endpoints, env, jobs, logs, metrics, scaling
 from .serve import serve_command
 
 __all__ = ["cli", "main"]
@@ -28,6 +28,7 @@ cli.add_command(scaling.scaling)
 cli.add_command(jobs.train)
 cli.add_command(jobs.transform)
 cli.add_command(jobs.notebook)
+cli.add_command(env.env)
 
 
 def main() -> None:

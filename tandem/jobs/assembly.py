@@ -7,15 +7,19 @@ out DiskUtilization, which SageMaker does not report for transform jobs.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
+from ..objects.locations import ObjectLocations
 from ..serving.containers import plan_model
 from ..serving.local_launcher import LocalLauncher
 from ..serving.model import Model
 from ..serving.ports import PortAllocator
+from ..telemetry.tracing import Tracing
 from ..telemetry.usage import CompositeProbe, NvmlProbe, ProcessTreeProbe, UsageProbe
 from .manager import JobManager
 from .notebooks import NotebookService
@@ -47,7 +51,11 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                       endpoints: Any, clock: Clock | None = None,
                       ports: PortAllocator | None = None,
                       training_stop_grace: float = 120.0,
-                      lifecycle_timeout: float = 300.0) -> JobManager:
+                      lifecycle_timeout: float = 300.0,
+                      tracing: Tracing | None = None,
+                      objects: ObjectLocations | None = None,
+                      aws_environment: Callable[[], dict[str, str]] | None = None
+                      ) -> JobManager:
     clock = clock or SystemClock()
     jobs_dir = Path(settings.data_dir) / "jobs"
     # One allocator per server (shared with the endpoints' launcher): safe-port blocks never
@@ -64,16 +72,20 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
 
     training = TrainingRunner(logs=logs, registry=registry, jobs_dir=jobs_dir, guard=guard,
                               ports=ports, clock=clock, usage_interval=settings.usage_interval,
-                              stop_grace=training_stop_grace, num_gpus=gpu_count())
+                              stop_grace=training_stop_grace, num_gpus=gpu_count(),
+                              tracer=tracing.tracer if tracing is not None else None,
+                              objects=objects)
     transform = TransformRunner(
         launcher=launcher, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
-        plan_containers=plan_model, clock=clock,
+        plan_containers=functools.partial(plan_model, objects=objects), clock=clock,
         health_check_timeout=settings.health_check_timeout, ping_interval=settings.ping_interval,
-        ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period)
+        ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period,
+        tracing=tracing, objects=objects)
     notebooks = NotebookService(
         logs=logs, data_dir=jobs_dir / "notebooks",
         arn=lambda resource, name: JobManager.arn(manager, resource, name), guard=guard,
-        ports=ports, clock=clock, lifecycle_timeout=lifecycle_timeout)
+        ports=ports, clock=clock, lifecycle_timeout=lifecycle_timeout,
+        aws_environment=aws_environment)
     manager = JobManager(training=training, transform=transform, notebooks=notebooks,
                          catalog=catalog, region=settings.region, account_id=settings.account_id,
                          clock=clock, on_stop=launcher.close)

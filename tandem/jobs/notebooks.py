@@ -172,8 +172,12 @@ class NotebookService:
         jupyter_start_timeout: float = 60.0,
         stop_grace: float = 5.0,
         parent_env: dict[str, str] | None = None,
+        aws_environment: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.logs = logs
+        # AWS_ENDPOINT_URL and credentials for lifecycle scripts: their `aws s3 cp` reads
+        # s3:// locations where tandem's models and jobs do.
+        self.aws_environment = aws_environment
         self.data_dir = Path(data_dir)
         self.arn = arn
         self.guard = guard
@@ -320,6 +324,8 @@ class NotebookService:
         for key in ("LANG", "LC_ALL"):
             if key in self.parent_env:
                 env[key] = self.parent_env[key]
+        if self.aws_environment is not None:
+            env.update(self.aws_environment())
         await asyncio.to_thread(self.logs.ensure_log_stream, NOTEBOOK_LOG_GROUP, stream)
         process = JobProcess([shell, str(script)], env, str(home), logs=self.logs,
                              log_group=NOTEBOOK_LOG_GROUP, log_stream=stream, guard=self.guard)

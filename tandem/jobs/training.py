@@ -24,10 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
+from ..errors import TandemError
+from ..objects.locations import ObjectLocations, is_s3_uri
 from ..serving.artifacts import materialize
 from ..serving.launcher import describe_returncode, quote_lines
 from ..serving.ports import PortAllocator
 from ..telemetry.logs import LogService
+from ..telemetry.tracing import RequestTracer, SpanKind
+from ..telemetry.tracing.jobs import JobTrace, seconds_ns
 from ..telemetry.usage import UsageProbe, instance_probe
 from .locations import join_location, local_path
 from .metric_definitions import TRAINING_NAMESPACE, FinalMetric, MetricMatcher
@@ -174,7 +178,10 @@ class TrainingRunner:
         probe_factory: Callable[[Path], UsageProbe] = instance_probe,
         num_gpus: int = 0,
         parent_env: dict[str, str] | None = None,
+        tracer: RequestTracer | None = None,
+        objects: ObjectLocations | None = None,
     ) -> None:
+        self.tracer = tracer
         self.logs = logs
         self.registry = registry
         self.jobs_dir = Path(jobs_dir)
@@ -186,6 +193,18 @@ class TrainingRunner:
         self.probe_factory = probe_factory
         self.num_gpus = num_gpus
         self.parent_env = dict(os.environ if parent_env is None else parent_env)
+        self.objects = objects
+
+    def _stage(self, location: str, job_dir: Path) -> str:
+        """A local path for ``location``: an s3:// one staged from the object store."""
+        if not is_s3_uri(location):
+            return location
+        if self.objects is None:
+            raise _Failed(f"ClientError: {location}: no object store is configured here")
+        try:
+            return str(self.objects.stage(location, job_dir / "s3"))
+        except TandemError as error:
+            raise _Failed(f"ClientError: {error.message}") from None
 
     def log_streams(self, job: TrainingJob) -> list[str]:
         return [f"{job.name}/{host}-{job.log_epoch}"
@@ -236,6 +255,8 @@ class TrainingRunner:
             self.ports.release(leases)
             if job.matcher is not None:
                 job.final_metrics = job.matcher.final_metrics()
+            if self.tracer is not None:
+                _trace(self.tracer, job)
             on_change(job)
 
     def _finish(self, job: TrainingJob, status: JobStatus, secondary: str,
@@ -255,8 +276,11 @@ class TrainingRunner:
             shutil.rmtree(job_dir)
         code_dir: Path | None = None
         if request.code_dir is not None:
-            code_dir = materialize(request.code_dir, request.base_dir, job_dir / "code",
+            code_dir = materialize(self._stage(request.code_dir, job_dir), request.base_dir,
+                                   job_dir / "code",
                                    field="HyperParameters.sagemaker_submit_directory")
+        channels = [dataclasses.replace(c, uri=self._stage(c.uri, job_dir))
+                    for c in request.channels]
         input_config = {c.name: c.config for c in request.channels}
         layouts = {}
         for index, host in enumerate(hosts):
@@ -265,8 +289,9 @@ class TrainingRunner:
             write_config(layout, hyperparameters=request.hyperparameters,
                          resources=resource_config(host, hosts, request.instance_type),
                          input_data_config=input_config)
-            for channel in request.channels:
-                self._link_channel(channel, layout, index, len(hosts), request.base_dir)
+            for channel in channels:
+                self._link_channel(channel, layout, index, len(hosts), request.base_dir,
+                                   lambda uri: self._stage(uri, job_dir))
             if code_dir is not None:
                 layout.code_dir.symlink_to(code_dir, target_is_directory=True)
             layouts[host] = layout
@@ -274,7 +299,7 @@ class TrainingRunner:
 
     @staticmethod
     def _link_channel(channel: Any, layout: HostLayout, index: int, count: int,
-                      base_dir: Path) -> None:
+                      base_dir: Path, stage: Callable[[str], str] | None = None) -> None:
         target = layout.channel_dir(channel.name)
         source = Path(channel.uri)
         if (source.is_dir() and channel.data_type == "S3Prefix"
@@ -282,7 +307,7 @@ class TrainingRunner:
             target.symlink_to(source, target_is_directory=True)
             return
         files = list_input_files(channel.uri, channel.data_type, base_dir,
-                                 field=f"InputDataConfig[{channel.name}].S3Uri")
+                                 field=f"InputDataConfig[{channel.name}].S3Uri", stage=stage)
         if channel.distribution == "ShardedByS3Key":
             files = files[index::count]
         target.mkdir(parents=True, exist_ok=True)
@@ -407,18 +432,52 @@ class TrainingRunner:
     # -- uploading ----------------------------------------------------------------------
 
     def _upload(self, request: TrainingRequest, name: str, layouts: list[HostLayout]) -> None:
-        target = local_path(join_location(request.output_path, name, "output"), request.base_dir,
-                            field="OutputDataConfig.S3OutputPath")
+        location = join_location(request.output_path, name, "output")
+        remote = is_s3_uri(location)
+        if remote:
+            if self.objects is None:
+                raise _Failed(f"ClientError: {location}: no object store is configured here")
+            target = layouts[0].root.parent / "upload"
+        else:
+            target = local_path(location, request.base_dir, field="OutputDataConfig.S3OutputPath")
         target.mkdir(parents=True, exist_ok=True)
-        _pack([layout.model_dir for layout in layouts], target / "model.tar.gz")
+        archives = [target / "model.tar.gz"]
+        _pack([layout.model_dir for layout in layouts], archives[0])
         data_dirs = [layout.output_data_dir for layout in layouts]
         if any(any(d.iterdir()) for d in data_dirs if d.is_dir()):
-            _pack(data_dirs, target / "output.tar.gz")
+            archives.append(target / "output.tar.gz")
+            _pack(data_dirs, archives[1])
+        if remote and self.objects is not None:
+            for archive in archives:
+                self.objects.publish(archive, join_location(location, archive.name))
 
 
 def _live_pid(process: JobProcess) -> list[int]:
     """The host process's pid while it runs (what its usage sampler samples)."""
     return [process.pid] if process.running and process.pid else []
+
+
+_TERMINAL = frozenset({"Completed", "Failed", "Stopped", "MaxRuntimeExceeded"})
+
+
+def _trace(tracer: RequestTracer, job: TrainingJob) -> None:
+    """The job's span, with a child per secondary status it passed through (Downloading,
+    Training, Uploading...), timed as SecondaryStatusTransitions shows them."""
+    if not job.transitions:
+        return
+    trace = JobTrace(tracer)
+    name = ("tandem.training_job.name", job.name)
+    for transition in job.transitions:
+        if transition.status in _TERMINAL or transition.end_time is None:
+            continue
+        trace.child(transition.status, SpanKind.INTERNAL, seconds_ns(transition.start_time),
+                    seconds_ns(transition.end_time),
+                    [name, ("tandem.secondary_status", transition.status)])
+    end = job.transitions[-1].end_time or job.transitions[-1].start_time
+    trace.finish("TrainingJob", seconds_ns(job.transitions[0].start_time), seconds_ns(end),
+                 [name, ("tandem.training_job.status", job.status.value),
+                  ("tandem.instance.count", job.request.instance_count)],
+                 error=job.failure_reason if job.status is JobStatus.FAILED else None)
 
 
 def _pack(directories: list[Path], archive: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationException
+from ..objects.locations import is_s3_uri, split_s3_uri
 from ..serving.containers import validate_environment
 from ..serving.images import is_framework_image, repository_name
 from .locations import local_path
@@ -136,10 +137,15 @@ def _channels(raw: Any, base_dir: Path) -> tuple[Channel, ...]:
         if distribution not in ("FullyReplicated", "ShardedByS3Key"):
             raise ValidationException(f"{where}.DataSource.S3DataSource.S3DataDistributionType: "
                                       f"{distribution!r} is not FullyReplicated or ShardedByS3Key")
-        path = local_path(uri, base_dir, field=f"{where}.DataSource.S3DataSource.S3Uri")
-        if not path.exists() and not path.parent.is_dir():
-            raise ValidationException(f"{where}.DataSource.S3DataSource.S3Uri: {path} does not "
-                                      "exist")
+        field = f"{where}.DataSource.S3DataSource.S3Uri"
+        if is_s3_uri(uri):
+            split_s3_uri(str(uri), field=field)  # its objects are staged when the job starts
+            location = str(uri).strip()
+        else:
+            path = local_path(uri, base_dir, field=field)
+            if not path.exists() and not path.parent.is_dir():
+                raise ValidationException(f"{field}: {path} does not exist")
+            location = str(path)
         mode = item.get("InputMode", "File")
         if mode not in ("File", "FastFile"):
             raise ValidationException(f"{where}.InputMode: {mode!r} is not supported; tandem "
@@ -150,7 +156,7 @@ def _channels(raw: Any, base_dir: Path) -> tuple[Channel, ...]:
             config["ContentType"] = item["ContentType"]
         if item.get("CompressionType", "None") != "None":
             raise ValidationException(f"{where}.CompressionType: only None is supported")
-        channels.append(Channel(name, str(path), data_type, distribution, config))
+        channels.append(Channel(name, location, data_type, distribution, config))
     return tuple(channels)
 
 
@@ -167,6 +173,10 @@ def _script(algorithm: Mapping[str, Any], hyperparameters: Mapping[str, str],
     if submit:
         if not isinstance(submit, str):
             raise ValidationException("HyperParameters.sagemaker_submit_directory must be a string")
+        if is_s3_uri(submit):
+            # The SDK's sourcedir.tar.gz: fetched and unpacked when the job starts.
+            split_s3_uri(submit, field="HyperParameters.sagemaker_submit_directory")
+            return Path(program), submit.strip()
         code = local_path(submit, base_dir, field="HyperParameters.sagemaker_submit_directory")
         if not code.exists():
             raise ValidationException(f"HyperParameters.sagemaker_submit_directory: {code} does "
@@ -219,7 +229,10 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
             "executable 'train'")
     output = _mapping(body, "OutputDataConfig", required=True)
     output_path = output.get("S3OutputPath")
-    local_path(output_path, base_dir, field="OutputDataConfig.S3OutputPath")
+    if is_s3_uri(output_path):
+        split_s3_uri(str(output_path), field="OutputDataConfig.S3OutputPath")
+    else:
+        local_path(output_path, base_dir, field="OutputDataConfig.S3OutputPath")
     resources = _mapping(body, "ResourceConfig")
     count = resources.get("InstanceCount", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 16:

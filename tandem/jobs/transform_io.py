@@ -18,7 +18,7 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,13 @@ _INPUT_FIELD = "TransformInput.DataSource.S3DataSource.S3Uri"
 
 
 def list_input_files(s3_uri: str, data_type: str, base_dir: Path,
-                     field: str = _INPUT_FIELD) -> list[InputFile]:
-    """The input files, sorted by relative name; a ValidationException names the field."""
+                     field: str = _INPUT_FIELD,
+                     stage: Callable[[str], str] | None = None) -> list[InputFile]:
+    """The input files, sorted by relative name; a ValidationException names the field.
+    ``stage`` turns an s3:// manifest prefix into a local path (the object store's)."""
     path = local_path(s3_uri, base_dir, field=field)
     if data_type == "ManifestFile":
-        return _manifest(path, base_dir, field)
+        return _manifest(path, base_dir, field, stage)
     if data_type != "S3Prefix":
         raise ValidationException(f"{field.rsplit('.', 1)[0]}.S3DataType: {data_type!r} is not "
                                   "supported; use S3Prefix or ManifestFile")
@@ -91,7 +93,8 @@ def list_input_files(s3_uri: str, data_type: str, base_dir: Path,
     return files
 
 
-def _manifest(path: Path, base_dir: Path, field: str) -> list[InputFile]:
+def _manifest(path: Path, base_dir: Path, field: str,
+              stage: Callable[[str], str] | None) -> list[InputFile]:
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -101,7 +104,10 @@ def _manifest(path: Path, base_dir: Path, field: str) -> list[InputFile]:
             or not all(isinstance(item, str) for item in document[1:])):
         raise ValidationException(f"{field}: the manifest {path} must be a JSON list "
                                   '[{"prefix": "<path>"}, "<relative name>", ...]')
-    prefix = local_path(document[0]["prefix"], path.parent, field=f"{field} (manifest prefix)")
+    location = document[0]["prefix"]
+    if stage is not None and location.strip().lower().startswith("s3://"):
+        location = stage(location)
+    prefix = local_path(location, path.parent, field=f"{field} (manifest prefix)")
     files = []
     for relative in document[1:]:
         target = Path(os.path.normpath(prefix / relative))

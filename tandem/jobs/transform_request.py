@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationException
+from ..objects.locations import is_s3_uri, split_s3_uri
 from ..serving.containers import validate_environment
 from .locations import local_path
 from .records import validate_job_name
@@ -34,7 +35,7 @@ class TransformRequest:
     content_type: str | None
     compression: str
     split_type: str
-    output_path: Path
+    output_path: Path | str  # a local directory, or an s3:// prefix
     accept: str | None
     assemble_with: str
     instance_count: int
@@ -90,7 +91,11 @@ def parse_transform_request(body: Mapping[str, Any], base_dir: Path) -> Transfor
     if data_type is None:
         raise ValidationException("TransformInput.DataSource.S3DataSource.S3DataType is required")
     uri = source.get("S3Uri")
-    local_path(uri, base_dir, field="TransformInput.DataSource.S3DataSource.S3Uri")
+    if is_s3_uri(uri):
+        split_s3_uri(str(uri), field="TransformInput.DataSource.S3DataSource.S3Uri")
+        uri = str(uri).strip()
+    else:
+        local_path(uri, base_dir, field="TransformInput.DataSource.S3DataSource.S3Uri")
     split = _choice(tin.get("SplitType"), "TransformInput.SplitType",
                     ("None", "Line", "RecordIO", "TFRecord"), "None")
     if split in ("RecordIO", "TFRecord"):
@@ -98,7 +103,13 @@ def parse_transform_request(body: Mapping[str, Any], base_dir: Path) -> Transfor
                                   "use None or Line")
     compression = _choice(tin.get("CompressionType"), "TransformInput.CompressionType",
                           ("None", "Gzip"), "None")
-    output = local_path(tout.get("S3OutputPath"), base_dir, field="TransformOutput.S3OutputPath")
+    output: Path | str
+    if is_s3_uri(tout.get("S3OutputPath")):
+        output = str(tout["S3OutputPath"]).strip()
+        split_s3_uri(output, field="TransformOutput.S3OutputPath")
+    else:
+        output = local_path(tout.get("S3OutputPath"), base_dir,
+                            field="TransformOutput.S3OutputPath")
     assemble = _choice(tout.get("AssembleWith"), "TransformOutput.AssembleWith",
                        ("None", "Line"), "None")
     count = _int(resources.get("InstanceCount"), "TransformResources.InstanceCount", 1, 100)

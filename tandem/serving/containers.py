@@ -29,7 +29,8 @@ from typing import Any
 import tandem
 
 from ..config import parent_environment
-from ..errors import ConfigError
+from ..errors import ConfigError, TandemError
+from ..objects.locations import ObjectLocations, is_s3_uri
 from .artifacts import materialize
 from .images import ImageKind, classify_image, probe_docker
 from .launcher import ContainerSpec
@@ -146,11 +147,34 @@ def _base_environment(parent_env: Mapping[str, str], work_dir: Path,
     return env
 
 
+def _staged(location: str, objects: ObjectLocations | None, work_dir: Path, field: str) -> str:
+    """``location`` itself, or for an s3:// one the local path the object store staged."""
+    if not is_s3_uri(location):
+        return location
+    if objects is None:
+        raise ContainerDefinitionError(field, f"{location}: no object store is configured here")
+    try:
+        return str(objects.stage(location, work_dir / "s3"))
+    except TandemError as error:
+        raise ContainerDefinitionError(field, error.message) from None
+
+
+def _model_data(definition: Mapping[str, Any], field: str) -> Any:
+    """ModelDataUrl, or ModelDataSource's S3Uri (an uncompressed S3Prefix or a tarball)."""
+    if definition.get("ModelDataUrl") is not None:
+        return definition["ModelDataUrl"]
+    source = definition.get("ModelDataSource")
+    if isinstance(source, Mapping) and isinstance(source.get("S3DataSource"), Mapping):
+        return source["S3DataSource"].get("S3Uri")
+    return None
+
+
 def _submit_directory(value: str, *, model_dir: Path, base_dir: Path, work_dir: Path,
-                      field: str) -> str:
+                      field: str, objects: ObjectLocations | None) -> str:
     if value == _SAGEMAKER_MODEL_DIR or value.startswith(_SAGEMAKER_MODEL_DIR + "/"):
         return str(model_dir) + value[len(_SAGEMAKER_MODEL_DIR):]
-    return str(materialize(value, base_dir, work_dir / "code", field=field))
+    local = _staged(value, objects, work_dir, field)
+    return str(materialize(local, base_dir, work_dir / "code", field=field))
 
 
 def _command(value: Any, field: str) -> tuple[str, ...]:
@@ -184,6 +208,7 @@ def plan_container(
     field: str = "Container",
     parent_env: Mapping[str, str] | None = None,
     docker_probe: Callable[[str | None], bool] = probe_docker,
+    objects: ObjectLocations | None = None,
 ) -> ContainerPlan:
     """Plan the process for one ContainerDefinition.
 
@@ -201,11 +226,12 @@ def plan_container(
     environment = validate_environment(definition.get("Environment"),
                                        field=f"{field}.Environment")
 
-    model_url = definition.get("ModelDataUrl")
+    model_url = _model_data(definition, field)
     if model_url is not None and not isinstance(model_url, str):
         raise ContainerDefinitionError(f"{field}.ModelDataUrl", "must be a string")
     if model_url:
-        model_dir = materialize(model_url, base_dir, work_dir / "model",
+        local = _staged(model_url, objects, work_dir, f"{field}.ModelDataUrl")
+        model_dir = materialize(local, base_dir, work_dir / "model",
                                 field=f"{field}.ModelDataUrl")
     else:
         model_dir = work_dir / "model"
@@ -242,7 +268,7 @@ def plan_container(
     if submit:
         env["SAGEMAKER_SUBMIT_DIRECTORY"] = _submit_directory(
             submit, model_dir=model_dir, base_dir=base_dir, work_dir=work_dir,
-            field=f"{field}.Environment.SAGEMAKER_SUBMIT_DIRECTORY")
+            field=f"{field}.Environment.SAGEMAKER_SUBMIT_DIRECTORY", objects=objects)
     if kind is ImageKind.HANDLER_RUNTIME:
         extra = _tandem_pythonpath()
         if extra is not None:
@@ -251,9 +277,11 @@ def plan_container(
 
 
 def plan_model(model: Model, base_dir: Path, work_dir: Path,
-               extra_env: Mapping[str, str] | None = None) -> list[ContainerSpec]:
+               extra_env: Mapping[str, str] | None = None,
+               objects: ObjectLocations | None = None) -> list[ContainerSpec]:
     """One ContainerSpec per container of ``model`` (each in ``work_dir/<hostname>``), with
-    ``extra_env`` added to each container's Environment (batch transform's variables)."""
+    ``extra_env`` added to each container's Environment (batch transform's variables);
+    ``objects`` stages s3:// model data and code."""
     specs = []
     for i, definition in enumerate(model.containers):
         raw = dict(definition.raw)
@@ -263,7 +291,7 @@ def plan_model(model: Model, base_dir: Path, work_dir: Path,
         cdir.mkdir(parents=True, exist_ok=True)
         field = "PrimaryContainer" if model.primary_only else f"Containers[{i}]"
         plan = plan_container(raw, hostname=definition.hostname, base_dir=base_dir, work_dir=cdir,
-                              field=field)
+                              field=field, objects=objects)
         specs.append(ContainerSpec(definition.hostname, tuple(plan.argv), dict(plan.env),
                                    plan.cwd, plan.port_slot))
     return specs

@@ -103,13 +103,12 @@ def test_remote_submit_directory_names_its_field(tmp_path):
                                                 "s3://b/sourcedir.tar.gz"}},
              tmp_path, field="Containers[1]")
     assert str(caught.value) == (
-        "Containers[1].Environment.SAGEMAKER_SUBMIT_DIRECTORY: tandem runs locally: "
-        "SAGEMAKER_SUBMIT_DIRECTORY must be a local path or file:// URL, "
-        "got s3://b/sourcedir.tar.gz")
+        "Containers[1].Environment.SAGEMAKER_SUBMIT_DIRECTORY: s3://b/sourcedir.tar.gz: "
+        "no object store is configured here")
 
 
 def test_remote_model_data_names_its_field(tmp_path):
-    with pytest.raises(ConfigError, match=r"^Containers\[0\]\.ModelDataUrl: tandem runs locally"):
+    with pytest.raises(ConfigError, match=r"^Containers\[0\]\.ModelDataUrl: s3://b/model"):
         plan({"Image": SKLEARN, "ModelDataUrl": "s3://b/model.tar.gz"}, tmp_path,
              field="Containers[0]")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from tandem.clock import Clock, SystemClock
 from tandem.errors import InvalidParameterValue, ValidationException
@@ -92,7 +92,7 @@ class LogService:
 
     async def start(self) -> None:
         self._commit_signal = asyncio.Event()
-        self._writer.start()
+        self._writer.start(await asyncio.to_thread(self.store.last_seq))
         if self.sweep_interval:
             self._sweeper = asyncio.get_running_loop().create_task(
                 self._sweep_periodically(self.sweep_interval), name="log-retention-sweeper"
@@ -429,17 +429,19 @@ class LogService:
         stream_names: Sequence[str] | None = None,
         stream_prefix: str | None = None,
         filter_pattern: str = "",
-    ) -> AsyncIterator[list[FilteredLogEvent]]:
-        """Yield batches of events committed after the call, as they are committed.
+    ) -> AsyncGenerator[list[FilteredLogEvent], None]:
+        """Yield batches of the events accepted after the call, as they are committed.
 
-        Bad arguments raise here, at the call, not at the first iteration."""
+        The starting point is taken here, at the call, not at the first iteration: events
+        written between the two are yielded, events accepted before the call are not. Bad
+        arguments raise here too."""
         validate_group_name(group)
         names = _stream_filter(stream_names, stream_prefix)
         pattern = _parse_pattern(filter_pattern)
         return follow(
             self.store, group, names, stream_prefix, pattern,
             commit_signal=lambda: self._commit_signal, poll_interval=self.tail_poll_interval,
-            settle=lambda: self._settle(group),
+            start=self._writer.mark(), settle=self._writer.flush,
         )
 
     # -- retention -----------------------------------------------------------

@@ -15,8 +15,9 @@ import pytest
 
 from tests.e2e.support import stage_container
 from tests.server_process import ServerProcess
+from tests.tools import AWS_CLI, requires
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, requires(AWS_CLI)]
 
 AWS = str(Path(sys.executable).with_name("aws"))
 
