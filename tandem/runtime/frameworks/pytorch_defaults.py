@@ -10,6 +10,7 @@ available, else the CPU.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from .. import codecs
@@ -53,7 +54,11 @@ def model_fn(model_dir: str) -> Any:
     path = _model_path(model_dir)
     device = _device()
     try:
-        model = torch.jit.load(path, map_location=device)
+        with warnings.catch_warnings():
+            # New torch releases deprecate TorchScript; it is still what this image loads.
+            warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated",
+                                    DeprecationWarning)
+            model = torch.jit.load(path, map_location=device)
     except RuntimeError as error:
         raise ModelLoadError(f"Failed to load {path}. Please ensure model is saved using "
                              "torchscript (or provide a model_fn in inference.py).") from error

@@ -73,15 +73,17 @@ def _model_file(model_dir: str) -> str:
 def model_fn(model_dir: str) -> XGBoostModel:
     path = _model_file(model_dir)
     log.info("Loading the model from %s", path)
+    with open(path, "rb") as file:
+        data = file.read()
     try:
         # The model artifact is the user's own (as in the container), not request input.
-        with open(path, "rb") as file:
-            booster = pickle.load(file)  # noqa: S301
+        booster = pickle.loads(data)  # noqa: S301
         model_format = PKL_FORMAT
     except Exception as pickle_error:  # noqa: BLE001 - not a pickle: try save_model's formats
         try:
+            # From memory, xgboost tells JSON, UBJSON and binary apart by their content.
             booster = xgb.Booster()
-            booster.load_model(path)
+            booster.load_model(bytearray(data))
             model_format = XGB_FORMAT
         except Exception as xgb_error:
             raise RuntimeError(f"Model {path} cannot be loaded:\nPickle load error="
