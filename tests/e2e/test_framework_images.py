@@ -176,3 +176,19 @@ def test_xgboost_algorithm_refuses_several_instances(sagemaker, tmp_path: Path) 
                             "VolumeSizeInGB": 1})
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "one instance" in refused.value.response["Error"]["Message"]
+
+
+def test_tensorflow_image_without_inference_py_fails_with_the_reason(  # type: ignore[no-untyped-def]
+        sagemaker, tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "saved_model.pb").write_bytes(b"not read")
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.13-cpu"
+    deploy(sagemaker, "tf-default", [{"Image": image, "ModelDataUrl": str(tmp_path / "model")}],
+           wait=False)
+    for _ in range(240):
+        desc = sagemaker.describe_endpoint(EndpointName="tf-default")
+        if desc["EndpointStatus"] != "Creating":
+            break
+        time.sleep(0.25)
+    assert desc["EndpointStatus"] == "Failed"
+    assert "TensorFlow Serving, which tandem does not run" in desc["FailureReason"]
