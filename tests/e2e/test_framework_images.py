@@ -192,3 +192,44 @@ def test_tensorflow_image_without_inference_py_fails_with_the_reason(  # type: i
         time.sleep(0.25)
     assert desc["EndpointStatus"] == "Failed"
     assert "TensorFlow Serving, which tandem does not run" in desc["FailureReason"]
+
+
+def test_huggingface_task_pipeline_from_a_local_model_directory(  # type: ignore[no-untyped-def]
+        sagemaker, runtime, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    # A tiny random BERT classifier made from a config: nothing comes from the Hub.
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "plot"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = transformers.BertTokenizer(vocab_file=str(tmp_path / "vocab.txt"))
+    config = transformers.BertConfig(
+        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, num_labels=3, initializer_range=0.8)
+    torch.manual_seed(0)
+    model_dir = tmp_path / "model"
+    transformers.BertForSequenceClassification(config).save_pretrained(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+    texts = ["good movie", "bad plot", "movie"]
+    reference = transformers.pipeline(task="text-classification", model=str(model_dir),
+                                      tokenizer=str(model_dir), device=-1)
+    expected = reference(texts, top_k=None)
+
+    image = ("763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:"
+             "2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04")
+    deploy(sagemaker, "hf-default", [{
+        "Image": image, "ModelDataUrl": str(model_dir),
+        "Environment": {"HF_TASK": "text-classification", "HF_HUB_OFFLINE": "1"}}])
+    answer = runtime.invoke_endpoint(
+        EndpointName="hf-default", ContentType="application/json",
+        Body=json.dumps({"inputs": texts, "parameters": {"top_k": None}}))
+    got = json.loads(answer["Body"].read())
+    assert [[item["label"] for item in row] for row in got] == \
+        [[item["label"] for item in row] for row in expected]
+    np.testing.assert_allclose([[item["score"] for item in row] for row in got],
+                               [[item["score"] for item in row] for row in expected], rtol=1e-5)
+    assert len({row[0]["score"] for row in got}) > 1  # the inputs really differ
+
+    with pytest.raises(ClientError) as refused:
+        runtime.invoke_endpoint(EndpointName="hf-default", ContentType="application/json",
+                                Body=json.dumps({"text": "no inputs"}))
+    assert refused.value.response["OriginalStatusCode"] == 400
