@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import sys
 import warnings
 from pathlib import Path
 
@@ -125,10 +126,47 @@ def test_unknown_framework_is_refused():
     assert set(FRAMEWORKS) >= {"pytorch", "xgboost", "tensorflow", "huggingface"}
 
 
-def test_tensorflow_image_without_inference_py_fails_to_load_with_the_reason(tmp_path):
+def test_tensorflow_image_without_tensorflow_fails_to_load_with_the_reason(tmp_path,
+                                                                         monkeypatch):
+    # None in sys.modules makes the import fail, as where TensorFlow is not installed.
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
     (tmp_path / "model").mkdir()
-    with pytest.raises(Exception, match="TensorFlow Serving, which tandem does not run"):
+    with pytest.raises(Exception, match="TensorFlow is not installed"):
         _handler(tmp_path / "model", "tensorflow")
+
+
+def _saved_model(model_dir: Path):  # type: ignore[no-untyped-def]
+    tf = pytest.importorskip("tensorflow")
+
+    class Affine(tf.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = tf.Variable([[1.0, -2.0], [0.5, 3.0], [2.0, 0.0]])
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
+        def serve(self, x):  # type: ignore[no-untyped-def]
+            return {"y": tf.matmul(x, self.w)}
+
+    module = Affine()
+    tf.saved_model.save(module, str(model_dir / "1"), signatures={"serving_default": module.serve})
+    return ROWS.astype(np.float32) @ module.w.numpy()
+
+
+def test_tensorflow_serving_json_rows_and_columns(tmp_path):
+    expected = _saved_model(tmp_path / "model")
+    handler = _handler(tmp_path / "model", "tensorflow")
+    result = handler.invoke(json.dumps({"instances": ROWS.tolist()}).encode(),
+                            "application/json", "application/json", {})
+    assert result.status == 200, result.body
+    np.testing.assert_allclose(json.loads(result.body)["predictions"], expected, rtol=1e-6)
+    result = handler.invoke(json.dumps({"inputs": {"x": ROWS.tolist()}}).encode(),
+                            "application/json", "application/json", {})
+    np.testing.assert_allclose(json.loads(result.body)["outputs"], expected, rtol=1e-6)
+    body = "\n".join(",".join(str(v) for v in row) for row in ROWS).encode()
+    result = handler.invoke(body, "text/csv", "application/json", {})
+    np.testing.assert_allclose(json.loads(result.body)["predictions"], expected, rtol=1e-6)
+    bad = handler.invoke(b'{"rows": []}', "application/json", "application/json", {})
+    assert bad.status == 400
 
 
 # -- PyTorch ---------------------------------------------------------------------------------
