@@ -29,6 +29,13 @@ def test_hyperparameters_become_typed_xgboost_params():
                       "eval_metric": ["auc", "logloss"]}
 
 
+def test_json_encoded_strings_mean_the_same_value():
+    params, rounds, _ = train_params({"num_round": "3", "objective": '"reg:squarederror"',
+                                      "eval_metric": '"rmse,mae"'})
+    assert rounds == 3
+    assert params == {"objective": "reg:squarederror", "eval_metric": ["rmse", "mae"]}
+
+
 @pytest.mark.parametrize(("hps", "message"), [
     ({"max_depth": "3"}, "Missing required hyperparameter: num_round"),
     ({"num_round": "ten"}, "num_round"),

@@ -51,9 +51,22 @@ def _number(key: str, text: str) -> Any:
     return text
 
 
+def _unquoted(value: str) -> str:
+    # SageMaker passes plain strings; a JSON-encoded one (as framework estimators and
+    # `tandem train` write them) means the same value.
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(decoded, str):
+            return decoded
+    return value
+
+
 def train_params(hyperparameters: dict[str, str]) -> tuple[dict[str, Any], int, int | None]:
     """XGBoost params, num_round and early_stopping_rounds from the job's hyperparameters."""
-    raw = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
+    raw = {k: _unquoted(v) for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
     if "num_round" not in raw:
         raise AlgorithmError("Missing required hyperparameter: num_round")
     try:
