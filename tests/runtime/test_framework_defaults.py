@@ -102,6 +102,9 @@ def test_xgboost_refusals_carry_the_containers_statuses(tmp_path):
     assert handler.invoke(b"1,2,3", "text/csv", "application/x-recordio-protobuf",
                           {}).status == 406
     assert handler.invoke(b"1,2,3", "text/csv", "text/html", {}).status == 406
+    for content_type in ("text/csv", "text/libsvm"):
+        empty = handler.invoke(b"\n", content_type, "text/csv", {})
+        assert empty.status == 400 and b"request body is empty" in empty.body
 
 
 def test_xgboost_batch_transform_writes_one_prediction_per_line(tmp_path, monkeypatch):

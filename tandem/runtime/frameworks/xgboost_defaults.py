@@ -129,6 +129,10 @@ def parse_libsvm(text: str) -> Any:
 def input_fn(input_data: str | bytes, content_type: str) -> Any:
     media_type = _media_type(content_type)
     text = (input_data.decode("utf-8") if isinstance(input_data, bytes) else input_data).strip()
+    if not text and media_type in (CSV, LIBSVM, X_LIBSVM):
+        # The container answers an empty body with 204; a client that sent none made a mistake.
+        raise GenericInferenceToolkitError(400, "The request body is empty: send one or more "
+                                           f"{media_type} rows")
     if media_type == CSV:
         try:
             return xgb.DMatrix(parse_csv(text)), media_type
