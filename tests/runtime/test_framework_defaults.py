@@ -232,3 +232,21 @@ def test_pytorch_model_dir_with_two_candidates_is_refused(tmp_path):
     (tmp_path / "model" / "b.pth").write_bytes(b"x")
     with pytest.raises(ValueError, match=r"Exactly one \.pth or \.pt file"):
         _handler(tmp_path / "model", "pytorch")
+
+
+def test_xgboost_multiclass_probabilities_are_one_row_per_line(tmp_path):
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(60, 3))
+    labels = (features[:, 0] > 0).astype(int) + (features[:, 1] > 0).astype(int)
+    booster = xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 2},
+                        xgb.DMatrix(features, label=labels), num_boost_round=4)
+    _save(booster, tmp_path / "model", "json")
+    expected = booster.predict(xgb.DMatrix(ROWS))
+    handler = _handler(tmp_path / "model", "xgboost")
+    body = "\n".join(",".join(str(v) for v in row) for row in ROWS).encode()
+    lines = handler.invoke(body, "text/csv", "text/csv", {}).body.decode().splitlines()
+    got = np.array([[float(x) for x in line.split(",")] for line in lines])
+    assert got.shape == (len(ROWS), 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    scores = json.loads(handler.invoke(body, "text/csv", "application/json", {}).body)
+    np.testing.assert_allclose([p["score"] for p in scores["predictions"]], expected, rtol=1e-6)
