@@ -6,9 +6,9 @@ runtime to baseline, measured in the same run, alternating rounds to share the n
 
     .venv/bin/python -m bench.runtime_bench [--requests 2000] [--concurrency 1,8]
 
-Not a test (not collected by pytest); belongs in bench/ once the lead moves it there.
+Not a test (not collected by pytest).
 
-Measured 2026-11-25 on the shared 2-core dev machine (noisy; best of 3 rounds each), 16-int
+Measured 2026-11-25 on a loaded 2-core machine (noisy; best of 3 rounds each), 16-int
 JSON list, `--requests 2000 --rounds 3`:
     concurrency 1: baseline 895 req/s p50 1053us | runtime 864 req/s p50 1082us -> 1.035x
     concurrency 8: baseline 2589 req/s p50 2595us | runtime 2537 req/s p50 2568us -> 1.020x

@@ -1,9 +1,23 @@
-// Builds the dashboard into tandem/api/dashboard/static/ (committed, so `pip install` needs no node).
-// `npm run build` (or `node build.mjs --check` to fail when the committed output is stale).
-import { build } from "esbuild";
+// Builds the dashboard into tandem/api/dashboard/static/ (committed, so `pip install` and the
+// tests need no node). A developer step: Node >= 18 (Debian 12's nodejs 18 will do) and
+// `npm ci` here, then `npm run build` (or `node build.mjs --check` to fail when the committed
+// output is stale).
 import { mkdirSync, readFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 18) {
+  console.error(`frontend/build.mjs needs Node >= 18 (esbuild's minimum); this is ${process.version}`);
+  process.exit(2);
+}
+let build;
+try {
+  ({ build } = await import("esbuild"));
+} catch (err) {
+  console.error(`esbuild is not installed: run \`npm ci\` in frontend/ first (${err.message})`);
+  process.exit(2);
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "..", "tandem", "api", "dashboard", "static");

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time as _time
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "ManualClock"]
+__all__ = ["Clock", "SystemClock", "ManualClock", "OffsetClock"]
 
 
 class Clock(Protocol):
@@ -41,3 +41,24 @@ class ManualClock:
     def advance(self, seconds: float) -> None:
         self.now += seconds
         self._mono += seconds
+
+
+class OffsetClock:
+    """Real time plus an offset that only grows: ``skip_minute`` jumps wall time to just after
+    the next minute starts, so whatever runs once a minute (alarm evaluation, scaling) sees
+    minutes close without waiting for them. Monotonic time stays real, so timeouts, backoffs,
+    health checks and drains behave as in production. For tests and benchmarks."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return _time.time() + self.offset
+
+    monotonic = staticmethod(_time.monotonic)
+
+    def skip_minute(self, into: float = 2.0) -> float:
+        """Move to ``into`` seconds after the start of the next minute; returns the new time."""
+        now = self.time()
+        self.offset += (now // 60 + 1) * 60 + into - now
+        return self.time()

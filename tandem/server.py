@@ -22,6 +22,7 @@ from .api import prometheus as prometheus_api
 from .api import runtime as runtime_api
 from .api.app import build_app
 from .api.auth import load_keys
+from .api.autoscaling import AutoScalingService
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
 from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
@@ -29,8 +30,10 @@ from .api.sagemaker_jobs import SageMakerJobsService
 from .clock import Clock, SystemClock
 from .config import Settings
 from .jobs import build_job_manager
+from .scaling.autoscaler import AutoScaler
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
+from .serving.idle_metrics import IdleMetrics
 from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
@@ -132,6 +135,20 @@ class TandemServer:
         self.webhooks = WebhookSender(s.region, s.account_id)
         self.alarms.register_action_handler(WEBHOOK_PREFIX, self.webhooks)
         await self.alarms.start()
+        # Application Auto Scaling: target tracking owns alarms; scaling alarm actions set
+        # DesiredInstanceCount through the endpoint manager. Idle variants publish zeros.
+        self.autoscaler = AutoScaler(
+            self.store.catalog,
+            self.manager,
+            self.alarms,
+            MetricSource(self.store.metrics, self.queries),
+            region=s.region,
+            account_id=s.account_id,
+            clock=self.clock,
+        )
+        await self.autoscaler.start()
+        self.idle_metrics = IdleMetrics(self.router, clock=self.clock)
+        self.idle_metrics.start()
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
         self.cloudwatch = CloudWatchOperations(
             self.registry,
@@ -147,6 +164,7 @@ class TandemServer:
                 SageMakerService(self.manager),
                 SageMakerJobsService(self.jobs),
                 LogsService(self.logs),
+                AutoScalingService(self.autoscaler.service),
             ],
             cloudwatch,
             auth_keys=auth_keys,
@@ -196,6 +214,8 @@ class TandemServer:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.jobs.stop()
+        await self.autoscaler.stop()
+        await self.idle_metrics.stop()
         await self.manager.stop()
         await self.router.close()
         await self.logs.stop()

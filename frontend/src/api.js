@@ -15,6 +15,8 @@ const SERVICES = {
   sagemaker: { prefix: "SageMaker", type: "application/x-amz-json-1.1", signingName: "sagemaker" },
   cloudwatch: { prefix: "GraniteServiceVersion20100801", type: "application/x-amz-json-1.0", signingName: "monitoring" },
   logs: { prefix: "Logs_20140328", type: "application/x-amz-json-1.1", signingName: "logs" },
+  autoscaling: { prefix: "AnyScaleFrontendService", type: "application/x-amz-json-1.1",
+    signingName: "application-autoscaling" },
 };
 
 // A server started with --auth-file wants every POST signed. The keys live in this tab's
@@ -71,6 +73,7 @@ export async function call(service, operation, body = {}) {
 export const sagemaker = (op, body) => call("sagemaker", op, body);
 export const cloudwatch = (op, body) => call("cloudwatch", op, body);
 export const logs = (op, body) => call("logs", op, body);
+export const autoscaling = (op, body) => call("autoscaling", op, body);
 
 /** Every page of a paginated call, up to `maxPages`. */
 export async function paginate(fn, op, body, listKey, tokenKey = "NextToken", maxPages = 20) {
@@ -107,6 +110,21 @@ export async function metricData(queries, start, end) {
     } while (token);
   }
   return out;
+}
+
+/**
+ * The unit a metric was put with over [start, end] ("" when none): GetMetricData does not say,
+ * GetMetricStatistics does, so one SampleCount over the whole window asks.
+ */
+export async function metricUnit(namespace, metric, dimensions, start, end) {
+  const period = Math.max(60, Math.ceil((end - start) / 60) * 60);
+  const resp = await cloudwatch("GetMetricStatistics", {
+    Namespace: namespace, MetricName: metric, Period: period, Statistics: ["SampleCount"],
+    Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+    StartTime: Math.floor(start), EndTime: Math.ceil(end),
+  });
+  const unit = (resp.Datapoints || []).map((d) => d.Unit).find((u) => u && u !== "None");
+  return unit || "";
 }
 
 export function toSeconds(t) {

@@ -1,7 +1,8 @@
 // Time-series charts on uPlot (canvas; fast with 7 days of 1-minute points).
 //
 // Each chart's figure carries data-chart and data-series (label, metric, points) so tests
-// and users can see what it holds without reading the canvas.
+// and users can see what it holds without reading the canvas, and data-axes: each axis's
+// widest tick label and the room it has (labels are drawn on the canvas, not as elements).
 
 import uPlot from "uplot";
 import { h, fmtNumber } from "./dom.js";
@@ -13,6 +14,63 @@ export const COLORS = [
 
 const charts = new Set();
 let resizeHooked = false;
+
+// uPlot's defaults for the tick length and the gap between a tick and its label (CSS px).
+const TICK = 10;
+const GAP = 5;
+const measurer = document.createElement("canvas").getContext("2d");
+
+/** A label's width in CSS px in the axis font (a label may hold several lines). */
+function labelWidth(axis, text) {
+  measurer.font = axis.font[0]; // uPlot scales the font by the pixel ratio
+  return Math.max(...String(text).split("\n").map((line) => measurer.measureText(line).width)) / uPlot.pxRatio;
+}
+
+/**
+ * A y axis as wide as its widest tick label needs: a fixed width cut six- and seven-digit
+ * values at the chart's left edge ("120,000" read ".20,000").
+ */
+function yAxisSize(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  if (cycleNum > 1 && axis._size) return axis._size; // settled: no back-and-forth between cycles
+  const widest = Math.max(0, ...(values || []).filter((v) => v != null).map((v) => labelWidth(axis, v)));
+  return Math.ceil(TICK + GAP + widest + 4);
+}
+
+/** Each shown axis's widest label (or, for the time axis, the tightest one) and its room. */
+function axesFit(u) {
+  const out = [];
+  u.axes.forEach((axis, i) => {
+    if (!axis._show || !axis._values) return;
+    const labels = axis._values.map((v, j) => (v == null ? null : { text: String(v), split: axis._splits[j] }))
+      .filter((l) => l !== null);
+    if (!labels.length) return;
+    if (axis.side === 1 || axis.side === 3) {
+      const widths = labels.map((l) => labelWidth(axis, l.text));
+      const k = widths.indexOf(Math.max(...widths));
+      const room = axis.side === 3 ? axis._pos - TICK - GAP : u.width - (axis._pos + TICK + GAP);
+      out.push({ side: axis.side === 3 ? "left" : "right", label: labels[k].text, widest: widths[k], room });
+      return;
+    }
+    // A time label is centred on its tick: it fits when both halves stay inside the canvas.
+    const left = u.bbox.left / uPlot.pxRatio;
+    let worst = null;
+    for (const l of labels) {
+      const width = labelWidth(axis, l.text);
+      const centre = left + u.valToPos(l.split, axis.scale || "x");
+      const room = 2 * Math.min(centre, u.width - centre);
+      if (!worst || room - width < worst.room - worst.widest) worst = { side: "bottom", label: l.text, widest: width, room };
+    }
+    out.push(worst);
+  });
+  return out;
+}
+
+/** The width inside an element's padding: a canvas as wide as clientWidth overflows it. */
+function innerWidth(el) {
+  const style = getComputedStyle(el);
+  return el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}
 
 /** Align several (timestamps, values) series on the union of their timestamps. */
 export function align(seriesList) {
@@ -52,7 +110,7 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
     timestamps: s.timestamps, values: s.values.map((v) => (s.scale ? v * s.scale : v)),
   })));
   const opts = {
-    width: Math.max(280, figure.clientWidth || parent.clientWidth || 600),
+    width: Math.max(280, innerWidth(figure) || innerWidth(parent) || 600),
     height,
     cursor: { drag: { x: true, y: false } },
     legend: { live: true },
@@ -62,8 +120,9 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
       // Every metric here is >= 0: start the y axis at zero so small wobbles look small.
       y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
     },
-    axes: [{}, { size: 60 }],
+    axes: [{}, { size: yAxisSize }],
     series: [{}],
+    hooks: { draw: [(u) => { figure.dataset.axes = JSON.stringify(axesFit(u)); }] },
   };
   let plotData = data;
   if (stacked) {
@@ -97,7 +156,7 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
     window.addEventListener("resize", () => {
       for (const c of charts) {
         if (!c.root.isConnected) { charts.delete(c); continue; }
-        c.setSize({ width: Math.max(280, c.root.parentElement.clientWidth), height: c.height });
+        c.setSize({ width: Math.max(280, innerWidth(c.root.parentElement)), height: c.height });
       }
     });
   }

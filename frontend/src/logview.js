@@ -44,7 +44,12 @@ export class LogView {
     if (this.showStream && e.logStreamName) {
       const stream = document.createElement("span");
       stream.className = "s";
-      stream.textContent = e.logStreamName;
+      // A name too long for its column is cut at its start (CSS): its end, the instance and
+      // container, tells streams apart. The whole name is the tooltip.
+      stream.title = e.logStreamName;
+      const name = document.createElement("span");
+      name.textContent = e.logStreamName;
+      stream.append(name);
       row.append(stream);
     }
     const msg = document.createElement("span");

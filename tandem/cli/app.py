@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import alarms, deploy, endpoints, jobs, logs, metrics
+from . import alarms, deploy, endpoints, jobs, logs, metrics, scaling
 from .serve import serve_command
 
 __all__ = ["cli", "main"]
@@ -24,6 +24,7 @@ cli.add_command(endpoints.delete)
 cli.add_command(logs.logs)
 cli.add_command(metrics.metrics)
 cli.add_command(alarms.alarms)
+cli.add_command(scaling.scaling)
 cli.add_command(jobs.train)
 cli.add_command(jobs.transform)
 cli.add_command(jobs.notebook)

@@ -22,6 +22,7 @@ _TARGETS = {
     "sagemaker": ("SageMaker", "application/x-amz-json-1.1"),
     "logs": ("Logs_20140328", "application/x-amz-json-1.1"),
     "cloudwatch": ("GraniteServiceVersion20100801", "application/x-amz-json-1.0"),
+    "autoscaling": ("AnyScaleFrontendService", "application/x-amz-json-1.1"),
 }
 
 

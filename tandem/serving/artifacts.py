@@ -3,14 +3,14 @@
 SageMaker reads ``ModelDataUrl`` (and a code ``SAGEMAKER_SUBMIT_DIRECTORY``) from S3; tandem
 runs locally, so a location is a path or file:// URL, resolved against a base directory (the
 deployment file's directory, or the server's working directory for API calls). A tarball is
-unpacked safely: members that would land outside the target (absolute paths, ``..``, links
-pointing out) and device files are refused with an error naming the URL and the member.
+unpacked safely (``archive``): members that would land outside the target (absolute paths,
+``..``, links pointing out, alone or through other links) and device files are refused with an
+error naming the URL and the member.
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
+from .archive import UnsafeMember, extract_members
 
 __all__ = [
     "ArtifactError",
@@ -79,63 +80,18 @@ def is_tarball(path: Path) -> bool:
     return path.name.endswith(_TARBALL_SUFFIXES)
 
 
-def _inside(root: str, relative: str) -> bool:
-    """Whether ``relative`` (POSIX, relative to root) stays within root after normalisation."""
-    normal = posixpath.normpath(posixpath.join(root, relative))
-    return normal == root or normal.startswith(root + "/")
-
-
-def _check_member(member: tarfile.TarInfo) -> str | None:
-    """Why a member may not be extracted, or None when it is safe."""
-    name = member.name
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return "absolute path"
-    if ".." in name.replace("\\", "/").split("/"):
-        return "path with '..'"
-    # A fake root: every check is relative to it, so nothing here touches the filesystem.
-    root = "/__root__"
-    if not _inside(root, name):
-        return "path outside the target"
-    if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
-        return "device or FIFO"
-    if member.issym():
-        target = member.linkname
-        if target.startswith("/"):
-            return f"symlink to absolute path {target!r}"
-        if not _inside(root, posixpath.join(posixpath.dirname(name), target)):
-            return f"symlink pointing outside the target ({target!r})"
-    elif member.islnk():
-        target = member.linkname
-        if target.startswith("/") or not _inside(root, target):
-            return f"hardlink pointing outside the target ({target!r})"
-    elif not (member.isfile() or member.isdir()):
-        return "unsupported member type"
-    return None
-
-
 def extract_tarball(archive: Path, target: Path, *, url: str, field: str) -> None:
     """Unpack ``archive`` into the (new or empty) directory ``target``, refusing unsafe members.
 
-    Every member is checked before anything is written, then tarfile's ``data`` filter (where
-    this Python has it) checks again while extracting: two independent guards.
+    Every member is checked before anything is written (``serving.archive``), on every Python
+    tandem runs on; tarfile's ``data`` filter, where this Python has it, checks again.
     """
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                problem = _check_member(member)
-                if problem is not None:
-                    raise ArtifactError(field, url, f"{archive} holds an unsafe entry: {problem}",
-                                        member=member.name)
-            target.mkdir(parents=True, exist_ok=True)
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(target, members=members, filter="data")
-            else:  # pragma: no cover - Pythons before 3.11.4
-                tar.extractall(target, members=members)
-    except tarfile.FilterError as error:
-        unsafe: tarfile.TarInfo | None = getattr(error, "tarinfo", None)
-        raise ArtifactError(field, url, f"{archive} holds an unsafe entry: {error}",
-                            member=unsafe.name if unsafe is not None else None) from error
+            extract_members(tar, target)
+    except UnsafeMember as error:
+        raise ArtifactError(field, url, f"{archive} holds an unsafe entry: {error.problem}",
+                            member=error.member) from error
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ArtifactError(field, url, f"cannot unpack {archive}: {error}") from error
 

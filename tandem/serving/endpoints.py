@@ -112,6 +112,9 @@ class EndpointManager:
         router.on_dead_instance = self._on_dead_instance
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping: set[asyncio.Task[Any]] = set()
+        # Checks an UpdateEndpoint must pass (endpoint name, current config, new config); each
+        # raises a ValidationException to refuse it (autoscaling guards its variants).
+        self.update_checks: list[Callable[[str, EndpointConfig, EndpointConfig], None]] = []
 
     # -- names and ARNs ----------------------------------------------------
 
@@ -285,6 +288,8 @@ class EndpointManager:
         validate_name("endpoint config", "endpointConfigName", config_name)
         self._check_updatable(running)
         config = await self.describe_endpoint_config(config_name)
+        for check in self.update_checks:
+            check(name, running.config, config)
         running.pending = await self._fleets(config)
         running.pending_config = config
         running.endpoint.pending_config_name = config.name
@@ -375,7 +380,9 @@ class EndpointManager:
         for running in list(self._running.values()):
             for fleets in (running.fleets, running.pending or {}):
                 for fleet in fleets.values():
-                    for task in fleet.starting.values():
+                    # A starting task removes itself from ``starting`` when it ends: iterate
+                    # over a copy.
+                    for task in list(fleet.starting.values()):
                         with contextlib.suppress(BaseException):
                             await task
         await asyncio.gather(*self._stopping, return_exceptions=True)

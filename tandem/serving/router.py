@@ -240,6 +240,10 @@ class Router:
     def endpoint(self, name: str) -> RoutedEndpoint | None:
         return self._endpoints.get(name)
 
+    def endpoints(self) -> list[RoutedEndpoint]:
+        """Every routable endpoint's current snapshot."""
+        return list(self._endpoints.values())
+
     def variant_series(self, endpoint: str, variant: str, containers: Sequence[str],
                        pipeline: bool, direct: bool) -> _VariantSeries:
         return _VariantSeries(self.registry, endpoint, variant, containers, pipeline, direct)

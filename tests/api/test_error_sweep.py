@@ -1,9 +1,11 @@
-"""Every operation of SageMaker, SageMaker Runtime and CloudWatch Logs, sent malformed requests:
-each answer is a 4xx in that protocol's error shape, never a 500 and never a hang.
+"""Every operation of SageMaker, SageMaker Runtime, CloudWatch Logs and Application Auto
+Scaling, sent malformed requests: each answer is a 4xx in that protocol's error shape, never a
+500 and never a hang.
 
-awsJson (SageMaker, Logs): bad JSON, JSON that is not an object, members of the wrong type and
-nested garbage (hypothesis), unknown members, missing required members, a body over the size
-limit, unknown operations and a missing or unknown X-Amz-Target. Operations of the botocore
+awsJson (SageMaker, Logs, Application Auto Scaling): bad JSON, JSON that is not an object,
+members of the wrong type and nested garbage (hypothesis), unknown members, missing required
+members, a body over the size limit, unknown operations and a missing or unknown
+X-Amz-Target. Operations of the botocore
 models that tandem does not serve must still answer ``UnknownOperationException``.
 rest-json (the runtime): bad names, missing endpoints, oversized bodies and headers, arbitrary
 header values (hypothesis), other methods, and the runtime operations tandem does not serve.
@@ -30,6 +32,7 @@ _SESSION = botocore.session.get_session()
 SAGEMAKER = _SESSION.get_service_model("sagemaker")
 LOGS = _SESSION.get_service_model("logs")
 RUNTIME = _SESSION.get_service_model("sagemaker-runtime")
+AUTOSCALING = _SESSION.get_service_model("application-autoscaling")
 # The operations this task serves; others (SageMaker jobs) are found by probing and swept too.
 SERVED = {
     "SageMaker": [
@@ -62,8 +65,17 @@ SERVED = {
         "DeleteRetentionPolicy",
         "StartLiveTail",
     ],
+    "AnyScaleFrontendService": [
+        "RegisterScalableTarget",
+        "DeregisterScalableTarget",
+        "DescribeScalableTargets",
+        "PutScalingPolicy",
+        "DescribeScalingPolicies",
+        "DeleteScalingPolicy",
+        "DescribeScalingActivities",
+    ],
 }
-MODELS = {"SageMaker": SAGEMAKER, "Logs_20140328": LOGS}
+MODELS = {"SageMaker": SAGEMAKER, "Logs_20140328": LOGS, "AnyScaleFrontendService": AUTOSCALING}
 EXAMPLES = 25
 LENIENT: list[str] = []  # operations of other services that ignore unknown members
 HUGE = 8 * 1024 * 1024 + 1  # one byte over the server's limit

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
+from tests.dashboard.browser import missing
 from tests.e2e.support import client, deploy, stage_container
 from tests.server_process import FAST_FLAGS, ServerProcess
-
-REPO = Path(__file__).resolve().parents[2]
-PLAYWRIGHT = REPO / "frontend" / "node_modules" / "playwright-core"
-CHROMIUM = Path("/usr/bin/chromium")
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"><b>bold</b>'
 CONTAINERS = ("first", "second", "third")
 OK_REQUESTS = 30
 LOG_FLOOD = 10_000
 BENCH_POINTS = 7 * 24 * 60  # one datapoint a minute for 7 days
+BIG_METRIC = "RequestMicroseconds"  # six- and seven-digit values, for the axes' labels
+# SageMaker's longest names (63 characters), for the layout at 1024 px.
+LONG_ENDPOINT = "fraud-scoring-pipeline-eu-west-1-production-canary-2026-12-0007"
+LONG_VARIANT = "ExperimentalGradientBoostedVariantWithCalibratedProbabilities01"
+LONG_CONTAINER = "gradient-boosted-trees-model-server-with-calibrated-probability"
+LONG_GROUP = f"/aws/sagemaker/TrainingJobs/{LONG_ENDPOINT}"
+LONG_STREAM = f"{LONG_VARIANT}/i-0123456789abcdef0/{LONG_CONTAINER}"
 
 
 @dataclass
@@ -35,16 +37,6 @@ class Traffic:
     notes: dict[str, object] = field(default_factory=dict)
 
 
-def _missing() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed (scripts/setup installs it)"
-    if not CHROMIUM.exists():
-        return "Debian's chromium is not installed (scripts/setup installs it)"
-    if not PLAYWRIGHT.exists():
-        return "frontend/node_modules is missing (scripts/setup runs npm ci)"
-    return None
-
-
 def _wait(predicate, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -55,7 +47,7 @@ def _wait(predicate, what: str, timeout: float = 60.0) -> None:  # type: ignore[
 
 @pytest.fixture(scope="session")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
-    reason = _missing()
+    reason = missing()
     if reason:
         pytest.skip(reason)
     # A patient /ping: on a loaded machine a replaced instance would add streams and hosts.
@@ -69,6 +61,20 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
         logs = client(server, "logs")
         deploy(sm, "pipe", [stage_container(n) for n in CONTAINERS])
         deploy(sm, "xss", [stage_container("echo", STAGE_NAME=XSS)])
+        deploy(
+            sm,
+            LONG_ENDPOINT,
+            [stage_container(LONG_CONTAINER)],
+            variants=[
+                {
+                    "VariantName": LONG_VARIANT,
+                    "ModelName": LONG_ENDPOINT,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        )
 
         def invoke(name: str, body: bytes) -> None:
             try:
@@ -101,6 +107,36 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
                     for j, t in enumerate(stamps[i : i + 1000], start=i)
                 ],
             )
+
+        # The last hour, a point a minute from 120,000 to 2,400,000 µs.
+        recent = [end - 60 * k for k in range(60)]
+        cw.put_metric_data(
+            Namespace="Bench/Dashboard",
+            MetricData=[
+                {
+                    "MetricName": BIG_METRIC,
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": LONG_ENDPOINT},
+                        {"Name": "VariantName", "Value": LONG_VARIANT},
+                    ],
+                    "Timestamp": datetime.fromtimestamp(t, UTC),
+                    "Value": 120_000.0 + 38_000 * k,
+                    "Unit": "Microseconds",
+                }
+                for k, t in enumerate(recent)
+            ],
+        )
+
+        logs.create_log_group(logGroupName=LONG_GROUP)
+        logs.create_log_stream(logGroupName=LONG_GROUP, logStreamName=LONG_STREAM)
+        logs.put_log_events(
+            logGroupName=LONG_GROUP,
+            logStreamName=LONG_STREAM,
+            logEvents=[
+                {"timestamp": int(time.time() * 1000) - 1000 + k, "message": f"scored batch {k}"}
+                for k in range(3)
+            ],
+        )
 
         def metric_sum(metric: str, ns: str = "AWS/SageMaker", dims=None) -> float:  # type: ignore[no-untyped-def]
             now = time.time()
@@ -141,6 +177,11 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
             return len(resp["events"]) == 1
 
         _wait(flooded, "the 10,000 log lines")
+        def big_listed() -> bool:
+            listed = cw.list_metrics(Namespace="Bench/Dashboard", MetricName=BIG_METRIC)
+            return len(listed["Metrics"]) == 1
+
+        _wait(big_listed, f"{BIG_METRIC} in the store")
         yield Traffic(server, invocations=total, errors_4xx=2, errors_5xx=1, bench_end=end)
     finally:
         server.stop()

@@ -1,7 +1,7 @@
-"""The dashboard in a real browser (Debian's Chromium via playwright-core) against a real server.
+"""The dashboard in a real browser (Debian's Chromium, Python's playwright) against a real server.
 
-One Node run walks every page (tests/dashboard/dashboard.cjs) and reports what it saw; the
-tests below each assert one behaviour on that report. Screenshots go to a temporary folder, or
+One walk through every page (tests/dashboard/walk.py) reports what it saw; the tests below
+each assert one behaviour on that report. Screenshots go to a temporary folder, or
 to $TANDEM_SCREENSHOTS (docs/screenshots/ when regenerating the docs).
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,9 +16,21 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard.conftest import BENCH_POINTS, CONTAINERS, LOG_FLOOD, XSS, Traffic
+from tests.dashboard.browser import label_overflows
+from tests.dashboard.conftest import (
+    BENCH_POINTS,
+    BIG_METRIC,
+    CONTAINERS,
+    LOG_FLOOD,
+    LONG_ENDPOINT,
+    LONG_GROUP,
+    LONG_STREAM,
+    LONG_VARIANT,
+    XSS,
+    Traffic,
+)
+from tests.dashboard.walk import walk
 
-SCRIPT = Path(__file__).with_name("dashboard.cjs")
 SEED_METRICS = (
     "Invocations",
     "Invocation4XXErrors",
@@ -40,14 +51,7 @@ pytestmark = pytest.mark.slow
 def seen(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shots = Path(os.environ.get("TANDEM_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
     shots.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["node", str(SCRIPT), traffic.server.url, str(shots)],
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = walk(traffic.server.url, shots, BIG_METRIC, (LONG_ENDPOINT, LONG_GROUP, LONG_VARIANT))
     report["shots"] = shots
     # The timings docs/dashboard.md quotes (visible with pytest -s).
     print(
@@ -119,7 +123,12 @@ def test_explorer_shows_the_query_as_boto3_and_cli(seen: dict[str, Any]) -> None
 
 
 def test_logs_page_lists_groups_and_the_pipeline_streams(seen: dict[str, Any]) -> None:
-    assert seen["logGroups"] == ["/aws/sagemaker/Endpoints/pipe", "/aws/sagemaker/Endpoints/xss"]
+    assert seen["logGroups"] == [
+        f"/aws/sagemaker/Endpoints/{LONG_ENDPOINT}",
+        "/aws/sagemaker/Endpoints/pipe",
+        "/aws/sagemaker/Endpoints/xss",
+        LONG_GROUP,
+    ]
     assert seen["logStreams"][0] == "All streams"
     assert sorted(s.rsplit("/", 1)[1] for s in seen["logStreams"][1:]) == sorted(CONTAINERS)
     assert all(s.startswith("AllTraffic/i-") for s in seen["logStreams"][1:])
@@ -151,6 +160,48 @@ def test_untrusted_log_text_renders_as_text_and_runs_nothing(seen: dict[str, Any
     assert seen["xssFlag"] is None and seen["xssFlagEnd"] is None
     assert flood["ms"] < 20_000
     assert flood["scrollMs"] < 2_000
+
+
+def test_axis_labels_fit_their_box_at_1440_and_1024_px(seen: dict[str, Any]) -> None:
+    views = ("endpoint@1440", "endpoint@1024", "explorer@1440", "explorer@1024")
+    assert sorted(seen["axes"]) == sorted(views)
+    for view in views:
+        assert seen["axes"][view], view  # charts were drawn
+        assert label_overflows(seen["axes"][view]) == [], view
+    # The seven-digit labels were there to be measured.
+    labels = [a["label"] for f in seen["axes"]["explorer@1024"] for a in f["axes"]]
+    assert any(len(label.replace(",", "")) >= 7 for label in labels), labels
+
+
+def test_pages_with_the_longest_names_fit_1024_px(seen: dict[str, Any]) -> None:
+    assert seen["widths"] == {
+        "endpoint@1024": 1024,
+        "long-endpoint@1024": 1024,
+        "endpoints@1024": 1024,
+        "explorer@1024": 1024,
+        "logs@1024": 1024,
+    }
+
+
+def test_status_badges_stay_on_one_line_beside_long_names(seen: dict[str, Any]) -> None:
+    assert seen["statusLines"] == [1, 1, 1]  # the long-named endpoint, pipe and xss
+
+
+def test_a_long_stream_name_keeps_its_end_and_leaves_the_message_room(
+    seen: dict[str, Any],
+) -> None:
+    long = seen["longStream"]
+    assert (long["text"], long["title"]) == (LONG_STREAM, LONG_STREAM)
+    assert (long["firstShown"], long["lastShown"]) == (False, True), long
+    assert long["message"] >= 0.35 * long["row"], long
+    # An ordinary pipeline stream name is shown whole.
+    assert all(not s.startswith("…") for s in seen["pipeStreamsShown"])
+    assert seen["pipeStreamsCut"] == 0
+
+
+def test_explorer_title_names_the_unit(seen: dict[str, Any]) -> None:
+    assert seen["bigCaption"].split("\n") == [f"{BIG_METRIC} (Maximum, 60 s)", "Microseconds"]
+    assert seen["loadCaption"].split("\n") == ["Load (Average, 60 s)", "Percent"]
 
 
 def test_jobs_page_answers_with_jobs_or_no_jobs(seen: dict[str, Any]) -> None:

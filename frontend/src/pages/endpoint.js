@@ -7,6 +7,7 @@ import { h, clear, errorBox, fmtNumber } from "../dom.js";
 import { timeChart, destroyCharts } from "../chart.js";
 import { autoPeriod, window_ } from "../time.js";
 import { endpointAlarms, alarmPanel } from "../alarms.js";
+import { loadScaling, scalingSection } from "./scaling.js";
 
 const NS = "AWS/SageMaker";
 const USAGE_NS = "/aws/sagemaker/Endpoints";
@@ -109,11 +110,12 @@ async function loadMetrics(shape, range) {
     v.hosts.forEach((host, hi) => USAGE.forEach(([metric], ui) => queries.push(
       stat(`u${ui}_${vi}_${hi}`, USAGE_NS, metric, { Host: host }, "Average", period))));
   });
-  const [data, alarms] = await Promise.all([
+  const [data, alarms, scaling] = await Promise.all([
     metricData(queries, start, end),
     endpointAlarms(name, start, end).catch(() => []),
+    loadScaling(name, shape.variants, [start, end]),
   ]);
-  return { period, range: [start, end], data, alarms };
+  return { period, range: [start, end], data, alarms, scaling };
 }
 
 function header({ endpoint, variants }) {
@@ -137,7 +139,7 @@ function series(data, id, label, metric, scale) {
   return { label, metric, timestamps: d.timestamps, values: d.values, scale };
 }
 
-function render(parent, shape, { period, range, data, alarms }) {
+function render(parent, shape, { period, range, data, alarms, scaling }) {
   const multi = shape.variants.length > 1;
   const pre = (v) => (multi ? `${v.VariantName}: ` : "");
   const ms = 1 / 1000;
@@ -145,6 +147,8 @@ function render(parent, shape, { period, range, data, alarms }) {
   const grid = h("div", { class: "chart-grid" });
   parent.append(grid);
   grid.append(alarmPanel(range, alarms));
+  const scaled = scalingSection(scaling, range);
+  if (scaled) grid.append(scaled);
   const all = (fn) => shape.variants.flatMap((v, vi) => fn(v, vi));
   timeChart(grid, { range, id: "Invocations", title: "Invocations", unit: "requests / period",
     series: all((v, vi) => [series(data, `inv_${vi}`, `${pre(v)}Invocations`, "Invocations"),

@@ -1,7 +1,7 @@
 // Metrics explorer: namespace -> metric -> dimension set, a statistic or percentile, a period;
 // the chart, and the same query as boto3 and AWS CLI calls to copy.
 
-import { cloudwatch, paginate, metricData, stat } from "../api.js";
+import { cloudwatch, paginate, metricData, metricUnit, stat } from "../api.js";
 import { h, clear, errorBox, select } from "../dom.js";
 import { timeChart, destroyCharts } from "../chart.js";
 import { autoPeriod, window_ } from "../time.js";
@@ -68,10 +68,13 @@ export async function mount(root, ctx) {
         metric: state.metric, dims: state.dims, stat: state.stat, period: state.period })}`);
     }
     try {
-      const data = await metricData([query], start, end);
+      const [data, unit] = await Promise.all([metricData([query], start, end),
+        // The title's unit is a nicety: a failed lookup leaves the chart as it is.
+        metricUnit(state.namespace, state.metric, dimensions, start, end).catch(() => "")]);
       if (!mounted) return;
       const d = data.m1 || { timestamps: [], values: [] };
-      timeChart(out, { range: [start, end], id: state.metric, title: `${state.metric} (${state.stat}, ${period} s)`, height: 320,
+      timeChart(out, { range: [start, end], id: state.metric, title: `${state.metric} (${state.stat}, ${period} s)`,
+        unit: state.stat === "SampleCount" ? "Count" : unit || "no unit", height: 320,
         series: [{ label: state.stat, metric: state.metric, timestamps: d.timestamps, values: d.values }] });
     } catch (err) {
       out.append(errorBox(err, { "data-testid": "metrics-error" }));

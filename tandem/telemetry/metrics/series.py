@@ -272,6 +272,12 @@ class Series:
                 _merge_into(total, b)
             return total.count, total.sum, total.bins
 
+    def has_minute(self, start: int) -> bool:
+        """Whether the in-memory minute starting at ``start`` holds any datapoint."""
+        with self._lock:
+            bucket = self._buckets.get(start)
+            return bucket is not None and bucket.count > 0
+
     def latest(self) -> tuple[int, float, float] | None:
         """``(minute start, sample count, sum)`` of the newest in-memory minute, if any."""
         with self._lock:

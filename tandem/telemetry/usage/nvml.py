@@ -1,6 +1,7 @@
-"""GPUUtilization and GPUMemoryUtilization of process trees through NVML (optional extra).
+"""GPUUtilization and GPUMemoryUtilization of process trees through NVML.
 
-``nvidia-ml-py`` (module ``pynvml``) is imported behind a guard: without it, or without a GPU,
+``nvidia-ml-py`` (module ``pynvml``) is a dependency, so a GPU host reports GPU metrics with a
+plain install; it is still imported behind a guard: without it, without a driver or a GPU,
 ``NvmlProbe.create()`` returns None and no GPU metric is ever recorded. The NVML module is
 injected so the arithmetic is tested with a fake.
 """

@@ -248,3 +248,12 @@ def test_without_gpu_no_gpu_metrics(tmp_path):
     sample = instance_probe(tmp_path).sample([os.getpid()])
     assert set(sample.metrics()) == {"MemoryUtilization", "DiskUtilization"}
     assert NvmlProbe.create() is None
+
+
+def test_nvml_binding_comes_with_a_plain_install():
+    # A GPU host reports GPU metrics after `pip install tandem`, no extra to know about.
+    from importlib.metadata import requires
+
+    plain = [r for r in requires("tandem") or [] if "extra ==" not in r]
+    assert any(r.startswith("nvidia-ml-py") for r in plain), plain
+    import pynvml  # noqa: F401 - imports on a host with no driver; load_nvml() then gives None
