@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.support import client, deploy
+from tests.e2e.support import client, deploy, wait_status
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -24,6 +24,12 @@ pytestmark = pytest.mark.slow
 PYTORCH = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310"
 XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::000000000000:role/test"
+
+
+def _serve(sagemaker, name: str, container: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
+    # Importing torch or transformers in a fresh process is slow on a loaded machine.
+    deploy(sagemaker, name, [container], wait=False)
+    wait_status(sagemaker, name, "InService", timeout=300.0)
 
 
 def _tarball(path: Path, files: dict[str, Path]) -> Path:
@@ -42,7 +48,7 @@ def test_torchscript_model_serves_with_no_inference_py(sagemaker, runtime,  # ty
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.script(net).save(str(tmp_path / "model.pt"))
     archive = _tarball(tmp_path / "model.tar.gz", {"model.pt": tmp_path / "model.pt"})
-    deploy(sagemaker, "torch-default", [{"Image": PYTORCH, "ModelDataUrl": str(archive)}])
+    _serve(sagemaker, "torch-default", {"Image": PYTORCH, "ModelDataUrl": str(archive)})
 
     rows = np.random.default_rng(5).normal(size=(5, 4)).astype(np.float32)
     with torch.no_grad():
@@ -104,7 +110,7 @@ def test_xgboost_algorithm_trains_publishes_round_metrics_and_serves(  # type: i
                         "VolumeSizeInGB": 1},
         StoppingCondition={"MaxRuntimeInSeconds": 120})
     sagemaker.get_waiter("training_job_completed_or_stopped").wait(
-        TrainingJobName="xgb-algo", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        TrainingJobName="xgb-algo", WaiterConfig={"Delay": 1, "MaxAttempts": 300})
     desc = sagemaker.describe_training_job(TrainingJobName="xgb-algo")
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
 
@@ -131,7 +137,7 @@ def test_xgboost_algorithm_trains_publishes_round_metrics_and_serves(  # type: i
     assert final["validation:rmse"] == pytest.approx(last)
 
     # Deployed behind the XGBoost image with no inference.py: CSV in, one score per line out.
-    deploy(sagemaker, "xgb-serve", [{"Image": XGBOOST, "ModelDataUrl": str(archive)}])
+    _serve(sagemaker, "xgb-serve", {"Image": XGBOOST, "ModelDataUrl": str(archive)})
     body = "\n".join(",".join(repr(v) for v in row) for row in features[150:160].tolist())
     answer = runtime.invoke_endpoint(EndpointName="xgb-serve", Body=body,
                                      ContentType="text/csv")
@@ -157,7 +163,7 @@ def test_xgboost_algorithm_without_num_round_fails_with_the_reason(  # type: ign
         OutputDataConfig={"S3OutputPath": f"file://{tmp_path / 'out'}"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
         StoppingCondition={"MaxRuntimeInSeconds": 60})
-    for _ in range(240):
+    for _ in range(1200):
         desc = sagemaker.describe_training_job(TrainingJobName="xgb-no-rounds")
         if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
             break
@@ -191,12 +197,7 @@ def test_tensorflow_image_without_tensorflow_fails_with_the_reason(  # type: ign
     image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.13-cpu"
     deploy(sagemaker, "tf-default", [{"Image": image, "ModelDataUrl": str(tmp_path / "model")}],
            wait=False)
-    for _ in range(240):
-        desc = sagemaker.describe_endpoint(EndpointName="tf-default")
-        if desc["EndpointStatus"] != "Creating":
-            break
-        time.sleep(0.25)
-    assert desc["EndpointStatus"] == "Failed"
+    desc = wait_status(sagemaker, "tf-default", "Failed", timeout=300.0)
     assert "TensorFlow is not installed" in desc["FailureReason"]
 
 
@@ -222,9 +223,9 @@ def test_huggingface_task_pipeline_from_a_local_model_directory(  # type: ignore
 
     image = ("763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:"
              "2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04")
-    deploy(sagemaker, "hf-default", [{
+    _serve(sagemaker, "hf-default", {
         "Image": image, "ModelDataUrl": str(model_dir),
-        "Environment": {"HF_TASK": "text-classification", "HF_HUB_OFFLINE": "1"}}])
+        "Environment": {"HF_TASK": "text-classification", "HF_HUB_OFFLINE": "1"}})
     answer = runtime.invoke_endpoint(
         EndpointName="hf-default", ContentType="application/json",
         Body=json.dumps({"inputs": texts, "parameters": {"top_k": None}}))
