@@ -250,3 +250,10 @@ def test_xgboost_multiclass_probabilities_are_one_row_per_line(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     scores = json.loads(handler.invoke(body, "text/csv", "application/json", {}).body)
     np.testing.assert_allclose([p["score"] for p in scores["predictions"]], expected, rtol=1e-6)
+
+
+def test_xgboost_selectable_inference_output_is_refused_at_load(tmp_path, monkeypatch):
+    _save(_booster(), tmp_path / "model", "json")
+    monkeypatch.setenv("SAGEMAKER_INFERENCE_OUTPUT", "predicted_label,probability")
+    with pytest.raises(NotImplementedError, match="selectable inference output"):
+        _handler(tmp_path / "model", "xgboost")

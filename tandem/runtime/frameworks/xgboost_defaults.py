@@ -71,6 +71,11 @@ def _model_file(model_dir: str) -> str:
 
 
 def model_fn(model_dir: str) -> XGBoostModel:
+    selected = os.environ.get("SAGEMAKER_INFERENCE_OUTPUT", "").strip()
+    if selected:
+        raise NotImplementedError(
+            f"SAGEMAKER_INFERENCE_OUTPUT={selected!r}: the XGBoost image's selectable inference "
+            "output is not supported by tandem; remove the variable to get the raw predictions")
     path = _model_file(model_dir)
     log.info("Loading the model from %s", path)
     with open(path, "rb") as file:
