@@ -257,3 +257,31 @@ def test_xgboost_selectable_inference_output_is_refused_at_load(tmp_path, monkey
     monkeypatch.setenv("SAGEMAKER_INFERENCE_OUTPUT", "predicted_label,probability")
     with pytest.raises(NotImplementedError, match="selectable inference output"):
         _handler(tmp_path / "model", "xgboost")
+
+
+def test_xgboost_user_predict_fn_gets_the_booster_and_a_dmatrix(tmp_path):
+    booster = _booster()
+    _save(booster, tmp_path / "model", "json")
+    seen = []
+
+    def predict_fn(data, model):  # type: ignore[no-untyped-def]
+        seen.append((type(data).__name__, type(model).__name__))
+        return model.predict(data) * 2
+
+    handler = Handler(module(predict_fn=predict_fn),
+                      RuntimeEnvironment(model_dir=tmp_path / "model",
+                                         code_dir=tmp_path / "model" / "code"),
+                      defaults_for("xgboost"))
+    handler.model = handler._model_fn(None, str(tmp_path / "model"))
+    result = handler.invoke(b"1,2,3", "text/csv", "text/csv", {})
+    assert seen == [("DMatrix", "Booster")]
+    expected = booster.predict(xgb.DMatrix(np.array([[1.0, 2.0, 3.0]]))) * 2
+    np.testing.assert_allclose([float(result.body)], expected, rtol=1e-6)
+
+
+def module(**functions: object):  # type: ignore[no-untyped-def]
+    from types import ModuleType
+
+    result = ModuleType("inference")
+    result.__dict__.update(functions)
+    return result

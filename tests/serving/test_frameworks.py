@@ -46,3 +46,9 @@ def test_every_named_framework_image_runs_in_the_handler_runtime():
 def test_lookalike_repositories_select_no_framework():
     for image in ("my-xgboost-server:1", "pytorch-inference-custom-thing/x:1", "xgboostish"):
         assert framework_of(image) is Framework.GENERIC, image
+
+
+def test_every_framework_is_one_the_runtime_accepts():
+    from tandem.runtime.frameworks import FRAMEWORKS
+
+    assert {f.value for f in Framework} == set(FRAMEWORKS)

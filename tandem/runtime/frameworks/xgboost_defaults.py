@@ -12,7 +12,6 @@ answers text/csv (one prediction per line, the default Accept), application/json
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import logging
@@ -34,7 +33,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "tandem's Python environment (pip install xgboost-cpu)"
     ) from error
 
-__all__ = ["DEFAULTS", "XGBoostModel", "parse_libsvm", "parse_csv"]
+__all__ = ["DEFAULTS", "parse_libsvm", "parse_csv"]
 
 log = logging.getLogger("tandem.runtime")
 
@@ -45,14 +44,9 @@ JSON = "application/json"
 JSONLINES = "application/jsonlines"
 RECORDIO_PROTOBUF = "application/x-recordio-protobuf"
 MODEL_FILENAME = "xgboost-model"
-PKL_FORMAT = "pkl_format"
-XGB_FORMAT = "xgb_format"
-
-
-@dataclasses.dataclass(frozen=True)
-class XGBoostModel:
-    booster: Any
-    format: str
+# The request's media type rides on the DMatrix, so input_fn returns a plain DMatrix (what a
+# user's predict_fn expects, as in the container's framework mode).
+_MEDIA_TYPE = "_tandem_media_type"
 
 
 def _media_type(value: str) -> str:
@@ -70,7 +64,7 @@ def _model_file(model_dir: str) -> str:
     return os.path.join(model_dir, files[0])
 
 
-def model_fn(model_dir: str) -> XGBoostModel:
+def model_fn(model_dir: str) -> Any:
     selected = os.environ.get("SAGEMAKER_INFERENCE_OUTPUT", "").strip()
     if selected:
         raise NotImplementedError(
@@ -83,13 +77,11 @@ def model_fn(model_dir: str) -> XGBoostModel:
     try:
         # The model artifact is the user's own (as in the container), not request input.
         booster = pickle.loads(data)  # noqa: S301
-        model_format = PKL_FORMAT
     except Exception as pickle_error:  # noqa: BLE001 - not a pickle: try save_model's formats
         try:
             # From memory, xgboost tells JSON, UBJSON and binary apart by their content.
             booster = xgb.Booster()
             booster.load_model(bytearray(data))
-            model_format = XGB_FORMAT
         except Exception as xgb_error:
             raise RuntimeError(f"Model {path} cannot be loaded:\nPickle load error="
                                f"{pickle_error}\nXGB load model error={xgb_error}") from xgb_error
@@ -97,7 +89,7 @@ def model_fn(model_dir: str) -> XGBoostModel:
         raise RuntimeError(f"Model {path} unpickles to {type(booster).__name__}, not an "
                            "xgboost Booster")
     booster.set_param("nthread", 1)
-    return XGBoostModel(booster, model_format)
+    return booster
 
 
 def parse_csv(text: str) -> Any:
@@ -140,18 +132,21 @@ def input_fn(input_data: str | bytes, content_type: str) -> Any:
                                            f"{media_type} rows")
     if media_type == CSV:
         try:
-            return xgb.DMatrix(parse_csv(text)), media_type
+            dtest = xgb.DMatrix(parse_csv(text))
         except Exception as error:
             raise GenericInferenceToolkitError(415, "Loading csv data failed with Exception, "
                                                f"please ensure data is in csv format: {error}"
                                                ) from error
     if media_type in (LIBSVM, X_LIBSVM):
         try:
-            return xgb.DMatrix(parse_libsvm(text)), media_type
+            dtest = xgb.DMatrix(parse_libsvm(text))
         except Exception as error:
             raise GenericInferenceToolkitError(415, "Loading libsvm data failed with "
                                                "Exception, please ensure data is in libsvm "
                                                f"format: {error}") from error
+    if media_type in (CSV, LIBSVM, X_LIBSVM):
+        setattr(dtest, _MEDIA_TYPE, media_type)
+        return dtest
     if media_type == RECORDIO_PROTOBUF:
         raise GenericInferenceToolkitError(415, f"Content-type {content_type} is not supported "
                                            "by tandem's XGBoost serving; send text/csv or "
@@ -159,11 +154,11 @@ def input_fn(input_data: str | bytes, content_type: str) -> Any:
     raise UnsupportedFormatError(content_type)
 
 
-def predict_fn(data: Any, model: XGBoostModel) -> Any:
-    dtest, media_type = data
-    booster = model.booster
-    if model.format == PKL_FORMAT:
-        features, columns = booster.num_features(), dtest.num_col()
+def predict_fn(data: Any, model: Any) -> Any:
+    # The width check applies to requests this module decoded (a user's input_fn may differ).
+    media_type = getattr(data, _MEDIA_TYPE, None)
+    if media_type is not None and isinstance(model, xgb.Booster):
+        features, columns = model.num_features(), data.num_col()
         if media_type == CSV and columns not in (features, features + 1):
             raise GenericInferenceToolkitError(
                 400, f"Unable to evaluate payload provided: Feature size of csv inference data "
@@ -173,7 +168,7 @@ def predict_fn(data: Any, model: XGBoostModel) -> Any:
                 400, f"Unable to evaluate payload provided: Feature size of libsvm inference "
                 f"data {columns} is larger than feature size of trained model {features}.")
     try:
-        return booster.predict(dtest, validate_features=False)
+        return model.predict(data, validate_features=False)
     except Exception as error:
         raise GenericInferenceToolkitError(
             400, f"Unable to evaluate payload provided: {error}") from error
