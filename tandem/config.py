@@ -25,6 +25,7 @@ __all__ = [
     "load_settings",
     "settings_markdown",
     "parent_environment",
+    "otlp_header_pairs",
 ]
 
 # What a child process may inherit from the server's environment (everything else it gets is
@@ -45,6 +46,9 @@ class Setting:
     help: str
     section: str = "server"
     alias: str | None = None  # a second, shorter flag
+    # OpenTelemetry's standard variables for the same thing, first wins; read when the
+    # TANDEM_* variable is not set (see _STANDARD_CONVERT for values that need a conversion).
+    standard_env: tuple[str, ...] = ()
 
     @property
     def env(self) -> str:
@@ -81,6 +85,92 @@ def _account_id(value: Any) -> str:
     if len(text) != 12 or not text.isdigit():
         raise ValueError("must be 12 digits")
     return text
+
+
+def _optional_url(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return text
+
+
+def _non_negative_float(value: Any) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+def _ratio(value: Any) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return number
+
+
+_SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
+             "parentbased_always_off", "parentbased_traceidratio")
+
+
+def _sampler(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in _SAMPLERS:
+        raise ValueError(f"must be one of {', '.join(_SAMPLERS)}")
+    return text
+
+
+def _compression(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("none", "gzip"):
+        raise ValueError("must be none or gzip")
+    return text
+
+
+def _protocol(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text != "http/protobuf":
+        raise ValueError("tandem exports OTLP over http/protobuf only")
+    return text
+
+
+def _otlp_headers(value: Any) -> str:
+    text = str(value or "")
+    for member in filter(None, (m.strip() for m in text.split(","))):
+        key, sep, _ = member.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{member!r} is not key=value")
+    return text
+
+
+def otlp_header_pairs(value: str) -> tuple[tuple[str, str], ...]:
+    """``k1=v1,k2=v2`` (W3C Baggage syntax, values percent-decoded) as header pairs."""
+    from urllib.parse import unquote
+
+    pairs = []
+    for member in filter(None, (m.strip() for m in value.split(","))):
+        key, _, val = member.partition("=")
+        pairs.append((key.strip().lower(), unquote(val.strip())))
+    return tuple(pairs)
+
+
+def _milliseconds(value: str) -> float:
+    return float(value) / 1000.0
+
+
+def _traces_url(base: str) -> str:
+    # OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the signal's path is appended to it.
+    return base.rstrip("/") + "/v1/traces" if base else base
+
+
+# Standard variables whose unit or shape differ from the setting's.
+_STANDARD_CONVERT: dict[str, Callable[[str], Any]] = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT": _traces_url,
+    "OTEL_EXPORTER_OTLP_TIMEOUT": _milliseconds,
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": _milliseconds,
+    "OTEL_BSP_SCHEDULE_DELAY": _milliseconds,
+}
 
 
 def _optional_path(value: Any) -> Path | None:
@@ -186,6 +276,108 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between SIGTERM and SIGKILL when stopping a container.",
         section="serving",
     ),
+    Setting(
+        "otlp_endpoint",
+        _optional_url,
+        None,
+        "OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces): when set, every "
+        "invocation, transform mini-batch and training job is traced and its spans exported "
+        "there, and containers of the handler runtime trace their requests too. Unset: "
+        "tracing is off. OTEL_EXPORTER_OTLP_ENDPOINT is a base URL (/v1/traces is appended).",
+        section="tracing",
+        standard_env=("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ),
+    Setting(
+        "otlp_headers",
+        _otlp_headers,
+        "",
+        "Extra headers of every export request, as key1=value1,key2=value2.",
+        section="tracing",
+        standard_env=("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
+    ),
+    Setting(
+        "otlp_timeout",
+        _non_negative_float,
+        10.0,
+        "Seconds one batch's export (all its retries) may take; 0: no limit. The standard "
+        "variables are in milliseconds, as OpenTelemetry specifies.",
+        section="tracing",
+        standard_env=("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
+    ),
+    Setting(
+        "otlp_compression",
+        _compression,
+        "none",
+        "Compression of export requests: none or gzip.",
+        section="tracing",
+        standard_env=("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"),
+    ),
+    Setting(
+        "otlp_protocol",
+        _protocol,
+        "http/protobuf",
+        "OTLP transport; only http/protobuf is implemented (grpc and http/json are refused).",
+        section="tracing",
+        standard_env=("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    ),
+    Setting(
+        "traces_sampler",
+        _sampler,
+        "parentbased_always_on",
+        "Which requests are sampled: always_on, always_off, traceidratio, "
+        "parentbased_always_on, parentbased_always_off or parentbased_traceidratio "
+        "(parent-based ones follow a caller's traceparent sampled flag).",
+        section="tracing",
+        standard_env=("OTEL_TRACES_SAMPLER",),
+    ),
+    Setting(
+        "traces_sampler_arg",
+        _ratio,
+        1.0,
+        "Sampling ratio (0..1) of the traceidratio samplers.",
+        section="tracing",
+        standard_env=("OTEL_TRACES_SAMPLER_ARG",),
+    ),
+    Setting(
+        "trace_queue_size",
+        _positive_int,
+        2048,
+        "Finished spans waiting for export at most; beyond it spans are dropped and counted "
+        "(tandem_trace_spans_dropped_total), never waited for.",
+        section="tracing",
+        standard_env=("OTEL_BSP_MAX_QUEUE_SIZE",),
+    ),
+    Setting(
+        "trace_batch_size",
+        _positive_int,
+        512,
+        "Spans per export request at most; a full batch is exported at once.",
+        section="tracing",
+        standard_env=("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",),
+    ),
+    Setting(
+        "trace_export_interval",
+        _positive_float,
+        5.0,
+        "Seconds between exports of a partial batch (OTEL_BSP_SCHEDULE_DELAY is in ms).",
+        section="tracing",
+        standard_env=("OTEL_BSP_SCHEDULE_DELAY",),
+    ),
+    Setting(
+        "service_name",
+        str,
+        "tandem",
+        "service.name of the router's spans (containers are named by their hostname).",
+        section="tracing",
+        standard_env=("OTEL_SERVICE_NAME",),
+    ),
+    Setting(
+        "recent_traces",
+        _positive_int,
+        2000,
+        "Traces kept in memory (sampled or not) for the dashboard's request view.",
+        section="tracing",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -210,6 +402,22 @@ class Settings:
     ping_timeout: float = 2.0
     invocation_timeout: float = 60.0
     stop_grace_period: float = 30.0
+    otlp_endpoint: str | None = None
+    otlp_headers: str = ""
+    otlp_timeout: float = 10.0
+    otlp_compression: str = "none"
+    otlp_protocol: str = "http/protobuf"
+    traces_sampler: str = "parentbased_always_on"
+    traces_sampler_arg: float = 1.0
+    trace_queue_size: int = 2048
+    trace_batch_size: int = 512
+    trace_export_interval: float = 5.0
+    service_name: str = "tandem"
+    recent_traces: int = 2000
+
+    @property
+    def tracing(self) -> bool:
+        return self.otlp_endpoint is not None
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(
@@ -243,9 +451,24 @@ def load_settings(
         for key, value in table.items():
             values[key] = _coerce(key, value, str(file))
     env = os.environ if environ is None else environ
+    # OpenTelemetry's switch for every SDK: true turns the standard variables off here too.
+    standard = env.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
+    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        standard = False
     for setting in SETTINGS:
         if setting.env in env:
             values[setting.name] = _coerce(setting.name, env[setting.env], setting.env)
+            continue
+        for name in setting.standard_env if standard else ():
+            raw = env.get(name, "").strip()
+            if raw:
+                convert = _STANDARD_CONVERT.get(name)
+                try:
+                    value = convert(raw) if convert is not None else raw
+                except ValueError as exc:
+                    raise ConfigError(f"{name}: {exc}", field=setting.name) from exc
+                values[setting.name] = _coerce(setting.name, value, name)
+                break
     for key, value in (flags or {}).items():
         if value is not None:
             values[key] = _coerce(key, value, _BY_NAME[key].flag if key in _BY_NAME else key)
@@ -265,5 +488,12 @@ def settings_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for s in SETTINGS:
-        lines.append(f"| `{s.name}` | `{s.flag}` | `{s.env}` | `{s.default}` | {s.help} |")
+        env = " ".join(f"`{name}`" for name in (s.env, *s.standard_env))
+        lines.append(f"| `{s.name}` | `{s.flag}` | {env} | `{s.default}` | {s.help} |")
+    lines += [
+        "",
+        "Settings with a second environment variable also read OpenTelemetry's standard one "
+        "when the `TANDEM_*` variable is unset (first listed wins; `OTEL_SDK_DISABLED=true` or "
+        "`OTEL_TRACES_EXPORTER=none` turns them off). See docs/tracing.md.",
+    ]
     return "\n".join(lines) + "\n"

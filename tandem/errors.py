@@ -109,7 +109,8 @@ class ValidationException(TandemError):
 
 class ValidationError(TandemError):
     """CloudWatch's unmodelled validation failure (query code ``ValidationError``): alarm
-    members that break a rule the model cannot express."""
+    members that break a rule the model cannot express, and GetMetricData's refused time
+    range."""
 
     code = "ValidationError"
     status = 400

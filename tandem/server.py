@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 from pathlib import Path
@@ -20,13 +21,16 @@ from aiohttp import web
 from .api import dashboard as dashboard_api
 from .api import prometheus as prometheus_api
 from .api import runtime as runtime_api
+from .api import traces as traces_api
 from .api.app import build_app
 from .api.auth import load_keys
 from .api.autoscaling import AutoScalingService
 from .api.cloudwatch import CloudWatchOperations, CloudWatchService
+from .api.cloudwatch.tag_operations import TagOperations
 from .api.logs import LogsService
 from .api.sagemaker import SageMakerService
 from .api.sagemaker_jobs import SageMakerJobsService
+from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
 from .config import Settings
 from .jobs import build_job_manager
@@ -38,6 +42,7 @@ from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
 from .store import open_store
+from .tags import TagStore
 from .telemetry.alarms import WEBHOOK_PREFIX, AlarmService, MetricSource, WebhookSender
 from .telemetry.logs import LogService
 from .telemetry.metrics import (
@@ -47,6 +52,7 @@ from .telemetry.metrics import (
     MetricRollups,
     Retention,
 )
+from .telemetry.tracing import Tracing
 
 __all__ = ["TandemServer"]
 
@@ -94,6 +100,10 @@ class TandemServer:
             ports=self.ports,
         )
         await self.launcher.start()
+        # Tracing is off (None, nothing started) unless an OTLP endpoint is configured.
+        self.tracing = Tracing(s) if s.tracing else None
+        if self.tracing is not None:
+            self.tracing.start()
         self.router = Router(
             self.registry,
             account_id=s.account_id,
@@ -101,12 +111,13 @@ class TandemServer:
             invocation_timeout=s.invocation_timeout,
         )
         await self.router.start()
+        self.router.tracer = self.tracing.tracer if self.tracing is not None else None
         self.manager = EndpointManager(
             catalog=self.store.catalog,
             launcher=self.launcher,
             router=self.router,
             settings=s,
-            plan_model=plan_model,
+            plan_model=self._traced_plan(plan_model),
             clock=self.clock,
         )
         await self.manager.start()
@@ -118,6 +129,7 @@ class TandemServer:
             endpoints=self.manager,
             clock=self.clock,
             ports=self.ports,
+            tracing=self.tracing,
         )
         await self.jobs.start()
         self.queries = MetricQueries(
@@ -150,20 +162,24 @@ class TandemServer:
         self.idle_metrics = IdleMetrics(self.router, clock=self.clock)
         self.idle_metrics.start()
         # Plain PutMetricData requests are recorded on the loop's next turn, after the answer.
+        self.tags = TagStore(self.store.catalog)
         self.cloudwatch = CloudWatchOperations(
             self.registry,
             self.queries,
             self.clock,
             defer=asyncio.get_running_loop().call_soon,
+            tagging=TagOperations(self.tags, region=s.region, account_id=s.account_id),
             alarms=self.alarms,
         )
         cloudwatch = CloudWatchService(self.cloudwatch)
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
         self.app = build_app(
             [
-                SageMakerService(self.manager),
-                SageMakerJobsService(self.jobs),
-                LogsService(self.logs),
+                SageMakerService(self.manager, tags=self.tags),
+                SageMakerJobsService(self.jobs, tags=self.tags),
+                SageMakerTagsService(self.tags, self.manager, self.jobs),
+                LogsService(self.logs, tags=self.tags),
+                LogsTagsService(self.tags, self.logs),
                 AutoScalingService(self.autoscaler.service),
             ],
             cloudwatch,
@@ -172,8 +188,12 @@ class TandemServer:
         runtime_api.add_routes(self.app, self.router)
         prometheus_api.add_routes(
             self.app,
-            prometheus_api.TandemCollector(self.registry, self.clock, alarms=self.alarms.alarms),
+            prometheus_api.TandemCollector(
+                self.registry, self.clock, alarms=self.alarms.alarms,
+                trace_stats=self.tracing.exporter.stats if self.tracing is not None else None,
+            ),
         )
+        traces_api.add_routes(self.app, self.tracing.recent if self.tracing else None)
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -190,6 +210,21 @@ class TandemServer:
         gc.freeze()
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
         return self.port
+
+    def _traced_plan(self, plan: Any) -> Any:
+        """``plan`` with the tracing environment added to every container (theirs wins)."""
+        tracing = self.tracing
+        if tracing is None:
+            return plan
+
+        def traced(model: Any, base_dir: Path, work_dir: Path) -> Any:
+            return [
+                dataclasses.replace(spec, env=tracing.with_environment(
+                    spec.env, tracing.container_environment(spec.name)))
+                for spec in plan(model, base_dir, work_dir)
+            ]
+
+        return traced
 
     @property
     def url(self) -> str:
@@ -223,6 +258,8 @@ class TandemServer:
         await self.webhooks.close()
         self.cloudwatch.record_pending()  # before the last flush
         await asyncio.to_thread(self.flusher.stop)
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.stop)
         await asyncio.to_thread(self.store.close)
         # Hand the start-up heap back to the collector (servers started in-process, as tests
         # do, would otherwise keep theirs for good).

@@ -14,12 +14,14 @@ from pathlib import Path
 
 __all__ = ["ServerProcess", "FAST_FLAGS"]
 
-# Short intervals so tests see health changes and metrics quickly.
+# Short intervals so tests see health changes and metrics quickly; a patient /ping timeout,
+# so a loaded machine's slow answer never gets a healthy instance replaced (the tests that
+# replace one make its /ping answer 500 or kill a container).
 FAST_FLAGS = (
     "--ping-interval",
     "0.3",
     "--ping-timeout",
-    "1",
+    "5",
     "--usage-interval",
     "1",
     "--metrics-flush-interval",

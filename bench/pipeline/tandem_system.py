@@ -53,9 +53,9 @@ def deploy(url: str, name: str, containers: list[dict[str, object]],
 
 
 def tandem_system(work: Path, label: str, containers: list[dict[str, object]],
-                  tree: Path | None = None) -> System:
+                  tree: Path | None = None, flags: tuple[str, ...] = ()) -> System:
     """``tree``: run the server from another checkout's ``tandem`` package (PYTHONPATH), for
-    before/after comparisons in one run."""
+    before/after comparisons in one run; ``flags``: more ``tandem serve`` flags."""
     data_dir = work / re.sub(r"\W+", "-", label).strip("-")
     env = None
     if tree is not None:
@@ -67,7 +67,7 @@ def tandem_system(work: Path, label: str, containers: list[dict[str, object]],
         log.unlink(missing_ok=True)
         tandem = Path(sys.executable).parent / "tandem"
         proc = system.spawn([str(tandem), "serve", "--port", str(free_port()), "--data-dir",
-                             str(data_dir), *_FLAGS], env=env, log=log)
+                             str(data_dir), *_FLAGS, *flags], env=env, log=log)
         url = _wait_listening(proc, log)
         deploy(url, "bench", containers)
         system.extra.update(url=url, data_dir=data_dir, server_pid=proc.pid)

@@ -7,6 +7,7 @@ import { h, fmtTime } from "./dom.js";
 export class LogView {
   constructor({ max = 10000, showStream = true } = {}) {
     this.max = max;
+    this.group = "";  // the log group shown: trace links carry it back
     this.showStream = showStream;
     this.count = 0;
     this.el = h("div", { class: "log-list", "data-testid": "log-list", role: "log" });
@@ -54,7 +55,7 @@ export class LogView {
     }
     const msg = document.createElement("span");
     msg.className = "m";
-    msg.textContent = e.message;
+    appendMessage(msg, e.message, this.group);
     row.append(msg);
     return row;
   }
@@ -62,6 +63,24 @@ export class LogView {
   messages() {
     return [...this.el.querySelectorAll(".m")].map((m) => m.textContent);
   }
+}
+
+// A trace id in a line: the handler runtime's `trace_id=<32 hex>` suffix, or a ModelError's
+// "Trace ID: <32 hex>".
+const TRACE_ID = /(?:trace_id=|Trace ID: )([0-9a-f]{32})(?![0-9a-f])/;
+
+/** The message as text nodes, its trace id (if any) as a link to the trace's page. */
+function appendMessage(el, message, group) {
+  const m = TRACE_ID.exec(message);
+  if (!m) {
+    el.textContent = message;
+    return;
+  }
+  const at = m.index + m[0].length - 32;
+  const params = group ? `?${new URLSearchParams({ group })}` : "";
+  const link = h("a", { href: `#/traces/${m[1]}${params}`, class: "trace-link", "data-testid": "trace-link",
+    title: "This request's hops and timings", text: m[1] });
+  el.append(message.slice(0, at), link, message.slice(at + 32));
 }
 
 export function emptyNote(text) {

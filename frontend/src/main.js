@@ -9,6 +9,7 @@ import * as endpoint from "./pages/endpoint.js";
 import * as metrics from "./pages/metrics.js";
 import * as logsPage from "./pages/logs.js";
 import * as jobs from "./pages/jobs.js";
+import * as trace from "./pages/trace.js";
 
 const ROUTES = [
   [/^\/endpoints\/([^/]+)$/, endpoint, "endpoints"],
@@ -16,6 +17,7 @@ const ROUTES = [
   [/^\/metrics\/?$/, metrics, "metrics"],
   [/^\/logs\/?$/, logsPage, "logs"],
   [/^\/jobs(?:\/([^/]+)\/([^/]+))?\/?$/, jobs, "jobs"],
+  [/^\/traces\/([0-9a-f]{32})$/, trace, "logs"],
 ];
 
 const state = { range: 3600, refresh: 30, current: null, timer: null };

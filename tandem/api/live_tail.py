@@ -21,7 +21,7 @@ import logging
 import struct
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -81,7 +81,7 @@ class LiveTailSession(Streaming):
 
     def __init__(
         self,
-        tails: Sequence[tuple[str, AsyncIterator[list[FilteredLogEvent]]]],
+        tails: Sequence[tuple[str, AsyncGenerator[list[FilteredLogEvent], None]]],
         start: dict[str, Any],
         *,
         prefixes: Sequence[str] | None,
@@ -98,7 +98,9 @@ class LiveTailSession(Streaming):
         self._buffer: list[dict[str, Any]] = []
         self._dropped = 0
 
-    async def _follow(self, identifier: str, tail: AsyncIterator[list[FilteredLogEvent]]) -> None:
+    async def _follow(
+        self, identifier: str, tail: AsyncGenerator[list[FilteredLogEvent], None]
+    ) -> None:
         async for events in tail:
             for e in events:
                 if self.prefixes and not e.log_stream_name.startswith(self.prefixes):
@@ -160,8 +162,8 @@ class LiveTailSession(Streaming):
                 if self.closing.is_set():
                     break
                 for task in followers:
-                    if task.done() and task.exception() is not None:
-                        raise task.exception()  # type: ignore[misc]
+                    if task.done() and (error := task.exception()) is not None:
+                        raise error
                 await response.write(encode_event("sessionUpdate", self._update()))
         except ConnectionError:
             pass  # the client went away: the session ends
@@ -179,7 +181,7 @@ class LiveTailSession(Streaming):
             await asyncio.gather(*followers, return_exceptions=True)
             for _, tail in self.tails:
                 with contextlib.suppress(Exception):
-                    await tail.aclose()  # type: ignore[attr-defined]
+                    await tail.aclose()
         with contextlib.suppress(ConnectionError):
             await response.write_eof()
         return response

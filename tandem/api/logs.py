@@ -25,6 +25,7 @@ from ..errors import (
     ResourceNotFound,
     TandemError,
 )
+from ..tags import TagStore, TooManyTags, check_tags
 from ..telemetry.logs import (
     FilterLogEventsResult,
     GetLogEventsResult,
@@ -35,8 +36,9 @@ from ..telemetry.logs.validation import GROUP_NOT_FOUND, resolve_group_name
 from .errors import lookup
 from .live_tail import LiveTailSession
 from .members import Member, parse_members, snake, to_wire
+from .model_rules import rules
 
-__all__ = ["LogsService"]
+__all__ = ["LogsService", "SHAPES"]
 
 _ERRORS: dict[type, tuple[str, int]] = {
     InvalidParameterValue: ("InvalidParameterException", 400),
@@ -45,13 +47,14 @@ _ERRORS: dict[type, tuple[str, int]] = {
     InvalidNextToken: ("InvalidParameterException", 400),
     ResourceNotFound: ("ResourceNotFoundException", 400),
     ResourceAlreadyExists: ("ResourceAlreadyExistsException", 400),
+    TooManyTags: ("TooManyTagsException", 400),
     LimitExceeded: ("LimitExceededException", 400),
 }
 
 Str, Int, B, L, D = str, int, bool, list, dict
 _CLASSES = ("STANDARD", "INFREQUENT_ACCESS", "DELIVERY", "ESSENTIALS")
 
-_SHAPES: dict[str, dict[str, Member]] = {
+SHAPES: dict[str, dict[str, Member]] = {
     "CreateLogGroup": {
         "logGroupName": Member(Str, True),
         "kmsKeyId": Member(Str, max_len=256),
@@ -124,16 +127,18 @@ _LIVE_TAIL: dict[str, Member] = {
 }
 # Accepted for compatibility and ignored (AWS features tandem has no use for locally).
 _IGNORED = {
-    "kms_key_id",
-    "tags",
-    "log_group_class",
-    "deletion_protection_enabled",
+    "tags",  # stored by this layer in the tag store, by the group's ARN
     "account_identifiers",
     "include_linked_accounts",
-    "log_group_identifiers",
     "entity",
 }
 
+
+# Members the core checks itself: names with Logs' own texts (a name over 512 characters
+# is "Invalid LogGroup or LogStream..." on AWS, not the model's length message). The events
+# (thousands a batch) are counted here and checked one by one by the core, in one pass.
+_CORE_CHECKED = frozenset({"logGroupName", "logStreamName"})
+_SHALLOW = frozenset({"logEvents"})
 
 _TIMESTAMP, _MESSAGE = operator.itemgetter("timestamp"), operator.itemgetter("message")
 
@@ -189,13 +194,16 @@ class LogsService:
     target_prefix = "Logs_20140328"
     content_type = "application/x-amz-json-1.1"
 
-    def __init__(self, logs: LogService, *, live_tail_interval: float = 1.0) -> None:
+    def __init__(
+        self, logs: LogService, *, live_tail_interval: float = 1.0, tags: TagStore | None = None
+    ) -> None:
         self.logs = logs
+        self.tags = tags
         self.live_tail_interval = live_tail_interval
         # Set at server shutdown: open live tails end instead of holding the shutdown.
         self._closing = asyncio.Event()
         self.operations: dict[str, Callable[[Mapping[str, Any]], Awaitable[Any]]] = {
-            name: self._operation(name) for name in _SHAPES
+            name: self._operation(name) for name in SHAPES
         }
         self.operations["StartLiveTail"] = self.start_live_tail
 
@@ -205,6 +213,7 @@ class LogsService:
     async def start_live_tail(self, body: Mapping[str, Any]) -> LiveTailSession:
         """Validate at the call (errors are JSON errors), then stream (reference §1.7)."""
         kwargs = parse_members(body, _LIVE_TAIL)
+        rules("logs").check("StartLiveTail", body)
         identifiers: list[str] = kwargs["log_group_identifiers"]
         names, prefixes = kwargs.get("log_stream_names"), kwargs.get("log_stream_name_prefixes")
         if (names is not None or prefixes is not None) and len(identifiers) != 1:
@@ -239,6 +248,9 @@ class LogsService:
             update_interval=self.live_tail_interval,
         )
 
+    def _group_arn(self, group: str) -> str:
+        return f"arn:aws:logs:{self.logs.region}:{self.logs.account_id}:log-group:{group}"
+
     @staticmethod
     def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
         code, status = lookup(error, _ERRORS)
@@ -246,14 +258,25 @@ class LogsService:
         return status, {"Content-Type": "application/x-amz-json-1.1"}, body
 
     def _operation(self, name: str) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
-        shape = _SHAPES[name]
+        shape = SHAPES[name]
         method = getattr(self.logs, snake(name))
+        model = rules("logs")
 
         async def call(body: Mapping[str, Any]) -> dict[str, Any]:
-            kwargs = {k: v for k, v in parse_members(body, shape).items() if k not in _IGNORED}
+            parsed = parse_members(body, shape)
+            model.check(name, body, skip=_CORE_CHECKED, shallow=_SHALLOW)
+            kwargs = {k: v for k, v in parsed.items() if k not in _IGNORED}
             if "log_events" in kwargs:
                 kwargs["log_events"] = _log_events(kwargs["log_events"])
+            if name == "CreateLogGroup" and parsed.get("tags"):
+                check_tags(parsed["tags"])  # refused before the group exists
             result = await method(**kwargs)
+            if self.tags is not None and name in ("CreateLogGroup", "DeleteLogGroup"):
+                arn = self._group_arn(body["logGroupName"])
+                if name == "CreateLogGroup" and parsed.get("tags"):
+                    await self.tags.add(arn, parsed["tags"])
+                elif name == "DeleteLogGroup":
+                    await self.tags.drop(arn)
             if result is None:
                 return {}
             render = _RENDERERS.get(type(result))

@@ -20,6 +20,10 @@ Labels are ``endpoint``, ``variant`` and ``container`` for invocation metrics an
 Alarms: the gauge ``tandem_alarm_state{alarm, state}`` is 1 for each alarm's current state
 and 0 for its other two (``OK``, ``ALARM``, ``INSUFFICIENT_DATA``), so
 ``tandem_alarm_state{state="ALARM"} == 1`` lists the alarms firing.
+
+With tracing on, the span exporter's counters too: ``tandem_trace_spans_exported_total``,
+``tandem_trace_spans_dropped_total`` (queue full), ``tandem_trace_spans_failed_total``
+(receiver did not take them) and the gauge ``tandem_trace_spans_queued``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from ..clock import Clock, SystemClock
 from ..telemetry.alarms import AlarmState, MetricAlarm
 from ..telemetry.metrics import MetricRegistry, Series
 from ..telemetry.metrics.sketch import bin_value
+from ..telemetry.tracing import ExporterStats
 
 __all__ = ["TandemCollector", "LATENCY_BUCKETS", "add_routes", "render"]
 
@@ -171,11 +176,15 @@ class TandemCollector:
         registry: MetricRegistry,
         clock: Clock | None = None,
         alarms: Callable[[], list[MetricAlarm]] | None = None,
+        *,
+        trace_stats: Callable[[], ExporterStats] | None = None,
     ) -> None:
-        """``alarms``: the alarm snapshot (``AlarmService.alarms``), for the state gauge."""
+        """``alarms``: the alarm snapshot (``AlarmService.alarms``), for the state gauge;
+        ``trace_stats``: the span exporter's counters (tracing on)."""
         self.registry = registry
         self.clock = clock or SystemClock()
         self.alarms = alarms
+        self.trace_stats = trace_stats
 
     def collect(self) -> Iterator[Metric]:
         counters = {
@@ -221,6 +230,8 @@ class TandemCollector:
         yield from gauges.values()
         if self.alarms is not None:
             yield self._alarm_states(self.alarms())
+        if self.trace_stats is not None:
+            yield from _trace_families(self.trace_stats())
 
     @staticmethod
     def _alarm_states(alarms: list[MetricAlarm]) -> GaugeMetricFamily:
@@ -239,6 +250,19 @@ class TandemCollector:
     @staticmethod
     def _sorted(series: Iterable[Series]) -> list[Series]:
         return sorted(series, key=lambda s: (s.key.namespace, s.key.metric_name, s.key.dimensions))
+
+
+def _trace_families(stats: ExporterStats) -> Iterator[Metric]:
+    yield CounterMetricFamily("tandem_trace_spans_exported",
+                              "Spans the OTLP receiver accepted.", value=stats.exported)
+    yield CounterMetricFamily("tandem_trace_spans_dropped",
+                              "Spans dropped because the export queue was full.",
+                              value=stats.dropped)
+    yield CounterMetricFamily("tandem_trace_spans_failed",
+                              "Spans lost because the OTLP receiver did not take their batch.",
+                              value=stats.failed)
+    yield GaugeMetricFamily("tandem_trace_spans_queued", "Spans waiting for export.",
+                            value=stats.queued)
 
 
 def _le(bound: float) -> str:

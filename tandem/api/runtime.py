@@ -41,7 +41,7 @@ def _request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def error_response(error: TandemError) -> web.Response:
+def error_response(error: TandemError, trace_id: str | None = None) -> web.Response:
     body: dict[str, object] = {"message": error.message, "Message": error.message}
     if isinstance(error, ModelError):
         body = {
@@ -51,6 +51,11 @@ def error_response(error: TandemError) -> web.Response:
             "OriginalMessage": error.original_message,
             "OriginalStatusCode": error.original_status,
         }
+        if trace_id is not None:
+            # The trace to look up, and the id its containers' log lines carry: in the
+            # message (what SDKs show) and as its own member (beyond SageMaker's shape).
+            body["Message"] = f"{error.message} Trace ID: {trace_id}."
+            body["TraceId"] = trace_id
     return web.Response(
         status=error.status,
         body=json.dumps(body).encode(),
@@ -76,6 +81,13 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     variant = None
     model_us = 0.0
+    tracer = router.tracer
+    trace = None
+    if tracer is not None:
+        incoming = request.headers
+        trace = tracer.begin(incoming.get("traceparent"), incoming.get("tracestate"), started)
+        trace.endpoint = name
+        trace.host = request.host  # parsed only when the spans are built
     try:
         if name not in _VALID_NAMES:
             if len(name) > 63 or not _NAME_RE.match(name):
@@ -102,7 +114,10 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
             target_variant=_header(request, "X-Amzn-SageMaker-Target-Variant", 63),
             target_container=_header(request, "X-Amzn-SageMaker-Target-Container-Hostname", 63),
             inference_id=_header(request, "X-Amzn-SageMaker-Inference-Id", 64),
+            trace=trace,
         )
+        if trace is not None:
+            trace.inference_id = inv.inference_id
         result = await router.invoke(inv)
         variant = result.variant
         model_us = result.model_latency_us
@@ -119,14 +134,26 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
             # aiohttp would otherwise add application/octet-stream.
             response.content_type = "application/octet-stream"
     except TandemError as error:
+        trace_id = None
         if isinstance(error, ModelError):
             variant = error.details.get("variant")
             model_us = error.details.get("model_latency_us", 0.0)
-        response = error_response(error)
+            if trace is not None:
+                trace_id = trace.trace_hex
+                trace.error_type = "ModelError"
+                trace.error_message = (f"container answered {error.original_status}"
+                                       if error.original_status else "no answer from container")
+        elif trace is not None and error.status >= 500:
+            trace.error_type = error.code
+        response = error_response(error, trace_id)
     await response.prepare(request)
     await response.write_eof()
+    finished = time.perf_counter()
     if variant is not None:
-        router.record_overhead(variant, model_us, time.perf_counter() - started)
+        router.record_overhead(variant, model_us, finished - started)
+    if trace is not None and tracer is not None:
+        trace.status = response.status
+        tracer.end(trace, finished)
     return response
 
 

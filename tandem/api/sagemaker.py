@@ -26,8 +26,11 @@ from ..errors import (
 )
 from ..serving.endpoints import EndpointManager
 from ..serving.model import Endpoint, EndpointConfig, EndpointStatus, Model
+from ..tags import TagStore
 from .errors import lookup
 from .members import Member, parse_members
+from .model_rules import rules
+from .tags import check_tag_list
 
 __all__ = ["SageMakerService", "SHAPES"]
 
@@ -147,8 +150,9 @@ class SageMakerService:
     target_prefix = "SageMaker"
     content_type = "application/x-amz-json-1.1"
 
-    def __init__(self, manager: EndpointManager) -> None:
+    def __init__(self, manager: EndpointManager, *, tags: TagStore | None = None) -> None:
         self.manager = manager
+        self.tags = tags
         methods: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "CreateModel": self.create_model,
             "DescribeModel": self.describe_model,
@@ -166,7 +170,7 @@ class SageMakerService:
             "UpdateEndpointWeightsAndCapacities": self.update_endpoint_weights_and_capacities,
         }
         self.operations: dict[str, Handler] = {
-            name: _validated(SHAPES[name], method) for name, method in methods.items()
+            name: _validated(name, method) for name, method in methods.items()
         }
 
     @staticmethod
@@ -197,9 +201,22 @@ class SageMakerService:
         out.setdefault("EnableNetworkIsolation", False)
         return out
 
+    async def _created(self, kind: str, name: str, tags: dict[str, str]) -> str:
+        """The new resource's ARN, its create-time tags stored."""
+        arn = self.manager.arn(kind, name)
+        if tags and self.tags is not None:
+            await self.tags.add(arn, tags)
+        return arn
+
+    async def _deleted(self, kind: str, name: str) -> dict[str, Any]:
+        if self.tags is not None:
+            await self.tags.drop(self.manager.arn(kind, name))
+        return {}
+
     async def create_model(self, body: dict[str, Any]) -> dict[str, Any]:
+        tags = check_tag_list(body.get("Tags"))
         model = await self.manager.create_model(body)
-        return {"ModelArn": self.manager.arn("model", model.name)}
+        return {"ModelArn": await self._created("model", model.name, tags)}
 
     async def describe_model(self, body: dict[str, Any]) -> dict[str, Any]:
         model, _ = await self.manager.describe_model(body["ModelName"])
@@ -219,20 +236,22 @@ class SageMakerService:
 
     async def delete_model(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.manager.delete_model(body["ModelName"])
-        return {}
+        return await self._deleted("model", body["ModelName"])
 
     # -- endpoint configs --------------------------------------------------
 
     async def create_endpoint_config(self, body: dict[str, Any]) -> dict[str, Any]:
+        tags = check_tag_list(body.get("Tags"))
         config = await self.manager.create_endpoint_config(body)
-        return {"EndpointConfigArn": self.manager.arn("endpoint-config", config.name)}
+        return {"EndpointConfigArn": await self._created("endpoint-config", config.name, tags)}
 
     def _config(self, config: EndpointConfig) -> dict[str, Any]:
         variants = []
         for raw, v in zip(config.raw["ProductionVariants"], config.variants, strict=True):
             item = dict(raw)
             item.setdefault("InitialVariantWeight", v.weight)
-            item.setdefault("InitialInstanceCount", v.instance_count)
+            if "ServerlessConfig" not in item:  # a serverless variant has no instance count
+                item.setdefault("InitialInstanceCount", v.instance_count)
             variants.append(item)
         out = {
             "EndpointConfigName": config.name,
@@ -250,6 +269,7 @@ class SageMakerService:
             "ExecutionRoleArn",
             "VpcConfig",
             "EnableNetworkIsolation",
+            "CrossRegionTrafficConfig",
         ):
             if key in config.raw:
                 out[key] = config.raw[key]
@@ -272,15 +292,16 @@ class SageMakerService:
 
     async def delete_endpoint_config(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.manager.delete_endpoint_config(body["EndpointConfigName"])
-        return {}
+        return await self._deleted("endpoint-config", body["EndpointConfigName"])
 
     # -- endpoints ---------------------------------------------------------
 
     async def create_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
+        tags = check_tag_list(body.get("Tags"))
         endpoint = await self.manager.create_endpoint(
             body["EndpointName"], body["EndpointConfigName"]
         )
-        return {"EndpointArn": self.manager.arn("endpoint", endpoint.name)}
+        return {"EndpointArn": await self._created("endpoint", endpoint.name, tags)}
 
     def _endpoint(self, endpoint: Endpoint) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -306,13 +327,14 @@ class SageMakerService:
                         for image in images[v.name]
                     ]
                 summary.update(
-                    {
-                        "CurrentWeight": v.current_weight,
-                        "DesiredWeight": v.desired_weight,
-                        "CurrentInstanceCount": v.current_instance_count,
-                        "DesiredInstanceCount": v.desired_instance_count,
-                    }
+                    {"CurrentWeight": v.current_weight, "DesiredWeight": v.desired_weight}
                 )
+                if v.serverless is not None:  # AWS shows sizes, not instance counts, for these
+                    summary["CurrentServerlessConfig"] = v.serverless
+                    summary["DesiredServerlessConfig"] = v.serverless
+                else:
+                    summary["CurrentInstanceCount"] = v.current_instance_count
+                    summary["DesiredInstanceCount"] = v.desired_instance_count
                 variants.append(summary)
             out["ProductionVariants"] = variants
         if endpoint.failure_reason:
@@ -342,7 +364,7 @@ class SageMakerService:
 
     async def delete_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
         await self.manager.delete_endpoint(body["EndpointName"])
-        return {}
+        return await self._deleted("endpoint", body["EndpointName"])
 
     async def update_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
         endpoint = await self.manager.update_endpoint(
@@ -364,10 +386,13 @@ class SageMakerService:
 
 
 def _validated(
-    shape: Mapping[str, Member], method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+    operation: str, method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 ) -> Handler:
+    shape = SHAPES[operation]
+
     async def call(body: Mapping[str, Any]) -> dict[str, Any]:
         parse_members(body, shape, lower_first=True)
+        rules("sagemaker").check(operation, body)
         # Explicit nulls mean "absent" on the wire; the core never sees them.
         return await method({k: v for k, v in body.items() if v is not None})
 

@@ -16,9 +16,12 @@ from typing import Any
 
 from ..errors import TandemError, ValidationException
 from ..jobs.manager import JobManager
+from ..tags import TagStore
 from .members import Member, parse_members
+from .model_rules import rules
+from .tags import check_tag_list
 
-__all__ = ["SageMakerJobsService"]
+__all__ = ["SageMakerJobsService", "SHAPES"]
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -29,7 +32,7 @@ _LIST = {"NextToken": Member(_S), "MaxResults": Member(_I), "SortBy": Member(_S)
          "LastModifiedTimeBefore": Member(_F), "LastModifiedTimeAfter": Member(_F)}
 # Top-level members of each operation, with their JSON types: a wrong type is a 400 naming
 # the member, never a 500 from deep inside the core.
-_SHAPES: dict[str, dict[str, Member]] = {
+SHAPES: dict[str, dict[str, Member]] = {
     "CreateTrainingJob": {
         "TrainingJobName": Member(_S, True), "RoleArn": Member(_S, True),
         "AlgorithmSpecification": Member(_D), "HyperParameters": Member(_D),
@@ -65,7 +68,8 @@ _SHAPES: dict[str, dict[str, Member]] = {
         "NotebookInstanceLifecycleConfigName": Member(_S, True)},
     "DeleteNotebookInstanceLifecycleConfig": {
         "NotebookInstanceLifecycleConfigName": Member(_S, True)},
-    "ListNotebookInstanceLifecycleConfigs": dict(_LIST),
+    "ListNotebookInstanceLifecycleConfigs": {k: v for k, v in _LIST.items()
+                                             if k != "StatusEquals"},
     "CreateNotebookInstance": {
         "NotebookInstanceName": Member(_S, True), "InstanceType": Member(_S, True),
         "RoleArn": Member(_S, True), "SubnetId": Member(_S), "SecurityGroupIds": Member(_L),
@@ -87,11 +91,12 @@ _SHAPES: dict[str, dict[str, Member]] = {
 
 def _checked(operation: str, handler: Handler) -> Handler:
     """``handler`` behind the operation's member check; a wrong nested type is a 400 too."""
-    shape = _SHAPES[operation]
+    shape = SHAPES[operation]
 
     async def call(body: Mapping[str, Any]) -> dict[str, Any]:
         try:
             parse_members(body, shape)
+            rules("sagemaker").check(operation, body)
         except TandemError as error:
             raise ValidationException(error.message) from None
         try:
@@ -114,8 +119,9 @@ class SageMakerJobsService:
     target_prefix = "SageMaker"
     content_type = "application/x-amz-json-1.1"
 
-    def __init__(self, manager: JobManager) -> None:
+    def __init__(self, manager: JobManager, *, tags: TagStore | None = None) -> None:
         self.manager = manager
+        self.tags = tags
         self.notebooks = manager.notebooks
         self.operations: dict[str, Handler] = {
             "CreateTrainingJob": self.create_training_job,
@@ -139,6 +145,16 @@ class SageMakerJobsService:
         }
         self.operations = {op: _checked(op, h) for op, h in self.operations.items()}
 
+    async def _tag(self, arn: str, tags: dict[str, str]) -> str:
+        if tags and self.tags is not None:
+            await self.tags.add(arn, tags)
+        return arn
+
+    async def _untag(self, kind: str, name: str) -> dict[str, Any]:
+        if self.tags is not None:
+            await self.tags.drop(self.manager.arn(kind, name))
+        return {}
+
     @staticmethod
     def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
         body = json.dumps({"__type": error.code, "message": error.message}).encode()
@@ -148,7 +164,9 @@ class SageMakerJobsService:
 
     async def create_training_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "TrainingJobName")
-        return {"TrainingJobArn": await self.manager.create_training_job(dict(body))}
+        tags = _tags(body)
+        arn = await self.manager.create_training_job(dict(body))
+        return {"TrainingJobArn": await self._tag(arn, tags)}
 
     async def describe_training_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "TrainingJobName")
@@ -157,7 +175,10 @@ class SageMakerJobsService:
     async def list_training_jobs(self, body: Mapping[str, Any]) -> dict[str, Any]:
         items = _filter(self.manager.list_training_jobs(), body, "TrainingJobName",
                         "TrainingJobStatus")
-        return _page(items, body, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus")
+        if body.get("WarmPoolStatusEquals") or body.get("TrainingPlanArnEquals"):
+            items = []  # no job here keeps a warm pool or runs on a training plan
+        return _page(items, body, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus",
+                     default_order="Ascending")
 
     async def stop_training_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "TrainingJobName")
@@ -169,7 +190,9 @@ class SageMakerJobsService:
     async def create_transform_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "TransformJobName", "ModelName", "TransformInput", "TransformOutput",
                  "TransformResources")
-        return {"TransformJobArn": await self.manager.create_transform_job(dict(body))}
+        tags = _tags(body)
+        arn = await self.manager.create_transform_job(dict(body))
+        return {"TransformJobArn": await self._tag(arn, tags)}
 
     async def describe_transform_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "TransformJobName")
@@ -190,8 +213,9 @@ class SageMakerJobsService:
 
     async def create_lifecycle_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "NotebookInstanceLifecycleConfigName")
+        tags = _tags(body)
         config = self.notebooks.create_lifecycle_config(dict(body))
-        return {"NotebookInstanceLifecycleConfigArn": config.arn}
+        return {"NotebookInstanceLifecycleConfigArn": await self._tag(config.arn, tags)}
 
     async def describe_lifecycle_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "NotebookInstanceLifecycleConfigName")
@@ -208,13 +232,16 @@ class SageMakerJobsService:
     async def delete_lifecycle_config(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "NotebookInstanceLifecycleConfigName")
         self.notebooks.delete_lifecycle_config(body["NotebookInstanceLifecycleConfigName"])
-        return {}
+        return await self._untag("notebook-instance-lifecycle-config",
+                                 body["NotebookInstanceLifecycleConfigName"])
 
     # -- notebook instances -------------------------------------------------------------
 
     async def create_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "NotebookInstanceName", "InstanceType", "RoleArn")
-        return {"NotebookInstanceArn": self.notebooks.create_instance(dict(body)).arn}
+        tags = _tags(body)
+        arn = self.notebooks.create_instance(dict(body)).arn
+        return {"NotebookInstanceArn": await self._tag(arn, tags)}
 
     async def describe_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "NotebookInstanceName")
@@ -226,9 +253,15 @@ class SageMakerJobsService:
         if contains:
             items = [i for i in items
                      if contains in i.get("NotebookInstanceLifecycleConfigName", "")]
+        repository = body.get("DefaultCodeRepositoryContains")
+        if repository:
+            items = [i for i in items if repository in i.get("DefaultCodeRepository", "")]
+        additional = body.get("AdditionalCodeRepositoryEquals")
+        if additional:
+            items = [i for i in items if additional in i.get("AdditionalCodeRepositories", [])]
         items = _filter(items, body, "NotebookInstanceName", "NotebookInstanceStatus")
         return _page(items, body, "NotebookInstances", "NotebookInstanceName",
-                     "NotebookInstanceStatus")
+                     "NotebookInstanceStatus", default_by="Name", default_order="Ascending")
 
     async def start_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "NotebookInstanceName")
@@ -243,7 +276,15 @@ class SageMakerJobsService:
     async def delete_notebook_instance(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _require(body, "NotebookInstanceName")
         self.notebooks.delete_instance(body["NotebookInstanceName"])
-        return {}
+        return await self._untag("notebook-instance", body["NotebookInstanceName"])
+
+
+def _tags(body: Mapping[str, Any]) -> dict[str, str]:
+    """The create call's Tags, refused before anything is created."""
+    try:
+        return check_tag_list(body.get("Tags"))
+    except TandemError as error:
+        raise ValidationException(error.message) from None
 
 
 def _filter(items: list[dict[str, Any]], body: Mapping[str, Any], name_field: str,
@@ -272,18 +313,19 @@ def _in_window(value: float, body: Mapping[str, Any], field: str) -> bool:
 
 
 def _page(items: list[dict[str, Any]], body: Mapping[str, Any], key: str, name_field: str,
-          status_field: str | None) -> dict[str, Any]:
-    """List* paging: SortBy Name|CreationTime|Status (default CreationTime), SortOrder
-    (default Descending), MaxResults 1-100 (default 10), NextToken."""
-    sort_by = body.get("SortBy", "CreationTime")
+          status_field: str | None, *, default_by: str = "CreationTime",
+          default_order: str = "Descending") -> dict[str, Any]:
+    """List* paging: SortBy and SortOrder (each operation's documented defaults; the model's
+    enums were checked at the wire), MaxResults 1-100 (default 10), NextToken. Ties sort by
+    name, so pages are stable."""
+    sort_by = body.get("SortBy", default_by)
     sort_key = {"Name": name_field, "CreationTime": "CreationTime",
-                "Status": status_field}.get(sort_by)
+                "LastModifiedTime": "LastModifiedTime", "Status": status_field}.get(sort_by)
     if sort_key is None:
         raise ValidationException(f"SortBy {sort_by!r} is not supported here")
-    order = body.get("SortOrder", "Descending")
-    if order not in ("Ascending", "Descending"):
-        raise ValidationException(f"SortOrder must be Ascending or Descending, got {order!r}")
-    items.sort(key=lambda item: item[sort_key], reverse=order == "Descending")
+    order = body.get("SortOrder", default_order)
+    items.sort(key=lambda item: (item.get(sort_key, 0), item[name_field]),
+               reverse=order == "Descending")
     limit = body.get("MaxResults", 10)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
         raise ValidationException("MaxResults must be between 1 and 100")

@@ -54,6 +54,8 @@ def resolve_training_file(data: dict[str, Any], base: Path) -> dict[str, Any]:
     if "S3OutputPath" in output:
         output["S3OutputPath"] = _absolute(output["S3OutputPath"], base)
     algorithm = data.get("AlgorithmSpecification") or {}
+    if isinstance(algorithm, dict) and algorithm:
+        algorithm.setdefault("TrainingInputMode", "File")  # required by the model; File here
     image = algorithm.get("TrainingImage")
     if isinstance(image, str) and image.startswith((".", "/", "~", "file:")):
         algorithm["TrainingImage"] = _absolute(image, base)

@@ -16,6 +16,7 @@ from ..serving.containers import plan_model
 from ..serving.local_launcher import LocalLauncher
 from ..serving.model import Model
 from ..serving.ports import PortAllocator
+from ..telemetry.tracing import Tracing
 from ..telemetry.usage import CompositeProbe, NvmlProbe, ProcessTreeProbe, UsageProbe
 from .manager import JobManager
 from .notebooks import NotebookService
@@ -47,7 +48,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                       endpoints: Any, clock: Clock | None = None,
                       ports: PortAllocator | None = None,
                       training_stop_grace: float = 120.0,
-                      lifecycle_timeout: float = 300.0) -> JobManager:
+                      lifecycle_timeout: float = 300.0,
+                      tracing: Tracing | None = None) -> JobManager:
     clock = clock or SystemClock()
     jobs_dir = Path(settings.data_dir) / "jobs"
     # One allocator per server (shared with the endpoints' launcher): safe-port blocks never
@@ -64,12 +66,14 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
 
     training = TrainingRunner(logs=logs, registry=registry, jobs_dir=jobs_dir, guard=guard,
                               ports=ports, clock=clock, usage_interval=settings.usage_interval,
-                              stop_grace=training_stop_grace, num_gpus=gpu_count())
+                              stop_grace=training_stop_grace, num_gpus=gpu_count(),
+                              tracer=tracing.tracer if tracing is not None else None)
     transform = TransformRunner(
         launcher=launcher, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
         plan_containers=plan_model, clock=clock,
         health_check_timeout=settings.health_check_timeout, ping_interval=settings.ping_interval,
-        ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period)
+        ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period,
+        tracing=tracing)
     notebooks = NotebookService(
         logs=logs, data_dir=jobs_dir / "notebooks",
         arn=lambda resource, name: JobManager.arn(manager, resource, name), guard=guard,

@@ -80,6 +80,11 @@ class LifecycleConfig:
         return out
 
 
+_STORED = ("IpAddressType", "SubnetId", "KmsKeyId", "AcceleratorTypes", "DefaultCodeRepository",
+           "AdditionalCodeRepositories", "PlatformIdentifier",
+           "InstanceMetadataServiceConfiguration")
+
+
 @dataclasses.dataclass(eq=False)
 class NotebookInstance:
     name: str
@@ -110,6 +115,13 @@ class NotebookInstance:
         }
         if self.lifecycle_config_name:
             out["NotebookInstanceLifecycleConfigName"] = self.lifecycle_config_name
+        # What the create call was given comes back as given (SecurityGroupIds are shown as
+        # SecurityGroups, as on AWS).
+        for key in _STORED:
+            if self.raw.get(key) is not None:
+                out[key] = self.raw[key]
+        if self.raw.get("SecurityGroupIds") is not None:
+            out["SecurityGroups"] = self.raw["SecurityGroupIds"]
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason
         if self.url:
@@ -120,7 +132,8 @@ class NotebookInstance:
         out = {k: v for k, v in self.describe().items() if k in (
             "NotebookInstanceName", "NotebookInstanceArn", "NotebookInstanceStatus", "Url",
             "InstanceType", "CreationTime", "LastModifiedTime",
-            "NotebookInstanceLifecycleConfigName")}
+            "NotebookInstanceLifecycleConfigName", "DefaultCodeRepository",
+            "AdditionalCodeRepositories")}
         return out
 
 

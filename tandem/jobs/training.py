@@ -28,6 +28,8 @@ from ..serving.artifacts import materialize
 from ..serving.launcher import describe_returncode, quote_lines
 from ..serving.ports import PortAllocator
 from ..telemetry.logs import LogService
+from ..telemetry.tracing import RequestTracer, SpanKind
+from ..telemetry.tracing.jobs import JobTrace, seconds_ns
 from ..telemetry.usage import UsageProbe, instance_probe
 from .locations import join_location, local_path
 from .metric_definitions import TRAINING_NAMESPACE, FinalMetric, MetricMatcher
@@ -117,7 +119,10 @@ class TrainingJob:
                 bool(raw.get("EnableInterContainerTrafficEncryption", False)),
             "EnableManagedSpotTraining": bool(raw.get("EnableManagedSpotTraining", False)),
         }
-        for key in ("InputDataConfig", "Environment", "VpcConfig", "CheckpointConfig"):
+        for key in ("InputDataConfig", "Environment", "VpcConfig", "CheckpointConfig",
+                    "DebugHookConfig", "ExperimentConfig", "RetryStrategy",
+                    "TensorBoardOutputConfig", "ProfilerConfig", "RemoteDebugConfig",
+                    "InfraCheckConfig"):
             if key in raw:
                 out[key] = raw[key]
         if self.failure_reason:
@@ -171,7 +176,9 @@ class TrainingRunner:
         probe_factory: Callable[[Path], UsageProbe] = instance_probe,
         num_gpus: int = 0,
         parent_env: dict[str, str] | None = None,
+        tracer: RequestTracer | None = None,
     ) -> None:
+        self.tracer = tracer
         self.logs = logs
         self.registry = registry
         self.jobs_dir = Path(jobs_dir)
@@ -233,6 +240,8 @@ class TrainingRunner:
             self.ports.release(leases)
             if job.matcher is not None:
                 job.final_metrics = job.matcher.final_metrics()
+            if self.tracer is not None:
+                _trace(self.tracer, job)
             on_change(job)
 
     def _finish(self, job: TrainingJob, status: JobStatus, secondary: str,
@@ -418,6 +427,29 @@ class TrainingRunner:
 def _live_pid(process: JobProcess) -> list[int]:
     """The host process's pid while it runs (what its usage sampler samples)."""
     return [process.pid] if process.running and process.pid else []
+
+
+_TERMINAL = frozenset({"Completed", "Failed", "Stopped", "MaxRuntimeExceeded"})
+
+
+def _trace(tracer: RequestTracer, job: TrainingJob) -> None:
+    """The job's span, with a child per secondary status it passed through (Downloading,
+    Training, Uploading...), timed as SecondaryStatusTransitions shows them."""
+    if not job.transitions:
+        return
+    trace = JobTrace(tracer)
+    name = ("tandem.training_job.name", job.name)
+    for transition in job.transitions:
+        if transition.status in _TERMINAL or transition.end_time is None:
+            continue
+        trace.child(transition.status, SpanKind.INTERNAL, seconds_ns(transition.start_time),
+                    seconds_ns(transition.end_time),
+                    [name, ("tandem.secondary_status", transition.status)])
+    end = job.transitions[-1].end_time or job.transitions[-1].start_time
+    trace.finish("TrainingJob", seconds_ns(job.transitions[0].start_time), seconds_ns(end),
+                 [name, ("tandem.training_job.status", job.status.value),
+                  ("tandem.instance.count", job.request.instance_count)],
+                 error=job.failure_reason if job.status is JobStatus.FAILED else None)
 
 
 def _pack(directories: list[Path], archive: Path) -> None:

@@ -21,6 +21,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ from ..serving.launcher import (
 )
 from ..serving.model import ExecutionMode, Model
 from ..telemetry.logs import LogService
+from ..telemetry.tracing import AttributeValue, SpanKind, Tracing, new_span_id
+from ..telemetry.tracing.jobs import JobTrace, seconds_ns
 from .records import JobStatus
 from .transform_io import (
     InputFile,
@@ -95,6 +98,7 @@ class TransformJob:
     records_done: int = 0
     effective: dict[str, Any] = dataclasses.field(default_factory=dict)
     stop_requested: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    trace: JobTrace | None = dataclasses.field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -165,7 +169,9 @@ class TransformRunner:
         ping_interval: float = 2.0,
         ping_timeout: float = 2.0,
         stop_grace_period: float = 30.0,
+        tracing: Tracing | None = None,
     ) -> None:
+        self.tracing = tracing
         self.launcher = launcher
         self.logs = logs
         self.jobs_dir = Path(jobs_dir)
@@ -191,6 +197,8 @@ class TransformRunner:
         request = job.request
         job.log_epoch = int(self.clock.time())
         job.start_time = self.clock.time()
+        if self.tracing is not None:
+            job.trace = JobTrace(self.tracing.tracer)
         on_change(job)
         handles: list[InstanceHandle] = []
         work = None
@@ -247,6 +255,12 @@ class TransformRunner:
             await asyncio.gather(*(self.launcher.stop_instance(h.instance_id) for h in handles),
                                  return_exceptions=True)
             await self.logs.flush()
+            if job.trace is not None:
+                job.trace.finish("TransformJob", seconds_ns(job.start_time or job.creation_time),
+                                 seconds_ns(job.end_time or self.clock.time()),
+                                 [("tandem.transform_job.name", job.name),
+                                  ("tandem.transform_job.status", job.status.value)],
+                                 error=job.failure_reason)
             on_change(job)
 
     def _finish(self, job: TransformJob, status: JobStatus, reason: str | None = None) -> None:
@@ -268,6 +282,10 @@ class TransformRunner:
         env.update(request.environment)
         work_dir = self.jobs_dir / "transform" / job.name / instance_id
         containers = await asyncio.to_thread(self.plan_containers, model, base_dir, work_dir, env)
+        tracing = self.tracing
+        if tracing is not None:
+            containers = [dataclasses.replace(c, env=tracing.with_environment(
+                c.env, tracing.container_environment(c.name))) for c in containers]
         prefix = self.stream_prefix(job, instance_id)
         spec = TransformInstanceSpec(
             instance_id=instance_id, endpoint_name=job.name, variant_name=job.name,
@@ -332,7 +350,8 @@ class TransformRunner:
             invoke = [url + "/invocations" for url in urls]
             for item in files:
                 try:
-                    await self._file(job, session, invoke, item, params, limit)
+                    await self._file(job, session, invoke, item, params, limit,
+                                     handle.instance_id)
                 except _FileFailed as failed:
                     await self._data_log(job, handle.instance_id,
                                          [f"{failed.file}: {failed.what}"] +
@@ -342,7 +361,8 @@ class TransformRunner:
                 job.last_modified_time = self.clock.time()
 
     async def _file(self, job: TransformJob, session: aiohttp.ClientSession, urls: list[str],
-                    item: InputFile, params: dict[str, Any], limit: asyncio.Semaphore) -> None:
+                    item: InputFile, params: dict[str, Any], limit: asyncio.Semaphore,
+                    instance_id: str) -> None:
         request = job.request
         processor = request.processor
         label = str(item.path)
@@ -360,9 +380,18 @@ class TransformRunner:
 
         async def one(batch: range) -> bytes:
             chunk = [records[i] for i in batch]
+            span_id = new_span_id()
             async with limit:
-                body = await self._invoke(session, urls, join_records(chunk, request.split_type),
-                                          request, label)
+                payload = join_records(chunk, request.split_type)
+                if job.trace is None:
+                    body = await self._invoke(session, urls, payload, request, label)
+                else:
+                    body = await _traced(job.trace, self._invoke(
+                        session, urls, payload, request, label, job.trace.traceparent(span_id)),
+                        span_id, [("tandem.transform_job.name", job.name),
+                                  ("tandem.instance.id", instance_id),
+                                  ("tandem.input.file", item.relative),
+                                  ("tandem.record.count", len(chunk))])
             job.records_done += len(batch)
             if not processor.per_record_output:
                 return body
@@ -387,7 +416,8 @@ class TransformRunner:
                                 assemble(outputs, request.assemble_with))
 
     async def _invoke(self, session: aiohttp.ClientSession, urls: list[str], body: bytes,
-                      request: TransformRequest, label: str) -> bytes:
+                      request: TransformRequest, label: str,
+                      traceparent: str | None = None) -> bytes:
         content_type = request.content_type
         last = len(urls) - 1
         for i, url in enumerate(urls):
@@ -396,6 +426,8 @@ class TransformRunner:
                 headers["Content-Type"] = content_type
             if i == last and request.accept:
                 headers["Accept"] = request.accept
+            if traceparent is not None:
+                headers["traceparent"] = traceparent
             attempt = 0
             while True:
                 try:
@@ -420,6 +452,22 @@ class TransformRunner:
 
 class _JobError(Exception):
     pass
+
+
+async def _traced(trace: JobTrace, call: Awaitable[bytes], span_id: int,
+                  attributes: list[tuple[str, AttributeValue]]) -> bytes:
+    """A mini-batch request as a CLIENT span of the job's trace (every container it passes
+    through is sent this span as its parent)."""
+    start = time.time_ns()
+    try:
+        body = await call
+    except _FileFailed as failed:
+        trace.child("POST", SpanKind.CLIENT, start, time.time_ns(),
+                    [*attributes, ("error.type", failed.what.partition(":")[0])],
+                    error=failed.what, span_id=span_id)
+        raise
+    trace.child("POST", SpanKind.CLIENT, start, time.time_ns(), attributes, span_id=span_id)
+    return body
 
 
 def _count_records(request: TransformRequest, files: list[InputFile]) -> int:

@@ -15,6 +15,7 @@ from .environment import RuntimeConfigError, RuntimeEnvironment
 from .frameworks import FRAMEWORKS, defaults_for
 from .handler import Handler
 from .server import serve
+from .tracing import TraceLogFilter
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,10 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeConfigError as error:
         print(f"tandem.runtime: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=env.log_level, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if env.tracing is not None:
+        # Lines logged while a request is served end with its trace_id, span_id, trace_flags.
+        log_format += "%(trace_context)s"
+    logging.basicConfig(level=env.log_level, stream=sys.stderr, format=log_format)
+    if env.tracing is not None:
+        for log_handler in logging.getLogger().handlers:
+            log_handler.addFilter(TraceLogFilter())
     install_toolkit_aliases()
     try:
         defaults = defaults_for(args.framework)

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from .tracing import TraceSettings
+
 __all__ = ["RuntimeEnvironment", "RuntimeConfigError"]
 
 
@@ -47,6 +49,8 @@ class RuntimeEnvironment:
     threaded: bool = False
     max_payload_bytes: int = 100 * 1024 * 1024
     log_level: int = 20
+    # Set when the environment names an OTLP traces endpoint (runtime/tracing.py).
+    tracing: TraceSettings | None = None
 
     @property
     def module_name(self) -> str:
@@ -80,4 +84,5 @@ class RuntimeEnvironment:
             threaded=_flag(env, "SAGEMAKER_RUNTIME_THREADED"),
             max_payload_bytes=_int(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 100, 1, 4096) * 1024 * 1024,
             log_level=_int(env, "SAGEMAKER_CONTAINER_LOG_LEVEL", 20, 0, 100),
+            tracing=TraceSettings.from_env(env),
         )

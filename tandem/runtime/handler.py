@@ -28,6 +28,7 @@ from .context import Context
 from .environment import RuntimeEnvironment
 from .errors import UnsupportedFormatError, is_unsupported_format, toolkit_status
 from .frameworks import FrameworkDefaults
+from .tracing import RuntimeTracing, current_span, traced_call
 
 __all__ = ["Handler", "InvocationResult", "HandlerContractError"]
 
@@ -166,6 +167,13 @@ class Handler:
         # Building a Context per request costs little, but nothing at all when no one reads it.
         self._wants_context = any(fn.with_context for fn in fns)
         self.model: Any = None
+        # Tracing on: each request function is timed as a child span (decided once, here).
+        self.tracing = RuntimeTracing(env.tracing) if env.tracing is not None else None
+        if self.tracing is not None:
+            for name in ("input_fn", "predict_fn", "output_fn", "transform_fn"):
+                fn = getattr(self, f"_{name}")
+                if fn is not None:
+                    fn.fn = traced_call(name, fn.fn)
 
     @classmethod
     def load(cls, env: RuntimeEnvironment, defaults: FrameworkDefaults | None = None) -> Handler:
@@ -187,6 +195,20 @@ class Handler:
     def invoke(self, body: bytes, content_type: str, accept: str,
                headers: Mapping[str, str]) -> InvocationResult:
         """Serve one request. ``content_type`` and ``accept`` are already defaulted."""
+        tracing = self.tracing
+        if tracing is None:
+            return self._invoke(body, content_type, accept, headers)
+        span, token = tracing.begin(headers)
+        status = 500
+        try:
+            result = self._invoke(body, content_type, accept, headers)
+            status = result.status
+        finally:
+            tracing.end(span, token, status)
+        return result
+
+    def _invoke(self, body: bytes, content_type: str, accept: str,
+                headers: Mapping[str, str]) -> InvocationResult:
         context = Context(self.model_dir, headers) if self._wants_context else None
         try:
             data: str | bytes = body
@@ -253,6 +275,9 @@ def _format_error(status: int, error: BaseException) -> InvocationResult:
 
 def _format_failure(status: int, error: BaseException) -> InvocationResult:
     trace = "".join(traceback.format_exception(error))
+    if current_span() is not None:
+        # A log record carries the request's trace id; the traceback's lines cannot.
+        log.error("answering %d: %s: %s", status, type(error).__name__, error)
     # Printed whole so it lands in the container's log stream, as the toolkit's does.
     print(trace, end="", file=sys.stderr, flush=True)
     message = getattr(error, "message", None)

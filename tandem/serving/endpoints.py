@@ -164,6 +164,12 @@ class EndpointManager:
 
     async def create_endpoint_config(self, request: Mapping[str, Any]) -> EndpointConfig:
         config = EndpointConfig.parse(request, self.clock.time())
+        for variant in config.variants:
+            # As on AWS: a config may only name models that exist when it is created.
+            if await self._io(self.catalog.get, _MODEL, variant.model_name) is None:
+                raise ValidationException(
+                    f'Could not find model "{self.arn("model", variant.model_name)}".'
+                )
         document = {"request": dict(request), "creation_time": config.creation_time}
         try:
             await self._io(self.catalog.put, _CONFIG, config.name, document, create=True)
@@ -215,7 +221,9 @@ class EndpointManager:
             now,
             now,
             variants=[
-                VariantState(f.variant.name, f.weight, f.weight, f.desired) for f in fleets.values()
+                VariantState(f.variant.name, f.weight, f.weight, f.desired,
+                             serverless=f.variant.serverless)
+                for f in fleets.values()
             ],
         )
         try:
@@ -655,7 +663,8 @@ class EndpointManager:
 
     def _sync_variant_states(self, running: _Running) -> None:
         running.endpoint.variants = [
-            VariantState(f.variant.name, f.weight, f.weight, f.desired, len(f.instances))
+            VariantState(f.variant.name, f.weight, f.weight, f.desired, len(f.instances),
+                         serverless=f.variant.serverless)
             for f in running.fleets.values()
         ]
 

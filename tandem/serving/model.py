@@ -89,6 +89,7 @@ _CONFIG_FIELDS = {
     "VpcConfig",
     "EnableNetworkIsolation",
     "MetricsConfig",
+    "CrossRegionTrafficConfig",
 }
 
 
@@ -272,6 +273,27 @@ class Model:
         return cls(name, parsed, mode, primary is not None, creation_time, dict(data))
 
 
+def _check_serverless(config: Any, where: str) -> None:
+    """AWS's serverless sizes: memory 1024-6144 MB in 1024 MB steps, concurrency 1-200 (the
+    model's ranges are checked at the wire; the steps and the pairing are not in the model)."""
+    if not isinstance(config, Mapping):
+        return
+    memory = config.get("MemorySizeInMB")
+    if isinstance(memory, int) and memory % 1024:
+        raise ValidationException(
+            f"{where}.MemorySizeInMB must be one of 1024, 2048, 3072, 4096, 5120 or 6144 "
+            f"(MB, in 1 GB steps), not {memory}.",
+            field=f"{where}.MemorySizeInMB",
+        )
+    most, provisioned = config.get("MaxConcurrency"), config.get("ProvisionedConcurrency")
+    if isinstance(most, int) and isinstance(provisioned, int) and provisioned > most:
+        raise ValidationException(
+            f"{where}.ProvisionedConcurrency ({provisioned}) must not be greater than "
+            f"MaxConcurrency ({most}).",
+            field=f"{where}.ProvisionedConcurrency",
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class ProductionVariant:
     name: str
@@ -281,6 +303,7 @@ class ProductionVariant:
     weight: float
     routing: RoutingStrategy
     startup_timeout: float | None
+    serverless: dict[str, Any] | None = None  # ServerlessConfig, as given
 
     @classmethod
     def parse(cls, data: Any, where: str) -> ProductionVariant:
@@ -316,6 +339,7 @@ class ProductionVariant:
                 "RANDOM",
                 field=f"{where}.RoutingConfig.RoutingStrategy",
             ) from None
+        _check_serverless(data.get("ServerlessConfig"), f"{where}.ServerlessConfig")
         timeout = data.get("ContainerStartupHealthCheckTimeoutInSeconds")
         if timeout is not None and (not isinstance(timeout, int) or not 60 <= timeout <= 3600):
             raise ValidationException(
@@ -330,6 +354,7 @@ class ProductionVariant:
             float(weight),
             routing,
             float(timeout) if timeout is not None else None,
+            serverless=dict(data["ServerlessConfig"]) if data.get("ServerlessConfig") else None,
         )
 
 
@@ -378,6 +403,7 @@ class VariantState:
     desired_weight: float
     desired_instance_count: int
     current_instance_count: int = 0
+    serverless: dict[str, Any] | None = None  # a serverless variant's ServerlessConfig
 
 
 @dataclasses.dataclass

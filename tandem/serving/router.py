@@ -16,11 +16,15 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..telemetry.metrics import MetricRegistry, Series
 from .errors import EndpointNotFound, InvocationError, ModelError, ServiceUnavailable
 from .hop_client import HopClient, HopConnectError, HopDisconnected, HopTarget, render_headers
 from .model import ExecutionMode, RoutingStrategy
+
+if TYPE_CHECKING:
+    from ..telemetry.tracing import RequestTrace, RequestTracer
 
 __all__ = [
     "Invocation",
@@ -48,6 +52,9 @@ class Invocation:
     target_variant: str | None = None
     target_container: str | None = None
     inference_id: str | None = None
+    # Set when tracing is on: the hops' CLIENT spans go here, and each hop carries its
+    # traceparent.
+    trace: RequestTrace | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -214,6 +221,8 @@ class Router:
         self._endpoints: dict[str, RoutedEndpoint] = {}
         self._client: HopClient | None = None
         self._headers: dict[_HeaderKey, bytes] = {}
+        # Tracing is on when set (server.py): spans from the clock stamps taken here.
+        self.tracer: RequestTracer | None = None
         # Told when the router finds an instance dead (connection refused), so the manager
         # replaces it without waiting for the next /ping.
         self.on_dead_instance: Callable[[str, str], None] = lambda instance_id, why: None
@@ -308,6 +317,9 @@ class Router:
                 if direct:
                     series.container_direct[variant.containers[indexes[0]]][0].record(1.0)
             instance.outstanding += 1
+            if inv.trace is not None:
+                inv.trace.variant = variant.name
+                inv.trace.instance_id = instance.instance_id
             try:
                 return await self._chain(endpoint, variant, instance, inv, indexes)
             except _Refused as refused:
@@ -337,6 +349,7 @@ class Router:
         first = indexes[0]
         last = indexes[-1]
         perf = time.perf_counter
+        trace = inv.trace
         i = first
         t0 = perf()
         # One deadline for the whole chain (one timer per request, not one per hop); ``i``
@@ -346,14 +359,19 @@ class Router:
                 for i in indexes:
                     headers = _hop_headers(cache, content_type,
                                            accept if i == last else None, attributes)
+                    if trace is not None:
+                        headers += trace.propagation_headers()
                     t0 = perf()
                     try:
                         resp = await client.post(targets[i], headers, body)
                     except HopConnectError as exc:
                         name = containers[i]
+                        t1 = perf()
+                        if trace is not None:
+                            trace.hop(name, instance.urls[i], t0, t1, 0, "connect_error")
                         if i == first:
                             raise _Refused(f"container {name}: {exc}") from None
-                        elapsed = (perf() - t0) * 1e6
+                        elapsed = (t1 - t0) * 1e6
                         self.on_dead_instance(instance.instance_id,
                                               f"container {name} refused a connection")
                         raise self._model_failure(
@@ -361,8 +379,11 @@ class Router:
                             f"Connection to container {name} failed: {exc}",
                         ) from None
                     except (HopDisconnected, OSError) as exc:
-                        elapsed = (perf() - t0) * 1e6
+                        t1 = perf()
+                        elapsed = (t1 - t0) * 1e6
                         name = containers[i]
+                        if trace is not None:
+                            trace.hop(name, instance.urls[i], t0, t1, 0, "disconnected")
                         raise self._model_failure(
                             endpoint, variant, name, model_us + elapsed, 0,
                             f"Connection to container {name} failed: {exc}",
@@ -370,8 +391,11 @@ class Router:
                     status = resp.status
                     data = resp.body
                     custom = resp.custom_attributes
-                    elapsed = (perf() - t0) * 1e6
+                    t1 = perf()
+                    elapsed = (t1 - t0) * 1e6
                     model_us += elapsed
+                    if trace is not None:
+                        trace.hop(containers[i], instance.urls[i], t0, t1, status)
                     if series.container_latency:
                         series.container_latency[i].record(elapsed)
                     if not 200 <= status < 300:
@@ -392,7 +416,10 @@ class Router:
                     content_type = resp.content_type
         except TimeoutError:
             name = containers[i]
-            elapsed = (perf() - t0) * 1e6
+            t1 = perf()
+            elapsed = (t1 - t0) * 1e6
+            if trace is not None:
+                trace.hop(name, instance.urls[i], t0, t1, 0, "timeout")
             raise self._model_failure(
                 endpoint, variant, name, model_us + elapsed, 0,
                 f"Your invocation timed out while waiting for a response from container {name}. "

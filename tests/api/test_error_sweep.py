@@ -50,6 +50,9 @@ SERVED = {
         "DeleteEndpoint",
         "UpdateEndpoint",
         "UpdateEndpointWeightsAndCapacities",
+        "AddTags",
+        "ListTags",
+        "DeleteTags",
     ],
     "Logs_20140328": [
         "CreateLogGroup",
@@ -64,6 +67,12 @@ SERVED = {
         "PutRetentionPolicy",
         "DeleteRetentionPolicy",
         "StartLiveTail",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+        "TagLogGroup",
+        "UntagLogGroup",
+        "ListTagsLogGroup",
     ],
     "AnyScaleFrontendService": [
         "RegisterScalableTarget",

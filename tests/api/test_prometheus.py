@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import time
@@ -24,6 +23,7 @@ from tandem.api.prometheus import render as render_exposition
 from tandem.clock import ManualClock
 from tandem.telemetry.metrics import MetricRegistry
 from tandem.telemetry.metrics.sketch import bin_key, bin_value
+from tests.tools import PROMETHEUS, requires
 
 NS = "AWS/SageMaker"
 DIMS = {"EndpointName": "wine", "VariantName": "AllTraffic"}
@@ -221,10 +221,7 @@ def _promql(base: str, query: str) -> list[dict]:  # type: ignore[type-arg]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    shutil.which("prometheus") is None,
-    reason="Debian's prometheus package is not installed (scripts/setup does)",
-)
+@requires(PROMETHEUS)
 def test_real_prometheus_counts_the_requests_sent(tmp_path: Path) -> None:
     from tests.e2e.support import client, deploy, stage_container
     from tests.server_process import ServerProcess

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from typing import IO
 
 import pytest
+from botocore.exceptions import ClientError
 
-from tests.e2e.support import STAGE, wait_status
+from tests.e2e.support import STAGE, client
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +86,39 @@ def test_logs_commands_print_untrusted_text_plainly(server, deployed) -> None:  
     assert "Traceback" not in bad.stderr
 
 
+def _lines(pipe: IO[str]) -> tuple[queue.Queue[str], threading.Thread]:
+    """The pipe's lines as a queue, read by a thread (so a wait for a line has a deadline),
+    which closes the pipe at its end."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        with pipe:
+            for line in pipe:
+                lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return lines, reader
+
+
+def _next_line_with(lines: queue.Queue[str], text: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no line with {text!r} in {timeout} s")
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if text in line:
+            return line
+
+
 def test_logs_tail_follow_shows_new_lines(server, deployed) -> None:  # type: ignore[no-untyped-def]
+    # An event from before the follower starts: printing it shows the first poll is done, so
+    # the next one can only come from following.
+    tandem(server, "invoke", deployed, "--body", json.dumps({"print": 5}))
     env = dict(os.environ, COLUMNS="200", TANDEM_URL=server.url)
     follower = subprocess.Popen(
         [
@@ -98,31 +135,51 @@ def test_logs_tail_follow_shows_new_lines(server, deployed) -> None:  # type: ig
             "0.2",
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         env=env,
     )
+    lines, reader = _lines(follower.stdout)  # type: ignore[arg-type]
     try:
-        time.sleep(1.5)
+        _next_line_with(lines, "tail: line 4")
         tandem(server, "invoke", deployed, "--body", json.dumps({"print": 5}))
-        deadline = time.monotonic() + 15
-        line = ""
-        while time.monotonic() < deadline and "tail: line 4" not in line:
-            line = follower.stdout.readline()  # type: ignore[union-attr]
-        assert "tail: line 4" in line
+        assert "tail: line 4" in _next_line_with(lines, "tail: line 4")
+        assert follower.poll() is None  # still following
     finally:
         follower.terminate()
-        follower.communicate(timeout=10)
+        follower.wait(timeout=60)
+        reader.join(timeout=60)  # it sees the pipe's end, closes it and stops
 
 
 def test_metrics_commands(server, deployed) -> None:  # type: ignore[no-untyped-def]
     for _ in range(3):
         tandem(server, "invoke", deployed, "--body", '{"instances": [1]}')
-    time.sleep(1.0)  # one flush interval of the test server
-    listed = tandem(
-        server, "metrics", "list", "--namespace", "AWS/SageMaker", "-d", f"EndpointName={deployed}"
-    ).stdout
-    assert "ContainerLatency" in listed and "ModelLatency" in listed
+    cloudwatch = client(server, "cloudwatch")
+    dims = [
+        {"Name": "EndpointName", "Value": deployed},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
+
+    def invocations() -> float:
+        now = time.time()
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName="Invocations", Dimensions=dims,
+            StartTime=now - 3600, EndTime=now + 60, Period=3600, Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    wait_until(lambda: invocations() >= 3, "the three invocations in the statistics")
+
+    def listed() -> str:
+        return tandem(
+            server, "metrics", "list", "--namespace", "AWS/SageMaker",
+            "-d", f"EndpointName={deployed}",
+        ).stdout
+
+    wait_until(
+        lambda: "ContainerLatency" in (text := listed()) and "ModelLatency" in text,
+        "ContainerLatency and ModelLatency in the listing",
+    )
     got = tandem(
         server,
         "metrics",
@@ -150,12 +207,14 @@ def test_metrics_commands(server, deployed) -> None:  # type: ignore[no-untyped-
 def test_delete(server, sagemaker, deployed) -> None:  # type: ignore[no-untyped-def]
     result = tandem(server, "delete", deployed, "--config")
     assert result.returncode == 0, result.stderr
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         try:
-            wait_status(sagemaker, deployed, "Deleting", timeout=0.1)
-        except Exception as exc:  # noqa: BLE001 - the endpoint is gone
+            sagemaker.describe_endpoint(EndpointName=deployed)
+        except ClientError as exc:
             if "Could not find endpoint" in str(exc):
-                return
-        time.sleep(0.2)
-    raise AssertionError("endpoint not deleted")
+                return True
+            raise
+        return False
+
+    wait_until(gone, "the endpoint to be deleted")

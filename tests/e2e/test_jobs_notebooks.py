@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.request
 
 import pytest
@@ -12,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.support import client
 from tests.server_process import ServerProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -23,22 +23,19 @@ def _b64(script: str) -> list[dict[str, str]]:
 
 
 def _settle(sagemaker, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    for _ in range(300):
+    def settled() -> dict | None:  # type: ignore[type-arg]
         desc = sagemaker.describe_notebook_instance(NotebookInstanceName=name)
-        if desc["NotebookInstanceStatus"] not in ("Pending", "Stopping"):
-            return desc
-        time.sleep(0.1)
-    raise AssertionError(f"{name} did not settle")
+        return desc if desc["NotebookInstanceStatus"] not in ("Pending", "Stopping") else None
+    return wait_until(settled, f"{name} to settle")
 
 
-def _messages(logs, stream: str) -> list[str]:  # type: ignore[no-untyped-def]
-    for _ in range(40):
+def _messages(logs, stream: str, count: int = 1) -> list[str]:  # type: ignore[no-untyped-def]
+    """The stream's messages, once it has at least ``count``."""
+    def read() -> list[str] | None:
         events = logs.get_log_events(logGroupName=GROUP, logStreamName=stream,
                                      startFromHead=True)["events"]
-        if events:
-            return [e["message"] for e in events]
-        time.sleep(0.1)
-    return []
+        return [e["message"] for e in events] if len(events) >= count else None
+    return wait_until(read, f"{count} messages in {stream}")
 
 
 def test_lifecycle_scripts_jupyter_and_waiters(server: ServerProcess, sagemaker) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +71,7 @@ def test_lifecycle_scripts_jupyter_and_waiters(server: ServerProcess, sagemaker)
     assert streams == ["nb1/LifecycleConfigOnCreate", "nb1/LifecycleConfigOnStart",
                        "nb1/jupyter.log"]
     assert len(_messages(logs, "nb1/LifecycleConfigOnCreate")) == 1
-    assert len(_messages(logs, "nb1/LifecycleConfigOnStart")) == 2
+    assert len(_messages(logs, "nb1/LifecycleConfigOnStart", count=2)) == 2
     listed = sagemaker.list_notebook_instances(StatusEquals="InService")["NotebookInstances"]
     assert [i["NotebookInstanceName"] for i in listed] == ["nb1"]
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.support import client
 from tests.server_process import ServerProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -42,17 +44,15 @@ def _create(sagemaker, name: str, out: Path, *, count: int = 1, runtime: int = 6
 
 def _wait(sagemaker, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
     sagemaker.get_waiter("training_job_completed_or_stopped").wait(
-        TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     return sagemaker.describe_training_job(TrainingJobName=name)
 
 
 def _wait_any(sagemaker, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    for _ in range(120):
+    def finished() -> dict | None:  # type: ignore[type-arg]
         desc = sagemaker.describe_training_job(TrainingJobName=name)
-        if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            return desc
-        time.sleep(0.25)
-    raise AssertionError(f"{name} did not finish")
+        return desc if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+    return wait_until(finished, f"{name} to finish")
 
 
 def _members(archive: Path) -> dict[str, bytes]:
@@ -66,14 +66,18 @@ def _streams(logs, prefix: str) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(s["logStreamName"] for s in found)
 
 
-def _messages(logs, stream: str) -> list[str]:  # type: ignore[no-untyped-def]
-    for _ in range(40):
+def _messages(logs, stream: str, until: Callable[[list[str]], bool]) -> list[str]:  # type: ignore[no-untyped-def]
+    """The stream's messages, once ``until`` holds of them."""
+    def read() -> list[str] | None:
         events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
                                      logStreamName=stream, startFromHead=True)["events"]
-        if events:
-            return [e["message"] for e in events]
-        time.sleep(0.1)
-    return []
+        messages = [e["message"] for e in events]
+        return messages if until(messages) else None
+    return wait_until(read, f"the messages of {stream}")
+
+
+def _has(message: str) -> Callable[[list[str]], bool]:
+    return lambda messages: message in messages
 
 
 def test_script_mode_job_completes_with_layout_env_logs_and_metrics(
@@ -107,22 +111,27 @@ def test_script_mode_job_completes_with_layout_env_logs_and_metrics(
     logs = client(server, "logs")
     streams = _streams(logs, "train-ok/")
     assert len(streams) == 1 and re.fullmatch(r"train-ok/algo-1-\d{10}", streams[0])
-    assert "epoch=3 loss=0.2500" in _messages(logs, streams[0])
+    assert "epoch=3 loss=0.2500" in _messages(logs, streams[0], _has("epoch=3 loss=0.2500"))
 
     cloudwatch = client(server, "cloudwatch")
-    time.sleep(1.2)  # one metrics flush
-    stats = cloudwatch.get_metric_statistics(
-        Namespace="/aws/sagemaker/TrainingJobs", MetricName="train:loss",
-        Dimensions=[{"Name": "TrainingJobName", "Value": "train-ok"}],
-        StartTime=desc["CreationTime"].timestamp() - 120, EndTime=time.time() + 120, Period=3600,
-        Statistics=["SampleCount", "Sum", "Minimum", "Maximum"])["Datapoints"]
+
+    def loss() -> list[dict]:  # type: ignore[type-arg]
+        points = cloudwatch.get_metric_statistics(
+            Namespace="/aws/sagemaker/TrainingJobs", MetricName="train:loss",
+            Dimensions=[{"Name": "TrainingJobName", "Value": "train-ok"}],
+            StartTime=desc["CreationTime"].timestamp() - 120, EndTime=time.time() + 120,
+            Period=3600, Statistics=["SampleCount", "Sum", "Minimum", "Maximum"])["Datapoints"]
+        return points if sum(p["SampleCount"] for p in points) >= 4 else []
+
+    stats = wait_until(loss, "the four train:loss samples")
     assert len(stats) == 1
     assert stats[0]["SampleCount"] == 4.0 and stats[0]["Minimum"] == 0.25
     assert stats[0]["Maximum"] == 1.0 and stats[0]["Sum"] == pytest.approx(2.0833, abs=1e-3)
-    names = {m["MetricName"] for m in cloudwatch.list_metrics(
+    usage = {"MemoryUtilization", "DiskUtilization"}
+    wait_until(lambda: usage <= {m["MetricName"] for m in cloudwatch.list_metrics(
         Namespace="/aws/sagemaker/TrainingJobs",
-        Dimensions=[{"Name": "Host", "Value": "train-ok/algo-1"}])["Metrics"]}
-    assert {"MemoryUtilization", "DiskUtilization"} <= names
+        Dimensions=[{"Name": "Host", "Value": "train-ok/algo-1"}])["Metrics"]},
+        f"{sorted(usage)} of train-ok/algo-1 listed")
 
 
 def test_two_hosts_see_each_other_and_rendezvous(server: ServerProcess, sagemaker,  # type: ignore[no-untyped-def]
@@ -153,15 +162,14 @@ def test_failure_file_becomes_failure_reason(server: ServerProcess, sagemaker,  
     expected = ("ValueError: the loss diverged\n" + "x" * 2000)[:1024]
     assert desc["FailureReason"] == expected
     stream = _streams(client(server, "logs"), "train-fail/")[0]
-    assert "failing" in _messages(client(server, "logs"), stream)
+    assert "failing" in _messages(client(server, "logs"), stream, _has("failing"))
 
 
 def test_max_runtime_stops_the_job_and_keeps_logs(server: ServerProcess, sagemaker,  # type: ignore[no-untyped-def]
                                                   tmp_path: Path) -> None:
-    _create(sagemaker, "train-slow", tmp_path, runtime=1, mode="sleep", sleep=30)
-    started = time.monotonic()
+    # The script would sleep far longer than _wait waits: only the limit can end it in time.
+    _create(sagemaker, "train-slow", tmp_path, runtime=1, mode="sleep", sleep=3600)
     desc = _wait(sagemaker, "train-slow")
-    assert time.monotonic() - started < 15
     assert desc["TrainingJobStatus"] == "Stopped"
     assert desc["SecondaryStatus"] == "MaxRuntimeExceeded"
     assert desc["SecondaryStatusTransitions"][-1]["StatusMessage"] == \
@@ -169,16 +177,13 @@ def test_max_runtime_stops_the_job_and_keeps_logs(server: ServerProcess, sagemak
     assert "FailureReason" not in desc
     assert (tmp_path / "train-slow" / "output" / "model.tar.gz").is_file()
     stream = _streams(client(server, "logs"), "train-slow/")[0]
-    assert "sleeping" in _messages(client(server, "logs"), stream)
+    assert "sleeping" in _messages(client(server, "logs"), stream, _has("sleeping"))
 
 
 def test_stop_training_job(server: ServerProcess, sagemaker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _create(sagemaker, "train-stop", tmp_path, mode="sleep", sleep=30)
-    for _ in range(100):
-        if sagemaker.describe_training_job(TrainingJobName="train-stop")[
-                "SecondaryStatus"] == "Training":
-            break
-        time.sleep(0.05)
+    wait_until(lambda: sagemaker.describe_training_job(TrainingJobName="train-stop")[
+        "SecondaryStatus"] == "Training", "train-stop to be Training")
     sagemaker.stop_training_job(TrainingJobName="train-stop")
     desc = _wait(sagemaker, "train-stop")
     assert (desc["TrainingJobStatus"], desc["SecondaryStatus"]) == ("Stopped", "Stopped")
@@ -202,7 +207,7 @@ def test_local_train_program_and_errors(server: ServerProcess, sagemaker,  # typ
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert _members(tmp_path / "train-byoc/output/model.tar.gz")["byoc.txt"] == b"done\n"
     logs = client(server, "logs")
-    lines = _messages(logs, _streams(logs, "train-byoc/")[0])
+    lines = _messages(logs, _streams(logs, "train-byoc/")[0], _has("rows=3"))
     assert "rows=3" in lines and '"depth": "3"' in "".join(lines)
 
     with pytest.raises(ClientError) as missing:

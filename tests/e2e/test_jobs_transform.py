@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.support import STAGE, client, deploy
 from tests.server_process import ServerProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -53,14 +54,14 @@ def _streams(logs, prefix: str) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(s["logStreamName"] for s in found["logStreams"])
 
 
-def _messages(logs, stream: str) -> list[str]:  # type: ignore[no-untyped-def]
-    for _ in range(40):
+def _messages(logs, stream: str, until: Callable[[list[str]], bool] = bool) -> list[str]:  # type: ignore[no-untyped-def]
+    """The stream's messages, once ``until`` holds of them (by default: once it has any)."""
+    def read() -> list[str] | None:
         events = logs.get_log_events(logGroupName=GROUP, logStreamName=stream,
                                      startFromHead=True)["events"]
-        if events:
-            return [e["message"] for e in events]
-        time.sleep(0.1)
-    return []
+        messages = [e["message"] for e in events]
+        return messages if until(messages) else None
+    return wait_until(read, f"the messages of {stream}")
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +105,15 @@ def test_pipeline_transform_equals_invoking_record_by_record(
             r"MaxConcurrentTransforms=2, MaxPayloadInMB=1, BatchStrategy=MULTI_RECORD",
             _messages(logs, f"{prefix}/data-log")[0])
     hosts = {p.split("/")[1].rsplit("-", 1)[0] for p in prefixes}
-    time.sleep(1.2)
-    metrics = client(server, "cloudwatch").list_metrics(Namespace=GROUP)["Metrics"]
-    seen = {(m["MetricName"], m["Dimensions"][0]["Value"]) for m in metrics}
-    for host in hosts:
-        assert ("MemoryUtilization", f"wine-batch/{host}") in seen
+    cloudwatch = client(server, "cloudwatch")
+    wanted = {("MemoryUtilization", f"wine-batch/{host}") for host in hosts}
+
+    def listed() -> list[dict]:  # type: ignore[type-arg]
+        metrics = cloudwatch.list_metrics(Namespace=GROUP)["Metrics"]
+        seen = {(m["MetricName"], m["Dimensions"][0]["Value"]) for m in metrics}
+        return metrics if wanted <= seen else []
+
+    metrics = wait_until(listed, f"{sorted(wanted)} listed")
     assert all(m["Dimensions"][0]["Name"] == "Host" for m in metrics)
     assert "DiskUtilization" not in {m["MetricName"] for m in metrics}
 
@@ -154,9 +159,10 @@ def test_failing_record_fails_the_job_and_keeps_finished_files(
     streams = _streams(logs, "stage-fail/")
     assert len(streams) == 2 and streams[1] == streams[0] + "/data-log"
     assert re.fullmatch(r"stage-fail/i-[0-9a-f]{17}-\d{10}", streams[0])
-    lines = _messages(logs, streams[1])
-    assert any(re.fullmatch(r"\S+:\[sagemaker logs\]: " + re.escape(
-        f"{bad}: Bad HTTP status received from algorithm: 500"), line) for line in lines)
+    failed = re.compile(r"\S+:\[sagemaker logs\]: " + re.escape(
+        f"{bad}: Bad HTTP status received from algorithm: 500"))
+    lines = _messages(logs, streams[1], lambda ms: any(failed.fullmatch(m) for m in ms))
+    assert any(failed.fullmatch(line) for line in lines)
     listed = sagemaker.list_transform_jobs(StatusEquals="Failed")["TransformJobSummaries"]
     assert "stage-fail" in [j["TransformJobName"] for j in listed]
 

@@ -10,7 +10,9 @@ import time
 
 import pytest
 
+from tandem.telemetry.usage import load_nvml
 from tests.e2e.support import client, deploy, stage_container
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +49,7 @@ def _stats(
     }
 
 
-def _eventually(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+def _eventually(check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -147,8 +149,9 @@ def test_latency_percentiles_and_units(server, sagemaker, runtime) -> None:  # t
         return points[0]
 
     point = _eventually(check)
-    # Each request slept 50 ms inside the container: p50 is a little above 50,000 µs.
-    assert 50_000 <= point["ExtendedStatistics"]["p50"] < 200_000
+    # Each request slept 50 ms inside the container: p50 is a little above 50,000 µs (the
+    # upper bound, loose for a loaded machine, still tells µs from ns or from a unit mix-up).
+    assert 50_000 <= point["ExtendedStatistics"]["p50"] < 5_000_000
     # No ContainerLatency for a single-container model.
     listed = cloudwatch.list_metrics(
         Namespace=NS,
@@ -189,13 +192,21 @@ def test_instance_metrics_under_host_and_variant(server, sagemaker, runtime) -> 
             assert 0 <= host["Minimum"]
             assert host["Maximum"] <= 100 * (cpus if metric == "CPUUtilization" else 1) * 1.05
 
-    _eventually(check, timeout=20)
-    names = {
-        m["MetricName"]
-        for m in cloudwatch.list_metrics(
-            Namespace="/aws/sagemaker/Endpoints",
-            Dimensions=[{"Name": "Host", "Value": f"watched/AllTraffic/{instance}"}],
-        )["Metrics"]
-    }
-    assert {"CPUUtilization", "MemoryUtilization", "DiskUtilization"} <= names
-    assert "GPUUtilization" not in names  # no GPU on this machine
+    _eventually(check)
+    # GPU metrics exactly where the host has a GPU (NVML sees one), as on SageMaker.
+    gpu = {"GPUUtilization", "GPUMemoryUtilization"}
+    expected = {"CPUUtilization", "MemoryUtilization", "DiskUtilization"}
+    if load_nvml() is not None:
+        expected |= gpu
+
+    def listed() -> set[str]:
+        return {
+            m["MetricName"]
+            for m in cloudwatch.list_metrics(
+                Namespace="/aws/sagemaker/Endpoints",
+                Dimensions=[{"Name": "Host", "Value": f"watched/AllTraffic/{instance}"}],
+            )["Metrics"]
+        }
+
+    names = wait_until(lambda: (found := listed()) >= expected and found, f"{sorted(expected)}")
+    assert names == expected

@@ -8,16 +8,29 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from tests.e2e.support import client, deploy, stage_container, wait_status
-from tests.server_process import ServerProcess
+from tests.server_process import FAST_FLAGS, ServerProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 _STREAM = re.compile(r"^AllTraffic/(i-[0-9a-f]{17})/(first|second)$")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    # A container prints 100,000 lines before it answers: on a loaded machine that outlasts the
+    # suite's 3 s invocation timeout, which is not what these tests are about.
+    flags = list(FAST_FLAGS)
+    flags[flags.index("--invocation-timeout") + 1] = "60"
+    proc = ServerProcess(tmp_path_factory.mktemp("tandem-data"), extra=flags).start()
+    yield proc
+    proc.stop()
 
 
 def _events(logs, group: str, stream: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -51,22 +64,11 @@ def _pids(logs, group: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return pids
 
 
-def _wait_until(predicate, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def test_streams_are_named_variant_instance_container(server, sagemaker) -> None:  # type: ignore[no-untyped-def]
     deploy(sagemaker, "named-streams", [stage_container("first"), stage_container("second")])
     logs = client(server, "logs")
     group = "/aws/sagemaker/Endpoints/named-streams"
-    names = _wait_until(
+    names = wait_until(
         lambda: (
             [
                 s["logStreamName"]
@@ -96,7 +98,7 @@ def test_hundred_thousand_lines_arrive_complete_and_in_order(server, sagemaker, 
         found = [m for m in _events(logs, group, stream) if m.startswith("talker: line ")]
         return found if len(found) >= 100_000 else None
 
-    found = _wait_until(lines, timeout=60, what="100,000 lines")
+    found = wait_until(lines, "100,000 lines")
     assert found == [f"talker: line {i}" for i in range(100_000)]
 
 
@@ -113,7 +115,7 @@ def test_failed_start_quotes_the_container_output(server, sagemaker) -> None:  #
     assert "cannot load model.pkl" in reason
     # DeleteEndpoint is the only operation on a failed endpoint; it works.
     sagemaker.delete_endpoint(EndpointName="broken")
-    _wait_until(
+    wait_until(
         lambda: (
             not [
                 e for e in sagemaker.list_endpoints()["Endpoints"] if e["EndpointName"] == "broken"
@@ -132,7 +134,7 @@ def test_killed_container_under_load_is_replaced_and_counts_stay_exact(server, s
     )
     logs = client(server, "logs")
     group = "/aws/sagemaker/Endpoints/self-healing"
-    pids = _wait_until(lambda: (p := _pids(logs, group)) and len(p) == 4 and p, what="4 pids")
+    pids = wait_until(lambda: (p := _pids(logs, group)) and len(p) == 4 and p, what="4 pids")
     victim_stream = sorted(pids)[0]
     victim_instance = victim_stream.split("/")[1]
     outcomes: list[str] = []
@@ -157,31 +159,41 @@ def test_killed_container_under_load_is_replaced_and_counts_stay_exact(server, s
     workers = [threading.Thread(target=load) for _ in range(4)]
     for worker in workers:
         worker.start()
-    time.sleep(1.0)
-    os.kill(pids[victim_stream], signal.SIGKILL)
-    time.sleep(2.0)
-    stop.set()
-    for worker in workers:
-        worker.join()
+    try:
+        wait_until(lambda: outcomes.count("ok") >= 20, "the load to flow")
+        os.kill(pids[victim_stream], signal.SIGKILL)
+        killed_at = len(outcomes)
+        # The load goes on until the replacement has started and requests still succeed.
+        wait_until(
+            lambda: len({n.split("/")[1] for n in _pids(logs, group)}) == 3,
+            "a replacement instance under load",
+        )
+        replaced_at = len(outcomes)
+        wait_until(
+            lambda: outcomes[replaced_at:].count("ok") >= 20, "requests after the replacement"
+        )
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert killed_at < replaced_at  # requests were answered while the instance was replaced
     errors = [o for o in outcomes if o != "ok"]
     # Only requests in flight on the dead container can fail: at most one per client thread.
     assert set(errors) <= {"model-error"} and len(errors) <= 4, errors
     assert outcomes.count("ok") > 20
-    instances = _wait_until(
+    instances = wait_until(
         lambda: (ids := {n.split("/")[1] for n in _pids(logs, group)}) and len(ids) == 3 and ids,
-        timeout=30,
         what="a replacement instance",
     )
     assert victim_instance in instances  # its streams are kept
     # The endpoint stays InService throughout; the replacement shows in the instance count.
-    _wait_until(
+    wait_until(
         lambda: (
             sagemaker.describe_endpoint(EndpointName="self-healing")["ProductionVariants"][0][
                 "CurrentInstanceCount"
             ]
             == 2
         ),
-        timeout=30,
         what="two instances again",
     )
     sibling = next(
@@ -190,7 +202,7 @@ def test_killed_container_under_load_is_replaced_and_counts_stay_exact(server, s
         if stream != victim_stream and stream.split("/")[1] == victim_instance
     )
     # The dead container's sibling in the same instance is stopped with it.
-    _wait_until(lambda: not _alive(sibling), timeout=15, what="the sibling container to stop")
+    wait_until(lambda: not _alive(sibling), "the sibling container to stop")
     # Every request the clients sent is counted, and every error they saw.
     cloudwatch = client(server, "cloudwatch")
     dims = [
@@ -214,7 +226,7 @@ def test_killed_container_under_load_is_replaced_and_counts_stay_exact(server, s
             sums.append(sum(p["Sum"] for p in points))
         return tuple(sums) if sums[0] == len(outcomes) else None  # type: ignore[return-value]
 
-    assert _wait_until(counted, what="exact counts") == (len(outcomes), len(errors))
+    assert wait_until(counted, what="exact counts") == (len(outcomes), len(errors))
 
 
 def test_failing_ping_gets_the_instance_replaced(server, sagemaker, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -224,13 +236,11 @@ def test_failing_ping_gets_the_instance_replaced(server, sagemaker, tmp_path) ->
     group = "/aws/sagemaker/Endpoints/pingless"
     first = set(_pids(logs, group))
     flag.touch()  # every /ping now answers 500 ...
-    time.sleep(1.5)
-    flag.unlink()  # ... until the replacement starts
-    streams = _wait_until(
+    streams = wait_until(
         lambda: (s := set(_pids(logs, group))) and len(s) == 2 and s,
-        timeout=30,
         what="a replacement instance",
     )
+    flag.unlink()  # ... until the replacement starts (it waits for its first good /ping)
     assert first < streams
     wait_status(sagemaker, "pingless", "InService")
 
@@ -247,7 +257,7 @@ def test_server_kill_9_leaves_no_container_and_restart_restores(tmp_path) -> Non
     try:
         sm = client(first, "sagemaker")
         deploy(sm, "survivor", [stage_container("first"), stage_container("second")])
-        pids = _wait_until(
+        pids = wait_until(
             lambda: (
                 (p := _pids(client(first, "logs"), "/aws/sagemaker/Endpoints/survivor"))
                 and len(p) == 2
@@ -259,9 +269,8 @@ def test_server_kill_9_leaves_no_container_and_restart_restores(tmp_path) -> Non
         assert {c.pid for c in children} >= set(pids.values())
     finally:
         first.kill()
-    _wait_until(
+    wait_until(
         lambda: not any(psutil.pid_exists(p) for p in pids.values()),
-        timeout=10,
         what="containers to die with the server",
     )
     for child in children:
@@ -269,7 +278,7 @@ def test_server_kill_9_leaves_no_container_and_restart_restores(tmp_path) -> Non
     second = ServerProcess(tmp_path / "data").start()
     try:
         sm = client(second, "sagemaker")
-        wait_status(sm, "survivor", "InService", timeout=30)
+        wait_status(sm, "survivor", "InService")
         response = client(second, "sagemaker-runtime").invoke_endpoint(
             EndpointName="survivor", Body=b'{"instances": [1]}', ContentType="application/json"
         )

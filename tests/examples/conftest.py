@@ -7,7 +7,6 @@ import importlib.machinery
 import importlib.util
 import sys
 import tarfile
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -32,16 +31,9 @@ def _load_module(name: str, path: Path) -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArtifactPaths, float]:
-    """The artifacts from one training run, and how long it took in seconds."""
-    started = time.perf_counter()
-    paths = train(tmp_path_factory.mktemp("wine-artifacts"))
-    return paths, time.perf_counter() - started
-
-
-@pytest.fixture(scope="session")
-def artifacts(trained: tuple[ArtifactPaths, float]) -> ArtifactPaths:
-    return trained[0]
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> ArtifactPaths:
+    """The artifacts from one training run (its time is a figure of bench.latency_bench)."""
+    return train(tmp_path_factory.mktemp("wine-artifacts"))
 
 
 @pytest.fixture(scope="session")

@@ -68,10 +68,8 @@ def test_classifier_is_fitted_on_scaled_features(model_dirs: dict[str, Path]):
     assert classifier.score(scaler.transform(wine.data), wine.target) == 1.0
 
 
-def test_training_is_fast_and_reports_its_accuracy(trained):
-    paths, seconds = trained
-    assert seconds < 10.0
-    assert paths.train_accuracy == 1.0
+def test_training_reports_its_accuracy(artifacts: ArtifactPaths):
+    assert artifacts.train_accuracy == 1.0
 
 
 def test_training_again_writes_byte_identical_archives(artifacts: ArtifactPaths, tmp_path):

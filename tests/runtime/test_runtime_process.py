@@ -12,12 +12,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from runtime_process import RuntimeProcess, write_model
+
+from tests.waiting import wait_until
 
 DEFAULTS = """
     import json, os
@@ -73,14 +74,21 @@ OVERRIDES = """
 """
 
 WORKERS = """
-    import os, time
+    import json, os, time
 
     def model_fn(model_dir):
         return None
 
     def transform_fn(model, input_data, content_type, accept):
-        if input_data == '"sleep"':
-            time.sleep(0.5)
+        # ["hold", DIR]: say so in DIR/started, then hold until DIR/release exists.
+        request = json.loads(input_data)
+        if isinstance(request, list) and request[:1] == ["hold"]:
+            open(os.path.join(request[1], "started"), "w").close()
+            deadline = time.monotonic() + 300
+            while not os.path.exists(os.path.join(request[1], "release")):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("never released")
+                time.sleep(0.01)
         return str(os.getpid())
 """
 
@@ -202,10 +210,8 @@ def test_handler_exception_is_500_with_message_and_traceback(runtimes):
     assert (status, headers["Content-Type"]) == (500, "text/plain")
     assert text.startswith("minus one is not allowed\nTraceback (most recent call last):")
     assert text.rstrip().endswith("ValueError: minus one is not allowed")
-    deadline = time.monotonic() + 5
-    while "ValueError: minus one is not allowed" not in runtimes["defaults"].output:
-        assert time.monotonic() < deadline, "the traceback did not reach the log"
-        time.sleep(0.02)
+    wait_until(lambda: "ValueError: minus one is not allowed" in runtimes["defaults"].output,
+               "the traceback in the log")
 
 
 def test_toolkit_error_keeps_its_status(runtimes):
@@ -263,17 +269,21 @@ def test_workers_share_the_port(runtimes):
     assert len(pids) == 2
 
 
-def test_threaded_runtime_answers_ping_during_a_slow_prediction(runtimes):
+def test_threaded_runtime_answers_ping_during_a_slow_prediction(runtimes, tmp_path):
     worker = runtimes["workers"]
-    slow = threading.Thread(target=worker.invoke, args=('"sleep"',))
+    slow = threading.Thread(target=worker.invoke, args=(json.dumps(["hold", str(tmp_path)]),))
     slow.start()
-    time.sleep(0.05)
-    started = time.monotonic()
-    pings = [worker.request("GET", "/ping")[0] for _ in range(3)]
-    elapsed = time.monotonic() - started
-    slow.join()
-    assert pings == [200, 200, 200]
-    assert elapsed < 0.4
+    try:
+        wait_until(lambda: (tmp_path / "started").exists(), "the prediction to start")
+        # One worker holds the prediction; 24 pings reach both workers, as 24 invocations do
+        # (test_workers_share_the_port), so some reach the busy one.
+        pings = [worker.request("GET", "/ping")[0] for _ in range(24)]
+        held = slow.is_alive()
+    finally:
+        (tmp_path / "release").touch()
+        slow.join()
+    assert pings == [200] * 24
+    assert held  # every ping was answered while the prediction was still running
 
 
 def test_sigterm_stops_forked_workers_cleanly(tmp_path: Path):

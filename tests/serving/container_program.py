@@ -20,6 +20,7 @@ parser.add_argument("--exit-at-start", type=int)
 parser.add_argument("--ignore-term", action="store_true")
 parser.add_argument("--grandchild", help="start a sleeping grandchild; write its pid here")
 parser.add_argument("--pidfile", help="write this process's pid here")
+parser.add_argument("--ping-log", help="append a line to this file for every /ping answered")
 args = parser.parse_args()
 
 for line in args.say:
@@ -52,6 +53,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
+        if args.ping_log:
+            with open(args.ping_log, "a") as f:
+                f.write(f"{status}\n")
 
     def log_message(self, *a):
         pass

@@ -54,8 +54,10 @@ def container(name: str, *options: str) -> ContainerSpec:
 
 
 def instance_spec(tmp_path: Path, *containers: ContainerSpec, **timing) -> InstanceSpec:
+    # Patient limits (a healthy start or ping ends them early): a loaded machine must not turn
+    # a slow answer into a failed start or an unhealthy instance.
     defaults = dict(
-        health_check_timeout=10.0, ping_interval=0.1, ping_timeout=0.5, stop_grace_period=2.0
+        health_check_timeout=60.0, ping_interval=0.1, ping_timeout=5.0, stop_grace_period=2.0
     )
     defaults.update(timing)
     return InstanceSpec.for_endpoint("ep-1", "AllTraffic", containers, tmp_path, **defaults)

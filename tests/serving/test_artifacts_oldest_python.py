@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import DEBIAN_PYTHON, requires
+
 ROOT = Path(__file__).resolve().parents[2]
-OLDEST = Path("/usr/bin/python3.11")
+OLDEST = Path(DEBIAN_PYTHON.find() or "/usr/bin/python3.11")
 
 _RUN = """
 import site, sys
@@ -26,10 +28,8 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "tests/serving/test_artifa
 """
 
 
+@requires(DEBIAN_PYTHON)
 def test_archive_tests_pass_under_debians_python_3_11():
-    if not OLDEST.exists():
-        pytest.skip(f"{OLDEST} (Debian's python3.11) is missing: scripts/setup-test-tools "
-                    "installs it")
     if sys.version_info[:2] != (3, 11):
         pytest.skip("the suite's venv runs Python "
                     f"{sys.version_info.major}.{sys.version_info.minor}; its packages need a "

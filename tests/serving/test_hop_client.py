@@ -204,8 +204,11 @@ async def test_refused_connection_is_a_connect_error(client: HopClient) -> None:
 
 
 async def test_timeout_drops_the_connection(client: HopClient) -> None:
+    release = asyncio.Event()
+
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(0.5 if request.query.get("slow") else 0)
+        if request.query.get("slow"):
+            await release.wait()  # no answer before the client has given up, however slow
         return web.Response(body=b"late")
 
     runner, target = await _aiohttp_target(slow)
@@ -219,6 +222,7 @@ async def test_timeout_drops_the_connection(client: HopClient) -> None:
         assert client.idle_connections(target) == 0
         assert (await client.post(target, b"", b"again")).body == b"late"
     finally:
+        release.set()
         await runner.cleanup()
 
 

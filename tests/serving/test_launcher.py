@@ -19,8 +19,7 @@ from tandem.serving.launcher import (
 )
 from tandem.serving.local_launcher import LocalLauncher
 from tandem.telemetry.usage import UsageSample
-
-pytestmark = pytest.mark.timeout(60)
+from tests.waiting import wait_until_async
 
 
 class FixedProbe:
@@ -149,9 +148,21 @@ async def test_with_real_log_service_and_metric_registry(tmp_path):
     registry = MetricRegistry()
     launcher = LocalLauncher(registry, logs, usage_interval=0.05, data_dir=tmp_path / "data")
     spec = instance_spec(tmp_path, container("pre", "--say", "pre ready"), container("post"))
+    host = (("Host", f"ep-1/AllTraffic/{spec.instance_id}"),)
+    variant = (("EndpointName", "ep-1"), ("VariantName", "AllTraffic"))
+    usage = {
+        ("/aws/sagemaker/Endpoints", name, dims, "Percent")
+        for name in ("CPUUtilization", "MemoryUtilization", "DiskUtilization")
+        for dims in (host, variant)
+    }
+
+    def keys() -> set[tuple[object, ...]]:
+        return {(s.key.namespace, s.key.metric_name, s.key.dimensions, s.key.unit)
+                for s in registry.all_series()}
+
     try:
         await launcher.start_instance(spec)
-        await asyncio.sleep(0.3)  # a few usage samples
+        await wait_until_async(lambda: usage <= keys(), "usage samples of both dimension sets")
         await launcher.close()
         await logs.stop()
         result = await logs.get_log_events(
@@ -161,15 +172,10 @@ async def test_with_real_log_service_and_metric_registry(tmp_path):
         )
         messages = [e.message for e in result.events]
         assert messages[0] == "pre ready" and messages[-2:] == ["serving", "got SIGTERM"]
-        keys = {(s.key.namespace, s.key.metric_name, s.key.dimensions, s.key.unit)
-                for s in registry.all_series()}
-        host = (("Host", f"ep-1/AllTraffic/{spec.instance_id}"),)
-        variant = (("EndpointName", "ep-1"), ("VariantName", "AllTraffic"))
-        for name in ("CPUUtilization", "MemoryUtilization", "DiskUtilization"):
-            for dims in (host, variant):
-                assert ("/aws/sagemaker/Endpoints", name, dims, "Percent") in keys
-        # No GPU on this machine: no GPU series at all.
-        assert not any(k[1].startswith("GPU") for k in keys) or _has_gpu()
+        assert usage <= keys()
+        # GPU series exactly where the host has a GPU.
+        gpu = {k[1] for k in keys() if k[1].startswith("GPU")}
+        assert gpu == ({"GPUUtilization", "GPUMemoryUtilization"} if _has_gpu() else set())
     finally:
         await launcher.close()
         store.close()

@@ -251,7 +251,7 @@ def test_reopen_keeps_schema_version(backend: _SQLite, tmp_path: Path) -> None:
     backend.reopen()
     def check(c):  # type: ignore[no-untyped-def]
         return c.execute("SELECT version FROM schema_version WHERE component = 'logs'").fetchone()
-    assert backend.db.read(check) == (len(MIGRATIONS),) == (2,)
+    assert backend.db.read(check) == (len(MIGRATIONS),) == (3,)
 
 
 _events = st.lists(
@@ -300,3 +300,23 @@ def test_read_stream_matches_a_naive_read(
                             limit=limit, newest_first=newest_first or before is not None)
     assert [(e.timestamp, e.seq, e.message) for e in got] == expected
     assert {e.stream_name for e in got} <= {stream}
+
+
+def test_group_options_are_kept(store: LogStore) -> None:
+    store.create_group(
+        "/kept", 5, kms_key_id="arn:aws:kms:us-east-1:000000000000:key/k",
+        log_group_class="INFREQUENT_ACCESS", deletion_protection=True,
+    )  # fmt: skip
+    store.create_group("/plain", 6)
+    kept, plain = store.get_group("/kept"), store.get_group("/plain")
+    assert kept is not None and plain is not None
+    assert (kept.kms_key_id, kept.log_group_class, kept.deletion_protection) == (
+        "arn:aws:kms:us-east-1:000000000000:key/k", "INFREQUENT_ACCESS", True,
+    )  # fmt: skip
+    assert (plain.kms_key_id, plain.log_group_class, plain.deletion_protection) == (
+        None, "STANDARD", False,
+    )  # fmt: skip
+    listed = store.list_groups(prefix="/", contains=None, offset=0, limit=10)
+    assert [(g.name, g.log_group_class) for g in listed] == [
+        ("/kept", "INFREQUENT_ACCESS"), ("/plain", "STANDARD"),
+    ]  # fmt: skip

@@ -101,6 +101,7 @@ export async function mount(root, ctx) {
     if (!state.group) return;
     statusEl.textContent = "Searching…";
     const startTime = Date.now() - ctx.range * 1000;
+    view.group = state.group;
     try {
       const seen = new Set();
       const events = await fetchEvents(request({ startTime }), seen);

@@ -17,6 +17,7 @@ from typing import Any
 from ...errors import InvalidNextToken, InvalidParameterCombination, ValidationError
 from ...telemetry.alarms import AlarmInput, AlarmService, AlarmState, MetricAlarm
 from ...telemetry.metrics import Metric, MetricDataQuery, MetricStat
+from .tag_operations import TagOperations
 
 __all__ = ["AlarmOperations", "ALARM_OPERATION_NAMES"]
 
@@ -186,8 +187,11 @@ def _state(value: str, member: str) -> AlarmState:
 class AlarmOperations:
     """The eight alarm operations over one ``AlarmService``."""
 
-    def __init__(self, service: AlarmService) -> None:
+    def __init__(self, service: AlarmService, tagging: TagOperations | None = None) -> None:
         self.service = service
+        self.tagging = tagging
+        if tagging is not None:  # an alarm's ARN names it while it exists
+            tagging.register("alarm", lambda name: service.get(name) is not None)
         self.table: dict[str, Callable[[Params], Awaitable[dict[str, Any] | None]]] = {
             "PutMetricAlarm": self.put_metric_alarm,
             "DescribeAlarms": self.describe_alarms,
@@ -200,7 +204,12 @@ class AlarmOperations:
         }
 
     async def put_metric_alarm(self, p: Params) -> None:
+        new = self.service.get(p["AlarmName"]) is None  # Tags apply on creation only
+        if new and self.tagging is not None:
+            self.tagging.check(p.get("Tags"))
         await self.service.put_metric_alarm(alarm_input(p))
+        if new and self.tagging is not None:
+            await self.tagging.created("alarm", p["AlarmName"], p.get("Tags"))
         return None
 
     async def describe_alarms(self, p: Params) -> dict[str, Any]:
@@ -298,7 +307,12 @@ class AlarmOperations:
         return out
 
     async def delete_alarms(self, p: Params) -> None:
-        await self.service.delete_alarms(_names(p))
+        names = _names(p)
+        await self.service.delete_alarms(names)
+        if self.tagging is not None:
+            for name in names:
+                if self.service.get(name) is None:
+                    await self.tagging.deleted("alarm", name)
         return None
 
     async def set_alarm_state(self, p: Params) -> None:

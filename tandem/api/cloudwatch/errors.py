@@ -27,6 +27,7 @@ from ...errors import (
 from ..aws_json import SerializationException, UnknownOperation
 
 __all__ = ["WireError", "wire_error", "MalformedRequest", "RequestTooLarge", "UnknownAction",
+           "CloudWatchResourceNotFound",
            "NAMESPACE_PREFIX"]  # fmt: skip
 
 NAMESPACE_PREFIX = "com.amazonaws.cloudwatch.v2010_08_01#"
@@ -38,6 +39,11 @@ class MalformedRequest(SerializationException):
 
 class UnknownAction(UnknownOperation):
     """An operation CloudWatch's metrics API does not have (or tandem does not serve)."""
+
+
+class CloudWatchResourceNotFound(ResourceNotFound):
+    """The tagging operations' not-found error (``ResourceNotFoundException``, not the
+    ``ResourceNotFound`` of the dashboard operations)."""
 
 
 class RequestTooLarge(TandemError):
@@ -68,6 +74,8 @@ _TABLE: dict[type, WireError] = {
         "InvalidParameterCombinationException", "InvalidParameterCombination", 400),
     MissingParameter: WireError("MissingRequiredParameterException", "MissingParameter", 400),
     InvalidNextToken: WireError("InvalidNextToken", "InvalidNextToken", 400),
+    CloudWatchResourceNotFound: WireError(
+        "ResourceNotFoundException", "ResourceNotFoundException", 404),
     LimitExceeded: WireError("LimitExceededFault", "LimitExceeded", 400),
     ResourceNotFound: WireError("ResourceNotFound", "ResourceNotFound", 404),
     InvalidFormat: WireError("InvalidFormatFault", "InvalidFormat", 400),

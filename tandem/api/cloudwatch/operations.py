@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any
 
 from ...clock import Clock, SystemClock
+from ...errors import InvalidParameterValue
 from ...telemetry.alarms import AlarmService
 from ...telemetry.metrics import (
     DimensionFilter,
@@ -26,11 +27,13 @@ from ...telemetry.metrics import (
 from ...telemetry.metrics.ingest import MetricDatum, PlainPuts, StatisticSet, put_metric_data
 from .alarm_operations import ALARM_OPERATION_NAMES, AlarmOperations
 from .errors import UnknownAction
+from .tag_operations import TAG_OPERATION_NAMES, TagOperations
 
 __all__ = ["CloudWatchOperations", "OPERATION_NAMES"]
 
 OPERATION_NAMES = (
-    "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics", *ALARM_OPERATION_NAMES
+    "PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics",
+    *ALARM_OPERATION_NAMES, *TAG_OPERATION_NAMES,
 )  # fmt: skip
 Params = Mapping[str, Any]
 
@@ -127,6 +130,7 @@ class CloudWatchOperations:
         clock: Clock | None = None,
         *,
         defer: Callable[[Callable[[], None]], object] | None = None,
+        tagging: TagOperations | None = None,
         alarms: AlarmService | None = None,
     ) -> None:
         """``defer``: the event loop's ``call_soon``, to record plain PutMetricData requests
@@ -141,8 +145,11 @@ class CloudWatchOperations:
             "GetMetricData": self.get_metric_data,
             "ListMetrics": self.list_metrics,
         }
+        self.tagging = tagging
+        if tagging is not None:
+            self._table.update(tagging.table)
         if alarms is not None:
-            self._table.update(AlarmOperations(alarms).table)
+            self._table.update(AlarmOperations(alarms, tagging).table)
 
     async def call(self, operation: str, params: Params) -> dict[str, Any] | None:
         handler = self._table.get(operation)
@@ -241,6 +248,11 @@ class CloudWatchOperations:
         return out
 
     async def list_metrics(self, p: Params) -> dict[str, Any]:
+        owner = p.get("OwningAccount")
+        if owner is not None and not 1 <= len(owner) <= 255:  # the model's length
+            raise InvalidParameterValue(
+                "The parameter OwningAccount must be between 1 and 255 characters long."
+            )
         filters = [DimensionFilter(f["Name"], f.get("Value")) for f in p.get("Dimensions") or ()]
         result = await asyncio.to_thread(
             self.queries.list_metrics,

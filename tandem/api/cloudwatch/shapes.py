@@ -90,6 +90,7 @@ ALARM_HISTORY_ITEM = _struct(
      "HistoryItemType": S, "HistorySummary": S, "HistoryData": S,
      "AlarmContributorAttributes": _map(S)}
 )
+TAG_LIST = _list(TAG)
 
 INPUTS: dict[str, Shape] = {
     "PutMetricData": _struct(
@@ -115,6 +116,9 @@ INPUTS: dict[str, Shape] = {
          "Dimensions": _list(_struct({"Name": S, "Value": S}, "Name")),
          "NextToken": S, "RecentlyActive": S, "IncludeLinkedAccounts": B, "OwningAccount": S},
     ),
+    "TagResource": _struct({"ResourceARN": S, "Tags": TAG_LIST}, "ResourceARN", "Tags"),
+    "UntagResource": _struct({"ResourceARN": S, "TagKeys": _list(S)}, "ResourceARN", "TagKeys"),
+    "ListTagsForResource": _struct({"ResourceARN": S}, "ResourceARN"),
     "PutMetricAlarm": _struct(
         {"AlarmName": S, "AlarmDescription": S, "ActionsEnabled": B, "OKActions": ALARM_ACTIONS,
          "AlarmActions": ALARM_ACTIONS, "InsufficientDataActions": ALARM_ACTIONS,
@@ -168,6 +172,9 @@ OUTPUTS: dict[str, Shape | None] = {
         "Messages": MESSAGES,
     }),
     "ListMetrics": _struct({"Metrics": _list(METRIC), "NextToken": S, "OwningAccounts": _list(S)}),
+    "TagResource": _struct({}),  # an empty result element, which the query parser expects
+    "UntagResource": _struct({}),
+    "ListTagsForResource": _struct({"Tags": TAG_LIST}),
     "PutMetricAlarm": None,
     "DescribeAlarms": _struct({
         "CompositeAlarms": _list(_struct({"AlarmName": S})),

@@ -81,6 +81,12 @@ MIGRATIONS: list[Migration] = [
     """,
     # Message blocks for term filters (log_blocks.py), built for the events already stored.
     lambda conn: _add_blocks(conn),
+    # The options CreateLogGroup takes, shown again by DescribeLogGroups.
+    """
+    ALTER TABLE log_groups ADD COLUMN kms_key_id TEXT;
+    ALTER TABLE log_groups ADD COLUMN log_group_class TEXT NOT NULL DEFAULT 'STANDARD';
+    ALTER TABLE log_groups ADD COLUMN deletion_protection INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -90,10 +96,20 @@ def _add_blocks(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
     backfill_blocks(conn)
 
-_GROUP_COLS = "name, creation_time, retention_days, stored_bytes"
+_GROUP_COLS = (
+    "name, creation_time, retention_days, stored_bytes, kms_key_id, log_group_class, "
+    "deletion_protection"
+)
 _STREAM_COLS = (
     "name, creation_time, first_event_time, last_event_time, last_ingestion_time, stored_bytes"
 )
+
+
+def _group_record(row: Any) -> GroupRecord:
+    name, created, retention, stored, kms_key_id, group_class, protection = row
+    return GroupRecord(
+        name, created, retention, stored, kms_key_id, group_class, bool(protection)
+    )
 
 
 def _like_prefix(prefix: str) -> str:
@@ -167,16 +183,31 @@ class SQLiteLogStore:
 
     # -- groups --------------------------------------------------------------
 
-    def create_group(self, name: str, creation_time: int) -> GroupRecord:
+    def create_group(
+        self,
+        name: str,
+        creation_time: int,
+        *,
+        kms_key_id: str | None = None,
+        log_group_class: str = "STANDARD",
+        deletion_protection: bool = False,
+    ) -> GroupRecord:
         def run(conn: sqlite3.Connection) -> GroupRecord:
             try:
                 conn.execute(
-                    "INSERT INTO log_groups (name, creation_time) VALUES (?, ?)",
-                    (name, creation_time),
+                    "INSERT INTO log_groups (name, creation_time, kms_key_id, log_group_class, "
+                    "deletion_protection) VALUES (?, ?, ?, ?, ?)",
+                    (name, creation_time, kms_key_id, log_group_class, int(deletion_protection)),
                 )
             except sqlite3.IntegrityError:
                 raise ResourceAlreadyExists(GROUP_EXISTS) from None
-            return GroupRecord(name, creation_time)
+            return GroupRecord(
+                name,
+                creation_time,
+                kms_key_id=kms_key_id,
+                log_group_class=log_group_class,
+                deletion_protection=deletion_protection,
+            )
 
         return self.db.write(run)
 
@@ -186,26 +217,38 @@ class SQLiteLogStore:
                 f"SELECT {_GROUP_COLS} FROM log_groups WHERE name = ?", (name,)
             ).fetchone()
         )
-        return GroupRecord(*row) if row else None
+        return _group_record(row) if row else None
 
     def list_groups(
-        self, *, prefix: str | None, contains: str | None, offset: int, limit: int
+        self,
+        *,
+        prefix: str | None,
+        contains: str | None,
+        offset: int,
+        limit: int,
+        group_class: str | None = None,
     ) -> list[GroupRecord]:
         sql = f"SELECT {_GROUP_COLS} FROM log_groups"
+        where: list[str] = []
         args: list[Any] = []
         if not bindable(prefix or "") or not bindable(contains or ""):
             return []
         if prefix:
-            sql += " WHERE name LIKE ? ESCAPE '\\'"
+            where.append("name LIKE ? ESCAPE '\\'")
             args.append(_like_prefix(prefix))
         elif contains:
-            sql += " WHERE instr(name, ?) > 0"
+            where.append("instr(name, ?) > 0")
             args.append(contains)
+        if group_class is not None:
+            where.append("log_group_class = ?")
+            args.append(group_class)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         # BINARY collation is byte order, which is ASCII order for these names.
         sql += " ORDER BY name LIMIT ? OFFSET ?"
         args += [limit, offset]
         rows = self.db.read(lambda c: c.execute(sql, args).fetchall())
-        return [GroupRecord(*r) for r in rows]
+        return [_group_record(r) for r in rows]
 
     def delete_group(self, name: str) -> None:
         def run(conn: sqlite3.Connection) -> None:

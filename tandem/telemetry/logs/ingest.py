@@ -8,6 +8,10 @@ capture stops reading its pipe and the child blocks on write: backpressure, neve
 A failed flush is logged and retried with the same lines. Flush deadlines use the event loop's
 clock; the injected Clock gives ingestion times only. Readers that must see what was queued
 (read-your-writes for PutLogEvents) ask ``holds(group)`` and ``flush()`` first.
+
+Events are committed in the order of their puts, each commit with consecutive seqs, so the
+writer can say, without store I/O, from which seq on the events queued after a moment lie
+(``mark``): live tails start there.
 """
 
 from __future__ import annotations
@@ -64,6 +68,12 @@ class LogWriter:
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Events accepted and events committed, counted since the writer was made; the last
+        # seq the store gave (None until known); marks waiting for a commit.
+        self._accepted = 0
+        self._committed = 0
+        self._last_seq: int | None = None
+        self._marks: list[tuple[int, asyncio.Future[int]]] = []
 
     @property
     def pending(self) -> int:
@@ -73,9 +83,11 @@ class LogWriter:
     def running(self) -> bool:
         return self._task is not None
 
-    def start(self) -> None:
+    def start(self, last_seq: int | None = None) -> None:
+        """Start flushing; ``last_seq`` is the store's last seq now, which ``mark`` needs."""
         if self._task is None:
             self._stopping = False
+            self._last_seq = last_seq
             self._task = asyncio.get_running_loop().create_task(self._run(), name="log-writer")
 
     async def stop(self) -> None:
@@ -87,6 +99,24 @@ class LogWriter:
         self._signal.set()
         await task
         self._task = None
+        # Lines it could not store never get a seq: marks behind them start at the last one.
+        for _, future in self._marks:
+            if not future.done():
+                future.set_result(self._last_seq or 0)
+        self._marks = []
+
+    def mark(self) -> asyncio.Future[int] | None:
+        """The seq after which the events queued from now on are stored: known at once when
+        every queued event is committed, else when the commit holding the last of them ends
+        (``flush()`` hastens it). None while the writer does not know the store's seqs."""
+        if self._task is None or self._last_seq is None:
+            return None
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if self._committed == self._accepted:
+            future.set_result(self._last_seq)
+        else:
+            self._marks.append((self._accepted, future))
+        return future
 
     def holds(self, group: str | None = None) -> bool:
         """Whether events of ``group`` (of any group when None) are queued or being committed."""
@@ -110,6 +140,7 @@ class LogWriter:
             await self._space.wait()
         if not events:
             return
+        self._accepted += len(events)
         if self._count == 0:
             self._first_at = asyncio.get_running_loop().time()
             self._signal.set()
@@ -179,7 +210,7 @@ class LogWriter:
         batches = [EventBatch(p.group, p.stream, p.events, p.ingestion_time) for p in pending]
         ingestion = int(self.clock.time() * 1000)
         try:
-            await asyncio.to_thread(
+            last = await asyncio.to_thread(
                 self.store.append, batches, ingestion, create_missing=True
             )
         except Exception:  # noqa: BLE001 - kept and retried, never dropped
@@ -190,6 +221,23 @@ class LogWriter:
             return False
         finally:
             self._inflight = frozenset()
+        self._committed += count
+        self._last_seq = last
+        self._resolve_marks()
         if self.on_commit is not None:
             self.on_commit()
         return True
+
+    def _resolve_marks(self) -> None:
+        # The commit gave events up to number ``_committed`` (in put order) seqs ending at
+        # ``_last_seq``; a mark at or before that number lies in it or at its start.
+        if not self._marks or self._last_seq is None:
+            return
+        waiting = []
+        for at, future in self._marks:
+            if at <= self._committed:
+                if not future.done():
+                    future.set_result(self._last_seq - (self._committed - at))
+            else:
+                waiting.append((at, future))
+        self._marks = waiting

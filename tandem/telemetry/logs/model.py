@@ -39,6 +39,7 @@ class LogGroup:
     metric_filter_count: int = 0
     log_group_class: str = "STANDARD"
     deletion_protection_enabled: bool = False
+    kms_key_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from tandem.clock import Clock, SystemClock
-from tandem.errors import InvalidParameterValue
+from tandem.errors import InvalidParameterValue, ValidationException
 
 from . import queries
 from .filter_pattern import FilterPattern, parse_filter_pattern
@@ -42,6 +42,7 @@ from .tokens import decode_offset_token, encode_offset_token
 from .validation import (
     check_put_batch,
     group_not_found,
+    is_unicode,
     resolve_group_name,
     stream_not_found,
     validate_group_name,
@@ -91,7 +92,7 @@ class LogService:
 
     async def start(self) -> None:
         self._commit_signal = asyncio.Event()
-        self._writer.start()
+        self._writer.start(await asyncio.to_thread(self.store.last_seq))
         if self.sweep_interval:
             self._sweeper = asyncio.get_running_loop().create_task(
                 self._sweep_periodically(self.sweep_interval), name="log-retention-sweeper"
@@ -139,12 +140,38 @@ class LogService:
 
     # -- groups and streams --------------------------------------------------
 
-    async def create_log_group(self, log_group_name: str, **_options: object) -> None:
+    async def create_log_group(
+        self,
+        log_group_name: str,
+        kms_key_id: str | None = None,
+        log_group_class: str | None = None,
+        deletion_protection_enabled: bool | None = None,
+    ) -> None:
+        """Create a group; its options are kept and shown by DescribeLogGroups."""
         validate_group_name(log_group_name)
-        await asyncio.to_thread(self.store.create_group, log_group_name, self._now_ms())
+        if kms_key_id is not None and not is_unicode(kms_key_id):
+            raise InvalidParameterValue(
+                "1 validation error detected: Value at 'kmsKeyId' failed to satisfy constraint: "
+                "Member must be Unicode text (it holds a lone surrogate)"
+            )
+        await asyncio.to_thread(
+            lambda: self.store.create_group(
+                log_group_name,
+                self._now_ms(),
+                kms_key_id=kms_key_id,
+                log_group_class=log_group_class or "STANDARD",
+                deletion_protection=bool(deletion_protection_enabled),
+            )
+        )
 
     async def delete_log_group(self, log_group_name: str) -> None:
         validate_group_name(log_group_name)
+        record = await asyncio.to_thread(self.store.get_group, log_group_name)
+        if record is not None and record.deletion_protection:
+            raise ValidationException(
+                "The log group has deletion protection enabled; disable it before deleting "
+                "the log group."
+            )
         await self._writer.flush()
         await asyncio.to_thread(self.store.delete_group, log_group_name)
         self._known = {k for k in self._known if k[0] != log_group_name}
@@ -182,6 +209,8 @@ class LogService:
         log_group_name_pattern: str | None = None,
         next_token: str | None = None,
         limit: int | None = None,
+        log_group_class: str | None = None,
+        log_group_identifiers: Sequence[str] | None = None,
     ) -> DescribeLogGroupsResult:
         if log_group_name_prefix is not None and log_group_name_pattern is not None:
             raise InvalidParameterValue(
@@ -191,14 +220,39 @@ class LogService:
         limit = validate_limit(limit, 50, 50)
         offset = 0 if next_token is None else decode_offset_token(next_token)
         await self._settle(None)
-        rows = await asyncio.to_thread(
-            lambda: self.store.list_groups(
-                prefix=log_group_name_prefix, contains=log_group_name_pattern,
-                offset=offset, limit=limit + 1,
+        if log_group_identifiers is not None:
+            rows = await asyncio.to_thread(
+                self._identified_groups, log_group_identifiers, log_group_name_prefix,
+                log_group_name_pattern, log_group_class,
             )
-        )
+            rows = rows[offset : offset + limit + 1]
+        else:
+            rows = await asyncio.to_thread(
+                lambda: self.store.list_groups(
+                    prefix=log_group_name_prefix, contains=log_group_name_pattern,
+                    offset=offset, limit=limit + 1, group_class=log_group_class,
+                )
+            )
         token = encode_offset_token(offset + limit) if len(rows) > limit else None
         return DescribeLogGroupsResult([self._group(r) for r in rows[:limit]], token)
+
+    def _identified_groups(
+        self, identifiers: Sequence[str], prefix: str | None, contains: str | None,
+        group_class: str | None,
+    ) -> list[GroupRecord]:
+        """The named groups (names or ARNs) that exist and pass the other filters, by name."""
+        names = sorted({resolve_group_name(None, i) for i in identifiers})
+        found = []
+        for name in names:
+            record = self.store.get_group(name)
+            if record is None or (prefix and not name.startswith(prefix)):
+                continue
+            if (contains and contains not in name) or (
+                group_class is not None and record.log_group_class != group_class
+            ):
+                continue
+            found.append(record)
+        return found
 
     async def describe_log_streams(
         self,
@@ -239,7 +293,8 @@ class LogService:
         return LogGroup(
             log_group_name=record.name, creation_time=record.creation_time, arn=arn + ":*",
             log_group_arn=arn, stored_bytes=record.stored_bytes,
-            retention_in_days=record.retention_days,
+            retention_in_days=record.retention_days, log_group_class=record.log_group_class,
+            deletion_protection_enabled=record.deletion_protection, kms_key_id=record.kms_key_id,
         )
 
     def _stream(self, group: str, record: StreamRecord) -> LogStream:
@@ -374,17 +429,19 @@ class LogService:
         stream_names: Sequence[str] | None = None,
         stream_prefix: str | None = None,
         filter_pattern: str = "",
-    ) -> AsyncIterator[list[FilteredLogEvent]]:
-        """Yield batches of events committed after the call, as they are committed.
+    ) -> AsyncGenerator[list[FilteredLogEvent], None]:
+        """Yield batches of the events accepted after the call, as they are committed.
 
-        Bad arguments raise here, at the call, not at the first iteration."""
+        The starting point is taken here, at the call, not at the first iteration: events
+        written between the two are yielded, events accepted before the call are not. Bad
+        arguments raise here too."""
         validate_group_name(group)
         names = _stream_filter(stream_names, stream_prefix)
         pattern = _parse_pattern(filter_pattern)
         return follow(
             self.store, group, names, stream_prefix, pattern,
             commit_signal=lambda: self._commit_signal, poll_interval=self.tail_poll_interval,
-            settle=lambda: self._settle(group),
+            start=self._writer.mark(), settle=self._writer.flush,
         )
 
     # -- retention -----------------------------------------------------------

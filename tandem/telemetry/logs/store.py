@@ -27,6 +27,9 @@ class GroupRecord:
     creation_time: int
     retention_days: int | None = None
     stored_bytes: int = 0
+    kms_key_id: str | None = None
+    log_group_class: str = "STANDARD"
+    deletion_protection: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,24 @@ class EventBatch:
 
 class LogStore(Protocol):
     # -- groups --
-    def create_group(self, name: str, creation_time: int) -> GroupRecord: ...
+    def create_group(
+        self,
+        name: str,
+        creation_time: int,
+        *,
+        kms_key_id: str | None = None,
+        log_group_class: str = "STANDARD",
+        deletion_protection: bool = False,
+    ) -> GroupRecord: ...
     def get_group(self, name: str) -> GroupRecord | None: ...
     def list_groups(
-        self, *, prefix: str | None, contains: str | None, offset: int, limit: int
+        self,
+        *,
+        prefix: str | None,
+        contains: str | None,
+        offset: int,
+        limit: int,
+        group_class: str | None = None,
     ) -> list[GroupRecord]:
         """Groups in ASCII order of name."""
         ...

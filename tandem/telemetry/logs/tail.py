@@ -8,7 +8,7 @@ after the start is missed or repeated), then waits for the service's next commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from .filter_pattern import FilterPattern
 from .model import FilteredLogEvent
@@ -29,13 +29,21 @@ async def follow(
     *,
     commit_signal: Callable[[], asyncio.Event | None],
     poll_interval: float,
+    start: asyncio.Future[int] | None = None,
     settle: Callable[[], Awaitable[None]] | None = None,
-) -> AsyncIterator[list[FilteredLogEvent]]:
-    """``settle`` commits events accepted before the start, so the tail begins after them."""
+) -> AsyncGenerator[list[FilteredLogEvent], None]:
+    """Events of ``group`` with seqs after ``start`` (the writer's mark, taken when the tail
+    was asked for), or, without one, after the store's last seq at the first iteration.
+    ``settle`` commits the events accepted before the start, so the start is known."""
     match_all, predicate = pattern.match_all, pattern.predicate
-    if settle is not None:
-        await settle()
-    cursor = await asyncio.to_thread(store.last_seq)
+    if start is not None:
+        if not start.done() and settle is not None:
+            await settle()
+        cursor = await start
+    else:
+        if settle is not None:
+            await settle()
+        cursor = await asyncio.to_thread(store.last_seq)
     while True:
         # Take the signal before reading, so a commit in between is not missed.
         signal = commit_signal()

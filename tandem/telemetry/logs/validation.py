@@ -33,6 +33,7 @@ __all__ = [
     "check_put_batch",
     "group_not_found",
     "stream_not_found",
+    "is_unicode",
 ]
 
 GROUP_NOT_FOUND = "The specified log group does not exist."
@@ -92,12 +93,12 @@ def validate_stream_name(name: str, member: str = "logStreamName") -> str:
         raise _constraint(name, member, "Member must have length greater than or equal to 1")
     if len(name) > 512:
         raise InvalidParameterValue(NAME_TOO_LONG)
-    if ":" in name or "*" in name or not _unicode(name):
+    if ":" in name or "*" in name or not is_unicode(name):
         raise _constraint(name, member, "Member must satisfy regular expression pattern: [^:*]*")
     return name
 
 
-def _unicode(text: str) -> bool:
+def is_unicode(text: str) -> bool:
     """No lone surrogate (JSON can carry one; it is no character a name can hold)."""
     try:
         text.encode("utf-8")
@@ -167,6 +168,7 @@ def check_put_batch(
         and all(messages)
         and _only(timestamps, int)
         and timestamps == sorted(timestamps)  # timsort: one C pass over a sorted list
+        and timestamps[0] >= 0
     ):
         _check_each(timestamps, messages)
     size = len("".join(messages).encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD * count
@@ -224,6 +226,11 @@ def _check_each(timestamps: list[Any], messages: list[Any]) -> None:
             )
         if isinstance(timestamp, bool) or not isinstance(timestamp, int):
             raise _wrong_type(f"logEvents.{index + 1}.member.timestamp", "an integer")
+        if timestamp < 0:
+            raise _constraint(
+                timestamp, f"logEvents.{index + 1}.member.timestamp",
+                "Member must have value greater than or equal to 0",
+            )
         if previous is not None and timestamp < previous:
             raise InvalidParameterValue(
                 "Log events in a single PutLogEvents request must be in chronological order."

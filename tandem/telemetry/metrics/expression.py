@@ -253,7 +253,7 @@ def evaluate(
 ) -> float | Series:
     """Evaluate a parsed expression; ``lookup(id)`` gives a query's series (KeyError if none)."""
 
-    def fail(message: str, pos: int) -> None:
+    def fail(message: str, pos: int) -> NoReturn:
         raise ExpressionError(message, text, pos, query_id)
 
     def ref(r: Ref) -> Series:
@@ -274,7 +274,7 @@ def evaluate(
             v = ev(n.operand)
             if isinstance(v, list):
                 fail("Cannot negate an array", n.pos)
-            return -v if isinstance(v, float) else {t: -x for t, x in v.items()}  # type: ignore[union-attr]
+            return -v if isinstance(v, float) else {t: -x for t, x in v.items()}
         if isinstance(n, Call):
             if n.name == "METRICS":
                 return metrics()
@@ -301,15 +301,15 @@ def evaluate(
             except ZeroDivisionError:
                 return None
 
-        if isinstance(a, float) and isinstance(b, float):
-            r = apply(a, b)
-            return float("nan") if r is None else r
         if isinstance(a, float):
-            pairs = ((t, a, y) for t, y in b.items())  # type: ignore[union-attr]
+            if isinstance(b, float):
+                r = apply(a, b)
+                return float("nan") if r is None else r
+            pairs = ((t, a, y) for t, y in b.items())
         elif isinstance(b, float):
-            pairs = ((t, x, b) for t, x in a.items())  # type: ignore[union-attr]
+            pairs = ((t, x, b) for t, x in a.items())
         else:
-            pairs = ((t, x, b[t]) for t, x in a.items() if t in b)  # type: ignore[index,union-attr]
+            pairs = ((t, x, b[t]) for t, x in a.items() if t in b)
         out = {}
         for t, x, y in pairs:
             r = apply(x, y)
@@ -320,4 +320,4 @@ def evaluate(
     result = ev(node)
     if isinstance(result, list):
         fail("An expression must return one time series or a number, not an array", 0)
-    return result  # type: ignore[return-value]
+    return result

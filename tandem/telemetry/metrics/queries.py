@@ -28,6 +28,7 @@ from tandem.errors import (
     InvalidParameterCombination,
     InvalidParameterValue,
     MissingParameter,
+    ValidationError,
 )
 
 from .expression import Node, evaluate, parse_expression
@@ -267,7 +268,13 @@ class MetricQueries:
             raise InvalidParameterValue(
                 f"The collection MetricDataQueries must not have more than {MAX_QUERIES} members."
             )
-        start, end = self._time_range(start_time, end_time)
+        start = _seconds(start_time, "StartTime")
+        end = _seconds(end_time, "EndTime")
+        # GetMetricData words these apart from GetMetricStatistics, with another code.
+        if start > end:
+            raise ValidationError("The parameter EndTime must be greater than StartTime.")
+        if start == end:
+            raise ValidationError("The parameter StartTime must not equal parameter EndTime.")
         scan_by = scan_by or "TimestampDescending"
         if scan_by not in ("TimestampDescending", "TimestampAscending"):
             raise InvalidParameterValue(
@@ -481,6 +488,15 @@ class MetricQueries:
             raise InvalidParameterValue(
                 f"The collection Dimensions must not have a size greater than {MAX_DIMENSIONS}."
             )
+        for f in filters:  # the model's DimensionFilter lengths
+            if not 1 <= len(f.name) <= 255:
+                raise InvalidParameterValue(
+                    "The parameter Dimensions.Name must be between 1 and 255 characters long."
+                )
+            if f.value is not None and not 1 <= len(f.value) <= 1024:
+                raise InvalidParameterValue(
+                    "The parameter Dimensions.Value must be between 1 and 1024 characters long."
+                )
         if recently_active is not None and recently_active != "PT3H":
             raise InvalidParameterValue(
                 f"The value {recently_active} for parameter RecentlyActive is not valid: the only "

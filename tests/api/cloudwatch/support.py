@@ -54,7 +54,7 @@ def unique_namespace(prefix: str = "Test") -> str:
 
 
 def eventually(
-    fetch: Callable[[], Any], ready: Callable[[Any], bool], timeout: float = 10.0
+    fetch: Callable[[], Any], ready: Callable[[Any], bool], timeout: float = 60.0
 ) -> Any:
     """Poll ``fetch`` until ``ready`` (queries read the store, flushed every 0.2 s here)."""
     deadline = time.monotonic() + timeout

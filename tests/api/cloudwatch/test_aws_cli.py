@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import AWS_CLI, requires
+
 from .support import ServerThread, cloudwatch_client, eventually, unique_namespace
 
 AWS = Path(sys.executable).parent / "aws"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed"),
-]
+pytestmark = [pytest.mark.slow, requires(AWS_CLI)]
 
 
 def _aws(server: ServerThread, *args: str) -> dict:  # type: ignore[type-arg]

@@ -173,6 +173,35 @@ def test_start_equal_end_error_text(cw: Any) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (
+            MINUTE + dt.timedelta(minutes=1),
+            MINUTE,
+            "The parameter EndTime must be greater than StartTime.",
+        ),
+        (MINUTE, MINUTE, "The parameter StartTime must not equal parameter EndTime."),
+    ],
+)
+def test_get_metric_data_refuses_an_empty_range_with_validation_error(
+    cw: Any, start: dt.datetime, end: dt.datetime, message: str
+) -> None:
+    query = {
+        "Id": "m1",
+        "MetricStat": {
+            "Metric": {"Namespace": "N", "MetricName": "M"},
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    }
+    with pytest.raises(cw.exceptions.ClientError) as e:
+        cw.get_metric_data(MetricDataQueries=[query], StartTime=start, EndTime=end)
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert e.value.response["Error"]["Message"] == message
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
 def test_one_day_at_period_one_exceeds_1440(cw: Any) -> None:
     with pytest.raises(cw.exceptions.InvalidParameterCombinationException) as e:
         cw.get_metric_statistics(

@@ -230,7 +230,7 @@ def sm_endpoint_lifecycle(c: Clients) -> Any:
     variants = c.sagemaker.describe_endpoint(EndpointName="diff-endpoint")["ProductionVariants"]
     out["weights_after"] = {v["VariantName"]: v["CurrentWeight"] for v in variants}
     out["delete"] = call(c.sagemaker.delete_endpoint, EndpointName="diff-endpoint")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         missing = call(c.sagemaker.describe_endpoint, EndpointName="diff-endpoint")
         if "Error" in missing or time.monotonic() > deadline:

@@ -8,15 +8,7 @@ import sys
 import time
 import urllib.request
 
-__all__ = ["MotoServer", "moto_available"]
-
-
-def moto_available() -> bool:
-    try:
-        import moto.server  # noqa: F401
-    except ImportError:
-        return False
-    return True
+__all__ = ["MotoServer"]
 
 
 def _free_port() -> int:

@@ -12,14 +12,12 @@ from typing import Any
 import pytest
 
 from tests.api.logs.server_thread import ServerThread, aws_client
+from tests.tools import MOTO_SERVER, requires
 
 from .cases import CASES, Case, Clients, flatten, normalize
-from .moto_server import MotoServer, moto_available
+from .moto_server import MotoServer
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not moto_available(), reason="moto[server] is not installed"),
-]
+pytestmark = [pytest.mark.slow, requires(MOTO_SERVER)]
 
 
 @pytest.fixture(scope="module")

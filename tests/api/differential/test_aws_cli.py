@@ -15,8 +15,9 @@ import pytest
 
 from tests.e2e.support import stage_container
 from tests.server_process import ServerProcess
+from tests.tools import AWS_CLI, requires
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, requires(AWS_CLI)]
 
 AWS = str(Path(sys.executable).with_name("aws"))
 
@@ -157,3 +158,30 @@ def test_cli_reports_aws_errors(aws) -> None:  # type: ignore[no-untyped-def]
         "logs", "get-log-events", "--log-group-name", "/none", "--log-stream-name", "s", check=False
     )
     assert "(ResourceNotFoundException)" in done.stderr
+
+
+def test_cli_tags_a_model_and_a_log_group(aws) -> None:  # type: ignore[no-untyped-def]
+    container = json.dumps(stage_container("cli-tagged"))
+    arn = aws("sagemaker", "create-model", "--model-name", "cli-tagged", "--primary-container",
+              container, "--tags", "Key=team,Value=ml")["ModelArn"]  # fmt: skip
+    aws("sagemaker", "add-tags", "--resource-arn", arn, "--tags", "Key=env,Value=test")
+    assert aws("sagemaker", "list-tags", "--resource-arn", arn)["Tags"] == [
+        {"Key": "team", "Value": "ml"}, {"Key": "env", "Value": "test"},
+    ]  # fmt: skip
+    aws("sagemaker", "delete-tags", "--resource-arn", arn, "--tag-keys", "team")
+    assert aws("sagemaker", "list-tags", "--resource-arn", arn)["Tags"] == [
+        {"Key": "env", "Value": "test"}
+    ]
+
+    aws("logs", "create-log-group", "--log-group-name", "/cli/tagged", "--tags", "team=ml")
+    group_arn = "arn:aws:logs:us-east-1:000000000000:log-group:/cli/tagged"
+    aws("logs", "tag-resource", "--resource-arn", group_arn, "--tags", "env=test")
+    listed = aws("logs", "list-tags-for-resource", "--resource-arn", group_arn)
+    assert listed["tags"] == {"team": "ml", "env": "test"}
+    aws("logs", "untag-log-group", "--log-group-name", "/cli/tagged", "--tags", "team")
+    assert aws("logs", "list-tags-log-group", "--log-group-name", "/cli/tagged")["tags"] == {
+        "env": "test"
+    }
+    refused = aws("logs", "list-tags-for-resource", "--resource-arn", group_arn + ":*",
+                  check=False)  # fmt: skip
+    assert refused.returncode != 0 and "InvalidParameterException" in refused.stderr

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tandem.api.logs import _SHAPES as LOGS_SHAPES
+from tandem.api.logs import SHAPES as LOGS_SHAPES
 from tandem.api.sagemaker import SHAPES as SAGEMAKER_SHAPES
+from tandem.api.tags import LOGS_SHAPES as LOGS_TAG_SHAPES
+from tandem.api.tags import SAGEMAKER_SHAPES as SAGEMAKER_TAG_SHAPES
 
 from .cases import CASES
 
@@ -16,7 +18,9 @@ DOC = (Path(__file__).resolve().parents[3] / "docs" / "api-compatibility.md").re
 
 
 @pytest.mark.parametrize(
-    "operation", [*SAGEMAKER_SHAPES, *LOGS_SHAPES, "StartLiveTail", "InvokeEndpoint"]
+    "operation",
+    [*SAGEMAKER_SHAPES, *LOGS_SHAPES, *SAGEMAKER_TAG_SHAPES, *LOGS_TAG_SHAPES, "StartLiveTail",
+     "InvokeEndpoint", "TagResource", "UntagResource", "ListTagsForResource"],
 )
 def test_every_served_operation_is_documented(operation: str) -> None:
     assert operation in DOC

@@ -206,7 +206,8 @@ def test_missing_and_duplicate_endpoint_texts(sagemaker, endpoint) -> None:  # t
                 "InferenceExecutionConfig": {"Mode": "Parallel"},
                 "Containers": [stage_container("a")],
             },
-            "InferenceExecutionConfig.Mode must be Serial or Direct",
+            "Value 'Parallel' at 'inferenceExecutionConfig.mode' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [Serial, Direct]",
         ),
         (
             "create_endpoint_config",
@@ -216,7 +217,8 @@ def test_missing_and_duplicate_endpoint_texts(sagemaker, endpoint) -> None:  # t
                     _variant("m", RoutingConfig={"RoutingStrategy": "ROUND_ROBIN"})
                 ],
             },
-            "RoutingStrategy must be",
+            "at 'productionVariants.1.member.routingConfig.routingStrategy' failed to satisfy "
+            "constraint: Member must satisfy enum value set",
         ),
         (
             "update_endpoint_weights_and_capacities",

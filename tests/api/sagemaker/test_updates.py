@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 
 import pytest
 
 from tests.e2e.support import stage_container, wait_status
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def test_update_endpoint_rolls_without_dropping_a_request(sagemaker, runtime) ->
     for thread in senders:
         thread.start()
     try:
-        time.sleep(0.3)
+        wait_until(lambda: errors or answers.count("old") >= 3, "answers from the old fleet")
         sagemaker.update_endpoint(EndpointName="rolling", EndpointConfigName="roll-new")
         desc = sagemaker.describe_endpoint(EndpointName="rolling")
         assert desc["EndpointStatus"] == "Updating"
@@ -74,7 +74,7 @@ def test_update_endpoint_rolls_without_dropping_a_request(sagemaker, runtime) ->
         sagemaker.get_waiter("endpoint_in_service").wait(
             EndpointName="rolling", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
         )
-        time.sleep(0.5)
+        wait_until(lambda: errors or answers.count("new") >= 10, "answers from the new fleet")
     finally:
         stop.set()
         for thread in senders:
@@ -150,9 +150,7 @@ def test_weights_shift_traffic_and_capacity_changes_instance_counts(
         for v in sagemaker.describe_endpoint(EndpointName="weighted")["ProductionVariants"]
     }
     assert (variants["B"]["CurrentInstanceCount"], variants["B"]["DesiredInstanceCount"]) == (3, 3)
-    deadline = time.monotonic() + 10
-    while len(_instances(logs, group)) < 4 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: len(_instances(logs, group)) >= 4, "streams of four instances")
     assert len(_instances(logs, group)) == 4  # one stream prefix per instance ever started
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName="weighted",

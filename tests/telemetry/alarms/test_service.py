@@ -22,6 +22,7 @@ from tandem.telemetry.alarms import (
     MetricSource,
 )
 from tandem.telemetry.metrics import MetricFlusher, MetricQueries, MetricRegistry
+from tests.waiting import wait_until_async
 
 T0 = 1_700_000_040.0  # a minute boundary
 DIMS = {"EndpointName": "ep", "VariantName": "AllTraffic"}
@@ -130,7 +131,7 @@ async def test_handlers_run_on_changes_and_scaling_actions_repeat_every_minute(r
     await rig.minute(4)  # INSUFFICIENT_DATA -> ALARM
     await rig.minute(4)  # stays: the scaling action again
     await rig.minute(4)
-    await asyncio.sleep(0.05)
+    await wait_until_async(lambda: rig.service.actions.in_flight == 0, "the actions to end")
     assert [(c.old_state, c.new_state, c.repeated) for c in calls] == [
         (AlarmState.INSUFFICIENT_DATA, AlarmState.ALARM, False),
         (AlarmState.ALARM, AlarmState.ALARM, True),
@@ -145,7 +146,8 @@ async def test_handlers_run_on_changes_and_scaling_actions_repeat_every_minute(r
     # Disabled actions: evaluation and history go on, no handler runs.
     await rig.service.set_actions_enabled(["5xx"], False)
     await rig.minute(0)
-    await asyncio.sleep(0.05)
+    # An action would be in flight from the evaluation on, until its handler returned.
+    await wait_until_async(lambda: rig.service.actions.in_flight == 0, "the actions to end")
     assert len(calls) == 3
     assert rig.service.get("5xx").state_value is AlarmState.OK  # type: ignore[union-attr]
 

@@ -1,5 +1,6 @@
-"""PutLogEvents answers before its commit: the writer commits within a second, ingestion
-times are the acceptance times, and every read sees what its caller was told was accepted."""
+"""PutLogEvents answers before its commit: the writer commits on its own timer (how soon is a
+figure of bench.latency_bench), ingestion times are the acceptance times, and every read sees
+what its caller was told was accepted."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tandem.errors import ResourceNotFound
 from tandem.store.sqlite.database import Database
 from tandem.store.sqlite.logs import SQLiteLogStore
 from tandem.telemetry.logs import InputLogEvent, LogService
+from tests.waiting import wait_until_async
 
 NOW_MS = 1_700_000_000_000
 
@@ -34,7 +36,7 @@ async def _service(tmp_path: Path, flush_interval: float) -> tuple[LogService, D
     return logs, db
 
 
-async def test_accepted_events_are_committed_within_one_second(tmp_path: Path) -> None:
+async def test_accepted_events_are_committed_without_a_reader_asking(tmp_path: Path) -> None:
     db = Database(tmp_path / "logs.db")
     store = SQLiteLogStore(db)
     logs = LogService(store, sweep_interval=None)  # the default flush_interval, 0.5 s
@@ -42,11 +44,10 @@ async def test_accepted_events_are_committed_within_one_second(tmp_path: Path) -
     try:
         await logs.create_log_group("/g")
         await logs.create_log_stream("/g", "s")
-        accepted = time.monotonic()
         await logs.put_log_events("/g", "s", [InputLogEvent(int(time.time() * 1000), "x")])
-        while not await asyncio.to_thread(_stored, store):
-            assert time.monotonic() - accepted < 1.0
-            await asyncio.sleep(0.02)
+        # No read and no flush() from here on: only the writer's timer can commit it.
+        stored = await wait_until_async(lambda: asyncio.to_thread(_stored, store), "the commit")
+        assert [message for _, message, _ in stored] == ["x"]
     finally:
         await logs.stop()
         db.close()
@@ -120,10 +121,9 @@ async def test_live_tail_starts_after_events_accepted_before_it(tmp_path: Path) 
         await logs.put_log_events("/g", "s", [InputLogEvent(NOW_MS, "before")])
         tail = logs.tail("/g")
         first = asyncio.create_task(anext(tail))
-        await asyncio.sleep(0.05)
         await logs.put_log_events("/g", "s", [InputLogEvent(NOW_MS, "after")])
         await logs.flush()
-        batch = await asyncio.wait_for(first, 5)
+        batch = await asyncio.wait_for(first, 60)
         await tail.aclose()
         assert [e.message for e in batch] == ["after"]
     finally:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.errors import InvalidNextToken, InvalidParameterCombination, InvalidParameterValue
+from tandem.errors import (
+    InvalidNextToken,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    ValidationError,
+)
 from tandem.telemetry.metrics import (
     ExpressionError,
     MessageData,
@@ -206,5 +211,7 @@ def test_bad_scan_by_and_max_datapoints(harness) -> None:
         harness.queries.get_metric_data([q("m1")], T0, T0 + 60, scan_by="Sideways")
     with pytest.raises(InvalidParameterValue, match="MaxDatapoints"):
         harness.queries.get_metric_data([q("m1")], T0, T0 + 60, max_datapoints=0)
-    with pytest.raises(InvalidParameterValue, match="StartTime must be less"):
+    with pytest.raises(ValidationError, match="^The parameter EndTime must be greater than"):
         harness.queries.get_metric_data([q("m1")], T0 + 60, T0)
+    with pytest.raises(ValidationError, match="^The parameter StartTime must not equal parameter"):
+        harness.queries.get_metric_data([q("m1")], T0, T0)

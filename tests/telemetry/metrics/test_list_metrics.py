@@ -62,3 +62,20 @@ def test_recently_active_and_two_week_visibility(harness) -> None:
         q.list_metrics(recently_active="PT1H")
     with pytest.raises(InvalidParameterValue, match="greater than 10"):
         q.list_metrics(dimensions=[DimensionFilter(f"d{i}") for i in range(11)])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("", None, "Dimensions.Name must be between 1 and 255"),
+        ("n" * 256, None, "Dimensions.Name must be between 1 and 255"),
+        ("n", "", "Dimensions.Value must be between 1 and 1024"),
+        ("n", "v" * 1025, "Dimensions.Value must be between 1 and 1024"),
+    ],
+)
+def test_dimension_filters_outside_the_model_lengths_are_refused(
+    harness, name: str, value: str | None, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidParameterValue, match=message):
+        harness.queries.list_metrics(dimensions=[DimensionFilter(name, value)])
+    harness.queries.list_metrics(dimensions=[DimensionFilter("n" * 255, "v" * 1024)])

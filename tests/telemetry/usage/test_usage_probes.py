@@ -242,12 +242,18 @@ def test_nvml_utilization_capped_at_100_per_gpu():
     assert NvmlProbe(nvml, tree_pids=lambda p: {1, 2}).sample([1]).gpu_utilization == 100.0
 
 
-def test_without_gpu_no_gpu_metrics(tmp_path):
-    if load_nvml() is not None:
-        pytest.skip("this machine has a GPU")
+def test_gpu_metrics_exactly_where_nvml_sees_a_gpu(tmp_path):
+    # Runs on hosts with and without a GPU: each must get what SageMaker would report.
     sample = instance_probe(tmp_path).sample([os.getpid()])
-    assert set(sample.metrics()) == {"MemoryUtilization", "DiskUtilization"}
-    assert NvmlProbe.create() is None
+    if load_nvml() is None:
+        assert set(sample.metrics()) == {"MemoryUtilization", "DiskUtilization"}
+        assert NvmlProbe.create() is None
+    else:
+        assert set(sample.metrics()) == {
+            "MemoryUtilization", "DiskUtilization", "GPUUtilization", "GPUMemoryUtilization"}
+        assert NvmlProbe.create() is not None
+        # This process uses no GPU: its share of every GPU is nothing.
+        assert sample.gpu_utilization == 0.0 and sample.gpu_memory_utilization == 0.0
 
 
 def test_nvml_binding_comes_with_a_plain_install():

@@ -1,0 +1,180 @@
+"""``python -m bench.tracing_bench``: what tracing costs the bench pipeline.
+
+Three ``tandem serve`` processes with bench/pipeline's 3-stage command-container pipeline:
+tracing off, on at 100 % sampling and on at 1 % (``traceidratio``), both exporting over
+OTLP/HTTP to a receiver in this process (it decodes every body with opentelemetry-proto, as a
+collector would, so the export is real). wrk loads them in turn, round after round (the
+configurations alternate, so a shared machine's load falls on all three alike): c=1 for the
+p50 and c=16 for throughput. Per configuration the median of the rounds is reported, with
+the load average before and after. Also: the encoder's cost per span, hand-written bytes
+against building opentelemetry-proto messages.
+
+    .venv/bin/python -m bench.tracing_bench [--rounds 5] [--duration 5] [--warmup 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.pipeline import systems
+from bench.pipeline.load import ensure_wrk, run_wrk, write_script
+from bench.pipeline.tandem_system import tandem_system
+from tests.tracing.receiver import OtlpReceiver
+
+CONFIGS = {
+    "off": (),
+    "on 100%": ("--traces-sampler", "traceidratio", "--traces-sampler-arg", "1.0"),
+    "on 1%": ("--traces-sampler", "traceidratio", "--traces-sampler-arg", "0.01"),
+    # A receiver that accepts the connection and never answers: the export thread waits out
+    # --otlp-timeout while the queue fills and drops.
+    "on 100%, receiver hangs": ("--traces-sampler", "traceidratio", "--traces-sampler-arg",
+                                "1.0", "--otlp-timeout", "30"),
+}
+
+
+def _encode_costs(spans: int = 20_000) -> dict[str, float]:
+    """µs per span: the hand-written encoder and opentelemetry-proto messages built directly."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from tandem.telemetry.tracing import SpanData, SpanKind
+    from tandem.telemetry.tracing.otlp import encode_export_request, encode_resource
+
+    attrs = [("http.request.method", "POST"), ("url.full", "http://127.0.0.1:40001/invocations"),
+             ("server.address", "127.0.0.1"), ("server.port", 40001),
+             ("tandem.endpoint.name", "bench"), ("tandem.variant.name", "AllTraffic"),
+             ("tandem.instance.id", "i-0123456789abcdef0"), ("http.response.status_code", 200)]
+    # A list: every attribute looked up on its own (the router shares one tuple per hop and
+    # instance, whose whole block is then one lookup; that path is measured as "shared").
+    batch = [SpanData(2**127 + i, 2**63 + i, 7, "POST", SpanKind.CLIENT, 10**18, 10**18 + 5000,
+                      attrs) for i in range(512)]
+    resource = encode_resource([("service.name", "tandem")])
+    rounds = spans // 512
+    t = time.perf_counter()
+    for _ in range(rounds):
+        encode_export_request(resource, "tandem", "0.1", batch)
+    hand = (time.perf_counter() - t) / (rounds * 512) * 1e6
+    shared = [SpanData(s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns,
+                       tuple(attrs)) for s in batch]
+    shared = [SpanData(s.trace_id, s.span_id, s.parent_id, s.name, s.kind, s.start_ns, s.end_ns,
+                       shared[0].attributes) for s in shared]
+    t = time.perf_counter()
+    for _ in range(rounds):
+        encode_export_request(resource, "tandem", "0.1", shared)
+    hand_shared = (time.perf_counter() - t) / (rounds * 512) * 1e6
+    t = time.perf_counter()
+    for _ in range(rounds):
+        request = ExportTraceServiceRequest()
+        scope = request.resource_spans.add().scope_spans.add()
+        for s in batch:
+            span = scope.spans.add(
+                trace_id=s.trace_id.to_bytes(16, "big"), span_id=s.span_id.to_bytes(8, "big"),
+                parent_span_id=s.parent_id.to_bytes(8, "big"), name=s.name, kind=int(s.kind),
+                start_time_unix_nano=s.start_ns, end_time_unix_nano=s.end_ns)
+            for k, v in s.attributes:
+                value = AnyValue(int_value=v) if isinstance(v, int) else AnyValue(string_value=v)
+                span.attributes.append(KeyValue(key=k, value=value))
+        request.SerializeToString()
+    pb2 = (time.perf_counter() - t) / (rounds * 512) * 1e6
+    del Span
+    return {"hand-written": hand, "hand-written, shared attributes": hand_shared,
+            "opentelemetry-proto": pb2}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.tracing_bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--duration", type=float, default=5.0)
+    p.add_argument("--warmup", type=float, default=1.0)
+    p.add_argument("--pin", default="none", help="CPU list for wrk (taskset -c) or none")
+    args = p.parse_args(argv)
+    pin = None if args.pin == "none" else args.pin
+    wrk = ensure_wrk(lambda text: print(text, file=sys.stderr))
+    if wrk is None:
+        print("wrk is needed", file=sys.stderr)
+        return 1
+    costs = _encode_costs()
+    print("encoder, µs per span (batch 512, 8 attributes): " +
+          ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
+    receiver = OtlpReceiver().start()
+    hung = OtlpReceiver(mode="hang").start()
+    load_before = os.getloadavg()
+    results: dict[str, dict[int, list[tuple[float, float]]]] = {
+        name: {1: [], 16: []} for name in CONFIGS}
+    p99: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    # The router process's CPU per request at c=16: what tracing costs, less sensitive than
+    # latency to what else the machine runs.
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    with tempfile.TemporaryDirectory(prefix="tandem-tracing-bench-") as tmp:
+        work = Path(tmp)
+        script = write_script(work)
+        containers = systems.command_containers(work)
+        running = []
+        try:
+            for name, flags in CONFIGS.items():
+                target = hung if "hangs" in name else receiver
+                extra = flags if not flags else (
+                    "--otlp-endpoint", target.url, "--trace-export-interval", "1", *flags)
+                system = tandem_system(work, f"tandem tracing {name}", containers,
+                                       flags=tuple(extra))
+                system.start()
+                running.append((name, system, system.url))
+            for r in range(args.rounds):
+                for name, system, url in running:
+                    for c in (1, 16):
+                        run_wrk(wrk, url, script, concurrency=c, seconds=args.warmup, pin=pin)
+                        before = systems.process_cpu_s(system.extra["server_pid"])
+                        res = run_wrk(wrk, url, script, concurrency=c, seconds=args.duration,
+                                      pin=pin)
+                        used = systems.process_cpu_s(system.extra["server_pid"]) - before
+                        assert res.errors == 0, f"{name} c={c}: {res.errors} errors"
+                        results[name][c].append((res.p50_ms, res.throughput))
+                        if c == 1:
+                            p99[name].append(res.p99_ms)
+                        if c == 16 and res.requests:
+                            cpu[name].append(used / res.requests * 1e6)
+                print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+        finally:
+            for _name, system, _url in running:
+                system.stop()
+    spans = len(receiver.spans())
+    receiver.close()
+    hung.close()
+    load_after = os.getloadavg()
+    base_p50 = statistics.median(p for p, _ in results["off"][1])
+    base_rps = statistics.median(t for _, t in results["off"][16])
+    print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, after "
+          f"{load_after[0]:.2f} {load_after[1]:.2f}; {os.cpu_count()} CPUs; "
+          f"{args.rounds} rounds x {args.duration:.0f} s; receiver got {spans} spans")
+    base_cpu = statistics.median(cpu["off"])
+    print("| tracing | c=1 p50 (ms) | vs off | c=1 p99 (ms) | c=16 req/s | vs off | "
+          "router CPU µs/request (c=16) | vs off |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in CONFIGS:
+        p50 = statistics.median(p for p, _ in results[name][1])
+        rps = statistics.median(t for _, t in results[name][16])
+        us = statistics.median(cpu[name])
+        tail = statistics.median(p99[name])
+        print(f"| {name} | {p50:.3f} | {100 * (p50 / base_p50 - 1):+.1f}% | {tail:.2f} | "
+              f"{rps:.0f} | "
+              f"{100 * (rps / base_rps - 1):+.1f}% | {us:.0f} | "
+              f"{100 * (us / base_cpu - 1):+.1f}% |")
+    for name in CONFIGS:
+        print(f"{name}: c=1 p50 per round {[round(p, 3) for p, _ in results[name][1]]}; "
+              f"c=16 req/s per round {[round(t) for _, t in results[name][16]]}; "
+              f"CPU µs/request per round {[round(u) for u in cpu[name]]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""The OTLP/HTTP span exporter: a bounded queue filled on the request path, drained by a thread.
+
+The request path only appends finished spans to a ``deque`` (or counts them dropped when the
+queue is full: it never waits). A daemon thread wakes every ``interval`` seconds, or as soon
+as a batch is full, encodes up to ``batch_size`` spans (``otlp.py``) and POSTs them with
+``http.client`` on a keep-alive connection. Retries follow OTLP/HTTP: 429, 502, 503 and 504
+and connection failures are retried with exponential backoff and jitter (``Retry-After``
+honoured), every other status is final, and the whole of one batch's attempts is bounded by
+``timeout``. A receiver that is down or hangs therefore holds only this thread; spans that
+arrive meanwhile fill the queue and are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import gzip
+import http.client
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from .otlp import encode_export_request, encode_resource
+from .spans import AttributeValue, SpanData
+
+__all__ = ["ExporterStats", "SpanExporter"]
+
+_log = logging.getLogger(__name__)
+_RETRYABLE = frozenset({429, 502, 503, 504})
+_MAX_ATTEMPTS = 6
+# Encode this many spans, then let the event loop's thread have the interpreter.
+_ENCODE_CHUNK = 64
+# Seconds the export at shutdown may wait on a new connection's answer.
+_LAST_TRY = 2.0
+
+
+@dataclasses.dataclass(slots=True)
+class ExporterStats:
+    """Counters since start: spans accepted by the receiver, dropped because the queue was
+    full, lost because their batch failed, and spans waiting now."""
+
+    exported: int
+    dropped: int
+    failed: int
+    queued: int
+
+
+class SpanExporter:
+    """Batches spans off the request path to one OTLP/HTTP traces endpoint."""
+
+    def __init__(self, endpoint: str, *, resource: Sequence[tuple[str, AttributeValue]],
+                 scope: tuple[str, str], headers: Sequence[tuple[str, str]] = (),
+                 timeout: float | None = 10.0, compression: str = "none",
+                 queue_size: int = 2048, batch_size: int = 512, interval: float = 5.0) -> None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"OTLP endpoint {endpoint!r} must be an http(s) URL")
+        self.endpoint = endpoint
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._headers = {"Content-Type": "application/x-protobuf",
+                         "User-Agent": "tandem-otlp-exporter", **dict(headers)}
+        if compression == "gzip":
+            self._headers["Content-Encoding"] = "gzip"
+        self._gzip = compression == "gzip"
+        self._timeout = timeout
+        self._resource = encode_resource(resource)
+        self._scope = scope
+        self.queue_size = queue_size
+        self.batch_size = min(batch_size, queue_size)
+        self.interval = interval
+        self._queue: collections.deque[SpanData] = collections.deque()
+        self._wake = threading.Event()
+        self._halt = threading.Event()  # set by stop(): cuts a retry's backoff short
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._conn: http.client.HTTPConnection | None = None
+        self.exported = 0
+        self.dropped = 0
+        self.failed = 0
+
+    # -- the request path ----------------------------------------------------------
+
+    def submit(self, spans: Sequence[SpanData]) -> None:
+        """Queue finished spans; drop (and count) them when the queue is full. Never blocks."""
+        queue = self._queue
+        if len(queue) + len(spans) > self.queue_size:
+            self.dropped += len(spans)
+            return
+        queue.extend(spans)
+        if len(queue) >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
+
+    def stats(self) -> ExporterStats:
+        return ExporterStats(self.exported, self.dropped, self.failed, len(self._queue))
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="otlp-exporter", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Export what is queued (one try, each request bounded by ``timeout``) and stop the
+        thread; a request still waiting on the receiver then is cut off."""
+        self._stopping = True
+        self._halt.set()
+        self._wake.set()
+        thread = self._thread
+        self._thread = None
+        if thread is not None:
+            thread.join(timeout)
+            conn = self._conn
+            if thread.is_alive() and conn is not None and conn.sock is not None:
+                # Blocked on a receiver that does not answer: shutting the socket down wakes
+                # its recv (closing it from this thread would not).
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                thread.join(timeout)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def flush(self) -> None:
+        """Ask for an export now (used by tests and at shutdown)."""
+        self._wake.set()
+
+    # -- the export thread ---------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            stopping = self._stopping
+            try:
+                self._drain()
+            except Exception:  # noqa: BLE001 - the thread must outlive any one bad batch
+                _log.exception("OTLP export failed")
+            if stopping:
+                return
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            batch: list[SpanData] = []
+            while queue and len(batch) < self.batch_size:
+                batch.append(queue.popleft())
+            body = self._encode(batch)
+            if self._send(body):
+                self.exported += len(batch)
+                continue
+            self.failed += len(batch)
+            if self._stopping:
+                # Shutting down and the receiver did not take a batch: give up on the rest.
+                rest = len(queue)
+                queue.clear()
+                self.failed += rest
+                return
+
+    def _encode(self, batch: list[SpanData]) -> bytes:
+        chunks = []
+        for i in range(0, len(batch), _ENCODE_CHUNK):
+            chunks.append(batch[i:i + _ENCODE_CHUNK])
+        name, version = self._scope
+        # Each chunk is encoded as a whole request; concatenated they are one valid request
+        # (repeated fields concatenate: one ResourceSpans per chunk), and the event loop's
+        # thread gets the interpreter between chunks.
+        parts = []
+        for chunk in chunks:
+            parts.append(encode_export_request(self._resource, name, version, chunk))
+            time.sleep(0)
+        body = b"".join(parts)
+        return gzip.compress(body, 6) if self._gzip else body
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            timeout = self._timeout
+            if self._stopping:  # the last try at shutdown waits less
+                timeout = min(timeout or _LAST_TRY, _LAST_TRY)
+            self._conn = cls(self._host, self._port, timeout=timeout)
+        return self._conn
+
+    def _send(self, body: bytes) -> bool:
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        for attempt in range(_MAX_ATTEMPTS):
+            delay = 2 ** attempt * random.uniform(0.8, 1.2)
+            try:
+                conn = self._connection()
+                conn.request("POST", self._path, body=body, headers=self._headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if response.will_close:
+                    self._close()
+                if 200 <= status < 300:
+                    return True
+                if status not in _RETRYABLE:
+                    _log.warning("OTLP receiver %s refused a batch: HTTP %d", self.endpoint,
+                                 status)
+                    return False
+                delay = _retry_after(response.getheader("Retry-After"), delay)
+            except (OSError, http.client.HTTPException) as exc:
+                self._close()
+                _log.debug("OTLP export to %s failed: %r", self.endpoint, exc)
+            if self._stopping:
+                return False  # one last try at shutdown, no backoff
+            if deadline is not None and time.monotonic() + delay > deadline:
+                break
+            if self._halt.wait(delay):
+                return False
+        _log.warning("OTLP receiver %s did not take a batch; its spans are lost", self.endpoint)
+        return False
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    if not value:
+        return default
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return default
+

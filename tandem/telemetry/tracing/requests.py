@@ -1,0 +1,245 @@
+"""Spans of one InvokeEndpoint: a SERVER span for the request, a CLIENT span per container hop.
+
+The router and the runtime API hand their own ``perf_counter`` stamps to a ``RequestTrace``
+(the ones that make OverheadLatency, ModelLatency and ContainerLatency), so a span's duration
+is exactly the datapoint's: a CLIENT span lasts its container's ContainerLatency, the CLIENT
+spans together ModelLatency, and the SERVER span ModelLatency plus OverheadLatency.
+Stamps become Unix nanoseconds through one offset taken when the tracer starts.
+
+Every request gets ids and propagates a ``traceparent`` to its containers (with the sampled
+flag clear when it is not sampled, so the decision travels); only sampled requests are
+exported. ``SpanData`` objects are built only when exported or looked at, and their attribute
+tuples are shared between requests of the same endpoint, instance and container (so the
+encoder renders each one once).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+from .context import RANDOM, SAMPLED, Sampler, SpanContext, new_span_id, new_trace_id
+from .context import parse_traceparent as _parse
+from .exporter import SpanExporter
+from .recent import RecentTraces
+from .spans import AttributeValue, SpanData, SpanKind, StatusCode
+
+__all__ = ["RequestTrace", "RequestTracer", "SpanClock"]
+
+_ROUTE = "/endpoints/{name}/invocations"
+_SERVER_NAME = "POST " + _ROUTE
+_Attributes = tuple[tuple[str, AttributeValue], ...]
+_CACHE_LIMIT = 4096
+
+
+class SpanClock:
+    """Turns ``time.perf_counter()`` stamps into Unix nanoseconds (one offset, taken once)."""
+
+    __slots__ = ("offset_ns",)
+
+    def __init__(self) -> None:
+        self.offset_ns = time.time_ns() - time.perf_counter_ns()
+
+    def unix_ns(self, perf: float) -> int:
+        return round(perf * 1e9) + self.offset_ns
+
+
+# One hop: (span id, container, url, start, end, status, error).
+_Hop = tuple[int, str, str, float, float, int, "str | None"]
+
+
+class RequestTrace:
+    """One request's trace state, filled in by the runtime API and the router."""
+
+    __slots__ = ("trace_id", "span_id", "parent", "flags", "tracestate", "sampled", "started",
+                 "finished", "host", "port", "path", "endpoint", "variant", "instance_id",
+                 "inference_id", "status", "error_type", "error_message", "hops", "_next_span",
+                 "_prefix", "_suffix", "_tracer")
+
+    def __init__(self, tracer: RequestTracer, parent: SpanContext | None, sampled: bool,
+                 started: float) -> None:
+        self._tracer = tracer
+        self.parent = parent
+        self.trace_id = parent.trace_id if parent is not None else new_trace_id()
+        self.span_id = new_span_id()
+        # Level 2: the random flag is copied from a caller, set on traces started here.
+        random_flag = (parent.flags & RANDOM) if parent is not None else RANDOM
+        self.flags = random_flag | (SAMPLED if sampled else 0)
+        self.tracestate = parent.tracestate if parent is not None else None
+        self.sampled = sampled
+        self.started = started
+        self.finished = started
+        self.host = ""
+        self.port = 0
+        self.path = ""
+        self.endpoint = ""
+        self.variant = ""
+        self.instance_id = ""
+        self.inference_id: str | None = None
+        self.status = 0
+        self.error_type: str | None = None
+        self.error_message = ""
+        self.hops: list[_Hop] = []
+        self._next_span = 0
+        self._prefix = b""
+        self._suffix = b""
+
+    @property
+    def trace_hex(self) -> str:
+        return f"{self.trace_id:032x}"
+
+    def set_sampled(self, sampled: bool) -> None:
+        self.sampled = sampled
+        self.flags = (self.flags & ~SAMPLED) | (SAMPLED if sampled else 0)
+
+    def propagation_headers(self) -> bytes:
+        """The ``traceparent`` (and ``tracestate``) lines of the next hop: its parent is that
+        hop's CLIENT span, whose id is drawn here."""
+        span_id = self._next_span = new_span_id()
+        if not self._prefix:
+            self._prefix = f"traceparent: 00-{self.trace_id:032x}-".encode("ascii")
+            suffix = f"-{self.flags:02x}\r\n"
+            if self.tracestate:
+                suffix += f"tracestate: {self.tracestate}\r\n"
+            self._suffix = suffix.encode("ascii", "replace")
+        return b"%s%016x%s" % (self._prefix, span_id, self._suffix)
+
+    def hop(self, container: str, url: str, start: float, end: float, status: int,
+            error: str | None = None) -> None:
+        """One container call done: ``start``/``end`` are the stamps its ContainerLatency
+        came from; ``status`` 0 when no response came (``error`` says why)."""
+        span_id = self._next_span or new_span_id()
+        self._next_span = 0
+        self.hops.append((span_id, container, url, start, end, status, error))
+
+    def spans(self) -> list[SpanData]:
+        """The SERVER span and its CLIENT children, as OTLP will carry them."""
+        clock = self._tracer.clock
+        trace_id, flags, state = self.trace_id, self.flags, self.tracestate
+        error = self.error_type
+        attrs = self._tracer.attributes(
+            ("s", self.path or f"/endpoints/{self.endpoint}/invocations", self.host, self.port,
+             self.status, self.endpoint, self.variant, self.instance_id, self.inference_id,
+             error), self._server_attributes)
+        parent = self.parent
+        out = [SpanData(trace_id, self.span_id, parent.span_id if parent else 0, _SERVER_NAME,
+                        SpanKind.SERVER, clock.unix_ns(self.started), clock.unix_ns(self.finished),
+                        attrs, status=StatusCode.ERROR if error is not None else StatusCode.UNSET,
+                        status_message=self.error_message, tracestate=state, flags=flags,
+                        remote_parent=parent is not None)]
+        for span_id, container, url, start, end, status, failure in self.hops:
+            attrs = self._tracer.attributes(
+                ("c", url, self.endpoint, self.variant, self.instance_id, container,
+                 self.inference_id, status, failure), self._client_attributes)
+            failed = failure is not None or not 200 <= status < 400
+            out.append(SpanData(trace_id, span_id, self.span_id, "POST", SpanKind.CLIENT,
+                                clock.unix_ns(start), clock.unix_ns(end), attrs,
+                                status=StatusCode.ERROR if failed else StatusCode.UNSET,
+                                status_message=failure or "", tracestate=state, flags=flags))
+        return out
+
+    @staticmethod
+    def _server_attributes(key: tuple[object, ...]) -> _Attributes:
+        _, path, host, port, status, endpoint, variant, instance, inference, error = key
+        address, _, after = str(host).rpartition(":")
+        if not after.isdigit():  # no port in the Host header (or an IPv6 literal without one)
+            address, after = str(host), str(port or 80)
+        attrs: list[tuple[str, AttributeValue]] = [
+            ("http.request.method", "POST"),
+            ("url.path", str(path)),
+            ("url.scheme", "http"),
+            ("http.route", _ROUTE),
+            ("server.address", address),
+            ("server.port", int(after)),
+            ("http.response.status_code", int(status)),  # type: ignore[call-overload]
+            ("tandem.endpoint.name", str(endpoint)),
+        ]
+        if variant:
+            attrs.append(("tandem.variant.name", str(variant)))
+        if instance:
+            attrs.append(("tandem.instance.id", str(instance)))
+        if inference is not None:
+            attrs.append(("tandem.inference_id", str(inference)))
+        if error is not None:
+            attrs.append(("error.type", str(error)))
+        return tuple(attrs)
+
+    @staticmethod
+    def _client_attributes(key: tuple[object, ...]) -> _Attributes:
+        _, url, endpoint, variant, instance, container, inference, status, failure = key
+        parts = urlsplit(str(url))
+        attrs: list[tuple[str, AttributeValue]] = [
+            ("http.request.method", "POST"),
+            ("url.full", str(url)),
+            ("server.address", parts.hostname or ""),
+            ("server.port", parts.port or 80),
+            ("tandem.endpoint.name", str(endpoint)),
+            ("tandem.variant.name", str(variant)),
+            ("tandem.instance.id", str(instance)),
+            ("tandem.container.name", str(container)),
+        ]
+        if inference is not None:
+            attrs.append(("tandem.inference_id", str(inference)))
+        if status:
+            attrs.append(("http.response.status_code", int(status)))  # type: ignore[call-overload]
+        if failure is not None or not 200 <= int(status) < 400:  # type: ignore[call-overload]
+            # Client spans: 4xx and 5xx are errors, and so is no answer at all.
+            attrs.append(("error.type", str(failure or status)))
+        return tuple(attrs)
+
+
+class RequestTracer:
+    """Starts and finishes request traces; exports the sampled ones and keeps every recent
+    one for the dashboard."""
+
+    def __init__(self, sampler: Sampler, exporter: SpanExporter | None,
+                 recent: RecentTraces, clock: SpanClock | None = None) -> None:
+        self.sampler = sampler
+        self.exporter = exporter
+        self.recent = recent
+        self.clock = clock or SpanClock()
+        self._attributes: dict[tuple[object, ...], _Attributes] = {}
+
+    def attributes(self, key: tuple[object, ...],
+                   build: Callable[[tuple[object, ...]], _Attributes]) -> _Attributes:
+        """The attribute tuple for ``key``, built once and shared (bounded)."""
+        cache = self._attributes
+        attrs = cache.get(key)
+        if attrs is None:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            attrs = cache[key] = build(key)
+        return attrs
+
+    def begin(self, traceparent: str | None, tracestate: str | None,
+              started: float) -> RequestTrace:
+        parent = _parse(traceparent, tracestate) if traceparent is not None else None
+        trace = RequestTrace(self, parent, True, started)
+        if not self.sampler.sampled(trace.trace_id, parent):
+            trace.set_sampled(False)
+        return trace
+
+    def end(self, trace: RequestTrace, finished: float) -> None:
+        trace.finished = finished
+        if trace.sampled and self.exporter is not None:
+            self.exporter.submit(trace.spans())
+        self.recent.add(trace)
+
+    def record(self, spans: Sequence[SpanData], sampled: bool = True) -> None:
+        """Spans made elsewhere: exported when sampled, kept as recent either way."""
+        if sampled and self.exporter is not None:
+            self.exporter.submit(spans)
+        if spans:
+            self.recent.add(_Recorded(spans[0].trace_id, list(spans)))
+
+
+class _Recorded:
+    __slots__ = ("trace_id", "_spans")
+
+    def __init__(self, trace_id: int, spans: list[SpanData]) -> None:
+        self.trace_id = trace_id
+        self._spans = spans
+
+    def spans(self) -> list[SpanData]:
+        return self._spans
