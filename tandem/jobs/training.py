@@ -321,6 +321,8 @@ class TrainingRunner:
     def _argv(self, request: TrainingRequest, layout: HostLayout) -> tuple[list[str], str]:
         if request.kind == "train":
             return [str(request.program)], str(request.program.parent)
+        if request.kind == "algorithm":
+            return [sys.executable, "-m", str(request.program)], str(layout.root)
         user, _ = decode_hyperparameters(request.hyperparameters)
         script = layout.code_dir / request.program
         args = to_cmd_args(user)

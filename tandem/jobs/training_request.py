@@ -21,7 +21,9 @@ from typing import Any
 from ..errors import ValidationException
 from ..objects.locations import is_s3_uri, split_s3_uri
 from ..serving.containers import validate_environment
+from ..serving.frameworks import Framework, framework_of
 from ..serving.images import is_framework_image, repository_name
+from .algorithms import XGBOOST_ALGORITHM, xgboost_metric_definitions
 from .locations import local_path
 from .metric_definitions import MetricDefinition, parse_metric_definitions
 from .records import validate_job_name
@@ -58,7 +60,8 @@ class TrainingRequest:
     name: str
     raw: dict[str, Any]
     base_dir: Path
-    # "script": the script-mode runner; "train": a local directory's executable train.
+    # "script": the script-mode runner; "train": a local directory's executable train;
+    # "algorithm": a built-in algorithm (program names its module).
     kind: str
     program: Path  # the script, or the train executable
     code_dir: str | None  # sagemaker_submit_directory as given (a dir or a tarball)
@@ -192,6 +195,14 @@ def _script(algorithm: Mapping[str, Any], hyperparameters: Mapping[str, str],
     return Path(script.name), str(script.parent)
 
 
+def _algorithm_mode(image: str, hyperparameters: Mapping[str, str],
+                    environment: Mapping[str, str]) -> bool:
+    if framework_of(image) is not Framework.XGBOOST:
+        return False
+    _, framework = decode_hyperparameters(hyperparameters)
+    return not (framework.get("sagemaker_program") or environment.get("SAGEMAKER_PROGRAM"))
+
+
 def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingRequest:
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
@@ -219,6 +230,12 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
             raise ValidationException(f"AlgorithmSpecification.TrainingImage: {local} holds no "
                                       "executable 'train' program")
         kind, code_dir = "train", None
+    elif _algorithm_mode(image, hyperparameters, environment):
+        # The XGBoost image with no script: its built-in algorithm, which publishes its own
+        # train:/validation: metrics when the request defines none.
+        kind, program, code_dir = "algorithm", Path(XGBOOST_ALGORITHM), None
+        if not definitions:
+            definitions = xgboost_metric_definitions()
     elif is_framework_image(image) or _TRAINING_DLC.fullmatch(repository_name(image)):
         kind = "script"
         program, code_dir = _script(algorithm, hyperparameters, environment, base_dir)
@@ -237,6 +254,9 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
     count = resources.get("InstanceCount", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 16:
         raise ValidationException("ResourceConfig.InstanceCount must be 1 to 16 here")
+    if kind == "algorithm" and count != 1:
+        raise ValidationException("ResourceConfig.InstanceCount: tandem runs the XGBoost "
+                                  "algorithm on one instance (no distributed training)")
     stopping = _mapping(body, "StoppingCondition")
     max_runtime = stopping.get("MaxRuntimeInSeconds", MAX_RUNTIME_DEFAULT)
     if (not isinstance(max_runtime, int) or isinstance(max_runtime, bool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from .compat import install_toolkit_aliases
 from .environment import RuntimeConfigError, RuntimeEnvironment
+from .frameworks import FRAMEWORKS, defaults_for
 from .handler import Handler
 from .server import serve
 from .tracing import TraceLogFilter
@@ -21,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Serve an inference.py handler module.")
     parser.add_argument("--model-dir", required=True, type=Path,
                         help="the model directory (SageMaker's /opt/ml/model)")
+    parser.add_argument("--framework", choices=FRAMEWORKS, default="generic",
+                        help="whose framework image's default handler functions apply")
     args = parser.parse_args(argv)
     try:
         env = RuntimeEnvironment.from_env(os.environ, args.model_dir.resolve())
@@ -37,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             log_handler.addFilter(TraceLogFilter())
     install_toolkit_aliases()
     try:
-        handler = Handler.load(env)
+        defaults = defaults_for(args.framework)
+        if defaults is not None and defaults.default_accept and not os.environ.get(
+                "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "").strip():
+            env = dataclasses.replace(env, default_accept=defaults.default_accept)
+        handler = Handler.load(env, defaults)
     except BaseException:  # noqa: BLE001 - any failure to load is the container failing to boot
         print("tandem.runtime: failed to load the handler module or the model", file=sys.stderr)
         traceback.print_exc()

@@ -27,6 +27,7 @@ from . import codecs
 from .context import Context
 from .environment import RuntimeEnvironment
 from .errors import UnsupportedFormatError, is_unsupported_format, toolkit_status
+from .frameworks import FrameworkDefaults
 from .tracing import RuntimeTracing, current_span, traced_call
 
 __all__ = ["Handler", "InvocationResult", "HandlerContractError"]
@@ -84,6 +85,10 @@ def default_output_fn(prediction: Any, accept: str) -> tuple[str | bytes, str]:
     raise UnsupportedFormatError(accept)
 
 
+_TOOLKIT_DEFAULTS = FrameworkDefaults(default_model_fn, default_input_fn, default_predict_fn,
+                                      default_output_fn)
+
+
 def _takes_context(fn: Callable[..., Any], arity: int) -> bool:
     """Whether ``fn`` wants the trailing context, from its parameter count (toolkit rule)."""
     try:
@@ -133,12 +138,16 @@ def import_user_module(code_dir: Path, module_name: str) -> ModuleType | None:
 class Handler:
     """A loaded model with the functions that serve it."""
 
-    def __init__(self, module: ModuleType | None, env: RuntimeEnvironment) -> None:
+    def __init__(self, module: ModuleType | None, env: RuntimeEnvironment,
+                 defaults: FrameworkDefaults | None = None) -> None:
         self.model_dir = str(env.model_dir)
         self.default_accept = env.default_accept
+        # A framework image's defaults stand in for the toolkit's; the user's module wins.
+        framework = defaults or _TOOLKIT_DEFAULTS
 
-        def pick(name: str, default: Callable[..., Any]) -> Callable[..., Any]:
-            return getattr(module, name, None) or default
+        def pick(name: str) -> Callable[..., Any]:
+            found: Callable[..., Any] = getattr(module, name, None) or getattr(framework, name)
+            return found
 
         user_transform = getattr(module, "transform_fn", None)
         if user_transform and any(
@@ -148,11 +157,11 @@ class Handler:
                 "Cannot use transform_fn implementation in conjunction with input_fn, "
                 "predict_fn, and/or output_fn implementation"
             )
-        self._model_fn = _Fn(pick("model_fn", default_model_fn), 1)
+        self._model_fn = _Fn(pick("model_fn"), 1)
         self._transform_fn = _Fn(user_transform, 4) if user_transform else None
-        self._input_fn = _Fn(pick("input_fn", default_input_fn), 2)
-        self._predict_fn = _Fn(pick("predict_fn", default_predict_fn), 2)
-        self._output_fn = _Fn(pick("output_fn", default_output_fn), 2)
+        self._input_fn = _Fn(pick("input_fn"), 2)
+        self._predict_fn = _Fn(pick("predict_fn"), 2)
+        self._output_fn = _Fn(pick("output_fn"), 2)
         fns = [self._model_fn, self._input_fn, self._predict_fn, self._output_fn]
         fns += [self._transform_fn] if self._transform_fn else []
         # Building a Context per request costs little, but nothing at all when no one reads it.
@@ -167,13 +176,13 @@ class Handler:
                     fn.fn = traced_call(name, fn.fn)
 
     @classmethod
-    def load(cls, env: RuntimeEnvironment) -> Handler:
+    def load(cls, env: RuntimeEnvironment, defaults: FrameworkDefaults | None = None) -> Handler:
         """Import the module named by SAGEMAKER_PROGRAM and load the model (model_fn)."""
         module = import_user_module(env.code_dir, env.module_name)
         if module is None:
             log.warning("no %s in %s: using the default handler functions",
                         env.program, env.code_dir)
-        handler = cls(module, env)
+        handler = cls(module, env, defaults)
         pre_model_fn = getattr(module, "pre_model_fn", None)
         if pre_model_fn is not None:
             pre_model_fn(handler.model_dir)

@@ -32,6 +32,7 @@ from ..config import parent_environment
 from ..errors import ConfigError, TandemError
 from ..objects.locations import ObjectLocations, is_s3_uri
 from .artifacts import materialize
+from .frameworks import framework_of
 from .images import ImageKind, classify_image, probe_docker
 from .launcher import ContainerSpec
 from .model import Model
@@ -245,7 +246,8 @@ def plan_container(
                                 docker_host=parent.get("DOCKER_HOST"), docker_probe=docker_probe)
         kind = choice.kind
         if kind is ImageKind.HANDLER_RUNTIME:
-            argv = (sys.executable, "-m", "tandem.runtime", "--model-dir", str(model_dir))
+            argv = (sys.executable, "-m", "tandem.runtime",
+                    "--framework", framework_of(choice.image).value, "--model-dir", str(model_dir))
             cwd = work_dir
         elif kind is ImageKind.SERVE_PROGRAM:
             assert choice.program is not None and choice.directory is not None

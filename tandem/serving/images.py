@@ -40,6 +40,8 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 FRAMEWORK_REPOSITORIES = frozenset({
     "sagemaker-scikit-learn",
     "sagemaker-xgboost",
+    # The built-in XGBoost algorithm's older repository name.
+    "xgboost",
     "sagemaker-sparkml-serving",
     "sagemaker-chainer",
     "sagemaker-mxnet",

@@ -41,7 +41,8 @@ def test_framework_image_runs_the_handler_runtime_with_unpacked_model(tmp_path):
                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "WORKERS": 2}}, tmp_path)
     model_dir = tmp_path / "work" / "model"
     assert result.kind is ImageKind.HANDLER_RUNTIME
-    assert result.argv == (sys.executable, "-m", "tandem.runtime", "--model-dir", str(model_dir))
+    assert result.argv == (sys.executable, "-m", "tandem.runtime", "--framework", "sklearn",
+                           "--model-dir", str(model_dir))
     assert result.cwd == str(tmp_path / "work")
     assert (model_dir / "model.joblib").read_text() == "weights"
     assert result.env == {
