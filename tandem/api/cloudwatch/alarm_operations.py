@@ -14,9 +14,15 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ...errors import InvalidNextToken, InvalidParameterCombination, ValidationError
+from ...errors import (
+    InvalidNextToken,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    ValidationError,
+)
 from ...telemetry.alarms import AlarmInput, AlarmService, AlarmState, MetricAlarm
 from ...telemetry.metrics import Metric, MetricDataQuery, MetricStat
+from ..model_rules import rules
 from .tag_operations import TagOperations
 
 __all__ = ["AlarmOperations", "ALARM_OPERATION_NAMES"]
@@ -184,6 +190,22 @@ def _state(value: str, member: str) -> AlarmState:
         ) from None
 
 
+def _checked(
+    operation: str, handler: Callable[[Params], Awaitable[dict[str, Any] | None]]
+) -> Callable[[Params], Awaitable[dict[str, Any] | None]]:
+    """``handler`` behind the service model's constraints, checked before anything is looked
+    up, as AWS validates first: a value outside them is CloudWatch's ``ValidationError``."""
+
+    async def run(p: Params) -> dict[str, Any] | None:
+        try:
+            rules("cloudwatch").check(operation, p)
+        except InvalidParameterValue as error:
+            raise ValidationError(str(error)) from None
+        return await handler(p)
+
+    return run
+
+
 class AlarmOperations:
     """The eight alarm operations over one ``AlarmService``."""
 
@@ -192,7 +214,7 @@ class AlarmOperations:
         self.tagging = tagging
         if tagging is not None:  # an alarm's ARN names it while it exists
             tagging.register("alarm", lambda name: service.get(name) is not None)
-        self.table: dict[str, Callable[[Params], Awaitable[dict[str, Any] | None]]] = {
+        handlers: dict[str, Callable[[Params], Awaitable[dict[str, Any] | None]]] = {
             "PutMetricAlarm": self.put_metric_alarm,
             "DescribeAlarms": self.describe_alarms,
             "DescribeAlarmsForMetric": self.describe_alarms_for_metric,
@@ -202,6 +224,7 @@ class AlarmOperations:
             "EnableAlarmActions": self.enable_alarm_actions,
             "DisableAlarmActions": self.disable_alarm_actions,
         }
+        self.table = {op: _checked(op, handler) for op, handler in handlers.items()}
 
     async def put_metric_alarm(self, p: Params) -> None:
         new = self.service.get(p["AlarmName"]) is None  # Tags apply on creation only
