@@ -33,7 +33,8 @@ from ..scaling.model import (
 from ..scaling.service import ScalingService
 from .autoscaling_members import SHAPES, SUSPENDED_STATE, check_nested, check_policy_members
 from .errors import lookup
-from .members import Member, parse_members
+from .members import parse_members
+from .model_rules import rules
 
 __all__ = ["AutoScalingService", "SHAPES"]
 
@@ -82,7 +83,7 @@ class AutoScalingService:
             "DeleteScalingPolicy": self.delete_scaling_policy,
             "DescribeScalingActivities": self.describe_scaling_activities,
         }
-        self.operations = {name: _validated(SHAPES[name], m) for name, m in methods.items()}
+        self.operations = {name: _validated(name, m) for name, m in methods.items()}
 
     @staticmethod
     def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
@@ -236,10 +237,15 @@ class AutoScalingService:
 
 
 def _validated(
-    shape: Mapping[str, Member], method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+    operation: str, method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 ) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+    """Members' types first, then the service model's constraints (AWS's texts), then the
+    operation."""
+    shape = SHAPES[operation]
+
     async def call(body: Mapping[str, Any]) -> dict[str, Any]:
         parse_members(body, shape, lower_first=True)
+        rules("application-autoscaling").check(operation, body)
         return await method({k: v for k, v in body.items() if v is not None})
 
     return call
