@@ -31,7 +31,9 @@ from ..scaling.model import (
     ScalingPolicy,
 )
 from ..scaling.service import ScalingService
+from ..tags import TagStore, TooManyTags
 from .autoscaling_members import SHAPES, SUSPENDED_STATE, check_nested, check_policy_members
+from .autoscaling_tags import ScalableTargetTags
 from .errors import lookup
 from .members import parse_members
 from .model_rules import rules
@@ -43,6 +45,7 @@ _ERRORS: dict[type, tuple[str, int]] = {
     InvalidParameterCombination: ("ValidationException", 400),
     MissingParameter: ("ValidationException", 400),
     InvalidNextToken: ("InvalidNextTokenException", 400),
+    TooManyTags: ("TooManyTagsException", 400),
 }
 
 
@@ -72,8 +75,9 @@ class AutoScalingService:
     target_prefix = "AnyScaleFrontendService"
     content_type = "application/x-amz-json-1.1"
 
-    def __init__(self, scaling: ScalingService) -> None:
+    def __init__(self, scaling: ScalingService, *, tags: TagStore | None = None) -> None:
         self.scaling = scaling
+        self.tagging = None if tags is None else ScalableTargetTags(tags, scaling)
         methods: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "RegisterScalableTarget": self.register_scalable_target,
             "DeregisterScalableTarget": self.deregister_scalable_target,
@@ -83,6 +87,10 @@ class AutoScalingService:
             "DeleteScalingPolicy": self.delete_scaling_policy,
             "DescribeScalingActivities": self.describe_scaling_activities,
         }
+        if self.tagging is not None:
+            methods["TagResource"] = self.tagging.tag_resource
+            methods["UntagResource"] = self.tagging.untag_resource
+            methods["ListTagsForResource"] = self.tagging.list_tags_for_resource
         self.operations = {name: _validated(name, m) for name, m in methods.items()}
 
     @staticmethod
@@ -152,6 +160,10 @@ class AutoScalingService:
 
     async def register_scalable_target(self, body: dict[str, Any]) -> dict[str, Any]:
         check_nested(body.get("SuspendedState"), SUSPENDED_STATE, "suspendedState")
+        tagging = self.tagging
+        new = tagging is not None and tagging.target_arn(body["ResourceId"]) is None
+        if new and tagging is not None:
+            tagging.check(body.get("Tags"))
         target = await self.scaling.register_scalable_target(
             service_namespace=body["ServiceNamespace"],
             resource_id=body["ResourceId"],
@@ -160,14 +172,19 @@ class AutoScalingService:
             max_capacity=body.get("MaxCapacity"),
             suspended_state=body.get("SuspendedState"),
         )
+        if new and tagging is not None:
+            await tagging.created(target.arn, body.get("Tags"))
         return {"ScalableTargetARN": target.arn}
 
     async def deregister_scalable_target(self, body: dict[str, Any]) -> dict[str, Any]:
+        arn = None if self.tagging is None else self.tagging.target_arn(body["ResourceId"])
         await self.scaling.deregister_scalable_target(
             service_namespace=body["ServiceNamespace"],
             resource_id=body["ResourceId"],
             scalable_dimension=body["ScalableDimension"],
         )
+        if arn is not None and self.tagging is not None:
+            await self.tagging.deleted(arn)
         return {}
 
     async def describe_scalable_targets(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,11 @@ _DIM = Member(Str, True, enum=_DIMENSIONS)
 _POLICY_NAME = Member(Str, True)
 _TOKEN = Member(Str, max_len=2048)
 
+_ARN = Member(Str, True)
 SHAPES: dict[str, dict[str, Member]] = {
+    "TagResource": {"ResourceARN": _ARN, "Tags": Member(D, True)},
+    "UntagResource": {"ResourceARN": _ARN, "TagKeys": Member(L, True, items=Str)},
+    "ListTagsForResource": {"ResourceARN": _ARN},
     "RegisterScalableTarget": {
         "ServiceNamespace": _NS,
         "ResourceId": _RESOURCE,
