@@ -78,6 +78,8 @@ class AutoScalingService:
     def __init__(self, scaling: ScalingService, *, tags: TagStore | None = None) -> None:
         self.scaling = scaling
         self.tagging = None if tags is None else ScalableTargetTags(tags, scaling)
+        if self.tagging is not None:
+            scaling.on_dropped.append(self.tagging.deleted)
         methods: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "RegisterScalableTarget": self.register_scalable_target,
             "DeregisterScalableTarget": self.deregister_scalable_target,
@@ -177,14 +179,11 @@ class AutoScalingService:
         return {"ScalableTargetARN": target.arn}
 
     async def deregister_scalable_target(self, body: dict[str, Any]) -> dict[str, Any]:
-        arn = None if self.tagging is None else self.tagging.target_arn(body["ResourceId"])
         await self.scaling.deregister_scalable_target(
             service_namespace=body["ServiceNamespace"],
             resource_id=body["ResourceId"],
             scalable_dimension=body["ScalableDimension"],
         )
-        if arn is not None and self.tagging is not None:
-            await self.tagging.deleted(arn)
         return {}
 
     async def describe_scalable_targets(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ A scalable target's ARN is the ``ScalableTargetARN`` RegisterScalableTarget retu
 (``arn:aws:application-autoscaling:<region>:<account>:scalable-target/<id>``). An ARN of no
 registered target is ``ResourceNotFoundException``, as AWS answers it. RegisterScalableTarget's
 ``Tags`` apply when it creates the target (AWS: "use TagResource to tag an existing scalable
-target"); DeregisterScalableTarget forgets them.
+target"); they go with the target (deregistered, or its endpoint deleted).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..scaling.errors import ScalableTargetNotFound
+from ..scaling.model import ScalableTarget
 from ..scaling.service import ScalingService
 from ..tags import MAX_TAGS, TagStore, TooManyTags, check_tags
 
@@ -52,8 +53,9 @@ class ScalableTargetTags:
         if given:
             await self.tags.add(arn, given)
 
-    async def deleted(self, arn: str) -> None:
-        await self.tags.drop(arn)
+    async def deleted(self, target: ScalableTarget) -> None:
+        """Forget the tags of a target that is gone (the scaling service's drop hook)."""
+        await self.tags.drop(target.arn)
 
     def _existing(self, arn: str) -> str:
         targets = self.scaling.describe_scalable_targets(service_namespace=_NAMESPACE)
