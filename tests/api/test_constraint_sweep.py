@@ -46,6 +46,7 @@ EXAMPLES = [
     "arn:aws:sagemaker:us-east-1:000000000000:training-plan/x",
     "arn:aws:lambda:us-east-1:000000000000:function:x", "s3://bucket/key.manifest",
     "arn:aws:sagemaker:us-east-1:000000000000:hub-content/h/DataSet/d",
+    "arn:aws:application-autoscaling:us-east-1:000000000000:scalable-target/x",
 ]  # fmt: skip
 # Strings tried, in order, to break a pattern.
 BREAKERS = ["!", " ", "*", "\t", "a b!", "#", "é", "~~"]
