@@ -197,7 +197,7 @@ class TandemServer:
                 SageMakerTagsService(self.tags, self.manager, self.jobs),
                 LogsService(self.logs, tags=self.tags),
                 LogsTagsService(self.tags, self.logs),
-                AutoScalingService(self.autoscaler.service),
+                AutoScalingService(self.autoscaler.service, tags=self.tags),
             ],
             cloudwatch,
             auth_keys=auth_keys,

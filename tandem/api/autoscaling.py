@@ -31,9 +31,12 @@ from ..scaling.model import (
     ScalingPolicy,
 )
 from ..scaling.service import ScalingService
+from ..tags import TagStore, TooManyTags
 from .autoscaling_members import SHAPES, SUSPENDED_STATE, check_nested, check_policy_members
+from .autoscaling_tags import ScalableTargetTags
 from .errors import lookup
-from .members import Member, parse_members
+from .members import parse_members
+from .model_rules import rules
 
 __all__ = ["AutoScalingService", "SHAPES"]
 
@@ -42,6 +45,7 @@ _ERRORS: dict[type, tuple[str, int]] = {
     InvalidParameterCombination: ("ValidationException", 400),
     MissingParameter: ("ValidationException", 400),
     InvalidNextToken: ("InvalidNextTokenException", 400),
+    TooManyTags: ("TooManyTagsException", 400),
 }
 
 
@@ -71,8 +75,11 @@ class AutoScalingService:
     target_prefix = "AnyScaleFrontendService"
     content_type = "application/x-amz-json-1.1"
 
-    def __init__(self, scaling: ScalingService) -> None:
+    def __init__(self, scaling: ScalingService, *, tags: TagStore | None = None) -> None:
         self.scaling = scaling
+        self.tagging = None if tags is None else ScalableTargetTags(tags, scaling)
+        if self.tagging is not None:
+            scaling.on_dropped.append(self.tagging.deleted)
         methods: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "RegisterScalableTarget": self.register_scalable_target,
             "DeregisterScalableTarget": self.deregister_scalable_target,
@@ -82,7 +89,11 @@ class AutoScalingService:
             "DeleteScalingPolicy": self.delete_scaling_policy,
             "DescribeScalingActivities": self.describe_scaling_activities,
         }
-        self.operations = {name: _validated(SHAPES[name], m) for name, m in methods.items()}
+        if self.tagging is not None:
+            methods["TagResource"] = self.tagging.tag_resource
+            methods["UntagResource"] = self.tagging.untag_resource
+            methods["ListTagsForResource"] = self.tagging.list_tags_for_resource
+        self.operations = {name: _validated(name, m) for name, m in methods.items()}
 
     @staticmethod
     def render_error(error: TandemError) -> tuple[int, dict[str, str], bytes]:
@@ -151,6 +162,10 @@ class AutoScalingService:
 
     async def register_scalable_target(self, body: dict[str, Any]) -> dict[str, Any]:
         check_nested(body.get("SuspendedState"), SUSPENDED_STATE, "suspendedState")
+        tagging = self.tagging
+        new = tagging is not None and tagging.target_arn(body["ResourceId"]) is None
+        if new and tagging is not None:
+            tagging.check(body.get("Tags"))
         target = await self.scaling.register_scalable_target(
             service_namespace=body["ServiceNamespace"],
             resource_id=body["ResourceId"],
@@ -159,6 +174,8 @@ class AutoScalingService:
             max_capacity=body.get("MaxCapacity"),
             suspended_state=body.get("SuspendedState"),
         )
+        if new and tagging is not None:
+            await tagging.created(target.arn, body.get("Tags"))
         return {"ScalableTargetARN": target.arn}
 
     async def deregister_scalable_target(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -236,10 +253,15 @@ class AutoScalingService:
 
 
 def _validated(
-    shape: Mapping[str, Member], method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+    operation: str, method: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 ) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+    """Members' types first, then the service model's constraints (AWS's texts), then the
+    operation."""
+    shape = SHAPES[operation]
+
     async def call(body: Mapping[str, Any]) -> dict[str, Any]:
         parse_members(body, shape, lower_first=True)
+        rules("application-autoscaling").check(operation, body)
         return await method({k: v for k, v in body.items() if v is not None})
 
     return call

@@ -42,10 +42,16 @@ _XML_STRING = r"[\u0020-\uD7FF\uE000-\uFFFD\r\n\t]*"
 _NS = Member(Str, True, enum=_NAMESPACES)
 _RESOURCE = Member(Str, True, min_len=1, max_len=1600, pattern=_XML_STRING)
 _DIM = Member(Str, True, enum=_DIMENSIONS)
-_POLICY_NAME = Member(Str, True, min_len=1, max_len=256, pattern=r"[^\x00-\x1f\x7f]+")
+# Lengths and patterns differ per operation in the model (1-256 printable at PutScalingPolicy,
+# up to 1600 of any XML character at DeleteScalingPolicy): the model rules check them.
+_POLICY_NAME = Member(Str, True)
 _TOKEN = Member(Str, max_len=2048)
 
+_ARN = Member(Str, True)
 SHAPES: dict[str, dict[str, Member]] = {
+    "TagResource": {"ResourceARN": _ARN, "Tags": Member(D, True)},
+    "UntagResource": {"ResourceARN": _ARN, "TagKeys": Member(L, True, items=Str)},
+    "ListTagsForResource": {"ResourceARN": _ARN},
     "RegisterScalableTarget": {
         "ServiceNamespace": _NS,
         "ResourceId": _RESOURCE,

@@ -45,11 +45,14 @@ _MAX_ERRORS = 10  # AWS stops listing there too
 
 def served_operations() -> dict[str, list[str]]:
     """botocore service name -> the operations tandem answers (for the generator and tests)."""
-    from . import logs, sagemaker, sagemaker_jobs, tags
+    from . import autoscaling, logs, sagemaker, sagemaker_jobs, tags
+    from .cloudwatch.alarm_operations import ALARM_OPERATION_NAMES
 
     return {
+        "application-autoscaling": sorted(autoscaling.SHAPES),
         "sagemaker": sorted({*sagemaker.SHAPES, *sagemaker_jobs.SHAPES, *tags.SAGEMAKER_SHAPES}),
         "logs": sorted({*logs.SHAPES, "StartLiveTail", *tags.LOGS_SHAPES}),
+        "cloudwatch": sorted(ALARM_OPERATION_NAMES),
     }
 
 
@@ -240,5 +243,6 @@ class ServiceRules:
 
 @functools.cache
 def rules(service: str) -> ServiceRules:
-    """The rules of ``sagemaker`` (members named lowerCamel in messages) or ``logs``."""
-    return ServiceRules(service, lower_first=service == "sagemaker")
+    """The rules of ``sagemaker``, ``cloudwatch`` or ``application-autoscaling`` (members
+    named lowerCamel in messages) or ``logs``."""
+    return ServiceRules(service, lower_first=service != "logs")

@@ -10,6 +10,7 @@ __all__ = [
     "ConcurrentUpdate",
     "FailedResourceAccess",
     "ScalingLimitExceeded",
+    "ScalableTargetNotFound",
 ]
 
 
@@ -43,4 +44,11 @@ class FailedResourceAccess(TandemError):
 
 class ScalingLimitExceeded(TandemError):
     code = "LimitExceededException"
+    status = 400
+
+
+class ScalableTargetNotFound(TandemError):
+    """A tagging call names an ARN that is no registered scalable target."""
+
+    code = "ResourceNotFoundException"
     status = 400

@@ -92,6 +92,9 @@ class ScalingService:
         self.clock = clock or SystemClock()
         # The executor's hook: bring the capacity inside new bounds.
         self.on_registered = on_registered
+        # Called with each target once it is gone (deregistered, or its endpoint deleted):
+        # what hangs off a target's ARN elsewhere (its tags) goes with it.
+        self.on_dropped: list[Callable[[ScalableTarget], Awaitable[None]]] = []
         self._busy: set[str] = set()
 
     @contextlib.contextmanager
@@ -200,11 +203,15 @@ class ScalingService:
             await self._drop_target(ref.resource_id)
 
     async def _drop_target(self, resource_id: str) -> None:
+        target = self.state.targets.get(resource_id)
         for policy in self.state.policies_of(resource_id):
             await self._delete_policy_alarms(policy)
             self.state.drop_policy(policy)
         self.state.drop_target(resource_id)
         await self.state.flush()
+        if target is not None:
+            for hook in self.on_dropped:
+                await hook(target)
 
     async def forget_endpoint(self, endpoint_name: str) -> None:
         """DeleteEndpoint deregisters the endpoint's scalable targets silently, as on AWS."""

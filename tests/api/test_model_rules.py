@@ -41,7 +41,7 @@ def test_table_matches_the_installed_botocore() -> None:
 def test_every_served_operation_has_rules() -> None:
     table = json.loads(TABLE_PATH.read_text())
     served = served_operations()
-    assert sorted(table) == ["logs", "sagemaker"]
+    assert sorted(table) == ["application-autoscaling", "cloudwatch", "logs", "sagemaker"]
     for service, operations in served.items():
         assert sorted(table[service]["operations"]) == operations
     expected = {*sagemaker.SHAPES, *sagemaker_jobs.SHAPES, *tags.SAGEMAKER_SHAPES}

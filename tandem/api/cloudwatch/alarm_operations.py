@@ -14,9 +14,15 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ...errors import InvalidNextToken, InvalidParameterCombination, ValidationError
+from ...errors import (
+    InvalidNextToken,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    ValidationError,
+)
 from ...telemetry.alarms import AlarmInput, AlarmService, AlarmState, MetricAlarm
 from ...telemetry.metrics import Metric, MetricDataQuery, MetricStat
+from ..model_rules import rules
 from .tag_operations import TagOperations
 
 __all__ = ["AlarmOperations", "ALARM_OPERATION_NAMES"]
@@ -25,14 +31,7 @@ ALARM_OPERATION_NAMES = (
     "PutMetricAlarm", "DescribeAlarms", "DescribeAlarmsForMetric", "DescribeAlarmHistory",
     "DeleteAlarms", "SetAlarmState", "EnableAlarmActions", "DisableAlarmActions",
 )  # fmt: skip
-Params = Mapping[str, Any]
-# LogAlarm is in newer models only; none exist, and LogAlarms is left out of the answer, as a
-# client whose model predates it would not expect the member.
-_ALARM_TYPES = ("CompositeAlarm", "MetricAlarm", "LogAlarm")
-_HISTORY_TYPES = ("ConfigurationUpdate", "StateUpdate", "Action", "AlarmContributorStateUpdate",
-                  "AlarmContributorAction")  # fmt: skip
-
-
+Params = Mapping[str, Any]  # checked against the service model first (``_checked``)
 def _dims(members: Params) -> tuple[tuple[str, str], ...]:
     return tuple((d["Name"], d["Value"]) for d in members.get("Dimensions") or ())
 
@@ -154,34 +153,24 @@ def _offset(token: str | None, fingerprint: str) -> int:
         ) from None
 
 
-def _max_records(p: Params, default: int) -> int:
-    value: int = p.get("MaxRecords", default)
-    if not 1 <= value <= 100:
-        raise ValidationError(
-            "1 validation error detected: Value at 'maxRecords' failed to satisfy constraint: "
-            "Member must have value between 1 and 100"
-        )
-    return value
-
-
 def _names(p: Params) -> list[str]:
-    names = list(p.get("AlarmNames") or ())
-    if len(names) > 100:
-        raise ValidationError(
-            "1 validation error detected: Value at 'alarmNames' failed to satisfy constraint: "
-            "Member must have length less than or equal to 100"
-        )
-    return names
+    return list(p.get("AlarmNames") or ())
 
 
-def _state(value: str, member: str) -> AlarmState:
-    try:
-        return AlarmState(value)
-    except ValueError:
-        raise ValidationError(
-            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]"
-        ) from None
+def _checked(
+    operation: str, handler: Callable[[Params], Awaitable[dict[str, Any] | None]]
+) -> Callable[[Params], Awaitable[dict[str, Any] | None]]:
+    """``handler`` behind the service model's constraints, checked before anything is looked
+    up, as AWS validates first: a value outside them is CloudWatch's ``ValidationError``."""
+
+    async def run(p: Params) -> dict[str, Any] | None:
+        try:
+            rules("cloudwatch").check(operation, p)
+        except InvalidParameterValue as error:
+            raise ValidationError(str(error)) from None
+        return await handler(p)
+
+    return run
 
 
 class AlarmOperations:
@@ -192,7 +181,7 @@ class AlarmOperations:
         self.tagging = tagging
         if tagging is not None:  # an alarm's ARN names it while it exists
             tagging.register("alarm", lambda name: service.get(name) is not None)
-        self.table: dict[str, Callable[[Params], Awaitable[dict[str, Any] | None]]] = {
+        handlers: dict[str, Callable[[Params], Awaitable[dict[str, Any] | None]]] = {
             "PutMetricAlarm": self.put_metric_alarm,
             "DescribeAlarms": self.describe_alarms,
             "DescribeAlarmsForMetric": self.describe_alarms_for_metric,
@@ -202,6 +191,7 @@ class AlarmOperations:
             "EnableAlarmActions": self.enable_alarm_actions,
             "DisableAlarmActions": self.disable_alarm_actions,
         }
+        self.table = {op: _checked(op, handler) for op, handler in handlers.items()}
 
     async def put_metric_alarm(self, p: Params) -> None:
         new = self.service.get(p["AlarmName"]) is None  # Tags apply on creation only
@@ -229,16 +219,9 @@ class AlarmOperations:
                 )
             return {"CompositeAlarms": [], "MetricAlarms": []}  # no composite alarms exist
         types = list(p.get("AlarmTypes") or ("MetricAlarm",))
-        for t in types:
-            if t not in _ALARM_TYPES:
-                raise ValidationError(
-                    f"1 validation error detected: Value '[{t}]' at 'alarmTypes' failed to "
-                    "satisfy constraint: Member must satisfy constraint: [Member must satisfy "
-                    "enum value set: [CompositeAlarm, MetricAlarm, LogAlarm]]"
-                )
-        state = None if p.get("StateValue") is None else _state(p["StateValue"], "stateValue")
+        state = None if p.get("StateValue") is None else AlarmState(p["StateValue"])
         action = p.get("ActionPrefix")
-        limit = _max_records(p, 50)
+        limit: int = p.get("MaxRecords", 50)
         wanted = set(names)
         alarms = [
             a for a in self.service.alarms()
@@ -273,21 +256,9 @@ class AlarmOperations:
 
     async def describe_alarm_history(self, p: Params) -> dict[str, Any]:
         item_type = p.get("HistoryItemType")
-        if item_type is not None and item_type not in _HISTORY_TYPES:
-            raise ValidationError(
-                f"1 validation error detected: Value '{item_type}' at 'historyItemType' failed "
-                f"to satisfy constraint: Member must satisfy enum value set: "
-                f"[{', '.join(_HISTORY_TYPES)}]"
-            )
         scan_by = p.get("ScanBy", "TimestampDescending")
-        if scan_by not in ("TimestampDescending", "TimestampAscending"):
-            raise ValidationError(
-                f"1 validation error detected: Value '{scan_by}' at 'scanBy' failed to satisfy "
-                "constraint: Member must satisfy enum value set: [TimestampDescending, "
-                "TimestampAscending]"
-            )
         types = list(p.get("AlarmTypes") or ("MetricAlarm",))
-        limit = _max_records(p, 100)
+        limit: int = p.get("MaxRecords", 100)
         start, end = p.get("StartDate"), p.get("EndDate")
         fingerprint = _fingerprint(p.get("AlarmName"), item_type, start, end, scan_by, types,
                                    limit)  # fmt: skip
@@ -316,7 +287,7 @@ class AlarmOperations:
         return None
 
     async def set_alarm_state(self, p: Params) -> None:
-        await self.service.set_alarm_state(p["AlarmName"], _state(p["StateValue"], "stateValue"),
+        await self.service.set_alarm_state(p["AlarmName"], AlarmState(p["StateValue"]),
                                            p["StateReason"], p.get("StateReasonData"))  # fmt: skip
         return None
 
