@@ -178,7 +178,7 @@ class SpanExporter:
             batch: list[SpanData] = []
             while queue and len(batch) < self.batch_size:
                 item = queue.popleft()
-                if type(item) is SpanData:
+                if isinstance(item, SpanData):
                     batch.append(item)
                 else:
                     batch += item.spans()  # a request's trace: its spans built here
