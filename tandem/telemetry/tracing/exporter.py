@@ -81,8 +81,10 @@ class SpanExporter:
         self.interval = interval
         # Spans, or sources of spans (a finished request's trace) built on the export thread.
         self._queue: collections.deque[SpanData | TraceSource] = collections.deque()
-        # Spans queued (written only by the request path) and taken off the queue (only by
-        # the export thread): one writer each, so no lock; queued = submitted - taken.
+        # Spans queued (under ``_submit_lock``: the handler runtime submits from several
+        # threads) and taken off the queue (only by the export thread); queued = the
+        # difference.
+        self._submit_lock = threading.Lock()
         self._submitted = 0
         self._taken = 0
         self._wake = threading.Event()
@@ -99,24 +101,26 @@ class SpanExporter:
     def submit(self, spans: Sequence[SpanData]) -> None:
         """Queue finished spans; drop (and count) them when the queue is full. Never blocks."""
         count = len(spans)
-        queued = self._submitted - self._taken + count
-        if queued > self.queue_size:
-            self.dropped += count
-            return
-        self._queue.extend(spans)
-        self._submitted += count
+        with self._submit_lock:
+            queued = self._submitted - self._taken + count
+            if queued > self.queue_size:
+                self.dropped += count
+                return
+            self._queue.extend(spans)
+            self._submitted += count
         if queued >= self.batch_size and not self._wake.is_set():
             self._wake.set()
 
     def submit_source(self, source: TraceSource, count: int) -> None:
         """Queue the ``count`` spans ``source.spans()`` will build; the export thread builds
         them, so the request path pays one append. Dropped (and counted) when full."""
-        queued = self._submitted - self._taken + count
-        if queued > self.queue_size:
-            self.dropped += count
-            return
-        self._queue.append(source)
-        self._submitted += count
+        with self._submit_lock:
+            queued = self._submitted - self._taken + count
+            if queued > self.queue_size:
+                self.dropped += count
+                return
+            self._queue.append(source)
+            self._submitted += count
         if queued >= self.batch_size and not self._wake.is_set():
             self._wake.set()
 
