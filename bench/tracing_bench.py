@@ -97,31 +97,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--pin", default="none", help="CPU list for wrk (taskset -c) or none")
+    p.add_argument("--no-hang", action="store_true",
+                   help="leave out the hung-receiver configuration (a shorter run)")
+    p.add_argument("--skip-encoder", action="store_true",
+                   help="leave out the encoder micro-benchmark")
     args = p.parse_args(argv)
+    configs = {name: flags for name, flags in CONFIGS.items()
+               if not (args.no_hang and "hangs" in name)}
     pin = None if args.pin == "none" else args.pin
     wrk = ensure_wrk(lambda text: print(text, file=sys.stderr))
     if wrk is None:
         print("wrk is needed", file=sys.stderr)
         return 1
-    costs = _encode_costs()
-    print("encoder, µs per span (batch 512, 8 attributes): " +
-          ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
+    if not args.skip_encoder:
+        costs = _encode_costs()
+        print("encoder, µs per span (batch 512, 8 attributes): " +
+              ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
     receiver = OtlpReceiver().start()
     hung = OtlpReceiver(mode="hang").start()
     load_before = os.getloadavg()
     results: dict[str, dict[int, list[tuple[float, float]]]] = {
-        name: {1: [], 16: []} for name in CONFIGS}
-    p99: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        name: {1: [], 16: []} for name in configs}
+    p99: dict[str, list[float]] = {name: [] for name in configs}
     # The router process's CPU per request at c=16: what tracing costs, less sensitive than
     # latency to what else the machine runs.
-    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    cpu: dict[str, list[float]] = {name: [] for name in configs}
     with tempfile.TemporaryDirectory(prefix="tandem-tracing-bench-") as tmp:
         work = Path(tmp)
         script = write_script(work)
         containers = systems.command_containers(work)
         running = []
         try:
-            for name, flags in CONFIGS.items():
+            for name, flags in configs.items():
                 target = hung if "hangs" in name else receiver
                 extra = flags if not flags else (
                     "--otlp-endpoint", target.url, "--trace-export-interval", "1", *flags)
@@ -160,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| tracing | c=1 p50 (ms) | vs off | c=1 p99 (ms) | c=16 req/s | vs off | "
           "router CPU µs/request (c=16) | vs off |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in CONFIGS:
+    for name in configs:
         p50 = statistics.median(p for p, _ in results[name][1])
         rps = statistics.median(t for _, t in results[name][16])
         us = statistics.median(cpu[name])
@@ -169,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{rps:.0f} | "
               f"{100 * (rps / base_rps - 1):+.1f}% | {us:.0f} | "
               f"{100 * (us / base_cpu - 1):+.1f}% |")
-    for name in CONFIGS:
+    for name in configs:
         print(f"{name}: c=1 p50 per round {[round(p, 3) for p, _ in results[name][1]]}; "
               f"c=16 req/s per round {[round(t) for _, t in results[name][16]]}; "
               f"CPU µs/request per round {[round(u) for u in cpu[name]]}")

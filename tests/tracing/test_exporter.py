@@ -105,3 +105,46 @@ def test_hung_receiver_holds_only_the_export_thread(
         assert rx.held == 1 and stats.exported == 0
     finally:
         rx.close()
+
+
+class _Source:
+    """A finished request's trace as the exporter sees it: its spans built when taken."""
+
+    def __init__(self, spans: list[SpanData]) -> None:
+        self.trace_id = spans[0].trace_id
+        self._spans = spans
+        self.built = 0
+
+    def spans(self) -> list[SpanData]:
+        self.built += 1
+        return self._spans
+
+
+def test_queued_traces_are_built_on_the_export_thread_and_bounded_by_spans(
+        exporter_factory: Callable[..., SpanExporter]) -> None:
+    rx = OtlpReceiver(mode="hang").start()
+    try:
+        exporter = exporter_factory(rx.url, timeout=30.0)
+        exporter.submit(_spans(16))
+        _until(lambda: rx.held == 1)
+        # The export thread is held: sources wait unbuilt, counted by their spans.
+        sources = [_Source(_spans(4, 100 + 4 * i)) for i in range(20)]
+        for source in sources:
+            exporter.submit_source(source, 4)
+        stats = exporter.stats()
+        assert stats.queued == 64 and stats.dropped == 80 - 64
+        assert all(source.built == 0 for source in sources)
+    finally:
+        rx.close()
+    rx = OtlpReceiver().start()
+    try:
+        exporter = exporter_factory(rx.url)
+        source = _Source(_spans(4, 500))
+        exporter.submit_source(source, 4)
+        exporter.submit(_spans(2, 600))
+        _until(lambda: exporter.stats().exported == 6)
+        assert source.built == 1 and exporter.stats().queued == 0
+        assert sorted(span.name for _, span in rx.spans()) == sorted(
+            ["s500", "s501", "s502", "s503", "s600", "s601"])
+    finally:
+        rx.close()

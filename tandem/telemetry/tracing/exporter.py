@@ -1,8 +1,10 @@
 """The OTLP/HTTP span exporter: a bounded queue filled on the request path, drained by a thread.
 
-The request path only appends finished spans to a ``deque`` (or counts them dropped when the
-queue is full: it never waits). A daemon thread wakes every ``interval`` seconds, or as soon
-as a batch is full, encodes up to ``batch_size`` spans (``otlp.py``) and POSTs them with
+The request path only appends to a ``deque`` (or counts spans dropped when the queue is full:
+it never waits): finished spans, or a finished request's trace whose ``SpanData`` records the
+export thread builds itself, so a sampled request costs the event loop one append. A daemon
+thread wakes every ``interval`` seconds, or as soon as a batch is full, builds and encodes up
+to ``batch_size`` spans (``otlp.py``) and POSTs them with
 ``http.client`` on a keep-alive connection. Retries follow OTLP/HTTP: 429, 502, 503 and 504
 and connection failures are retried with exponential backoff and jitter (``Retry-After``
 honoured), every other status is final, and the whole of one batch's attempts is bounded by
@@ -26,6 +28,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from .otlp import encode_export_request, encode_resource
+from .recent import TraceSource
 from .spans import AttributeValue, SpanData
 
 __all__ = ["ExporterStats", "SpanExporter"]
@@ -76,7 +79,14 @@ class SpanExporter:
         self.queue_size = queue_size
         self.batch_size = min(batch_size, queue_size)
         self.interval = interval
-        self._queue: collections.deque[SpanData] = collections.deque()
+        # Spans, or sources of spans (a finished request's trace) built on the export thread.
+        self._queue: collections.deque[SpanData | TraceSource] = collections.deque()
+        # Spans queued (under ``_submit_lock``: the handler runtime submits from several
+        # threads) and taken off the queue (only by the export thread); queued = the
+        # difference.
+        self._submit_lock = threading.Lock()
+        self._submitted = 0
+        self._taken = 0
         self._wake = threading.Event()
         self._halt = threading.Event()  # set by stop(): cuts a retry's backoff short
         self._stopping = False
@@ -90,16 +100,33 @@ class SpanExporter:
 
     def submit(self, spans: Sequence[SpanData]) -> None:
         """Queue finished spans; drop (and count) them when the queue is full. Never blocks."""
-        queue = self._queue
-        if len(queue) + len(spans) > self.queue_size:
-            self.dropped += len(spans)
-            return
-        queue.extend(spans)
-        if len(queue) >= self.batch_size and not self._wake.is_set():
+        count = len(spans)
+        with self._submit_lock:
+            queued = self._submitted - self._taken + count
+            if queued > self.queue_size:
+                self.dropped += count
+                return
+            self._queue.extend(spans)
+            self._submitted += count
+        if queued >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
+
+    def submit_source(self, source: TraceSource, count: int) -> None:
+        """Queue the ``count`` spans ``source.spans()`` will build; the export thread builds
+        them, so the request path pays one append. Dropped (and counted) when full."""
+        with self._submit_lock:
+            queued = self._submitted - self._taken + count
+            if queued > self.queue_size:
+                self.dropped += count
+                return
+            self._queue.append(source)
+            self._submitted += count
+        if queued >= self.batch_size and not self._wake.is_set():
             self._wake.set()
 
     def stats(self) -> ExporterStats:
-        return ExporterStats(self.exported, self.dropped, self.failed, len(self._queue))
+        return ExporterStats(self.exported, self.dropped, self.failed,
+                             max(self._submitted - self._taken, 0))
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -154,7 +181,12 @@ class SpanExporter:
         while queue:
             batch: list[SpanData] = []
             while queue and len(batch) < self.batch_size:
-                batch.append(queue.popleft())
+                item = queue.popleft()
+                if isinstance(item, SpanData):
+                    batch.append(item)
+                else:
+                    batch += item.spans()  # a request's trace: its spans built here
+            self._taken += len(batch)
             body = self._encode(batch)
             if self._send(body):
                 self.exported += len(batch)
@@ -162,8 +194,9 @@ class SpanExporter:
             self.failed += len(batch)
             if self._stopping:
                 # Shutting down and the receiver did not take a batch: give up on the rest.
-                rest = len(queue)
+                rest = self._submitted - self._taken
                 queue.clear()
+                self._taken += rest
                 self.failed += rest
                 return
 

@@ -19,6 +19,7 @@ __all__ = ["encode_export_request", "encode_resource"]
 _pack_q = struct.Struct("<Q").pack
 _pack_d = struct.Struct("<d").pack
 _pack_i = struct.Struct("<I").pack
+_pack_times = struct.Struct("<BQBQ").pack  # start_time_unix_nano (7) and end (8), fixed64
 # Span.flags: the W3C flags in bits 0-7, "is_remote is known" (0x100) and "parent is
 # remote" (0x200).
 _HAS_IS_REMOTE = 0x100
@@ -40,6 +41,8 @@ _BLOCK_CACHE: dict[int, tuple[tuple[tuple[str, AttributeValue], ...], bytes]] = 
 def _varint(value: int) -> bytes:
     if 0 <= value < 128:
         return _SMALL[value]
+    if 0 <= value < 16384:  # a span's length: two bytes
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     if value < 0:
         value += 1 << 64
     out = bytearray()
@@ -119,12 +122,14 @@ def _span(span: SpanData) -> bytes:
     ]
     state = span.tracestate
     if state:
-        parts.append(_cached(3, state, lambda: _str(3, state)))
+        parts.append(_FIELD_CACHE.get((3, state)) or _cached(3, state, lambda: _str(3, state)))
     if span.parent_id:
         parts += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
     name, kind = span.name, int(span.kind)
-    parts += (_cached(5, (name, kind), lambda: _str(5, name) + b"\x30" + _SMALL[kind]),
-              b"\x39", _pack_q(span.start_ns), b"\x41", _pack_q(span.end_ns))
+    # Name and kind, then both times (fixed64) packed in one call.
+    parts += (_FIELD_CACHE.get((5, (name, kind))) or
+              _cached(5, (name, kind), lambda: _str(5, name) + b"\x30" + _SMALL[kind]),
+              _pack_times(0x39, span.start_ns, 0x41, span.end_ns))
     attributes = span.attributes
     if type(attributes) is tuple:
         hit = _BLOCK_CACHE.get(id(attributes))
@@ -142,7 +147,8 @@ def _span(span: SpanData) -> bytes:
         status = _str(2, span.status_message) if span.status_message else b""
         parts.append(_ld(15, status + b"\x18" + _varint(int(span.status))))
     flags = (span.flags & 0xFF) | _HAS_IS_REMOTE | (_IS_REMOTE if span.remote_parent else 0)
-    parts.append(_cached(16, flags, lambda: b"\x85\x01" + _pack_i(flags)))
+    parts.append(_FIELD_CACHE.get((16, flags)) or
+                 _cached(16, flags, lambda: b"\x85\x01" + _pack_i(flags)))
     return b"".join(parts)
 
 

@@ -8,9 +8,9 @@ Stamps become Unix nanoseconds through one offset taken when the tracer starts.
 
 Every request gets ids and propagates a ``traceparent`` to its containers (with the sampled
 flag clear when it is not sampled, so the decision travels); only sampled requests are
-exported. ``SpanData`` objects are built only when exported or looked at, and their attribute
-tuples are shared between requests of the same endpoint, instance and container (so the
-encoder renders each one once).
+exported. ``SpanData`` objects are built only when exported (on the export thread) or looked
+at, and their attribute tuples are shared between requests of the same endpoint, instance and
+container (so the encoder renders each one once).
 """
 
 from __future__ import annotations
@@ -223,7 +223,8 @@ class RequestTracer:
     def end(self, trace: RequestTrace, finished: float) -> None:
         trace.finished = finished
         if trace.sampled and self.exporter is not None:
-            self.exporter.submit(trace.spans())
+            # The spans are built on the export thread: one append here.
+            self.exporter.submit_source(trace, len(trace.hops) + 1)
         self.recent.add(trace)
 
     def record(self, spans: Sequence[SpanData], sampled: bool = True) -> None:
