@@ -70,6 +70,11 @@ class TrainingRequest:
     max_runtime: int
     environment: dict[str, str]
     metric_definitions: tuple[MetricDefinition, ...]
+    # CheckpointConfig.S3Uri: synced with every host's checkpoint directory (None: no sync).
+    checkpoint_uri: str | None = None
+
+
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 
 
 def _mapping(body: Mapping[str, Any], key: str, required: bool = False) -> dict[str, Any]:
@@ -233,6 +238,7 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
         split_s3_uri(str(output_path), field="OutputDataConfig.S3OutputPath")
     else:
         local_path(output_path, base_dir, field="OutputDataConfig.S3OutputPath")
+    checkpoint_uri = _checkpoint_uri(body, base_dir)
     resources = _mapping(body, "ResourceConfig")
     count = resources.get("InstanceCount", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 16:
@@ -249,10 +255,36 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
     raw["ResourceConfig"].setdefault("VolumeSizeInGB", 30)
     raw.setdefault("StoppingCondition", {}).setdefault("MaxRuntimeInSeconds", max_runtime)
     raw["AlgorithmSpecification"].setdefault("TrainingInputMode", mode)
+    if checkpoint_uri is not None:
+        raw["CheckpointConfig"].setdefault("LocalPath", CHECKPOINT_LOCAL_PATH)
     return TrainingRequest(
         name=name, raw=raw, base_dir=base_dir, kind=kind, program=program, code_dir=code_dir,
         hyperparameters=hyperparameters, channels=_channels(body.get("InputDataConfig"), base_dir),
         output_path=str(output_path), instance_count=count,
         instance_type=str(raw["ResourceConfig"]["InstanceType"]), max_runtime=max_runtime,
         environment=environment, metric_definitions=tuple(definitions),
+        checkpoint_uri=checkpoint_uri,
     )
+
+
+def _checkpoint_uri(body: Mapping[str, Any], base_dir: Path) -> str | None:
+    """CheckpointConfig.S3Uri, checked (an s3:// prefix, or a local folder as other locations
+    may be); LocalPath is SageMaker's path in its container, echoed: each host's own checkpoint
+    folder stands for it here (SM_CHECKPOINT_DIR)."""
+    if body.get("CheckpointConfig") is None:
+        return None
+    config = _mapping(body, "CheckpointConfig")
+    uri = config.get("S3Uri")
+    if not isinstance(uri, str) or not uri.strip():
+        raise ValidationException("1 validation error detected: Value null at "
+                                  "'checkpointConfig.s3Uri' failed to satisfy constraint: "
+                                  "Member must not be null")
+    local = config.get("LocalPath", CHECKPOINT_LOCAL_PATH)
+    if not isinstance(local, str) or not local.startswith("/"):
+        raise ValidationException(f"CheckpointConfig.LocalPath: {local!r} must be an absolute "
+                                  "path")
+    if is_s3_uri(uri):
+        split_s3_uri(uri, field="CheckpointConfig.S3Uri")
+    else:
+        local_path(uri, base_dir, field="CheckpointConfig.S3Uri")
+    return uri.strip()
