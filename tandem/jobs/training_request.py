@@ -22,6 +22,7 @@ from ..errors import ValidationException
 from ..objects.locations import is_s3_uri, split_s3_uri
 from ..serving.containers import validate_environment
 from ..serving.images import is_framework_image, repository_name
+from ..serving.model import refuse_network_isolation
 from .locations import local_path
 from .metric_definitions import MetricDefinition, parse_metric_definitions
 from .records import validate_job_name
@@ -238,6 +239,7 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
         split_s3_uri(str(output_path), field="OutputDataConfig.S3OutputPath")
     else:
         local_path(output_path, base_dir, field="OutputDataConfig.S3OutputPath")
+    refuse_network_isolation(body, "CreateTrainingJob")
     checkpoint_uri = _checkpoint_uri(body, base_dir)
     resources = _mapping(body, "ResourceConfig")
     count = resources.get("InstanceCount", 1)
