@@ -211,6 +211,16 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
     if not isinstance(image, str) or not image.strip():
         raise ValidationException("AlgorithmSpecification.TrainingImage is required (tandem "
                                   "runs no AlgorithmName algorithms)")
+    for member in ("ContainerEntrypoint", "ContainerArguments"):
+        if algorithm.get(member):
+            # The SageMaker SDK 3.x ModelTrainer sends these to run its sm_train.sh driver from
+            # /opt/ml/input/data/sm_drivers: a container's paths, which a local process lacks.
+            raise ValidationException(
+                f"AlgorithmSpecification.{member} is not supported: tandem runs training as "
+                "local processes without a container's /opt/ml, so a command given for the "
+                "container cannot run here. Use script mode (the sagemaker_program and "
+                "sagemaker_submit_directory hyperparameters, as the SageMaker SDK 2.x "
+                "estimators send) or a local directory holding an executable 'train'")
     mode = algorithm.get("TrainingInputMode", "File")
     if mode not in ("File", "FastFile"):
         raise ValidationException(f"AlgorithmSpecification.TrainingInputMode: {mode!r} is not "

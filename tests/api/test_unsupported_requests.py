@@ -94,6 +94,15 @@ def test_built_in_algorithms_and_pipe_mode_are_refused(sagemaker: Any) -> None:
     assert "'Pipe'" in message
 
 
+def test_a_container_entrypoint_is_refused(sagemaker: Any) -> None:
+    # What the SageMaker SDK 3.x ModelTrainer sends to run its driver inside the container.
+    message = _refused(sagemaker.create_training_job, **_training(AlgorithmSpecification={
+        "TrainingImage": SKLEARN, "TrainingInputMode": "File",
+        "ContainerEntrypoint": ["/bin/bash"],
+        "ContainerArguments": ["-c", "/opt/ml/input/data/sm_drivers/sm_train.sh"]}))
+    assert "AlgorithmSpecification.ContainerEntrypoint" in message and "/opt/ml" in message
+
+
 def test_vpc_config_is_accepted_and_returned(sagemaker: Any, tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     model_dir.mkdir()
