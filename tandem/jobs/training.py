@@ -33,6 +33,7 @@ from ..telemetry.logs import LogService
 from ..telemetry.tracing import RequestTracer, SpanKind
 from ..telemetry.tracing.jobs import JobTrace, seconds_ns
 from ..telemetry.usage import UsageProbe, instance_probe
+from .checkpoints import CheckpointSync
 from .locations import join_location, local_path
 from .metric_definitions import TRAINING_NAMESPACE, FinalMetric, MetricMatcher
 from .processes import JobProcess, SessionGuard, UsageSampler
@@ -180,7 +181,9 @@ class TrainingRunner:
         parent_env: dict[str, str] | None = None,
         tracer: RequestTracer | None = None,
         objects: ObjectLocations | None = None,
+        checkpoint_interval: float = 10.0,
     ) -> None:
+        self.checkpoint_interval = checkpoint_interval
         self.tracer = tracer
         self.logs = logs
         self.registry = registry
@@ -219,19 +222,21 @@ class TrainingRunner:
         on_change(job)
         stop_kind = None
         leases = []
+        checkpoints: CheckpointSync | None = None
         try:
             job.set_secondary("Downloading", self.clock.time())
             on_change(job)
             leases = self.ports.allocate(len(hosts))
             ports = {h: lease.bind_port for h, lease in zip(hosts, leases, strict=True)}
             layouts = await asyncio.to_thread(self._prepare, request, job_dir, hosts)
+            checkpoints = await asyncio.to_thread(self._checkpoints, request, job_dir, layouts)
             if job.stop_requested.is_set():
                 stop_kind = "Stopped"
             else:
                 job.training_start_time = self.clock.time()
                 job.set_secondary("Training", job.training_start_time)
                 on_change(job)
-                stop_kind = await self._train(job, hosts, ports, layouts)
+                stop_kind = await self._train(job, hosts, ports, layouts, checkpoints)
             if stop_kind is not None:
                 job.status = JobStatus.STOPPING
                 job.set_secondary("Stopping", self.clock.time())
@@ -242,7 +247,12 @@ class TrainingRunner:
             job.model_artifacts = join_location(request.output_path, job.name, "output",
                                                 "model.tar.gz")
             await asyncio.to_thread(self._upload, request, job.name, list(layouts.values()))
+            if checkpoints is not None:
+                await asyncio.to_thread(self._sync_checkpoints, checkpoints)
         except _Failed as failed:
+            if checkpoints is not None:  # what a failed job saved still reaches S3Uri
+                await asyncio.gather(asyncio.to_thread(checkpoints.upload),
+                                     return_exceptions=True)
             self._finish(job, JobStatus.FAILED, "Failed", failed.reason)
         except Exception as exc:  # noqa: BLE001 - any surprise fails this job, with its reason
             self._finish(job, JobStatus.FAILED, "Failed", f"InternalServerError: {exc}")
@@ -296,6 +306,41 @@ class TrainingRunner:
                 layout.code_dir.symlink_to(code_dir, target_is_directory=True)
             layouts[host] = layout
         return layouts
+
+    def _checkpoints(self, request: TrainingRequest, job_dir: Path,
+                     layouts: dict[str, HostLayout]) -> CheckpointSync | None:
+        """CheckpointConfig's sync, with the existing checkpoints already in every host's
+        folder (None without a CheckpointConfig)."""
+        if request.checkpoint_uri is None:
+            return None
+        try:
+            sync = CheckpointSync(request.checkpoint_uri,
+                                  [layout.checkpoint_dir for layout in layouts.values()],
+                                  objects=self.objects, base_dir=request.base_dir,
+                                  scratch=job_dir / "checkpoint-download")
+            sync.download()
+        except TandemError as error:
+            raise _Failed(f"ClientError: {error.message}") from None
+        except OSError as exc:
+            raise _Failed(f"ClientError: CheckpointConfig.S3Uri: {exc}") from None
+        return sync
+
+    @staticmethod
+    def _sync_checkpoints(sync: CheckpointSync) -> None:
+        try:
+            sync.upload()
+        except TandemError as error:
+            raise _Failed(f"ClientError: checkpoints to {sync.uri}: {error.message}") from None
+
+    async def _sync_periodically(self, sync: CheckpointSync) -> None:
+        """Upload new checkpoints every ``checkpoint_interval`` seconds while hosts run; a
+        failed pass is retried at the next one (the last pass, after training, reports)."""
+        while True:
+            await asyncio.sleep(self.checkpoint_interval)
+            try:
+                await asyncio.to_thread(sync.upload)
+            except Exception:  # noqa: BLE001 - retried next pass; the last pass reports
+                continue
 
     @staticmethod
     def _link_channel(channel: Any, layout: HostLayout, index: int, count: int,
@@ -360,7 +405,8 @@ class TrainingRunner:
         return record
 
     async def _train(self, job: TrainingJob, hosts: list[str], ports: dict[str, int],
-                     layouts: dict[str, HostLayout]) -> str | None:
+                     layouts: dict[str, HostLayout],
+                     checkpoints: CheckpointSync | None = None) -> str | None:
         """Run every host to the end; the stop kind (Stopped|MaxRuntimeExceeded) or None."""
         request = job.request
         job.matcher = MetricMatcher(request.metric_definitions, self._record_metric(job.name))
@@ -387,6 +433,8 @@ class TrainingRunner:
             samplers.append(sampler)
         waits = {asyncio.create_task(p.wait(), name=f"wait {h}"): h for h, p in processes.items()}
         stop_wait = asyncio.create_task(job.stop_requested.wait())
+        syncing = (asyncio.create_task(self._sync_periodically(checkpoints))
+                   if checkpoints is not None else None)
         deadline = self.clock.monotonic() + request.max_runtime
         stop_kind: str | None = None
         failed: tuple[str, int] | None = None
@@ -413,6 +461,9 @@ class TrainingRunner:
                 await asyncio.gather(*pending, return_exceptions=True)
         finally:
             stop_wait.cancel()
+            if syncing is not None:
+                syncing.cancel()
+                await asyncio.gather(syncing, return_exceptions=True)
             for sampler in samplers:
                 await sampler.stop()
         if failed is not None and stop_kind is None:

@@ -9,6 +9,8 @@ directory (paths are real local paths, not ``/opt/ml``)::
     algo-k/output/{data,intermediate}/ output/data packed as output.tar.gz
     algo-k/output/failure              its first 1024 characters become FailureReason
     algo-k/code/                       the unpacked sagemaker_submit_directory
+    algo-k/checkpoints/                SageMaker's /opt/ml/checkpoints (CheckpointConfig
+                                       LocalPath), given as ``SM_CHECKPOINT_DIR``
 
 The environment follows sagemaker-training-toolkit (``SM_`` + upper-cased key; strings as they
 are, anything else compact JSON with sorted keys; ``SM_HP_<NAME>`` keeps hyphens) plus what a
@@ -87,9 +89,14 @@ class HostLayout:
     def code_dir(self) -> Path:
         return self.root / "code"
 
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.root / "checkpoints"
+
     def create(self) -> None:
         for path in (self.config_dir, self.data_dir, self.model_dir, self.output_data_dir,
-                     self.intermediate_dir, self.root / "home", self.root / "tmp"):
+                     self.intermediate_dir, self.checkpoint_dir, self.root / "home",
+                     self.root / "tmp"):
             path.mkdir(parents=True, exist_ok=True)
 
 
@@ -204,6 +211,7 @@ def training_environment(
         "output_data_dir": str(layout.output_data_dir),
         "output_intermediate_dir": str(layout.intermediate_dir),
         "model_dir": str(layout.model_dir),
+        "checkpoint_dir": str(layout.checkpoint_dir),
         "num_cpus": num_cpus,
         "num_gpus": num_gpus,
         "num_neurons": 0,

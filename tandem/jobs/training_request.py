@@ -23,6 +23,7 @@ from ..objects.locations import is_s3_uri, split_s3_uri
 from ..serving.containers import validate_environment
 from ..serving.frameworks import Framework, framework_of
 from ..serving.images import is_framework_image, repository_name
+from ..serving.model import refuse_network_isolation
 from .algorithms import XGBOOST_ALGORITHM, xgboost_metric_definitions
 from .locations import local_path
 from .metric_definitions import MetricDefinition, parse_metric_definitions
@@ -73,6 +74,11 @@ class TrainingRequest:
     max_runtime: int
     environment: dict[str, str]
     metric_definitions: tuple[MetricDefinition, ...]
+    # CheckpointConfig.S3Uri: synced with every host's checkpoint directory (None: no sync).
+    checkpoint_uri: str | None = None
+
+
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 
 
 def _mapping(body: Mapping[str, Any], key: str, required: bool = False) -> dict[str, Any]:
@@ -216,6 +222,16 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
     if not isinstance(image, str) or not image.strip():
         raise ValidationException("AlgorithmSpecification.TrainingImage is required (tandem "
                                   "runs no AlgorithmName algorithms)")
+    for member in ("ContainerEntrypoint", "ContainerArguments"):
+        if algorithm.get(member):
+            # The SageMaker SDK 3.x ModelTrainer sends these to run its sm_train.sh driver from
+            # /opt/ml/input/data/sm_drivers: a container's paths, which a local process lacks.
+            raise ValidationException(
+                f"AlgorithmSpecification.{member} is not supported: tandem runs training as "
+                "local processes without a container's /opt/ml, so a command given for the "
+                "container cannot run here. Use script mode (the sagemaker_program and "
+                "sagemaker_submit_directory hyperparameters, as the SageMaker SDK 2.x "
+                "estimators send) or a local directory holding an executable 'train'")
     mode = algorithm.get("TrainingInputMode", "File")
     if mode not in ("File", "FastFile"):
         raise ValidationException(f"AlgorithmSpecification.TrainingInputMode: {mode!r} is not "
@@ -250,6 +266,8 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
         split_s3_uri(str(output_path), field="OutputDataConfig.S3OutputPath")
     else:
         local_path(output_path, base_dir, field="OutputDataConfig.S3OutputPath")
+    refuse_network_isolation(body, "CreateTrainingJob")
+    checkpoint_uri = _checkpoint_uri(body, base_dir)
     resources = _mapping(body, "ResourceConfig")
     count = resources.get("InstanceCount", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 16:
@@ -269,10 +287,36 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
     raw["ResourceConfig"].setdefault("VolumeSizeInGB", 30)
     raw.setdefault("StoppingCondition", {}).setdefault("MaxRuntimeInSeconds", max_runtime)
     raw["AlgorithmSpecification"].setdefault("TrainingInputMode", mode)
+    if checkpoint_uri is not None:
+        raw["CheckpointConfig"].setdefault("LocalPath", CHECKPOINT_LOCAL_PATH)
     return TrainingRequest(
         name=name, raw=raw, base_dir=base_dir, kind=kind, program=program, code_dir=code_dir,
         hyperparameters=hyperparameters, channels=_channels(body.get("InputDataConfig"), base_dir),
         output_path=str(output_path), instance_count=count,
         instance_type=str(raw["ResourceConfig"]["InstanceType"]), max_runtime=max_runtime,
         environment=environment, metric_definitions=tuple(definitions),
+        checkpoint_uri=checkpoint_uri,
     )
+
+
+def _checkpoint_uri(body: Mapping[str, Any], base_dir: Path) -> str | None:
+    """CheckpointConfig.S3Uri, checked (an s3:// prefix, or a local folder as other locations
+    may be); LocalPath is SageMaker's path in its container, echoed: each host's own checkpoint
+    folder stands for it here (SM_CHECKPOINT_DIR)."""
+    if body.get("CheckpointConfig") is None:
+        return None
+    config = _mapping(body, "CheckpointConfig")
+    uri = config.get("S3Uri")
+    if not isinstance(uri, str) or not uri.strip():
+        raise ValidationException("1 validation error detected: Value null at "
+                                  "'checkpointConfig.s3Uri' failed to satisfy constraint: "
+                                  "Member must not be null")
+    local = config.get("LocalPath", CHECKPOINT_LOCAL_PATH)
+    if not isinstance(local, str) or not local.startswith("/"):
+        raise ValidationException(f"CheckpointConfig.LocalPath: {local!r} must be an absolute "
+                                  "path")
+    if is_s3_uri(uri):
+        split_s3_uri(uri, field="CheckpointConfig.S3Uri")
+    else:
+        local_path(uri, base_dir, field="CheckpointConfig.S3Uri")
+    return uri.strip()

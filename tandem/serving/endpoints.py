@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
-from ..config import Settings
+from ..config import Settings, parent_environment
 from ..errors import TandemError, ValidationException
 from .catalog import AlreadyExists, CatalogStore
 from .errors import ResourceNotFoundException
+from .images import ImageError, classify_image
 from .launcher import (
     ContainerExited,
     ContainerSpec,
@@ -131,6 +132,7 @@ class EndpointManager:
 
     async def create_model(self, request: Mapping[str, Any], base_dir: Path | None = None) -> Model:
         model = Model.parse(request, self.clock.time())
+        await self._io(_check_images, model, base_dir or Path.cwd())
         document = {
             "request": dict(request),
             "creation_time": model.creation_time,
@@ -734,3 +736,23 @@ def _sync_describe_model(catalog: CatalogStore, name: str) -> tuple[Model, Path]
     if document is None:
         raise ValidationException(f"Could not find model {name!r}.")
     return Model.parse(document["request"], document["creation_time"]), Path(document["base_dir"])
+
+
+_PATH_SHAPED = ("/", "./", "../", "~", "file:")
+
+
+def _check_images(model: Model, base_dir: Path) -> None:
+    """Refuse at CreateModel, as SageMaker refuses an image it cannot pull, a container image
+    no deploy could run here (not a framework image, no local directory, no Docker engine),
+    rather than failing the endpoint later. A path-shaped Image is checked at deploy time (the
+    directory may be made in between)."""
+    docker_host = parent_environment().get("DOCKER_HOST")
+    for index, container in enumerate(model.containers):
+        image = container.image
+        if container.command is not None or not image or image.strip().startswith(_PATH_SHAPED):
+            continue
+        field = "PrimaryContainer.Image" if model.primary_only else f"Containers[{index}].Image"
+        try:
+            classify_image(image, base_dir=base_dir, field=field, docker_host=docker_host)
+        except ImageError as error:
+            raise ValidationException(error.message, field=field) from None

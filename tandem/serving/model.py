@@ -139,6 +139,20 @@ def _unknown(fields: Mapping[str, Any], known: set[str], where: str) -> None:
         )
 
 
+def refuse_network_isolation(data: Mapping[str, Any], where: str) -> None:
+    """EnableNetworkIsolation=true cannot be honoured by local processes: refused, never
+    silently accepted (a user relying on it would believe the container is cut off)."""
+    value = data.get("EnableNetworkIsolation")
+    if value is not None and not isinstance(value, bool):
+        raise ValidationException(f"{where}.EnableNetworkIsolation must be a boolean",
+                                  field="EnableNetworkIsolation")
+    if value:
+        raise ValidationException(
+            f"{where}: EnableNetworkIsolation=true is not supported: tandem runs containers as "
+            "local processes, which it cannot cut off from the network. Leave it out (or "
+            "false) to run here.", field="EnableNetworkIsolation")
+
+
 def _require_mapping(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationException(f"{where} must be a structure (mapping)", field=where)
@@ -218,6 +232,7 @@ class Model:
     def parse(cls, data: Any, creation_time: float) -> Model:
         data = _require_mapping(data, "CreateModel")
         _unknown(data, _MODEL_FIELDS, "CreateModel")
+        refuse_network_isolation(data, "CreateModel")
         name = validate_name("model", "modelName", data.get("ModelName"))
         primary = data.get("PrimaryContainer")
         containers = data.get("Containers")
@@ -369,6 +384,7 @@ class EndpointConfig:
     def parse(cls, data: Any, creation_time: float) -> EndpointConfig:
         data = _require_mapping(data, "CreateEndpointConfig")
         _unknown(data, _CONFIG_FIELDS, "CreateEndpointConfig")
+        refuse_network_isolation(data, "CreateEndpointConfig")
         name = validate_name(
             "endpoint config", "endpointConfigName", data.get("EndpointConfigName")
         )

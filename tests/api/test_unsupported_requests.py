@@ -1,0 +1,111 @@
+"""What the SageMaker SDK may send that tandem cannot honour is refused at the call, with a
+ValidationException naming the field and the reason: a container image with no Docker engine,
+network isolation, built-in algorithms, Pipe mode; what it can run without (VpcConfig) is
+accepted and returned as sent."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.e2e.support import client
+from tests.server_process import FAST_FLAGS, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+ROLE = "arn:aws:iam::000000000000:role/x"
+SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+CUSTOM = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-serving:latest"
+VPC = {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]}
+
+
+@pytest.fixture(scope="module")
+def sagemaker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    # No Docker engine answers at this address: a container image cannot run.
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    server = ServerProcess(tmp_path_factory.mktemp("tandem-unsupported"), extra=FAST_FLAGS,
+                           env=env).start()
+    yield client(server, "sagemaker")
+    server.stop()
+
+
+def _refused(call: Any, **kwargs: Any) -> str:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    error = caught.value.response["Error"]
+    assert error["Code"] == "ValidationException", error
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return str(error["Message"])
+
+
+def _training(**extra: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TrainingJobName": "refused", "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": SKLEARN, "TrainingInputMode": "File"},
+        "HyperParameters": {"sagemaker_program": '"train.py"',
+                            "sagemaker_submit_directory": '"s3://my-bucket/code/sourcedir.tar.gz"'},
+        "OutputDataConfig": {"S3OutputPath": "s3://my-bucket/out"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                           "VolumeSizeInGB": 1}}
+    request.update(extra)
+    return request
+
+
+def test_a_container_image_tandem_cannot_run(sagemaker: Any) -> None:
+    message = _refused(sagemaker.create_model, ModelName="custom", ExecutionRoleArn=ROLE,
+                       PrimaryContainer={"Image": CUSTOM})
+    assert CUSTOM in message and "Docker" in message
+    message = _refused(sagemaker.create_training_job, **_training(
+        AlgorithmSpecification={"TrainingImage": CUSTOM, "TrainingInputMode": "File"}))
+    assert CUSTOM in message and "container image" in message
+
+
+def test_network_isolation_is_refused(sagemaker: Any, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    message = _refused(sagemaker.create_model, ModelName="isolated", ExecutionRoleArn=ROLE,
+                       PrimaryContainer={"Image": SKLEARN, "ModelDataUrl": str(model_dir)},
+                       EnableNetworkIsolation=True)
+    assert "EnableNetworkIsolation" in message and "network" in message
+    message = _refused(sagemaker.create_training_job, **_training(EnableNetworkIsolation=True))
+    assert "EnableNetworkIsolation" in message
+    with pytest.raises(sagemaker.exceptions.ClientError, match="Could not find model"):
+        sagemaker.describe_model(ModelName="isolated")
+    # false is what it does anyway.
+    sagemaker.create_model(ModelName="open", ExecutionRoleArn=ROLE,
+                           PrimaryContainer={"Image": SKLEARN, "ModelDataUrl": str(model_dir)},
+                           EnableNetworkIsolation=False)
+    assert sagemaker.describe_model(ModelName="open")["EnableNetworkIsolation"] is False
+
+
+def test_built_in_algorithms_and_pipe_mode_are_refused(sagemaker: Any) -> None:
+    message = _refused(sagemaker.create_training_job, **_training(
+        AlgorithmSpecification={
+            "AlgorithmName": "arn:aws:sagemaker:us-east-1:123456789012:algorithm/x",
+            "TrainingInputMode": "File"}))
+    assert "AlgorithmName" in message
+    message = _refused(sagemaker.create_training_job, **_training(
+        AlgorithmSpecification={"TrainingImage": SKLEARN, "TrainingInputMode": "Pipe"}))
+    assert "'Pipe'" in message
+
+
+def test_a_container_entrypoint_is_refused(sagemaker: Any) -> None:
+    # What the SageMaker SDK 3.x ModelTrainer sends to run its driver inside the container.
+    message = _refused(sagemaker.create_training_job, **_training(AlgorithmSpecification={
+        "TrainingImage": SKLEARN, "TrainingInputMode": "File",
+        "ContainerEntrypoint": ["/bin/bash"],
+        "ContainerArguments": ["-c", "/opt/ml/input/data/sm_drivers/sm_train.sh"]}))
+    assert "AlgorithmSpecification.ContainerEntrypoint" in message and "/opt/ml" in message
+
+
+def test_vpc_config_is_accepted_and_returned(sagemaker: Any, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    sagemaker.create_model(ModelName="in-vpc", ExecutionRoleArn=ROLE, VpcConfig=VPC,
+                           PrimaryContainer={"Image": SKLEARN, "ModelDataUrl": str(model_dir)})
+    assert sagemaker.describe_model(ModelName="in-vpc")["VpcConfig"] == VPC
