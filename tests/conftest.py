@@ -70,7 +70,10 @@ def loop_stalls(request: pytest.FixtureRequest) -> Iterator[list[str]]:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
-    _fail_in_ci(outcome.get_result())
+    # The one exception: a test marked optional_extra needs an extra that scripts/setup does
+    # not install (docs/images.md says which and why); it runs wherever that extra is there.
+    if item.get_closest_marker("optional_extra") is None:
+        _fail_in_ci(outcome.get_result())
 
 
 @pytest.hookimpl(hookwrapper=True)

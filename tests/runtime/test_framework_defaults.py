@@ -155,6 +155,7 @@ def _saved_model(model_dir: Path):  # type: ignore[no-untyped-def]
     return ROWS.astype(np.float32) @ module.w.numpy()
 
 
+@pytest.mark.optional_extra("tensorflow")
 def test_tensorflow_serving_json_rows_and_columns(tmp_path):
     expected = _saved_model(tmp_path / "model")
     handler = _handler(tmp_path / "model", "tensorflow")
