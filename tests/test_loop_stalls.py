@@ -137,3 +137,34 @@ async def test_a_long_garbage_collection_is_not_a_blocked_loop(
         watchdog.stop()
     assert _reports(caplog) == []
     assert any("garbage collection" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.loop_stall_expected
+async def test_a_block_is_reported_while_other_threads_collect_garbage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Small collections run in other threads all the time; they do not excuse a blocked loop.
+    import gc
+    import threading
+
+    caplog.set_level(logging.INFO, logger="tandem.eventloop")
+    watchdog = StallWatchdog(asyncio.get_running_loop(), 0.2)
+    watchdog.start()
+    done = threading.Event()
+
+    def collect_often() -> None:
+        while not done.wait(0.01):
+            gc.collect(0)
+
+    collector = threading.Thread(target=collect_often)
+    collector.start()
+    try:
+        await asyncio.sleep(0.1)
+        block_the_loop_on_purpose()
+        await asyncio.sleep(0.3)
+    finally:
+        done.set()
+        collector.join()
+        watchdog.stop()
+    [report] = _reports(caplog)
+    assert "in block_the_loop_on_purpose" in report
