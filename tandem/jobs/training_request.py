@@ -287,8 +287,6 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
     raw["ResourceConfig"].setdefault("VolumeSizeInGB", 30)
     raw.setdefault("StoppingCondition", {}).setdefault("MaxRuntimeInSeconds", max_runtime)
     raw["AlgorithmSpecification"].setdefault("TrainingInputMode", mode)
-    if checkpoint_uri is not None:
-        raw["CheckpointConfig"].setdefault("LocalPath", CHECKPOINT_LOCAL_PATH)
     return TrainingRequest(
         name=name, raw=raw, base_dir=base_dir, kind=kind, program=program, code_dir=code_dir,
         hyperparameters=hyperparameters, channels=_channels(body.get("InputDataConfig"), base_dir),
