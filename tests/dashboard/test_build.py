@@ -26,6 +26,7 @@ def _node_major() -> int | None:
     return int(version.stdout.strip().lstrip("v").split(".")[0])
 
 
+@pytest.mark.optional_extra("node")  # a developer step: the test path installs no Node
 def test_committed_static_files_are_the_build_of_the_sources() -> None:
     major = _node_major()
     if major is None or major < 18 or not (FRONTEND / "node_modules" / "esbuild").is_dir():
