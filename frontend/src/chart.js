@@ -32,9 +32,11 @@ function labelWidth(axis, text) {
  */
 function yAxisSize(u, values, axisIdx, cycleNum) {
   const axis = u.axes[axisIdx];
-  if (cycleNum > 1 && axis._size) return axis._size; // settled: no back-and-forth between cycles
   const widest = Math.max(0, ...(values || []).filter((v) => v != null).map((v) => labelWidth(axis, v)));
-  return Math.ceil(TICK + GAP + widest + 4);
+  const size = Math.ceil(TICK + GAP + widest + 4);
+  // A later layout cycle may bring other ticks ("0.25" where there was "0.5"): it may widen the
+  // axis, never narrow it, so the cycles settle instead of flipping between two layouts.
+  return cycleNum > 1 && axis._size ? Math.max(axis._size, size) : size;
 }
 
 /** Each shown axis's widest label (or, for the time axis, the tightest one) and its room. */
