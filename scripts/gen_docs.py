@@ -1,4 +1,4 @@
-"""Regenerate the docs that come from code: docs/settings.md and docs/cli.md.
+"""Regenerate the docs that come from code: docs/settings.md, docs/cli.md, docs/instance-types.md.
 
 Run: .venv/bin/python scripts/gen_docs.py   (tests/test_docs.py fails when they are stale)
 """
@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tandem.cli.app import cli  # noqa: E402
+from tandem.api.model_rules import INSTANCE_TYPE_SHAPES, _table  # noqa: E402
 from tandem.config import settings_markdown  # noqa: E402
+from tandem.serving.instance_types import instance_types_markdown  # noqa: E402
 
 
 def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
@@ -50,10 +52,17 @@ def cli_markdown() -> str:
     return "\n".join(lines)
 
 
+def api_instance_types() -> set[str]:
+    """Every instance type SageMaker's API accepts anywhere (botocore's enums)."""
+    shapes = _table()["sagemaker"]["shapes"]
+    return {name for shape in INSTANCE_TYPE_SHAPES for name in shapes[shape]["enum"]}
+
+
 def render() -> dict[Path, str]:
     return {
         ROOT / "docs" / "settings.md": settings_markdown(),
         ROOT / "docs" / "cli.md": cli_markdown(),
+        ROOT / "docs" / "instance-types.md": instance_types_markdown(api_instance_types()),
     }
 
 

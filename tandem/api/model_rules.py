@@ -24,22 +24,24 @@ import regex
 
 from ..errors import InvalidParameterValue, MissingParameter
 
-__all__ = ["TABLE_PATH", "ServiceRules", "rules", "served_operations", "validation_message"]
+__all__ = ["INSTANCE_TYPE_SHAPES", "TABLE_PATH", "ServiceRules", "rules", "served_operations", "validation_message"]
 
 TABLE_PATH = Path(__file__).with_name("model_rules.json")
 # Where tandem is looser than AWS on purpose (docs/api-compatibility.md, "Intended
-# differences"): model data, channels and outputs may be local paths, and instances are
-# local processes, so no instance-type enum applies to endpoints and jobs.
+# differences"): model data, channels and outputs may be local paths.
 RELAXED: dict[str, dict[str, frozenset[str]]] = {
     "sagemaker": {
         "Url": frozenset({"pattern"}),
         "S3Uri": frozenset({"pattern"}),
         "S3ModelUri": frozenset({"pattern"}),
-        "ProductionVariantInstanceType": frozenset({"enum"}),
-        "TrainingInstanceType": frozenset({"enum"}),
-        "TransformInstanceType": frozenset({"enum"}),
     },
 }
+# The shapes naming an instance type: every value of their enums has an entry in
+# serving/instance_types.py (docs/instance-types.md), which a test checks.
+INSTANCE_TYPE_SHAPES = (
+    "ProductionVariantInstanceType", "TrainingInstanceType", "TransformInstanceType",
+    "InstanceType",
+)
 _MAX_ERRORS = 10  # AWS stops listing there too
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ValidationException
+from .instance_types import instance_resources
 
 __all__ = [
     "ContainerDefinition",
@@ -339,10 +340,14 @@ class ProductionVariant:
                 field=f"{where}.InitialVariantWeight",
             )
         itype = data.get("InstanceType", "ml.m5.large")
-        if not isinstance(itype, str) or not itype.startswith("ml."):
+        if not isinstance(itype, str):
             raise ValidationException(
                 f"{where}.InstanceType must be an ml.* instance type", field=f"{where}.InstanceType"
             )
+        try:
+            instance_resources(itype)
+        except ValidationException as exc:
+            raise ValidationException(f"{where}.{exc}", field=f"{where}.InstanceType") from None
         routing_cfg = _require_mapping(data.get("RoutingConfig") or {}, f"{where}.RoutingConfig")
         try:
             routing = RoutingStrategy(

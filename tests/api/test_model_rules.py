@@ -133,8 +133,8 @@ def test_missing_members_alone_are_missing_parameter() -> None:
     )
 
 
-def test_local_paths_and_instance_types_stay_accepted() -> None:
-    """The intended differences of docs/api-compatibility.md."""
+def test_local_paths_stay_accepted_and_instance_types_are_checked() -> None:
+    """The intended differences of docs/api-compatibility.md; instance types are AWS's enums."""
     rules("sagemaker").check(
         "CreateModel",
         {"ModelName": "m", "PrimaryContainer": {"Image": "x", "ModelDataUrl": "/tmp/m.tar.gz"}},
@@ -143,17 +143,24 @@ def test_local_paths_and_instance_types_stay_accepted() -> None:
         "CreateEndpointConfig",
         {
             "EndpointConfigName": "c",
-            "ProductionVariants": [{"VariantName": "v", "ModelName": "m", "InstanceType": "ml.x"}],
+            "ProductionVariants": [
+                {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.g5.xlarge"}
+            ],
         },
     )
-    message = _message(
-        rules("sagemaker"),
-        "CreateNotebookInstance",
-        {"NotebookInstanceName": "n", "RoleArn": "arn:aws:iam::123456789012:role/r",
-         "InstanceType": "ml.tiny"},
-    )  # fmt: skip
-    assert "Value 'ml.tiny' at 'instanceType' failed to satisfy constraint: Member must " \
-        "satisfy enum value set: [ml.t2.medium," in message
+    for operation, request, where in [
+        ("CreateEndpointConfig",
+         {"EndpointConfigName": "c",
+          "ProductionVariants": [{"VariantName": "v", "ModelName": "m", "InstanceType": "ml.tiny"}]},
+         "productionVariants.1.member.instanceType"),
+        ("CreateNotebookInstance",
+         {"NotebookInstanceName": "n", "RoleArn": "arn:aws:iam::123456789012:role/r",
+          "InstanceType": "ml.tiny"},
+         "instanceType"),
+    ]:  # fmt: skip
+        message = _message(rules("sagemaker"), operation, request)
+        assert f"Value 'ml.tiny' at '{where}' failed to satisfy constraint: Member must " \
+            "satisfy enum value set: [ml.t2.medium," in message
 
 
 def test_declared_members_are_the_models() -> None:

@@ -159,6 +159,21 @@ def test_inputs_aws_refuses(server: Any, sagemaker: Any) -> None:
              "VariantName": "v", "ModelName": "edges",
              "ServerlessConfig": {"MemorySizeInMB": 1500, "MaxConcurrency": 5}}]},
          "MemorySizeInMB must be one of 1024, 2048, 3072, 4096, 5120 or 6144"),
+        ("create_endpoint_config",
+         {"EndpointConfigName": "big", "ProductionVariants": [{
+             "VariantName": "v", "ModelName": "edges", "InstanceType": "ml.m5.huge",
+             "InitialInstanceCount": 1}]},
+         "Value 'ml.m5.huge' at 'productionVariants.1.member.instanceType' failed to satisfy "
+         "constraint: Member must satisfy enum value set: [ml.t2.medium, "),
+        ("create_training_job",
+         {"TrainingJobName": "big", "RoleArn": ROLE,
+          "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+          "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
+          "ResourceConfig": {"InstanceType": "ml.x9.large", "InstanceCount": 1,
+                             "VolumeSizeInGB": 1},
+          "StoppingCondition": {"MaxRuntimeInSeconds": 60}},
+         "Value 'ml.x9.large' at 'resourceConfig.instanceType' failed to satisfy constraint: "
+         "Member must satisfy enum value set: ["),
     ]  # fmt: skip
     for call, kwargs, fragment in cases:
         with pytest.raises(raw.exceptions.ClientError) as info:
