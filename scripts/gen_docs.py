@@ -13,8 +13,8 @@ import click
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tandem.cli.app import cli  # noqa: E402
 from tandem.api.model_rules import INSTANCE_TYPE_SHAPES, _table  # noqa: E402
+from tandem.cli.app import cli  # noqa: E402
 from tandem.config import settings_markdown  # noqa: E402
 from tandem.serving.instance_types import instance_types_markdown  # noqa: E402
 

@@ -24,7 +24,14 @@ import regex
 
 from ..errors import InvalidParameterValue, MissingParameter
 
-__all__ = ["INSTANCE_TYPE_SHAPES", "TABLE_PATH", "ServiceRules", "rules", "served_operations", "validation_message"]
+__all__ = [
+    "INSTANCE_TYPE_SHAPES",
+    "TABLE_PATH",
+    "ServiceRules",
+    "rules",
+    "served_operations",
+    "validation_message",
+]
 
 TABLE_PATH = Path(__file__).with_name("model_rules.json")
 # Where tandem is looser than AWS on purpose (docs/api-compatibility.md, "Intended

@@ -93,7 +93,8 @@ def _vcpus(family: str, size: str) -> int:
 
 
 def instance_resources(instance_type: str) -> InstanceResources:
-    """The resources of ``instance_type``; ``ValidationException`` for a name tandem does not know."""
+    """The resources of ``instance_type``; ``ValidationException`` for a name tandem does not
+    know."""
     match = _NAME.fullmatch(instance_type)
     family = match["family"] if match else ""
     if not match or family not in _FAMILIES:

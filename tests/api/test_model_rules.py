@@ -151,7 +151,8 @@ def test_local_paths_stay_accepted_and_instance_types_are_checked() -> None:
     for operation, request, where in [
         ("CreateEndpointConfig",
          {"EndpointConfigName": "c",
-          "ProductionVariants": [{"VariantName": "v", "ModelName": "m", "InstanceType": "ml.tiny"}]},
+          "ProductionVariants": [
+              {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.tiny"}]},
          "productionVariants.1.member.instanceType"),
         ("CreateNotebookInstance",
          {"NotebookInstanceName": "n", "RoleArn": "arn:aws:iam::123456789012:role/r",

@@ -44,7 +44,11 @@ def _api_instance_types() -> set[str]:
     ],
 )
 def test_published_sizes(
-    name: str, vcpus: int, memory_gib: float, gpus: int, accelerator: str | None,
+    name: str,
+    vcpus: int,
+    memory_gib: float,
+    gpus: int,
+    accelerator: str | None,
     accelerators: int,
 ) -> None:
     assert instance_resources(name) == InstanceResources(
