@@ -6,6 +6,10 @@ the server. Its merged stdout+stderr is pumped by a capture (``StreamCapture`` i
 stream), which keeps the last lines for failure reasons. Stop = SIGTERM to the process group,
 up to ``grace`` seconds, then SIGKILL to the group and to every process left in the session
 (members that moved to a group of their own included).
+
+A group id is only signalled while it is still this child's: a pidfd on the leader (where the
+kernel has them) says so without reading ``/proc`` while the leader lives; once it is gone, the
+leader's start time in ``/proc/<pid>/stat`` tells a recycled pid from ours.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import signal
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -74,6 +79,7 @@ class SupervisedProcess:
         self._pump: asyncio.Task[Any] | None = None
         self._exit: asyncio.Task[int] | None = None
         self._tracked = False
+        self._pidfd: int | None = None
         self.returncode: int | None = None
 
     @property
@@ -98,6 +104,7 @@ class SupervisedProcess:
         self._proc = proc
         stat = read_stat(proc.pid)
         self._start_ticks = stat[2] if stat else None
+        self._pidfd = _pidfd_open(proc.pid)
         if self._guard is not None:
             self._guard.track(proc.pid)
             self._tracked = True
@@ -119,6 +126,7 @@ class SupervisedProcess:
         code = await self.exited()
         await self._drain()
         self._untrack()
+        self._close_pidfd()
         return code
 
     def send_signal(self, sig: int) -> None:
@@ -151,6 +159,7 @@ class SupervisedProcess:
         await self.kill()
         await self._drain()
         self._untrack()
+        self._close_pidfd()
 
     async def kill(self) -> None:
         """SIGKILL to the group and to every process left in the session."""
@@ -184,6 +193,12 @@ class SupervisedProcess:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        self._close_pidfd()
+
+    def _close_pidfd(self) -> None:
+        fd, self._pidfd = self._pidfd, None
+        if fd is not None:
+            os.close(fd)
 
     def _untrack(self) -> None:
         if self._tracked and self._guard is not None and self._proc is not None:
@@ -191,7 +206,27 @@ class SupervisedProcess:
             self._tracked = False
 
     def _is_ours(self) -> bool:
-        # A group id can be reused once the group is empty; its new leader starts later.
         assert self._proc is not None
+        if self._pidfd is not None and not _readable(self._pidfd):
+            return True  # the leader itself still runs: its pid cannot have been reused
+        # A group id can be reused once the group is empty; its new leader starts later.
         stat = read_stat(self._proc.pid)
         return stat is None or stat[2] == self._start_ticks
+
+
+def _pidfd_open(pid: int) -> int | None:
+    """A pidfd on ``pid`` (Linux 5.3+), None where the kernel or platform has none."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return int(opener(pid))
+    except OSError:
+        return None  # ENOSYS on old kernels, ESRCH if it is already gone
+
+
+def _readable(fd: int) -> bool:
+    """A pidfd polls readable once its process has exited."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))

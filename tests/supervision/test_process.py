@@ -232,3 +232,15 @@ def test_the_child_gets_no_descriptor_but_its_pipes(tmp_path: Path) -> None:
     fds = asyncio.run(run())
     # stdin, stdout, stderr and the one listdir opened: nothing of the server leaks in.
     assert fds[:3] == [0, 1, 2] and len(fds) == 4
+
+
+async def test_no_descriptor_is_left_open_after_stop_or_wait(logs: LogService) -> None:
+    before = set(os.listdir("/proc/self/fd"))
+    first = process(logs, "fd-wait", [sys.executable, "-c", "print('x')"])
+    await first.start()
+    await first.wait()
+    second = process(logs, "fd-stop", [sys.executable, "-c", "import time; time.sleep(30)"])
+    await second.start()
+    await second.stop(5.0)
+    await asyncio.sleep(0.1)  # the transports close their pipes on the next loop turns
+    assert set(os.listdir("/proc/self/fd")) - before == set()
