@@ -1,8 +1,8 @@
 """``build_job_manager``: the job subsystem wired from the server's parts.
 
-Jobs get their own ``LocalLauncher`` (data under ``<data dir>/jobs``): its fate-sharing reaper
-also guards training hosts, lifecycle scripts and Jupyter servers, and its usage probe leaves
-out DiskUtilization, which SageMaker does not report for transform jobs.
+Jobs get their own ``LocalLauncher`` (data under ``<data dir>/jobs``): training hosts,
+transform instances and Jupyter servers are its instances, and its fate-sharing reaper also
+guards lifecycle scripts. No one reads its events: each job watches its own instances.
 """
 
 from __future__ import annotations
@@ -20,24 +20,12 @@ from ..serving.local_launcher import LocalLauncher
 from ..serving.model import Model
 from ..serving.ports import PortAllocator
 from ..telemetry.tracing import Tracing
-from ..telemetry.usage import CompositeProbe, NvmlProbe, ProcessTreeProbe, UsageProbe
 from .manager import JobManager
 from .notebooks import NotebookService
 from .training import TrainingRunner
 from .transform import TransformRunner
 
-__all__ = ["build_job_manager", "transform_probe", "gpu_count"]
-
-# Safe-port blocks for job containers, apart from the endpoints' allocator's usual blocks.
-
-
-def transform_probe(_spec: Any = None) -> UsageProbe:
-    """CPU, memory and GPU of an instance's processes; no disk (not reported for transform)."""
-    probes: list[UsageProbe] = [ProcessTreeProbe()]
-    gpu = NvmlProbe.create()
-    if gpu is not None:
-        probes.append(gpu)
-    return CompositeProbe(probes)
+__all__ = ["build_job_manager", "gpu_count"]
 
 
 def gpu_count() -> int:
@@ -63,16 +51,15 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
     ports = ports or PortAllocator()
     launcher = LocalLauncher(metrics_registry=registry, log_service=logs,
                              usage_interval=settings.usage_interval, clock=clock,
-                             data_dir=jobs_dir, ports=ports, probe_factory=transform_probe)
-    guard = launcher.fate_sharing
+                             data_dir=jobs_dir, ports=ports, report_events=False)
 
     async def model_lookup(name: str) -> tuple[Model, Path]:
         model, base_dir = await endpoints.describe_model(name)
         return model, base_dir
 
-    training = TrainingRunner(logs=logs, registry=registry, jobs_dir=jobs_dir, guard=guard,
-                              ports=ports, clock=clock, usage_interval=settings.usage_interval,
-                              stop_grace=training_stop_grace, num_gpus=gpu_count(),
+    training = TrainingRunner(logs=logs, registry=registry, jobs_dir=jobs_dir, launcher=launcher,
+                              ports=ports, clock=clock, stop_grace=training_stop_grace,
+                              num_gpus=gpu_count(),
                               tracer=tracing.tracer if tracing is not None else None,
                               objects=objects)
     transform = TransformRunner(
@@ -83,7 +70,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
         tracing=tracing, objects=objects)
     notebooks = NotebookService(
         logs=logs, data_dir=jobs_dir / "notebooks",
-        arn=lambda resource, name: JobManager.arn(manager, resource, name), guard=guard,
+        arn=lambda resource, name: JobManager.arn(manager, resource, name), launcher=launcher,
+        guard=launcher.fate_sharing,
         ports=ports, clock=clock, lifecycle_timeout=lifecycle_timeout,
         aws_environment=aws_environment)
     manager = JobManager(training=training, transform=transform, notebooks=notebooks,

@@ -28,14 +28,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from ..clock import Clock, SystemClock
-from ..errors import ValidationException
-from ..serving.launcher import describe_returncode
+from ..errors import ResourceNotFound, ValidationException
+from ..serving.launcher import (
+    ContainerSpec,
+    InstanceHandle,
+    InstanceSpec,
+    InstanceStartFailed,
+    Launcher,
+    describe_returncode,
+)
 from ..serving.ports import PortAllocator
-from ..telemetry.logs import LogService
-from .processes import JobProcess, SessionGuard
+from ..supervision import SessionGuard, SupervisedProcess
+from ..telemetry.logs import LogService, StreamCapture
 from .records import validate_job_name
 
 __all__ = ["NotebookStatus", "LifecycleConfig", "NotebookInstance", "NotebookService",
@@ -95,7 +100,7 @@ class NotebookInstance:
     status: NotebookStatus = NotebookStatus.PENDING
     failure_reason: str | None = None
     url: str | None = None
-    server: JobProcess | None = None
+    server: InstanceHandle | None = None
     port: Any = None
     task: asyncio.Task[None] | None = None
 
@@ -164,6 +169,7 @@ class NotebookService:
         logs: LogService,
         data_dir: Path,
         arn: Callable[[str, str], str],
+        launcher: Launcher,
         guard: SessionGuard | None = None,
         ports: PortAllocator | None = None,
         clock: Clock | None = None,
@@ -180,6 +186,9 @@ class NotebookService:
         self.aws_environment = aws_environment
         self.data_dir = Path(data_dir)
         self.arn = arn
+        # Jupyter servers run as launcher instances; lifecycle scripts, short and watched for
+        # their exit alone, as supervised processes told to the same fate-sharing guard.
+        self.launcher = launcher
         self.guard = guard
         self.ports = ports or PortAllocator()
         self.clock = clock or SystemClock()
@@ -327,8 +336,9 @@ class NotebookService:
         if self.aws_environment is not None:
             env.update(self.aws_environment())
         await asyncio.to_thread(self.logs.ensure_log_stream, NOTEBOOK_LOG_GROUP, stream)
-        process = JobProcess([shell, str(script)], env, str(home), logs=self.logs,
-                             log_group=NOTEBOOK_LOG_GROUP, log_stream=stream, guard=self.guard)
+        process = SupervisedProcess([shell, str(script)], env, str(home),
+                                    StreamCapture(self.logs, NOTEBOOK_LOG_GROUP, stream),
+                                    guard=self.guard, name=stream)
         where = (f"Notebook Instance Lifecycle Config '{config.arn}' for Notebook Instance "
                  f"'{instance.arn}'")
         see = (" Please check your CloudWatch logs for more details if your Notebook Instance "
@@ -376,41 +386,33 @@ class NotebookService:
                 f"--ServerApp.root_dir={home}"]
         if os.geteuid() == 0:
             argv.append("--allow-root")  # as root, Jupyter refuses to start without it
-        process = JobProcess(argv, env, str(home), logs=self.logs, log_group=NOTEBOOK_LOG_GROUP,
-                             log_stream=stream, guard=self.guard)
+        container = ContainerSpec("jupyter", tuple(argv), env=env, cwd=str(home),
+                                  port=lease.bind_port)
+        spec = InstanceSpec.for_job_host(
+            instance.name, "jupyter", container, root, log_group=NOTEBOOK_LOG_GROUP,
+            log_stream=stream, health_check_path=f"/api/status?token={token}",
+            health_check_timeout=self.jupyter_start_timeout, stop_grace_period=self.stop_grace)
         instance.port = lease
         try:
-            await process.start()
-        except OSError as exc:
+            instance.server = await self.launcher.start_instance(spec)
+        except InstanceStartFailed as exc:
             self.ports.release([lease])
-            raise _HookFailed(f"The Jupyter server could not be started: {exc}") from None
-        instance.server = process
-        base = f"http://127.0.0.1:{lease.bind_port}"
-        if not await self._wait_ready(process, f"{base}/api/status?token={token}"):
-            exited = not process.running
-            await self._stop_server(instance)
-            what = "exited before answering" if exited else \
+            instance.port = None
+            problem = exc.problems[0] if exc.problems else None
+            if problem is not None and problem.spawn_error is not None:
+                raise _HookFailed(
+                    f"The Jupyter server could not be started: {problem.spawn_error}") from None
+            what = "exited before answering" if problem is not None and \
+                problem.returncode is not None else \
                 f"did not answer within {_duration(self.jupyter_start_timeout)}"
-            raise _HookFailed(f"The Jupyter server {what}; see {stream}.")
-        instance.url = f"{base}/?token={token}"
-
-    async def _wait_ready(self, process: JobProcess, url: str) -> bool:
-        deadline = self.clock.monotonic() + self.jupyter_start_timeout
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session:
-            while self.clock.monotonic() < deadline and process.running:
-                try:
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return True
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
-                await asyncio.sleep(0.2)
-        return False
+            raise _HookFailed(f"The Jupyter server {what}; see {stream}.") from None
+        instance.url = f"http://127.0.0.1:{lease.bind_port}/?token={token}"
 
     async def _stop_server(self, instance: NotebookInstance) -> None:
         server, instance.server = instance.server, None
         if server is not None:
-            await server.stop(self.stop_grace)
+            with contextlib.suppress(ResourceNotFound):
+                await self.launcher.stop_instance(server.instance_id, self.stop_grace)
         if instance.port is not None:
             self.ports.release([instance.port])
             instance.port = None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import os
 import shutil
 import sys
@@ -27,16 +26,22 @@ from ..clock import Clock, SystemClock
 from ..errors import TandemError
 from ..objects.locations import ObjectLocations, is_s3_uri
 from ..serving.artifacts import materialize
-from ..serving.launcher import describe_returncode, quote_lines
+from ..serving.launcher import (
+    ContainerSpec,
+    InstanceHandle,
+    InstanceSpec,
+    InstanceStartFailed,
+    Launcher,
+    describe_returncode,
+    quote_lines,
+)
 from ..serving.ports import PortAllocator
 from ..telemetry.logs import LogService
 from ..telemetry.tracing import RequestTracer, SpanKind
 from ..telemetry.tracing.jobs import JobTrace, seconds_ns
-from ..telemetry.usage import UsageProbe, instance_probe
 from .checkpoints import CheckpointSync
 from .locations import join_location, local_path
 from .metric_definitions import TRAINING_NAMESPACE, FinalMetric, MetricMatcher
-from .processes import JobProcess, SessionGuard, UsageSampler
 from .records import JobStatus, StatusTransition
 from .training_layout import (
     HostLayout,
@@ -163,7 +168,7 @@ class _Failed(Exception):
 
 
 class TrainingRunner:
-    """Runs training jobs as local process clusters."""
+    """Runs training jobs as process clusters, one launcher instance per host."""
 
     def __init__(
         self,
@@ -171,12 +176,10 @@ class TrainingRunner:
         logs: LogService,
         registry: Any,
         jobs_dir: Path,
-        guard: SessionGuard | None = None,
+        launcher: Launcher,
         ports: PortAllocator | None = None,
         clock: Clock | None = None,
-        usage_interval: float = 5.0,
         stop_grace: float = 120.0,
-        probe_factory: Callable[[Path], UsageProbe] = instance_probe,
         num_gpus: int = 0,
         parent_env: dict[str, str] | None = None,
         tracer: RequestTracer | None = None,
@@ -188,12 +191,10 @@ class TrainingRunner:
         self.logs = logs
         self.registry = registry
         self.jobs_dir = Path(jobs_dir)
-        self.guard = guard
+        self.launcher = launcher
         self.ports = ports or PortAllocator()
         self.clock = clock or SystemClock()
-        self.usage_interval = usage_interval
         self.stop_grace = stop_grace
-        self.probe_factory = probe_factory
         self.num_gpus = num_gpus
         self.parent_env = dict(os.environ if parent_env is None else parent_env)
         self.objects = objects
@@ -410,32 +411,40 @@ class TrainingRunner:
         """Run every host to the end; the stop kind (Stopped|MaxRuntimeExceeded) or None."""
         request = job.request
         job.matcher = MetricMatcher(request.metric_definitions, self._record_metric(job.name))
-        processes: dict[str, JobProcess] = {}
-        samplers: list[UsageSampler] = []
-        for host, stream in zip(hosts, self.log_streams(job), strict=True):
-            layout = layouts[host]
-            argv, cwd = self._argv(request, layout)
-            process = JobProcess(argv, self._env(job, host, hosts, ports, layout), cwd,
-                                 logs=self.logs, log_group=TRAINING_LOG_GROUP, log_stream=stream,
-                                 guard=self.guard, on_line=job.matcher.on_line)
-            await asyncio.to_thread(self.logs.ensure_log_stream, TRAINING_LOG_GROUP, stream)
-            try:
-                await process.start()
-            except OSError as exc:
-                await asyncio.gather(*(p.stop(0) for p in processes.values()))
-                raise _Failed(f"AlgorithmError: {host} could not be started: {exc}") from None
-            processes[host] = process
-            sampler = UsageSampler(self.registry, TRAINING_NAMESPACE,
-                                   {"Host": f"{job.name}/{host}"}, self.probe_factory(layout.root),
-                                   functools.partial(_live_pid, process),
-                                   self.usage_interval)
-            sampler.start()
-            samplers.append(sampler)
-        waits = {asyncio.create_task(p.wait(), name=f"wait {h}"): h for h, p in processes.items()}
+        handles: dict[str, InstanceHandle] = {}
+        try:
+            for host, stream in zip(hosts, self.log_streams(job), strict=True):
+                layout = layouts[host]
+                argv, cwd = self._argv(request, layout)
+                container = ContainerSpec(host, tuple(argv),
+                                          env=self._env(job, host, hosts, ports, layout),
+                                          cwd=cwd, port=ports[host])
+                spec = InstanceSpec.for_job_host(
+                    job.name, host, container, layout.root, log_group=TRAINING_LOG_GROUP,
+                    log_stream=stream, usage_namespace=TRAINING_NAMESPACE,
+                    usage_dimensions={"Host": f"{job.name}/{host}"},
+                    stop_grace_period=self.stop_grace)
+                try:
+                    handles[host] = await self.launcher.start_instance(
+                        spec, on_line=job.matcher.on_line)
+                except InstanceStartFailed as exc:
+                    what = exc.problems[0].what if exc.problems else exc.reason
+                    raise _Failed(f"AlgorithmError: {host} {what}") from None
+            return await self._watch(job, handles, layouts, checkpoints)
+        finally:
+            # Every host's instance leaves the launcher (a host that exited is only released).
+            await asyncio.gather(*(self.launcher.stop_instance(h.instance_id, 0)
+                                   for h in handles.values()), return_exceptions=True)
+
+    async def _watch(self, job: TrainingJob, handles: dict[str, InstanceHandle],
+                     layouts: dict[str, HostLayout],
+                     checkpoints: CheckpointSync | None) -> str | None:
+        waits = {asyncio.create_task(h.wait(), name=f"wait {host}"): host
+                 for host, h in handles.items()}
         stop_wait = asyncio.create_task(job.stop_requested.wait())
         syncing = (asyncio.create_task(self._sync_periodically(checkpoints))
                    if checkpoints is not None else None)
-        deadline = self.clock.monotonic() + request.max_runtime
+        deadline = self.clock.monotonic() + job.request.max_runtime
         stop_kind: str | None = None
         failed: tuple[str, int] | None = None
         pending = set(waits)
@@ -448,31 +457,31 @@ class TrainingRunner:
                     stop_kind = "Stopped"
                 elif not done:
                     stop_kind = "MaxRuntimeExceeded"
-                for task in done & pending:
+                for task in [t for t in waits if t in done and t in pending]:
                     pending.discard(task)
-                    if task.result() != 0 and failed is None:
-                        failed = (waits[task], task.result())
+                    code = task.result()[waits[task]]
+                    if code != 0 and failed is None:
+                        failed = (waits[task], code)
                 if stop_kind is not None or failed is not None:
                     break
             if pending:
                 job.status = JobStatus.STOPPING
-                await asyncio.gather(*(processes[waits[t]].stop(self.stop_grace)
-                                       for t in pending))
+                await asyncio.gather(*(self.launcher.stop_instance(
+                    handles[waits[t]].instance_id, self.stop_grace) for t in pending))
                 await asyncio.gather(*pending, return_exceptions=True)
         finally:
             stop_wait.cancel()
             if syncing is not None:
                 syncing.cancel()
                 await asyncio.gather(syncing, return_exceptions=True)
-            for sampler in samplers:
-                await sampler.stop()
         if failed is not None and stop_kind is None:
             host, code = failed
-            raise _Failed(self._failure_reason(layouts[host], host, code, processes[host]))
+            raise _Failed(self._failure_reason(layouts[host], host, code,
+                                               handles[host].last_lines(host)))
         return stop_kind
 
     @staticmethod
-    def _failure_reason(layout: HostLayout, host: str, code: int, process: JobProcess) -> str:
+    def _failure_reason(layout: HostLayout, host: str, code: int, last_lines: list[str]) -> str:
         try:
             text = layout.failure_file.read_text(errors="replace")
         except OSError:
@@ -480,7 +489,7 @@ class TrainingRunner:
         if text.strip():
             return text[:FAILURE_REASON_CHARS]
         return (f"AlgorithmError: {host} {describe_returncode(code)}. "
-                f"{quote_lines(process.last_lines)}")
+                f"{quote_lines(last_lines)}")
 
     # -- uploading ----------------------------------------------------------------------
 
@@ -503,11 +512,6 @@ class TrainingRunner:
         if remote and self.objects is not None:
             for archive in archives:
                 self.objects.publish(archive, join_location(location, archive.name))
-
-
-def _live_pid(process: JobProcess) -> list[int]:
-    """The host process's pid while it runs (what its usage sampler samples)."""
-    return [process.pid] if process.running and process.pid else []
 
 
 _TERMINAL = frozenset({"Completed", "Failed", "Stopped", "MaxRuntimeExceeded"})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +31,8 @@ __all__ = [
     "InstanceUnhealthy",
     "InstanceStopped",
     "InstanceStartFailed",
+    "StartProblem",
+    "LineCallback",
     "Launcher",
     "new_instance_id",
     "describe_returncode",
@@ -62,6 +64,9 @@ class ContainerSpec:
     # Index of an argv item holding a "{port}" slot the agent fills with the bound port
     # (a Docker container's published port).
     port_slot: int | None = None
+    # A port the caller chose (a job host whose peers must know it before it starts): the agent
+    # leases none and adds no SAGEMAKER_* port variables; /ping, if any, goes there.
+    port: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -90,6 +95,15 @@ class InstanceSpec:
     # One container logs to the prefix itself (SageMaker's `<variant>/<instance-id>`); a
     # pipeline's containers each to `<prefix>/<container>`.
     single_stream: bool = False
+    # The path GET-checked on each container's port until it answers 200 (SageMaker's /ping);
+    # None for a job host that has no server: ready once spawned.
+    health_check_path: str | None = "/ping"
+    # Whether the path is also checked after start (a failing one reports InstanceUnhealthy).
+    steady_state_ping: bool = True
+    # The host's own name where it has one (a training job's algo-N).
+    host_name: str | None = None
+    # DiskUtilization is reported for endpoints and training, not for transform jobs.
+    disk_usage: bool = True
 
     def __post_init__(self) -> None:
         if not _INSTANCE_ID.match(self.instance_id):
@@ -136,6 +150,44 @@ class InstanceSpec:
             single_stream=len(containers) == 1,
         )
 
+    @classmethod
+    def for_job_host(
+        cls,
+        job_name: str,
+        host_name: str,
+        container: ContainerSpec,
+        work_dir: Path,
+        *,
+        log_group: str,
+        log_stream: str,
+        usage_namespace: str = "",
+        usage_dimensions: Mapping[str, str] | None = None,
+        health_check_path: str | None = None,
+        health_check_timeout: float = 480.0,
+        stop_grace_period: float = 30.0,
+        instance_id: str | None = None,
+    ) -> InstanceSpec:
+        """One process of a job (a training host, a Jupyter server) logging to ``log_stream``;
+        usage is sampled only when ``usage_dimensions`` is given; without
+        ``health_check_path`` it is ready once spawned and watched only for its exit."""
+        return cls(
+            instance_id=instance_id or new_instance_id(),
+            endpoint_name=job_name,
+            variant_name=host_name,
+            containers=(container,),
+            log_group=log_group,
+            log_stream_prefix=log_stream,
+            usage_namespace=usage_namespace,
+            usage_dimension_sets=(dict(usage_dimensions),) if usage_dimensions else (),
+            work_dir=Path(work_dir),
+            health_check_timeout=health_check_timeout,
+            stop_grace_period=stop_grace_period,
+            single_stream=True,
+            health_check_path=health_check_path,
+            steady_state_ping=False,
+            host_name=host_name,
+        )
+
     def log_stream(self, container_name: str) -> str:
         if self.single_stream:
             return self.log_stream_prefix
@@ -161,11 +213,25 @@ class InstanceHandle:
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=dict)
     failure_reason: str | None = None
+    # Exit status of each container that has exited, by container name.
+    returncodes: dict[str, int] = field(default_factory=dict)
     _pids: Callable[[], list[int]] = field(default=lambda: [], repr=False)
+    _wait: Callable[[], Awaitable[dict[str, int]]] | None = field(default=None, repr=False)
+    _last_lines: Callable[[str], list[str]] = field(default=lambda name: [], repr=False)
 
     def pids(self) -> list[int]:
         """Process ids of the containers' main processes still running."""
         return self._pids()
+
+    async def wait(self) -> dict[str, int]:
+        """Once every container has exited and its output is in the log: exit status by name."""
+        if self._wait is None:
+            return dict(self.returncodes)
+        return await self._wait()
+
+    def last_lines(self, container: str) -> list[str]:
+        """The container's last log lines (what a failure reason quotes)."""
+        return self._last_lines(container)
 
 
 @dataclass(frozen=True)
@@ -196,21 +262,47 @@ class InstanceStopped(InstanceEvent):
     pass
 
 
-class InstanceStartFailed(TandemError):
-    """An instance did not come up; ``reason`` is the text for the endpoint's FailureReason."""
+@dataclass(frozen=True)
+class StartProblem:
+    """Why one container did not come up."""
 
-    def __init__(self, reason: str, instance_id: str | None = None) -> None:
+    container: str
+    what: str  # e.g. "did not pass the ping health check (status 500)", "exited with code 3"
+    last_lines: tuple[str, ...] = ()
+    spawn_error: str | None = None  # the OSError text when it could not be started at all
+    returncode: int | None = None  # set when it exited before passing the health check
+
+
+class InstanceStartFailed(TandemError):
+    """An instance did not come up; ``reason`` is the text for the endpoint's FailureReason,
+    ``problems`` the same per container for callers that word it their own way (jobs)."""
+
+    def __init__(
+        self,
+        reason: str,
+        instance_id: str | None = None,
+        problems: Sequence[StartProblem] = (),
+    ) -> None:
         super().__init__(reason, instance_id=instance_id)
         self.reason = reason
         self.instance_id = instance_id
+        self.problems = tuple(problems)
+
+
+# Called with each log line a container writes and its timestamp (ms), e.g. a training job's
+# metric-definition regexes.
+LineCallback = Callable[[str, int], None]
 
 
 class Launcher(Protocol):
     """Where an instance's processes run (``LocalLauncher`` today; Ray later)."""
 
-    async def start_instance(self, spec: InstanceSpec) -> InstanceHandle:
+    async def start_instance(
+        self, spec: InstanceSpec, *, on_line: LineCallback | None = None
+    ) -> InstanceHandle:
         """Return once every container answers GET /ping with 200, else raise
-        ``InstanceStartFailed`` after stopping whatever was started."""
+        ``InstanceStartFailed`` after stopping whatever was started. ``on_line`` sees every
+        log line of the instance's containers."""
         ...
 
     async def stop_instance(self, instance_id: str, grace_s: float | None = None) -> None:

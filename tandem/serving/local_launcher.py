@@ -14,9 +14,9 @@ from typing import Any
 from tandem.clock import Clock, SystemClock
 from tandem.errors import InvalidParameterValue, ResourceNotFound
 from tandem.serving.agent import InstanceAgent
-from tandem.serving.launcher import InstanceEvent, InstanceHandle, InstanceSpec
+from tandem.serving.launcher import InstanceEvent, InstanceHandle, InstanceSpec, LineCallback
 from tandem.serving.ports import PortAllocator
-from tandem.serving.reaper import FateSharing
+from tandem.supervision import FateSharing
 from tandem.telemetry.usage import UsageProbe, instance_probe
 
 __all__ = ["LocalLauncher"]
@@ -40,13 +40,14 @@ class LocalLauncher:
         capture_factory: Callable[..., Any] | None = None,
         unhealthy_threshold: int = 3,
         reaper_grace: float = 1.0,
+        report_events: bool = True,
     ) -> None:
         self._metrics = metrics_registry
         self._logs = log_service
         self._usage_interval = usage_interval
         self._clock = clock or SystemClock()
         self._ports = ports or PortAllocator()
-        self._probe_factory = probe_factory or (lambda spec: instance_probe(spec.work_dir))
+        self._probe_factory = probe_factory or _default_probe
         self._capture_factory = capture_factory
         self._unhealthy_threshold = unhealthy_threshold
         self.fate_sharing = FateSharing(Path(data_dir), grace=reaper_grace)
@@ -54,6 +55,8 @@ class LocalLauncher:
         self._closed = False
         self._agents: dict[str, InstanceAgent] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        # Without a reader of events() (the jobs' launcher), queued events would only pile up.
+        self._report = self._queue.put_nowait if report_events else _drop
 
     async def start(self) -> None:
         """Kill what a dead server left on this data dir and start the reaper (idempotent)."""
@@ -61,7 +64,9 @@ class LocalLauncher:
             self._started = True
             await asyncio.to_thread(self.fate_sharing.start)
 
-    async def start_instance(self, spec: InstanceSpec) -> InstanceHandle:
+    async def start_instance(
+        self, spec: InstanceSpec, *, on_line: LineCallback | None = None
+    ) -> InstanceHandle:
         if self._closed:
             raise InvalidParameterValue("The launcher is closed.")
         if spec.instance_id in self._agents:
@@ -71,7 +76,8 @@ class LocalLauncher:
             spec,
             self._metrics,
             self._logs,
-            on_event=self._queue.put_nowait,
+            on_event=self._report,
+            on_line=on_line,
             ports=self._ports,
             guard=self.fate_sharing,
             probe=self._probe_factory(spec),
@@ -117,3 +123,11 @@ class LocalLauncher:
         self._agents.clear()
         self._queue.put_nowait(_CLOSED)
         await asyncio.to_thread(self.fate_sharing.close)
+
+
+def _default_probe(spec: InstanceSpec) -> UsageProbe:
+    return instance_probe(spec.work_dir if spec.disk_usage else None)
+
+
+def _drop(event: InstanceEvent) -> None:
+    pass

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from tandem.jobs.notebooks import NOTEBOOK_LOG_GROUP, NotebookService, NotebookStatus
-from tandem.serving.reaper import FateSharing
+from tandem.serving.local_launcher import LocalLauncher
 from tandem.store import open_store
+from tandem.supervision import FateSharing
 from tandem.telemetry.logs import LogService
 from tests.waiting import wait_until_async
 
@@ -46,7 +47,8 @@ async def _messages(logs: LogService, stream: str) -> list[str]:
 
 def _service(logs: LogService, tmp_path: Path, **kwargs: object) -> NotebookService:
     guard = FateSharing(tmp_path / "guard")
-    return NotebookService(logs=logs, data_dir=tmp_path / "nb", guard=guard,
+    launcher = LocalLauncher(None, logs, data_dir=tmp_path / "launcher")
+    return NotebookService(logs=logs, data_dir=tmp_path / "nb", guard=guard, launcher=launcher,
                            arn=lambda kind, name: f"arn:aws:sagemaker:us-east-1:0:{kind}/{name}",
                            **kwargs)  # type: ignore[arg-type]
 

@@ -28,9 +28,12 @@ __all__ = [
 ]
 
 
-def instance_probe(work_dir: Path) -> UsageProbe:
-    """The probe for one instance: a fresh CPU baseline, its disk, and GPUs if any."""
-    probes: list[UsageProbe] = [ProcessTreeProbe(), DiskProbe(work_dir)]
+def instance_probe(work_dir: Path | None) -> UsageProbe:
+    """The probe for one instance: a fresh CPU baseline, its disk (none without ``work_dir``:
+    transform jobs report no DiskUtilization), and GPUs if any."""
+    probes: list[UsageProbe] = [ProcessTreeProbe()]
+    if work_dir is not None:
+        probes.append(DiskProbe(work_dir))
     gpu = NvmlProbe.create()
     if gpu is not None:
         probes.append(gpu)

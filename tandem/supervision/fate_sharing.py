@@ -2,8 +2,9 @@
 
 Three layers, because each alone has a hole:
 
-1. ``PR_SET_PDEATHSIG(SIGKILL)`` on each container's main process (``child_setup``): the kernel
-   kills it the moment the thread that forked it dies. It does not reach grandchildren.
+1. ``PR_SET_PDEATHSIG(SIGKILL)`` on each container's main process (``spawner.child_setup``):
+   the kernel kills it the moment the thread that forked it dies. It does not reach
+   grandchildren.
 2. A reaper process (this module run as a script), started by the launcher in its own session
    and holding a pipe from the server. The server tells it each container's session id; on EOF
    (the server died, however) it sends SIGTERM to every process still in those sessions, waits
@@ -33,47 +34,16 @@ from pathlib import Path
 __all__ = [
     "SessionEntry",
     "FateSharing",
-    "child_setup",
-    "SPAWN_BLOCKS",
     "read_stat",
     "session_members",
     "kill_sessions",
 ]
-
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
 class SessionEntry:
     sid: int
     start_ticks: int
-
-
-# Why spawning blocks the loop (``tandem.eventloop.blocking_expected``): fork and exec must run
-# on the thread that lives as long as the server, since the kernel's parent-death signal
-# follows the spawning thread; the parent waits for the child's exec there.
-SPAWN_BLOCKS = "spawning a child (fork and exec on the loop's thread, for PR_SET_PDEATHSIG)"
-
-
-def child_setup(parent_pid: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child die with the forking thread (Linux only).
-
-    libc is loaded here, before fork, so the child only calls into it.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    prctl = libc.prctl
-
-    def setup() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        # The parent may have died between fork and prctl; then no signal will ever come.
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return setup
 
 
 def read_stat(pid: int, proc_root: str = "/proc") -> tuple[str, int, int] | None:
@@ -149,7 +119,8 @@ def kill_sessions(
 
 
 class FateSharing:
-    """The server side: starts the reaper, tells it about sessions, keeps the record on disk."""
+    """The server side (a ``SessionGuard``): starts the reaper, tells it about sessions, keeps
+    the record on disk."""
 
     def __init__(self, data_dir: Path, grace: float = 1.0, proc_root: str = "/proc") -> None:
         self.record_path = Path(data_dir) / "launcher" / "sessions.json"

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import psutil
-from launcher_fakes import PROGRAM
 
-from tandem.serving.reaper import FateSharing, SessionEntry, kill_sessions, read_stat
+from tandem.supervision.fate_sharing import FateSharing, SessionEntry, kill_sessions, read_stat
 
 REPO = str(Path(__file__).resolve().parents[2])
+PROGRAM = str(Path(REPO) / "tests" / "serving" / "container_program.py")
 
 # The throwaway server: a LocalLauncher with in-script fakes, one instance whose container
 # starts a grandchild. It prints the pids as one JSON line, then waits to be killed.
