@@ -79,13 +79,14 @@ async def bench_local(seconds: float, directory: Path) -> float:
 
 async def bench_shipped(
     seconds: float, server: ServerProcess, spool: Path
-) -> tuple[float, int, Any, float, float]:
+) -> tuple[float, int, Any, float, tuple[float, float, float]]:
     shipper = LogShipper(
         ShipperConfig(server.url, spool, access_key_id=_KEY, secret_access_key=_SECRET)
     )
     await shipper.start()
     server_proc = psutil.Process(server.pid)
     server_cpu = sum(server_proc.cpu_times()[:2])
+    threads_before = {t.id: t.user_time + t.system_time for t in server_proc.threads()}
     own_cpu = _own_cpu()
     proc = await _spawn(seconds)
     assert proc.stdout is not None
@@ -96,10 +97,16 @@ async def bench_shipped(
     elapsed = time.perf_counter() - started
     own_cpu = _own_cpu() - own_cpu
     server_cpu = sum(server_proc.cpu_times()[:2]) - server_cpu
+    # The event loop is the main thread (its id is the pid); the rest is the store's writer
+    # thread and worker threads.
+    loop_cpu = 0.0
+    for t in server_proc.threads():
+        if t.id == server.pid:
+            loop_cpu = t.user_time + t.system_time - threads_before.get(t.id, 0.0)
     stats = shipper.stats
     await proc.wait()
     await shipper.stop()
-    return lines / elapsed, lines, stats, own_cpu / elapsed, server_cpu / elapsed
+    return lines / elapsed, lines, stats, own_cpu / elapsed, (server_cpu, loop_cpu, elapsed)
 
 
 def check_every_line(url: str, expected: int) -> None:
@@ -148,8 +155,9 @@ async def main() -> None:
                 f"round {round_ + 1}: shipped {rate:,.0f} lines/s ({lines:,} lines, all read "
                 f"back in order, {stats.outbox.delivered_requests} PutLogEvents, "
                 f"{stats.outbox.failed_attempts} retries); local capture {local:,.0f} lines/s; "
-                f"shipped/local {rate / local:.2f}; CPU: shipper {own:.2f} cores, "
-                f"server {srv:.2f} cores; load {os.getloadavg()[0]:.1f}"
+                f"shipped/local {rate / local:.2f}; CPU: shipper {own:.2f} cores, server "
+                f"{srv[0] / srv[2]:.2f} cores ({srv[0] / lines * 1e6:.1f} us a line, its event "
+                f"loop {srv[1] / srv[0]:.0%} of it); load {os.getloadavg()[0]:.1f}"
             )
 
 

@@ -16,6 +16,7 @@ them too), so no line is dropped for that. Events the server rejects one by one 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -82,7 +83,8 @@ class LogShipper:
         self._pending_count = 0
         self._last_timestamp: dict[tuple[str, str], int] = {}
         self._known: set[tuple[str, str]] = set()
-        self._announce: list[tuple[str, str]] = []
+        # Appended from the agent's worker thread: a deque's append and popleft are atomic.
+        self._announce: collections.deque[tuple[str, str]] = collections.deque()
         self._full = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -126,7 +128,7 @@ class LogShipper:
         validate_group_name(group)
         validate_stream_name(stream)
         self._known.add(key)
-        self._announce.append(key)  # list.append: safe from the agent's worker thread
+        self._announce.append(key)
 
     async def write(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
         """Queue ``(timestamp ms, message)`` events; waits while too many are buffered."""
@@ -185,8 +187,8 @@ class LogShipper:
             await self._batch_pending()
 
     async def _batch_pending(self) -> None:
-        announce, self._announce = self._announce, []
-        for group, stream in announce:
+        while self._announce:
+            group, stream = self._announce.popleft()
             await self._outbox.put(requests.create_log_stream(group, stream))
         pending, self._pending = self._pending, {}
         self._pending_count = 0

@@ -80,6 +80,8 @@ class Outbox:
         self._room.set()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Taken from memory and not yet done with: back to the spool if stop cuts it off.
+        self._inflight: ShipRequest | None = None
 
     @property
     def queued_items(self) -> int:
@@ -117,8 +119,9 @@ class Outbox:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        if self._queue:
-            await self._spill([])
+        inflight, self._inflight = self._inflight, None
+        if self._queue or inflight is not None:
+            await self._spill([inflight] if inflight is not None else [])
 
     # -- the sender ---------------------------------------------------------------------------
 
@@ -147,7 +150,10 @@ class Outbox:
             request = self._queue.popleft()
             self._queued_items -= request.items
             self._room.set()
-            if await self._attempt(request):
+            self._inflight = request
+            delivered = await self._attempt(request)
+            self._inflight = None
+            if delivered:
                 attempt = 0
                 continue
             # No server: this request and all behind it go to disk, oldest first.
