@@ -252,3 +252,31 @@ async def test_usage_metrics_land_with_local_dimensions(
             Period=3600, ExtendedStatistics=["p100"],
         )["Datapoints"]
         assert p99[0]["ExtendedStatistics"]["p100"] == pytest.approx(40, rel=0.02)
+
+
+async def test_refused_and_rejected_are_counted_and_shipping_goes_on(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """A request the server refuses as a whole is dropped and counted, an event it rejects
+    alone is counted, and the requests behind them are delivered."""
+    metrics = MetricShipper(shipper_config(server.url, tmp_path / "m"))
+    logs = LogShipper(shipper_config(server.url, tmp_path / "l"))
+    await metrics.start()
+    await logs.start()
+    # Namespaces starting AWS/ are refused (InvalidParameterValue), whatever the values.
+    metrics.series("AWS/Reserved", "Custom", {"Host": "h"}).record(1.0)
+    await metrics.flush()
+    metrics.series("Shipped/Custom", "Custom", {"Host": "h"}).record(2.0)
+    await metrics.flush()
+    now = int(time.time() * 1000)
+    fifteen_days = 15 * 86_400_000
+    await logs.write(GROUP, "s", [(now - fifteen_days, "too old"), (now, "fresh")])
+    await logs.flush()
+    await metrics.stop()
+    await logs.stop()
+    assert (metrics.stats.refused_items, metrics.stats.delivered_items) == (1, 1)
+    stats = logs.stats
+    assert (stats.rejected, stats.delivered, stats.refused) == (1, 2, 0)
+    assert stream_messages(client(server.url, "logs"), GROUP, "s") == ["fresh"]
+    listed = client(server.url, "cloudwatch").list_metrics(Namespace="Shipped/Custom")["Metrics"]
+    assert [m["MetricName"] for m in listed] == ["Custom"]
