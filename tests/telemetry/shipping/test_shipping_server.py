@@ -60,8 +60,9 @@ async def test_lines_arrive_in_order_with_exact_counts(
     ]
     assert (stats.written, stats.delivered, stats.queued, stats.spooled) == (53_000, 53_000, 0, 0)
     assert stats.refused == stats.rejected == stats.spool_dropped == 0
-    # 25,000 lines of 30-odd bytes fit 10,000 a batch: 3 batches a stream, 1 for the child.
-    assert stats.outbox.delivered_requests == 3 + 3 + 3 + 1  # + one creation per stream
+    # 25,000 lines of 30-odd bytes fit 10,000 a batch: at least 3 PutLogEvents a stream and one
+    # for the child (more where a flush interval fell between writes), one creation a stream.
+    assert stats.outbox.delivered_requests >= 3 + 3 + 1 + 3
     names = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=GROUP)[
         "logStreams"]]
     assert sorted(names) == sorted([*streams, "AllTraffic/i-0aaa/child"])
