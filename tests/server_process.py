@@ -44,9 +44,14 @@ _LISTENING = re.compile(r"tandem serving on (http://\S+)")
 
 class ServerProcess:
     def __init__(
-        self, data_dir: Path, extra: Sequence[str] = FAST_FLAGS, env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        extra: Sequence[str] = FAST_FLAGS,
+        env: dict[str, str] | None = None,
+        port: int = 0,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.port = port  # 0: any free one; a restart may name the one it had
         self.extra = list(extra)
         self.env = env
         self.proc: subprocess.Popen[str] | None = None
@@ -64,7 +69,7 @@ class ServerProcess:
                 "tandem",
                 "serve",
                 "--port",
-                "0",
+                str(self.port),
                 "--data-dir",
                 str(self.data_dir),
                 *self.extra,

@@ -178,7 +178,10 @@ def _auth_middleware(
         except AuthFailure as error:
             return protocols.render(request, error)
         # The body is read; handlers that stream it (the runtime) get it again.
-        reader = StreamReader(request.protocol, 2**16, loop=asyncio.get_running_loop())
+        # A limit below half the body would make the reader pause the connection's parser,
+        # which has finished with this request (aiohttp asserts): 500s for bodies > 128 KiB.
+        limit = max(2**16, len(body))
+        reader = StreamReader(request.protocol, limit, loop=asyncio.get_running_loop())
         reader.feed_data(body)
         reader.feed_eof()
         request._payload = reader  # noqa: SLF001 - aiohttp has no public way to re-feed a body

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -271,6 +272,19 @@ def test_cloudwatch_query_protocol_refusal_is_xml(server: ServerThread) -> None:
     conn.close()
     assert response.status == 403
     assert "<Code>MissingAuthenticationToken</Code>" in body
+
+
+def test_signed_body_over_128_kib_is_taken(server: ServerThread) -> None:
+    """The checked body is handed on to the handler whole; a body over twice the re-feed
+    buffer's limit once made aiohttp's parser assert (a 500 for a full PutLogEvents batch)."""
+    logs = _client(server, "logs")
+    logs.create_log_group(logGroupName="big-bodies")
+    logs.create_log_stream(logGroupName="big-bodies", logStreamName="s")
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": f"{i:05d} " + "x" * 1000} for i in range(600)]
+    logs.put_log_events(logGroupName="big-bodies", logStreamName="s", logEvents=events)
+    got = logs.get_log_events(logGroupName="big-bodies", logStreamName="s", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == [e["message"] for e in events]
 
 
 def test_health_check_stays_open(server: ServerThread) -> None:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tandem.serving.reaper import session_members
+from tandem.supervision.fate_sharing import session_members
 
 from .netns import Host, Network, network
 
