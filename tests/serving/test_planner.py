@@ -91,6 +91,12 @@ CASES: list[tuple[str, DesiredEndpoint, ActualEndpoint, list[Action]]] = [
         [StartInstances(CUR, "A", 2)],
     ),
     (
+        "scale_in_with_a_start_in_flight_stays_updating_until_it_lands",
+        DesiredEndpoint(S.UPDATING, {"A": 1}),
+        ActualEndpoint({"A": ready("i-1", starting=1)}),
+        [],
+    ),
+    (
         "a_dead_instance_is_replaced_by_a_new_start",
         DesiredEndpoint(S.IN_SERVICE, {"A": 2}),
         ActualEndpoint({"A": ready("i-1", "i-2", dead={"i-1": "container c1 exited"})}),
@@ -266,15 +272,34 @@ ops = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(a=counts, b=counts, steps=st.lists(ops, max_size=40))
+@given(
+    status=st.sampled_from([S.CREATING, S.SYSTEM_UPDATING, S.IN_SERVICE]),
+    desired=st.fixed_dictionaries({"A": counts, "B": counts}),
+    running=st.fixed_dictionaries({"A": st.integers(0, 5), "B": st.integers(0, 5)}),
+    steps=st.lists(ops, max_size=40),
+)
 def test_plans_converge_to_the_desired_counts_and_never_exceed_them(
-    a: int, b: int, steps: list[tuple[object, ...]]
+    status: EndpointStatus,
+    desired: dict[str, int],
+    running: dict[str, int],
+    steps: list[tuple[object, ...]],
 ) -> None:
-    sim = Sim(S.CREATING, {"A": a, "B": b}, {})
+    # Starting from any number of instances already running (a restart finds what it finds).
+    sim = Sim(status, desired, {})
+    if status is not S.CREATING:
+        sim.fleets = {
+            v: SimFleet([f"i-{next(sim.ids)}" for _ in range(n)]) for v, n in running.items()
+        }
     for step in steps:
         match step:
             case ("plan",):
-                sim.apply(sim.plan())
+                actions = sim.plan()
+                sim.apply(actions)
+                if any(isinstance(a, MarkInService | CutOver) for a in actions):
+                    # InService is declared only once the fleets taking traffic are complete.
+                    for variant, count in sim.desired.items():
+                        fleet = sim.fleets.get(variant, SimFleet())
+                        assert (len(fleet.ready), fleet.starting) == (count, 0)
                 # Right after a plan is applied no group runs or starts more than it wants.
                 for desired, fleets in sim.groups():
                     for variant, fleet in fleets.items():
