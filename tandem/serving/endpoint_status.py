@@ -13,7 +13,7 @@ from typing import Any
 from ..clock import Clock
 from .catalog import CatalogStore
 from .definitions import ENDPOINT, io
-from .fleets import EndpointRun, variant_states
+from .fleets import EndpointRun
 from .model import EndpointStatus
 
 __all__ = ["StatusWriter"]
@@ -33,7 +33,7 @@ class StatusWriter:
             return
         endpoint.status = status
         endpoint.last_modified_time = self.clock.time()
-        endpoint.variants = variant_states(run.fleets)
+        run.count_instances()
         previous = run.persisting
 
         async def persist() -> None:

@@ -2,7 +2,8 @@
 
 A thin facade. Models and endpoint configs are catalogue documents (``definitions``);
 CreateEndpoint, UpdateEndpoint, UpdateEndpointWeightsAndCapacities and DeleteEndpoint change an
-endpoint's desired state (its record and fleets, ``fleets``) and wake the reconcile loop
+endpoint's desired state (its record, the catalogue's document: status, each variant's count
+and weight, an update's new config; see ``fleets``) and wake the reconcile loop
 (``reconciler``), which asks the pure ``planner`` what to start, drain, stop or replace,
 applies that through the Launcher, settles statuses (``endpoint_status``) and publishes the
 routing snapshot (``snapshots``).
@@ -21,7 +22,13 @@ from .catalog import AlreadyExists, CatalogStore
 from .definitions import ENDPOINT, Definitions, io
 from .endpoint_status import StatusWriter
 from .errors import ResourceNotFoundException
-from .fleets import EndpointRun, Fleet, build_fleets, variant_states
+from .fleets import (
+    EndpointRun,
+    Fleet,
+    build_fleets,
+    initial_variant_states,
+    restored_variant_states,
+)
 from .launcher import Launcher
 from .model import Endpoint, EndpointConfig, EndpointStatus, Model, validate_name
 from .reconciler import PlanModel, Reconciler
@@ -126,7 +133,7 @@ class EndpointManager:
             EndpointStatus.CREATING,
             now,
             now,
-            variants=variant_states(fleets),
+            variants=initial_variant_states(config),
         )
         try:
             await io(self.catalog.put, ENDPOINT, name, endpoint.to_record(), create=True)
@@ -215,11 +222,12 @@ class EndpointManager:
         if run is None:
             raise self._not_found(name)
         self._check_updatable(run)
+        states = {s.name: s for s in run.endpoint.variants}
         changes = []
         for i, item in enumerate(desired):
             variant = item.get("VariantName")
-            fleet = run.fleets.get(variant) if isinstance(variant, str) else None
-            if fleet is None:
+            state = states.get(variant) if isinstance(variant, str) else None
+            if state is None:
                 raise ValidationException(
                     f"DesiredWeightsAndCapacities[{i}].VariantName: variant "
                     f"{item.get('VariantName')!r} does not exist on endpoint {name}."
@@ -234,12 +242,12 @@ class EndpointManager:
                 raise ValidationException(
                     f"DesiredWeightsAndCapacities[{i}].DesiredInstanceCount must be an integer >= 0"
                 )
-            changes.append((fleet, weight, count))
-        for fleet, weight, count in changes:
+            changes.append((state, weight, count))
+        for state, weight, count in changes:
             if weight is not None:
-                fleet.weight = float(weight)
+                state.current_weight = state.desired_weight = float(weight)
             if count is not None:
-                fleet.desired = count
+                state.desired_instance_count = count
         self.status.set(run, EndpointStatus.UPDATING)
         self.reconciler.wake()
         return run.endpoint
@@ -263,11 +271,7 @@ class EndpointManager:
                 endpoint.failure_reason = f"Could not restore the endpoint: {exc.message}"
                 await io(self.catalog.put, ENDPOINT, endpoint.name, endpoint.to_record())
                 continue
-            for state in endpoint.variants:
-                fleet = fleets.get(state.name)
-                if fleet is not None:
-                    fleet.desired = state.desired_instance_count
-                    fleet.weight = state.desired_weight
+            endpoint.variants = restored_variant_states(config, endpoint.variants)
             endpoint.pending_config_name = None
             endpoint.status = EndpointStatus.SYSTEM_UPDATING
             self._running[endpoint.name] = EndpointRun(endpoint, config, fleets)

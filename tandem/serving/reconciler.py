@@ -23,7 +23,7 @@ from ..errors import TandemError
 from .catalog import CatalogStore
 from .definitions import ENDPOINT, describe_model_sync, io
 from .endpoint_status import StatusWriter
-from .fleets import EndpointRun, Fleet, variant_states
+from .fleets import EndpointRun, Fleet, initial_variant_states
 from .launcher import (
     ContainerExited,
     ContainerSpec,
@@ -169,11 +169,7 @@ class Reconciler:
                     dead.setdefault(instance_id, "the launcher no longer runs it")
                 elif handle.status not in _LIVE:
                     dead.setdefault(instance_id, f"its status is {handle.status.value}")
-        desired = DesiredEndpoint(
-            run.endpoint.status,
-            {name: f.desired for name, f in run.fleets.items()},
-            None if run.pending is None else {name: f.desired for name, f in run.pending.items()},
-        )
+        desired = DesiredEndpoint(run.endpoint.status, run.desired_counts(), run.pending_counts())
         actual = ActualEndpoint(
             {name: f.actual(dead) for name, f in run.fleets.items()},
             None if run.pending is None else {n: f.actual(dead) for n, f in run.pending.items()},
@@ -186,7 +182,7 @@ class Reconciler:
         for action in actions:
             await self._apply(run, action)
         if not run.deleted:
-            run.endpoint.variants = variant_states(run.fleets)
+            run.count_instances()
             self._publish(run)
         return actions
 
@@ -323,8 +319,8 @@ class Reconciler:
     async def _fail(self, run: EndpointRun, reason: str) -> None:
         run.endpoint.failure_reason = reason[:1024]
         self._stop_fleets(run.fleets)
-        for fleet in run.fleets.values():
-            fleet.desired = 0
+        for state in run.endpoint.variants:
+            state.desired_instance_count = 0
         self.router.withdraw(run.endpoint.name)
         self.status.set(run, EndpointStatus.FAILED)
         await self.status.settled(run)
@@ -346,6 +342,8 @@ class Reconciler:
         run.pending_config = None
         run.endpoint.config_name = run.config.name
         run.endpoint.pending_config_name = None
+        run.endpoint.variants = initial_variant_states(run.config)
+        run.count_instances()
         # Publish the new fleet, then stop the old one once its requests are answered: no
         # request is dropped.
         retiring = [i for fleet in old.values() for i in fleet.instances]

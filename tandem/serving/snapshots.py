@@ -30,6 +30,7 @@ def publish(router: Router, run: EndpointRun, *, region: str, account_id: str) -
     if not run.fleets:
         return
     old = routed_instances(router, endpoint.name)
+    weights = run.weights()
     variants = []
     for fleet in run.fleets.values():
         model = fleet.model
@@ -52,7 +53,7 @@ def publish(router: Router, run: EndpointRun, *, region: str, account_id: str) -
         variants.append(
             RoutedVariant(
                 fleet.variant.name,
-                fleet.weight,
+                weights.get(fleet.variant.name, 0.0),
                 instances,
                 fleet.variant.routing,
                 series,

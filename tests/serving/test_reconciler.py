@@ -353,6 +353,36 @@ async def test_delete_stops_every_instance_and_forgets_the_endpoint(
     await manager.stop()
 
 
+async def test_a_restart_brings_the_endpoint_back_at_its_scaled_count(
+    catalog: RecordingCatalog, router: Router, tmp_path: Path
+) -> None:
+    launcher = FakeLauncher()
+    manager = manager_for(catalog, launcher, router, tmp_path)
+    await manager.start()
+    await deploy(manager, "ep", {"A": 1})
+    await settle(manager, "ep", EndpointStatus.IN_SERVICE)
+    await manager.update_weights_and_capacities(
+        "ep", [{"VariantName": "A", "DesiredInstanceCount": 3, "DesiredWeight": 2.5}]
+    )
+    await settle(manager, "ep", EndpointStatus.IN_SERVICE)
+    await manager.stop()
+    # A new server on the same catalogue: the record's count and weight, not the config's.
+    again = FakeLauncher()
+    restarted = manager_for(catalog, again, router, tmp_path)
+    await restarted.start()
+    await settle(restarted, "ep", EndpointStatus.IN_SERVICE)
+    assert [s.variant_name for s in again.started] == ["A", "A", "A"]
+    assert not set(again.ids()) & set(launcher.ids())
+    endpoint = await restarted.describe_endpoint("ep")
+    assert [
+        (v.desired_instance_count, v.current_instance_count, v.desired_weight)
+        for v in endpoint.variants
+    ] == [(3, 3, 2.5)]
+    assert router.endpoint("ep").variants[0].weight == 2.5  # type: ignore[union-attr]
+    assert catalog.statuses["ep"][-1] == "InService"
+    await restarted.stop()
+
+
 # -- routing through the published snapshot ------------------------------------------------
 
 
