@@ -203,7 +203,9 @@ class Reconciler:
                 _log.warning("replacing instance %s: %s", instance_id, reason)
                 self._fleet(run, group, variant).instances.pop(instance_id, None)
                 self.dead.pop(instance_id, None)
-                self._stop_instance(instance_id)
+                # One the launcher no longer runs has nothing left to stop.
+                if any(h.instance_id == instance_id for h in self.launcher.instances()):
+                    self._stop_instance(instance_id)
             case FailEndpoint(reason):
                 await self._fail(run, reason)
             case RollBack(reason):

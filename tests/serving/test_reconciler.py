@@ -14,6 +14,7 @@ import pytest
 
 from tandem.clock import ManualClock
 from tandem.config import Settings
+from tandem.errors import ResourceNotFound
 from tandem.serving.endpoints import EndpointManager
 from tandem.serving.errors import ServiceUnavailable
 from tandem.serving.launcher import (
@@ -61,8 +62,10 @@ class FakeLauncher:
         return handle
 
     async def stop_instance(self, instance_id: str, grace_s: float | None = None) -> None:
+        if instance_id not in self.handles:
+            raise ResourceNotFound(f"Instance {instance_id} is not running here.")
         self.stopped.append(instance_id)
-        self.handles.pop(instance_id)
+        del self.handles[instance_id]
 
     def instances(self) -> list[InstanceHandle]:
         return list(self.handles.values())
@@ -253,6 +256,34 @@ async def test_an_exited_container_gets_its_instance_replaced_by_a_new_id(
     # Replacing an instance is no status change: InService throughout.
     assert catalog.statuses["ep"] == ["Creating", "InService"]
     assert manager.reconciler.dead == {}
+    await manager.stop()
+
+
+async def test_instances_the_launcher_lost_or_marks_failed_are_replaced(
+    catalog: RecordingCatalog, router: Router, tmp_path: Path
+) -> None:
+    launcher = FakeLauncher()
+    manager = manager_for(catalog, launcher, router, tmp_path)
+    await manager.start()
+    await deploy(manager, "ep", {"A": 3})
+    await settle(manager, "ep", EndpointStatus.IN_SERVICE)
+    lost, failed, kept = launcher.ids()
+    # No event: the next pass finds one gone from the launcher and one no longer live.
+    del launcher.handles[lost]
+    launcher.handles[failed].status = InstanceStatus.FAILED
+    manager.reconciler.wake()
+    await until(lambda: len(launcher.started) == 5)
+    await until(lambda: len(launcher.stopped) == 1)
+    # The lost one has nothing left to stop; the failed one is stopped.
+    assert launcher.stopped == [failed]
+    await until(
+        lambda: (
+            {i.instance_id for i in router.endpoint("ep").variants[0].instances}  # type: ignore[union-attr]
+            == {kept, *launcher.ids()[3:]}
+        )
+    )
+    await asyncio.sleep(0.05)
+    assert launcher.stopped == [failed] and len(launcher.started) == 5
     await manager.stop()
 
 
