@@ -88,6 +88,7 @@ class Reconciler:
         # Instances found dead (by a launcher event or the router), with why, until replaced.
         self.dead: dict[str, str] = {}
         self._wake = asyncio.Event()
+        self._closing = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping: set[asyncio.Task[Any]] = set()
 
@@ -108,6 +109,7 @@ class Reconciler:
 
     async def stop(self) -> None:
         """Stop the loop, wait for starts, stops and status writes, close the launcher."""
+        self._closing = True
         for task in self._tasks:
             task.cancel()
         for run in self.runs.values():
@@ -126,11 +128,15 @@ class Reconciler:
         await self.launcher.close()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             except TimeoutError:
                 pass
+            if self._closing:
+                # Python 3.11's wait_for can swallow a cancel that races the wake-up: the
+                # flag ends the loop even then.
+                return
             self._wake.clear()
             for run in list(self.runs.values()):
                 try:
