@@ -76,5 +76,5 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
         aws_environment=aws_environment)
     manager = JobManager(training=training, transform=transform, notebooks=notebooks,
                          catalog=catalog, region=settings.region, account_id=settings.account_id,
-                         clock=clock, on_stop=launcher.close)
+                         clock=clock, on_start=launcher.start, on_stop=launcher.close)
     return manager

@@ -43,6 +43,7 @@ class JobManager:
         region: str = "us-east-1",
         account_id: str = "000000000000",
         clock: Clock | None = None,
+        on_start: Callable[[], Awaitable[None]] | None = None,
         on_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.training_runner = training
@@ -52,6 +53,7 @@ class JobManager:
         self.region = region
         self.account_id = account_id
         self.clock = clock or SystemClock()
+        self._on_start = on_start
         self._on_stop = on_stop
         self._training: dict[str, TrainingJob] = {}
         self._transform: dict[str, TransformJob] = {}
@@ -64,6 +66,8 @@ class JobManager:
 
     async def start(self) -> None:
         """Load finished jobs from the catalogue; jobs left running by a dead server failed."""
+        if self._on_start is not None:
+            await self._on_start()
         if self.catalog is None:
             return
         for kind in (_TRAINING, _TRANSFORM):

@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ class FateSharing:
         self._proc_root = proc_root
         self._sessions: dict[int, SessionEntry] = {}
         self._reaper: subprocess.Popen[bytes] | None = None
+        self._record_lock = threading.Lock()
 
     @property
     def reaper_pid(self) -> int | None:
@@ -204,17 +206,21 @@ class FateSharing:
             pass  # reaper gone; PDEATHSIG and the record still hold
 
     def _write_record(self) -> None:
-        me = read_stat(os.getpid(), self._proc_root)
-        record = {
-            "server": {"pid": os.getpid(), "start_ticks": me[2] if me else None},
-            "sessions": [
-                {"sid": e.sid, "start_ticks": e.start_ticks} for e in self._sessions.values()
-            ],
-        }
-        self.record_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.record_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, self.record_path)
+        # Under a lock: start() writes from a worker thread while the event loop may already
+        # track a child; two writers sharing the temporary file lost a rename (ENOENT).
+        with self._record_lock:
+            me = read_stat(os.getpid(), self._proc_root)
+            record = {
+                "server": {"pid": os.getpid(), "start_ticks": me[2] if me else None},
+                "sessions": [
+                    {"sid": e.sid, "start_ticks": e.start_ticks}
+                    for e in list(self._sessions.values())
+                ],
+            }
+            self.record_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.record_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record))
+            os.replace(tmp, self.record_path)
 
 
 def _main(argv: list[str]) -> int:
