@@ -43,8 +43,8 @@ from .aws_json import (
     error_response,
     json11_error,
 )
-from .s3 import S3Service, signing_service
 from .iam import refuse_iam
+from .s3 import S3Service, signing_service
 from .sts import StsService
 
 if TYPE_CHECKING:
