@@ -22,7 +22,7 @@ import pytest
 
 __all__ = [
     "Tool", "executable", "module", "in_ci", "require_tool", "requires",
-    "AWS_CLI", "MOTO_SERVER", "PROMETHEUS", "CHROMIUM", "DEBIAN_PYTHON",
+    "AWS_CLI", "MOTO_SERVER", "PROMETHEUS", "CHROMIUM", "DEBIAN_PYTHON", "SDK3_PYTHON",
 ]
 
 
@@ -77,6 +77,20 @@ CHROMIUM = executable("chromium", "scripts/setup installs Debian's chromium pack
                       path="/usr/bin/chromium")
 DEBIAN_PYTHON = executable("Debian's python3.11", "scripts/setup-test-tools installs it",
                            path="/usr/bin/python3.11")
+
+_SDK3_VENV = Path(__file__).resolve().parent.parent / ".venv-sdk3"
+
+
+def _sdk3_python() -> str | None:
+    # The stamp is written only once every package installed (scripts/setup-sdk3).
+    python = _SDK3_VENV / "bin" / "python"
+    if (_SDK3_VENV / ".tandem-installed-sdk3").is_file() and os.access(python, os.X_OK):
+        return str(python)
+    return None
+
+
+SDK3_PYTHON = Tool("the SageMaker Python SDK 3.x in .venv-sdk3",
+                   "scripts/setup-sdk3 creates it; scripts/test runs that", _sdk3_python)
 
 
 def require_tool(tool: Tool) -> str:

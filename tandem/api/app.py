@@ -14,8 +14,8 @@ as InternalFailure) in the shape of the protocol the request speaks.
 S3 and STS share the URL space (a bucket may be named ``endpoints``): they are told by the
 service of the request's SigV4 credential scope (``api/s3/scope.py``). S3 requests are
 answered ahead of every route and middleware by the S3 service (which checks its own
-signatures: its bodies stream); STS's ``POST /`` forms go to STS before CloudWatch's query
-protocol would take them.
+signatures: its bodies stream); STS's ``POST /`` forms go to STS (and IAM's to its refusal,
+``api/iam.py``) before CloudWatch's query protocol would take them.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from .aws_json import (
     error_response,
     json11_error,
 )
+from .iam import refuse_iam
 from .s3 import S3Service, signing_service
 from .sts import StsService
 
@@ -234,6 +235,8 @@ def build_app(
             signed_for = signing_service(request.headers.get("Authorization"), request.query)
             if signed_for == "sts" and sts is not None:
                 return await sts.handle(request)
+            if signed_for == "iam":
+                return await refuse_iam(request)
             if signed_for == "s3" and s3 is not None:
                 return await s3.handle(request)
         if cloudwatch is not None:

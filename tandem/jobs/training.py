@@ -40,6 +40,7 @@ from ..telemetry.logs import LogService
 from ..telemetry.tracing import RequestTracer, SpanKind
 from ..telemetry.tracing.jobs import JobTrace, seconds_ns
 from .checkpoints import CheckpointSync
+from .container_root import container_argv
 from .locations import join_location, local_path
 from .metric_definitions import TRAINING_NAMESPACE, FinalMetric, MetricMatcher
 from .records import JobStatus, StatusTransition
@@ -149,7 +150,9 @@ class TrainingJob:
                 {"MetricName": m.metric_name, "Value": m.value, "Timestamp": m.timestamp}
                 for m in metrics]
         if not self.model_artifacts:
-            del out["ModelArtifacts"]["S3ModelArtifacts"]
+            # Not known before Uploading: left out whole, as clients that model ModelArtifacts
+            # with a required S3ModelArtifacts (the SDK 3.x's sagemaker-core) expect.
+            del out["ModelArtifacts"]
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -369,6 +372,8 @@ class TrainingRunner:
             return [str(request.program)], str(request.program.parent)
         if request.kind == "algorithm":
             return [sys.executable, "-m", str(request.program)], str(layout.root)
+        if request.kind == "container":
+            return container_argv(layout.root, request.command), str(layout.root)
         user, _ = decode_hyperparameters(request.hyperparameters)
         script = layout.code_dir / request.program
         args = to_cmd_args(user)
@@ -383,6 +388,9 @@ class TrainingRunner:
         request = job.request
         env = {k: self.parent_env[k] for k in _PASSTHROUGH if k in self.parent_env}
         env.setdefault("PATH", os.defpath)
+        if request.kind == "container":
+            # The framework image's python3 and pip3 are tandem's own interpreter's.
+            env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env["PATH"]])
         env.update(HOME=str(layout.root / "home"), TMPDIR=str(layout.root / "tmp"),
                    PYTHONUNBUFFERED="1")
         user, framework = decode_hyperparameters(request.hyperparameters)

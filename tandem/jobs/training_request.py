@@ -5,7 +5,8 @@ XGBoost, PyTorch, TensorFlow, Hugging Face ... training or serving repositories)
 script-mode runner, whose entry point comes from the ``sagemaker_program`` hyperparameter (or
 ``SAGEMAKER_PROGRAM`` in Environment) and whose code from ``sagemaker_submit_directory`` (or
 ``SAGEMAKER_SUBMIT_DIRECTORY``); a local directory holding an executable ``train`` runs that,
-as ``docker run <image> train`` would.
+as ``docker run <image> train`` would. A ContainerEntrypoint (with ContainerArguments) on a
+framework image runs as given, with the host's directory at ``/opt/ml`` (``container_root``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..serving.frameworks import Framework, framework_of
 from ..serving.images import is_framework_image, repository_name
 from ..serving.model import refuse_network_isolation
 from .algorithms import XGBOOST_ALGORITHM, xgboost_metric_definitions
+from .container_root import CONTAINER_ROOT, container_root_unavailable
 from .locations import local_path
 from .metric_definitions import MetricDefinition, parse_metric_definitions
 from .records import validate_job_name
@@ -62,7 +64,8 @@ class TrainingRequest:
     raw: dict[str, Any]
     base_dir: Path
     # "script": the script-mode runner; "train": a local directory's executable train;
-    # "algorithm": a built-in algorithm (program names its module).
+    # "algorithm": a built-in algorithm (program names its module); "container": command run
+    # with the host's directory at /opt/ml.
     kind: str
     program: Path  # the script, or the train executable
     code_dir: str | None  # sagemaker_submit_directory as given (a dir or a tarball)
@@ -76,6 +79,8 @@ class TrainingRequest:
     metric_definitions: tuple[MetricDefinition, ...]
     # CheckpointConfig.S3Uri: synced with every host's checkpoint directory (None: no sync).
     checkpoint_uri: str | None = None
+    # ContainerEntrypoint + ContainerArguments (kind "container").
+    command: tuple[str, ...] = ()
 
 
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
@@ -201,6 +206,25 @@ def _script(algorithm: Mapping[str, Any], hyperparameters: Mapping[str, str],
     return Path(script.name), str(script.parent)
 
 
+def _container_command(algorithm: Mapping[str, Any]) -> tuple[str, ...]:
+    """ContainerEntrypoint followed by ContainerArguments (empty: the image's own)."""
+    parts: list[str] = []
+    for member, limit in (("ContainerEntrypoint", 100), ("ContainerArguments", 100)):
+        value = algorithm.get(member)
+        if value is None:
+            continue
+        if (not isinstance(value, list) or not 1 <= len(value) <= limit
+                or not all(isinstance(v, str) and v for v in value)):
+            raise ValidationException(f"AlgorithmSpecification.{member} must list 1 to {limit} "
+                                      "non-empty strings")
+        parts.extend(value)
+    if parts and not algorithm.get("ContainerEntrypoint"):
+        raise ValidationException("AlgorithmSpecification.ContainerArguments: tandem runs "
+                                  "arguments only after a ContainerEntrypoint (a framework "
+                                  "image's own entrypoint is not known here)")
+    return tuple(parts)
+
+
 def _algorithm_mode(image: str, hyperparameters: Mapping[str, str],
                     environment: Mapping[str, str]) -> bool:
     if framework_of(image) is not Framework.XGBOOST:
@@ -222,16 +246,7 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
     if not isinstance(image, str) or not image.strip():
         raise ValidationException("AlgorithmSpecification.TrainingImage is required (tandem "
                                   "runs no AlgorithmName algorithms)")
-    for member in ("ContainerEntrypoint", "ContainerArguments"):
-        if algorithm.get(member):
-            # The SageMaker SDK 3.x ModelTrainer sends these to run its sm_train.sh driver from
-            # /opt/ml/input/data/sm_drivers: a container's paths, which a local process lacks.
-            raise ValidationException(
-                f"AlgorithmSpecification.{member} is not supported: tandem runs training as "
-                "local processes without a container's /opt/ml, so a command given for the "
-                "container cannot run here. Use script mode (the sagemaker_program and "
-                "sagemaker_submit_directory hyperparameters, as the SageMaker SDK 2.x "
-                "estimators send) or a local directory holding an executable 'train'")
+    command = _container_command(algorithm)
     mode = algorithm.get("TrainingInputMode", "File")
     if mode not in ("File", "FastFile"):
         raise ValidationException(f"AlgorithmSpecification.TrainingInputMode: {mode!r} is not "
@@ -240,7 +255,24 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
     hyperparameters = _hyperparameters(body.get("HyperParameters"))
     environment = validate_environment(body.get("Environment"), field="Environment")
     local = _is_local(image, base_dir)
-    if local is not None:
+    if command and not (is_framework_image(image)
+                        or _TRAINING_DLC.fullmatch(repository_name(image))):
+        raise ValidationException(
+            f"AlgorithmSpecification.TrainingImage: {image!r} is not a SageMaker framework "
+            "image, so tandem cannot tell what the container's ContainerEntrypoint would find "
+            "installed; a command runs here only with a framework image (scikit-learn, "
+            "XGBoost, PyTorch, TensorFlow, Hugging Face), which tandem's own Python stands for")
+    if command:
+        # The container's own command (the SDK 3.x ModelTrainer's sm_train.sh driver), with
+        # the host's directory at /opt/ml.
+        reason = container_root_unavailable()
+        if reason is not None:
+            raise ValidationException(
+                "AlgorithmSpecification.ContainerEntrypoint: a container's command reads and "
+                f"writes {CONTAINER_ROOT} by absolute path, which tandem gives a training host "
+                f"in a private mount namespace; this machine cannot make one: {reason}")
+        kind, program, code_dir = "container", Path(command[0]), None
+    elif local is not None:
         program = local / "train"
         if not (program.is_file() and os.access(program, os.X_OK)):
             raise ValidationException(f"AlgorithmSpecification.TrainingImage: {local} holds no "
@@ -293,7 +325,7 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
         output_path=str(output_path), instance_count=count,
         instance_type=str(raw["ResourceConfig"]["InstanceType"]), max_runtime=max_runtime,
         environment=environment, metric_definitions=tuple(definitions),
-        checkpoint_uri=checkpoint_uri,
+        checkpoint_uri=checkpoint_uri, command=command,
     )
 
 

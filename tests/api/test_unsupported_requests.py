@@ -1,6 +1,7 @@
 """What the SageMaker SDK may send that tandem cannot honour is refused at the call, with a
 ValidationException naming the field and the reason: a container image with no Docker engine,
-network isolation, built-in algorithms, Pipe mode; what it can run without (VpcConfig) is
+network isolation, built-in algorithms, Pipe mode, a container command with an image that is
+not a framework image; what it can run without (VpcConfig) is
 accepted and returned as sent."""
 
 from __future__ import annotations
@@ -94,13 +95,24 @@ def test_built_in_algorithms_and_pipe_mode_are_refused(sagemaker: Any) -> None:
     assert "'Pipe'" in message
 
 
-def test_a_container_entrypoint_is_refused(sagemaker: Any) -> None:
-    # What the SageMaker SDK 3.x ModelTrainer sends to run its driver inside the container.
+def test_a_container_entrypoint_needs_a_framework_image(sagemaker: Any) -> None:
+    # What the SageMaker SDK 3.x ModelTrainer sends, with an image of the user's own: tandem
+    # cannot know what that container would have installed for the command to find.
+    driver = {"ContainerEntrypoint": ["/bin/bash"],
+              "ContainerArguments": ["-c", "/opt/ml/input/data/sm_drivers/sm_train.sh"]}
+    message = _refused(sagemaker.create_training_job, **_training(AlgorithmSpecification={
+        "TrainingImage": CUSTOM, "TrainingInputMode": "File", **driver}))
+    assert message.startswith(f"AlgorithmSpecification.TrainingImage: '{CUSTOM}' is not a "
+                              "SageMaker framework image")
     message = _refused(sagemaker.create_training_job, **_training(AlgorithmSpecification={
         "TrainingImage": SKLEARN, "TrainingInputMode": "File",
-        "ContainerEntrypoint": ["/bin/bash"],
-        "ContainerArguments": ["-c", "/opt/ml/input/data/sm_drivers/sm_train.sh"]}))
-    assert "AlgorithmSpecification.ContainerEntrypoint" in message and "/opt/ml" in message
+        "ContainerArguments": driver["ContainerArguments"]}))
+    assert message.startswith("AlgorithmSpecification.ContainerArguments: tandem runs arguments "
+                              "only after a ContainerEntrypoint")
+    message = _refused(sagemaker.create_training_job, **_training(AlgorithmSpecification={
+        "TrainingImage": SKLEARN, "TrainingInputMode": "File", "ContainerEntrypoint": [""]}))
+    assert message == ("AlgorithmSpecification.ContainerEntrypoint must list 1 to 100 non-empty "
+                       "strings")
 
 
 def test_vpc_config_is_accepted_and_returned(sagemaker: Any, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """One endpoint URL for everything: with only ``tandem env``'s exports, boto3's sagemaker,
 sagemaker-runtime, cloudwatch, logs, s3 and sts clients and the AWS CLI reach tandem with no
-endpoint_url anywhere in the code."""
+endpoint_url anywhere in the code (and iam's is told AccessDenied: tandem has no IAM)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ SCRIPT = textwrap.dedent(
     logs.create_log_group(logGroupName="one-url")
     out["logs"] = [g["logGroupName"] for g in
                    logs.describe_log_groups(logGroupNamePrefix="one-url")["logGroups"]]
+    # No IAM here: a role check (the SageMaker SDK 3.x makes one) is told AccessDenied.
+    try:
+        boto3.client("iam").simulate_principal_policy(
+            PolicySourceArn="arn:aws:iam::123456789012:role/x", ActionNames=["s3:GetObject"])
+    except ClientError as e:
+        out["iam"] = [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"],
+                      e.response["Error"]["Message"]]
     print(json.dumps(out))
     """
 )
@@ -92,6 +99,9 @@ def test_every_boto3_client_reaches_tandem_from_the_environment(env: dict[str, s
         "runtime": "ValidationError",
         "cloudwatch": ["m"],
         "logs": ["one-url"],
+        "iam": ["AccessDenied", 403, "tandem has no IAM, so it cannot perform "
+                "iam:SimulatePrincipalPolicy; roles (RoleArn) are accepted as given and never "
+                "checked here"],
     }
 
 
