@@ -1,7 +1,9 @@
 """Serving: SageMaker's models, endpoint configs and endpoints, run as supervised processes.
 
-``model`` holds the records, ``endpoints`` the one supervisor loop, ``router`` the request
-path, ``launcher``/``local_launcher``/``agent`` where and how an instance's containers run,
+``model`` holds the records, ``endpoints`` the control plane's facade over ``definitions``
+(models, configs), ``planner`` (the supervisor's pure decisions), ``reconciler`` (the one loop
+applying them), ``endpoint_status`` and ``snapshots``; ``router`` the request path,
+``launcher``/``local_launcher``/``agent`` where and how an instance's containers run,
 ``containers``/``images``/``artifacts`` how a ContainerDefinition becomes a process, and
 ``deployment`` the YAML of ``tandem deploy``.
 """
