@@ -189,9 +189,9 @@ def _launcher(value: Any) -> str:
     if text == "local":
         return text
     host, sep, port = text.removeprefix("ray://").rpartition(":")
-    if not text.startswith("ray://") or not sep or not host or not port.isdigit():
+    if (not text.startswith("ray://") or not sep or not host or not port.isdigit()
+            or not 0 < int(port) <= 65535):
         raise ValueError("must be local or ray://HOST:PORT (the Ray head's GCS address)")
-    _port(port)
     return text
 
 

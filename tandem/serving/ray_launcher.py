@@ -212,7 +212,7 @@ class RayLauncher:
                     f"The Ray head at {self.address} is unreachable ({exc}); no instance can "
                     "be placed until it is back."
                 ) from None
-            ray = _ray()
+            ray = await asyncio.to_thread(_ray)  # importing ray takes a second: off the loop
             try:
                 await asyncio.to_thread(
                     ray.init, address=self.address, namespace=RAY_NAMESPACE,
