@@ -107,6 +107,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().split(") ")[1].split()[1])
+
+
 def _stage_processes(rig: RayCluster) -> list[int]:
     """Container processes (the stage fixture's) left in any emulated host."""
     found = []
@@ -180,6 +185,23 @@ def test_pipeline_instances_spread_over_hosts_serve_ship_telemetry_and_are_repla
     expected = sorted(f"tandem/{ENDPOINT}/AllTraffic/{i}" for i in (survivor, new_iid))
     _until("the dead instance's actor to go", lambda: _actor_names(rig) == expected)
 
+    # SIGKILL an agent (the Ray actor's worker, the containers' parent): the actor's death is
+    # the instance's; it is replaced by a new id and its containers die with their agent.
+    agent = _parent(placed[survivor]["first"][1])
+    assert agent == _parent(placed[survivor]["second"][1])
+    assert agent in processes_in(hosts[where[survivor]].namespace)
+    os.kill(agent, signal.SIGKILL)
+    latest = _until("a replacement for the killed agent", lambda: _complete(logs, 4),
+                    timeout=120)  # fmt: skip
+    (newest,) = set(latest) - set(after)
+    _until("the killed agent's containers to end",
+           lambda: not any(_alive(pid) for _, pid, _ in placed[survivor].values()))
+    _until("two instances in service again", lambda: sagemaker.describe_endpoint(
+        EndpointName=ENDPOINT)["ProductionVariants"][0]["CurrentInstanceCount"] == 2)
+    assert _invoke(runtime, 20) == [[[i + 2]] for i in range(20)]
+    expected = sorted(f"tandem/{ENDPOINT}/AllTraffic/{i}" for i in (new_iid, newest))
+    _until("the killed agent's actor to go", lambda: _actor_names(rig) == expected)
+
     # DeleteEndpoint: containers stopped on every host, actors gone.
     sagemaker.delete_endpoint(EndpointName=ENDPOINT)
 
@@ -192,7 +214,7 @@ def test_pipeline_instances_spread_over_hosts_serve_ship_telemetry_and_are_repla
 
     _until("the endpoint to be deleted", gone)
     _until("no container process left", lambda: _stage_processes(rig) == [], timeout=30)
-    every = sorted([*placed, new_iid])
+    every = sorted([*placed, new_iid, newest])
     _until("no actor left", lambda: _actor_names(rig) == [], timeout=30)
     missing = rig.run_driver(
         "missing = []\n"

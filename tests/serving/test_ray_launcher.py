@@ -30,7 +30,7 @@ def test_launcher_setting_takes_local_or_a_ray_gcs_address() -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "localhost"])
 def test_a_ray_launcher_refuses_a_server_url_other_hosts_cannot_reach(host: str) -> None:
     settings = load_settings(flags={"launcher": "ray://10.0.0.5:6380", "host": host}, environ={})
-    with pytest.raises(ConfigError, match=rf"cannot reach.*--agent-server-url") as info:
+    with pytest.raises(ConfigError, match=r"cannot reach.*--agent-server-url") as info:
         check_agent_server_url(settings)
     assert f"http://{host}:8080" in info.value.message
     # Named explicitly, an address the hosts reach is taken.
