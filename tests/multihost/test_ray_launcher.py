@@ -218,7 +218,7 @@ def test_pipeline_instances_spread_over_hosts_serve_ship_telemetry_and_are_repla
     _until("no actor left", lambda: _actor_names(rig) == [], timeout=30)
     missing = rig.run_driver(
         "missing = []\n"
-        f"for iid in {sorted([*placed, new_iid])!r}:\n"
+        f"for iid in {every!r}:\n"
         "    try:\n"
         f"        ray.get_actor('tandem/{ENDPOINT}/AllTraffic/' + iid, namespace='tandem')\n"
         "    except ValueError:\n"
