@@ -54,6 +54,7 @@ _POLL_SECONDS = 20.0
 # Beyond the grace period, how long a stop may take before the actor is killed regardless.
 _STOP_SLACK = 30.0
 _CONNECT_TIMEOUT = 5.0
+_UNAVAILABLE_RETRY = 1.0
 _CLOSED = object()
 
 
@@ -198,20 +199,25 @@ class RayLauncher:
 
     # -- connection -------------------------------------------------------------------------
 
+    async def _check_head(self) -> None:
+        """Fail at once, naming the head, when its GCS port does not answer: ray.init and
+        actor creation against a dead head retry for a minute or more instead."""
+        host, _, port = self.address.rpartition(":")
+        try:
+            sock = await asyncio.to_thread(
+                socket.create_connection, (host, int(port)), _CONNECT_TIMEOUT)
+        except OSError as exc:
+            raise InstanceStartFailed(
+                f"The Ray head at {self.address} is unreachable ({exc}); no instance can "
+                "be placed until it is back."
+            ) from None
+        sock.close()
+
     async def _connect(self) -> None:
+        await self._check_head()  # on every start: the head may have gone since the last
         async with self._connecting:
             if self._connected:
                 return
-            host, _, port = self.address.rpartition(":")
-            try:
-                # A quick TCP check first: ray.init against a dead head retries for a minute.
-                await asyncio.to_thread(
-                    socket.create_connection, (host, int(port)), _CONNECT_TIMEOUT)
-            except OSError as exc:
-                raise InstanceStartFailed(
-                    f"The Ray head at {self.address} is unreachable ({exc}); no instance can "
-                    "be placed until it is back."
-                ) from None
             ray = await asyncio.to_thread(_ray)  # importing ray takes a second: off the loop
             try:
                 await asyncio.to_thread(
@@ -300,12 +306,19 @@ class RayLauncher:
     async def _poll(self, handle: InstanceHandle, actor: Any) -> None:
         """Long-poll the actor for its agent's events; its death is the instance's."""
         iid = handle.instance_id
+        unavailable = _ray().exceptions.ActorUnavailableError
         while True:
             try:
                 events = await actor.next_events.remote(_POLL_SECONDS)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - ActorDiedError, node lost, head gone
+            except unavailable:
+                # Not reachable for now (a network blip, its node restarting): Ray reports
+                # ActorDiedError if it is gone for good; until then the instance may be alive
+                # and serving, and the router's own errors eject it if not.
+                await asyncio.sleep(_UNAVAILABLE_RETRY)
+                continue
+            except Exception as exc:  # noqa: BLE001 - ActorDiedError, node lost
                 if iid in self._stopping:
                     return
                 reason = f"Its agent on {handle.host} is gone: {_describe(exc)}"

@@ -68,3 +68,24 @@ def test_nothing_imports_ray_unless_a_ray_launcher_connects() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)  # fmt: skip
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_an_endpoint_fails_naming_the_head_when_it_is_down(tmp_path: Path) -> None:
+    from tests.e2e.support import client, deploy, stage_container, wait_status
+    from tests.server_process import FAST_FLAGS, ServerProcess
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        head = f"127.0.0.1:{s.getsockname()[1]}"
+    server = ServerProcess(tmp_path / "data", extra=[
+        *FAST_FLAGS, "--launcher", f"ray://{head}",
+        "--agent-server-url", "http://10.0.0.1:8080",  # never called: nothing is placed
+    ]).start()  # fmt: skip
+    try:
+        sagemaker = client(server, "sagemaker")
+        deploy(sagemaker, "headless", [stage_container("first")], wait=False)
+        failed = wait_status(sagemaker, "headless", "Failed", timeout=60)
+        assert f"The Ray head at {head} is unreachable" in failed["FailureReason"]
+    finally:
+        server.stop()
