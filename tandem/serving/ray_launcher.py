@@ -178,6 +178,7 @@ class RayLauncher:
         metrics_flush_interval: float = 5.0,
         unhealthy_threshold: int = 3,
         resource_scale: float = 1.0,
+        placement_timeout: float = 120.0,
     ) -> None:
         self.address = address  # HOST:PORT of the head's GCS
         self._server_url = server_url
@@ -188,6 +189,7 @@ class RayLauncher:
         self._metrics_flush_interval = metrics_flush_interval
         self._unhealthy_threshold = unhealthy_threshold
         self._resource_scale = resource_scale
+        self._placement_timeout = placement_timeout
         self._connected = False
         self._connecting = asyncio.Lock()
         self._closed = False
@@ -263,11 +265,19 @@ class RayLauncher:
                 f"{spec.instance_id}: {exc}", spec.instance_id,
             ) from None  # fmt: skip
         self._actors[spec.instance_id] = actor
+        # Ray keeps an actor no node can take pending forever (and says nothing): bound it.
+        limit = spec.health_check_timeout + self._placement_timeout
         try:
-            host, ports, reason, problems = await actor.start.remote()
+            host, ports, reason, problems = await asyncio.wait_for(actor.start.remote(), limit)
         except BaseException as exc:
             self._actors.pop(spec.instance_id, None)
             await asyncio.to_thread(_kill, actor)
+            if isinstance(exc, TimeoutError):
+                raise InstanceStartFailed(
+                    f"Instance {spec.instance_id} was not placed and started on the Ray cluster "
+                    f"at {self.address} within {limit:g} s: no node may have "
+                    f"{_asked(options)} free.", spec.instance_id,
+                ) from None  # fmt: skip
             if isinstance(exc, Exception):
                 raise InstanceStartFailed(
                     f"The agent of instance {spec.instance_id} failed on the Ray cluster at "
@@ -396,6 +406,12 @@ class RayLauncher:
 def _kill(actor: Any) -> None:
     with contextlib.suppress(Exception):  # already dead: nothing to kill
         _ray().kill(actor, no_restart=True)
+
+
+def _asked(options: dict[str, Any]) -> str:
+    cpus, memory, gpus = options["num_cpus"], options["memory"], options["num_gpus"]
+    text = f"{cpus:g} CPUs and {memory / 2**30:g} GiB of memory"
+    return text + (f" and {gpus} GPUs" if gpus else "")
 
 
 def _describe(exc: BaseException) -> str:

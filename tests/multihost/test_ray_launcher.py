@@ -226,3 +226,27 @@ def test_pipeline_instances_spread_over_hosts_serve_ship_telemetry_and_are_repla
         "result = missing\n"
     )
     assert missing == every
+
+
+async def test_an_instance_no_node_can_take_fails_naming_what_it_asked(
+    multihost_rig: RayCluster, tmp_path: Path
+) -> None:
+    from tandem.serving.launcher import ContainerSpec, InstanceSpec, InstanceStartFailed
+    from tandem.serving.ray_launcher import RayLauncher
+
+    launcher = RayLauncher(multihost_rig.gcs_address, lambda: "http://10.0.0.1:8080", tmp_path,
+                           placement_timeout=3.0)  # fmt: skip
+    # One GPU: the rig's hosts have none, so Ray keeps the actor pending.
+    spec = InstanceSpec.for_endpoint(
+        "ep-gpu", "AllTraffic", [ContainerSpec("first", (str(STAGE / "serve"),))], tmp_path,
+        health_check_timeout=1.0, instance_type="ml.g5.xlarge",
+    )  # fmt: skip
+    try:
+        with pytest.raises(InstanceStartFailed, match=r"within 4 s: no node may have 4 CPUs "
+                           r"and 16 GiB of memory and 1 GPUs free") as info:  # fmt: skip
+            await launcher.start_instance(spec)
+        assert info.value.instance_id == spec.instance_id
+        assert launcher.instances() == []
+        _until("the pending actor to go", lambda: _actor_names(multihost_rig) == [], timeout=30)
+    finally:
+        await launcher.close()
