@@ -266,6 +266,9 @@ class TandemServer:
         from .serving.ray_launcher import RayLauncher, parse_ray_address  # ray: only when asked
 
         check_agent_server_url(s)
+        # With --auth, agents sign with the file's first key: it travels in the actors'
+        # constructor arguments, so the Ray cluster must be as trusted as the server.
+        keys = load_keys(s.auth_file) if s.auth_file is not None else {"tandem": "tandem"}
         return RayLauncher(
             parse_ray_address(s.launcher),
             lambda: s.agent_server_url or self.url,
@@ -275,6 +278,7 @@ class TandemServer:
             logs_flush_interval=min(s.logs_flush_interval, 0.5),
             metrics_flush_interval=s.metrics_flush_interval,
             resource_scale=s.ray_resource_scale,
+            credentials=next(iter(keys.items())),
         )
 
     def _traced_plan(self, plan: Any) -> Any:

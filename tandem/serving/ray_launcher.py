@@ -179,6 +179,7 @@ class RayLauncher:
         unhealthy_threshold: int = 3,
         resource_scale: float = 1.0,
         placement_timeout: float = 120.0,
+        credentials: tuple[str, str] = ("tandem", "tandem"),
     ) -> None:
         self.address = address  # HOST:PORT of the head's GCS
         self._server_url = server_url
@@ -190,6 +191,9 @@ class RayLauncher:
         self._unhealthy_threshold = unhealthy_threshold
         self._resource_scale = resource_scale
         self._placement_timeout = placement_timeout
+        # The key agents sign their PutLogEvents/PutMetricData with (a server run with --auth
+        # takes only its own keys).
+        self._credentials = credentials
         self._connected = False
         self._connecting = asyncio.Lock()
         self._closed = False
@@ -250,6 +254,7 @@ class RayLauncher:
             server_url=self._server_url(), spool_dir=agent_dir / "spool", region=self._region,
             flush_interval=self._logs_flush_interval,
             metrics_flush_interval=self._metrics_flush_interval,
+            access_key_id=self._credentials[0], secret_access_key=self._credentials[1],
         )  # fmt: skip
         options = self._placement(spec)
         try:

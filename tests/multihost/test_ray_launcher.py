@@ -30,13 +30,22 @@ GROUP = f"/aws/sagemaker/Endpoints/{ENDPOINT}"
 _LISTENING = re.compile(r"listening on (\d+) pid (\d+) host (\S+)")
 
 
+def _keys(tmp_path: Path) -> Path:
+    keys = tmp_path / "keys.toml"
+    # What tests.e2e.support.client signs with.
+    keys.write_text('[[keys]]\naccess_key_id = "test"\nsecret_access_key = "test"\n')
+    return keys
+
+
 @pytest.fixture
 def server(multihost_rig: RayCluster, tmp_path: Path) -> Iterator[ServerProcess]:
     rig = multihost_rig
     flags = [*FAST_FLAGS, "--host", rig.network.gateway, "--launcher", f"ray://{rig.gcs_address}",
              # ml.m5.large asks 2 vCPUs; a rig host has 2: half lets a replacement start
              # beside a live instance.
-             "--ray-resource-scale", "0.5"]  # fmt: skip
+             "--ray-resource-scale", "0.5",
+             # Only signed calls are taken: the agents' shipping signs with the file's key.
+             "--auth", str(_keys(tmp_path))]  # fmt: skip
     proc = ServerProcess(tmp_path / "data", extra=flags, env={**os.environ, **rig.driver_env()})
     proc.start(timeout=60)
     try:
