@@ -30,6 +30,7 @@ from typing import Any
 from tandem.errors import InvalidParameterValue, ResourceNotFound
 from tandem.serving.instance_types import instance_resources
 from tandem.serving.launcher import (
+    ContainerExited,
     InstanceEvent,
     InstanceHandle,
     InstanceReady,
@@ -347,8 +348,6 @@ class RayLauncher:
 
     @staticmethod
     def _apply(handle: InstanceHandle, event: InstanceEvent) -> None:
-        from tandem.serving.launcher import ContainerExited
-
         if isinstance(event, ContainerExited):
             handle.returncodes[event.container] = event.returncode
             handle.status = InstanceStatus.UNHEALTHY
