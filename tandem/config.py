@@ -184,6 +184,24 @@ _STANDARD_CONVERT: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _launcher(value: Any) -> str:
+    text = str(value).strip()
+    if text == "local":
+        return text
+    host, sep, port = text.removeprefix("ray://").rpartition(":")
+    if (not text.startswith("ray://") or not sep or not host or not port.isdigit()
+            or not 0 < int(port) <= 65535):
+        raise ValueError("must be local or ray://HOST:PORT (the Ray head's GCS address)")
+    return text
+
+
+def _scale(value: Any) -> float:
+    number = float(value)
+    if not 0.0 < number <= 1.0:
+        raise ValueError("must be greater than 0 and at most 1")
+    return number
+
+
 def _optional_path(value: Any) -> Path | None:
     if value is None or value == "":
         return None
@@ -219,6 +237,33 @@ SETTINGS: tuple[Setting, ...] = (
         "endpoint (MinIO, another server), or 'aws' for AWS S3 itself; boto3's standard "
         "credential chain signs for it.",
         section="storage",
+    ),
+    Setting(
+        "launcher",
+        _launcher,
+        "local",
+        "Where endpoint instances run: local (processes on this machine) or ray://HOST:PORT "
+        "to place them on the nodes of a Ray cluster whose head's GCS listens there (what "
+        "`ray start --head --port` sets). Jobs stay local. See docs/scale-out.md.",
+        section="scale-out",
+    ),
+    Setting(
+        "agent_server_url",
+        _optional_url,
+        None,
+        "URL the instance agents on other hosts ship their logs and usage metrics to "
+        "(default http://<host>:<port> of this server; with a ray launcher it must be an "
+        "address the other hosts reach, not 127.0.0.1).",
+        section="scale-out",
+    ),
+    Setting(
+        "ray_resource_scale",
+        _scale,
+        1.0,
+        "Share of an instance type's vCPUs and memory asked of the Ray cluster per instance "
+        "(1 = all of ml.m5.large's 2 vCPUs and 8 GiB; less packs more instances on small "
+        "test hosts). GPUs are always asked in full.",
+        section="scale-out",
     ),
     Setting(
         "metrics_flush_interval",
@@ -420,6 +465,9 @@ class Settings:
     region: str = "us-east-1"
     auth_file: Path | None = None
     s3_endpoint_url: str = ""
+    launcher: str = "local"
+    agent_server_url: str | None = None
+    ray_resource_scale: float = 1.0
     metrics_flush_interval: float = 5.0
     logs_flush_interval: float = 0.5
     retention_1m_days: int = 15

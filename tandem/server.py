@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import gc
 import logging
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from .api.sts import StsService
 from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
 from .config import Settings, aws_credential_environment
+from .errors import ConfigError
 from .eventloop import StallWatchdog
 from .jobs import build_job_manager
 from .objects import FileObjectStore
@@ -44,6 +46,7 @@ from .scaling.autoscaler import AutoScaler
 from .serving.containers import plan_model
 from .serving.endpoints import EndpointManager
 from .serving.idle_metrics import IdleMetrics
+from .serving.launcher import Launcher
 from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
@@ -60,10 +63,27 @@ from .telemetry.metrics import (
 )
 from .telemetry.tracing import Tracing
 
-__all__ = ["TandemServer"]
+__all__ = ["TandemServer", "check_agent_server_url"]
 
 _log = logging.getLogger(__name__)
 _HOUSEKEEPING_INTERVAL = 60.0
+
+
+_UNREACHABLE_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::", "")
+
+
+def check_agent_server_url(settings: Settings) -> None:
+    """With instances on other hosts, the URL their agents ship telemetry to must be one those
+    hosts reach: refuse loopback (and the wildcard, which names no address)."""
+    url = settings.agent_server_url or f"http://{settings.host}:{settings.port}"
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host in _UNREACHABLE_HOSTS or host.startswith("127."):
+        raise ConfigError(
+            f"launcher {settings.launcher}: agents on other hosts would ship telemetry to "
+            f"{url}, which they cannot reach; bind --host to an address they reach or set "
+            "--agent-server-url",
+            field="agent_server_url",
+        )
 
 
 class TandemServer:
@@ -98,15 +118,7 @@ class TandemServer:
         )
         await self.logs.start()
         self.ports = PortAllocator()
-        self.launcher = LocalLauncher(
-            metrics_registry=self.registry,
-            log_service=self.logs,
-            usage_interval=s.usage_interval,
-            clock=self.clock,
-            data_dir=self.data_dir,
-            ports=self.ports,
-        )
-        await self.launcher.start()
+        self.launcher = await self._endpoint_launcher()
         # Tracing is off (None, nothing started) unless an OTLP endpoint is configured.
         self.tracing = Tracing(s) if s.tracing else None
         if self.tracing is not None:
@@ -236,6 +248,38 @@ class TandemServer:
             self._watchdog.start()
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
         return self.port
+
+    async def _endpoint_launcher(self) -> Launcher:
+        """Where endpoint instances run (setting ``launcher``); jobs keep a local one."""
+        s = self.settings
+        if s.launcher == "local":
+            launcher = LocalLauncher(
+                metrics_registry=self.registry,
+                log_service=self.logs,
+                usage_interval=s.usage_interval,
+                clock=self.clock,
+                data_dir=self.data_dir,
+                ports=self.ports,
+            )
+            await launcher.start()
+            return launcher
+        from .serving.ray_launcher import RayLauncher, parse_ray_address  # ray: only when asked
+
+        check_agent_server_url(s)
+        # With --auth, agents sign with the file's first key: it travels in the actors'
+        # constructor arguments, so the Ray cluster must be as trusted as the server.
+        keys = load_keys(s.auth_file) if s.auth_file is not None else {"tandem": "tandem"}
+        return RayLauncher(
+            parse_ray_address(s.launcher),
+            lambda: s.agent_server_url or self.url,
+            self.data_dir,
+            region=s.region,
+            usage_interval=s.usage_interval,
+            logs_flush_interval=min(s.logs_flush_interval, 0.5),
+            metrics_flush_interval=s.metrics_flush_interval,
+            resource_scale=s.ray_resource_scale,
+            credentials=next(iter(keys.items())),
+        )
 
     def _traced_plan(self, plan: Any) -> Any:
         """``plan`` with the tracing environment added to every container (theirs wins)."""

@@ -98,6 +98,7 @@ class InstanceAgent:
         unhealthy_threshold: int = 3,
         capture_factory: Callable[..., OutputCapture] | None = None,
         clock: Clock | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.spec = spec
         self._metrics = metrics_registry
@@ -117,7 +118,7 @@ class InstanceAgent:
         self._http: aiohttp.ClientSession | None = None
         self._stopped = asyncio.Event()
         self.handle = InstanceHandle(
-            spec.instance_id, spec, _pids=self.pids, _wait=self._wait_all,
+            spec.instance_id, spec, host=host, _pids=self.pids, _wait=self._wait_all,
             _last_lines=self._last_lines,
         )
 
@@ -201,6 +202,10 @@ class InstanceAgent:
         env = dict(cspec.env)
         if container.lease is not None:
             env.update(container.lease.env())
+            if self.handle.host != "127.0.0.1":
+                # On another host the router connects from outside: bind the host's address
+                # (tandem.runtime and SageMaker-style servers read it), not loopback.
+                env["SAGEMAKER_BIND_TO_HOST"] = self.handle.host
         argv = list(cspec.argv)
         if cspec.port_slot is not None:
             argv[cspec.port_slot] = argv[cspec.port_slot].format(port=container.port)

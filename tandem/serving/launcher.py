@@ -104,6 +104,9 @@ class InstanceSpec:
     host_name: str | None = None
     # DiskUtilization is reported for endpoints and training, not for transform jobs.
     disk_usage: bool = True
+    # The ml.* type (ProductionVariant's InstanceType): what a launcher placing instances on
+    # other hosts asks the cluster for (instance_types.instance_resources); None where unknown.
+    instance_type: str | None = None
 
     def __post_init__(self) -> None:
         if not _INSTANCE_ID.match(self.instance_id):
@@ -127,6 +130,7 @@ class InstanceSpec:
         ping_interval: float = 2.0,
         ping_timeout: float = 2.0,
         stop_grace_period: float = 30.0,
+        instance_type: str | None = None,
     ) -> InstanceSpec:
         """The spec of an endpoint instance, with SageMaker's log and metric names filled in."""
         iid = instance_id or new_instance_id()
@@ -148,6 +152,7 @@ class InstanceSpec:
             ping_timeout=ping_timeout,
             stop_grace_period=stop_grace_period,
             single_stream=len(containers) == 1,
+            instance_type=instance_type,
         )
 
     @classmethod

@@ -289,6 +289,7 @@ class Reconciler:
             ping_interval=self.settings.ping_interval,
             ping_timeout=self.settings.ping_timeout,
             stop_grace_period=self.settings.stop_grace_period,
+            instance_type=fleet.variant.instance_type,
         )
 
     # -- stopping ----------------------------------------------------------
