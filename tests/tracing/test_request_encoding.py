@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tandem.telemetry.tracing import RecentTraces, RequestTracer, Sampler, SpanExporter
+from tandem.telemetry.tracing import (
+    RecentTraces,
+    RequestTracer,
+    Sampler,
+    SpanData,
+    SpanExporter,
+    SpanKind,
+)
 from tandem.telemetry.tracing.otlp import (
     encode_export_request,
     encode_resource,
@@ -127,6 +134,26 @@ def test_encoded_requests_reach_the_receiver_as_spans() -> None:
         spans = rx.wait_for(lambda s: len(s) >= 9)
         assert len(spans) == 9 and {span.trace_id for _, span in spans} == ids
         assert exporter.stats().exported == 9
+    finally:
+        exporter.stop(1.0)
+        rx.close()
+
+
+def test_spans_behind_a_full_batch_wait_for_the_interval_or_a_flush() -> None:
+    rx = OtlpReceiver().start()
+    # Not started: the test drains as the export thread would, woken by a full batch.
+    exporter = SpanExporter(rx.url, resource=[("service.name", "t")], scope=("tandem", "0"),
+                            queue_size=100, batch_size=8, timeout=5.0)
+    try:
+        exporter.submit([SpanData(i, i, 0, f"s{i}", SpanKind.SERVER, 10, 20)
+                         for i in range(1, 12)])
+        exporter._drain(everything=False)
+        # One request of a full batch; the three behind it are not sent on their own.
+        assert rx.statuses == [200] and len(rx.spans()) == 8
+        assert exporter.stats().queued == 3 and exporter.stats().exported == 8
+        exporter._drain(everything=True)  # the interval is up (or a flush)
+        assert rx.statuses == [200, 200] and len(rx.spans()) == 11
+        assert exporter.stats().queued == 0 and exporter.stats().exported == 11
     finally:
         exporter.stop(1.0)
         rx.close()

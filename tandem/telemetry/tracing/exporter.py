@@ -91,6 +91,7 @@ class SpanExporter:
         self._wake = threading.Event()
         self._halt = threading.Event()  # set by stop(): cuts a retry's backoff short
         self._stopping = False
+        self._flushes = 0  # flush() calls: the export thread compares with those it served
         self._thread: threading.Thread | None = None
         self._conn: http.client.HTTPConnection | None = None
         self.exported = 0
@@ -184,25 +185,39 @@ class SpanExporter:
 
     def flush(self) -> None:
         """Ask for an export now (used by tests and at shutdown)."""
+        self._flushes += 1
         self._wake.set()
 
     # -- the export thread ---------------------------------------------------------
 
     def _run(self) -> None:
+        served = 0
         while True:
-            self._wake.wait(self.interval)
+            # Woken early only by a full batch, a flush or stop().
+            waited = not self._wake.wait(self.interval)
             self._wake.clear()
             stopping = self._stopping
+            flushes = self._flushes
+            everything = waited or stopping or flushes != served
+            served = flushes
             try:
-                self._drain()
+                self._drain(everything)
             except Exception:  # noqa: BLE001 - the thread must outlive any one bad batch
                 _log.exception("OTLP export failed")
             if stopping:
                 return
 
-    def _drain(self) -> None:
+    def _drain(self, everything: bool = True) -> None:
+        """Send what is queued now when ``everything`` (the interval is up, a flush, stop),
+        and after that only full batches: spans that arrive while a batch is being sent
+        wait for the next interval or a full batch, rather than each going out in a small
+        request of its own (a request costs the same work whatever its size)."""
         queue = self._queue
+        until = self._submitted if everything else self._taken
         while queue:
+            if (self._taken >= until and self._submitted - self._taken < self.batch_size
+                    and not self._stopping):
+                return
             batch: list[SpanData] = []
             encoded: list[bytes] = []
             count = 0
