@@ -173,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     configs = {name: flags for name, flags in CONFIGS.items()
                if not (args.no_hang and "hangs" in name)}
-    trees: dict[str, Path | None] = {name: None for name in configs}
+    # Every server runs this checkout's package (PYTHONPATH): the venv's ``tandem`` script may
+    # name another checkout's interpreter and with it that checkout's package.
+    here = Path(__file__).resolve().parents[1]
+    trees: dict[str, Path | None] = {name: here for name in configs}
     if args.baseline_tree is not None:
         for name, flags in list(configs.items()):
             if name.startswith("on") and "hangs" not in name:
@@ -218,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                 system.start()
                 running.append((name, system, system.url))
             for r in range(args.rounds):
-                for name, system, url in running:
+                # Each round starts one configuration later, so none is always measured first.
+                shift = r % len(running)
+                for name, system, url in running[shift:] + running[:shift]:
                     for c in (1, 16):
                         run_wrk(wrk, url, script, concurrency=c, seconds=args.warmup, pin=pin)
                         pid = system.extra["server_pid"]
@@ -264,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{rps:.0f} | "
               f"{100 * (rps / base_rps - 1):+.1f}% | {us:.0f} | "
               f"{100 * (us / base_cpu - 1):+.1f}% | {statistics.median(others[name]):.0f} |")
+    # The same figure as a ratio to off's in the same round, then the median of those: the
+    # machine's load changes less within a round than across the run.
+    paired = {name: statistics.median(c / o for c, o in zip(cpu[name], cpu["off"], strict=True))
+              for name in configs if name != "off"}
+    print("router CPU per request against off's in the same round, median of the rounds: " +
+          ", ".join(f"{name} {100 * (ratio - 1):+.1f}%" for name, ratio in paired.items()))
     for name in configs:
         print(f"{name}: c=1 p50 per round {[round(p, 3) for p, _ in results[name][1]]}; "
               f"c=16 req/s per round {[round(t) for _, t in results[name][16]]}; "
