@@ -10,8 +10,9 @@ Every request gets ids and propagates a ``traceparent`` to its containers (with 
 flag clear when it is not sampled, so the decision travels); only sampled requests are
 exported. A sampled request's spans are encoded as OTLP bytes straight from its stamps and ids
 when it ends (after its response is written), with each distinct attribute set encoded once
-and shared, so the export thread only frames and sends them: encoding there cost more than
-here, since the thread and the event loop then traded the interpreter lock (docs/performance.md).
+and shared, so the export thread only frames and sends them: building records and encoding
+them there cost more in all, and held the interpreter lock the event loop waits for
+(docs/performance.md).
 ``SpanData`` objects are built only when the dashboard looks at a recent trace.
 """
 
