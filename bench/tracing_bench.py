@@ -6,8 +6,15 @@ OTLP/HTTP to a receiver in this process (it decodes every body with opentelemetr
 collector would, so the export is real). wrk loads them in turn, round after round (the
 configurations alternate, so a shared machine's load falls on all three alike): c=1 for the
 p50 and c=16 for throughput. Per configuration the median of the rounds is reported, with
-the load average before and after. Also: the encoder's cost per span, hand-written bytes
-against building opentelemetry-proto messages.
+the load average before and after, and the router process's CPU per request at c=16 (the
+steadier figure on a shared machine), split into its event loop's thread and the others
+(the export thread). ``--baseline-tree`` adds the tracing configurations once more, served
+from another checkout's ``tandem`` package (a before/after in the same run).
+
+Also, in-process (no HTTP, process CPU time): what one request of three hops costs the
+tracer on the event loop and on the export thread (its send left out), at 100 % and 1 %
+sampling; and the encoder's cost per span, hand-written bytes against building
+opentelemetry-proto messages.
 
     .venv/bin/python -m bench.tracing_bench [--rounds 5] [--duration 5] [--warmup 1]
 """
@@ -21,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 from bench.pipeline import systems
 from bench.pipeline.load import ensure_wrk, run_wrk, write_script
@@ -90,6 +99,63 @@ def _encode_costs(spans: int = 20_000) -> dict[str, float]:
             "opentelemetry-proto": pb2}
 
 
+def _request_costs(ratio: float, requests: int = 30_000) -> tuple[float, float]:
+    """µs of process CPU per request of three hops: the tracer's calls on the event loop
+    (begin, a traceparent and a hop per container, end) and the export thread's work on
+    what they queued (its HTTP send replaced by nothing)."""
+    from tandem.telemetry.tracing import RecentTraces, RequestTracer, Sampler, SpanExporter
+
+    exporter = SpanExporter("http://127.0.0.1:9/v1/traces", resource=[("service.name", "b")],
+                            scope=("tandem", "0"), queue_size=2048, batch_size=512)
+    exporter._send = lambda body: True  # type: ignore[method-assign]
+    tracer = RequestTracer(Sampler("traceidratio", ratio), exporter, RecentTraces(2000))
+    urls = [f"http://127.0.0.1:{40001 + i}/invocations" for i in range(3)]
+    names = ["stage1", "stage2", "stage3"]
+    perf, cpu = time.perf_counter, time.process_time
+
+    def run(n: int) -> tuple[float, float]:
+        loop = export = 0.0
+        for k in range(n):
+            t = cpu()
+            trace = tracer.begin(None, None, perf())
+            trace.endpoint, trace.host = "bench", "127.0.0.1:8080"
+            trace.variant, trace.instance_id = "AllTraffic", "i-0123456789abcdef0"
+            for i in range(3):
+                trace.propagation_headers()
+                trace.hop(names[i], urls[i], perf(), perf(), 200)
+            trace.status = 200
+            tracer.end(trace, perf())
+            loop += cpu() - t
+            if k % 128 == 127:  # a full batch of 512 spans
+                t = cpu()
+                exporter._drain()
+                export += cpu() - t
+        return loop / n * 1e6, export / n * 1e6
+
+    def harness(n: int) -> float:
+        """The same loop's own cost (clocks, stamps), taken off the tracer's."""
+        loop = 0.0
+        for _ in range(n):
+            t = cpu()
+            perf()
+            for _i in range(3):
+                perf(), perf()
+            perf()
+            loop += cpu() - t
+        return loop / n * 1e6
+
+    run(2000)
+    loop, export = run(requests)
+    return max(loop - harness(requests), 0.0), export
+
+
+def _thread_cpu_s(pid: int) -> dict[int, float]:
+    try:
+        return {t.id: t.user_time + t.system_time for t in psutil.Process(pid).threads()}
+    except psutil.NoSuchProcess:
+        return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.tracing_bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,10 +166,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-hang", action="store_true",
                    help="leave out the hung-receiver configuration (a shorter run)")
     p.add_argument("--skip-encoder", action="store_true",
-                   help="leave out the encoder micro-benchmark")
+                   help="leave out the encoder and in-process micro-benchmarks")
+    p.add_argument("--baseline-tree", type=Path, default=None,
+                   help="a checkout whose tandem package serves the tracing configurations "
+                        "once more, as 'before'")
     args = p.parse_args(argv)
     configs = {name: flags for name, flags in CONFIGS.items()
                if not (args.no_hang and "hangs" in name)}
+    # Every server runs this checkout's package (PYTHONPATH): the venv's ``tandem`` script may
+    # name another checkout's interpreter and with it that checkout's package.
+    here = Path(__file__).resolve().parents[1]
+    trees: dict[str, Path | None] = {name: here for name in configs}
+    if args.baseline_tree is not None:
+        for name, flags in list(configs.items()):
+            if name.startswith("on") and "hangs" not in name:
+                configs[f"before: {name}"] = flags
+                trees[f"before: {name}"] = args.baseline_tree.resolve()
     pin = None if args.pin == "none" else args.pin
     wrk = ensure_wrk(lambda text: print(text, file=sys.stderr))
     if wrk is None:
@@ -113,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         costs = _encode_costs()
         print("encoder, µs per span (batch 512, 8 attributes): " +
               ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
+        for ratio in (1.0, 0.01):
+            loop, export = _request_costs(ratio)
+            print(f"in-process, µs of CPU per request of 3 hops at {ratio:.0%} sampling: "
+                  f"event loop {loop:.2f}, export thread {export:.2f}")
     receiver = OtlpReceiver().start()
     hung = OtlpReceiver(mode="hang").start()
     load_before = os.getloadavg()
@@ -122,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     # The router process's CPU per request at c=16: what tracing costs, less sensitive than
     # latency to what else the machine runs.
     cpu: dict[str, list[float]] = {name: [] for name in configs}
+    # Of it, the threads other than the busiest one (the event loop's): the export thread.
+    others: dict[str, list[float]] = {name: [] for name in configs}
     with tempfile.TemporaryDirectory(prefix="tandem-tracing-bench-") as tmp:
         work = Path(tmp)
         script = write_script(work)
@@ -133,23 +217,32 @@ def main(argv: list[str] | None = None) -> int:
                 extra = flags if not flags else (
                     "--otlp-endpoint", target.url, "--trace-export-interval", "1", *flags)
                 system = tandem_system(work, f"tandem tracing {name}", containers,
-                                       flags=tuple(extra))
+                                       tree=trees[name], flags=tuple(extra))
                 system.start()
                 running.append((name, system, system.url))
             for r in range(args.rounds):
-                for name, system, url in running:
+                # Each round starts one configuration later, so none is always measured first.
+                shift = r % len(running)
+                for name, system, url in running[shift:] + running[:shift]:
                     for c in (1, 16):
                         run_wrk(wrk, url, script, concurrency=c, seconds=args.warmup, pin=pin)
-                        before = systems.process_cpu_s(system.extra["server_pid"])
+                        pid = system.extra["server_pid"]
+                        assert isinstance(pid, int)
+                        before = systems.process_cpu_s(pid)
+                        threads = _thread_cpu_s(pid)
                         res = run_wrk(wrk, url, script, concurrency=c, seconds=args.duration,
                                       pin=pin)
-                        used = systems.process_cpu_s(system.extra["server_pid"]) - before
+                        used = systems.process_cpu_s(pid) - before
+                        per_thread = sorted((t - threads.get(k, 0.0)
+                                             for k, t in _thread_cpu_s(pid).items()),
+                                            reverse=True)
                         assert res.errors == 0, f"{name} c={c}: {res.errors} errors"
                         results[name][c].append((res.p50_ms, res.throughput))
                         if c == 1:
                             p99[name].append(res.p99_ms)
                         if c == 16 and res.requests:
                             cpu[name].append(used / res.requests * 1e6)
+                            others[name].append(sum(per_thread[1:]) / res.requests * 1e6)
                 print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
         finally:
             for _name, system, _url in running:
@@ -165,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.rounds} rounds x {args.duration:.0f} s; receiver got {spans} spans")
     base_cpu = statistics.median(cpu["off"])
     print("| tracing | c=1 p50 (ms) | vs off | c=1 p99 (ms) | c=16 req/s | vs off | "
-          "router CPU µs/request (c=16) | vs off |")
-    print("|---|---|---|---|---|---|---|---|")
+          "router CPU µs/request (c=16) | vs off | of it, other threads |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in configs:
         p50 = statistics.median(p for p, _ in results[name][1])
         rps = statistics.median(t for _, t in results[name][16])
@@ -175,7 +268,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {p50:.3f} | {100 * (p50 / base_p50 - 1):+.1f}% | {tail:.2f} | "
               f"{rps:.0f} | "
               f"{100 * (rps / base_rps - 1):+.1f}% | {us:.0f} | "
-              f"{100 * (us / base_cpu - 1):+.1f}% |")
+              f"{100 * (us / base_cpu - 1):+.1f}% | {statistics.median(others[name]):.0f} |")
+    # The same figure as a ratio to off's in the same round, then the median of those: the
+    # machine's load changes less within a round than across the run.
+    paired = {name: statistics.median(c / o for c, o in zip(cpu[name], cpu["off"], strict=True))
+              for name in configs if name != "off"}
+    print("router CPU per request against off's in the same round, median of the rounds: " +
+          ", ".join(f"{name} {100 * (ratio - 1):+.1f}%" for name, ratio in paired.items()))
     for name in configs:
         print(f"{name}: c=1 p50 per round {[round(p, 3) for p, _ in results[name][1]]}; "
               f"c=16 req/s per round {[round(t) for _, t in results[name][16]]}; "

@@ -30,7 +30,7 @@ __all__ = [
 SAMPLED = 0x01
 # Level 2's random-trace-id flag: set on traces this side starts (their ids are all random).
 RANDOM = 0x02
-_HEX = frozenset("0123456789abcdef")
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})").match
 _TRACESTATE_KEY = re.compile(r"^[a-z0-9][_0-9a-z\-*/@]{0,255}$")
 _TRACESTATE_MEMBERS = 32
 
@@ -64,29 +64,21 @@ def new_span_id() -> int:
     return span_id
 
 
-def _hex(text: str) -> bool:
-    return all(c in _HEX for c in text)
-
-
 def parse_traceparent(value: str | None, tracestate: str | None = None) -> SpanContext | None:
     """The context a ``traceparent`` header names, or None when it is absent or invalid."""
     if not value:
         return None
     value = value.strip(" \t")
-    if len(value) < 55 or value[2] != "-":
+    match = _TRACEPARENT(value)  # the first 55 characters: four lowercase-hex fields
+    if match is None:
         return None
-    version = value[:2]
-    if not _hex(version) or version == "ff":
+    version, trace_hex, span_hex, flags_hex = match.groups()
+    if version == "ff":
         return None
     if version == "00":
         if len(value) != 55:
             return None
     elif len(value) > 55 and value[55] != "-":
-        return None
-    trace_hex, span_hex, flags_hex = value[3:35], value[36:52], value[53:55]
-    if value[35] != "-" or value[52] != "-":
-        return None
-    if not (_hex(trace_hex) and _hex(span_hex) and _hex(flags_hex)):
         return None
     trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
     if not trace_id or not span_id:

@@ -1,10 +1,10 @@
 """The OTLP/HTTP span exporter: a bounded queue filled on the request path, drained by a thread.
 
 The request path only appends to a ``deque`` (or counts spans dropped when the queue is full:
-it never waits): finished spans, or a finished request's trace whose ``SpanData`` records the
-export thread builds itself, so a sampled request costs the event loop one append. A daemon
-thread wakes every ``interval`` seconds, or as soon as a batch is full, builds and encodes up
-to ``batch_size`` spans (``otlp.py``) and POSTs them with
+it never waits): a finished request's spans already encoded (``requests.py``), finished
+spans, or a source whose ``SpanData`` records the export thread builds itself. A daemon
+thread wakes every ``interval`` seconds, or as soon as a batch is full, encodes what is not
+yet encoded of up to ``batch_size`` spans (``otlp.py``), frames them and POSTs them with
 ``http.client`` on a keep-alive connection. Retries follow OTLP/HTTP: 429, 502, 503 and 504
 and connection failures are retried with exponential backoff and jitter (``Retry-After``
 honoured), every other status is final, and the whole of one batch's attempts is bounded by
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from .otlp import encode_export_request, encode_resource
+from .otlp import encode_export_request, encode_resource, encode_span_fields
 from .recent import TraceSource
 from .spans import AttributeValue, SpanData
 
@@ -79,8 +79,9 @@ class SpanExporter:
         self.queue_size = queue_size
         self.batch_size = min(batch_size, queue_size)
         self.interval = interval
-        # Spans, or sources of spans (a finished request's trace) built on the export thread.
-        self._queue: collections.deque[SpanData | TraceSource] = collections.deque()
+        # Spans, sources of spans built on the export thread, or (count, encoded spans).
+        self._queue: collections.deque[SpanData | TraceSource | tuple[int, bytes]] = (
+            collections.deque())
         # Spans queued (under ``_submit_lock``: the handler runtime submits from several
         # threads) and taken off the queue (only by the export thread); queued = the
         # difference.
@@ -90,6 +91,7 @@ class SpanExporter:
         self._wake = threading.Event()
         self._halt = threading.Event()  # set by stop(): cuts a retry's backoff short
         self._stopping = False
+        self._flushes = 0  # flush() calls: the export thread compares with those it served
         self._thread: threading.Thread | None = None
         self._conn: http.client.HTTPConnection | None = None
         self.exported = 0
@@ -120,6 +122,29 @@ class SpanExporter:
                 self.dropped += count
                 return
             self._queue.append(source)
+            self._submitted += count
+        if queued >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
+
+    def room(self, count: int) -> bool:
+        """Whether ``count`` more spans fit in the queue now; when not, they are counted as
+        dropped (a caller asks before encoding spans it may not queue)."""
+        with self._submit_lock:
+            if self._submitted - self._taken + count > self.queue_size:
+                self.dropped += count
+                return False
+        return True
+
+    def submit_encoded(self, fields: bytes, count: int) -> None:
+        """Queue ``count`` spans already encoded as ``ScopeSpans.spans`` fields
+        (``otlp.scope_span_fields``): the export thread only frames and sends them. Dropped
+        (and counted) when full."""
+        with self._submit_lock:
+            queued = self._submitted - self._taken + count
+            if queued > self.queue_size:
+                self.dropped += count
+                return
+            self._queue.append((count, fields))
             self._submitted += count
         if queued >= self.batch_size and not self._wake.is_set():
             self._wake.set()
@@ -160,38 +185,60 @@ class SpanExporter:
 
     def flush(self) -> None:
         """Ask for an export now (used by tests and at shutdown)."""
+        self._flushes += 1
         self._wake.set()
 
     # -- the export thread ---------------------------------------------------------
 
     def _run(self) -> None:
+        served = 0
         while True:
-            self._wake.wait(self.interval)
+            # Woken early only by a full batch, a flush or stop().
+            waited = not self._wake.wait(self.interval)
             self._wake.clear()
             stopping = self._stopping
+            flushes = self._flushes
+            everything = waited or stopping or flushes != served
+            served = flushes
             try:
-                self._drain()
+                self._drain(everything)
             except Exception:  # noqa: BLE001 - the thread must outlive any one bad batch
                 _log.exception("OTLP export failed")
             if stopping:
                 return
 
-    def _drain(self) -> None:
+    def _drain(self, everything: bool = True) -> None:
+        """Send what is queued now when ``everything`` (the interval is up, a flush, stop),
+        and after that only full batches: spans that arrive while a batch is being sent
+        wait for the next interval or a full batch, rather than each going out in a small
+        request of its own (a request costs the same work whatever its size)."""
         queue = self._queue
+        until = self._submitted if everything else self._taken
         while queue:
+            if (self._taken >= until and self._submitted - self._taken < self.batch_size
+                    and not self._stopping):
+                return
             batch: list[SpanData] = []
-            while queue and len(batch) < self.batch_size:
+            encoded: list[bytes] = []
+            count = 0
+            while queue and count < self.batch_size:
                 item = queue.popleft()
-                if isinstance(item, SpanData):
+                if isinstance(item, tuple):
+                    count += item[0]
+                    encoded.append(item[1])
+                elif isinstance(item, SpanData):
                     batch.append(item)
+                    count += 1
                 else:
-                    batch += item.spans()  # a request's trace: its spans built here
-            self._taken += len(batch)
-            body = self._encode(batch)
+                    spans = item.spans()  # a request's trace: its spans built here
+                    batch += spans
+                    count += len(spans)
+            self._taken += count
+            body = self._encode(batch, encoded)
             if self._send(body):
-                self.exported += len(batch)
+                self.exported += count
                 continue
-            self.failed += len(batch)
+            self.failed += count
             if self._stopping:
                 # Shutting down and the receiver did not take a batch: give up on the rest.
                 rest = self._submitted - self._taken
@@ -200,19 +247,20 @@ class SpanExporter:
                 self.failed += rest
                 return
 
-    def _encode(self, batch: list[SpanData]) -> bytes:
-        chunks = []
-        for i in range(0, len(batch), _ENCODE_CHUNK):
-            chunks.append(batch[i:i + _ENCODE_CHUNK])
+    def _encode(self, batch: list[SpanData], encoded: list[bytes]) -> bytes:
         name, version = self._scope
-        # Each chunk is encoded as a whole request; concatenated they are one valid request
-        # (repeated fields concatenate: one ResourceSpans per chunk), and the event loop's
-        # thread gets the interpreter between chunks.
+        # Each part is a whole request; concatenated they are one valid request (repeated
+        # fields concatenate: one ResourceSpans per part). Spans already encoded are framed
+        # as one part; the rest are encoded in chunks, and the event loop's thread gets the
+        # interpreter between chunks.
         parts = []
-        for chunk in chunks:
-            parts.append(encode_export_request(self._resource, name, version, chunk))
+        if encoded:
+            parts.append(encode_span_fields(self._resource, name, version, *encoded))
+        for i in range(0, len(batch), _ENCODE_CHUNK):
+            parts.append(encode_export_request(self._resource, name, version,
+                                               batch[i:i + _ENCODE_CHUNK]))
             time.sleep(0)
-        body = b"".join(parts)
+        body = b"".join(parts) if len(parts) != 1 else parts[0]
         return gzip.compress(body, 6) if self._gzip else body
 
     def _connection(self) -> http.client.HTTPConnection:

@@ -14,7 +14,17 @@ from collections.abc import Callable, Iterable, Sequence
 
 from .spans import AttributeValue, SpanData
 
-__all__ = ["encode_export_request", "encode_resource"]
+__all__ = [
+    "encode_attribute_block",
+    "encode_export_request",
+    "encode_resource",
+    "encode_span_fields",
+    "scope_span_fields",
+    "flags_field",
+    "name_kind_fields",
+    "status_field",
+    "tracestate_field",
+]
 
 _pack_q = struct.Struct("<Q").pack
 _pack_d = struct.Struct("<d").pack
@@ -115,6 +125,35 @@ def _cached(field: int, value: object, encode: Callable[[], bytes]) -> bytes:
     return encoded
 
 
+def encode_attribute_block(attributes: Iterable[tuple[str, AttributeValue]]) -> bytes:
+    """A span's ``attributes`` (field 9), as ``_span`` writes them."""
+    return _attributes(9, attributes)
+
+
+def tracestate_field(state: str) -> bytes:
+    """``Span.trace_state`` (3) of a non-empty ``tracestate``."""
+    return _FIELD_CACHE.get((3, state)) or _cached(3, state, lambda: _str(3, state))
+
+
+def name_kind_fields(name: str, kind: int) -> bytes:
+    """``Span.name`` (5) and ``Span.kind`` (6)."""
+    return (_FIELD_CACHE.get((5, (name, kind))) or
+            _cached(5, (name, kind), lambda: _str(5, name) + b"\x30" + _SMALL[kind]))
+
+
+def flags_field(flags: int, remote_parent: bool) -> bytes:
+    """``Span.flags`` (16): the W3C flags with "is_remote is known" and "parent is remote"."""
+    value = (flags & 0xFF) | _HAS_IS_REMOTE | (_IS_REMOTE if remote_parent else 0)
+    return (_FIELD_CACHE.get((16, value)) or
+            _cached(16, value, lambda: b"\x85\x01" + _pack_i(value)))
+
+
+def status_field(code: int, message: str) -> bytes:
+    """``Span.status`` (15) of a status other than UNSET."""
+    status = _str(2, message) if message else b""
+    return _ld(15, status + b"\x18" + _varint(code))
+
+
 def _span(span: SpanData) -> bytes:
     parts = [
         b"\x0a\x10", span.trace_id.to_bytes(16, "big"),
@@ -122,14 +161,12 @@ def _span(span: SpanData) -> bytes:
     ]
     state = span.tracestate
     if state:
-        parts.append(_FIELD_CACHE.get((3, state)) or _cached(3, state, lambda: _str(3, state)))
+        parts.append(tracestate_field(state))
     if span.parent_id:
         parts += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
     name, kind = span.name, int(span.kind)
     # Name and kind, then both times (fixed64) packed in one call.
-    parts += (_FIELD_CACHE.get((5, (name, kind))) or
-              _cached(5, (name, kind), lambda: _str(5, name) + b"\x30" + _SMALL[kind]),
-              _pack_times(0x39, span.start_ns, 0x41, span.end_ns))
+    parts += (name_kind_fields(name, kind), _pack_times(0x39, span.start_ns, 0x41, span.end_ns))
     attributes = span.attributes
     if type(attributes) is tuple:
         hit = _BLOCK_CACHE.get(id(attributes))
@@ -144,18 +181,32 @@ def _span(span: SpanData) -> bytes:
     else:
         parts += [_attribute(9, k, v) for k, v in attributes]
     if span.status:
-        status = _str(2, span.status_message) if span.status_message else b""
-        parts.append(_ld(15, status + b"\x18" + _varint(int(span.status))))
-    flags = (span.flags & 0xFF) | _HAS_IS_REMOTE | (_IS_REMOTE if span.remote_parent else 0)
-    parts.append(_FIELD_CACHE.get((16, flags)) or
-                 _cached(16, flags, lambda: b"\x85\x01" + _pack_i(flags)))
+        parts.append(status_field(int(span.status), span.status_message))
+    parts.append(flags_field(span.flags, span.remote_parent))
     return b"".join(parts)
+
+
+def scope_span_fields(spans: Iterable[bytes]) -> bytes:
+    """``Span`` encodings as ``ScopeSpans.spans`` fields (2), concatenated."""
+    return b"".join([b"\x12" + _varint(len(span)) + span for span in spans])
 
 
 def encode_export_request(resource: bytes, scope_name: str, scope_version: str,
                           spans: Iterable[SpanData]) -> bytes:
     """One ``ExportTraceServiceRequest`` holding ``spans`` under one resource and scope."""
+    return encode_span_fields(resource, scope_name, scope_version,
+                              b"".join([_ld(2, _span(s)) for s in spans]))
+
+
+def encode_span_fields(resource: bytes, scope_name: str, scope_version: str,
+                       *fields: bytes) -> bytes:
+    """One ``ExportTraceServiceRequest`` around spans already encoded as ``ScopeSpans.spans``
+    fields (each ``0x12``, its length, its ``Span`` bytes), in one or more pieces. The
+    framing is computed from their lengths, so the spans are copied once (a batch is
+    hundreds of kilobytes)."""
     scope = _ld(1, _str(1, scope_name) + _str(2, scope_version))
-    scope_spans = _ld(2, scope + b"".join(_ld(2, _span(s)) for s in spans))
-    resource_spans = _ld(1, resource) + scope_spans
-    return _ld(1, resource_spans)
+    size = len(scope) + sum(map(len, fields))
+    scope_head = b"\x12" + _varint(size)  # ResourceSpans.scope_spans (2)
+    resource_field = _ld(1, resource)  # ResourceSpans.resource (1)
+    inner = len(resource_field) + len(scope_head) + size
+    return b"".join([b"\x0a", _varint(inner), resource_field, scope_head, scope, *fields])

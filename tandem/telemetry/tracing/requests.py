@@ -8,20 +8,33 @@ Stamps become Unix nanoseconds through one offset taken when the tracer starts.
 
 Every request gets ids and propagates a ``traceparent`` to its containers (with the sampled
 flag clear when it is not sampled, so the decision travels); only sampled requests are
-exported. ``SpanData`` objects are built only when exported (on the export thread) or looked
-at, and their attribute tuples are shared between requests of the same endpoint, instance and
-container (so the encoder renders each one once).
+exported. A sampled request's spans are encoded as OTLP bytes straight from its stamps and ids
+when it ends (after its response is written), with each distinct attribute set encoded once
+and shared, so the export thread only frames and sends them: building records and encoding
+them there cost more in all, and held the interpreter lock the event loop waits for
+(docs/performance.md).
+``SpanData`` objects are built only when the dashboard looks at a recent trace.
 """
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable, Sequence
+from random import getrandbits as _getrandbits
 from urllib.parse import urlsplit
 
 from .context import RANDOM, SAMPLED, Sampler, SpanContext, new_span_id, new_trace_id
 from .context import parse_traceparent as _parse
 from .exporter import SpanExporter
+from .otlp import (
+    encode_attribute_block,
+    flags_field,
+    name_kind_fields,
+    scope_span_fields,
+    status_field,
+    tracestate_field,
+)
 from .recent import RecentTraces
 from .spans import AttributeValue, SpanData, SpanKind, StatusCode
 
@@ -31,6 +44,11 @@ _ROUTE = "/endpoints/{name}/invocations"
 _SERVER_NAME = "POST " + _ROUTE
 _Attributes = tuple[tuple[str, AttributeValue], ...]
 _CACHE_LIMIT = 4096
+_pack_times = struct.Struct("<BQBQ").pack  # start_time_unix_nano (7) and end (8), fixed64
+_SERVER_NAME_KIND = name_kind_fields(_SERVER_NAME, SpanKind.SERVER)
+_CLIENT_NAME_KIND = name_kind_fields("POST", SpanKind.CLIENT)
+_ERROR = int(StatusCode.ERROR)
+_MASK64 = (1 << 64) - 1
 
 
 class SpanClock:
@@ -57,17 +75,23 @@ class RequestTrace:
                  "inference_id", "status", "error_type", "error_message", "hops", "_next_span",
                  "_prefix", "_suffix", "_tracer")
 
-    def __init__(self, tracer: RequestTracer, parent: SpanContext | None, sampled: bool,
+    def __init__(self, tracer: RequestTracer, parent: SpanContext | None,
                  started: float) -> None:
         self._tracer = tracer
         self.parent = parent
-        self.trace_id = parent.trace_id if parent is not None else new_trace_id()
-        self.span_id = new_span_id()
+        bits = _getrandbits(192)  # one draw: the span id, and the trace id of a new trace
+        self.span_id = bits & _MASK64 or new_span_id()
         # Level 2: the random flag is copied from a caller, set on traces started here.
-        random_flag = (parent.flags & RANDOM) if parent is not None else RANDOM
-        self.flags = random_flag | (SAMPLED if sampled else 0)
-        self.tracestate = parent.tracestate if parent is not None else None
-        self.sampled = sampled
+        if parent is None:
+            trace_id = self.trace_id = bits >> 64 or new_trace_id()
+            flags = RANDOM
+            self.tracestate: str | None = None
+        else:
+            trace_id = self.trace_id = parent.trace_id
+            flags = parent.flags & RANDOM
+            self.tracestate = parent.tracestate
+        sampled = self.sampled = tracer.sampler.sampled(trace_id, parent)
+        self.flags = flags | SAMPLED if sampled else flags
         self.started = started
         self.finished = started
         self.host = ""
@@ -89,14 +113,10 @@ class RequestTrace:
     def trace_hex(self) -> str:
         return f"{self.trace_id:032x}"
 
-    def set_sampled(self, sampled: bool) -> None:
-        self.sampled = sampled
-        self.flags = (self.flags & ~SAMPLED) | (SAMPLED if sampled else 0)
-
     def propagation_headers(self) -> bytes:
         """The ``traceparent`` (and ``tracestate``) lines of the next hop: its parent is that
         hop's CLIENT span, whose id is drawn here."""
-        span_id = self._next_span = new_span_id()
+        span_id = self._next_span = _getrandbits(64) or new_span_id()
         if not self._prefix:
             self._prefix = f"traceparent: 00-{self.trace_id:032x}-".encode("ascii")
             suffix = f"-{self.flags:02x}\r\n"
@@ -118,10 +138,7 @@ class RequestTrace:
         clock = self._tracer.clock
         trace_id, flags, state = self.trace_id, self.flags, self.tracestate
         error = self.error_type
-        attrs = self._tracer.attributes(
-            ("s", self.path or f"/endpoints/{self.endpoint}/invocations", self.host, self.port,
-             self.status, self.endpoint, self.variant, self.instance_id, self.inference_id,
-             error), self._server_attributes)
+        attrs = self._tracer.attributes(self._server_key(), self._server_attributes)
         parent = self.parent
         out = [SpanData(trace_id, self.span_id, parent.span_id if parent else 0, _SERVER_NAME,
                         SpanKind.SERVER, clock.unix_ns(self.started), clock.unix_ns(self.finished),
@@ -129,15 +146,24 @@ class RequestTrace:
                         status_message=self.error_message, tracestate=state, flags=flags,
                         remote_parent=parent is not None)]
         for span_id, container, url, start, end, status, failure in self.hops:
-            attrs = self._tracer.attributes(
-                ("c", url, self.endpoint, self.variant, self.instance_id, container,
-                 self.inference_id, status, failure), self._client_attributes)
+            attrs = self._tracer.attributes(self._client_key(container, url, status, failure),
+                                            self._client_attributes)
             failed = failure is not None or not 200 <= status < 400
             out.append(SpanData(trace_id, span_id, self.span_id, "POST", SpanKind.CLIENT,
                                 clock.unix_ns(start), clock.unix_ns(end), attrs,
                                 status=StatusCode.ERROR if failed else StatusCode.UNSET,
                                 status_message=failure or "", tracestate=state, flags=flags))
         return out
+
+    def _server_key(self) -> tuple[object, ...]:
+        return ("s", self.path or f"/endpoints/{self.endpoint}/invocations", self.host,
+                self.port, self.status, self.endpoint, self.variant, self.instance_id,
+                self.inference_id, self.error_type)
+
+    def _client_key(self, container: str, url: str, status: int,
+                    failure: str | None) -> tuple[object, ...]:
+        return ("c", url, self.endpoint, self.variant, self.instance_id, container,
+                self.inference_id, status, failure)
 
     @staticmethod
     def _server_attributes(key: tuple[object, ...]) -> _Attributes:
@@ -200,6 +226,8 @@ class RequestTracer:
         self.recent = recent
         self.clock = clock or SpanClock()
         self._attributes: dict[tuple[object, ...], _Attributes] = {}
+        # The encodings of what ends a span (attributes, status, flags), bounded alike.
+        self._tails: dict[tuple[object, ...], bytes] = {}
 
     def attributes(self, key: tuple[object, ...],
                    build: Callable[[tuple[object, ...]], _Attributes]) -> _Attributes:
@@ -215,17 +243,72 @@ class RequestTracer:
     def begin(self, traceparent: str | None, tracestate: str | None,
               started: float) -> RequestTrace:
         parent = _parse(traceparent, tracestate) if traceparent is not None else None
-        trace = RequestTrace(self, parent, True, started)
-        if not self.sampler.sampled(trace.trace_id, parent):
-            trace.set_sampled(False)
-        return trace
+        return RequestTrace(self, parent, started)
 
     def end(self, trace: RequestTrace, finished: float) -> None:
         trace.finished = finished
-        if trace.sampled and self.exporter is not None:
-            # The spans are built on the export thread: one append here.
-            self.exporter.submit_source(trace, len(trace.hops) + 1)
+        exporter = self.exporter
+        if trace.sampled and exporter is not None:
+            count = len(trace.hops) + 1
+            if exporter.room(count):  # else dropped (and counted) before being encoded
+                exporter.submit_encoded(self.encode(trace), count)
         self.recent.add(trace)
+
+    def _tail(self, key: tuple[object, ...]) -> bytes:
+        """What ends a span (attributes, status, flags) for ``encode``'s ``key``: the span's
+        attribute key, then its status message and W3C flags, then whether its parent is
+        remote (a server span) or its status (a client span)."""
+        tails = self._tails
+        if len(tails) >= _CACHE_LIMIT:
+            tails.clear()
+        if key[0] == "s":
+            attrs = self.attributes(key[:10], RequestTrace._server_attributes)
+            error, message, flags, remote = key[9], key[10], key[11], key[12]
+            failed = error is not None
+        else:
+            attrs = self.attributes(key[:9], RequestTrace._client_attributes)
+            status, failure, flags = key[7], key[8], key[9]
+            message, remote = failure or "", False
+            failed = failure is not None or not 200 <= status < 400  # type: ignore[operator]
+        tail = tails[key] = (encode_attribute_block(attrs) +
+                             (status_field(_ERROR, str(message)) if failed else b"") +
+                             flags_field(int(flags), bool(remote)))  # type: ignore[call-overload]
+        return tail
+
+    def encode(self, trace: RequestTrace) -> bytes:
+        """The request's spans as ``ScopeSpans.spans`` fields: the very bytes the OTLP encoder
+        writes for ``trace.spans()`` (a test holds them equal), without building those. What
+        ends a span (attributes, status, flags) repeats across requests and is encoded once."""
+        offset = self.clock.offset_ns
+        tails = self._tails
+        head = b"\x0a\x10" + trace.trace_id.to_bytes(16, "big") + b"\x12\x08"
+        state = trace.tracestate
+        state_field = tracestate_field(state) if state else b""
+        parent = trace.parent
+        span_id = trace.span_id.to_bytes(8, "big")
+        endpoint, variant, instance = trace.endpoint, trace.variant, trace.instance_id
+        inference, flags = trace.inference_id, trace.flags
+        key: tuple[object, ...] = (
+            "s", trace.path or f"/endpoints/{endpoint}/invocations", trace.host, trace.port,
+            trace.status, endpoint, variant, instance, inference, trace.error_type,
+            trace.error_message, flags, parent is not None)
+        spans = [b"".join((
+            head, span_id, state_field,
+            b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent is not None else b"",
+            _SERVER_NAME_KIND,
+            _pack_times(0x39, round(trace.started * 1e9) + offset,
+                        0x41, round(trace.finished * 1e9) + offset),
+            tails.get(key) or self._tail(key)))]
+        # What every CLIENT span has between its own id and its times.
+        middle = state_field + b"\x22\x08" + span_id + _CLIENT_NAME_KIND
+        for hop_id, container, url, start, end, status, failure in trace.hops:
+            key = ("c", url, endpoint, variant, instance, container, inference, status, failure,
+                   flags)
+            spans.append(b"".join((
+                head, hop_id.to_bytes(8, "big"), middle,
+                _pack_times(0x39, round(start * 1e9) + offset, 0x41, round(end * 1e9) + offset),
+                tails.get(key) or self._tail(key))))
+        return scope_span_fields(spans)
 
     def record(self, spans: Sequence[SpanData], sampled: bool = True) -> None:
         """Spans made elsewhere: exported when sampled, kept as recent either way."""
