@@ -170,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline-tree", type=Path, default=None,
                    help="a checkout whose tandem package serves the tracing configurations "
                         "once more, as 'before'")
+    p.add_argument("--receiver", choices=("decode", "discard"), default="decode",
+                   help="decode: the receiver parses every body with opentelemetry-proto, on "
+                        "the same CPUs as the router (a collector beside tandem); discard: it "
+                        "answers without parsing (a collector elsewhere: tandem's cost alone)")
     args = p.parse_args(argv)
     configs = {name: flags for name, flags in CONFIGS.items()
                if not (args.no_hang and "hangs" in name)}
@@ -195,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             loop, export = _request_costs(ratio)
             print(f"in-process, µs of CPU per request of 3 hops at {ratio:.0%} sampling: "
                   f"event loop {loop:.2f}, export thread {export:.2f}")
-    receiver = OtlpReceiver().start()
+    receiver = OtlpReceiver(mode="ok" if args.receiver == "decode" else "discard").start()
     hung = OtlpReceiver(mode="hang").start()
     load_before = os.getloadavg()
     results: dict[str, dict[int, list[tuple[float, float]]]] = {
@@ -247,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for _name, system, _url in running:
                 system.stop()
-    spans = len(receiver.spans())
+    received = (f"receiver got {len(receiver.spans())} spans" if args.receiver == "decode"
+                else f"receiver discarded {len(receiver.statuses)} export requests unparsed")
     receiver.close()
     hung.close()
     load_after = os.getloadavg()
@@ -255,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     base_rps = statistics.median(t for _, t in results["off"][16])
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, after "
           f"{load_after[0]:.2f} {load_after[1]:.2f}; {os.cpu_count()} CPUs; "
-          f"{args.rounds} rounds x {args.duration:.0f} s; receiver got {spans} spans")
+          f"{args.rounds} rounds x {args.duration:.0f} s; {received}")
     base_cpu = statistics.median(cpu["off"])
     print("| tracing | c=1 p50 (ms) | vs off | c=1 p99 (ms) | c=16 req/s | vs off | "
           "router CPU µs/request (c=16) | vs off | of it, other threads |")

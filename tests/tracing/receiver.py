@@ -2,7 +2,9 @@
 decoding each body with ``opentelemetry-proto`` (the schema a collector uses).
 
 ``mode`` scripts it: ``"ok"`` answers 200, ``"hang"`` holds every request without answering
-until ``close()``, and ``answers`` (a list of statuses) answers those first, in order.
+until ``close()``, ``"discard"`` answers 200 without decoding or keeping anything (a
+collector whose work does not share the machine: the bench's way to time tandem alone), and
+``answers`` (a list of statuses) answers those first, in order.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ class OtlpReceiver:
             assert self._release is not None
             await self._release.wait()
             return web.Response(status=503)
+        if self.mode == "discard":
+            with self.lock:
+                self.statuses.append(200)
+            return web.Response(body=b"", content_type="application/x-protobuf")
         message = ExportTraceServiceRequest()
         try:
             message.ParseFromString(body)
