@@ -6,7 +6,6 @@ prefix with split_type="Line", assemble_with="Line" and join_source="Input"."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.sdk.support import sdk_client_env
 from tests.server_process import FAST_FLAGS, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -99,13 +99,7 @@ def test_pipeline_model_and_transformer(server: ServerProcess, tmp_path: Path) -
     (code / "scaler.py").write_text(SCALER)
     (code / "regression.py").write_text(REGRESSION)
     (tmp_path / "flow.py").write_text(FLOW)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home),
-           "AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": str(home / "config"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials")}
+    env = sdk_client_env(server, tmp_path / "home")
     done = subprocess.run([sys.executable, str(tmp_path / "flow.py"), str(code), str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stderr[-4000:]

@@ -10,7 +10,6 @@ naming TrainingImage and why."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.support import client
+from tests.sdk.support import sdk_client_env
 from tests.server_process import FAST_FLAGS, ServerProcess
 from tests.tools import SDK3_PYTHON, require_tool
 
@@ -121,13 +121,7 @@ def flow(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> dic
     (code / "train.py").write_text(TRAIN)
     (code / "inference.py").write_text(INFERENCE)
     (tmp / "flow.py").write_text(FLOW)
-    home = tmp / "home"
-    home.mkdir()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home),
-           "AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": str(home / "config"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials")}
+    env = sdk_client_env(server, tmp / "home")
     # The SDK polls a training job every 5 s and an endpoint every 30 s.
     done = subprocess.run([python, str(tmp / "flow.py"), str(code)], env=env,
                           capture_output=True, text=True, timeout=280)

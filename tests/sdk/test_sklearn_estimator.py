@@ -7,7 +7,6 @@ serializers, and deletes the endpoint."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.support import client
+from tests.sdk.support import sdk_client_env
 from tests.server_process import FAST_FLAGS, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -79,13 +79,7 @@ def test_sklearn_estimator_fit_deploy_predict(server: ServerProcess, tmp_path: P
     code.mkdir()
     (code / "train.py").write_text(TRAIN)
     (tmp_path / "flow.py").write_text(FLOW)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home),
-           "AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": str(home / "config"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials")}
+    env = sdk_client_env(server, tmp_path / "home")
     done = subprocess.run([sys.executable, str(tmp_path / "flow.py"), str(code)], env=env,
                           capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stderr[-4000:]
