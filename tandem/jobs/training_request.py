@@ -24,7 +24,7 @@ from ..objects.locations import is_s3_uri, split_s3_uri
 from ..serving.containers import validate_environment
 from ..serving.frameworks import Framework, framework_of
 from ..serving.images import is_framework_image, repository_name
-from ..serving.model import refuse_network_isolation
+from ..serving.model import refuse_network_settings
 from .algorithms import XGBOOST_ALGORITHM, xgboost_metric_definitions
 from .container_root import CONTAINER_ROOT, container_root_unavailable
 from .locations import local_path
@@ -298,7 +298,7 @@ def parse_training_request(body: Mapping[str, Any], base_dir: Path) -> TrainingR
         split_s3_uri(str(output_path), field="OutputDataConfig.S3OutputPath")
     else:
         local_path(output_path, base_dir, field="OutputDataConfig.S3OutputPath")
-    refuse_network_isolation(body, "CreateTrainingJob")
+    refuse_network_settings(body, "CreateTrainingJob")
     checkpoint_uri = _checkpoint_uri(body, base_dir)
     resources = _mapping(body, "ResourceConfig")
     count = resources.get("InstanceCount", 1)

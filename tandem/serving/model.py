@@ -140,9 +140,10 @@ def _unknown(fields: Mapping[str, Any], known: set[str], where: str) -> None:
         )
 
 
-def refuse_network_isolation(data: Mapping[str, Any], where: str) -> None:
-    """EnableNetworkIsolation=true cannot be honoured by local processes: refused, never
-    silently accepted (a user relying on it would believe the container is cut off)."""
+def refuse_network_settings(data: Mapping[str, Any], where: str) -> None:
+    """EnableNetworkIsolation=true and a VpcConfig cannot be honoured by processes on tandem's
+    hosts: refused by name, never silently accepted (a user relying on either would believe
+    the container is cut off, or inside a private network, when it is not)."""
     value = data.get("EnableNetworkIsolation")
     if value is not None and not isinstance(value, bool):
         raise ValidationException(f"{where}.EnableNetworkIsolation must be a boolean",
@@ -152,6 +153,13 @@ def refuse_network_isolation(data: Mapping[str, Any], where: str) -> None:
             f"{where}: EnableNetworkIsolation=true is not supported: tandem runs containers as "
             "local processes, which it cannot cut off from the network. Leave it out (or "
             "false) to run here.", field="EnableNetworkIsolation")
+    vpc = data.get("VpcConfig")
+    if vpc:
+        subnets = vpc.get("Subnets") if isinstance(vpc, Mapping) else None
+        raise ValidationException(
+            f"{where}: VpcConfig is not supported: tandem runs containers on its hosts' own "
+            f"network and cannot place them in a VPC (subnets {subnets!r}). Leave VpcConfig "
+            "out to run here.", field="VpcConfig")
 
 
 def _require_mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -233,7 +241,7 @@ class Model:
     def parse(cls, data: Any, creation_time: float) -> Model:
         data = _require_mapping(data, "CreateModel")
         _unknown(data, _MODEL_FIELDS, "CreateModel")
-        refuse_network_isolation(data, "CreateModel")
+        refuse_network_settings(data, "CreateModel")
         name = validate_name("model", "modelName", data.get("ModelName"))
         primary = data.get("PrimaryContainer")
         containers = data.get("Containers")
@@ -389,7 +397,7 @@ class EndpointConfig:
     def parse(cls, data: Any, creation_time: float) -> EndpointConfig:
         data = _require_mapping(data, "CreateEndpointConfig")
         _unknown(data, _CONFIG_FIELDS, "CreateEndpointConfig")
-        refuse_network_isolation(data, "CreateEndpointConfig")
+        refuse_network_settings(data, "CreateEndpointConfig")
         name = validate_name(
             "endpoint config", "endpointConfigName", data.get("EndpointConfigName")
         )

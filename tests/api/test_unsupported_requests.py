@@ -115,9 +115,26 @@ def test_a_container_entrypoint_needs_a_framework_image(sagemaker: Any) -> None:
                        "strings")
 
 
-def test_vpc_config_is_accepted_and_returned(sagemaker: Any, tmp_path: Path) -> None:
+def test_vpc_config_is_refused_naming_it(sagemaker: Any, tmp_path: Path) -> None:
+    """A VPC tandem cannot place processes in: a clear error, and nothing created."""
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    sagemaker.create_model(ModelName="in-vpc", ExecutionRoleArn=ROLE, VpcConfig=VPC,
-                           PrimaryContainer={"Image": SKLEARN, "ModelDataUrl": str(model_dir)})
-    assert sagemaker.describe_model(ModelName="in-vpc")["VpcConfig"] == VPC
+    container = {"Image": SKLEARN, "ModelDataUrl": str(model_dir)}
+    expected = ("VpcConfig is not supported: tandem runs containers on its hosts' own network "
+                "and cannot place them in a VPC (subnets ['subnet-0123456789abcdef0']). Leave "
+                "VpcConfig out to run here.")
+    message = _refused(sagemaker.create_model, ModelName="in-vpc", ExecutionRoleArn=ROLE,
+                       VpcConfig=VPC, PrimaryContainer=container)
+    assert message == f"CreateModel: {expected}"
+    with pytest.raises(ClientError):
+        sagemaker.describe_model(ModelName="in-vpc")
+    message = _refused(sagemaker.create_training_job, **_training(VpcConfig=VPC))
+    assert message == f"CreateTrainingJob: {expected}"
+    with pytest.raises(ClientError):
+        sagemaker.describe_training_job(TrainingJobName="refused")
+    sagemaker.create_model(ModelName="open-net", ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    message = _refused(sagemaker.create_endpoint_config, EndpointConfigName="in-vpc",
+                       VpcConfig=VPC, ProductionVariants=[{
+                           "VariantName": "v", "ModelName": "open-net",
+                           "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    assert message == f"CreateEndpointConfig: {expected}"

@@ -286,7 +286,6 @@ def test_notebook_instances_show_what_they_were_given(sagemaker: Any) -> None:
 
 def test_a_training_job_shows_what_it_was_given(sagemaker: Any, tmp_path: Path) -> None:
     given = {
-        "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
         "CheckpointConfig": {"S3Uri": "s3://bucket/checkpoints"},
         "DebugHookConfig": {"S3OutputPath": "s3://bucket/debug"},
         "ExperimentConfig": {"ExperimentName": "e"},
