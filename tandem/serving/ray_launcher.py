@@ -140,11 +140,9 @@ class _AgentActor:
         self.ready = host, dict(handle.ports)
         return host, dict(handle.ports), None, []
 
-    async def describe(self) -> tuple[InstanceSpec, str, dict[str, int]] | None:
-        """(spec, host, ports) for a server that attaches to this actor; None until started."""
-        if self.ready is None:
-            return None
-        return self.spec, self.ready[0], dict(self.ready[1])
+    async def describe(self) -> tuple[InstanceSpec, tuple[str, dict[str, int]] | None, str]:
+        """(spec, (host, ports) once started, agent dir), for a server attaching to it."""
+        return self.spec, self.ready, str(self.agent_dir)
 
     async def next_events(self, timeout: float) -> list[InstanceEvent]:
         """What happened since the last call; waits up to ``timeout`` s for a first event."""
@@ -320,9 +318,10 @@ class RayLauncher:
         return handle
 
     async def recover(self) -> list[InstanceHandle]:
-        """Attach to the instance actors in the cluster (a previous server's): each by its
-        name, with the spec, host and ports it reports, its events polled again (those it
-        queued meanwhile included). One that never finished starting is killed."""
+        """Attach to the instance actors a previous server on this data dir started: each
+        by its name, with the spec, host and ports it reports, its events polled again (those
+        it queued meanwhile included). Another data dir's (another server sharing the cluster)
+        are left alone; one that never finished starting is killed."""
         if self._closed:
             raise InvalidParameterValue("The launcher is closed.")
         await self._connect()
@@ -339,14 +338,16 @@ class RayLauncher:
             except Exception as exc:  # noqa: BLE001 - gone meanwhile, or not answering
                 log.warning("actor %s: cannot attach to it: %s", name, _describe(exc))
                 continue
-            if described is None:
+            spec, ready, agent_dir = described
+            if Path(agent_dir).parent.parent != self._data_dir / "agents":
+                continue  # agents/<instance id>/fate under another server's data dir
+            if spec.instance_id in self._actors:
+                continue
+            if ready is None:
                 log.warning("actor %s never finished starting: killing it", name)
                 await asyncio.to_thread(_kill, actor)
                 continue
-            spec, host, ports = described
-            if spec.instance_id in self._actors:
-                continue
-            found.append(self._watch(spec, actor, host, ports))
+            found.append(self._watch(spec, actor, *ready))
         return found
 
     def _placement(self, spec: InstanceSpec) -> dict[str, Any]:
