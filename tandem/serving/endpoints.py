@@ -12,7 +12,6 @@ routing snapshot (``snapshots``).
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any

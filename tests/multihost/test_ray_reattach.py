@@ -29,7 +29,7 @@ def _server(rig: RayCluster, tmp_path: Path, port: int = 0) -> ServerProcess:
                          port=port)  # fmt: skip
 
 
-def _in_service_ids(sagemaker: object) -> bool:
+def _in_service_with_two(sagemaker: object) -> bool:
     described = sagemaker.describe_endpoint(EndpointName=ENDPOINT)  # type: ignore[attr-defined]
     return bool(described["EndpointStatus"] == "InService"
                 and described["ProductionVariants"][0]["CurrentInstanceCount"] == 2)  # fmt: skip
@@ -65,8 +65,8 @@ def test_a_restarted_server_reattaches_to_its_actors_without_restarting_containe
             server = _server(rig, tmp_path, port).start(timeout=60)
             sagemaker = client(server, "sagemaker")
             runtime = client(server, "sagemaker-runtime")
-            _until(f"InService with 2 instances after {how}", lambda s=sagemaker: _in_service_ids(s),
-                   timeout=60)  # fmt: skip
+            _until(f"InService with 2 instances after {how}",
+                   lambda s=sagemaker: _in_service_with_two(s), timeout=60)  # fmt: skip
             assert _invoke(runtime, 20) == [[[i + 2]] for i in range(20)]
             assert sorted(server_instance_ids(client(server, "logs"))) == sorted(placed)
             assert _actor_names(rig) == actors
