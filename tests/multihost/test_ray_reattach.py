@@ -19,6 +19,7 @@ from .test_ray_launcher import (
     _keys,
     _stage_processes,
     _until,
+    kill_actors,
 )
 
 
@@ -77,6 +78,7 @@ def test_a_restarted_server_reattaches_to_its_actors_without_restarting_containe
         _until("no container process left", lambda: _stage_processes(rig) == [], timeout=30)
     finally:
         server.stop(timeout=60)
+        kill_actors(rig)
 
 
 def server_instance_ids(logs: object) -> set[str]:
