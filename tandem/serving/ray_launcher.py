@@ -326,7 +326,13 @@ class RayLauncher:
             raise InvalidParameterValue("The launcher is closed.")
         await self._connect()
         ray = _ray()
-        names = await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
+        try:
+            names = await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
+            raise InstanceStartFailed(
+                f"Could not list the actors of the Ray cluster at {self.address}: "
+                f"{_describe(exc)}"
+            ) from None
         found = []
         for entry in names:
             name = entry["name"]
