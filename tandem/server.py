@@ -279,6 +279,7 @@ class TandemServer:
             metrics_flush_interval=s.metrics_flush_interval,
             resource_scale=s.ray_resource_scale,
             credentials=next(iter(keys.items())),
+            leave_running=True,  # detached actors: a restarted server attaches to them
         )
 
     def _traced_plan(self, plan: Any) -> Any:

@@ -11,13 +11,14 @@ routing snapshot (``snapshots``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
-from ..errors import ValidationException
+from ..errors import TandemError, ValidationException
 from .catalog import AlreadyExists, CatalogStore
 from .definitions import ENDPOINT, Definitions, io
 from .endpoint_status import StatusWriter
@@ -35,6 +36,8 @@ from .reconciler import PlanModel, Reconciler
 from .router import Router
 
 __all__ = ["EndpointManager", "PlanModel"]
+
+_log = logging.getLogger(__name__)
 
 
 class EndpointManager:
@@ -275,7 +278,21 @@ class EndpointManager:
             endpoint.pending_config_name = None
             endpoint.status = EndpointStatus.SYSTEM_UPDATING
             self._running[endpoint.name] = EndpointRun(endpoint, config, fleets)
+        await self._reattach()
         self.reconciler.start()
+
+    async def _reattach(self) -> None:
+        """Adopt the instances a launcher kept running across the restart (Ray's detached
+        actors): same ids, containers untouched, nothing started in their place."""
+        try:
+            handles = await self.launcher.recover()
+        except TandemError as exc:  # e.g. the Ray head is down: start afresh, as before
+            _log.warning("could not look for running instances: %s", exc)
+            return
+        adopted = self.reconciler.adopt(handles)
+        if handles:
+            _log.info("re-attached to %d running instances (%d stopped)",
+                      len(adopted), len(handles) - len(adopted))  # fmt: skip
 
     async def stop(self) -> None:
         """Stop the loop and every instance; persisted statuses stay so a restart restores them."""

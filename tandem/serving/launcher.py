@@ -107,6 +107,9 @@ class InstanceSpec:
     # The ml.* type (ProductionVariant's InstanceType): what a launcher placing instances on
     # other hosts asks the cluster for (instance_types.instance_resources); None where unknown.
     instance_type: str | None = None
+    # The endpoint config it was started for: a restarted server adopts a still-running instance
+    # only into that config's fleet (not one an interrupted update started for another config).
+    config_name: str | None = None
 
     def __post_init__(self) -> None:
         if not _INSTANCE_ID.match(self.instance_id):
@@ -131,6 +134,7 @@ class InstanceSpec:
         ping_timeout: float = 2.0,
         stop_grace_period: float = 30.0,
         instance_type: str | None = None,
+        config_name: str | None = None,
     ) -> InstanceSpec:
         """The spec of an endpoint instance, with SageMaker's log and metric names filled in."""
         iid = instance_id or new_instance_id()
@@ -153,6 +157,7 @@ class InstanceSpec:
             stop_grace_period=stop_grace_period,
             single_stream=len(containers) == 1,
             instance_type=instance_type,
+            config_name=config_name,
         )
 
     @classmethod
@@ -315,6 +320,11 @@ class Launcher(Protocol):
         ...
 
     def instances(self) -> list[InstanceHandle]: ...
+
+    async def recover(self) -> list[InstanceHandle]:
+        """Instances a previous server left running (a launcher whose instances outlive the
+        server), now watched again; they appear in ``instances()`` from then on."""
+        ...
 
     def events(self) -> AsyncIterator[InstanceEvent]: ...
 

@@ -105,6 +105,10 @@ class LocalLauncher:
     def instances(self) -> list[InstanceHandle]:
         return [agent.handle for agent in self._agents.values()]
 
+    async def recover(self) -> list[InstanceHandle]:
+        # Local instances share the server's fate: none outlives it.
+        return []
+
     async def events(self) -> AsyncIterator[InstanceEvent]:
         """Every event of every instance, in order, until ``close`` (one reader)."""
         while True:

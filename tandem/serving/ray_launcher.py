@@ -99,6 +99,7 @@ class _AgentActor:
         self.agent_dir = Path(agent_dir)
         self.events: asyncio.Queue[InstanceEvent] = asyncio.Queue()
         self.agent: Any = None
+        self.ready: tuple[str, dict[str, int]] | None = None  # (host, ports) once started
         self.logs: Any = None
         self.metrics: Any = None
         self.fate: Any = None
@@ -136,7 +137,12 @@ class _AgentActor:
         # InstanceReady is in the result; events() reports only what happens after it.
         while not self.events.empty():
             self.events.get_nowait()
+        self.ready = host, dict(handle.ports)
         return host, dict(handle.ports), None, []
+
+    async def describe(self) -> tuple[InstanceSpec, tuple[str, dict[str, int]] | None, str]:
+        """(spec, (host, ports) once started, agent dir), for a server attaching to it."""
+        return self.spec, self.ready, str(self.agent_dir)
 
     async def next_events(self, timeout: float) -> list[InstanceEvent]:
         """What happened since the last call; waits up to ``timeout`` s for a first event."""
@@ -181,6 +187,7 @@ class RayLauncher:
         resource_scale: float = 1.0,
         placement_timeout: float = 120.0,
         credentials: tuple[str, str] = ("tandem", "tandem"),
+        leave_running: bool = False,
     ) -> None:
         self.address = address  # HOST:PORT of the head's GCS
         self._server_url = server_url
@@ -195,6 +202,9 @@ class RayLauncher:
         # The key agents sign their PutLogEvents/PutMetricData with (a server run with --auth
         # takes only its own keys).
         self._credentials = credentials
+        # The server's way: its actors are detached and outlive it, so a restarted server
+        # attaches to them (``recover``) instead of restarting their containers.
+        self._leave_running = leave_running
         self._connected = False
         self._connecting = asyncio.Lock()
         self._closed = False
@@ -270,7 +280,7 @@ class RayLauncher:
                 f"The Ray cluster at {self.address} did not take instance "
                 f"{spec.instance_id}: {exc}", spec.instance_id,
             ) from None  # fmt: skip
-        self._actors[spec.instance_id] = actor
+        self._actors[spec.instance_id] = actor  # stop_instance/close see it while it starts
         # Ray keeps an actor no node can take pending forever (and says nothing): bound it.
         limit = spec.health_check_timeout + self._placement_timeout
         try:
@@ -294,12 +304,57 @@ class RayLauncher:
             self._actors.pop(spec.instance_id, None)
             await asyncio.to_thread(_kill, actor)
             raise InstanceStartFailed(reason, spec.instance_id, problems)
+        handle = self._watch(spec, actor, host, ports)
+        self._queue.put_nowait(InstanceReady(spec.instance_id, host, dict(ports)))
+        return handle
+
+    def _watch(self, spec: InstanceSpec, actor: Any, host: str, ports: dict[str, int]
+               ) -> InstanceHandle:  # fmt: skip
         handle = InstanceHandle(spec.instance_id, spec, InstanceStatus.IN_SERVICE, host, ports)
+        self._actors[spec.instance_id] = actor
         self._handles[spec.instance_id] = handle
         self._polls[spec.instance_id] = asyncio.create_task(
             self._poll(handle, actor), name=f"events {spec.instance_id}")
-        self._queue.put_nowait(InstanceReady(spec.instance_id, host, dict(ports)))
         return handle
+
+    async def recover(self) -> list[InstanceHandle]:
+        """Attach to the instance actors a previous server on this data dir started: each
+        by its name, with the spec, host and ports it reports, its events polled again (those
+        it queued meanwhile included). Another data dir's (another server sharing the cluster)
+        are left alone; one that never finished starting is killed."""
+        if self._closed:
+            raise InvalidParameterValue("The launcher is closed.")
+        await self._connect()
+        ray = _ray()
+        try:
+            names = await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
+            raise InstanceStartFailed(
+                f"Could not list the actors of the Ray cluster at {self.address}: "
+                f"{_describe(exc)}"
+            ) from None
+        found = []
+        for entry in names:
+            name = entry["name"]
+            if entry["namespace"] != RAY_NAMESPACE or not name.startswith("tandem/"):
+                continue
+            try:
+                actor = await asyncio.to_thread(ray.get_actor, name, namespace=RAY_NAMESPACE)
+                described = await asyncio.wait_for(actor.describe.remote(), _CONNECT_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - gone meanwhile, or not answering
+                log.warning("actor %s: cannot attach to it: %s", name, _describe(exc))
+                continue
+            spec, ready, agent_dir = described
+            if Path(agent_dir).parent.parent != self._data_dir / "agents":
+                continue  # agents/<instance id>/fate under another server's data dir
+            if spec.instance_id in self._actors:
+                continue
+            if ready is None:
+                log.warning("actor %s never finished starting: killing it", name)
+                await asyncio.to_thread(_kill, actor)
+                continue
+            found.append(self._watch(spec, actor, *ready))
+        return found
 
     def _placement(self, spec: InstanceSpec) -> dict[str, Any]:
         if spec.instance_type is None:
@@ -394,13 +449,20 @@ class RayLauncher:
             yield event
 
     async def close(self) -> None:
-        """Stop every instance this launcher runs and leave the cluster."""
+        """Stop every instance this launcher runs (or with ``leave_running``, only stop
+        watching them) and leave the cluster."""
         if self._closed:
             return
         self._closed = True
-        await asyncio.gather(
-            *(self.stop_instance(iid) for iid in list(self._actors)), return_exceptions=True
-        )
+        if self._leave_running:
+            for poll in self._polls.values():
+                poll.cancel()
+            await asyncio.gather(*self._polls.values(), return_exceptions=True)
+            self._polls.clear()
+        else:
+            await asyncio.gather(
+                *(self.stop_instance(iid) for iid in list(self._actors)), return_exceptions=True
+            )
         self._queue.put_nowait(_CLOSED)
         if self._connected:
             await asyncio.to_thread(_ray().shutdown)

@@ -102,6 +102,25 @@ class Reconciler:
 
     # -- lifecycle ---------------------------------------------------------
 
+    def adopt(self, handles: list[InstanceHandle]) -> list[str]:
+        """Put instances a previous server left running into the fleets they were started
+        for (endpoint, variant and config of their spec), before the first pass: the planner
+        then sees them as ready and starts only what is missing. One that belongs to no
+        restored fleet is stopped. Returns the adopted ids."""
+        adopted = []
+        for handle in handles:
+            spec = handle.spec
+            run = self.runs.get(spec.endpoint_name)
+            fleet = None if run is None else run.fleets.get(spec.variant_name)
+            if run is None or fleet is None or spec.config_name != run.config.name:
+                _log.warning("instance %s belongs to no endpoint here: stopping it",
+                             handle.instance_id)  # fmt: skip
+                self._stop_instance(handle.instance_id)
+                continue
+            fleet.instances[handle.instance_id] = handle
+            adopted.append(handle.instance_id)
+        return adopted
+
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._loop(), name="endpoint-manager"))
         self._tasks.append(asyncio.create_task(self._watch_launcher(), name="launcher-events"))
@@ -290,7 +309,16 @@ class Reconciler:
             ping_timeout=self.settings.ping_timeout,
             stop_grace_period=self.settings.stop_grace_period,
             instance_type=fleet.variant.instance_type,
+            config_name=self._config_of(endpoint_name, fleet),
         )
+
+    def _config_of(self, endpoint_name: str, fleet: Fleet) -> str | None:
+        run = self.runs.get(endpoint_name)
+        if run is None:
+            return None
+        if run.pending is not None and fleet in run.pending.values():
+            return run.pending_config.name if run.pending_config is not None else None
+        return run.config.name
 
     # -- stopping ----------------------------------------------------------
 

@@ -52,6 +52,18 @@ def server(multihost_rig: RayCluster, tmp_path: Path) -> Iterator[ServerProcess]
         yield proc
     finally:
         proc.stop(timeout=60)
+        kill_actors(rig)
+
+
+def kill_actors(rig: RayCluster) -> None:
+    """Kill the instance actors a stopped server left running (it leaves them for the next
+    server to attach to), so a failed test's cannot hold the next test's resources."""
+    rig.run_driver(
+        "result = [a['name'] for a in ray.util.list_named_actors(all_namespaces=True)"
+        " if a['namespace'] == 'tandem']\n"
+        "for name in result:\n"
+        "    ray.kill(ray.get_actor(name, namespace='tandem'), no_restart=True)\n"
+    )
 
 
 def _until(what: str, check: Any, timeout: float = 90.0) -> Any:

@@ -49,6 +49,10 @@ async def test_start_fails_naming_the_head_when_it_is_unreachable(tmp_path: Path
         "ep-1", "AllTraffic", [container("first")], tmp_path, instance_type="ml.m5.large")
     with pytest.raises(InstanceStartFailed, match=f"The Ray head at {address} is unreachable"):
         await launcher.start_instance(spec)
+    # A restarted server looking for its running actors gets the same typed error (it then
+    # starts afresh rather than failing to start).
+    with pytest.raises(InstanceStartFailed, match=f"The Ray head at {address} is unreachable"):
+        await launcher.recover()
     assert launcher.instances() == []
     await launcher.close()
 

@@ -70,6 +70,10 @@ class FakeLauncher:
     def instances(self) -> list[InstanceHandle]:
         return list(self.handles.values())
 
+    async def recover(self) -> list[InstanceHandle]:
+        # What a launcher whose instances outlive the server (Ray's) finds at start.
+        return list(self.handles.values())
+
     async def events(self) -> AsyncIterator[InstanceEvent]:
         while (event := await self.queue.get()) is not None:
             yield event
@@ -412,6 +416,50 @@ async def test_a_restart_brings_the_endpoint_back_at_its_scaled_count(
     assert router.endpoint("ep").variants[0].weight == 2.5  # type: ignore[union-attr]
     assert catalog.statuses["ep"][-1] == "InService"
     await restarted.stop()
+
+
+async def test_a_restart_adopts_the_instances_still_running_and_stops_strays(
+    catalog: RecordingCatalog, router: Router, tmp_path: Path
+) -> None:
+    launcher = FakeLauncher()
+    manager = manager_for(catalog, launcher, router, tmp_path)
+    await manager.start()
+    await deploy(manager, "ep", {"A": 2})
+    await deploy(manager, "gone", {"A": 1})
+    await settle(manager, "ep", EndpointStatus.IN_SERVICE)
+    await settle(manager, "gone", EndpointStatus.IN_SERVICE)
+    kept = sorted(launcher.ids())
+    # The server dies without stopping anything; "gone"'s record is lost meanwhile, and one
+    # instance of "ep" was started for a config the endpoint no longer runs (an update cut off).
+    manager.reconciler._closing = True
+    for task in manager.reconciler._tasks:
+        task.cancel()
+    await catalog_delete(catalog, "gone")
+    (gone_id,) = [s.instance_id for s in launcher.started if s.endpoint_name == "gone"]
+    stale = InstanceSpec.for_endpoint(
+        "ep", "A", [ContainerSpec("c1", ("serve",))], tmp_path, config_name="ep-config-2")
+    stale_handle = await launcher.start_instance(stale)
+    survivors = launcher.instances()
+    # A new server on the same catalogue and the same (still running) instances.
+    launcher.started.clear()
+    restarted = manager_for(catalog, launcher, router, tmp_path)
+    await restarted.start()
+    await settle(restarted, "ep", EndpointStatus.IN_SERVICE)
+    assert launcher.started == []
+    await until(lambda: len(launcher.stopped) == 2)
+    assert sorted(launcher.stopped) == sorted([gone_id, stale_handle.instance_id])
+    ep_ids = sorted(set(kept) - {gone_id})
+    assert sorted(restarted.reconciler.runs["ep"].fleets["A"].instances) == ep_ids
+    assert len(survivors) == 4
+    snapshot = router.endpoint("ep")
+    assert snapshot is not None
+    assert sorted(i.instance_id for i in snapshot.variants[0].instances) == ep_ids
+    assert catalog.statuses["ep"] == ["Creating", "InService", "InService"]
+    await restarted.stop()
+
+
+async def catalog_delete(catalog: RecordingCatalog, name: str) -> None:
+    await asyncio.to_thread(catalog.delete, "endpoint", name)
 
 
 # -- routing through the published snapshot ------------------------------------------------
