@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tandem.supervision.fate_sharing import read_stat
 from tests.tools import require_tool
 
 from .conftest import RAY
@@ -50,6 +51,7 @@ def test_the_rig_leaves_nothing_behind_even_when_a_test_fails(tmp_path: Path) ->
                 raise RuntimeError("a failing test")
     except NamespacesUnavailable as exc:
         pytest.skip(f"no emulated hosts here: {exc}")
-    alive = [pid for pid in started if os.path.exists(f"/proc/{pid}")]
+    # A zombie is dead: only its parent's wait (or PID 1's) removes it from /proc.
+    alive = [pid for pid in started if (stat := read_stat(pid)) and stat[0] not in "ZX"]
     assert alive == []
     assert all(not os.path.exists(f"/run/netns/{ns}") for ns in namespaces)
