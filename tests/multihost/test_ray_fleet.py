@@ -200,8 +200,10 @@ def test_four_instances_spread_two_per_host_and_every_invocation_is_counted(
     assert wrong == []
 
     variant = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
-    _until("Invocations sum 1000", lambda: _stat(
-        cloudwatch, "AWS/SageMaker", "Invocations", variant) == 1000)
+    _until(
+        "Invocations sum 1000",
+        lambda: _stat(cloudwatch, "AWS/SageMaker", "Invocations", variant) == 1000,
+    )
     for name in _CONTAINERS:
         latency = _stat(cloudwatch, "AWS/SageMaker", "ContainerLatency",
                         {**variant, "ContainerName": name}, "SampleCount")  # fmt: skip
@@ -212,16 +214,27 @@ def test_four_instances_spread_two_per_host_and_every_invocation_is_counted(
     for metric in ("CPUUtilization", "MemoryUtilization"):
         for iid in placed:
             host = {"Host": f"{endpoint}/AllTraffic/{iid}"}
-            _until(f"{metric} of {iid}", lambda d=host, m=metric: _stat(  # type: ignore[misc]
-                cloudwatch, "/aws/sagemaker/Endpoints", m, d, "SampleCount"))
-        _until(f"{metric} of the variant", lambda m=metric: _stat(  # type: ignore[misc]
-            cloudwatch, "/aws/sagemaker/Endpoints", m, variant, "SampleCount"))
+            _until(
+                f"{metric} of {iid}",
+                lambda d=host, m=metric: _stat(  # type: ignore[misc]
+                    cloudwatch, "/aws/sagemaker/Endpoints", m, d, "SampleCount"
+                ),
+            )
+        _until(
+            f"{metric} of the variant",
+            lambda m=metric: _stat(  # type: ignore[misc]
+                cloudwatch, "/aws/sagemaker/Endpoints", m, variant, "SampleCount"
+            ),
+        )
     # Still exactly 1,000: the usage samples and the waits added no invocation.
     assert _stat(cloudwatch, "AWS/SageMaker", "Invocations", variant) == 1000
 
     sagemaker.delete_endpoint(EndpointName=endpoint)
-    _until("no container process left", lambda: not any(
-        _stage_processes(h.namespace) for h in rig.hosts), timeout=60)
+    _until(
+        "no container process left",
+        lambda: not any(_stage_processes(h.namespace) for h in rig.hosts),
+        timeout=60,
+    )
 
 
 def test_log_lines_survive_a_server_stop_exactly_once_and_in_order(
