@@ -332,7 +332,7 @@ def test_a_lost_host_has_its_instances_replaced_on_the_other_and_only_in_flight_
     try:
         # Its own cluster: killing a node leaves a rig no later test could use. Hosts of 4
         # CPUs, one CPU an instance: four are spread 2 + 2 and one host can take all four.
-        with ray_cluster(2, tmp_path / "rig", cpus_per_host=4) as rig:
+        with ray_cluster(2, tmp_path, cpus_per_host=4) as rig:
             server = _serve(rig, tmp_path, scale=0.5)
             try:
                 _lose_a_host(rig, server, endpoint, clients)
