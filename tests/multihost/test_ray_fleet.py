@@ -323,6 +323,15 @@ def test_log_lines_survive_a_server_stop_exactly_once_and_in_order(
         every = sorted(n for stream in found.values() for c, n in stream if c == name)
         assert every == sorted(set(every)), f"{name}: a line in two streams"
 
+    # Deleted, not left to the server's stop: a server that re-attaches on restart leaves
+    # its instances running when stopped, and the rig's CPUs are the later tests'.
+    client(serve[-1], "sagemaker").delete_endpoint(EndpointName=endpoint)
+    _until(
+        "no container process left",
+        lambda: not any(_stage_processes(h.namespace) for h in rig.hosts),
+        timeout=60,
+    )
+
 
 def test_a_lost_host_has_its_instances_replaced_on_the_other_and_only_in_flight_requests_fail(
     tmp_path: Path,
