@@ -339,12 +339,15 @@ class TandemServer:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._runner is not None:
-            await self._runner.cleanup()
         await self.jobs.stop()
         await self.autoscaler.stop()
         await self.idle_metrics.stop()
         await self.manager.stop()
+        # Only now: an agent on another host ships its containers' last lines and samples to
+        # this API while it stops them, and an instance stopped for good has nobody to resend
+        # what it would spool.
+        if self._runner is not None:
+            await self._runner.cleanup()
         await self.router.close()
         await self.logs.stop()
         await self.alarms.stop()
