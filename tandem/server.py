@@ -339,15 +339,15 @@ class TandemServer:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # The listener closes first: no request reaches an instance that is being stopped.
+        # Remote instances are left running (a restarted server re-attaches to them), so their
+        # agents' last lines wait in their spools until a server answers again.
+        if self._runner is not None:
+            await self._runner.cleanup()
         await self.jobs.stop()
         await self.autoscaler.stop()
         await self.idle_metrics.stop()
         await self.manager.stop()
-        # Only now: an agent on another host ships its containers' last lines and samples to
-        # this API while it stops them, and an instance stopped for good has nobody to resend
-        # what it would spool.
-        if self._runner is not None:
-            await self._runner.cleanup()
         await self.router.close()
         await self.logs.stop()
         await self.alarms.stop()
