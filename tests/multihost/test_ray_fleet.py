@@ -22,6 +22,7 @@ import pytest
 from tests.e2e.support import STAGE, client, deploy, stage_container, wait_status
 from tests.server_process import FAST_FLAGS, ServerProcess
 from tests.tools import require_tool
+from tests.waiting import wait_until
 
 from .conftest import RAY
 from .netns import NamespacesUnavailable, processes_in
@@ -53,14 +54,7 @@ def serve(multihost_rig: RayCluster, tmp_path: Path) -> Iterator[list[ServerProc
 
 
 def _until(what: str, check: Any, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
+    return wait_until(check, what, timeout=timeout, interval=0.3)
 
 
 def _events(logs: Any, group: str, stream: str) -> list[str]:

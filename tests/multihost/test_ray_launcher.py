@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from tests.e2e.support import STAGE, client, deploy, stage_container, wait_status
 from tests.server_process import FAST_FLAGS, ServerProcess
+from tests.waiting import wait_until
 
 from .netns import processes_in
 from .rig import RayCluster
@@ -67,14 +67,7 @@ def kill_actors(rig: RayCluster) -> None:
 
 
 def _until(what: str, check: Any, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
+    return wait_until(check, what, timeout=timeout, interval=0.3)
 
 
 def _containers(logs: Any) -> dict[str, dict[str, tuple[int, int, str]]]:
