@@ -37,7 +37,7 @@ from tests.multihost.rig import RayCluster, ray_cluster
 from tests.server_process import FAST_FLAGS, ServerProcess
 
 _STAGES = ("first", "second", "third")
-_BENCH_FLAGS = [f for f in FAST_FLAGS]
+_BENCH_FLAGS = list(FAST_FLAGS)
 
 
 @contextlib.contextmanager
@@ -94,7 +94,7 @@ def _latency(servers: dict[str, ServerProcess], rounds: int, seconds: float) -> 
             order = list(servers) if r % 2 == 0 else list(reversed(servers))
             for label in order:
                 url = f"{servers[label].url}/endpoints/lat-{label}/invocations"
-                got = run_wrk(wrk, url, script, concurrency=1, seconds=seconds, pin="none")
+                got = run_wrk(wrk, url, script, concurrency=1, seconds=seconds)
                 if got.errors:
                     raise RuntimeError(f"{label}: {got.errors} errors of {got.requests}")
                 runs[label].append({"p50": got.p50_ms, "p99": got.p99_ms,
@@ -151,8 +151,16 @@ def _log_shipping(srv: ServerProcess, lines: int) -> dict[str, float]:
     _create(sm, name, 1, stages=("first",))
     wait_status(sm, name, "InService", timeout=300)
     group = f"/aws/sagemaker/Endpoints/{name}"
-    (stream,) = (s["logStreamName"] for s in logs.describe_log_streams(
-        logGroupName=group)["logStreams"] if s["logStreamName"].endswith("/first"))
+    stream = ""
+    deadline = time.monotonic() + 120
+    while not stream:  # the stream comes with the first shipped line, after InService
+        with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
+            # One container: its stream is the instance's, AllTraffic/<instance id>.
+            stream = next((s["logStreamName"] for s in logs.describe_log_streams(
+                logGroupName=group)["logStreams"]), "")  # fmt: skip
+        if not stream and time.monotonic() > deadline:
+            raise RuntimeError(f"no log stream in {group}")
+        time.sleep(0.2)
     began = time.perf_counter()
     runtime.invoke_endpoint(EndpointName=name, ContentType="application/json",
                             Body=json.dumps({"instances": [[0]], "print": lines}))  # fmt: skip
