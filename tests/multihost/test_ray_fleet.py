@@ -27,6 +27,7 @@ from tests.waiting import wait_until
 from .conftest import RAY
 from .netns import NamespacesUnavailable, processes_in
 from .rig import RayCluster, ray_cluster
+from .test_ray_launcher import kill_actors
 
 _LISTENING = re.compile(r"listening on (\d+) pid (\d+) host (\S+)")
 _CONTAINERS = ("first", "second")
@@ -45,12 +46,14 @@ def _serve(rig: RayCluster, tmp_path: Path, scale: float, port: int = 0) -> Serv
 
 @pytest.fixture
 def serve(multihost_rig: RayCluster, tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    """Servers a test starts on the session rig; each stopped at the end (SIGTERM)."""
+    """Servers a test starts on the session rig; each stopped at the end (SIGTERM), then
+    the actors they leave running killed, so the next test finds the rig's CPUs free."""
     started: list[ServerProcess] = []
     yield started
     for proc in started:
         if proc.proc is not None and proc.proc.poll() is None:
             proc.stop(timeout=60)
+    kill_actors(multihost_rig)
 
 
 def _until(what: str, check: Any, timeout: float = 90.0) -> Any:
