@@ -86,16 +86,19 @@ class StallWatchdog:
         self._gc_seconds_at_beat = 0.0
         self._gc_started = -math.inf
 
-    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+    def _on_gc_start(self, phase: str, info: dict[str, int]) -> None:
         # A collection holds every thread; one that walks a whole test process's heap can
         # outlast the threshold without any of our code blocking. Its time is counted, so a
         # stall is put down to collections only when they fill most of it (small collections
-        # run in other threads all the time while the loop is blocked).
-        now = time.monotonic()
+        # run in other threads all the time while the loop is blocked). The start is taken by
+        # the first callback and the stop by the last, so other callbacks' own time (a
+        # profiler's, hypothesis's) counts as the collection's too.
         if phase == "start":
-            self._gc_started = now
-        elif self._gc_started != -math.inf:
-            self._gc_seconds += now - self._gc_started
+            self._gc_started = time.monotonic()
+
+    def _on_gc_stop(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and self._gc_started != -math.inf:
+            self._gc_seconds += time.monotonic() - self._gc_started
             self._gc_started = -math.inf
 
     def _gc_seconds_since_beat(self, now: float) -> float:
@@ -104,7 +107,8 @@ class StallWatchdog:
 
     def start(self) -> None:
         """Call on the loop's thread."""
-        gc.callbacks.append(self._on_gc)
+        gc.callbacks.insert(0, self._on_gc_start)
+        gc.callbacks.append(self._on_gc_stop)
         self._loop_thread = threading.get_ident()
         self._heartbeat()
         self._thread = threading.Thread(target=self._watch, name="loop-watchdog", daemon=True)
@@ -112,8 +116,9 @@ class StallWatchdog:
 
     def stop(self) -> None:
         """Call on the loop's thread."""
-        with contextlib.suppress(ValueError):
-            gc.callbacks.remove(self._on_gc)
+        for callback in (self._on_gc_start, self._on_gc_stop):
+            with contextlib.suppress(ValueError):
+                gc.callbacks.remove(callback)
         if self._handle is not None:
             self._handle.cancel()
         self._stop.set()
