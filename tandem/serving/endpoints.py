@@ -34,6 +34,7 @@ from .launcher import Launcher
 from .model import Endpoint, EndpointConfig, EndpointStatus, Model, validate_name
 from .reconciler import PlanModel, Reconciler
 from .router import Router
+from .snapshots import routed_instances
 
 __all__ = ["EndpointManager", "PlanModel"]
 
@@ -173,6 +174,7 @@ class EndpointManager:
             await io(self.catalog.delete, ENDPOINT, name)
             return
         self.status.set(run, EndpointStatus.DELETING)
+        run.draining = routed_instances(self.router, run.endpoint.name)
         self.router.withdraw(run.endpoint.name)
         self.reconciler.wake()
 

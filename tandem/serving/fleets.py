@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from .launcher import InstanceHandle
 from .model import Endpoint, EndpointConfig, Model, ProductionVariant, VariantState
 from .planner import ActualFleet
+from .router import RoutedInstance
 
 __all__ = [
     "EndpointRun",
@@ -67,6 +68,9 @@ class EndpointRun:
     # The latest status write (each waits for the one before); none after deletion.
     persisting: asyncio.Task[None] | None = None
     deleted: bool = False
+    # Set by DeleteEndpoint as it withdraws the endpoint from routing: the routed instances,
+    # whose requests in flight are answered before they stop.
+    draining: dict[str, RoutedInstance] = dataclasses.field(default_factory=dict)
 
     def all_fleets(self) -> list[Fleet]:
         return [*self.fleets.values(), *(self.pending or {}).values()]

@@ -328,7 +328,9 @@ class Reconciler:
         for instance_id in instance_ids:
             self._stop_instance(instance_id, drain=routed.get(instance_id))
 
-    def _stop_instance(self, instance_id: str, drain: RoutedInstance | None = None) -> None:
+    def _stop_instance(
+        self, instance_id: str, drain: RoutedInstance | None = None
+    ) -> asyncio.Task[None]:
         async def stop() -> None:
             if drain is not None:
                 deadline = self.clock.monotonic() + self.settings.invocation_timeout
@@ -342,14 +344,22 @@ class Reconciler:
         task = asyncio.create_task(stop(), name=f"stop-{instance_id}")
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
+        return task
 
-    def _stop_fleets(self, fleets: dict[str, Fleet]) -> None:
+    def _stop_fleets(
+        self, fleets: dict[str, Fleet], drain: dict[str, RoutedInstance] | None = None
+    ) -> dict[str, asyncio.Task[None]]:
+        """Stop every instance of ``fleets``, each once the requests ``drain`` says it still
+        has in flight are answered; the stops by instance id."""
+        stops = {}
         for fleet in fleets.values():
             fleet.cancel_starts()
             for instance_id in list(fleet.instances):
                 fleet.instances.pop(instance_id)
                 self.dead.pop(instance_id, None)
-                self._stop_instance(instance_id)
+                stops[instance_id] = self._stop_instance(
+                    instance_id, drain=(drain or {}).get(instance_id))
+        return stops
 
     # -- endpoint-wide transitions ---------------------------------------------
 
@@ -392,8 +402,9 @@ class Reconciler:
         self.status.set(run, EndpointStatus.IN_SERVICE)
 
     async def _finish_delete(self, run: EndpointRun) -> None:
-        self._stop_fleets(run.fleets)
-        self._stop_fleets(run.pending or {})
+        # Requests routed before DeleteEndpoint withdrew the endpoint are answered first.
+        stops = {**self._stop_fleets(run.fleets, drain=run.draining),
+                 **self._stop_fleets(run.pending or {})}
         run.deleted = True
         await self.status.settled(run)
         await io(self.catalog.delete, ENDPOINT, run.endpoint.name)
@@ -401,6 +412,18 @@ class Reconciler:
         # from memory, not an older status from the store (the endpoint_deleted waiter fails
         # on "Failed").
         self.runs.pop(run.endpoint.name, None)
-        shutil.rmtree(
-            Path(self.settings.data_dir) / "instances" / run.endpoint.name, ignore_errors=True
-        )
+        cleanup = asyncio.create_task(
+            self._remove_work_dirs(run.endpoint.name, stops), name=f"cleanup-{run.endpoint.name}")
+        self._stopping.add(cleanup)
+        cleanup.add_done_callback(self._stopping.discard)
+
+    async def _remove_work_dirs(self, endpoint_name: str,
+                                stops: dict[str, asyncio.Task[None]]) -> None:
+        """Once its instances have stopped, remove their directories (only theirs: an endpoint
+        created again under the name meanwhile has its own), then the endpoint's if empty."""
+        await asyncio.gather(*stops.values(), return_exceptions=True)
+        root = Path(self.settings.data_dir) / "instances" / endpoint_name
+        for instance_id in stops:
+            shutil.rmtree(root / instance_id, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            root.rmdir()

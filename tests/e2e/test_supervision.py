@@ -245,6 +245,36 @@ def test_failing_ping_gets_the_instance_replaced(server, sagemaker, tmp_path) ->
     wait_status(sagemaker, "pingless", "InService")
 
 
+def test_delete_endpoint_answers_the_requests_in_flight_then_stops(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
+    deploy(sagemaker, "draining", [stage_container("slow")])
+    logs = client(server, "logs")
+    [pid] = wait_until(lambda: list(_pids(logs, "/aws/sagemaker/Endpoints/draining").values()),
+                       what="the container's pid")
+    answers: list[object] = []
+
+    def invoke() -> None:
+        try:
+            response = runtime.invoke_endpoint(
+                EndpointName="draining", Body=b'{"instances": [1], "sleep": 2}',
+                ContentType="application/json")
+            answers.append(json.loads(response["Body"].read())["instances"])
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            answers.append(exc)
+
+    workers = [threading.Thread(target=invoke) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.5)  # the three requests are in the container's 2 s sleep
+    sagemaker.delete_endpoint(EndpointName="draining")
+    with pytest.raises(sagemaker.exceptions.ClientError, match="Endpoint draining of account .* not found"):
+        runtime.invoke_endpoint(EndpointName="draining", Body=b"{}",
+                                ContentType="application/json")
+    for worker in workers:
+        worker.join(30)
+    assert answers == [[2], [2], [2]]
+    wait_until(lambda: not _alive(pid), what="the container to stop after the drain")
+
+
 def _alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
