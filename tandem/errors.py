@@ -134,3 +134,11 @@ class InternalFailure(TandemError):
     code = "InternalFailure"
     status = 500
     fault = "Receiver"
+
+
+class StoreUnavailable(TandemError):
+    """The shared store (PostgreSQL) did not answer; names it (never its password)."""
+
+    code = "ServiceUnavailable"
+    status = 503
+    fault = "Receiver"

@@ -1,27 +1,51 @@
 """The serving catalogue's persistence seam: named SageMaker resources as JSON documents.
 
 Defined here, by the package that consumes it; implemented on SQLite in
-``tandem.store.sqlite.catalog`` (PostgreSQL later, same contract tests).
-Names are unique case-insensitively, as SageMaker's are, and keep their case.
+``tandem.store.sqlite.catalog`` and on PostgreSQL in ``tandem.store.postgres.catalog``, both
+held to tests/store/test_catalog_contract.py. Names are unique case-insensitively, as
+SageMaker's are, and keep their case. Each document has a version, 1 when created and one more
+at each write; a write that names the version it read (``expected_version``) lands only if the
+document is still at that version, so two servers sharing a store cannot both win a race.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["CatalogStore", "AlreadyExists"]
+__all__ = ["CatalogStore", "AlreadyExists", "VersionConflict"]
 
 
 class AlreadyExists(Exception):
     """``put(create=True)`` found a document of that kind and name."""
 
 
+class VersionConflict(Exception):
+    """``put(expected_version=N)`` found the document at another version, or gone."""
+
+    def __init__(self, kind: str, name: str, expected: int, found: int | None) -> None:
+        where = "it is gone" if found is None else f"it is at version {found}"
+        super().__init__(f"{kind} {name}: expected version {expected}, but {where}")
+        self.kind = kind
+        self.name = name
+        self.expected = expected
+        self.found = found
+
+
 class CatalogStore(Protocol):
-    def put(self, kind: str, name: str, document: dict[str, Any], *, create: bool = False) -> None:
-        """Insert or replace; with ``create`` raise AlreadyExists if the name is taken."""
+    def put(
+        self, kind: str, name: str, document: dict[str, Any], *, create: bool = False,
+        expected_version: int | None = None,
+    ) -> int:  # fmt: skip
+        """Insert or replace, returning the document's new version. With ``create`` raise
+        AlreadyExists if the name is taken; with ``expected_version`` raise VersionConflict
+        unless the document exists at exactly that version."""
         ...
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None: ...
+
+    def get_versioned(self, kind: str, name: str) -> tuple[dict[str, Any], int] | None:
+        """The document and its version."""
+        ...
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         """Every document of a kind, in creation order."""

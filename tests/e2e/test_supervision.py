@@ -245,7 +245,9 @@ def test_failing_ping_gets_the_instance_replaced(server, sagemaker, tmp_path) ->
     wait_status(sagemaker, "pingless", "InService")
 
 
-def test_delete_endpoint_answers_the_requests_in_flight_then_stops(server, sagemaker, runtime) -> None:  # type: ignore[no-untyped-def]
+def test_delete_endpoint_answers_the_requests_in_flight_then_stops(  # type: ignore[no-untyped-def]
+    server, sagemaker, runtime,
+) -> None:
     deploy(sagemaker, "draining", [stage_container("slow")])
     logs = client(server, "logs")
     [pid] = wait_until(lambda: list(_pids(logs, "/aws/sagemaker/Endpoints/draining").values()),
@@ -266,7 +268,8 @@ def test_delete_endpoint_answers_the_requests_in_flight_then_stops(server, sagem
         worker.start()
     time.sleep(0.5)  # the three requests are in the container's 2 s sleep
     sagemaker.delete_endpoint(EndpointName="draining")
-    with pytest.raises(sagemaker.exceptions.ClientError, match="Endpoint draining of account .* not found"):
+    gone = "Endpoint draining of account .* not found"
+    with pytest.raises(sagemaker.exceptions.ClientError, match=gone):
         runtime.invoke_endpoint(EndpointName="draining", Body=b"{}",
                                 ContentType="application/json")
     for worker in workers:

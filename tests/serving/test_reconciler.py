@@ -93,10 +93,15 @@ class RecordingCatalog(SQLiteCatalogStore):
         super().__init__(database)
         self.statuses: dict[str, list[str]] = {}
 
-    def put(self, kind: str, name: str, document: dict[str, Any], *, create: bool = False) -> None:
-        super().put(kind, name, document, create=create)
+    def put(
+        self, kind: str, name: str, document: dict[str, Any], *, create: bool = False,
+        expected_version: int | None = None,
+    ) -> int:  # fmt: skip
+        version = super().put(kind, name, document, create=create,
+                              expected_version=expected_version)
         if kind == "endpoint":
             self.statuses.setdefault(name, []).append(document["status"])
+        return version
 
 
 def plan_model(model: Model, base_dir: Path, work_dir: Path) -> list[ContainerSpec]:

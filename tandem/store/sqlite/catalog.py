@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from ...serving.catalog import AlreadyExists
+from ...serving.catalog import AlreadyExists, VersionConflict
 from .database import Database
 
 __all__ = ["SQLiteCatalogStore"]
@@ -21,6 +21,7 @@ _MIGRATIONS = [
         PRIMARY KEY (kind, name)
     );
     """,
+    "ALTER TABLE documents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
 ]
 
 
@@ -29,36 +30,50 @@ class SQLiteCatalogStore:
         self._db = database
         database.migrate("catalog", _MIGRATIONS)
 
-    def put(self, kind: str, name: str, document: dict[str, Any], *, create: bool = False) -> None:
+    def put(
+        self, kind: str, name: str, document: dict[str, Any], *, create: bool = False,
+        expected_version: int | None = None,
+    ) -> int:  # fmt: skip
         text = json.dumps(document, separators=(",", ":"))
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> int:
             row = conn.execute(
-                "SELECT seq FROM documents WHERE kind = ? AND name = ?", (kind, name)
+                "SELECT version FROM documents WHERE kind = ? AND name = ?", (kind, name)
             ).fetchone()
-            if row is not None:
-                if create:
-                    raise AlreadyExists(f"{kind} {name} already exists")
+            found = row[0] if row is not None else None
+            if found is not None and create:
+                raise AlreadyExists(f"{kind} {name} already exists")
+            if expected_version is not None and found != expected_version:
+                raise VersionConflict(kind, name, expected_version, found)
+            if found is not None:
                 conn.execute(
-                    "UPDATE documents SET name = ?, document = ? WHERE kind = ? AND name = ?",
+                    "UPDATE documents SET name = ?, document = ?, version = version + 1 "
+                    "WHERE kind = ? AND name = ?",
                     (name, text, kind, name),
                 )
-                return
+                return int(found) + 1
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM documents").fetchone()[0]
             conn.execute(
-                "INSERT INTO documents (kind, name, seq, document) VALUES (?, ?, ?, ?)",
+                "INSERT INTO documents (kind, name, seq, document, version) "
+                "VALUES (?, ?, ?, ?, 1)",
                 (kind, name, seq, text),
             )
+            return 1
 
-        self._db.write(write)
+        return self._db.write(write)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        found = self.get_versioned(kind, name)
+        return found[0] if found is not None else None
+
+    def get_versioned(self, kind: str, name: str) -> tuple[dict[str, Any], int] | None:
         row = self._db.read(
             lambda c: c.execute(
-                "SELECT document FROM documents WHERE kind = ? AND name = ?", (kind, name)
+                "SELECT document, version FROM documents WHERE kind = ? AND name = ?",
+                (kind, name),
             ).fetchone()
         )
-        return json.loads(row[0]) if row else None
+        return (json.loads(row[0]), int(row[1])) if row else None
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         rows = self._db.read(

@@ -1,0 +1,10 @@
+"""The shared store on PostgreSQL, for several tandem servers on one database
+(docs/scale-out.md). Imported only when a ``postgresql://`` store is asked for: psycopg is the
+optional extra ``tandem[postgres]``."""
+
+from __future__ import annotations
+
+from .catalog import PostgresCatalogStore
+from .database import PostgresDatabase, redact
+
+__all__ = ["PostgresCatalogStore", "PostgresDatabase", "redact"]
