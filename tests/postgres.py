@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tests.tools import Tool
 
-__all__ = ["POSTGRES", "ADMIN_DSN", "scratch_database"]
+__all__ = ["POSTGRES", "ADMIN_DSN", "scratch_database", "empty_tables"]
 
 ADMIN_DSN = os.environ.get(
     "TANDEM_TEST_POSTGRES", "postgresql://tandem_test:tandem_test@127.0.0.1:5432/postgres")
@@ -51,3 +51,16 @@ def scratch_database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def empty_tables(dsn: str) -> None:
+    """Every table of the database emptied, schema versions kept: a test's fresh start on a
+    database its module shares."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'schema_version'").fetchall()]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")

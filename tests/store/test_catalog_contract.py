@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tandem.serving.catalog import AlreadyExists, CatalogStore, VersionConflict
 from tandem.store.sqlite.catalog import SQLiteCatalogStore
 from tandem.store.sqlite.database import Database
-from tests.postgres import POSTGRES, scratch_database
+from tests.postgres import POSTGRES, empty_tables, scratch_database
 from tests.tools import require_tool
 
 
@@ -74,9 +74,6 @@ def postgres_database() -> Iterator[str]:
         yield dsn
 
 
-_TABLES = iter(range(10**6))
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_SQLite | _Postgres]:
     if request.param == "sqlite":
@@ -84,8 +81,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_SQLite 
     else:
         dsn = request.getfixturevalue("postgres_database")
         impl = _Postgres(dsn)
-        # One database per module: each test starts from an empty catalogue.
-        impl.databases[0].transaction(lambda c: c.execute("TRUNCATE catalog_documents"))
+        empty_tables(dsn)  # one database per module: each test starts from an empty one
     yield impl
     impl.close()
 

@@ -1,4 +1,4 @@
-"""The MetricStore contract: every implementation (SQLite today, PostgreSQL later) passes these.
+"""The MetricStore contract: SQLite and PostgreSQL pass the same tests.
 
 Add an implementation by adding a param to ``metric_backend`` that yields an object with
 ``store`` and ``reopen()`` (close and open the same storage again).
@@ -21,6 +21,8 @@ from tandem.telemetry.metrics import (
     MetricStore,
     SeriesKey,
 )
+from tests.postgres import POSTGRES, empty_tables, scratch_database
+from tests.tools import require_tool
 
 T = 1_700_000_040
 
@@ -41,9 +43,41 @@ class _SQLite:
         self.db.close()
 
 
-@pytest.fixture(params=["sqlite"])
-def metric_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_SQLite]:
-    impl = _SQLite(tmp_path / "metrics.db")
+class _Postgres:
+    def __init__(self, dsn: str) -> None:
+        from tandem.store.postgres import PostgresDatabase, PostgresMetricStore
+
+        self.dsn = dsn
+        self.db = PostgresDatabase(dsn)
+        self.store: MetricStore = PostgresMetricStore(self.db)
+
+    def reopen(self) -> MetricStore:
+        from tandem.store.postgres import PostgresDatabase, PostgresMetricStore
+
+        self.db.close()
+        self.db = PostgresDatabase(self.dsn)
+        self.store = PostgresMetricStore(self.db)
+        return self.store
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    require_tool(POSTGRES)
+    with scratch_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metric_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_SQLite | _Postgres]:
+    if request.param == "sqlite":
+        impl: _SQLite | _Postgres = _SQLite(tmp_path / "metrics.db")
+    else:
+        dsn = request.getfixturevalue("postgres_database")
+        impl = _Postgres(dsn)
+        empty_tables(dsn)
     yield impl
     impl.close()
 
@@ -245,3 +279,75 @@ def test_latest_starts_of_stored_metrics_only(metric_backend) -> None:
     stored = Metric("ns", "m", (("a", "1"),))
     missing = Metric("ns", "other", ())
     assert store.latest_starts([stored, missing]) == {stored: T + 120}
+
+
+def test_postgres_changes_committed_out_of_order_are_not_passed(postgres_database: str) -> None:
+    """A writer that began first but commits after a later one: its rows were invisible when
+    the reader took its mark, and the next read from that mark still finds them (a sequence
+    number would have put them below the mark)."""
+    import psycopg
+
+    from tandem.store.postgres import PostgresDatabase, PostgresMetricStore
+
+    empty_tables(postgres_database)
+    db = PostgresDatabase(postgres_database)
+    store = PostgresMetricStore(db)
+    store.write_buckets([row(series=key(name="early")), row(series=key(name="late"))])
+    _, mark = store.changed_windows(60, 300, 0)
+    with psycopg.connect(postgres_database) as slow:  # one transaction until the commit below
+        slow.execute(
+            "UPDATE bucket SET sample_count = 9, xact = pg_current_xact_id()::text::bigint "
+            "WHERE series_id = (SELECT s.id FROM series s JOIN metric m ON m.id = s.metric_id "
+            "WHERE m.metric_name = 'early')")
+        store.write_buckets([row(series=key(name="late"), n=2.0)])  # commits first
+        seen, mark = store.changed_windows(60, 300, mark)
+        assert [w.series.metric_name for w in seen] == ["late"]
+        slow.commit()
+    seen, _ = store.changed_windows(60, 300, mark)
+    assert "early" in [w.series.metric_name for w in seen]
+    db.close()
+
+
+def test_postgres_concurrent_writers_lose_no_change(postgres_database: str) -> None:
+    """Four servers' writers and a rollup reader at once: every series written is reported
+    changed by some read that followed the previous read's mark."""
+    import threading
+
+    from tandem.store.postgres import PostgresDatabase, PostgresMetricStore
+
+    empty_tables(postgres_database)
+    databases = [PostgresDatabase(postgres_database) for _ in range(5)]
+    writers = [PostgresMetricStore(db) for db in databases[:4]]
+    reader = PostgresMetricStore(databases[4])
+    written: set[str] = set()
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def write(index: int) -> None:
+        for i in range(60):
+            name = f"w{index}-{i}"
+            writers[index].write_buckets([row(series=key(name=name), uid=f"w-{index}")])
+            written.add(name)
+
+    def read() -> None:
+        mark = 0
+        while True:
+            last = done.is_set()
+            windows, mark = reader.changed_windows(60, 300, mark)
+            seen.update(w.series.metric_name for w in windows)
+            if last:
+                return
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    follower = threading.Thread(target=read)
+    follower.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    follower.join()
+    for db in databases:
+        db.close()
+    assert len(written) == 240
+    assert seen == written

@@ -6,5 +6,6 @@ from __future__ import annotations
 
 from .catalog import PostgresCatalogStore
 from .database import PostgresDatabase, redact
+from .metrics import PostgresMetricStore
 
-__all__ = ["PostgresCatalogStore", "PostgresDatabase", "redact"]
+__all__ = ["PostgresCatalogStore", "PostgresDatabase", "PostgresMetricStore", "redact"]
