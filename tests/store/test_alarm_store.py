@@ -1,4 +1,5 @@
-"""SQLiteAlarmStore: alarms round-trip whole, deletes keep history, history pages by time."""
+"""The AlarmStore contract on SQLite and PostgreSQL: alarms round-trip whole, deletes keep
+history, history pages by time."""
 
 from __future__ import annotations
 
@@ -7,16 +8,33 @@ from pathlib import Path
 
 import pytest
 
+from tandem.store.postgres import PostgresAlarmStore, PostgresDatabase
 from tandem.store.sqlite.alarms import SQLiteAlarmStore
 from tandem.store.sqlite.database import Database
 from tandem.telemetry.alarms import AlarmHistoryItem, AlarmState, HistoryItemType, MetricAlarm
+from tandem.telemetry.alarms.store import AlarmStore
 from tandem.telemetry.metrics import Metric, MetricDataQuery, MetricStat
+from tests.postgres import POSTGRES, empty_tables, scratch_database
+from tests.tools import require_tool
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteAlarmStore]:
-    db = Database(tmp_path / "catalog.db")
-    yield SQLiteAlarmStore(db)
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    require_tool(POSTGRES)
+    with scratch_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AlarmStore]:
+    if request.param == "sqlite":
+        db: Database | PostgresDatabase = Database(tmp_path / "catalog.db")
+        yield SQLiteAlarmStore(db)
+    else:
+        dsn = request.getfixturevalue("postgres_database")
+        db = PostgresDatabase(dsn)
+        empty_tables(dsn)
+        yield PostgresAlarmStore(db)
     db.close()
 
 
@@ -39,7 +57,7 @@ def _item(
                             history_summary=f"{name}@{t}", history_data="{}")  # fmt: skip
 
 
-def test_alarms_round_trip_whole_in_creation_order(store: SQLiteAlarmStore) -> None:
+def test_alarms_round_trip_whole_in_creation_order(store: AlarmStore) -> None:
     math = _alarm("b-math", metric_name=None, namespace=None, statistic=None, period=None,
                   dimensions=(), metrics=(
                       MetricDataQuery("m1", MetricStat(Metric("N", "M", (("A", "1"),)), 60, "p99"),
@@ -54,7 +72,7 @@ def test_alarms_round_trip_whole_in_creation_order(store: SQLiteAlarmStore) -> N
     assert store.load_alarms() == [updated, plain]  # an update keeps the creation order
 
 
-def test_history_outlives_deletion_and_pages_in_time_order(store: SQLiteAlarmStore) -> None:
+def test_history_outlives_deletion_and_pages_in_time_order(store: AlarmStore) -> None:
     store.save([_alarm("a")], [_item("a", t) for t in (5.0, 1.0, 3.0)])
     store.delete(["a"], [_item("a", 7.0, HistoryItemType.CONFIGURATION_UPDATE)])
     assert store.load_alarms() == []

@@ -4,8 +4,15 @@ optional extra ``tandem[postgres]``."""
 
 from __future__ import annotations
 
+from .alarms import PostgresAlarmStore
 from .catalog import PostgresCatalogStore
 from .database import PostgresDatabase, redact
 from .metrics import PostgresMetricStore
 
-__all__ = ["PostgresCatalogStore", "PostgresDatabase", "PostgresMetricStore", "redact"]
+__all__ = [
+    "PostgresAlarmStore",
+    "PostgresCatalogStore",
+    "PostgresDatabase",
+    "PostgresMetricStore",
+    "redact",
+]
