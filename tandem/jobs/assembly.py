@@ -73,7 +73,7 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
         arn=lambda resource, name: JobManager.arn(manager, resource, name), launcher=launcher,
         guard=launcher.fate_sharing,
         ports=ports, clock=clock, lifecycle_timeout=lifecycle_timeout,
-        aws_environment=aws_environment)
+        aws_environment=aws_environment, catalog=catalog)
     manager = JobManager(training=training, transform=transform, notebooks=notebooks,
                          catalog=catalog, region=settings.region, account_id=settings.account_id,
                          clock=clock, on_start=launcher.start, on_stop=launcher.close)

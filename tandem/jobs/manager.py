@@ -65,9 +65,11 @@ class JobManager:
         return make_arn(self.region, self.account_id, resource, name)
 
     async def start(self) -> None:
-        """Load finished jobs from the catalogue; jobs left running by a dead server failed."""
+        """Load finished jobs from the catalogue (jobs left running by a dead server failed) and
+        the notebook instances (those that were running start again)."""
         if self._on_start is not None:
             await self._on_start()
+        await self.notebooks.restore()
         if self.catalog is None:
             return
         for kind in (_TRAINING, _TRANSFORM):

@@ -9,6 +9,11 @@ in SageMaker's words. Then the notebook server starts: a real Jupyter server (th
 returns; without the package the instance still goes InService, without a Url, and its
 jupyter.log says why. Logs: ``/aws/sagemaker/NotebookInstances``, streams
 ``<name>/LifecycleConfigOnCreate``, ``<name>/LifecycleConfigOnStart``, ``<name>/jupyter.log``.
+
+Lifecycle configs and instances are catalogue documents, written in the order they change (off
+the event loop). A restarted server brings back what was InService (or Pending) by starting it
+again, OnStart only, as a SageMaker instance coming back from a stop; what was Stopping is
+Stopped, and the rest keeps its status.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import dataclasses
 import enum
 import importlib.util
+import logging
 import os
 import secrets
 import shutil
@@ -43,6 +49,8 @@ from ..supervision import SessionGuard, SupervisedProcess
 from ..telemetry.logs import LogService, StreamCapture
 from .records import validate_job_name
 
+_log = logging.getLogger(__name__)
+
 __all__ = ["NotebookStatus", "LifecycleConfig", "NotebookInstance", "NotebookService",
            "NOTEBOOK_LOG_GROUP", "jupyter_installed"]
 
@@ -64,6 +72,10 @@ def jupyter_installed() -> bool:
     return importlib.util.find_spec("jupyter_server") is not None
 
 
+_CONFIG_KIND = "notebook-lifecycle-config"
+_INSTANCE_KIND = "notebook-instance"
+
+
 @dataclasses.dataclass
 class LifecycleConfig:
     name: str
@@ -72,6 +84,9 @@ class LifecycleConfig:
     on_start: str | None
     creation_time: float
     last_modified_time: float
+
+    def document(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"NotebookInstanceLifecycleConfigName": self.name,
@@ -103,6 +118,20 @@ class NotebookInstance:
     server: InstanceHandle | None = None
     port: Any = None
     task: asyncio.Task[None] | None = None
+    # OnCreate runs once in an instance's life: a restore after it ran runs OnStart only.
+    created: bool = False
+
+    def document(self) -> dict[str, Any]:
+        return {"name": self.name, "arn": self.arn, "raw": self.raw,
+                "creation_time": self.creation_time,
+                "last_modified_time": self.last_modified_time, "status": self.status.value,
+                "failure_reason": self.failure_reason, "created": self.created}
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> NotebookInstance:
+        return cls(doc["name"], doc["arn"], doc["raw"], doc["creation_time"],
+                   doc["last_modified_time"], NotebookStatus(doc["status"]),
+                   doc.get("failure_reason"), created=bool(doc.get("created")))
 
     @property
     def lifecycle_config_name(self) -> str | None:
@@ -161,7 +190,8 @@ def _script(raw: Any, field: str) -> str | None:
 
 
 class NotebookService:
-    """Lifecycle configs and notebook instances (kept in memory; instances are local)."""
+    """Lifecycle configs and notebook instances (in memory, written behind to the catalogue;
+    instances are local)."""
 
     def __init__(
         self,
@@ -179,8 +209,13 @@ class NotebookService:
         stop_grace: float = 5.0,
         parent_env: dict[str, str] | None = None,
         aws_environment: Callable[[], dict[str, str]] | None = None,
+        catalog: Any = None,
     ) -> None:
         self.logs = logs
+        # Where configs and instances persist (a CatalogStore; None: memory only).
+        self.catalog = catalog
+        self._writes: asyncio.Queue[tuple[str, str, dict[str, Any] | None]] | None = None
+        self._writer: asyncio.Task[None] | None = None
         # AWS_ENDPOINT_URL and credentials for lifecycle scripts: their `aws s3 cp` reads
         # s3:// locations where tandem's models and jobs do.
         self.aws_environment = aws_environment
@@ -200,6 +235,56 @@ class NotebookService:
         self.configs: dict[str, LifecycleConfig] = {}
         self.instances: dict[str, NotebookInstance] = {}
 
+    # -- persistence --------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Load what the catalogue holds; bring back instances that were running."""
+        if self.catalog is None:
+            return
+        for doc in await asyncio.to_thread(self.catalog.list, _CONFIG_KIND):
+            self.configs[doc["name"]] = LifecycleConfig(**doc)
+        for doc in await asyncio.to_thread(self.catalog.list, _INSTANCE_KIND):
+            instance = NotebookInstance.from_document(doc)
+            if instance.status is NotebookStatus.DELETING:
+                self._save(_INSTANCE_KIND, instance.name, None)
+                continue
+            self.instances[instance.name] = instance
+            if instance.status is NotebookStatus.STOPPING:
+                self._set(instance, NotebookStatus.STOPPED)
+            elif instance.status in (NotebookStatus.IN_SERVICE, NotebookStatus.PENDING):
+                self._set(instance, NotebookStatus.PENDING)
+                instance.task = asyncio.create_task(
+                    self._bring_up(instance, first=not instance.created),
+                    name=f"notebook {instance.name}")
+
+    def _save(self, kind: str, name: str, document: dict[str, Any] | None) -> None:
+        """Write (None: delete) a document behind the call, in call order."""
+        if self.catalog is None:
+            return
+        if self._writes is None:
+            self._writes = asyncio.Queue()
+            self._writer = asyncio.create_task(self._write_behind(self._writes),
+                                               name="notebook documents")
+        self._writes.put_nowait((kind, name, document))
+
+    async def _write_behind(self, writes: asyncio.Queue[tuple[str, str, Any]]) -> None:
+        while True:
+            kind, name, document = await writes.get()
+            try:
+                if document is None:
+                    await asyncio.to_thread(self.catalog.delete, kind, name)
+                else:
+                    await asyncio.to_thread(self.catalog.put, kind, name, document)
+            except Exception:  # noqa: BLE001 - the next change of it writes it whole again
+                _log.exception("writing %s %s failed", kind, name)
+            finally:
+                writes.task_done()
+
+    async def flush(self) -> None:
+        """Once every change made so far is in the catalogue."""
+        if self._writes is not None:
+            await self._writes.join()
+
     # -- lifecycle configs --------------------------------------------------------------
 
     def create_lifecycle_config(self, body: dict[str, Any]) -> LifecycleConfig:
@@ -213,6 +298,7 @@ class NotebookService:
                                  _script(body.get("OnCreate"), "OnCreate"),
                                  _script(body.get("OnStart"), "OnStart"), now, now)
         self.configs[name] = config
+        self._save(_CONFIG_KIND, name, config.document())
         return config
 
     def lifecycle_config(self, name: Any) -> LifecycleConfig:
@@ -225,6 +311,7 @@ class NotebookService:
     def delete_lifecycle_config(self, name: Any) -> None:
         config = self.lifecycle_config(name)
         del self.configs[config.name]
+        self._save(_CONFIG_KIND, config.name, None)
 
     # -- instances ----------------------------------------------------------------------
 
@@ -248,6 +335,7 @@ class NotebookService:
         now = self.clock.time()
         instance = NotebookInstance(name, self.arn("notebook-instance", name), dict(body), now, now)
         self.instances[name] = instance
+        self._save(_INSTANCE_KIND, name, instance.document())
         instance.task = asyncio.create_task(self._bring_up(instance, first=True),
                                             name=f"notebook {name}")
         return instance
@@ -285,22 +373,31 @@ class NotebookService:
                                       f"Instance ({instance.arn}).")
         self._set(instance, NotebookStatus.DELETING)
         del self.instances[instance.name]
+        self._save(_INSTANCE_KIND, instance.name, None)
         shutil.rmtree(self.data_dir / instance.name, ignore_errors=True)
 
     async def close(self) -> None:
-        """Stop every notebook server (the server is going away)."""
+        """Stop every notebook server (the server is going away); the documents keep each
+        instance's status, so a restart brings back what was running."""
         for instance in list(self.instances.values()):
             if instance.task is not None and not instance.task.done():
                 instance.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await instance.task
             await self._stop_server(instance)
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
 
     # -- internals ----------------------------------------------------------------------
 
     def _set(self, instance: NotebookInstance, status: NotebookStatus) -> None:
         instance.status = status
         instance.last_modified_time = self.clock.time()
+        if status is not NotebookStatus.DELETING:
+            self._save(_INSTANCE_KIND, instance.name, instance.document())
 
     def _home(self, instance: NotebookInstance) -> Path:
         home = self.data_dir / instance.name / "SageMaker"
@@ -310,11 +407,11 @@ class NotebookService:
     async def _bring_up(self, instance: NotebookInstance, first: bool) -> None:
         try:
             config = self.configs.get(instance.lifecycle_config_name or "")
-            if config is not None:
-                if first and config.on_create:
-                    await self._run_hook(instance, config, "OnCreate", config.on_create)
-                if config.on_start:
-                    await self._run_hook(instance, config, "OnStart", config.on_start)
+            if config is not None and first and config.on_create:
+                await self._run_hook(instance, config, "OnCreate", config.on_create)
+            instance.created = True
+            if config is not None and config.on_start:
+                await self._run_hook(instance, config, "OnStart", config.on_start)
             await self._start_server(instance)
         except _HookFailed as failed:
             instance.failure_reason = failed.reason

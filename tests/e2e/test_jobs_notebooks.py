@@ -107,3 +107,53 @@ def test_failing_on_create_leaves_the_instance_failed(server: ServerProcess, sag
     with pytest.raises(ClientError) as missing:
         sagemaker.describe_notebook_instance(NotebookInstanceName="nope")
     assert missing.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _answers(url: str) -> bool:
+    base, token = url.split("/?token=")
+    with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as response:
+        return "started" in json.load(response)
+
+
+def test_notebook_instances_and_configs_survive_server_restarts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM then SIGKILL: the config is still there, the InService instance comes back
+    InService with a Jupyter server that answers (OnStart again, OnCreate never again), the
+    Stopped one stays Stopped, and a deleted one stays deleted."""
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        sm = client(server, "sagemaker")
+        sm.create_notebook_instance_lifecycle_config(
+            NotebookInstanceLifecycleConfigName="hooks",
+            OnCreate=_b64('echo created >> "$HOME/hooks.txt"\n'),
+            OnStart=_b64('echo started >> "$HOME/hooks.txt"\n'))
+        for name in ("kept", "off", "gone"):
+            sm.create_notebook_instance(NotebookInstanceName=name, InstanceType="ml.t3.medium",
+                                        RoleArn="arn:aws:iam::000000000000:role/x",
+                                        LifecycleConfigName="hooks")
+        for name in ("kept", "off", "gone"):
+            assert _settle(sm, name)["NotebookInstanceStatus"] == "InService"
+        for name in ("off", "gone"):
+            sm.stop_notebook_instance(NotebookInstanceName=name)
+            assert _settle(sm, name)["NotebookInstanceStatus"] == "Stopped"
+        sm.delete_notebook_instance(NotebookInstanceName="gone")
+        created = sm.describe_notebook_instance(NotebookInstanceName="kept")["CreationTime"]
+        hooks = tmp_path / "data" / "jobs" / "notebooks" / "kept" / "hooks.txt"
+        for how in ("SIGTERM", "SIGKILL"):
+            if how == "SIGTERM":
+                server.stop()
+            else:
+                server.kill()
+            server.start()
+            sm = client(server, "sagemaker")
+            configs = sm.list_notebook_instance_lifecycle_configs()
+            assert [c["NotebookInstanceLifecycleConfigName"] for c in
+                    configs["NotebookInstanceLifecycleConfigs"]] == ["hooks"]
+            kept = _settle(sm, "kept")
+            assert (kept["NotebookInstanceStatus"], kept["CreationTime"]) == ("InService", created)
+            assert _answers(kept["Url"])
+            assert _settle(sm, "off")["NotebookInstanceStatus"] == "Stopped"
+            listed = sm.list_notebook_instances()["NotebookInstances"]
+            assert sorted(i["NotebookInstanceName"] for i in listed) == ["kept", "off"]
+        assert hooks.read_text().split() == ["created", "started", "started", "started"]
+    finally:
+        server.stop()
