@@ -291,7 +291,7 @@ class EndpointManager:
         except TandemError as exc:  # e.g. the Ray head is down: start afresh, as before
             _log.warning("could not look for running instances: %s", exc)
             return
-        adopted = self.reconciler.adopt(handles)
+        adopted = await self.reconciler.adopt(handles)
         if handles:
             _log.info("re-attached to %d running instances (%d stopped)",
                       len(adopted), len(handles) - len(adopted))  # fmt: skip

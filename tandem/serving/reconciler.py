@@ -24,6 +24,7 @@ from .catalog import CatalogStore
 from .definitions import ENDPOINT, describe_model_sync, io
 from .endpoint_status import StatusWriter
 from .fleets import EndpointRun, Fleet, initial_variant_states
+from .instance_records import INSTANCE, InstanceRecord
 from .launcher import (
     ContainerExited,
     ContainerSpec,
@@ -102,23 +103,30 @@ class Reconciler:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def adopt(self, handles: list[InstanceHandle]) -> list[str]:
-        """Put instances a previous server left running into the fleets they were started
-        for (endpoint, variant and config of their spec), before the first pass: the planner
-        then sees them as ready and starts only what is missing. One that belongs to no
-        restored fleet is stopped. Returns the adopted ids."""
+    async def adopt(self, handles: list[InstanceHandle]) -> list[str]:
+        """Put instances a previous server left running into the fleets their records name
+        (endpoint, variant and config; ``instance_records``), before the first pass: the
+        planner then sees them as ready and starts only what is missing. One without a record,
+        or whose fleet was not restored, is stopped; a record without a running instance is
+        dropped. Returns the adopted ids."""
+        records = {
+            doc["instance_id"]: InstanceRecord.from_document(doc)
+            for doc in await io(self.catalog.list, INSTANCE)
+        }
         adopted = []
         for handle in handles:
-            spec = handle.spec
-            run = self.runs.get(spec.endpoint_name)
-            fleet = None if run is None else run.fleets.get(spec.variant_name)
-            if run is None or fleet is None or spec.config_name != run.config.name:
+            record = records.pop(handle.instance_id, None)
+            run = None if record is None else self.runs.get(record.endpoint)
+            fleet = None if run is None or record is None else run.fleets.get(record.variant)
+            if run is None or record is None or fleet is None or record.config != run.config.name:
                 _log.warning("instance %s belongs to no endpoint here: stopping it",
                              handle.instance_id)  # fmt: skip
                 self._stop_instance(handle.instance_id)
                 continue
             fleet.instances[handle.instance_id] = handle
             adopted.append(handle.instance_id)
+        for instance_id in records:  # gone while no server watched it
+            await self._forget(instance_id)
         return adopted
 
     def start(self) -> None:
@@ -231,6 +239,8 @@ class Reconciler:
                 # One the launcher no longer runs has nothing left to stop.
                 if any(h.instance_id == instance_id for h in self.launcher.instances()):
                     self._stop_instance(instance_id)
+                else:
+                    await self._forget(instance_id)
             case FailEndpoint(reason):
                 await self._fail(run, reason)
             case RollBack(reason):
@@ -267,9 +277,15 @@ class Reconciler:
         """Start one instance; a failure is recorded on the fleet (never raised: nobody awaits
         this task, and the loop reads the fleet)."""
         name = run.endpoint.name
+        record: InstanceRecord | None = None
         try:
             spec = await asyncio.to_thread(self._instance_spec, name, fleet, instance_id)
+            record = InstanceRecord(instance_id, name, fleet.variant.name, spec.config_name)
+            await io(self.catalog.put, INSTANCE, instance_id, record.document())
             handle = await self.launcher.start_instance(spec)
+            await io(self.catalog.put, INSTANCE, instance_id,
+                     record.ready(handle.host, handle.ports).document())
+            record = None  # it stays: the instance runs
         except TandemError as exc:  # InstanceStartFailed, or a container that cannot be planned
             fleet.failure = exc.reason if isinstance(exc, InstanceStartFailed) else exc.message
             fleet.failures_in_row += 1
@@ -290,7 +306,15 @@ class Reconciler:
             return handle
         finally:
             fleet.starting.pop(instance_id, None)
+            if record is not None:  # it did not start (or its start was cancelled)
+                await self._forget(instance_id)
             self._wake.set()
+
+    async def _forget(self, instance_id: str) -> None:
+        try:
+            await io(self.catalog.delete, INSTANCE, instance_id)
+        except Exception:  # noqa: BLE001 - a stale record is dropped at the next restart
+            _log.exception("deleting the record of instance %s failed", instance_id)
 
     def _instance_spec(self, endpoint_name: str, fleet: Fleet, instance_id: str) -> InstanceSpec:
         # Runs in a worker thread: planning may unpack model archives.
@@ -340,6 +364,7 @@ class Reconciler:
                 await self.launcher.stop_instance(instance_id)
             except Exception:  # noqa: BLE001 - stopping is best effort, logged
                 _log.exception("stopping instance %s failed", instance_id)
+            await self._forget(instance_id)
 
         task = asyncio.create_task(stop(), name=f"stop-{instance_id}")
         self._stopping.add(task)

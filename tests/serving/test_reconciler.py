@@ -17,6 +17,7 @@ from tandem.config import Settings
 from tandem.errors import ResourceNotFound
 from tandem.serving.endpoints import EndpointManager
 from tandem.serving.errors import ServiceUnavailable
+from tandem.serving.instance_records import INSTANCE, InstanceRecord
 from tandem.serving.launcher import (
     ContainerExited,
     ContainerSpec,
@@ -141,6 +142,12 @@ def manager_for(
     )
 
 
+def records(catalog: RecordingCatalog) -> dict[str, tuple[str, str, str | None, str]]:
+    """Instance records: id -> (endpoint, variant, config, status)."""
+    return {d["instance_id"]: (d["endpoint"], d["variant"], d["config"], d["status"])
+            for d in catalog.list(INSTANCE)}
+
+
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -197,6 +204,12 @@ async def test_create_starts_each_instance_once_and_goes_in_service(
     assert len(set(launcher.ids())) == 3
     assert launcher.stopped == []
     assert catalog.statuses["ep"] == ["Creating", "InService"]
+    assert records(catalog) == {
+        **{i: ("ep", "A", "ep-config", "InService") for i in launcher.ids("A")},
+        **{i: ("ep", "B", "ep-config", "InService") for i in launcher.ids("B")},
+    }
+    [doc] = [d for d in catalog.list(INSTANCE) if d["instance_id"] == launcher.ids("B")[0]]
+    assert (doc["host"], doc["ports"]) == ("127.0.0.1", {"c1": 1})
     endpoint = await manager.describe_endpoint("ep")
     assert [(v.name, v.current_instance_count) for v in endpoint.variants] == [("A", 2), ("B", 1)]
     snapshot = router.endpoint("ep")
@@ -293,6 +306,8 @@ async def test_instances_the_launcher_lost_or_marks_failed_are_replaced(
     )
     await asyncio.sleep(0.05)
     assert launcher.stopped == [failed] and len(launcher.started) == 5
+    # The records follow: the lost and the failed instances' are gone, the new ones' are there.
+    await until(lambda: sorted(records(catalog)) == sorted([kept, *launcher.ids()[3:]]))
     await manager.stop()
 
 
@@ -389,6 +404,7 @@ async def test_delete_stops_every_instance_and_forgets_the_endpoint(
     await until(lambda: "ep" not in manager.reconciler.runs)
     assert sorted(launcher.stopped) == sorted(launcher.ids())
     assert catalog.get("endpoint", "ep") is None
+    await until(lambda: records(catalog) == {})
     assert catalog.statuses["ep"] == ["Creating", "InService", "Deleting"]
     await manager.stop()
 
@@ -445,6 +461,9 @@ async def test_a_restart_adopts_the_instances_still_running_and_stops_strays(
         "ep", "A", [ContainerSpec("c1", ("serve",))], tmp_path, config_name="ep-config-2")
     stale_handle = await launcher.start_instance(stale)
     survivors = launcher.instances()
+    # A record whose instance died while no server ran: dropped, nothing stopped for it.
+    lost = InstanceRecord("i-0123456789abcdef0", "ep", "A", "ep-config", "InService")
+    await asyncio.to_thread(catalog.put, INSTANCE, lost.instance_id, lost.document())
     # A new server on the same catalogue and the same (still running) instances.
     launcher.started.clear()
     restarted = manager_for(catalog, launcher, router, tmp_path)
@@ -460,6 +479,7 @@ async def test_a_restart_adopts_the_instances_still_running_and_stops_strays(
     assert snapshot is not None
     assert sorted(i.instance_id for i in snapshot.variants[0].instances) == ep_ids
     assert catalog.statuses["ep"] == ["Creating", "InService", "InService"]
+    await until(lambda: sorted(records(catalog)) == ep_ids)
     await restarted.stop()
 
 
