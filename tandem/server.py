@@ -282,6 +282,7 @@ class TandemServer:
             credentials=next(iter(keys.items())),
             leave_running=True,  # detached actors: a restarted server attaches to them
             agent_work_dir=s.agent_work_dir,
+            s3_endpoint_url=s.s3_endpoint_url.strip(),
         )
 
     def _traced_plan(self, plan: Any) -> Any:

@@ -10,9 +10,10 @@ request path. The agent ships its containers' log lines and usage samples to the
 The spec names no directory of the server's host: the agent unpacks model data and code under
 its own instance root on the node (``<agent_work_dir>/instances/<endpoint>/<instance-id>``),
 fetching s3:// locations through the server's S3 API with the same key it ships telemetry
-with. A local tarball the spec names (a path on the server's host) travels in the Ray object
-store when it is at most ``CARRY_LIMIT`` bytes; a larger one, and a local directory, must be on
-a path the node shares.
+with (or, with ``s3_endpoint_url`` set, from that store with the node's own credentials). A
+local tarball the spec names (a path on the server's host) travels in the Ray object store
+when it is at most ``CARRY_LIMIT`` bytes; a larger one, and a local directory, must be on a
+path the node shares.
 
 Replacement stays tandem's, as SageMaker's: actors run with ``max_restarts=0`` (a restart by
 Ray would keep the instance id), and an actor's death (the agent killed, its node lost) becomes
@@ -102,12 +103,13 @@ class _AgentActor:
     def __init__(
         self, spec: InstanceSpec, shipper: ShipperConfig, usage_interval: float,
         unhealthy_threshold: int, agent_dir: str, root: str | None = None,
-        carried: dict[str, Any] | None = None,
+        carried: dict[str, Any] | None = None, s3_endpoint_url: str = "",
     ) -> None:  # fmt: skip
         self.spec = spec
         # The instance root on this node; the object refs of the local files carried to it.
         self.root = Path(root) if root is not None else None
         self.carried = carried or {}
+        self.s3_endpoint_url = s3_endpoint_url  # the server's setting: "" for its own S3
         self.shipper = shipper
         self.usage_interval = usage_interval
         self.unhealthy_threshold = unhealthy_threshold
@@ -126,6 +128,7 @@ class _AgentActor:
     async def start(self) -> tuple[str, dict[str, int], str | None, list[StartProblem]]:
         """(host, ports, None, []) once every container answers /ping, else (host, {}, the
         failure reason, the problems) with everything stopped."""
+        from tandem.objects.remote import RemoteLocations
         from tandem.serving.agent import InstanceAgent
         from tandem.serving.fetching import ArtifactSource, server_locations
         from tandem.serving.ports import PortAllocator
@@ -141,8 +144,13 @@ class _AgentActor:
         await asyncio.to_thread(self.fate.start)
         carried = {location: await ref for location, ref in self.carried.items()}
         self.carried = {}  # the server that put them may be gone by the next call
+        url = self.s3_endpoint_url
+        # tandem's own S3 through the server's API; another store with this node's own
+        # credential chain, as the server reaches it.
+        objects = (server_locations(self.shipper) if not url
+                   else RemoteLocations(None if url == "aws" else url, self.shipper.region))
         source = ArtifactSource(
-            server_locations(self.shipper), carried,
+            objects, carried,
             elsewhere=f"on {host} (a local file over {CARRY_LIMIT // 2**20} MiB is not carried "
                       "to the node: put it in S3 or on a path every node shares)",
         )  # fmt: skip
@@ -215,6 +223,7 @@ class RayLauncher:
         credentials: tuple[str, str] = ("tandem", "tandem"),
         leave_running: bool = False,
         agent_work_dir: Path | None = None,
+        s3_endpoint_url: str = "",
     ) -> None:
         self.address = address  # HOST:PORT of the head's GCS
         self._server_url = server_url
@@ -223,6 +232,7 @@ class RayLauncher:
         self._work_dir = (Path(agent_work_dir).absolute() if agent_work_dir is not None
                           else self._data_dir)
         self._region = region
+        self._s3_endpoint_url = s3_endpoint_url
         self._usage_interval = usage_interval
         self._logs_flush_interval = logs_flush_interval
         self._metrics_flush_interval = metrics_flush_interval
@@ -304,7 +314,7 @@ class RayLauncher:
             actor = await asyncio.to_thread(
                 lambda: _agent_actor_class().options(**options).remote(
                     spec, shipper, self._usage_interval, self._unhealthy_threshold,
-                    str(agent_dir / "fate"), str(root), carried,
+                    str(agent_dir / "fate"), str(root), carried, self._s3_endpoint_url,
                 )
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
