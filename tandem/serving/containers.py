@@ -165,6 +165,7 @@ def _located(location: str, *, base_dir: Path, into: str, field: str, scratch: P
     if objects is None:
         raise ContainerDefinitionError(field, f"{location}: no object store is configured here")
     try:
+        # tandem's own S3 stages in place; only a remote store writes to the scratch.
         staged = objects.stage(location, scratch or Path(os.devnull))
     except TandemError as error:
         raise ContainerDefinitionError(field, error.message) from None
