@@ -257,6 +257,15 @@ SETTINGS: tuple[Setting, ...] = (
         section="scale-out",
     ),
     Setting(
+        "agent_work_dir",
+        _optional_path,
+        None,
+        "Directory on each Ray node under which instance agents fetch and unpack models' data "
+        "and code (instances/<endpoint>/<instance-id>); default the --data-dir path. It need "
+        "not be shared with this server.",
+        section="scale-out",
+    ),
+    Setting(
         "ray_resource_scale",
         _scale,
         1.0,
@@ -467,6 +476,7 @@ class Settings:
     s3_endpoint_url: str = ""
     launcher: str = "local"
     agent_server_url: str | None = None
+    agent_work_dir: Path | None = None
     ray_resource_scale: float = 1.0
     metrics_flush_interval: float = 5.0
     logs_flush_interval: float = 0.5

@@ -118,6 +118,9 @@ class TandemServer:
         )
         await self.logs.start()
         self.ports = PortAllocator()
+        # tandem's own S3: objects are plain files under <data-dir>/s3.
+        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
+        self.locations = await asyncio.to_thread(self._locations)
         self.launcher = await self._endpoint_launcher()
         # Tracing is off (None, nothing started) unless an OTLP endpoint is configured.
         self.tracing = Tracing(s) if s.tracing else None
@@ -131,9 +134,6 @@ class TandemServer:
         )
         await self.router.start()
         self.router.tracer = self.tracing.tracer if self.tracing is not None else None
-        # tandem's own S3: objects are plain files under <data-dir>/s3.
-        self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
-        self.locations = await asyncio.to_thread(self._locations)
         self.manager = EndpointManager(
             catalog=self.store.catalog,
             launcher=self.launcher,
@@ -260,6 +260,7 @@ class TandemServer:
                 clock=self.clock,
                 data_dir=self.data_dir,
                 ports=self.ports,
+                objects=self.locations,
             )
             await launcher.start()
             return launcher
@@ -280,6 +281,8 @@ class TandemServer:
             resource_scale=s.ray_resource_scale,
             credentials=next(iter(keys.items())),
             leave_running=True,  # detached actors: a restarted server attaches to them
+            agent_work_dir=s.agent_work_dir,
+            s3_endpoint_url=s.s3_endpoint_url.strip(),
         )
 
     def _traced_plan(self, plan: Any) -> Any:

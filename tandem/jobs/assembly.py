@@ -51,7 +51,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
     ports = ports or PortAllocator()
     launcher = LocalLauncher(metrics_registry=registry, log_service=logs,
                              usage_interval=settings.usage_interval, clock=clock,
-                             data_dir=jobs_dir, ports=ports, report_events=False)
+                             data_dir=jobs_dir, ports=ports, report_events=False,
+                             objects=objects)
 
     async def model_lookup(name: str) -> tuple[Model, Path]:
         model, base_dir = await endpoints.describe_model(name)

@@ -1,9 +1,14 @@
 """``s3://`` locations in any S3-compatible store (AWS S3, MinIO, another server), through
-boto3 with its standard credential chain: staging downloads, publishing uploads."""
+boto3 with its standard credential chain: staging downloads, publishing uploads.
+
+``RemoteLocations.over(client)`` uses a client made elsewhere: a remote instance agent's plain
+botocore client for tandem's own S3 API, signed with the agent's key (staging only)."""
 
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,13 @@ class RemoteLocations:
             ) from None
         self.client: Any = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
 
+    @classmethod
+    def over(cls, client: Any) -> RemoteLocations:
+        """Locations staged through ``client`` (boto3's or botocore's S3 client)."""
+        locations = cls.__new__(cls)
+        locations.client = client
+        return locations
+
     def stage(self, uri: str, scratch: Path) -> Path:
         bucket, key = split_s3_uri(uri)
         names = []
@@ -38,14 +50,24 @@ class RemoteLocations:
                 if name.endswith("/"):
                     continue  # a folder marker
                 check_key(bucket, name)  # never a path outside the scratch directory
-                names.append(name)
+                names.append((name, item.get("Size")))
         if not names:
             raise ValidationException(f"{uri}: no objects found")
 
-        def fetch(name: str) -> None:
+        def fetch(entry: tuple[str, int | None]) -> None:
+            name, size = entry
             target = local_mirror(scratch, bucket, name)
+            if target.is_file() and target.stat().st_size == size:
+                return  # staged moments ago into this scratch (a check before the start)
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.client.download_file(bucket, name, str(target))
+            if hasattr(self.client, "download_file"):  # boto3: ranged parallel transfers
+                self.client.download_file(bucket, name, str(target))
+                return
+            partial = target.with_name(f".{target.name}.part")
+            body = self.client.get_object(Bucket=bucket, Key=name)["Body"]
+            with open(partial, "wb") as out:
+                shutil.copyfileobj(body, out, 1 << 20)
+            os.replace(partial, target)
 
         # Many small objects: several downloads at once (boto3 clients are thread-safe).
         with ThreadPoolExecutor(max_workers=_DOWNLOADS) as pool:

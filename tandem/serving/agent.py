@@ -1,6 +1,8 @@
 """The instance agent: the one per-instance supervisor, wherever the instance runs.
 
-It spawns each container as a ``SupervisedProcess`` (explicit argv/env/cwd, its own session,
+Before anything is spawned it fetches and unpacks each container's model data and code under
+the instance root it was given on its own host (``fetching``). It spawns each container as a
+``SupervisedProcess`` (explicit argv/env/cwd, its own session,
 stdout+stderr merged into one pipe pumped into the container's log stream), waits until every
 container answers its health check (``GET /ping`` with 200), then watches: a ``/ping`` loop, an
 exit watcher per container, and a ``UsageSampler`` recording SageMaker's instance metrics. Stop
@@ -18,11 +20,14 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from tandem.clock import Clock, SystemClock
+from tandem.errors import TandemError
+from tandem.serving.fetching import ArtifactSource, prepare_containers
 from tandem.serving.launcher import (
     ContainerExited,
     ContainerSpec,
@@ -99,8 +104,14 @@ class InstanceAgent:
         capture_factory: Callable[..., OutputCapture] | None = None,
         clock: Clock | None = None,
         host: str = "127.0.0.1",
+        root: Path | None = None,
+        source: ArtifactSource | None = None,
     ) -> None:
         self.spec = spec
+        # The instance root on this host (INSTANCE_ROOT in the spec); the spec's work_dir
+        # where the agent runs on the host that planned it.
+        self.root = Path(root) if root is not None else spec.work_dir
+        self._source = source or ArtifactSource()
         self._metrics = metrics_registry
         self._logs = log_service
         self._on_event = on_event
@@ -144,7 +155,14 @@ class InstanceAgent:
     async def start(self) -> InstanceHandle:
         """Spawn every container and wait for its health check; on failure stop all and raise."""
         spec = self.spec
-        self._containers = [_Container(c, c.port) for c in spec.containers]
+        try:
+            containers = await asyncio.to_thread(
+                prepare_containers, spec.containers, self.root, self._source)
+        except TandemError as exc:  # ArtifactError: worded as the server's own unpacking was
+            self.handle.status = InstanceStatus.FAILED
+            self.handle.failure_reason = exc.message
+            raise
+        self._containers = [_Container(c, c.port) for c in containers]
         leased = [c for c in self._containers if c.port is None]
         try:
             leases = self._ports.allocate(len(leased)) if leased else []
@@ -178,7 +196,7 @@ class InstanceAgent:
             self._watch_tasks.append(
                 asyncio.create_task(self._ping_loop(), name=f"ping {spec.instance_id}"))
         if spec.usage_dimension_sets:
-            probe = self._probe or instance_probe(spec.work_dir if spec.disk_usage else None)
+            probe = self._probe or instance_probe(self.root if spec.disk_usage else None)
             self._usage = UsageSampler(self._metrics, spec.usage_namespace,
                                        spec.usage_dimension_sets, probe, self.pids,
                                        self._usage_interval)

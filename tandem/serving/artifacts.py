@@ -26,6 +26,7 @@ __all__ = [
     "is_tarball",
     "extract_tarball",
     "materialize",
+    "unpack",
 ]
 
 _TARBALL_SUFFIXES = (".tar.gz", ".tgz", ".tar")
@@ -80,20 +81,23 @@ def is_tarball(path: Path) -> bool:
     return path.name.endswith(_TARBALL_SUFFIXES)
 
 
-def extract_tarball(archive: Path, target: Path, *, url: str, field: str) -> None:
+def extract_tarball(archive: Path, target: Path, *, url: str, field: str,
+                    name: str | None = None) -> None:
     """Unpack ``archive`` into the (new or empty) directory ``target``, refusing unsafe members.
 
     Every member is checked before anything is written (``serving.archive``), on every Python
     tandem runs on; tarfile's ``data`` filter, where this Python has it, checks again.
+    Errors call it ``name`` (default its path): where it came from, for a fetched copy.
     """
+    shown = archive if name is None else name
     try:
         with tarfile.open(archive, "r:*") as tar:
             extract_members(tar, target)
     except UnsafeMember as error:
-        raise ArtifactError(field, url, f"{archive} holds an unsafe entry: {error.problem}",
+        raise ArtifactError(field, url, f"{shown} holds an unsafe entry: {error.problem}",
                             member=error.member) from error
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise ArtifactError(field, url, f"cannot unpack {archive}: {error}") from error
+        raise ArtifactError(field, url, f"cannot unpack {shown}: {error}") from error
 
 
 def materialize(location: str, base_dir: Path, target: Path, *, field: str) -> Path:
@@ -106,13 +110,21 @@ def materialize(location: str, base_dir: Path, target: Path, *, field: str) -> P
     path = resolve_location(location, base_dir, field=field)
     if path.is_dir():
         return path
+    return unpack(path, target, url=location, field=field)
+
+
+def unpack(archive: Path, target: Path, *, url: str, field: str,
+           name: str | None = None) -> Path:
+    """``archive`` unpacked into ``target`` once (see ``materialize``); ``url`` is the
+    location it came from, ``name`` what errors call it (default its path)."""
+    location = url
     marker = target.with_name(target.name + ".extracted")
     if marker.is_file() and target.is_dir() and marker.read_text() == location + "\n":
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        extract_tarball(path, staging, url=location, field=field)
+        extract_tarball(archive, staging, url=location, field=field, name=name)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

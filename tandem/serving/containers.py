@@ -1,7 +1,9 @@
 """Plan one container's process: its argv, environment and working directory.
 
-``plan_container`` joins the parts: it unpacks the model data (``artifacts``), decides how
-the Image runs (``images``), and builds a child environment from a minimal base plus the
+``plan_container`` joins the parts: it checks the model data and code locations
+(``artifacts``) and lists what the instance's agent fetches and unpacks on its own host
+(``ContainerPlan.artifacts``, unpacked by ``fetching``), decides how the Image runs
+(``images``), and builds a child environment from a minimal base plus the
 definition's ``Environment``, never the server's own environment (no AWS_* credentials, no
 TANDEM_* settings leak into user code).
 
@@ -31,10 +33,10 @@ import tandem
 from ..config import parent_environment
 from ..errors import ConfigError, TandemError
 from ..objects.locations import ObjectLocations, is_s3_uri
-from .artifacts import materialize
+from .artifacts import resolve_location
 from .frameworks import framework_of
 from .images import ImageKind, classify_image, probe_docker
-from .launcher import ContainerSpec
+from .launcher import INSTANCE_ROOT, Artifact, ContainerSpec
 from .model import Model
 
 __all__ = ["ContainerPlan", "ContainerDefinitionError", "plan_container", "plan_model",
@@ -73,6 +75,8 @@ class ContainerPlan:
     model_dir: str
     # Index of the argv item holding the "{port}" slot the launcher fills (Docker only).
     port_slot: int | None = None
+    # What the agent prepares before spawning (the unpacked model and code, HOME, TMPDIR).
+    artifacts: tuple[Artifact, ...] = ()
 
     def for_port(self, port: int, safe_port_range: str | None = None) -> ContainerPlan:
         """The plan completed with the port the launcher chose for this container."""
@@ -137,27 +141,36 @@ def _tandem_pythonpath() -> str | None:
         return str(Path(tandem.__file__).resolve().parent.parent)
 
 
-def _base_environment(parent_env: Mapping[str, str], work_dir: Path,
+def _base_environment(parent_env: Mapping[str, str], work_dir: str,
                       names: tuple[str, ...]) -> dict[str, str]:
     env = {name: parent_env[name] for name in names if name in parent_env}
     env.setdefault("PATH", os.defpath)
-    home, tmp = work_dir / "home", work_dir / "tmp"
-    home.mkdir(parents=True, exist_ok=True)
-    tmp.mkdir(parents=True, exist_ok=True)
-    env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
+    env.update(HOME=f"{work_dir}/home", TMPDIR=f"{work_dir}/tmp", PYTHONUNBUFFERED="1")
     return env
 
 
-def _staged(location: str, objects: ObjectLocations | None, work_dir: Path, field: str) -> str:
-    """``location`` itself, or for an s3:// one the local path the object store staged."""
+def _located(location: str, *, base_dir: Path, into: str, field: str, scratch: Path | None,
+             objects: ObjectLocations | None) -> tuple[str, Artifact | None]:
+    """The directory a container sees for ``location``, and what the agent must fetch there.
+
+    Checked here, on the server, as when the server unpacked models itself (a missing or
+    unusable location fails the start with the same words); a local directory is used where
+    it lies (hosts must share it), a tarball or an s3:// location is fetched into ``into``.
+    """
     if not is_s3_uri(location):
-        return location
+        path = resolve_location(location, base_dir, field=field)
+        if path.is_dir():
+            return str(path), None
+        return into, Artifact(into, str(path), archive=True, field=field)
     if objects is None:
         raise ContainerDefinitionError(field, f"{location}: no object store is configured here")
     try:
-        return str(objects.stage(location, work_dir / "s3"))
+        # tandem's own S3 stages in place; only a remote store writes to the scratch.
+        staged = objects.stage(location, scratch or Path(os.devnull))
     except TandemError as error:
         raise ContainerDefinitionError(field, error.message) from None
+    path = resolve_location(str(staged), base_dir, field=field)
+    return into, Artifact(into, location.strip(), archive=path.is_file(), field=field)
 
 
 def _model_data(definition: Mapping[str, Any], field: str) -> Any:
@@ -170,12 +183,13 @@ def _model_data(definition: Mapping[str, Any], field: str) -> Any:
     return None
 
 
-def _submit_directory(value: str, *, model_dir: Path, base_dir: Path, work_dir: Path,
-                      field: str, objects: ObjectLocations | None) -> str:
+def _submit_directory(value: str, *, model_dir: str, base_dir: Path, work_dir: str,
+                      field: str, scratch: Path | None, objects: ObjectLocations | None
+                      ) -> tuple[str, Artifact | None]:  # fmt: skip
     if value == _SAGEMAKER_MODEL_DIR or value.startswith(_SAGEMAKER_MODEL_DIR + "/"):
-        return str(model_dir) + value[len(_SAGEMAKER_MODEL_DIR):]
-    local = _staged(value, objects, work_dir, field)
-    return str(materialize(local, base_dir, work_dir / "code", field=field))
+        return model_dir + value[len(_SAGEMAKER_MODEL_DIR):], None
+    return _located(value, base_dir=base_dir, into=f"{work_dir}/code", field=field,
+                    scratch=scratch, objects=objects)
 
 
 def _command(value: Any, field: str) -> tuple[str, ...]:
@@ -185,7 +199,7 @@ def _command(value: Any, field: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _docker_argv(image: str, *, hostname: str, model_dir: Path,
+def _docker_argv(image: str, *, hostname: str, model_dir: str,
                  keys: list[str]) -> tuple[tuple[str, ...], int]:
     docker = shutil.which("docker") or "docker"
     argv = [docker, "run", "--rm", "--init", "--hostname", hostname,
@@ -205,95 +219,108 @@ def plan_container(
     *,
     hostname: str,
     base_dir: Path,
-    work_dir: Path,
+    work_dir: Path | str,
     field: str = "Container",
     parent_env: Mapping[str, str] | None = None,
     docker_probe: Callable[[str | None], bool] = probe_docker,
     objects: ObjectLocations | None = None,
+    scratch: Path | None = None,
 ) -> ContainerPlan:
     """Plan the process for one ContainerDefinition.
 
     ``field`` prefixes error messages ("Containers[1]"); ``base_dir`` resolves relative paths
-    (the deployment file's directory); ``work_dir`` is this instance's private directory for
-    the unpacked model (``model``), code (``code``), ``home`` and ``tmp``. ``parent_env`` is
-    where PATH and LANG come from (the server's environment by default).
+    (the deployment file's directory); ``work_dir`` is this container's private directory for
+    the unpacked model (``model``), code (``code``), ``home`` and ``tmp``, as the agent will
+    see it (``INSTANCE_ROOT/<hostname>``: nothing is written there here, the plan's
+    ``artifacts`` say what the agent prepares). ``scratch`` receives what checking an s3://
+    location in a remote store downloads. ``parent_env`` is where PATH and LANG come from
+    (the server's environment by default).
     """
     parent = parent_environment() if parent_env is None else parent_env
     base_dir = Path(base_dir).resolve()
-    work_dir = Path(work_dir).resolve()
+    work = str(work_dir)
+    if not work.startswith(INSTANCE_ROOT):
+        work = str(Path(work).resolve())
     if definition.get("Mode", "SingleModel") != "SingleModel":
         raise ContainerDefinitionError(f"{field}.Mode", f"{definition.get('Mode')!r} is not "
                                        "supported; tandem serves SingleModel containers")
     environment = validate_environment(definition.get("Environment"),
                                        field=f"{field}.Environment")
+    artifacts = [Artifact(f"{work}/home"), Artifact(f"{work}/tmp")]
 
     model_url = _model_data(definition, field)
     if model_url is not None and not isinstance(model_url, str):
         raise ContainerDefinitionError(f"{field}.ModelDataUrl", "must be a string")
     if model_url:
-        local = _staged(model_url, objects, work_dir, f"{field}.ModelDataUrl")
-        model_dir = materialize(local, base_dir, work_dir / "model",
-                                field=f"{field}.ModelDataUrl")
+        model_dir, fetched = _located(model_url, base_dir=base_dir, into=f"{work}/model",
+                                      field=f"{field}.ModelDataUrl", scratch=scratch,
+                                      objects=objects)
+        if fetched is not None:
+            artifacts.append(fetched)
     else:
-        model_dir = work_dir / "model"
-        model_dir.mkdir(parents=True, exist_ok=True)
+        model_dir = f"{work}/model"
+        artifacts.append(Artifact(model_dir))
 
     command = definition.get("Command")
     if command is not None:
-        argv, kind, cwd = _command(command, f"{field}.Command"), ImageKind.COMMAND, base_dir
+        argv, kind, cwd = _command(command, f"{field}.Command"), ImageKind.COMMAND, str(base_dir)
     else:
         choice = classify_image(definition.get("Image"), base_dir=base_dir, field=f"{field}.Image",
                                 docker_host=parent.get("DOCKER_HOST"), docker_probe=docker_probe)
         kind = choice.kind
         if kind is ImageKind.HANDLER_RUNTIME:
             argv = (sys.executable, "-m", "tandem.runtime",
-                    "--framework", framework_of(choice.image).value, "--model-dir", str(model_dir))
-            cwd = work_dir
+                    "--framework", framework_of(choice.image).value, "--model-dir", model_dir)
+            cwd = work
         elif kind is ImageKind.SERVE_PROGRAM:
             assert choice.program is not None and choice.directory is not None
-            argv, cwd = (str(choice.program),), choice.directory
+            argv, cwd = (str(choice.program),), str(choice.directory)
         else:
             argv, slot = _docker_argv(choice.image, hostname=hostname, model_dir=model_dir,
                                       keys=list(environment))
-            env = _base_environment(parent, work_dir, _BASE_PASSTHROUGH + _DOCKER_PASSTHROUGH)
+            env = _base_environment(parent, work, _BASE_PASSTHROUGH + _DOCKER_PASSTHROUGH)
             if "DOCKER_CONFIG" not in env and "HOME" in parent:
                 # HOME is moved into work_dir; docker still needs the user's contexts and logins.
                 env["DOCKER_CONFIG"] = str(Path(parent["HOME"]) / ".docker")
             env.update(environment)
-            return ContainerPlan(argv, env, str(work_dir), kind, str(model_dir), port_slot=slot)
+            return ContainerPlan(argv, env, work, kind, model_dir, port_slot=slot,
+                                 artifacts=tuple(artifacts))
 
-    env = _base_environment(parent, work_dir, _BASE_PASSTHROUGH)
+    env = _base_environment(parent, work, _BASE_PASSTHROUGH)
     env.update(environment)
     env["SAGEMAKER_CONTAINER_NAME"] = hostname
-    env["SM_MODEL_DIR"] = str(model_dir)
+    env["SM_MODEL_DIR"] = model_dir
     submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "").strip()
     if submit:
-        env["SAGEMAKER_SUBMIT_DIRECTORY"] = _submit_directory(
-            submit, model_dir=model_dir, base_dir=base_dir, work_dir=work_dir,
-            field=f"{field}.Environment.SAGEMAKER_SUBMIT_DIRECTORY", objects=objects)
+        env["SAGEMAKER_SUBMIT_DIRECTORY"], fetched = _submit_directory(
+            submit, model_dir=model_dir, base_dir=base_dir, work_dir=work,
+            field=f"{field}.Environment.SAGEMAKER_SUBMIT_DIRECTORY", scratch=scratch,
+            objects=objects)
+        if fetched is not None:
+            artifacts.append(fetched)
     if kind is ImageKind.HANDLER_RUNTIME:
         extra = _tandem_pythonpath()
         if extra is not None:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH")) if p)
-    return ContainerPlan(argv, env, str(cwd), kind, str(model_dir))
+    return ContainerPlan(argv, env, cwd, kind, model_dir, artifacts=tuple(artifacts))
 
 
 def plan_model(model: Model, base_dir: Path, work_dir: Path,
                extra_env: Mapping[str, str] | None = None,
                objects: ObjectLocations | None = None) -> list[ContainerSpec]:
-    """One ContainerSpec per container of ``model`` (each in ``work_dir/<hostname>``), with
-    ``extra_env`` added to each container's Environment (batch transform's variables);
-    ``objects`` stages s3:// model data and code."""
+    """One ContainerSpec per container of ``model`` (each in ``INSTANCE_ROOT/<hostname>``),
+    with ``extra_env`` added to each container's Environment (batch transform's variables);
+    ``objects`` checks s3:// model data and code. ``work_dir`` is the instance's directory on
+    this host: only what checking a location in a remote S3 store downloads lands there."""
     specs = []
     for i, definition in enumerate(model.containers):
         raw = dict(definition.raw)
         if extra_env:
             raw["Environment"] = {**(raw.get("Environment") or {}), **extra_env}
-        cdir = work_dir / definition.hostname
-        cdir.mkdir(parents=True, exist_ok=True)
         field = "PrimaryContainer" if model.primary_only else f"Containers[{i}]"
-        plan = plan_container(raw, hostname=definition.hostname, base_dir=base_dir, work_dir=cdir,
-                              field=field, objects=objects)
+        plan = plan_container(raw, hostname=definition.hostname, base_dir=base_dir,
+                              work_dir=f"{INSTANCE_ROOT}/{definition.hostname}", field=field,
+                              objects=objects, scratch=Path(work_dir) / definition.hostname / "s3")
         specs.append(ContainerSpec(definition.hostname, tuple(plan.argv), dict(plan.env),
-                                   plan.cwd, plan.port_slot))
+                                   plan.cwd, plan.port_slot, artifacts=plan.artifacts))
     return specs

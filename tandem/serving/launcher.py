@@ -21,6 +21,8 @@ from typing import Protocol
 from tandem.errors import InvalidParameterValue, TandemError
 
 __all__ = [
+    "INSTANCE_ROOT",
+    "Artifact",
     "ContainerSpec",
     "InstanceSpec",
     "InstanceStatus",
@@ -49,6 +51,29 @@ def new_instance_id() -> str:
     return "i-" + secrets.token_hex(9)[:17]
 
 
+# Stands, in a ContainerSpec's argv, env values, cwd and artifact targets, for the instance's
+# root directory, which the agent chooses on its own host: the spec names no directory of the
+# host that planned it.
+INSTANCE_ROOT = "{instance_root}"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A directory the agent prepares on its host before it spawns the container.
+
+    ``into`` is the directory's path (under ``INSTANCE_ROOT``); ``location`` what goes there:
+    None for an empty directory (HOME, TMPDIR, a model without data), else an absolute local
+    path or an ``s3://`` URI, a tarball when ``archive`` (unpacked safely) or a directory (an
+    S3 prefix) otherwise. ``field`` is the definition field errors name
+    (``PrimaryContainer.ModelDataUrl``).
+    """
+
+    into: str
+    location: str | None = None
+    archive: bool = False
+    field: str = ""
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """One container of a model: an OS process speaking the SageMaker container contract.
@@ -67,6 +92,8 @@ class ContainerSpec:
     # A port the caller chose (a job host whose peers must know it before it starts): the agent
     # leases none and adds no SAGEMAKER_* port variables; /ping, if any, goes there.
     port: int | None = None
+    # What the agent fetches and unpacks under the instance root before spawning, in order.
+    artifacts: tuple[Artifact, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -87,6 +114,8 @@ class InstanceSpec:
     log_stream_prefix: str
     usage_namespace: str
     usage_dimension_sets: tuple[Mapping[str, str], ...]
+    # The instance root (``INSTANCE_ROOT``) of an agent on the planning host (LocalLauncher);
+    # an agent on another host chooses its own.
     work_dir: Path
     health_check_timeout: float = 480.0
     ping_interval: float = 2.0

@@ -13,7 +13,9 @@ from typing import Any
 
 from tandem.clock import Clock, SystemClock
 from tandem.errors import InvalidParameterValue, ResourceNotFound
+from tandem.objects.locations import ObjectLocations
 from tandem.serving.agent import InstanceAgent
+from tandem.serving.fetching import ArtifactSource
 from tandem.serving.launcher import InstanceEvent, InstanceHandle, InstanceSpec, LineCallback
 from tandem.serving.ports import PortAllocator
 from tandem.supervision import FateSharing
@@ -41,6 +43,7 @@ class LocalLauncher:
         unhealthy_threshold: int = 3,
         reaper_grace: float = 1.0,
         report_events: bool = True,
+        objects: ObjectLocations | None = None,
     ) -> None:
         self._metrics = metrics_registry
         self._logs = log_service
@@ -51,6 +54,8 @@ class LocalLauncher:
         self._capture_factory = capture_factory
         self._unhealthy_threshold = unhealthy_threshold
         self.fate_sharing = FateSharing(Path(data_dir), grace=reaper_grace)
+        # This host is the planning host: s3:// model data is staged as the server stages it.
+        self._source = ArtifactSource(objects)
         self._started = False
         self._closed = False
         self._agents: dict[str, InstanceAgent] = {}
@@ -85,6 +90,7 @@ class LocalLauncher:
             unhealthy_threshold=self._unhealthy_threshold,
             capture_factory=self._capture_factory,
             clock=self._clock,
+            source=self._source,
         )
         self._agents[spec.instance_id] = agent
         try:

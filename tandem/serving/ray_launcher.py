@@ -7,6 +7,14 @@ reports that host and the ports, so the router talks HTTP to them directly. Ray 
 request path. The agent ships its containers' log lines and usage samples to the server's API
 (``LogShipper`` / ``MetricShipper``), so it holds no store connection.
 
+The spec names no directory of the server's host: the agent unpacks model data and code under
+its own instance root on the node (``<agent_work_dir>/instances/<endpoint>/<instance-id>``),
+fetching s3:// locations through the server's S3 API with the same key it ships telemetry
+with (or, with ``s3_endpoint_url`` set, from that store with the node's own credentials). A
+local tarball the spec names (a path on the server's host) travels in the Ray object store
+when it is at most ``CARRY_LIMIT`` bytes; a larger one, and a local directory, must be on a
+path the node shares.
+
 Replacement stays tandem's, as SageMaker's: actors run with ``max_restarts=0`` (a restart by
 Ray would keep the instance id), and an actor's death (the agent killed, its node lost) becomes
 an ``InstanceUnhealthy`` event, so the reconciler replaces the instance with a new id. Ray's
@@ -27,7 +35,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from tandem.errors import InvalidParameterValue, ResourceNotFound
+from tandem.errors import InvalidParameterValue, ResourceNotFound, TandemError
+from tandem.objects.locations import is_s3_uri
 from tandem.serving.instance_types import instance_resources
 from tandem.serving.launcher import (
     ContainerExited,
@@ -44,7 +53,7 @@ from tandem.serving.launcher import (
 )
 from tandem.telemetry.shipping import ShipperConfig
 
-__all__ = ["RayLauncher", "RAY_NAMESPACE", "actor_name", "parse_ray_address"]
+__all__ = ["RayLauncher", "RAY_NAMESPACE", "CARRY_LIMIT", "actor_name", "parse_ray_address"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,9 @@ _STOP_SLACK = 30.0
 _CONNECT_TIMEOUT = 5.0
 _UNAVAILABLE_RETRY = 1.0
 _CLOSED = object()
+# The largest local model or code tarball a start carries to the node through the Ray object
+# store (each start puts its own copy there); larger ones belong in S3.
+CARRY_LIMIT = 256 * 1024 * 1024
 
 
 def actor_name(spec: InstanceSpec) -> str:
@@ -90,9 +102,14 @@ class _AgentActor:
 
     def __init__(
         self, spec: InstanceSpec, shipper: ShipperConfig, usage_interval: float,
-        unhealthy_threshold: int, agent_dir: str,
+        unhealthy_threshold: int, agent_dir: str, root: str | None = None,
+        carried: dict[str, Any] | None = None, s3_endpoint_url: str = "",
     ) -> None:  # fmt: skip
         self.spec = spec
+        # The instance root on this node; the object refs of the local files carried to it.
+        self.root = Path(root) if root is not None else None
+        self.carried = carried or {}
+        self.s3_endpoint_url = s3_endpoint_url  # the server's setting: "" for its own S3
         self.shipper = shipper
         self.usage_interval = usage_interval
         self.unhealthy_threshold = unhealthy_threshold
@@ -111,7 +128,9 @@ class _AgentActor:
     async def start(self) -> tuple[str, dict[str, int], str | None, list[StartProblem]]:
         """(host, ports, None, []) once every container answers /ping, else (host, {}, the
         failure reason, the problems) with everything stopped."""
+        from tandem.objects.remote import RemoteLocations
         from tandem.serving.agent import InstanceAgent
+        from tandem.serving.fetching import ArtifactSource, server_locations
         from tandem.serving.ports import PortAllocator
         from tandem.supervision import FateSharing
         from tandem.telemetry.shipping import LogShipper, MetricShipper
@@ -123,17 +142,32 @@ class _AgentActor:
         await self.metrics.start()
         self.fate = FateSharing(self.agent_dir)
         await asyncio.to_thread(self.fate.start)
+        carried = {location: await ref for location, ref in self.carried.items()}
+        self.carried = {}  # the server that put them may be gone by the next call
+        url = self.s3_endpoint_url
+        # tandem's own S3 through the server's API; another store with this node's own
+        # credential chain, as the server reaches it.
+        objects = (server_locations(self.shipper) if not url
+                   else RemoteLocations(None if url == "aws" else url, self.shipper.region))
+        source = ArtifactSource(
+            objects, carried,
+            elsewhere=f"on {host} (a local file over {CARRY_LIMIT // 2**20} MiB is not carried "
+                      "to the node: put it in S3 or on a path every node shares)",
+        )  # fmt: skip
         self.agent = InstanceAgent(
             self.spec, self.metrics, self.logs, on_event=self.events.put_nowait,
             ports=PortAllocator(host=host), guard=self.fate,
             usage_interval=self.usage_interval, unhealthy_threshold=self.unhealthy_threshold,
-            host=host,
+            host=host, root=self.root, source=source,
         )  # fmt: skip
         try:
             handle = await self.agent.start()
         except InstanceStartFailed as exc:
             await self._release()
             return host, {}, exc.reason, list(exc.problems)
+        except TandemError as exc:  # model data or code that cannot be fetched or unpacked
+            await self._release()
+            return host, {}, exc.message, []
         # InstanceReady is in the result; events() reports only what happens after it.
         while not self.events.empty():
             self.events.get_nowait()
@@ -188,11 +222,17 @@ class RayLauncher:
         placement_timeout: float = 120.0,
         credentials: tuple[str, str] = ("tandem", "tandem"),
         leave_running: bool = False,
+        agent_work_dir: Path | None = None,
+        s3_endpoint_url: str = "",
     ) -> None:
         self.address = address  # HOST:PORT of the head's GCS
         self._server_url = server_url
         self._data_dir = Path(data_dir).absolute()
+        # Where agents keep instance roots on their nodes (default: the data dir's path).
+        self._work_dir = (Path(agent_work_dir).absolute() if agent_work_dir is not None
+                          else self._data_dir)
         self._region = region
+        self._s3_endpoint_url = s3_endpoint_url
         self._usage_interval = usage_interval
         self._logs_flush_interval = logs_flush_interval
         self._metrics_flush_interval = metrics_flush_interval
@@ -268,11 +308,13 @@ class RayLauncher:
             access_key_id=self._credentials[0], secret_access_key=self._credentials[1],
         )  # fmt: skip
         options = self._placement(spec)
+        root = self._work_dir / "instances" / spec.endpoint_name / spec.instance_id
         try:
+            carried = await asyncio.to_thread(_carry, spec)
             actor = await asyncio.to_thread(
                 lambda: _agent_actor_class().options(**options).remote(
                     spec, shipper, self._usage_interval, self._unhealthy_threshold,
-                    str(agent_dir / "fate"),
+                    str(agent_dir / "fate"), str(root), carried, self._s3_endpoint_url,
                 )
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
@@ -467,6 +509,22 @@ class RayLauncher:
         if self._connected:
             await asyncio.to_thread(_ray().shutdown)
             self._connected = False
+
+
+def _carry(spec: InstanceSpec) -> dict[str, Any]:
+    """Object refs of the local tarballs ``spec`` names that are small enough to carry: the
+    node may not have this host's files."""
+    carried: dict[str, Any] = {}
+    for container in spec.containers:
+        for artifact in container.artifacts:
+            location = artifact.location
+            if location is None or not artifact.archive or is_s3_uri(location):
+                continue
+            path = Path(location)
+            if location in carried or not path.is_file() or path.stat().st_size > CARRY_LIMIT:
+                continue  # missing or too large: the node's own path is tried, and named
+            carried[location] = _ray().put(path.read_bytes())
+    return carried
 
 
 def _kill(actor: Any) -> None:

@@ -317,7 +317,8 @@ class Reconciler:
             _log.exception("deleting the record of instance %s failed", instance_id)
 
     def _instance_spec(self, endpoint_name: str, fleet: Fleet, instance_id: str) -> InstanceSpec:
-        # Runs in a worker thread: planning may unpack model archives.
+        # Runs in a worker thread: planning stats model locations (and stages s3:// ones from
+        # a remote store); the agent unpacks them on its own host.
         model, base_dir = describe_model_sync(self.catalog, fleet.model.name)
         work_dir = Path(self.settings.data_dir) / "instances" / endpoint_name / instance_id
         containers = self.plan_model(model, base_dir, work_dir)

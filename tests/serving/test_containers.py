@@ -12,7 +12,9 @@ import pytest
 
 from tandem.errors import ConfigError
 from tandem.serving.containers import ContainerDefinitionError, plan_container
+from tandem.serving.fetching import ArtifactSource, prepare_artifacts
 from tandem.serving.images import ImageKind
+from tandem.serving.launcher import Artifact
 
 SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 PARENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/home/me",
@@ -30,9 +32,12 @@ def tarball(path: Path, files: dict[str, str]) -> Path:
 
 
 def plan(definition, tmp_path, **kwargs):
+    """The plan, with what it asks the agent to prepare done (here, as a local agent does)."""
     kwargs.setdefault("parent_env", PARENT)
-    return plan_container(definition, hostname="featurizer", base_dir=tmp_path,
-                          work_dir=tmp_path / "work", **kwargs)
+    result = plan_container(definition, hostname="featurizer", base_dir=tmp_path,
+                            work_dir=tmp_path / "work", **kwargs)
+    prepare_artifacts(result.artifacts, tmp_path, ArtifactSource())
+    return result
 
 
 def test_framework_image_runs_the_handler_runtime_with_unpacked_model(tmp_path):
@@ -52,6 +57,23 @@ def test_framework_image_runs_the_handler_runtime_with_unpacked_model(tmp_path):
         "SAGEMAKER_CONTAINER_NAME": "featurizer", "SM_MODEL_DIR": str(model_dir),
     }
     assert (tmp_path / "work" / "home").is_dir() and (tmp_path / "work" / "tmp").is_dir()
+    work = tmp_path / "work"
+    assert result.artifacts == (
+        Artifact(f"{work}/home"), Artifact(f"{work}/tmp"),
+        Artifact(f"{work}/model", str(tmp_path / "model.tar.gz"), archive=True,
+                 field="Container.ModelDataUrl"))
+
+
+def test_planning_writes_nothing_and_names_no_directory_of_its_own(tmp_path):
+    """Under the agent's instance root: the plan leaves unpacking to the agent."""
+    tarball(tmp_path / "model.tar.gz", {"model.joblib": "weights"})
+    result = plan_container({"Image": SKLEARN, "ModelDataUrl": "model.tar.gz"},
+                            hostname="c", base_dir=tmp_path, work_dir="{instance_root}/c",
+                            parent_env=PARENT)
+    assert sorted(os.listdir(tmp_path)) == ["model.tar.gz"]
+    assert result.argv[-1] == result.env["SM_MODEL_DIR"] == "{instance_root}/c/model"
+    assert (result.cwd, result.env["HOME"], result.env["TMPDIR"]) == (
+        "{instance_root}/c", "{instance_root}/c/home", "{instance_root}/c/tmp")
 
 
 def test_nothing_from_the_server_environment_leaks(tmp_path, monkeypatch):
@@ -199,6 +221,7 @@ def test_a_planned_runtime_container_serves(tmp_path):
                              "def predict_fn(x, m):\n    return x + m\n"})
     done = plan_container({"Image": SKLEARN, "ModelDataUrl": "model.tar.gz"}, hostname="c1",
                           base_dir=tmp_path, work_dir=tmp_path / "work").for_port(0)
+    prepare_artifacts(done.artifacts, tmp_path, ArtifactSource())
     proc = subprocess.Popen(done.argv, env=done.env, cwd=done.cwd, stderr=subprocess.PIPE,
                             text=True)
     try:

@@ -105,6 +105,25 @@ def test_a_missing_model_object_fails_the_endpoint(server: ServerProcess, models
     assert "s3://models/none/model.tar.gz" in desc["FailureReason"]
 
 
+def test_an_unsafe_model_archive_fails_the_endpoint_naming_its_member(
+        server: ServerProcess, tmp_path: Path) -> None:  # fmt: skip
+    """Unpacked by the instance's agent, refused in the words the server's own unpacking used."""
+    archive = tmp_path / "model.tar.gz"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        link = tarfile.TarInfo("escape")
+        link.type, link.linkname = tarfile.SYMTYPE, "../../etc"
+        tar.addfile(link)
+    archive.write_bytes(buffer.getvalue())
+    sagemaker = client(server, "sagemaker")
+    deploy(sagemaker, "unsafe-local", [{"Image": IMAGE, "ModelDataUrl": str(archive)}],
+           wait=False)
+    desc = wait_status(sagemaker, "unsafe-local", "Failed")
+    assert desc["FailureReason"] == (
+        f"Containers[0].ModelDataUrl: {archive} holds an unsafe entry: symlink pointing outside "
+        "the target ('../../etc') (member 'escape')")
+
+
 def test_batch_transform_reads_and_writes_s3_prefixes(server: ServerProcess, models: Any) -> None:
     s3 = models
     s3.put_object(Bucket="models", Key="batch/in/a.txt", Body=b"1\n2\n")
