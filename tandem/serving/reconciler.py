@@ -283,9 +283,6 @@ class Reconciler:
             record = InstanceRecord(instance_id, name, fleet.variant.name, spec.config_name)
             await io(self.catalog.put, INSTANCE, instance_id, record.document())
             handle = await self.launcher.start_instance(spec)
-            await io(self.catalog.put, INSTANCE, instance_id,
-                     record.ready(handle.host, handle.ports).document())
-            record = None  # it stays: the instance runs
         except TandemError as exc:  # InstanceStartFailed, or a container that cannot be planned
             fleet.failure = exc.reason if isinstance(exc, InstanceStartFailed) else exc.message
             fleet.failures_in_row += 1
@@ -302,7 +299,13 @@ class Reconciler:
         else:
             fleet.failure = None
             fleet.failures_in_row = 0
-            fleet.instances[instance_id] = handle
+            fleet.instances[instance_id] = handle  # in the order instances came up
+            assert record is not None
+            ready, record = record.ready(handle.host, handle.ports), None  # it stays: it runs
+            try:
+                await io(self.catalog.put, INSTANCE, instance_id, ready.document())
+            except Exception:  # noqa: BLE001 - its Pending record still names its fleet
+                _log.exception("recording instance %s as ready failed", instance_id)
             return handle
         finally:
             fleet.starting.pop(instance_id, None)
