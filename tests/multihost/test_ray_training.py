@@ -161,6 +161,52 @@ def test_a_two_host_training_job_rendezvous_by_name_across_hosts(
     assert _script_processes(rig, code / "train.py") == []
 
 
+# algo-2 fails after two lines; algo-1 would run for minutes.
+FAIL = r'''
+import os, sys, time
+
+host = os.environ["SM_CURRENT_HOST"]
+if host == "algo-2":
+    print("step=1 fine", flush=True)
+    print("step=2 diverged", flush=True)
+    sys.exit(3)
+print("algo-1 waiting", flush=True)
+time.sleep(600)
+'''
+
+
+def test_a_remote_host_failing_fails_the_job_with_its_last_lines_and_stops_the_other(
+    multihost_rig: RayCluster, serve: list[ServerProcess], tmp_path: Path
+) -> None:
+    rig, job = multihost_rig, "mh-train-fail"
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "fail.py").write_text(FAIL)
+    server = _serve(rig, tmp_path, scale=0.5)
+    serve.append(server)
+    sagemaker = client(server, "sagemaker")
+    sagemaker.create_training_job(
+        TrainingJobName=job, RoleArn="arn:aws:iam::000000000000:role/test",
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"sagemaker_program": json.dumps("fail.py"),
+                         "sagemaker_submit_directory": json.dumps(str(code))},
+        OutputDataConfig={"S3OutputPath": "file://" + str(tmp_path / "out")},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    )  # fmt: skip
+
+    def finished() -> dict[str, Any] | None:
+        desc = sagemaker.describe_training_job(TrainingJobName=job)
+        return desc if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+    desc = _until("the job to finish", finished, timeout=240)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert desc["FailureReason"] == (
+        'AlgorithmError: algo-2 exited with code 3. Last log lines: "step=1 fine" '
+        '"step=2 diverged"')
+    assert _script_processes(rig, code / "fail.py") == []
+
+
 def test_a_transform_job_runs_its_container_on_a_cluster_host(
     multihost_rig: RayCluster, serve: list[ServerProcess], tmp_path: Path
 ) -> None:
