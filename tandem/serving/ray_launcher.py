@@ -395,7 +395,10 @@ class RayLauncher:
         slots: list[HostSlot] = []
         try:
             try:
-                await asyncio.wait_for(pg.ready(), self._placement_timeout)
+                # Making the ready ref sets up the driver's serialization on first use (an
+                # import of a second or more): off the loop.
+                ready = await asyncio.to_thread(pg.ready)
+                await asyncio.wait_for(ready, self._placement_timeout)
             except TimeoutError:
                 raise InstanceStartFailed(
                     f"The {len(host_names)} hosts of {group} were not placed on the Ray cluster "

@@ -28,37 +28,41 @@ TRAINING_GROUP = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_GROUP = "/aws/sagemaker/TransformJobs"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
-# algo-1 listens on its own port; algo-2 connects to the name "algo-1" (the port from
-# SM_MASTER_PORT); each sends its greeting and logs what it got. Both then stay a few seconds
-# so their usage is sampled.
+# algo-1 listens on its own port; every other host connects to the name "algo-1" (the port
+# from SM_MASTER_PORT); each side sends its greeting and logs what it got. All then stay a few
+# seconds so their usage is sampled.
 TRAIN = r'''
 import json, os, socket, sys, time
 
 host = os.environ["SM_CURRENT_HOST"]
+hosts = json.loads(os.environ["SM_HOSTS"])
 ports = json.loads(os.environ["SM_HOST_PORTS"])
 netns = os.stat("/proc/self/ns/net").st_ino
 print(f"host={host} netns={netns} resolves={socket.gethostbyname(host)}", flush=True)
 greeting = f"hello from {host}".encode()
+heard = []
 if host == "algo-1":
     server = socket.create_server(("0.0.0.0", ports[host]))
     server.settimeout(120)
-    conn, _ = server.accept()
+    conns = [server.accept()[0] for _ in hosts[1:]]
 else:
     for _ in range(1200):
         try:
-            conn = socket.create_connection(("algo-1", int(os.environ["SM_MASTER_PORT"])), 2)
+            conns = [socket.create_connection(("algo-1", int(os.environ["SM_MASTER_PORT"])), 2)]
             break
         except OSError:
             time.sleep(0.1)
     else:
         sys.exit(3)
-conn.sendall(greeting)
-got = conn.recv(100).decode()
-conn.close()
-print(f"host={host} peer={got}", flush=True)
-print(f"received_bytes={len(got)}", flush=True)
+for conn in conns:
+    conn.sendall(greeting)
+    got = conn.recv(100).decode()
+    conn.close()
+    heard.append(got)
+    print(f"host={host} peer={got}", flush=True)
+    print(f"received_bytes={len(got)}", flush=True)
 with open(os.path.join(os.environ["SM_MODEL_DIR"], f"{host}.txt"), "w") as f:
-    f.write(got)
+    f.write(",".join(sorted(heard)))
 time.sleep(4)
 '''
 _SAID = re.compile(r"^host=(algo-\d) netns=(\d+) resolves=(\S+)$")
@@ -158,6 +162,52 @@ def test_a_two_host_training_job_rendezvous_by_name_across_hosts(
         _until(f"CPUUtilization of {host}", lambda h=host: _stat(  # type: ignore[misc]
             cloudwatch, TRAINING_GROUP, "CPUUtilization", {"Host": f"{job}/{h}"},
             "SampleCount"))  # fmt: skip
+    assert _script_processes(rig, code / "train.py") == []
+
+
+def test_three_hosts_on_two_nodes_share_one_and_still_rendezvous_by_name(
+    multihost_rig: RayCluster, serve: list[ServerProcess], tmp_path: Path
+) -> None:
+    """More hosts than nodes: SPREAD, two hosts on one node, told apart by their ports."""
+    rig, job = multihost_rig, "mh-train-three"
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(TRAIN)
+    namespaces = _netns_inodes(rig)
+    server = _serve(rig, tmp_path, scale=0.5)  # 1 CPU a host: each 2-CPU node takes two
+    serve.append(server)
+    sagemaker, logs = client(server, "sagemaker"), client(server, "logs")
+    out = tmp_path / "out"
+    sagemaker.create_training_job(
+        TrainingJobName=job, RoleArn="arn:aws:iam::000000000000:role/test",
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"sagemaker_program": json.dumps("train.py"),
+                         "sagemaker_submit_directory": json.dumps(str(code))},
+        OutputDataConfig={"S3OutputPath": "file://" + str(out)},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 3, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    )  # fmt: skip
+
+    def finished() -> dict[str, Any] | None:
+        desc = sagemaker.describe_training_job(TrainingJobName=job)
+        return desc if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+    desc = _until("the job to finish", finished, timeout=300)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    with tarfile.open(out / job / "output" / "model.tar.gz") as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    assert members == {"algo-1.txt": b"hello from algo-2,hello from algo-3",
+                       "algo-2.txt": b"hello from algo-1", "algo-3.txt": b"hello from algo-1"}
+    addresses = {h.name: h.address for h in rig.hosts}
+    streams = sorted(s for s in _streams(logs, TRAINING_GROUP) if s.startswith(f"{job}/"))
+    ran_in = {}
+    for stream in streams:
+        said = _until(f"{stream}'s first line", lambda s=stream: [  # type: ignore[misc]
+            m for line in _events(logs, TRAINING_GROUP, s) if (m := _SAID.match(line))])
+        ran_in[said[0][1]] = namespaces[int(said[0][2])]
+        assert said[0][3] == addresses[ran_in[said[0][1]]]
+    assert sorted(ran_in) == ["algo-1", "algo-2", "algo-3"]
+    assert set(ran_in.values()) == {h.name for h in rig.hosts}
     assert _script_processes(rig, code / "train.py") == []
 
 
