@@ -19,7 +19,7 @@ when enough nodes could take one; SPREAD otherwise), each reporting its node's a
 port it leased there, so every host's environment can name every peer before any starts. For
 instances that ask (a training job's metric definitions read its lines), the actor returns the
 containers' log lines with its events; the handle's ``wait()`` resolves once the actor reports
-every container exited with its output shipped.
+every container exited, after the last of those lines.
 
 This is the only module that imports ``ray``, and only when a ``RayLauncher`` connects.
 """
@@ -72,7 +72,8 @@ _CLOSED = object()
 # were asked for; ("exited", returncodes, last lines by container) once every container exited.
 _LINE = "line"
 _EXITED = "exited"
-# How many lines an actor holds for a driver that is not polling (the oldest go first).
+# How many items an actor holds for a driver that is not polling; past it, new lines are
+# dropped (counted) and reach the log stream only, not the driver's callback.
 _LINE_BUFFER = 100_000
 _KEPT_LINES = 20
 # Killed with its agent (the actor died): the exit status a host's wait() reports.
@@ -120,7 +121,6 @@ class _AgentActor:
         self.unhealthy_threshold = unhealthy_threshold
         self.agent_dir = Path(agent_dir)
         self.events: asyncio.Queue[Any] = asyncio.Queue()
-        self.want_lines = False
         self.dropped_lines = 0
         self.lease: Any = None  # the port reserve() leased, held while the actor lives
         self.exit_watch: asyncio.Task[None] | None = None
@@ -158,7 +158,6 @@ class _AgentActor:
         if spec is not None:
             self.spec = spec
         assert self.spec is not None, "an actor made without a spec is given one by start()"
-        self.want_lines = want_lines
         host = _ray().util.get_node_ip_address()
         self.logs = LogShipper(self.shipper)
         self.metrics = MetricShipper(self.shipper)
@@ -192,12 +191,15 @@ class _AgentActor:
 
     def _line(self, line: str, timestamp: int) -> None:
         if self.events.qsize() >= _LINE_BUFFER:
-            self.dropped_lines += 1  # no driver is polling: the metric lines go first
+            if not self.dropped_lines:
+                log.warning("%s: no server is reading its lines: dropping them (its log "
+                            "stream still has them)", self.agent_dir.parent.name)
+            self.dropped_lines += 1
             return
         self.events.put_nowait((_LINE, line, timestamp))
 
     async def _watch_exits(self, handle: InstanceHandle) -> None:
-        """Once every container exited and its output is shipped: ("exited", ...)."""
+        """Once every container exited and its output was read: ("exited", ...)."""
         codes = await handle.wait()
         self.events.put_nowait((_EXITED, dict(codes), self._last_lines()))
 
@@ -331,7 +333,8 @@ class RayLauncher:
                 return
             ray = await asyncio.to_thread(_ray)  # importing ray takes a second: off the loop
             try:
-                if not _joined or not ray.is_initialized():  # another launcher here joined
+                # Another launcher of this process (endpoints, jobs) may have joined: share it.
+                if not _joined or not ray.is_initialized():
                     await asyncio.to_thread(
                         ray.init, address=self.address, namespace=RAY_NAMESPACE,
                         logging_level=logging.ERROR, log_to_driver=False,
