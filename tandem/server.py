@@ -154,6 +154,7 @@ class TandemServer:
             tracing=self.tracing,
             objects=self.locations,
             aws_environment=self.aws_environment,
+            cluster_launcher=self._jobs_launcher(),
         )
         await self.jobs.start()
         self.queries = MetricQueries(
@@ -250,7 +251,7 @@ class TandemServer:
         return self.port
 
     async def _endpoint_launcher(self) -> Launcher:
-        """Where endpoint instances run (setting ``launcher``); jobs keep a local one."""
+        """Where endpoint instances run (setting ``launcher``)."""
         s = self.settings
         if s.launcher == "local":
             launcher = LocalLauncher(
@@ -264,23 +265,38 @@ class TandemServer:
             )
             await launcher.start()
             return launcher
+        check_agent_server_url(s)
+        return self._ray_launcher(self.data_dir, detached=True)
+
+    def _jobs_launcher(self) -> Launcher | None:
+        """Where training hosts and transform instances run: on the Ray cluster when endpoints
+        do (None: the jobs' own local launcher). Their actors are not detached: a job does not
+        outlive the server that runs it (a restarted server reports it Failed)."""
+        if self.settings.launcher == "local":
+            return None
+        return self._ray_launcher(self.data_dir / "jobs", detached=False)
+
+    def _ray_launcher(self, data_dir: Path, *, detached: bool) -> Launcher:
         from .serving.ray_launcher import RayLauncher, parse_ray_address  # ray: only when asked
 
-        check_agent_server_url(s)
+        s = self.settings
         # With --auth, agents sign with the file's first key: it travels in the actors'
         # constructor arguments, so the Ray cluster must be as trusted as the server.
         keys = load_keys(s.auth_file) if s.auth_file is not None else {"tandem": "tandem"}
         return RayLauncher(
             parse_ray_address(s.launcher),
             lambda: s.agent_server_url or self.url,
-            self.data_dir,
+            data_dir,
             region=s.region,
             usage_interval=s.usage_interval,
             logs_flush_interval=min(s.logs_flush_interval, 0.5),
             metrics_flush_interval=s.metrics_flush_interval,
             resource_scale=s.ray_resource_scale,
             credentials=next(iter(keys.items())),
-            leave_running=True,  # detached actors: a restarted server attaches to them
+            # Endpoints' actors are detached: a restarted server attaches to them.
+            leave_running=detached,
+            detached=detached,
+            report_events=detached,  # each job watches its own instances
             agent_work_dir=s.agent_work_dir,
             s3_endpoint_url=s.s3_endpoint_url.strip(),
         )

@@ -2,7 +2,9 @@
 
 Jobs get their own ``LocalLauncher`` (data under ``<data dir>/jobs``): training hosts,
 transform instances and Jupyter servers are its instances, and its fate-sharing reaper also
-guards lifecycle scripts. No one reads its events: each job watches its own instances.
+guards lifecycle scripts. No one reads its events: each job watches its own instances. Given a
+``cluster_launcher`` (the server's on a Ray cluster), training hosts and transform instances run
+there instead; notebook instances stay on this machine.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..objects.locations import ObjectLocations
 from ..serving.containers import plan_model
+from ..serving.launcher import Launcher
 from ..serving.local_launcher import LocalLauncher
 from ..serving.model import Model
 from ..serving.ports import PortAllocator
@@ -42,7 +45,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                       lifecycle_timeout: float = 300.0,
                       tracing: Tracing | None = None,
                       objects: ObjectLocations | None = None,
-                      aws_environment: Callable[[], dict[str, str]] | None = None
+                      aws_environment: Callable[[], dict[str, str]] | None = None,
+                      cluster_launcher: Launcher | None = None,
                       ) -> JobManager:
     clock = clock or SystemClock()
     jobs_dir = Path(settings.data_dir) / "jobs"
@@ -58,13 +62,14 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
         model, base_dir = await endpoints.describe_model(name)
         return model, base_dir
 
-    training = TrainingRunner(logs=logs, registry=registry, jobs_dir=jobs_dir, launcher=launcher,
-                              ports=ports, clock=clock, stop_grace=training_stop_grace,
+    placed = cluster_launcher or launcher
+    training = TrainingRunner(logs=logs, registry=registry, jobs_dir=jobs_dir, launcher=placed,
+                              clock=clock, stop_grace=training_stop_grace,
                               num_gpus=gpu_count(),
                               tracer=tracing.tracer if tracing is not None else None,
                               objects=objects)
     transform = TransformRunner(
-        launcher=launcher, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
+        launcher=placed, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
         plan_containers=functools.partial(plan_model, objects=objects), clock=clock,
         health_check_timeout=settings.health_check_timeout, ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period,
@@ -75,7 +80,13 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
         guard=launcher.fate_sharing,
         ports=ports, clock=clock, lifecycle_timeout=lifecycle_timeout,
         aws_environment=aws_environment, catalog=catalog)
+
+    async def stop() -> None:
+        await launcher.close()
+        if cluster_launcher is not None:
+            await cluster_launcher.close()
+
     manager = JobManager(training=training, transform=transform, notebooks=notebooks,
                          catalog=catalog, region=settings.region, account_id=settings.account_id,
-                         clock=clock, on_start=launcher.start, on_stop=launcher.close)
+                         clock=clock, on_start=launcher.start, on_stop=stop)
     return manager

@@ -5,7 +5,10 @@ one job through SageMaker's statuses: InProgress (secondary Starting, Downloadin
 Uploading) to Completed, Failed or Stopped. A stop (StopTrainingJob) or MaxRuntimeInSeconds
 sends SIGTERM to every host, waits the grace period (SageMaker's 120 s by default), then
 SIGKILL; the job ends Stopped (secondary Stopped or MaxRuntimeExceeded) and, as on SageMaker,
-what the hosts saved in their model directory is still uploaded. Logs go to
+what the hosts saved in their model directory is still uploaded. The hosts are reserved on the
+launcher before any starts (on a Ray cluster, each on its own node where there are enough), so
+every host's environment names every host's address and port; each host's process resolves the
+names algo-1..algo-N where a private mount namespace can be made (``peer_names``). Logs go to
 ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-<k>-<epoch seconds>`` (one epoch per
 job); instance metrics to the same namespace with ``Host=<job>/algo-<k>``.
 """
@@ -28,6 +31,7 @@ from ..objects.locations import ObjectLocations, is_s3_uri
 from ..serving.artifacts import materialize
 from ..serving.launcher import (
     ContainerSpec,
+    HostSlot,
     InstanceHandle,
     InstanceSpec,
     InstanceStartFailed,
@@ -35,7 +39,6 @@ from ..serving.launcher import (
     describe_returncode,
     quote_lines,
 )
-from ..serving.ports import PortAllocator
 from ..telemetry.logs import LogService
 from ..telemetry.tracing import RequestTracer, SpanKind
 from ..telemetry.tracing.jobs import JobTrace, seconds_ns
@@ -43,6 +46,7 @@ from .checkpoints import CheckpointSync
 from .container_root import container_argv
 from .locations import join_location, local_path
 from .metric_definitions import TRAINING_NAMESPACE, FinalMetric, MetricMatcher
+from .peer_names import named_hosts_argv
 from .records import JobStatus, StatusTransition
 from .training_layout import (
     HostLayout,
@@ -180,7 +184,6 @@ class TrainingRunner:
         registry: Any,
         jobs_dir: Path,
         launcher: Launcher,
-        ports: PortAllocator | None = None,
         clock: Clock | None = None,
         stop_grace: float = 120.0,
         num_gpus: int = 0,
@@ -195,7 +198,6 @@ class TrainingRunner:
         self.registry = registry
         self.jobs_dir = Path(jobs_dir)
         self.launcher = launcher
-        self.ports = ports or PortAllocator()
         self.clock = clock or SystemClock()
         self.stop_grace = stop_grace
         self.num_gpus = num_gpus
@@ -225,13 +227,16 @@ class TrainingRunner:
         job.set_secondary("Starting", self.clock.time())
         on_change(job)
         stop_kind = None
-        leases = []
+        slots: list[HostSlot] = []
         checkpoints: CheckpointSync | None = None
         try:
             job.set_secondary("Downloading", self.clock.time())
             on_change(job)
-            leases = self.ports.allocate(len(hosts))
-            ports = {h: lease.bind_port for h, lease in zip(hosts, leases, strict=True)}
+            try:
+                slots = await self.launcher.reserve_hosts(job.name, hosts,
+                                                          request.instance_type)
+            except InstanceStartFailed as exc:
+                raise _Failed(f"CapacityError: {exc.reason}") from None
             layouts = await asyncio.to_thread(self._prepare, request, job_dir, hosts)
             checkpoints = await asyncio.to_thread(self._checkpoints, request, job_dir, layouts)
             if job.stop_requested.is_set():
@@ -240,7 +245,7 @@ class TrainingRunner:
                 job.training_start_time = self.clock.time()
                 job.set_secondary("Training", job.training_start_time)
                 on_change(job)
-                stop_kind = await self._train(job, hosts, ports, layouts, checkpoints)
+                stop_kind = await self._train(job, slots, layouts, checkpoints)
             if stop_kind is not None:
                 job.status = JobStatus.STOPPING
                 job.set_secondary("Stopping", self.clock.time())
@@ -266,7 +271,7 @@ class TrainingRunner:
             else:
                 self._finish(job, JobStatus.STOPPED, stop_kind)
         finally:
-            self.ports.release(leases)
+            await asyncio.gather(self.launcher.release_hosts(slots), return_exceptions=True)
             if job.matcher is not None:
                 job.final_metrics = job.matcher.final_metrics()
             if self.tracer is not None:
@@ -383,7 +388,7 @@ class TrainingRunner:
             return ["/bin/sh", str(script), *args], str(layout.code_dir)
         return [str(script), *args], str(layout.code_dir)
 
-    def _env(self, job: TrainingJob, host: str, hosts: list[str], ports: dict[str, int],
+    def _env(self, job: TrainingJob, host: str, slots: list[HostSlot],
              layout: HostLayout) -> dict[str, str]:
         request = job.request
         env = {k: self.parent_env[k] for k in _PASSTHROUGH if k in self.parent_env}
@@ -394,8 +399,11 @@ class TrainingRunner:
         env.update(HOME=str(layout.root / "home"), TMPDIR=str(layout.root / "tmp"),
                    PYTHONUNBUFFERED="1")
         user, framework = decode_hyperparameters(request.hyperparameters)
+        hosts = [slot.host_name for slot in slots]
         sm = training_environment(
-            layout=layout, current_host=host, hosts=hosts, host_ports=ports,
+            layout=layout, current_host=host, hosts=hosts,
+            host_ports={slot.host_name: slot.port for slot in slots},
+            host_addresses={slot.host_name: slot.address for slot in slots},
             instance_type=request.instance_type, hyperparameters=user,
             framework_hyperparameters=framework,
             input_data_config={c.name: c.config for c in request.channels}, job_name=job.name,
@@ -413,7 +421,7 @@ class TrainingRunner:
                                  "None").record(value, timestamp=when)
         return record
 
-    async def _train(self, job: TrainingJob, hosts: list[str], ports: dict[str, int],
+    async def _train(self, job: TrainingJob, slots: list[HostSlot],
                      layouts: dict[str, HostLayout],
                      checkpoints: CheckpointSync | None = None) -> str | None:
         """Run every host to the end; the stop kind (Stopped|MaxRuntimeExceeded) or None."""
@@ -421,20 +429,24 @@ class TrainingRunner:
         job.matcher = MetricMatcher(request.metric_definitions, self._record_metric(job.name))
         handles: dict[str, InstanceHandle] = {}
         try:
-            for host, stream in zip(hosts, self.log_streams(job), strict=True):
+            addresses = {slot.host_name: slot.address for slot in slots}
+            for slot, stream in zip(slots, self.log_streams(job), strict=True):
+                host = slot.host_name
                 layout = layouts[host]
                 argv, cwd = self._argv(request, layout)
+                argv = named_hosts_argv(layout.root, addresses, argv)
                 container = ContainerSpec(host, tuple(argv),
-                                          env=self._env(job, host, hosts, ports, layout),
-                                          cwd=cwd, port=ports[host])
+                                          env=self._env(job, host, slots, layout),
+                                          cwd=cwd, port=slot.port)
                 spec = InstanceSpec.for_job_host(
                     job.name, host, container, layout.root, log_group=TRAINING_LOG_GROUP,
                     log_stream=stream, usage_namespace=TRAINING_NAMESPACE,
                     usage_dimensions={"Host": f"{job.name}/{host}"},
-                    stop_grace_period=self.stop_grace)
+                    stop_grace_period=self.stop_grace, instance_id=slot.instance_id,
+                    instance_type=request.instance_type)
                 try:
                     handles[host] = await self.launcher.start_instance(
-                        spec, on_line=job.matcher.on_line)
+                        spec, on_line=job.matcher.on_line, slot=slot)
                 except InstanceStartFailed as exc:
                     what = exc.problems[0].what if exc.problems else exc.reason
                     raise _Failed(f"AlgorithmError: {host} {what}") from None

@@ -13,10 +13,12 @@ directory (paths are real local paths, not ``/opt/ml``)::
                                        LocalPath), given as ``SM_CHECKPOINT_DIR``
 
 The environment follows sagemaker-training-toolkit (``SM_`` + upper-cased key; strings as they
-are, anything else compact JSON with sorted keys; ``SM_HP_<NAME>`` keeps hyphens) plus what a
-local cluster needs to rendezvous: every host is 127.0.0.1 with its own port, given as
-``SM_HOST_PORTS``, ``SM_CURRENT_HOST_PORT`` and ``SM_MASTER_ADDR``/``SM_MASTER_PORT`` (also as
-``MASTER_ADDR``/``MASTER_PORT``, torch.distributed's names). Pure except ``write_config``.
+are, anything else compact JSON with sorted keys; ``SM_HP_<NAME>`` keeps hyphens) plus what tandem's
+cluster needs to rendezvous: each host's address and its own port (known before any host
+starts), given as ``SM_HOST_ADDRESSES``, ``SM_HOST_PORTS``, ``SM_CURRENT_HOST_PORT`` and
+``SM_MASTER_ADDR``/``SM_MASTER_PORT`` (also as ``MASTER_ADDR``/``MASTER_PORT``,
+torch.distributed's names). On one machine every host is 127.0.0.1, told apart by its port; on
+a Ray cluster each host has its node's address. Pure except ``write_config``.
 """
 
 from __future__ import annotations
@@ -178,8 +180,11 @@ def training_environment(
     module_dir: str | None,
     num_cpus: int,
     num_gpus: int,
+    host_addresses: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Every SM_* variable (and MASTER_ADDR/MASTER_PORT) for one host's process."""
+    """Every SM_* variable (and MASTER_ADDR/MASTER_PORT) for one host's process;
+    ``host_addresses`` defaults to every host on this machine (127.0.0.1)."""
+    addresses = {h: (host_addresses or {}).get(h, HOST_ADDRESS) for h in hosts}
     channels = sorted(input_data_config)
     channel_dirs = {name: str(layout.channel_dir(name)) for name in channels}
     resources = resource_config(current_host, hosts, instance_type)
@@ -219,11 +224,11 @@ def training_environment(
         "job_name": job_name,
         "is_master": current_host == master,
         "master_hostname": master,
-        # tandem's local cluster: every host is 127.0.0.1, told apart by its port.
+        # Where each host listens: on one machine all are 127.0.0.1, told apart by the port.
         "host_ports": {h: host_ports[h] for h in hosts},
-        "host_addresses": {h: HOST_ADDRESS for h in hosts},
+        "host_addresses": addresses,
         "current_host_port": host_ports[current_host],
-        "master_addr": HOST_ADDRESS,
+        "master_addr": addresses[master],
         "master_port": host_ports[master],
     }
     training_env = {key: value for key, value in env.items()}
@@ -235,7 +240,7 @@ def training_environment(
     for key, value in hyperparameters.items():
         env[f"hp_{key}"] = value
     out = to_env_vars(env)
-    out["MASTER_ADDR"] = HOST_ADDRESS
+    out["MASTER_ADDR"] = addresses[master]
     out["MASTER_PORT"] = str(host_ports[master])
     return out
 

@@ -313,6 +313,7 @@ class TransformRunner:
             health_check_timeout=self.health_check_timeout, ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout, stop_grace_period=self.stop_grace_period,
             single_stream=len(containers) == 1, disk_usage=False,
+            instance_type=request.instance_type,
         )
         await asyncio.to_thread(self.logs.ensure_log_stream, TRANSFORM_LOG_GROUP,
                                 f"{prefix}/data-log")

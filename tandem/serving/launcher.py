@@ -25,6 +25,7 @@ __all__ = [
     "Artifact",
     "ContainerSpec",
     "InstanceSpec",
+    "HostSlot",
     "InstanceStatus",
     "InstanceHandle",
     "InstanceEvent",
@@ -205,6 +206,7 @@ class InstanceSpec:
         health_check_timeout: float = 480.0,
         stop_grace_period: float = 30.0,
         instance_id: str | None = None,
+        instance_type: str | None = None,
     ) -> InstanceSpec:
         """One process of a job (a training host, a Jupyter server) logging to ``log_stream``;
         usage is sampled only when ``usage_dimensions`` is given; without
@@ -225,6 +227,7 @@ class InstanceSpec:
             health_check_path=health_check_path,
             steady_state_ping=False,
             host_name=host_name,
+            instance_type=instance_type,
         )
 
     def log_stream(self, container_name: str) -> str:
@@ -328,6 +331,19 @@ class InstanceStartFailed(TandemError):
         self.problems = tuple(problems)
 
 
+@dataclass(frozen=True)
+class HostSlot:
+    """One host reserved for an instance before it starts: where it will run and the port its
+    process will own there, known to every peer before any of them starts (a training job's
+    hosts name each other in their environment). ``host_name`` is the caller's name for it
+    (``algo-k``); the instance started in the slot must carry ``instance_id``."""
+
+    host_name: str
+    instance_id: str
+    address: str
+    port: int
+
+
 # Called with each log line a container writes and its timestamp (ms), e.g. a training job's
 # metric-definition regexes.
 LineCallback = Callable[[str, int], None]
@@ -336,12 +352,26 @@ LineCallback = Callable[[str, int], None]
 class Launcher(Protocol):
     """Where an instance's processes run (``LocalLauncher`` today; Ray later)."""
 
+    async def reserve_hosts(
+        self, group: str, host_names: Sequence[str], instance_type: str | None
+    ) -> list[HostSlot]:
+        """One slot per name, in order, each on its own host where the launcher has enough
+        (raises ``InstanceStartFailed`` when they cannot be placed). Every slot is either
+        started (``start_instance(..., slot=)``) or given back with ``release_hosts``."""
+        ...
+
+    async def release_hosts(self, slots: Sequence[HostSlot]) -> None:
+        """Give back the slots' hosts and ports (those started are stopped first)."""
+        ...
+
     async def start_instance(
-        self, spec: InstanceSpec, *, on_line: LineCallback | None = None
+        self, spec: InstanceSpec, *, on_line: LineCallback | None = None,
+        slot: HostSlot | None = None,
     ) -> InstanceHandle:
         """Return once every container answers GET /ping with 200, else raise
         ``InstanceStartFailed`` after stopping whatever was started. ``on_line`` sees every
-        log line of the instance's containers."""
+        log line of the instance's containers. With ``slot`` the instance runs on that
+        reserved host (its spec carries the slot's instance id)."""
         ...
 
     async def stop_instance(self, instance_id: str, grace_s: float | None = None) -> None:

@@ -7,7 +7,7 @@ event queue the endpoint manager reads.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,15 @@ from tandem.errors import InvalidParameterValue, ResourceNotFound
 from tandem.objects.locations import ObjectLocations
 from tandem.serving.agent import InstanceAgent
 from tandem.serving.fetching import ArtifactSource
-from tandem.serving.launcher import InstanceEvent, InstanceHandle, InstanceSpec, LineCallback
-from tandem.serving.ports import PortAllocator
+from tandem.serving.launcher import (
+    HostSlot,
+    InstanceEvent,
+    InstanceHandle,
+    InstanceSpec,
+    LineCallback,
+    new_instance_id,
+)
+from tandem.serving.ports import ContainerPorts, PortAllocator
 from tandem.supervision import FateSharing
 from tandem.telemetry.usage import UsageProbe, instance_probe
 
@@ -59,6 +66,8 @@ class LocalLauncher:
         self._started = False
         self._closed = False
         self._agents: dict[str, InstanceAgent] = {}
+        # Reserved slots' port leases by instance id, held until release_hosts.
+        self._slots: dict[str, ContainerPorts] = {}
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         # Without a reader of events() (the jobs' launcher), queued events would only pile up.
         self._report = self._queue.put_nowait if report_events else _drop
@@ -69,11 +78,38 @@ class LocalLauncher:
             self._started = True
             await asyncio.to_thread(self.fate_sharing.start)
 
+    async def reserve_hosts(
+        self, group: str, host_names: Sequence[str], instance_type: str | None
+    ) -> list[HostSlot]:
+        """Every slot on this machine (127.0.0.1), told apart by a leased port."""
+        if self._closed:
+            raise InvalidParameterValue("The launcher is closed.")
+        leases = self._ports.allocate(len(host_names))
+        slots = []
+        for name, lease in zip(host_names, leases, strict=True):
+            slot = HostSlot(name, new_instance_id(), "127.0.0.1", lease.bind_port)
+            self._slots[slot.instance_id] = lease
+            slots.append(slot)
+        return slots
+
+    async def release_hosts(self, slots: Sequence[HostSlot]) -> None:
+        for slot in slots:
+            if slot.instance_id in self._agents:
+                await self.stop_instance(slot.instance_id, 0)
+            lease = self._slots.pop(slot.instance_id, None)
+            if lease is not None:
+                self._ports.release([lease])
+
     async def start_instance(
-        self, spec: InstanceSpec, *, on_line: LineCallback | None = None
+        self, spec: InstanceSpec, *, on_line: LineCallback | None = None,
+        slot: HostSlot | None = None,
     ) -> InstanceHandle:
         if self._closed:
             raise InvalidParameterValue("The launcher is closed.")
+        if slot is not None and slot.instance_id != spec.instance_id:
+            raise InvalidParameterValue(
+                f"Instance {spec.instance_id} is not the one slot {slot.host_name} was "
+                f"reserved for ({slot.instance_id}).")
         if spec.instance_id in self._agents:
             raise InvalidParameterValue(f"Instance {spec.instance_id} is already running.")
         await self.start()

@@ -21,17 +21,26 @@ an ``InstanceUnhealthy`` event, so the reconciler replaces the instance with a n
 subreaper flag is never set (exit codes would read 0); the agent keeps its own fate-sharing
 (``PR_SET_PDEATHSIG`` and a reaper), so a killed actor leaves no container behind.
 
+Jobs place their hosts in two steps (``reserve_hosts`` then ``start_instance(slot=)``): the
+actors of a job are made first, together in a placement group (STRICT_SPREAD, one per node,
+when enough nodes could take one; SPREAD otherwise), each reporting its node's address and a
+port it leased there, so every host's environment can name every peer before any starts. For
+instances that ask (a training job's metric definitions read its lines), the actor returns the
+containers' log lines with its events; the handle's ``wait()`` resolves once the actor reports
+every container exited, after the last of those lines.
+
 This is the only module that imports ``ray``, and only when a ``RayLauncher`` connects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +49,7 @@ from tandem.objects.locations import is_s3_uri
 from tandem.serving.instance_types import instance_resources
 from tandem.serving.launcher import (
     ContainerExited,
+    HostSlot,
     InstanceEvent,
     InstanceHandle,
     InstanceReady,
@@ -50,6 +60,7 @@ from tandem.serving.launcher import (
     InstanceUnhealthy,
     LineCallback,
     StartProblem,
+    new_instance_id,
 )
 from tandem.telemetry.shipping import ShipperConfig
 
@@ -69,6 +80,18 @@ _CLOSED = object()
 # The largest local model or code tarball a start carries to the node through the Ray object
 # store (each start puts its own copy there); larger ones belong in S3.
 CARRY_LIMIT = 256 * 1024 * 1024
+# What an actor queues besides InstanceEvents: ("line", text, ms) for an instance whose lines
+# were asked for; ("exited", returncodes, last lines by container) once every container exited.
+_LINE = "line"
+_EXITED = "exited"
+# How many items an actor holds for a driver that is not polling; past it, new lines are
+# dropped (counted) and reach the log stream only, not the driver's callback.
+_LINE_BUFFER = 100_000
+_KEPT_LINES = 20
+# Killed with its agent (the actor died): the exit status a host's wait() reports.
+_LOST = -signal.SIGKILL
+# The drivers of this process share one Ray connection (the endpoints' and the jobs' launcher).
+_joined: set[int] = set()
 
 
 def actor_name(spec: InstanceSpec) -> str:
@@ -101,20 +124,18 @@ class _AgentActor:
     """One instance's agent inside a Ray actor (an async actor: its methods share one loop)."""
 
     def __init__(
-        self, spec: InstanceSpec, shipper: ShipperConfig, usage_interval: float,
-        unhealthy_threshold: int, agent_dir: str, root: str | None = None,
-        carried: dict[str, Any] | None = None, s3_endpoint_url: str = "",
+        self, spec: InstanceSpec | None, shipper: ShipperConfig, usage_interval: float,
+        unhealthy_threshold: int, agent_dir: str,
     ) -> None:  # fmt: skip
-        self.spec = spec
-        # The instance root on this node; the object refs of the local files carried to it.
-        self.root = Path(root) if root is not None else None
-        self.carried = carried or {}
-        self.s3_endpoint_url = s3_endpoint_url  # the server's setting: "" for its own S3
+        self.spec = spec  # None while only reserved: start() brings it
         self.shipper = shipper
         self.usage_interval = usage_interval
         self.unhealthy_threshold = unhealthy_threshold
         self.agent_dir = Path(agent_dir)
-        self.events: asyncio.Queue[InstanceEvent] = asyncio.Queue()
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
+        self.dropped_lines = 0
+        self.lease: Any = None  # the port reserve() leased, held while the actor lives
+        self.exit_watch: asyncio.Task[None] | None = None
         self.agent: Any = None
         self.ready: tuple[str, dict[str, int]] | None = None  # (host, ports) once started
         self.logs: Any = None
@@ -125,9 +146,26 @@ class _AgentActor:
         with contextlib.suppress(ValueError):  # not the main thread: nothing to reset there
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
-    async def start(self) -> tuple[str, dict[str, int], str | None, list[StartProblem]]:
+    async def reserve(self) -> tuple[str, int]:
+        """(this node's address, a free port on it) for a host whose peers must know both
+        before it starts."""
+        from tandem.serving.ports import PortAllocator
+
+        host = _ray().util.get_node_ip_address()
+        if self.lease is None:
+            (self.lease,) = PortAllocator(host=host).allocate(1)
+        return host, self.lease.bind_port
+
+    async def start(
+        self, spec: InstanceSpec | None = None, want_lines: bool = False,
+        root: str | None = None, carried: dict[str, Any] | None = None,
+        s3_endpoint_url: str = "",
+    ) -> tuple[str, dict[str, int], str | None, list[StartProblem]]:
         """(host, ports, None, []) once every container answers /ping, else (host, {}, the
-        failure reason, the problems) with everything stopped."""
+        failure reason, the problems) with everything stopped. ``spec`` is given to an actor
+        made by ``reserve_hosts``; with ``want_lines`` the containers' lines are queued.
+        ``root`` is the instance root on this node, ``carried`` the object refs of the local
+        files carried to it, ``s3_endpoint_url`` the server's setting ("" for its own S3)."""
         from tandem.objects.remote import RemoteLocations
         from tandem.serving.agent import InstanceAgent
         from tandem.serving.fetching import ArtifactSource, server_locations
@@ -135,6 +173,9 @@ class _AgentActor:
         from tandem.supervision import FateSharing
         from tandem.telemetry.shipping import LogShipper, MetricShipper
 
+        if spec is not None:
+            self.spec = spec
+        assert self.spec is not None, "an actor made without a spec is given one by start()"
         host = _ray().util.get_node_ip_address()
         self.logs = LogShipper(self.shipper)
         self.metrics = MetricShipper(self.shipper)
@@ -142,15 +183,14 @@ class _AgentActor:
         await self.metrics.start()
         self.fate = FateSharing(self.agent_dir)
         await asyncio.to_thread(self.fate.start)
-        carried = {location: await ref for location, ref in self.carried.items()}
-        self.carried = {}  # the server that put them may be gone by the next call
-        url = self.s3_endpoint_url
+        files = {location: await ref for location, ref in (carried or {}).items()}
         # tandem's own S3 through the server's API; another store with this node's own
         # credential chain, as the server reaches it.
+        url = s3_endpoint_url
         objects = (server_locations(self.shipper) if not url
                    else RemoteLocations(None if url == "aws" else url, self.shipper.region))
         source = ArtifactSource(
-            objects, carried,
+            objects, files,
             elsewhere=f"on {host} (a local file over {CARRY_LIMIT // 2**20} MiB is not carried "
                       "to the node: put it in S3 or on a path every node shares)",
         )  # fmt: skip
@@ -158,7 +198,8 @@ class _AgentActor:
             self.spec, self.metrics, self.logs, on_event=self.events.put_nowait,
             ports=PortAllocator(host=host), guard=self.fate,
             usage_interval=self.usage_interval, unhealthy_threshold=self.unhealthy_threshold,
-            host=host, root=self.root, source=source,
+            host=host, on_line=self._line if want_lines else None,
+            root=Path(root) if root is not None else None, source=source,
         )  # fmt: skip
         try:
             handle = await self.agent.start()
@@ -168,18 +209,48 @@ class _AgentActor:
         except TandemError as exc:  # model data or code that cannot be fetched or unpacked
             await self._release()
             return host, {}, exc.message, []
-        # InstanceReady is in the result; events() reports only what happens after it.
+        # InstanceReady is in the result; events() reports only what happens after it (the
+        # lines written meanwhile stay).
+        kept = []
         while not self.events.empty():
-            self.events.get_nowait()
+            item = self.events.get_nowait()
+            if not isinstance(item, InstanceEvent):
+                kept.append(item)
+        for item in kept:
+            self.events.put_nowait(item)
         self.ready = host, dict(handle.ports)
+        self.exit_watch = asyncio.create_task(self._watch_exits(handle))
         return host, dict(handle.ports), None, []
 
-    async def describe(self) -> tuple[InstanceSpec, tuple[str, dict[str, int]] | None, str]:
+    def _line(self, line: str, timestamp: int) -> None:
+        if self.events.qsize() >= _LINE_BUFFER:
+            if not self.dropped_lines:
+                log.warning("%s: no server is reading its lines: dropping them (its log "
+                            "stream still has them)", self.agent_dir.parent.name)
+            self.dropped_lines += 1
+            return
+        self.events.put_nowait((_LINE, line, timestamp))
+
+    async def _watch_exits(self, handle: InstanceHandle) -> None:
+        """Once every container exited and its output was read: ("exited", ...)."""
+        codes = await handle.wait()
+        self.events.put_nowait((_EXITED, dict(codes), self._last_lines()))
+
+    def _last_lines(self) -> dict[str, list[str]]:
+        assert self.spec is not None
+        if self.agent is None:
+            return {}
+        return {c.name: self.agent.handle.last_lines(c.name) for c in self.spec.containers}
+
+    async def describe(
+        self,
+    ) -> tuple[InstanceSpec | None, tuple[str, dict[str, int]] | None, str]:
         """(spec, (host, ports) once started, agent dir), for a server attaching to it."""
         return self.spec, self.ready, str(self.agent_dir)
 
-    async def next_events(self, timeout: float) -> list[InstanceEvent]:
-        """What happened since the last call; waits up to ``timeout`` s for a first event."""
+    async def next_events(self, timeout: float) -> list[Any]:
+        """What happened since the last call (events, and lines where asked for); waits up to
+        ``timeout`` s for a first one."""
         try:
             first = await asyncio.wait_for(self.events.get(), timeout)
         except TimeoutError:
@@ -189,11 +260,17 @@ class _AgentActor:
             found.append(self.events.get_nowait())
         return found
 
-    async def stop(self, grace: float | None) -> None:
-        """SIGTERM, grace, SIGKILL (the agent's stop), then deliver the last telemetry."""
+    async def stop(self, grace: float | None) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """SIGTERM, grace, SIGKILL (the agent's stop), then deliver the last telemetry; the
+        containers' exit statuses and last lines."""
+        codes: dict[str, int] = {}
         if self.agent is not None:
             await self.agent.stop(grace)
+            codes = dict(self.agent.handle.returncodes)
+        if self.exit_watch is not None:
+            self.exit_watch.cancel()
         await self._release()
+        return codes, self._last_lines() if self.spec is not None else {}
 
     async def _release(self) -> None:
         if self.logs is not None:
@@ -222,6 +299,8 @@ class RayLauncher:
         placement_timeout: float = 120.0,
         credentials: tuple[str, str] = ("tandem", "tandem"),
         leave_running: bool = False,
+        detached: bool = True,
+        report_events: bool = True,
         agent_work_dir: Path | None = None,
         s3_endpoint_url: str = "",
     ) -> None:
@@ -231,8 +310,8 @@ class RayLauncher:
         # Where agents keep instance roots on their nodes (default: the data dir's path).
         self._work_dir = (Path(agent_work_dir).absolute() if agent_work_dir is not None
                           else self._data_dir)
-        self._region = region
         self._s3_endpoint_url = s3_endpoint_url
+        self._region = region
         self._usage_interval = usage_interval
         self._logs_flush_interval = logs_flush_interval
         self._metrics_flush_interval = metrics_flush_interval
@@ -245,6 +324,10 @@ class RayLauncher:
         # The server's way: its actors are detached and outlive it, so a restarted server
         # attaches to them (``recover``) instead of restarting their containers.
         self._leave_running = leave_running
+        # A detached actor outlives this driver (endpoints); a job's dies with it.
+        self._detached = detached
+        # Without a reader of events() (the jobs' launcher), queued events would only pile up.
+        self._report_events = report_events
         self._connected = False
         self._connecting = asyncio.Lock()
         self._closed = False
@@ -253,6 +336,18 @@ class RayLauncher:
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._stopping: set[str] = set()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        # Reserved, not yet started: instance id -> (actor, its placement group's key).
+        self._reserved: dict[str, tuple[Any, str]] = {}
+        # Placement groups by key, with the instance ids still holding a bundle of each.
+        self._groups: dict[str, tuple[Any, set[str]]] = {}
+        # Per started instance: its exit statuses once known, its lines' callback, last lines.
+        self._exits: dict[str, asyncio.Future[dict[str, int]]] = {}
+        self._on_line: dict[str, LineCallback] = {}
+        self._last: dict[str, dict[str, collections.deque[str]]] = {}
+
+    def _report(self, event: InstanceEvent) -> None:
+        if self._report_events:
+            self._queue.put_nowait(event)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -277,56 +372,180 @@ class RayLauncher:
                 return
             ray = await asyncio.to_thread(_ray)  # importing ray takes a second: off the loop
             try:
-                await asyncio.to_thread(
-                    ray.init, address=self.address, namespace=RAY_NAMESPACE,
-                    logging_level=logging.ERROR, log_to_driver=False,
-                    configure_logging=False,
-                )  # fmt: skip
+                # Another launcher of this process (endpoints, jobs) may have joined: share it.
+                if not _joined or not ray.is_initialized():
+                    await asyncio.to_thread(
+                        ray.init, address=self.address, namespace=RAY_NAMESPACE,
+                        logging_level=logging.ERROR, log_to_driver=False,
+                        configure_logging=False,
+                    )  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - any failure to join is the same problem
                 raise InstanceStartFailed(
                     f"Could not join the Ray cluster at {self.address}: {exc}"
                 ) from None
+            _joined.add(id(self))
             self._connected = True
 
     # -- Launcher ---------------------------------------------------------------------------
 
-    async def start_instance(
-        self, spec: InstanceSpec, *, on_line: LineCallback | None = None
-    ) -> InstanceHandle:
-        if self._closed:
-            raise InvalidParameterValue("The launcher is closed.")
-        if on_line is not None:
-            raise InvalidParameterValue("A Ray launcher does not pass log lines to callbacks.")
-        if spec.instance_id in self._actors:
-            raise InvalidParameterValue(f"Instance {spec.instance_id} is already running.")
-        await self._connect()
-        agent_dir = self._data_dir / "agents" / spec.instance_id
+    def _actor_args(self, instance_id: str, spec: InstanceSpec | None) -> tuple[Any, ...]:
+        agent_dir = self._data_dir / "agents" / instance_id
         shipper = ShipperConfig(
             server_url=self._server_url(), spool_dir=agent_dir / "spool", region=self._region,
             flush_interval=self._logs_flush_interval,
             metrics_flush_interval=self._metrics_flush_interval,
             access_key_id=self._credentials[0], secret_access_key=self._credentials[1],
         )  # fmt: skip
-        options = self._placement(spec)
+        return (spec, shipper, self._usage_interval, self._unhealthy_threshold,
+                str(agent_dir / "fate"))  # fmt: skip
+
+    async def _start_args(self, spec: InstanceSpec) -> tuple[str, dict[str, Any], str]:
+        """The instance root on the node, the local tarballs carried to it, the S3 setting."""
         root = self._work_dir / "instances" / spec.endpoint_name / spec.instance_id
         try:
             carried = await asyncio.to_thread(_carry, spec)
-            actor = await asyncio.to_thread(
-                lambda: _agent_actor_class().options(**options).remote(
-                    spec, shipper, self._usage_interval, self._unhealthy_threshold,
-                    str(agent_dir / "fate"), str(root), carried, self._s3_endpoint_url,
-                )
+        except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
+            raise InstanceStartFailed(
+                f"The Ray cluster at {self.address} did not take the files of instance "
+                f"{spec.instance_id}: {_describe(exc)}", spec.instance_id,
+            ) from None  # fmt: skip
+        return str(root), carried, self._s3_endpoint_url
+
+    async def reserve_hosts(
+        self, group: str, host_names: Sequence[str], instance_type: str | None
+    ) -> list[HostSlot]:
+        """One actor per host in one placement group: STRICT_SPREAD (each on its own node)
+        when at least as many alive nodes could each take one host, else SPREAD. Each
+        reports its node's address and a port it leased there."""
+        if self._closed:
+            raise InvalidParameterValue("The launcher is closed.")
+        if instance_type is None:
+            raise InvalidParameterValue(f"Hosts of {group} have no instance type to place by.")
+        await self._connect()
+        ray = _ray()
+        resources = self._resources(instance_type)
+        bundle = {"CPU": resources["num_cpus"], "memory": resources["memory"]}
+        if resources["num_gpus"]:
+            bundle["GPU"] = resources["num_gpus"]
+        try:
+            nodes = await asyncio.to_thread(ray.nodes)
+        except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
+            raise InstanceStartFailed(
+                f"Could not list the nodes of the Ray cluster at {self.address}: "
+                f"{_describe(exc)}") from None  # fmt: skip
+        fitting = sum(1 for node in nodes if node.get("Alive") and _fits(node, bundle))
+        strategy = "STRICT_SPREAD" if fitting >= len(host_names) else "SPREAD"
+        key = new_instance_id()
+        try:
+            pg = await asyncio.to_thread(
+                ray.util.placement_group, [dict(bundle) for _ in host_names], strategy=strategy,
+                name=f"tandem/{group}/{key}", lifetime="detached" if self._detached else None,
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
             raise InstanceStartFailed(
-                f"The Ray cluster at {self.address} did not take instance "
-                f"{spec.instance_id}: {exc}", spec.instance_id,
-            ) from None  # fmt: skip
+                f"The Ray cluster at {self.address} did not take the hosts of {group}: "
+                f"{_describe(exc)}") from None  # fmt: skip
+        self._groups[key] = (pg, set())
+        slots: list[HostSlot] = []
+        try:
+            try:
+                # Making the ready ref sets up the driver's serialization on first use (an
+                # import of a second or more): off the loop.
+                ready = await asyncio.to_thread(pg.ready)
+                await asyncio.wait_for(ready, self._placement_timeout)
+            except TimeoutError:
+                raise InstanceStartFailed(
+                    f"The {len(host_names)} hosts of {group} were not placed on the Ray cluster "
+                    f"at {self.address} within {self._placement_timeout:g} s ({strategy}): no "
+                    f"{len(host_names)} nodes may have {_asked(resources)} free."
+                ) from None
+            strategy_class = ray.util.scheduling_strategies.PlacementGroupSchedulingStrategy
+            for index, host_name in enumerate(host_names):
+                iid = new_instance_id()
+                options = {
+                    **self._options(f"tandem/{group}/{host_name}/{iid}", resources),
+                    "scheduling_strategy": strategy_class(
+                        pg, placement_group_bundle_index=index),
+                }
+                args = self._actor_args(iid, None)
+                actor = await asyncio.to_thread(_create, options, args)
+                self._reserved[iid] = (actor, key)
+                self._groups[key][1].add(iid)
+                address, port = await asyncio.wait_for(actor.reserve.remote(),
+                                                       self._placement_timeout)
+                slots.append(HostSlot(host_name, iid, address, port))
+        except BaseException as exc:
+            await self.release_hosts(slots)
+            await self._drop_group(key)  # and the actors that did not report yet
+            if isinstance(exc, InstanceStartFailed | InvalidParameterValue) or not isinstance(
+                    exc, Exception):
+                raise
+            raise InstanceStartFailed(
+                f"The hosts of {group} could not be reserved on the Ray cluster at "
+                f"{self.address}: {_describe(exc)}") from None  # fmt: skip
+        return slots
+
+    async def release_hosts(self, slots: Sequence[HostSlot]) -> None:
+        """Stop the slots' instances still running, kill the actors never started, and remove
+        a placement group once none of its hosts is left."""
+        for slot in slots:
+            iid = slot.instance_id
+            if iid in self._handles:
+                with contextlib.suppress(ResourceNotFound):
+                    await self.stop_instance(iid, 0)
+            reserved = self._reserved.pop(iid, None)
+            if reserved is not None:
+                await asyncio.to_thread(_kill, reserved[0])
+            for key, (_, members) in list(self._groups.items()):
+                members.discard(iid)
+                if not members:
+                    await self._drop_group(key)
+
+    async def _drop_group(self, key: str) -> None:
+        group = self._groups.pop(key, None)
+        if group is None:
+            return
+        for iid, (actor, owner) in list(self._reserved.items()):
+            if owner == key:
+                del self._reserved[iid]
+                await asyncio.to_thread(_kill, actor)
+        with contextlib.suppress(Exception):  # already gone with the cluster
+            await asyncio.to_thread(_ray().util.remove_placement_group, group[0])
+
+    async def start_instance(
+        self, spec: InstanceSpec, *, on_line: LineCallback | None = None,
+        slot: HostSlot | None = None,
+    ) -> InstanceHandle:
+        if self._closed:
+            raise InvalidParameterValue("The launcher is closed.")
+        if spec.instance_id in self._actors:
+            raise InvalidParameterValue(f"Instance {spec.instance_id} is already running.")
+        if slot is not None:
+            if slot.instance_id != spec.instance_id or spec.instance_id not in self._reserved:
+                raise InvalidParameterValue(
+                    f"Instance {spec.instance_id} is not the one a slot was reserved for.")
+            actor, _ = self._reserved.pop(spec.instance_id)
+            options = {}
+            started = actor.start.remote(spec, on_line is not None,
+                                         *await self._start_args(spec))
+        else:
+            await self._connect()
+            start_args = await self._start_args(spec)
+            options = self._placement(spec)
+            args = self._actor_args(spec.instance_id, spec)
+            try:
+                actor = await asyncio.to_thread(_create, options, args)
+            except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
+                raise InstanceStartFailed(
+                    f"The Ray cluster at {self.address} did not take instance "
+                    f"{spec.instance_id}: {exc}", spec.instance_id,
+                ) from None  # fmt: skip
+            started = actor.start.remote(None, on_line is not None, *start_args)
         self._actors[spec.instance_id] = actor  # stop_instance/close see it while it starts
         # Ray keeps an actor no node can take pending forever (and says nothing): bound it.
         limit = spec.health_check_timeout + self._placement_timeout
         try:
-            host, ports, reason, problems = await asyncio.wait_for(actor.start.remote(), limit)
+            host, ports, reason, problems = await asyncio.wait_for(started, limit)
         except BaseException as exc:
             self._actors.pop(spec.instance_id, None)
             await asyncio.to_thread(_kill, actor)
@@ -334,7 +553,8 @@ class RayLauncher:
                 raise InstanceStartFailed(
                     f"Instance {spec.instance_id} was not placed and started on the Ray cluster "
                     f"at {self.address} within {limit:g} s: no node may have "
-                    f"{_asked(options)} free.", spec.instance_id,
+                    f"{_asked(options or self._resources(spec.instance_type))} free.",
+                    spec.instance_id,
                 ) from None  # fmt: skip
             if isinstance(exc, Exception):
                 raise InstanceStartFailed(
@@ -346,13 +566,23 @@ class RayLauncher:
             self._actors.pop(spec.instance_id, None)
             await asyncio.to_thread(_kill, actor)
             raise InstanceStartFailed(reason, spec.instance_id, problems)
-        handle = self._watch(spec, actor, host, ports)
-        self._queue.put_nowait(InstanceReady(spec.instance_id, host, dict(ports)))
+        handle = self._watch(spec, actor, host, ports, on_line)
+        self._report(InstanceReady(spec.instance_id, host, dict(ports)))
         return handle
 
-    def _watch(self, spec: InstanceSpec, actor: Any, host: str, ports: dict[str, int]
-               ) -> InstanceHandle:  # fmt: skip
-        handle = InstanceHandle(spec.instance_id, spec, InstanceStatus.IN_SERVICE, host, ports)
+    def _watch(self, spec: InstanceSpec, actor: Any, host: str, ports: dict[str, int],
+               on_line: LineCallback | None = None) -> InstanceHandle:  # fmt: skip
+        iid = spec.instance_id
+        exits: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+        last = {c.name: collections.deque[str](maxlen=_KEPT_LINES) for c in spec.containers}
+        self._exits[iid], self._last[iid] = exits, last
+        if on_line is not None:
+            self._on_line[iid] = on_line
+        handle = InstanceHandle(
+            iid, spec, InstanceStatus.IN_SERVICE, host, ports,
+            _wait=lambda: asyncio.shield(exits),
+            _last_lines=lambda name: list(last.get(name, ())),
+        )  # fmt: skip
         self._actors[spec.instance_id] = actor
         self._handles[spec.instance_id] = handle
         self._polls[spec.instance_id] = asyncio.create_task(
@@ -389,32 +619,43 @@ class RayLauncher:
             spec, ready, agent_dir = described
             if Path(agent_dir).parent.parent != self._data_dir / "agents":
                 continue  # agents/<instance id>/fate under another server's data dir
-            if spec.instance_id in self._actors:
+            if spec is not None and spec.instance_id in self._actors:
                 continue
-            if ready is None:
+            if spec is None or ready is None:
                 log.warning("actor %s never finished starting: killing it", name)
                 await asyncio.to_thread(_kill, actor)
                 continue
             found.append(self._watch(spec, actor, *ready))
         return found
 
-    def _placement(self, spec: InstanceSpec) -> dict[str, Any]:
-        if spec.instance_type is None:
-            raise InvalidParameterValue(
-                f"Instance {spec.instance_id} has no instance type to place it by.")
-        need = instance_resources(spec.instance_type)
+    def _resources(self, instance_type: str | None) -> dict[str, Any]:
+        if instance_type is None:
+            return {"num_cpus": 0, "memory": 0, "num_gpus": 0}
+        need = instance_resources(instance_type)
         scale = self._resource_scale
         return {
-            "name": actor_name(spec),
-            "namespace": RAY_NAMESPACE,
-            "lifetime": "detached",  # outlives this driver: a restarted server finds it by name
-            "max_restarts": 0,  # tandem replaces, with a new id
-            "max_task_retries": 0,
-            "scheduling_strategy": "SPREAD",
             "num_cpus": need.vcpus * scale,
             "memory": int(need.memory_mib * 1024 * 1024 * scale),
             "num_gpus": need.gpus,
         }
+
+    def _options(self, name: str, resources: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "namespace": RAY_NAMESPACE,
+            # A detached one outlives this driver: a restarted server finds it by name.
+            "lifetime": "detached" if self._detached else None,
+            "max_restarts": 0,  # tandem replaces, with a new id
+            "max_task_retries": 0,
+            **resources,
+        }
+
+    def _placement(self, spec: InstanceSpec) -> dict[str, Any]:
+        if spec.instance_type is None:
+            raise InvalidParameterValue(
+                f"Instance {spec.instance_id} has no instance type to place it by.")
+        return {**self._options(actor_name(spec), self._resources(spec.instance_type)),
+                "scheduling_strategy": "SPREAD"}
 
     async def _poll(self, handle: InstanceHandle, actor: Any) -> None:
         """Long-poll the actor for its agent's events; its death is the instance's."""
@@ -437,11 +678,42 @@ class RayLauncher:
                 reason = f"Its agent on {handle.host} is gone: {_describe(exc)}"
                 handle.status = InstanceStatus.FAILED
                 handle.failure_reason = reason
-                self._queue.put_nowait(InstanceUnhealthy(iid, "agent", reason))
+                self._exited(handle, {})
+                self._report(InstanceUnhealthy(iid, "agent", reason))
                 return
-            for event in events:
-                self._apply(handle, event)
-                self._queue.put_nowait(event)
+            for item in events:
+                if isinstance(item, InstanceEvent):
+                    self._apply(handle, item)
+                    self._report(item)
+                elif item[0] == _LINE:
+                    self._line(iid, handle.spec, item[1], item[2])
+                elif item[0] == _EXITED:
+                    self._exited(handle, item[1], item[2])
+
+    def _line(self, iid: str, spec: InstanceSpec, line: str, timestamp: int) -> None:
+        last = self._last.get(iid)
+        if last is not None and len(spec.containers) == 1:
+            last[spec.containers[0].name].append(line)
+        callback = self._on_line.get(iid)
+        if callback is not None:
+            try:
+                callback(line, timestamp)
+            except Exception:  # noqa: BLE001 - a callback's bug must not end the polling
+                log.exception("instance %s: the line callback failed", iid)
+
+    def _exited(self, handle: InstanceHandle, codes: dict[str, int],
+                last_lines: dict[str, list[str]] | None = None) -> None:
+        """Every container's exit status is known (one the agent took down reads SIGKILL)."""
+        for container in handle.spec.containers:
+            handle.returncodes.setdefault(container.name, codes.get(container.name, _LOST))
+        kept = self._last.get(handle.instance_id, {})
+        for name, lines in (last_lines or {}).items():
+            if name in kept and lines:
+                kept[name].clear()
+                kept[name].extend(lines)
+        exits = self._exits.get(handle.instance_id)
+        if exits is not None and not exits.done():
+            exits.set_result(dict(handle.returncodes))
 
     @staticmethod
     def _apply(handle: InstanceHandle, event: InstanceEvent) -> None:
@@ -461,8 +733,11 @@ class RayLauncher:
         self._stopping.add(instance_id)
         handle.status = InstanceStatus.STOPPING
         grace = handle.spec.stop_grace_period if grace_s is None else grace_s
+        codes: dict[str, int] = {}
+        last_lines: dict[str, list[str]] = {}
         try:
-            await asyncio.wait_for(actor.stop.remote(grace), grace + _STOP_SLACK)
+            codes, last_lines = await asyncio.wait_for(actor.stop.remote(grace),
+                                                       grace + _STOP_SLACK)
         except Exception as exc:  # noqa: BLE001 - a dead agent took its containers with it
             log.warning("instance %s: the agent's stop failed: %s", instance_id, _describe(exc))
         finally:
@@ -475,8 +750,12 @@ class RayLauncher:
             self._actors.pop(instance_id, None)
             self._handles.pop(instance_id, None)
             self._stopping.discard(instance_id)
+            self._exited(handle, codes, last_lines)
+            self._exits.pop(instance_id, None)
+            self._on_line.pop(instance_id, None)
+            self._last.pop(instance_id, None)
             handle.status = InstanceStatus.STOPPED
-            self._queue.put_nowait(InstanceStopped(instance_id))
+            self._report(InstanceStopped(instance_id))
 
     def instances(self) -> list[InstanceHandle]:
         return list(self._handles.values())
@@ -503,12 +782,20 @@ class RayLauncher:
             self._polls.clear()
         else:
             await asyncio.gather(
-                *(self.stop_instance(iid) for iid in list(self._actors)), return_exceptions=True
+                *(self.stop_instance(iid) for iid in list(self._handles)), return_exceptions=True
             )
+        for key in list(self._groups):
+            await self._drop_group(key)
         self._queue.put_nowait(_CLOSED)
         if self._connected:
-            await asyncio.to_thread(_ray().shutdown)
             self._connected = False
+            _joined.discard(id(self))
+            if not _joined:  # the last launcher of this process leaves the cluster
+                await asyncio.to_thread(_ray().shutdown)
+
+
+def _create(options: dict[str, Any], args: tuple[Any, ...]) -> Any:
+    return _agent_actor_class().options(**options).remote(*args)
 
 
 def _carry(spec: InstanceSpec) -> dict[str, Any]:
@@ -530,6 +817,13 @@ def _carry(spec: InstanceSpec) -> dict[str, Any]:
 def _kill(actor: Any) -> None:
     with contextlib.suppress(Exception):  # already dead: nothing to kill
         _ray().kill(actor, no_restart=True)
+
+
+def _fits(node: dict[str, Any], bundle: dict[str, float]) -> bool:
+    """Whether the node's total resources could hold ``bundle`` (what is free now is not
+    known without a private API: a busy node makes STRICT_SPREAD wait)."""
+    total = node.get("Resources", {})
+    return all(total.get(name, 0) >= amount for name, amount in bundle.items())
 
 
 def _asked(options: dict[str, Any]) -> str:

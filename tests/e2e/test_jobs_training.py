@@ -147,6 +147,9 @@ def test_two_hosts_see_each_other_and_rendezvous(server: ServerProcess, sagemake
     ports = json.loads(one["SM_HOST_PORTS"])
     assert ports == json.loads(two["SM_HOST_PORTS"]) and ports["algo-1"] != ports["algo-2"]
     assert two["SM_MASTER_PORT"] == str(ports["algo-1"]) == two["MASTER_PORT"]
+    # On one machine every host is 127.0.0.1, told apart by its port.
+    assert json.loads(two["SM_HOST_ADDRESSES"]) == {"algo-1": "127.0.0.1", "algo-2": "127.0.0.1"}
+    assert two["SM_MASTER_ADDR"] == two["MASTER_ADDR"] == "127.0.0.1"
     streams = _streams(client(server, "logs"), "train-pair/")
     epochs = {s.rsplit("-", 1)[1] for s in streams}
     assert len(epochs) == 1

@@ -57,3 +57,29 @@ def test_environment_names_paths_hosts_and_ports(tmp_path: Path) -> None:
     training = json.loads(env["SM_TRAINING_ENV"])
     assert training["hosts"] == ["algo-1", "algo-2"]
     assert training["channel_input_dirs"]["train"] == str(layout.channel_dir("train"))
+
+
+def test_environment_names_each_host_s_address(tmp_path: Path) -> None:
+    env = training_environment(
+        layout=HostLayout(tmp_path / "algo-2"), current_host="algo-2",
+        hosts=["algo-1", "algo-2"], host_ports={"algo-1": 4001, "algo-2": 4002},
+        host_addresses={"algo-1": "10.1.0.2", "algo-2": "10.1.0.3"},
+        instance_type="ml.m5.large", hyperparameters={}, framework_hyperparameters={},
+        input_data_config={}, job_name="job", user_entry_point="train.py", module_dir=None,
+        num_cpus=1, num_gpus=0)
+    assert env["SM_HOST_ADDRESSES"] == '{"algo-1":"10.1.0.2","algo-2":"10.1.0.3"}'
+    assert (env["SM_MASTER_ADDR"], env["SM_MASTER_PORT"]) == ("10.1.0.2", "4001")
+    assert (env["MASTER_ADDR"], env["MASTER_PORT"]) == ("10.1.0.2", "4001")
+    assert env["SM_HOSTS"] == '["algo-1","algo-2"]'
+    assert json.loads(env["SM_TRAINING_ENV"])["host_addresses"]["algo-1"] == "10.1.0.2"
+
+
+def test_environment_without_addresses_is_all_loopback(tmp_path: Path) -> None:
+    env = training_environment(
+        layout=HostLayout(tmp_path / "algo-1"), current_host="algo-1",
+        hosts=["algo-1", "algo-2"], host_ports={"algo-1": 4001, "algo-2": 4002},
+        instance_type="ml.m5.large", hyperparameters={}, framework_hyperparameters={},
+        input_data_config={}, job_name="job", user_entry_point=None, module_dir=None,
+        num_cpus=1, num_gpus=0)
+    assert env["SM_HOST_ADDRESSES"] == '{"algo-1":"127.0.0.1","algo-2":"127.0.0.1"}'
+    assert env["SM_MASTER_ADDR"] == env["MASTER_ADDR"] == "127.0.0.1"

@@ -18,6 +18,7 @@ from tandem.serving.launcher import (
     new_instance_id,
 )
 from tandem.serving.local_launcher import LocalLauncher
+from tandem.serving.ports import PortAllocator, PortsExhausted
 from tandem.telemetry.usage import UsageSample
 from tests.waiting import wait_until_async
 
@@ -189,3 +190,23 @@ def _has_gpu() -> bool:
     from tandem.telemetry.usage import load_nvml
 
     return load_nvml() is not None
+
+
+async def test_reserved_hosts_are_loopback_with_their_own_ports_until_released(tmp_path):
+    ports = PortAllocator(safe_low=20000, safe_high=20099, block_size=50)  # two blocks
+    launcher = make_launcher(tmp_path, ports=ports)
+    try:
+        slots = await launcher.reserve_hosts("job", ["algo-1", "algo-2"], "ml.m5.large")
+        assert [s.host_name for s in slots] == ["algo-1", "algo-2"]
+        assert {s.address for s in slots} == {"127.0.0.1"}
+        assert len({s.port for s in slots}) == 2 and len({s.instance_id for s in slots}) == 2
+        with pytest.raises(PortsExhausted):  # both blocks are the slots'
+            ports.allocate(1)
+        # A slot starts only the instance it was reserved for.
+        wrong = instance_spec(tmp_path, container("c1"))
+        with pytest.raises(InvalidParameterValue, match="not the one slot algo-1"):
+            await launcher.start_instance(wrong, slot=slots[0])
+        await launcher.release_hosts(slots)
+        assert len(ports.allocate(2)) == 2
+    finally:
+        await launcher.close()
