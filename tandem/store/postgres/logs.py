@@ -97,8 +97,13 @@ MIGRATIONS: list[Migration] = [
     -- Live tail reads the newest seqs. Rows are appended in seq order, so a block range
     -- index finds them at a fraction of a B-tree's cost per insert.
     CREATE INDEX log_events_by_seq ON log_events USING brin (seq);
-    -- The last seq given; its row lock orders writers (see the module docstring).
-    CREATE TABLE log_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq BIGINT NOT NULL);
+    -- The last seq given; its row lock orders writers (see the module docstring). ``drops``
+    -- counts sweeps that dropped partitions, so a server knows when its list of them is stale.
+    CREATE TABLE log_sequence (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_seq BIGINT NOT NULL,
+        drops BIGINT NOT NULL DEFAULT 0
+    );
     INSERT INTO log_sequence (id, last_seq) VALUES (1, 0);
     """,
 ]
@@ -149,20 +154,21 @@ class PostgresLogStore:
         # Emptied tables (TRUNCATE) lose the counter row; numbering then starts again.
         database.transaction(lambda c: c.execute(
             "INSERT INTO log_sequence (id, last_seq) VALUES (1, 0) ON CONFLICT DO NOTHING"))
-        # Days whose partition is known to exist; checked again under the lock on a miss,
-        # since another server may have made (or the sweep dropped) one.
+        # Days whose partition is known to exist while log_sequence.drops is ``_drops``: a
+        # miss is checked again under the writers' lock (another server may have made it).
         self._days: set[int] = set()
+        self._drops = -1
 
     # -- helpers (run inside a transaction) ----------------------------------
 
     @staticmethod
-    def _lock_writers(conn: Any, count: int = 0) -> int:
-        """Take the writers' lock (held to commit) and ``count`` seqs; the last seq before
-        them."""
-        (last,) = conn.execute(
-            "UPDATE log_sequence SET last_seq = last_seq + %s WHERE id = 1 RETURNING last_seq",
-            (count,)).fetchone()
-        return int(last) - count
+    def _lock_writers(conn: Any, count: int = 0) -> tuple[int, int]:
+        """Take the writers' lock (held to commit) and ``count`` seqs: the last seq before
+        them, and the count of partition drops so far."""
+        last, drops = conn.execute(
+            "UPDATE log_sequence SET last_seq = last_seq + %s WHERE id = 1 "
+            "RETURNING last_seq, drops", (count,)).fetchone()
+        return int(last) - count, int(drops)
 
     @staticmethod
     def _group_id(conn: Any, name: str) -> int:
@@ -223,10 +229,10 @@ class PostgresLogStore:
         days = {_partition_day(name): name for (name,) in rows}
         return {day: name for day, name in days.items() if day is not None}
 
-    def _make_partitions(self, conn: Any, days: set[int], made: set[int]) -> None:
+    def _make_partitions(self, conn: Any, days: set[int], known: set[int]) -> None:
         """Partitions for ``days`` (called under the writers' lock, so no two servers make
-        one at once); ``made`` collects the days known to exist once this commits."""
-        missing = days - self._days
+        one at once and none is dropped meanwhile) unless ``known`` to exist."""
+        missing = days - known
         if not missing:
             return
         existing = self._partitions(conn)
@@ -235,7 +241,6 @@ class PostgresLogStore:
                 conn.execute(
                     f"CREATE TABLE {_partition_name(day)} PARTITION OF log_events "
                     f"FOR VALUES FROM ({day * PARTITION_MS}) TO ({(day + 1) * PARTITION_MS})")
-            made.add(day)
 
     # -- groups --------------------------------------------------------------
 
@@ -416,19 +421,20 @@ class PostgresLogStore:
             days.update({ts // PARTITION_MS for ts in stamps})
             work.append((batch, stamps, texts, ingested, size))
             total += len(stamps)
-        made: set[int] = set()
+        seen: list[int] = []
 
         def run(conn: Any) -> int:
             # As durable as SQLite's WAL with synchronous=NORMAL (module docstring).
             conn.execute("SET LOCAL synchronous_commit = off")
-            last = self._lock_writers(conn, total)
+            last, drops = self._lock_writers(conn, total)
+            seen[:] = [drops]
+            self._make_partitions(conn, days, self._days if drops == self._drops else set())
             ids = []
             for batch, *_ in work:
                 if create_missing:
                     ids.append(self._ensure(conn, batch.group, batch.stream, ingestion_time))
                 else:
                     ids.append(self._stream_id(conn, batch.group, batch.stream))
-            self._make_partitions(conn, days, made)
             sizes: dict[int, int] = defaultdict(int)
             for (group_id, stream_id), (_, stamps, texts, ingested, size) in zip(
                     ids, work, strict=True):
@@ -454,7 +460,10 @@ class PostgresLogStore:
             return last
 
         last = self.db.transaction(run)
-        self._days |= made  # only once the partitions' creation committed
+        # Only once the partitions' creation committed.
+        if seen[0] != self._drops:
+            self._days, self._drops = set(), seen[0]
+        self._days |= days
         return last
 
     def read_stream(
@@ -640,7 +649,8 @@ class PostgresLogStore:
                     "AND NOT EXISTS "
                     "(SELECT 1 FROM log_events e WHERE e.stream_id = log_streams.id)",
                     (group_id, cutoff)).rowcount
-            self._days -= dropped
+            if dropped:
+                conn.execute("UPDATE log_sequence SET drops = drops + 1 WHERE id = 1")
             return events, streams
 
         return self.db.transaction(run)
