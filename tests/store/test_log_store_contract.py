@@ -370,3 +370,32 @@ def test_group_options_are_kept(store: LogStore) -> None:
     assert [(g.name, g.log_group_class) for g in listed] == [
         ("/kept", "INFREQUENT_ACCESS"), ("/plain", "STANDARD"),
     ]  # fmt: skip
+
+
+def test_messages_keep_every_character_and_terms_match_literally(store: LogStore) -> None:
+    tricky = ["a\tb", "line1\nline2\r", "back\\slash", "\\N", "\\.", "100%_done", "Ünïcode ✓",
+              "Case", "case"]
+    store.ensure_stream("/g", "s", 0)
+    _put(store, "/g", "s", [(i, m) for i, m in enumerate(tricky)], at=1)
+    events = store.read_stream(
+        "/g", "s", start=None, end=None, after=None, before=None, limit=50, newest_first=False
+    )
+    assert [e.message for e in events] == tricky
+    stream = store.get_stream("/g", "s")
+    assert stream is not None and stream.stored_bytes == len("".join(tricky).encode("utf-8"))
+
+    def found(term: str) -> list[str]:
+        return [e.message for e in store.filter_events(
+            "/g", stream_names=None, stream_prefix=None, start=None, end=None, after=None,
+            terms=(term,), limit=50,
+        )]  # fmt: skip
+
+    assert found("%_") == ["100%_done"]
+    assert found("_") == ["100%_done"]
+    assert found("\\") == ["back\\slash", "\\N", "\\."]
+    assert found("\t") == ["a\tb"]
+    assert found("Case") == ["Case"]
+    assert found("ï") == ["Ünïcode ✓"]
+    since = store.events_since("/g", 0, stream_names=None, stream_prefix=None, terms=("%",),
+                               limit=50)
+    assert [e.message for e in since] == ["100%_done"]
