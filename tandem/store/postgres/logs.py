@@ -158,9 +158,9 @@ def _copy_rows(stamps: Sequence[int], texts: Sequence[str], first_seq: int, tail
     """
     if _COPY_SPECIAL.search("".join(texts)):
         texts = [t.translate(_COPY_ESCAPES) for t in texts]
+    seqs = range(first_seq, first_seq + len(texts))
     return "".join(
-        f"{ts}\t{seq}\t{text}{tail}"
-        for ts, seq, text in zip(stamps, range(first_seq, first_seq + len(texts)), texts))
+        f"{ts}\t{seq}\t{text}{tail}" for ts, seq, text in zip(stamps, seqs, texts, strict=True))
 
 
 class PostgresLogStore:
