@@ -399,3 +399,55 @@ def test_messages_keep_every_character_and_terms_match_literally(store: LogStore
     since = store.events_since("/g", 0, stream_names=None, stream_prefix=None, terms=("%",),
                                limit=50)
     assert [e.message for e in since] == ["100%_done"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=st.lists(
+        st.tuples(st.sampled_from("ab"), st.integers(0, 3 * DAY),
+                  st.text("xyz", min_size=1, max_size=12)),
+        min_size=1, max_size=80,
+    ),
+    term=st.text("xyz", min_size=1, max_size=2),
+    streams=st.none() | st.just(["a"]),
+    start=st.none() | st.integers(0, 3 * DAY),
+    end=st.none() | st.integers(0, 3 * DAY),
+    cursor=st.none() | st.tuples(st.integers(0, 3 * DAY), st.integers(0, 90)),
+    limit=st.integers(1, 15),
+)
+def test_filter_events_pages_match_a_naive_filter(
+    backend: Backend, events: list[tuple[str, int, str]], term: str,
+    streams: list[str] | None, start: int | None, end: int | None,
+    cursor: tuple[int, int] | None, limit: int,
+) -> None:
+    """Events spread over days and milliseconds: however the store reads a group (message
+    blocks, or windows of time sized from the matches so far), a page, and every page to the
+    end, is the naive filter's."""
+    store = backend.store
+    group = f"/f{next(_GROUPS)}"
+    for name in "ab":
+        store.ensure_stream(group, name, 0)
+    stored: list[tuple[int, int, str, str]] = []
+    for name, ts, message in events:
+        seq = _put(store, group, name, [(ts, message)], at=1)
+        stored.append((ts, seq, name, message))
+    naive = sorted(
+        (ts, seq, name, message) for ts, seq, name, message in stored
+        if (streams is None or name in streams) and term in message
+        and (start is None or ts >= start) and (end is None or ts <= end)
+        and (cursor is None or (ts, seq) > cursor)
+    )
+
+    def page(after: tuple[int, int] | None) -> list[tuple[int, int, str, str]]:
+        got = store.filter_events(group, stream_names=streams, stream_prefix=None, start=start,
+                                  end=end, after=after, terms=(term,), limit=limit)
+        return [(e.timestamp, e.seq, e.stream_name, e.message) for e in got]
+
+    assert page(cursor) == naive[:limit]
+    every: list[tuple[int, int, str, str]] = []
+    after = cursor
+    while rows := page(after):
+        every += rows
+        after = rows[-1][:2]
+    assert every == naive

@@ -59,6 +59,7 @@ from .database import Migration, PostgresDatabase
 __all__ = ["PostgresLogStore", "MIGRATIONS", "PARTITION_MS"]
 
 PARTITION_MS = 86_400_000  # one partition per UTC day of event timestamp
+_FIRST_WINDOW_MS = 1000  # a term filter's first window of time (it doubles)
 
 MIGRATIONS: list[Migration] = [
     """
@@ -94,6 +95,9 @@ MIGRATIONS: list[Migration] = [
     -- FilterLogEvents reads a group in time order; GetLogEvents a stream.
     CREATE INDEX log_events_by_time ON log_events (group_id, timestamp, seq);
     CREATE INDEX log_events_by_stream ON log_events (stream_id, timestamp, seq);
+    -- A term filter reads windows of time in heap order (PostgresLogStore._scan_windows);
+    -- rows arrive roughly in time order, so block ranges find a window's pages.
+    CREATE INDEX log_events_by_time_range ON log_events USING brin (timestamp);
     -- Live tail reads the newest seqs. Rows are appended in seq order, so a block range
     -- index finds them at a fraction of a B-tree's cost per insert.
     CREATE INDEX log_events_by_seq ON log_events USING brin (seq);
@@ -563,24 +567,61 @@ class PostgresLogStore:
             if after is not None:
                 sql += " AND (timestamp, seq) > (%s, %s)"
                 args += [after[0], after[1]]
-            if lower is not None:
-                sql += " AND timestamp >= %s"
-                args.append(lower)
-            if end is not None:
-                sql += " AND timestamp <= %s"
-                args.append(end)
             for needle in needles:
                 # strpos is a case-sensitive substring test with no pattern characters.
                 sql += " AND strpos(message, %s) > 0"
                 args.append(needle)
-            sql += " ORDER BY timestamp, seq LIMIT %s"
-            args.append(limit)
-            return [
-                StoredEvent(r[0], streams[r[1]], r[2], r[3], r[4])
-                for r in conn.execute(sql, args).fetchall()
-            ]
+            if not needles:
+                # Every row matches: the (group, timestamp, seq) index yields the page.
+                if lower is not None:
+                    sql += " AND timestamp >= %s"
+                    args.append(lower)
+                if end is not None:
+                    sql += " AND timestamp <= %s"
+                    args.append(end)
+                sql += " ORDER BY timestamp, seq LIMIT %s"
+                rows = conn.execute(sql, [*args, limit]).fetchall()
+            else:
+                rows = self._scan_windows(conn, sql, args, list(streams), lower, end, limit)
+            return [StoredEvent(r[0], streams[r[1]], r[2], r[3], r[4]) for r in rows]
 
         return self.db.transaction(run)
+
+    @staticmethod
+    def _scan_windows(conn: Any, sql: str, args: list[Any], stream_ids: list[int],
+                      lower: int | None, end: int | None, limit: int) -> list[Any]:
+        """A term filter's page, read window by window of time from ``lower``.
+
+        Read in (timestamp, seq) order through the index, each row costs a heap visit (about
+        0.9 us; 0.2 us in a sequential read), and a rare term means reading most rows. So each
+        window is read as a bitmap scan (heap pages in order, matches sorted; a block range
+        index on timestamp finds a window's pages for almost nothing), and each window is
+        sized from the matches of the one before: a page reads a little more than the rows it
+        needs, and a filter paged to the end reads the group about once.
+        """
+        first, last = conn.execute(
+            "SELECT min(first_event_time), max(last_event_time) FROM log_streams "
+            "WHERE id = ANY(%s)", (stream_ids,)).fetchone()
+        if first is None:
+            return []
+        low = first if lower is None else max(lower, first)
+        high = last if end is None else min(last, end)
+        conn.execute("SET LOCAL enable_indexscan = off")
+        sql += " AND timestamp >= %s AND timestamp < %s ORDER BY timestamp, seq LIMIT %s"
+        rows: list[Any] = []
+        width = _FIRST_WINDOW_MS
+        while low <= high and len(rows) < limit:
+            upper = min(low + width, high + 1)
+            found = conn.execute(sql, [*args, low, upper, limit - len(rows)]).fetchall()
+            rows += found
+            # The next window: as wide as this one's matches say the rest of the page needs
+            # (a quarter more), at least double when it found none, at most 16 times wider.
+            span = upper - low
+            wanted = span * 2
+            if found:
+                wanted = max(span, span * (limit - len(rows)) * 5 // (4 * len(found)))
+            low, width = upper, min(wanted, span * 16) + 1
+        return rows
 
     def events_since(
         self,
