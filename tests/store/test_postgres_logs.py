@@ -53,9 +53,14 @@ def _since(store: PostgresLogStore, after: int, limit: int = 10_000) -> list[tup
 def test_follower_sees_every_event_of_concurrent_writers_once(
     stores: list[PostgresLogStore],
 ) -> None:
+    """Four servers append 40 batches each while a fifth follows ``events_since`` from its
+    last seq. With the seqs taken in a transaction of their own (a sequence's semantics), the
+    follower missed 150-500 of the 4,000 events in each of three runs."""
     writers, follower = stores[:4], stores[4]
     for n in range(4):
         follower.ensure_stream("/g", f"w{n}", 0)
+    # The day's partition exists before the race, so the writers race only for seqs.
+    follower.append([EventBatch("/other", "s", [(0, "made day 0")])], 1, create_missing=True)
     batches, per_batch = 40, 25
     done = threading.Event()
     errors: list[BaseException] = []
@@ -98,9 +103,9 @@ def test_follower_sees_every_event_of_concurrent_writers_once(
     assert len(messages) == len(expected) == 4000
     assert set(messages) == expected
     seqs = [s for s, _ in seen]
-    assert seqs == list(range(1, 4001))  # no gap, no repeat, in order
+    assert seqs == list(range(2, 4002))  # no gap, no repeat, in order
     assert polls_with_news > 4000 // 37
-    assert follower.last_seq() == 4000
+    assert follower.last_seq() == 4001
 
 
 def test_a_writer_waits_for_the_one_holding_earlier_seqs_to_commit(
