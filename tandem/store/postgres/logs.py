@@ -23,8 +23,10 @@ the expired rows' sizes first (stored_bytes stays exact, as on SQLite).
 Terms are ``strpos`` filters (case-sensitive, no pattern characters) over windows of time
 read as bitmap scans (``_scan_windows``): a 1% term over a million events, every page, reads
 each row about once. A pg_trgm GIN index on messages was measured and not taken: it cut
-appends to a third (docs/performance.md), under the 50,000 events/s target. Appends commit with ``synchronous_commit = off``: like SQLite's
-WAL with ``synchronous=NORMAL`` a commit survives the tandem process being killed, and only an
+appends to a third (docs/performance.md), under the 50,000 events/s target.
+
+Appends commit with ``synchronous_commit = off``: like SQLite's WAL with
+``synchronous=NORMAL``, a commit survives the tandem process being killed, and only an
 operating-system (or PostgreSQL server) crash can lose the last fraction of a second.
 
 Names are ``COLLATE "C"``: byte order is ASCII order, as SQLite's BINARY collation.
