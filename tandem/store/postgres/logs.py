@@ -30,6 +30,9 @@ Appends commit with ``synchronous_commit = off``: like SQLite's WAL with
 operating-system (or PostgreSQL server) crash can lose the last fraction of a second.
 
 Names are ``COLLATE "C"``: byte order is ASCII order, as SQLite's BINARY collation.
+
+Not as on SQLite: PostgreSQL text cannot hold U+0000, so an append with a message holding
+it fails whole (psycopg's DataError), where SQLite stores the message.
 """
 
 from __future__ import annotations
