@@ -15,10 +15,10 @@ docs/performance.md has the throughput this leaves. ``last_seq`` is the row's co
 The watermark alternative (``pg_snapshot_xmin`` over per-row transaction ids, as the metric
 store does) lets writers overlap but hands live tail a cursor that is not the event's seq.
 
-Events are partitioned by day of timestamp (``log_events_d<day>``, made on demand under the
-same lock). The sweep drops a partition whole once no group whose events may still be kept
-has a row in it, and deletes rows only in partitions that other groups still need; it reads
-the expired rows' sizes first (stored_bytes stays exact, as on SQLite).
+Events are partitioned by day of timestamp, made on demand under the same lock
+(log_partitions.py). The sweep drops a partition whole once no group whose events may still
+be kept has a row in it, and deletes rows only in partitions that other groups still need; it
+reads the expired rows' sizes first (stored_bytes stays exact, as on SQLite).
 
 Terms are ``strpos`` filters (case-sensitive, no pattern characters) over windows of time
 read as bitmap scans (``_scan_windows``): a 1% term over a million events, every page, reads
@@ -60,10 +60,10 @@ from tandem.telemetry.logs.validation import (
 )
 
 from .database import Migration, PostgresDatabase
+from .log_partitions import PARTITION_MS, drop_expired_partitions, make_partitions
 
-__all__ = ["PostgresLogStore", "MIGRATIONS", "PARTITION_MS"]
+__all__ = ["PostgresLogStore", "MIGRATIONS"]
 
-PARTITION_MS = 86_400_000  # one partition per UTC day of event timestamp
 _FIRST_WINDOW_MS = 1000  # a term filter's first window of time (it doubles)
 
 MIGRATIONS: list[Migration] = [
@@ -124,7 +124,6 @@ _GROUP_COLS = (
 _STREAM_COLS = (
     "name, creation_time, first_event_time, last_event_time, last_ingestion_time, stored_bytes"
 )
-_PARTITION = re.compile(r"^log_events_d(m?)(\d+)$")
 
 
 def _group_record(row: Any) -> GroupRecord:
@@ -134,17 +133,6 @@ def _group_record(row: Any) -> GroupRecord:
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _partition_name(day: int) -> str:
-    return f"log_events_d{'m' if day < 0 else ''}{abs(day)}"
-
-
-def _partition_day(name: str) -> int | None:
-    match = _PARTITION.match(name)
-    if match is None:
-        return None
-    return -int(match[2]) if match[1] else int(match[2])
 
 
 def _columns(events: Sequence[tuple[int, str]]) -> tuple[Sequence[int], Sequence[str]]:
@@ -247,27 +235,6 @@ class PostgresLogStore:
             "SELECT id FROM log_streams WHERE group_id = %s AND name = %s",
             (group_id, name)).fetchone()
         return int(group_id), int(stream_id)
-
-    @staticmethod
-    def _partitions(conn: Any) -> dict[int, str]:
-        rows = conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'log_events'::regclass").fetchall()
-        days = {_partition_day(name): name for (name,) in rows}
-        return {day: name for day, name in days.items() if day is not None}
-
-    def _make_partitions(self, conn: Any, days: set[int], known: set[int]) -> None:
-        """Partitions for ``days`` (called under the writers' lock, so no two servers make
-        one at once and none is dropped meanwhile) unless ``known`` to exist."""
-        missing = days - known
-        if not missing:
-            return
-        existing = self._partitions(conn)
-        for day in sorted(missing):
-            if day not in existing:
-                conn.execute(
-                    f"CREATE TABLE {_partition_name(day)} PARTITION OF log_events "
-                    f"FOR VALUES FROM ({day * PARTITION_MS}) TO ({(day + 1) * PARTITION_MS})")
 
     # -- groups --------------------------------------------------------------
 
@@ -455,7 +422,7 @@ class PostgresLogStore:
             conn.execute("SET LOCAL synchronous_commit = off")
             last, drops = self._lock_writers(conn, total)
             seen[:] = [drops]
-            self._make_partitions(conn, days, self._days if drops == self._drops else set())
+            make_partitions(conn, days, self._days if drops == self._drops else set())
             ids = []
             for batch, *_ in work:
                 if create_missing:
@@ -691,7 +658,7 @@ class PostgresLogStore:
                     (group_id, cutoff)).fetchall()
                 if rows:
                     touched[group_id] = [(int(s), int(n), int(b)) for s, n, b in rows]
-            dropped = self._drop_partitions(conn, cutoffs)
+            dropped = drop_expired_partitions(conn, cutoffs)
             events = 0
             for group_id, rows in touched.items():
                 conn.execute("DELETE FROM log_events WHERE group_id = %s AND timestamp < %s",
@@ -719,25 +686,3 @@ class PostgresLogStore:
             return events, streams
 
         return self.db.transaction(run)
-
-    def _drop_partitions(self, conn: Any, cutoffs: dict[int, int]) -> set[int]:
-        """Drop every partition whose rows are all past their group's retention; the days
-        dropped."""
-        if not cutoffs:
-            return set()
-        latest = max(cutoffs.values())
-        everyone = [int(g) for (g,) in conn.execute("SELECT id FROM log_groups").fetchall()]
-        dropped: set[int] = set()
-        for day, name in sorted(self._partitions(conn).items()):
-            end = (day + 1) * PARTITION_MS
-            if end > latest:
-                break
-            # Groups that keep some of this day: no retention, or a cutoff inside it.
-            keepers = [g for g in everyone if cutoffs.get(g, end - 1) < end]
-            if keepers and conn.execute(
-                f"SELECT 1 FROM {name} WHERE group_id = ANY(%s) LIMIT 1", (keepers,)
-            ).fetchone():
-                continue
-            conn.execute(f"DROP TABLE {name}")
-            dropped.add(day)
-        return dropped
