@@ -10,6 +10,9 @@ Figures, each for SQLite (the baseline) and PostgreSQL:
   writer, events/s. Both commit as durably as each other (SQLite WAL with synchronous=NORMAL,
   PostgreSQL ``synchronous_commit = off``: a killed tandem loses nothing, an OS crash the last
   fraction of a second).
+- append, 4 servers: the same calls from four stores on four connection pools at once (four
+  servers sharing the database; their appends take turns under the log store's writers'
+  lock), events/s of all four together.
 - filter: FilterLogEvents (the logs service) for a term in 1% of 1,000,000 events of a group,
   every page to the end, with the API's default page (10,000) and with pages of 1,000.
 
@@ -25,6 +28,7 @@ import os
 import secrets
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,6 +76,34 @@ def bench_append(store: LogStore, events: int) -> float:
         store.append([EventBatch("/append", "s", batch)], BASE, create_missing=False)
     elapsed = time.perf_counter() - started
     return len(batches) * 1000 / elapsed
+
+
+def bench_append_servers(dsn: str, servers: int, events: int) -> float:
+    """Events/s of ``servers`` stores appending at once, ``events`` in all."""
+    databases = [PostgresDatabase(dsn, max_size=1) for _ in range(servers)]
+    stores = [PostgresLogStore(db) for db in databases]
+    each = events // servers // 1000
+    batches = [[(BASE + n, _message(n)) for n in range(start, start + 1000)]
+               for start in range(0, each * 1000, 1000)]
+    for n, store in enumerate(stores):
+        store.ensure_stream("/servers", f"s{n}", BASE)
+    stores[0].append([EventBatch("/servers", "s0", batches[0][:1])], BASE, create_missing=False)
+
+    def write(n: int) -> None:
+        for batch in batches:
+            stores[n].append([EventBatch("/servers", f"s{n}", batch)], BASE,
+                             create_missing=False)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(servers)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    for db in databases:
+        db.close()
+    return servers * each * 1000 / elapsed
 
 
 def populate(store: LogStore, events: int, streams: int = 10) -> int:
@@ -155,6 +187,8 @@ def main() -> None:
             return PostgresLogStore(db), db.close
 
         run("PostgreSQL", postgres, args.append_events, args.events)
+        rate = bench_append_servers(dsn, 4, args.append_events)
+        print(f"PostgreSQL append, 4 servers at once    {rate:>10,.0f} events/s", flush=True)
     if args.trigram:
         with _scratch_database(args.dsn) as dsn:
             db = PostgresDatabase(dsn)
