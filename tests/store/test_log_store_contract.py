@@ -374,7 +374,7 @@ def test_group_options_are_kept(store: LogStore) -> None:
 
 def test_messages_keep_every_character_and_terms_match_literally(store: LogStore) -> None:
     tricky = ["a\tb", "line1\nline2\r", "back\\slash", "\\N", "\\.", "100%_done", "Ünïcode ✓",
-              "Case", "case"]
+              "Case", "case", "nul\x00in\tthe\\middle"]
     store.ensure_stream("/g", "s", 0)
     _put(store, "/g", "s", [(i, m) for i, m in enumerate(tricky)], at=1)
     events = store.read_stream(
@@ -392,8 +392,9 @@ def test_messages_keep_every_character_and_terms_match_literally(store: LogStore
 
     assert found("%_") == ["100%_done"]
     assert found("_") == ["100%_done"]
-    assert found("\\") == ["back\\slash", "\\N", "\\."]
-    assert found("\t") == ["a\tb"]
+    assert found("\\") == ["back\\slash", "\\N", "\\.", "nul\x00in\tthe\\middle"]
+    assert found("\t") == ["a\tb", "nul\x00in\tthe\\middle"]
+    assert found("in\tthe") == ["nul\x00in\tthe\\middle"]
     assert found("Case") == ["Case"]
     assert found("ï") == ["Ünïcode ✓"]
     since = store.events_since("/g", 0, stream_names=None, stream_prefix=None, terms=("%",),

@@ -31,8 +31,9 @@ operating-system (or PostgreSQL server) crash can lose the last fraction of a se
 
 Names are ``COLLATE "C"``: byte order is ASCII order, as SQLite's BINARY collation.
 
-Not as on SQLite: PostgreSQL text cannot hold U+0000, so an append with a message holding
-it fails whole (psycopg's DataError), where SQLite stores the message.
+PostgreSQL text cannot hold U+0000: a message holding it is kept whole, as its UTF-8 bytes,
+in ``raw`` (NULL for every other row), and ``message`` holds it with each U+0000 as U+FFFD,
+for the term filters (a term holding U+0000 finds no such message). Reads return ``raw``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ MIGRATIONS: list[Migration] = [
         seq BIGINT NOT NULL,
         stream_id BIGINT NOT NULL,
         ingestion_time BIGINT NOT NULL,
-        message TEXT NOT NULL
+        message TEXT NOT NULL,
+        raw BYTEA
     ) PARTITION BY RANGE (timestamp);
     -- FilterLogEvents reads a group in time order; GetLogEvents a stream.
     CREATE INDEX log_events_by_time ON log_events (group_id, timestamp, seq);
@@ -147,17 +149,37 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _copy_rows(stamps: Sequence[int], texts: Sequence[str], first_seq: int, tail: str) -> str:
-    """COPY text rows ``timestamp, seq, message`` + ``tail`` (the batch's constant columns).
+    """COPY text rows ``timestamp, seq, message, raw`` + ``tail`` (the batch's constant
+    columns).
 
     One string built by joins: psycopg's per-row and per-array-element adaptation cost more
     than PostgreSQL's insert of the row. Messages are escaped only when some holds a
-    backslash, tab or line break (COPY's text format gives those meaning).
+    backslash, tab or line break (COPY's text format gives those meaning); ``raw`` is NULL
+    but for a message holding U+0000 (module docstring).
     """
-    if _COPY_SPECIAL.search("".join(texts)):
+    joined = "".join(texts)
+    raws = [_NULL] * len(texts)
+    if "\x00" in joined:
+        raws = [_raw(t) for t in texts]
+        texts = [t.replace("\x00", "\ufffd") for t in texts]
+    if _COPY_SPECIAL.search(joined):
         texts = [t.translate(_COPY_ESCAPES) for t in texts]
     seqs = range(first_seq, first_seq + len(texts))
     return "".join(
-        f"{ts}\t{seq}\t{text}{tail}" for ts, seq, text in zip(stamps, seqs, texts, strict=True))
+        f"{ts}\t{seq}\t{text}\t{raw}{tail}"
+        for ts, seq, text, raw in zip(stamps, seqs, texts, raws, strict=True))
+
+
+_NULL = "\\N"
+
+
+def _raw(text: str) -> str:
+    # A bytea in COPY's text format: \x and hex digits, the backslash itself escaped.
+    return "\\\\x" + text.encode("utf-8").hex() if "\x00" in text else _NULL
+
+
+def _message(text: str, raw: bytes | None) -> str:
+    return text if raw is None else bytes(raw).decode("utf-8")
 
 
 class PostgresLogStore:
@@ -433,7 +455,7 @@ class PostgresLogStore:
             for (group_id, stream_id), (_, stamps, texts, ingested, size) in zip(
                     ids, work, strict=True):
                 with conn.cursor().copy(
-                    "COPY log_events (timestamp, seq, message, group_id, stream_id, "
+                    "COPY log_events (timestamp, seq, message, raw, group_id, stream_id, "
                     "ingestion_time) FROM STDIN"
                 ) as copy:
                     copy.write(_copy_rows(stamps, texts, last + 1,
@@ -476,7 +498,7 @@ class PostgresLogStore:
         def run(conn: Any) -> list[StoredEvent]:
             _, stream_id = self._stream_id(conn, group, stream)
             sql = (
-                "SELECT seq, %s::text, timestamp, ingestion_time, message FROM log_events "
+                "SELECT seq, %s::text, timestamp, ingestion_time, message, raw FROM log_events "
                 "WHERE stream_id = %s")
             args: list[Any] = [stream, stream_id]
             lows = [start, None if after is None else after[0]]
@@ -499,7 +521,8 @@ class PostgresLogStore:
             order = " DESC" if newest_first else ""
             sql += f" ORDER BY timestamp{order}, seq{order} LIMIT %s"
             args.append(limit)
-            rows = [StoredEvent(*r) for r in conn.execute(sql, args).fetchall()]
+            rows = [StoredEvent(r[0], r[1], r[2], r[3], _message(r[4], r[5]))
+                    for r in conn.execute(sql, args).fetchall()]
             if newest_first:
                 rows.reverse()
             return rows
@@ -530,7 +553,7 @@ class PostgresLogStore:
             if after is not None:
                 lower = after[0] if lower is None else max(lower, after[0])
             sql = (
-                "SELECT seq, stream_id, timestamp, ingestion_time, message FROM log_events "
+                "SELECT seq, stream_id, timestamp, ingestion_time, message, raw FROM log_events "
                 "WHERE group_id = %s")
             args: list[Any] = [group_id]
             if stream_names is not None or stream_prefix:
@@ -555,7 +578,8 @@ class PostgresLogStore:
                 rows = conn.execute(sql, [*args, limit]).fetchall()
             else:
                 rows = self._scan_windows(conn, sql, args, list(streams), lower, end, limit)
-            return [StoredEvent(r[0], streams[r[1]], r[2], r[3], r[4]) for r in rows]
+            return [StoredEvent(r[0], streams[r[1]], r[2], r[3], _message(r[4], r[5]))
+                    for r in rows]
 
         return self.db.transaction(run)
 
@@ -615,7 +639,7 @@ class PostgresLogStore:
             if not streams:
                 return []
             sql = (
-                "SELECT seq, stream_id, timestamp, ingestion_time, message FROM log_events "
+                "SELECT seq, stream_id, timestamp, ingestion_time, message, raw FROM log_events "
                 "WHERE seq > %s AND group_id = %s")
             args: list[Any] = [after_seq, row[0]]
             if stream_names is not None or stream_prefix:
@@ -629,7 +653,7 @@ class PostgresLogStore:
             sql += " ORDER BY seq LIMIT %s"
             args.append(limit)
             return [
-                StoredEvent(r[0], streams[r[1]], r[2], r[3], r[4])
+                StoredEvent(r[0], streams[r[1]], r[2], r[3], _message(r[4], r[5]))
                 for r in conn.execute(sql, args).fetchall()
             ]
 
@@ -653,7 +677,8 @@ class PostgresLogStore:
             touched: dict[int, list[tuple[int, int, int]]] = {}
             for group_id, cutoff in cutoffs.items():
                 rows = conn.execute(
-                    "SELECT stream_id, count(*), sum(octet_length(message)) FROM log_events "
+                    "SELECT stream_id, count(*), "
+                    "sum(coalesce(octet_length(raw), octet_length(message))) FROM log_events "
                     "WHERE group_id = %s AND timestamp < %s GROUP BY stream_id",
                     (group_id, cutoff)).fetchall()
                 if rows:
