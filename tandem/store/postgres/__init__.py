@@ -7,12 +7,14 @@ from __future__ import annotations
 from .alarms import PostgresAlarmStore
 from .catalog import PostgresCatalogStore
 from .database import PostgresDatabase, redact
+from .logs import PostgresLogStore
 from .metrics import PostgresMetricStore
 
 __all__ = [
     "PostgresAlarmStore",
     "PostgresCatalogStore",
     "PostgresDatabase",
+    "PostgresLogStore",
     "PostgresMetricStore",
     "redact",
 ]
