@@ -1,7 +1,7 @@
-"""The LogStore contract: every implementation (SQLite today, PostgreSQL later) passes these.
+"""The LogStore contract: SQLite and PostgreSQL pass the same tests.
 
-Add an implementation by adding a fixture param that yields it (and a ``reopen`` callable
-that closes and opens the same storage again).
+Add an implementation by adding a ``backend`` param that yields an object with ``store``,
+``reopen()`` (close and open the same storage again), ``schema_version()`` and ``migrations``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,16 @@ from tandem.errors import ResourceAlreadyExists, ResourceNotFound
 from tandem.store.sqlite.database import Database
 from tandem.store.sqlite.logs import MIGRATIONS, SQLiteLogStore
 from tandem.telemetry.logs.store import EventBatch, LogStore
+from tests.postgres import POSTGRES, empty_tables, scratch_database
+from tests.tools import require_tool
 
 DAY = 86_400_000
 _GROUPS = itertools.count()
 
 
 class _SQLite:
+    migrations = len(MIGRATIONS)
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = Database(path)
@@ -35,19 +39,67 @@ class _SQLite:
         self.store = SQLiteLogStore(self.db)
         return self.store
 
+    def schema_version(self) -> int:
+        def check(c):  # type: ignore[no-untyped-def]
+            return c.execute(
+                "SELECT version FROM schema_version WHERE component = 'logs'").fetchone()[0]
+        return int(self.db.read(check))
+
     def close(self) -> None:
         self.db.close()
 
 
-@pytest.fixture(params=["sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_SQLite]:
-    impl = _SQLite(tmp_path / "logs.db")
+class _Postgres:
+    def __init__(self, dsn: str) -> None:
+        from tandem.store.postgres import PostgresDatabase, PostgresLogStore
+        from tandem.store.postgres.logs import MIGRATIONS as PG_MIGRATIONS
+
+        self.migrations = len(PG_MIGRATIONS)
+        self.dsn = dsn
+        self.db = PostgresDatabase(dsn)
+        self.store: LogStore = PostgresLogStore(self.db)
+
+    def reopen(self) -> LogStore:
+        from tandem.store.postgres import PostgresDatabase, PostgresLogStore
+
+        self.db.close()
+        self.db = PostgresDatabase(self.dsn)
+        self.store = PostgresLogStore(self.db)
+        return self.store
+
+    def schema_version(self) -> int:
+        return int(self.db.transaction(lambda c: c.execute(
+            "SELECT version FROM schema_version WHERE component = 'logs'").fetchone()[0]))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+Backend = _SQLite | _Postgres
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    require_tool(POSTGRES)
+    with scratch_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        impl: Backend = _SQLite(tmp_path / "logs.db")
+    else:
+        dsn = request.getfixturevalue("postgres_database")
+        # Emptied before the store opens: emptying truncates the seq row it makes.
+        empty_tables(dsn)
+        impl = _Postgres(dsn)
     yield impl
     impl.close()
 
 
 @pytest.fixture
-def store(backend: _SQLite) -> LogStore:
+def store(backend: Backend) -> LogStore:
     return backend.store
 
 
@@ -232,7 +284,7 @@ def test_seq_is_never_reused_after_deletes(store: LogStore) -> None:
     assert _put(store, "/g", "s", [(3, "c")], at=1) > last
 
 
-def test_nothing_lost_across_close_and_reopen(backend: _SQLite) -> None:
+def test_nothing_lost_across_close_and_reopen(backend: Backend) -> None:
     store = backend.store
     store.ensure_stream("/g", "s", 7)
     store.set_retention("/g", 30)
@@ -247,11 +299,9 @@ def test_nothing_lost_across_close_and_reopen(backend: _SQLite) -> None:
     assert group is not None and group.retention_days == 30
 
 
-def test_reopen_keeps_schema_version(backend: _SQLite, tmp_path: Path) -> None:
+def test_reopen_keeps_schema_version(backend: Backend) -> None:
     backend.reopen()
-    def check(c):  # type: ignore[no-untyped-def]
-        return c.execute("SELECT version FROM schema_version WHERE component = 'logs'").fetchone()
-    assert backend.db.read(check) == (len(MIGRATIONS),) == (3,)
+    assert backend.schema_version() == backend.migrations
 
 
 _events = st.lists(
@@ -272,7 +322,7 @@ _events = st.lists(
     newest_first=st.booleans(),
 )
 def test_read_stream_matches_a_naive_read(
-    backend: _SQLite, events: list[tuple[str, int, str]], stream: str, start: int | None,
+    backend: Backend, events: list[tuple[str, int, str]], stream: str, start: int | None,
     end: int | None, cursor: tuple[bool, int, int] | None, limit: int, newest_first: bool,
 ) -> None:
     """Whichever way the store reads (the stream index, or the group's rows when one stream
@@ -320,3 +370,32 @@ def test_group_options_are_kept(store: LogStore) -> None:
     assert [(g.name, g.log_group_class) for g in listed] == [
         ("/kept", "INFREQUENT_ACCESS"), ("/plain", "STANDARD"),
     ]  # fmt: skip
+
+
+def test_messages_keep_every_character_and_terms_match_literally(store: LogStore) -> None:
+    tricky = ["a\tb", "line1\nline2\r", "back\\slash", "\\N", "\\.", "100%_done", "Ünïcode ✓",
+              "Case", "case"]
+    store.ensure_stream("/g", "s", 0)
+    _put(store, "/g", "s", [(i, m) for i, m in enumerate(tricky)], at=1)
+    events = store.read_stream(
+        "/g", "s", start=None, end=None, after=None, before=None, limit=50, newest_first=False
+    )
+    assert [e.message for e in events] == tricky
+    stream = store.get_stream("/g", "s")
+    assert stream is not None and stream.stored_bytes == len("".join(tricky).encode("utf-8"))
+
+    def found(term: str) -> list[str]:
+        return [e.message for e in store.filter_events(
+            "/g", stream_names=None, stream_prefix=None, start=None, end=None, after=None,
+            terms=(term,), limit=50,
+        )]  # fmt: skip
+
+    assert found("%_") == ["100%_done"]
+    assert found("_") == ["100%_done"]
+    assert found("\\") == ["back\\slash", "\\N", "\\."]
+    assert found("\t") == ["a\tb"]
+    assert found("Case") == ["Case"]
+    assert found("ï") == ["Ünïcode ✓"]
+    since = store.events_since("/g", 0, stream_names=None, stream_prefix=None, terms=("%",),
+                               limit=50)
+    assert [e.message for e in since] == ["100%_done"]
