@@ -15,7 +15,7 @@ import click
 
 from .. import eventloop
 from ..config import SETTINGS, load_settings
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreUnavailable
 
 __all__ = ["serve_command"]
 
@@ -56,7 +56,10 @@ def serve_command(config_file: Path | None, log_level: str, **flags: Any) -> Non
         settings = load_settings(config_file, flags)
     except ConfigError as exc:
         raise click.ClickException(exc.message) from None
-    eventloop.run(_serve(settings))
+    try:
+        eventloop.run(_serve(settings))
+    except StoreUnavailable as exc:
+        raise click.ClickException(exc.message) from None
 
 
 async def _serve(settings: Any) -> None:
