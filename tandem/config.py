@@ -195,6 +195,19 @@ def _launcher(value: Any) -> str:
     return text
 
 
+def _store(value: Any) -> str:
+    text = str(value).strip()
+    if text == "sqlite":
+        return text
+    if text.startswith(("postgresql://", "postgres://")):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(text)
+        if parts.hostname and parts.path.strip("/"):
+            return text
+    raise ValueError("must be sqlite or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+
+
 def _scale(value: Any) -> float:
     number = float(value)
     if not 0.0 < number <= 1.0:
@@ -236,6 +249,16 @@ SETTINGS: tuple[Setting, ...] = (
         "under <data-dir>/s3, served on the same port), else the URL of an S3-compatible "
         "endpoint (MinIO, another server), or 'aws' for AWS S3 itself; boto3's standard "
         "credential chain signs for it.",
+        section="storage",
+    ),
+    Setting(
+        "store",
+        _store,
+        "sqlite",
+        "Where the catalogue, metrics, logs and alarms are kept: sqlite (files under "
+        "<data-dir>) or postgresql://USER@HOST:PORT/DB, a database several servers can share. "
+        "On PostgreSQL one server leads at a time; another started on the same database "
+        "waits as a standby and takes over when the leader goes. See docs/scale-out.md.",
         section="storage",
     ),
     Setting(
@@ -474,6 +497,7 @@ class Settings:
     region: str = "us-east-1"
     auth_file: Path | None = None
     s3_endpoint_url: str = ""
+    store: str = "sqlite"
     launcher: str = "local"
     agent_server_url: str | None = None
     agent_work_dir: Path | None = None

@@ -14,6 +14,8 @@ import dataclasses
 import functools
 import gc
 import logging
+import os
+import socket
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from .config import Settings, aws_credential_environment
 from .errors import ConfigError
 from .eventloop import StallWatchdog
 from .jobs import build_job_manager
+from .leadership import Leadership
 from .objects import FileObjectStore
 from .objects.locations import ObjectLocations, OwnLocations
 from .scaling.autoscaler import AutoScaler
@@ -50,7 +53,7 @@ from .serving.launcher import Launcher
 from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
-from .store import open_store
+from .store import Store, open_store
 from .tags import TagStore
 from .telemetry.alarms import WEBHOOK_PREFIX, AlarmService, MetricSource, WebhookSender
 from .telemetry.logs import LogService
@@ -95,12 +98,50 @@ class TandemServer:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._watchdog: StallWatchdog | None = None
+        self.store: Store | None = None
+        self.leadership: Leadership | None = None
+        self._leading = asyncio.Event()
+        # Set when leadership is lost after it was held: the server must stop (cli/serve.py),
+        # so that the new leader runs the reconciler alone.
+        self.lost_leadership = asyncio.Event()
+
+    async def lead(self) -> None:
+        """Open the store and return once this server leads it: at once on SQLite; on a
+        shared PostgreSQL store once no other server does (a standby waits here)."""
+        if self.store is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.store = await asyncio.to_thread(
+                open_store, self.data_dir, self.settings.store)
+        if self.leadership is None:
+            holder = f"{socket.gethostname()}:{os.getpid()}:{self.settings.port}"
+            self.leadership = self.store.leadership(holder, self._leadership_changed)
+            await self.leadership.start()
+            if not self.leadership.leading:
+                _log.warning("standby: another tandem server leads this store; waiting to lead")
+        await self._leading.wait()
+
+    def _leadership_changed(self, leading: bool, epoch: int) -> None:
+        if leading:
+            _log.info("leading the store (epoch %d)", epoch)
+            self._leading.set()
+        elif self._leading.is_set():
+            _log.error("lost the lead of the store (epoch %d): stopping", epoch)
+            self._leading.clear()
+            self.lost_leadership.set()
+
+    async def resign(self) -> None:
+        """Stop campaigning and close the store, for a server that never started (a standby
+        told to stop)."""
+        if self.leadership is not None:
+            await self.leadership.stop()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
 
     async def start(self) -> int:
-        """Open the store, start every part, bind; returns the port."""
+        """Lead the store, start every part, bind; returns the port."""
         s = self.settings
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = await asyncio.to_thread(open_store, self.data_dir)
+        await self.lead()
+        assert self.store is not None
         self.registry = MetricRegistry(clock=self.clock)
         self.flusher = MetricFlusher(
             self.registry, self.store.metrics, interval=s.metrics_flush_interval, clock=self.clock
@@ -375,7 +416,7 @@ class TandemServer:
         await asyncio.to_thread(self.flusher.stop)
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.stop)
-        await asyncio.to_thread(self.store.close)
+        await self.resign()
         if self._watchdog is not None:
             self._watchdog.stop()
         # Hand the start-up heap back to the collector (servers started in-process, as tests

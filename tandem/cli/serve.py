@@ -15,7 +15,7 @@ import click
 
 from .. import eventloop
 from ..config import SETTINGS, load_settings
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreUnavailable
 
 __all__ = ["serve_command"]
 
@@ -56,7 +56,10 @@ def serve_command(config_file: Path | None, log_level: str, **flags: Any) -> Non
         settings = load_settings(config_file, flags)
     except ConfigError as exc:
         raise click.ClickException(exc.message) from None
-    eventloop.run(_serve(settings))
+    try:
+        eventloop.run(_serve(settings))
+    except StoreUnavailable as exc:
+        raise click.ClickException(exc.message) from None
 
 
 async def _serve(settings: Any) -> None:
@@ -67,8 +70,25 @@ async def _serve(settings: Any) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # A standby (another server leads the shared store) waits here, until it leads or is
+    # told to stop.
+    leading = asyncio.create_task(server.lead())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({leading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not leading.done():
+        leading.cancel()
+        await asyncio.gather(leading, return_exceptions=True)
+        await server.resign()
+        return
+    leading.result()  # its error, if it failed (an unreachable store)
     await server.start()
     click.echo(f"tandem serving on {server.url} (data in {settings.data_dir})", err=True)
-    await stop.wait()
-    click.echo("tandem: stopping", err=True)
+    lost = asyncio.create_task(server.lost_leadership.wait())
+    await asyncio.wait({stopping, lost}, return_when=asyncio.FIRST_COMPLETED)
+    click.echo("tandem: stopping" if stop.is_set() else
+               "tandem: stopping: another server leads the store now", err=True)
+    stopping.cancel()
+    lost.cancel()
     await server.stop()
+    if server.lost_leadership.is_set():
+        raise SystemExit(75)  # EX_TEMPFAIL: a supervisor restarts it, as a standby

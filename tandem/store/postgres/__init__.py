@@ -1,12 +1,15 @@
 """The shared store on PostgreSQL, for several tandem servers on one database
 (docs/scale-out.md). Imported only when a ``postgresql://`` store is asked for: psycopg is the
-optional extra ``tandem[postgres]``."""
+optional extra ``tandem[postgres]``. ``PostgresStore`` bundles the four stores on one small
+pool, and leadership on a session of its own."""
 
 from __future__ import annotations
 
+from ...leadership import LeadershipChange
 from .alarms import PostgresAlarmStore
 from .catalog import PostgresCatalogStore
 from .database import PostgresDatabase, redact
+from .leadership import PostgresLeadership
 from .logs import PostgresLogStore
 from .metrics import PostgresMetricStore
 
@@ -16,5 +19,29 @@ __all__ = [
     "PostgresDatabase",
     "PostgresLogStore",
     "PostgresMetricStore",
+    "PostgresStore",
     "redact",
 ]
+
+# Per server: N servers x (this + 1 leadership session) must stay under max_connections.
+POOL_SIZE = 8
+
+
+class PostgresStore:
+    def __init__(self, url: str) -> None:
+        self.database = PostgresDatabase(url, max_size=POOL_SIZE)
+        try:
+            self.catalog = PostgresCatalogStore(self.database)
+            self.alarms = PostgresAlarmStore(self.database)
+            self.metrics = PostgresMetricStore(self.database)
+            self.logs = PostgresLogStore(self.database)
+        except BaseException:
+            self.database.close()
+            raise
+
+    def leadership(self, holder: str, on_change: LeadershipChange | None = None
+                   ) -> PostgresLeadership:  # fmt: skip
+        return PostgresLeadership(self.database, holder=holder, on_change=on_change)
+
+    def close(self) -> None:
+        self.database.close()

@@ -46,6 +46,14 @@ class PostgresDatabase:
 
         self.dsn = dsn
         self._errors = (psycopg.OperationalError, psycopg.InterfaceError)
+        # One connection first: a store that does not answer is named at once (the pool
+        # would retry quietly until its timeout).
+        try:
+            psycopg.connect(dsn, connect_timeout=max(1, int(connect_timeout))).close()
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+            raise StoreUnavailable(
+                f"PostgreSQL at {redact(dsn)} did not answer: {reason}") from None
         self._pool = ConnectionPool(
             dsn, min_size=min_size, max_size=max_size, open=False, name="tandem",
             kwargs={"application_name": "tandem", "connect_timeout": int(connect_timeout)},

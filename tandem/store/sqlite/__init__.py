@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...leadership import LeadershipChange, SoleLeader
 from .alarms import SQLiteAlarmStore
 from .catalog import SQLiteCatalogStore
 from .database import Database
@@ -37,6 +38,10 @@ class SQLiteStore:
         self.alarms = SQLiteAlarmStore(catalog_db)
         self.metrics = SQLiteMetricStore(metrics_db)
         self.logs = SQLiteLogStore(logs_db)
+
+    def leadership(self, holder: str, on_change: LeadershipChange | None = None) -> SoleLeader:
+        # One server owns these files: it always leads.
+        return SoleLeader(on_change)
 
     def close(self) -> None:
         for database in self._databases:
