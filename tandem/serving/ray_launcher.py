@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import socket
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tandem.errors import InvalidParameterValue, ResourceNotFound
+from tandem.serving.event_feed import EventFeed, Numbered
 from tandem.serving.instance_types import instance_resources
 from tandem.serving.launcher import (
     ContainerExited,
@@ -97,7 +99,7 @@ class _AgentActor:
         self.usage_interval = usage_interval
         self.unhealthy_threshold = unhealthy_threshold
         self.agent_dir = Path(agent_dir)
-        self.events: asyncio.Queue[InstanceEvent] = asyncio.Queue()
+        self.feed = EventFeed()
         self.agent: Any = None
         self.ready: tuple[str, dict[str, int]] | None = None  # (host, ports) once started
         self.logs: Any = None
@@ -124,7 +126,7 @@ class _AgentActor:
         self.fate = FateSharing(self.agent_dir)
         await asyncio.to_thread(self.fate.start)
         self.agent = InstanceAgent(
-            self.spec, self.metrics, self.logs, on_event=self.events.put_nowait,
+            self.spec, self.metrics, self.logs, on_event=self.feed.put,
             ports=PortAllocator(host=host), guard=self.fate,
             usage_interval=self.usage_interval, unhealthy_threshold=self.unhealthy_threshold,
             host=host,
@@ -135,8 +137,7 @@ class _AgentActor:
             await self._release()
             return host, {}, exc.reason, list(exc.problems)
         # InstanceReady is in the result; events() reports only what happens after it.
-        while not self.events.empty():
-            self.events.get_nowait()
+        self.feed.acknowledge(self.feed.last)
         self.ready = host, dict(handle.ports)
         return host, dict(handle.ports), None, []
 
@@ -144,16 +145,10 @@ class _AgentActor:
         """(spec, (host, ports) once started, agent dir), for a server attaching to it."""
         return self.spec, self.ready, str(self.agent_dir)
 
-    async def next_events(self, timeout: float) -> list[InstanceEvent]:
-        """What happened since the last call; waits up to ``timeout`` s for a first event."""
-        try:
-            first = await asyncio.wait_for(self.events.get(), timeout)
-        except TimeoutError:
-            return []
-        found = [first]
-        while not self.events.empty():
-            found.append(self.events.get_nowait())
-        return found
+    async def next_events(self, after: int, timeout: float) -> list[Numbered]:
+        """The events numbered after ``after`` (those up to it are acknowledged and dropped);
+        waits up to ``timeout`` s for a first one."""
+        return await self.feed.after(after, timeout)
 
     async def stop(self, grace: float | None) -> None:
         """SIGTERM, grace, SIGKILL (the agent's stop), then deliver the last telemetry."""
@@ -212,7 +207,7 @@ class RayLauncher:
         self._handles: dict[str, InstanceHandle] = {}
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._stopping: set[str] = set()
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Delivery | object] = asyncio.Queue()
 
     # -- connection -------------------------------------------------------------------------
 
@@ -305,7 +300,7 @@ class RayLauncher:
             await asyncio.to_thread(_kill, actor)
             raise InstanceStartFailed(reason, spec.instance_id, problems)
         handle = self._watch(spec, actor, host, ports)
-        self._queue.put_nowait(InstanceReady(spec.instance_id, host, dict(ports)))
+        self._queue.put_nowait(_Delivery(InstanceReady(spec.instance_id, host, dict(ports))))
         return handle
 
     def _watch(self, spec: InstanceSpec, actor: Any, host: str, ports: dict[str, int]
@@ -375,12 +370,17 @@ class RayLauncher:
         }
 
     async def _poll(self, handle: InstanceHandle, actor: Any) -> None:
-        """Long-poll the actor for its agent's events; its death is the instance's."""
+        """Long-poll the actor for its agent's events; its death is the instance's.
+
+        Each poll acknowledges the events the last one brought, once the reader of
+        ``events()`` has taken them: the actor keeps an event until then, so one lost with a
+        killed server reaches the next server that attaches (which polls from 0)."""
         iid = handle.instance_id
         unavailable = _ray().exceptions.ActorUnavailableError
+        handled = 0  # the last sequence number applied and taken by the reader
         while True:
             try:
-                events = await actor.next_events.remote(_POLL_SECONDS)
+                numbered = await actor.next_events.remote(handled, _POLL_SECONDS)
             except asyncio.CancelledError:
                 raise
             except unavailable:
@@ -395,11 +395,24 @@ class RayLauncher:
                 reason = f"Its agent on {handle.host} is gone: {_describe(exc)}"
                 handle.status = InstanceStatus.FAILED
                 handle.failure_reason = reason
-                self._queue.put_nowait(InstanceUnhealthy(iid, "agent", reason))
+                self._queue.put_nowait(_Delivery(InstanceUnhealthy(iid, "agent", reason)))
                 return
-            for event in events:
-                self._apply(handle, event)
-                self._queue.put_nowait(event)
+            handled = await self._deliver(handle, handled, numbered)
+
+    async def _deliver(self, handle: InstanceHandle, handled: int, numbered: list[Numbered]
+                       ) -> int:  # fmt: skip
+        """Apply and queue the events numbered after ``handled`` (each sequence number once,
+        though a poll may repeat one), wait until the reader has taken them, and return the
+        new last handled number."""
+        fresh = [(seq, event) for seq, event in numbered if seq > handled]
+        if not fresh:
+            return handled
+        taken = asyncio.get_running_loop().create_future()
+        for i, (_, event) in enumerate(fresh):
+            self._apply(handle, event)
+            self._queue.put_nowait(_Delivery(event, taken if i == len(fresh) - 1 else None))
+        await taken  # the queue is in order: the last one taken means all were
+        return fresh[-1][0]
 
     @staticmethod
     def _apply(handle: InstanceHandle, event: InstanceEvent) -> None:
@@ -434,7 +447,7 @@ class RayLauncher:
             self._handles.pop(instance_id, None)
             self._stopping.discard(instance_id)
             handle.status = InstanceStatus.STOPPED
-            self._queue.put_nowait(InstanceStopped(instance_id))
+            self._queue.put_nowait(_Delivery(InstanceStopped(instance_id)))
 
     def instances(self) -> list[InstanceHandle]:
         return list(self._handles.values())
@@ -442,11 +455,14 @@ class RayLauncher:
     async def events(self) -> AsyncIterator[InstanceEvent]:
         """Every event of every instance, in order, until ``close`` (one reader)."""
         while True:
-            event = await self._queue.get()
-            if event is _CLOSED:
-                self._queue.put_nowait(_CLOSED)
+            item = await self._queue.get()
+            if not isinstance(item, _Delivery):  # _CLOSED
+                self._queue.put_nowait(item)
                 return
-            yield event
+            yield item.event
+            # The reader asks for the next one: it has handled this one.
+            if item.taken is not None and not item.taken.done():
+                item.taken.set_result(None)
 
     async def close(self) -> None:
         """Stop every instance this launcher runs (or with ``leave_running``, only stop
@@ -467,6 +483,12 @@ class RayLauncher:
         if self._connected:
             await asyncio.to_thread(_ray().shutdown)
             self._connected = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Delivery:
+    event: InstanceEvent
+    taken: asyncio.Future[None] | None = None  # resolved once the reader has handled it
 
 
 def _kill(actor: Any) -> None:
