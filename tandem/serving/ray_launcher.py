@@ -58,6 +58,11 @@ _POLL_SECONDS = 20.0
 _STOP_SLACK = 30.0
 _CONNECT_TIMEOUT = 5.0
 _UNAVAILABLE_RETRY = 1.0
+# An agent unreachable this long is gone even where Ray cannot say so: a node's raylet exits
+# after 60 s without the head's GCS (taking its actors), and a head restarted without GCS fault
+# tolerance knows no actor of the old cluster, whose calls then fail as unavailable, never as
+# dead (measured with Ray 2.60: docs/scale-out.md).
+_UNAVAILABLE_LIMIT = 90.0
 _CLOSED = object()
 
 
@@ -183,6 +188,7 @@ class RayLauncher:
         placement_timeout: float = 120.0,
         credentials: tuple[str, str] = ("tandem", "tandem"),
         leave_running: bool = False,
+        unavailable_limit: float = _UNAVAILABLE_LIMIT,
     ) -> None:
         self.address = address  # HOST:PORT of the head's GCS
         self._server_url = server_url
@@ -200,6 +206,7 @@ class RayLauncher:
         # The server's way: its actors are detached and outlive it, so a restarted server
         # attaches to them (``recover``) instead of restarting their containers.
         self._leave_running = leave_running
+        self._unavailable_limit = unavailable_limit
         self._connected = False
         self._connecting = asyncio.Lock()
         self._closed = False
@@ -378,26 +385,42 @@ class RayLauncher:
         iid = handle.instance_id
         unavailable = _ray().exceptions.ActorUnavailableError
         handled = 0  # the last sequence number applied and taken by the reader
+        loop = asyncio.get_running_loop()
+        unavailable_since: float | None = None
         while True:
             try:
                 numbered = await actor.next_events.remote(handled, _POLL_SECONDS)
             except asyncio.CancelledError:
                 raise
-            except unavailable:
-                # Not reachable for now (a network blip, its node restarting): Ray reports
-                # ActorDiedError if it is gone for good; until then the instance may be alive
-                # and serving, and the router's own errors eject it if not.
-                await asyncio.sleep(_UNAVAILABLE_RETRY)
-                continue
+            except unavailable as exc:
+                # Not reachable for now (a network blip, its node restarting, the head down):
+                # Ray reports ActorDiedError if it is gone for good; until then the instance
+                # may be alive and serving, and the router's own errors eject it if not. Past
+                # the limit it is taken for dead (see _UNAVAILABLE_LIMIT).
+                now = loop.time()
+                if unavailable_since is None:
+                    unavailable_since = now
+                if now - unavailable_since < self._unavailable_limit:
+                    await asyncio.sleep(_UNAVAILABLE_RETRY)
+                    continue
+                if iid in self._stopping:
+                    return
+                reason = (f"Its agent on {handle.host} has been unreachable for "
+                          f"{self._unavailable_limit:g} s: {_describe(exc)}")  # fmt: skip
+                self._lost(handle, reason)
+                return
             except Exception as exc:  # noqa: BLE001 - ActorDiedError, node lost
                 if iid in self._stopping:
                     return
-                reason = f"Its agent on {handle.host} is gone: {_describe(exc)}"
-                handle.status = InstanceStatus.FAILED
-                handle.failure_reason = reason
-                self._queue.put_nowait(_Delivery(InstanceUnhealthy(iid, "agent", reason)))
+                self._lost(handle, f"Its agent on {handle.host} is gone: {_describe(exc)}")
                 return
+            unavailable_since = None
             handled = await self._deliver(handle, handled, numbered)
+
+    def _lost(self, handle: InstanceHandle, reason: str) -> None:
+        handle.status = InstanceStatus.FAILED
+        handle.failure_reason = reason
+        self._queue.put_nowait(_Delivery(InstanceUnhealthy(handle.instance_id, "agent", reason)))
 
     async def _deliver(self, handle: InstanceHandle, handled: int, numbered: list[Numbered]
                        ) -> int:  # fmt: skip

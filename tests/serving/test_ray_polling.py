@@ -1,7 +1,8 @@
-"""Acknowledged event polling between the Ray launcher and an instance's agent actor: an event
-lost with a killed server's in-flight reply reaches the next server, and each sequence number
-is applied once. The actor's logic runs in-process (``_AgentActor`` without Ray); the launcher's
-poll calls it the way Ray's ``actor.method.remote(...)`` does, as an awaitable."""
+"""How the Ray launcher polls an instance's agent actor. Acknowledged events: an event lost
+with a killed server's in-flight reply reaches the next server, and each sequence number is
+applied once. An agent unreachable past the limit is taken for dead. The actor's logic runs
+in-process (``_AgentActor`` without Ray); the launcher's poll calls it the way Ray's
+``actor.method.remote(...)`` does, as an awaitable."""
 
 from __future__ import annotations
 
@@ -85,9 +86,9 @@ def _actor(tmp_path: Path) -> tuple[_AgentActor, InstanceSpec]:
     return _AgentActor(spec, shipper, 5.0, 3, str(tmp_path / "fate")), spec
 
 
-def _server(tmp_path: Path) -> RayLauncher:
+def _server(tmp_path: Path, **options: Any) -> RayLauncher:
     return RayLauncher("10.0.0.1:6380", lambda: "http://10.0.0.1:8080", tmp_path / "data",
-                       leave_running=True)  # fmt: skip
+                       leave_running=True, **options)  # fmt: skip
 
 
 async def _next(events: Any, timeout: float = 30.0) -> InstanceEvent:
@@ -174,3 +175,43 @@ class EventFeedActor:
 
     async def next_events(self, after: int, timeout: float) -> list[Any]:
         return await self.feed.after(after, timeout)
+
+
+class UnreachableActor:
+    """An actor every call of which fails as Ray's are while its node is cut off, or after a
+    head restarted without GCS fault tolerance forgot it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def next_events(self, after: int, timeout: float) -> list[Any]:
+        import ray
+
+        self.calls += 1
+        raise ray.exceptions.ActorUnavailableError("failed to connect to all addresses", None)
+
+
+async def test_an_agent_unreachable_past_the_limit_is_taken_for_dead(
+    tmp_path: Path, ray_imported: None
+) -> None:
+    _, spec = _actor(tmp_path)
+    server = _server(tmp_path, unavailable_limit=1.5)
+    actor = UnreachableActor()
+    started = asyncio.get_running_loop().time()
+    handle = server._watch(spec, _InProcess(actor), "10.0.0.11", {"first": 8080})
+    events = server.events()
+    event = await _next(events)
+    waited = asyncio.get_running_loop().time() - started
+    assert isinstance(event, InstanceUnhealthy)
+    assert (event.instance_id, event.container) == (spec.instance_id, "agent")
+    assert event.reason.startswith(
+        "Its agent on 10.0.0.11 has been unreachable for 1.5 s: ActorUnavailableError: ")
+    assert handle.status is InstanceStatus.FAILED and handle.failure_reason == event.reason
+    # Polled again once a second until the limit (3 calls; 2 where a sleep ran late), then
+    # no more.
+    assert 1.5 <= waited < 10 and actor.calls in (2, 3)
+    calls = actor.calls
+    await asyncio.sleep(1.5)
+    assert actor.calls == calls
+    assert server.instances() == [handle]  # still listed, FAILED: the reconciler replaces it
+    await server.close()
