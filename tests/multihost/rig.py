@@ -151,6 +151,12 @@ def _stop(nodes: list[RayNode], grace: float = 10.0) -> None:
         node.kill(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             node.process.wait(5)
+    # SIGKILLed processes take a moment to exit (a forked child may even miss the first kill).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(node.members() for node in nodes):
+        for node in nodes:
+            node.kill(signal.SIGKILL)
+        time.sleep(0.1)
 
 
 def _wait_started(node: RayNode, after: int = 0) -> None:

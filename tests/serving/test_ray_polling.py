@@ -205,7 +205,8 @@ async def test_an_agent_unreachable_past_the_limit_is_taken_for_dead(
     assert isinstance(event, InstanceUnhealthy)
     assert (event.instance_id, event.container) == (spec.instance_id, "agent")
     assert event.reason.startswith(
-        "Its agent on 10.0.0.11 has been unreachable for 1.5 s: ActorUnavailableError: ")
+        "Its agent on 10.0.0.11 has been unreachable for 1.5 s: ActorUnavailableError: "
+    )
     assert handle.status is InstanceStatus.FAILED and handle.failure_reason == event.reason
     # Polled again once a second until the limit (3 calls; 2 where a sleep ran late), then
     # no more.
