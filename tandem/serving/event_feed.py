@@ -31,12 +31,12 @@ class EventFeed:
     def last(self) -> int:
         return self._last
 
-    def put(self, event: InstanceEvent) -> int:
+    def put(self, event: InstanceEvent) -> None:
+        """Keep ``event`` as number ``last + 1`` (the agent's on_event callback)."""
         self._last += 1
         self._kept.append((self._last, event))
         self._arrived.set()
         self._arrived = asyncio.Event()
-        return self._last
 
     def acknowledge(self, seq: int) -> None:
         """Forget the events numbered up to ``seq``: their poller has handled them."""
