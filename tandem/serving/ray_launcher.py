@@ -278,6 +278,13 @@ class RayLauncher:
                 )
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
+            if isinstance(exc, _ray().exceptions.AuthenticationError):
+                await self._forget_cluster(exc)
+                raise InstanceStartFailed(
+                    f"The Ray cluster at {self.address} was restarted without its state (GCS "
+                    "fault tolerance is off), so every actor of the old one is gone: joining "
+                    f"it again for the next try ({_describe(exc)})", spec.instance_id,
+                ) from None  # fmt: skip
             raise InstanceStartFailed(
                 f"The Ray cluster at {self.address} did not take instance "
                 f"{spec.instance_id}: {exc}", spec.instance_id,
@@ -357,6 +364,27 @@ class RayLauncher:
                 continue
             found.append(self._watch(spec, actor, *ready))
         return found
+
+    async def _forget_cluster(self, exc: BaseException) -> None:
+        """The head came back as a new cluster (no GCS fault tolerance: Ray 2.60 answers every
+        call of a driver of the old one with AuthenticationError WrongClusterID, for good).
+        Every instance this launcher watches went with the old cluster: report each dead, and
+        leave it so that the next start joins the new one."""
+        reason = (f"The Ray cluster at {self.address} was restarted without its state; its "
+                  f"agent is gone with the old cluster ({_describe(exc)})")  # fmt: skip
+        polls = list(self._polls.values())
+        for poll in polls:
+            poll.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
+        self._polls.clear()
+        for handle in self._handles.values():
+            self._lost(handle, reason)
+        self._handles.clear()
+        self._actors.clear()
+        async with self._connecting:
+            if self._connected:
+                self._connected = False
+                await asyncio.to_thread(_ray().shutdown)
 
     def _placement(self, spec: InstanceSpec) -> dict[str, Any]:
         if spec.instance_type is None:

@@ -90,6 +90,13 @@ def _server(rig: RayCluster, tmp_path: Path) -> ServerProcess:
     return ServerProcess(tmp_path / "data", extra=flags, env={**os.environ, **rig.driver_env()})
 
 
+def _in_service_with(sagemaker: object, count: int) -> bool:
+    described = sagemaker.describe_endpoint(EndpointName=ENDPOINT)  # type: ignore[attr-defined]
+    variant = described["ProductionVariants"][0]
+    return bool(described["EndpointStatus"] == "InService"
+                and variant["CurrentInstanceCount"] == count)  # fmt: skip
+
+
 def test_instances_serve_through_a_head_outage_and_tandem_reconciles_when_it_returns(
     fault_tolerant_rig: RayCluster, tmp_path: Path
 ) -> None:
@@ -156,4 +163,73 @@ def test_instances_serve_through_a_head_outage_and_tandem_reconciles_when_it_ret
     finally:
         server.stop(timeout=60)
         with contextlib.suppress(Exception):  # the head may be what failed
+            kill_actors(rig)
+
+
+@pytest.fixture(scope="module")
+def stateless_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    """Two emulated hosts whose head keeps its GCS tables in memory only (Ray's default)."""
+    require_tool(RAY)
+    try:
+        with ray_cluster(2, tmp_path_factory.mktemp("headplain")) as cluster:
+            yield cluster
+    except NamespacesUnavailable as exc:
+        pytest.skip(f"no emulated hosts here: {exc}")
+
+
+@pytest.mark.timeout(900)
+def test_a_head_restarted_without_its_state_loses_every_instance_and_tandem_replaces_them(
+    stateless_rig: RayCluster, tmp_path: Path
+) -> None:
+    rig = stateless_rig
+    server = _server(rig, tmp_path).start(timeout=60)
+    try:
+        sagemaker = client(server, "sagemaker")
+        runtime = client(server, "sagemaker-runtime")
+        logs = client(server, "logs")
+        deploy(sagemaker, ENDPOINT, [stage_container("first"), stage_container("second")],
+               instances=1, wait=False)  # fmt: skip
+        wait_status(sagemaker, ENDPOINT, "InService", timeout=180)
+        placed = _until("the instance's startup lines", lambda: _complete(logs, 1))
+        assert len(_actor_names(rig)) == 1
+        expected = [[[i + 2]] for i in range(10)]
+
+        rig.head.down(grace=0)
+        assert _invoke(runtime, 10) == expected
+        rig.head.restart()
+        # The nodes' raylets refuse the new cluster (WrongClusterID) and exit, their actors and
+        # (fate-sharing) the containers with them.
+        for node in rig.nodes:
+            node.process.wait(120)  # exits 0 or 1, as the raylet's end is noticed
+        _until("no container process left", lambda: _stage_processes(rig) == [], timeout=30)
+        for node in rig.nodes:  # as systemd's Restart=always would
+            node.restart()
+        _until("the nodes joined the new cluster", lambda: len(rig.alive_nodes()) == 3,
+               timeout=120)  # fmt: skip
+        assert _actor_names(rig) == []
+
+        # The server's agent is unreachable (never reported dead): after 90 s it is replaced,
+        # and the replacement's start rejoins the new cluster.
+        def replaced() -> bool:
+            found = _complete(logs, 2)
+            return found is not None and set(found) - set(placed) != set()
+
+        _until("a replacement instance with a new id", replaced, timeout=420)
+        _until("InService with 1 instance", lambda: _in_service_with(sagemaker, 1), timeout=120)
+        assert _invoke(runtime, 10) == expected
+        new = sorted(set(server_instance_ids(logs)) - set(placed))
+        assert len(new) == 1
+        assert _actor_names(rig) == [f"tandem/{ENDPOINT}/AllTraffic/{new[0]}"]
+        # Why: 90 s unreachable, then one start refused by the new cluster, which was rejoined.
+        said = "".join(server.output)
+        assert f"replacing instance {next(iter(placed))}: " in said
+        assert "has been unreachable for 90 s: ActorUnavailableError" in said
+        assert f"The Ray cluster at {rig.gcs_address} was restarted without its state" in said
+
+        sagemaker.delete_endpoint(EndpointName=ENDPOINT)
+        _until("no actor left", lambda: _actor_names(rig) == [], timeout=60)
+    finally:
+        server.stop(timeout=60)
+        (tmp_path / "server.log").write_text("".join(server.output))  # what it did, and why
+        with contextlib.suppress(Exception):
             kill_actors(rig)
