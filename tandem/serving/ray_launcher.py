@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import signal
 import socket
@@ -46,6 +47,7 @@ from typing import Any
 
 from tandem.errors import InvalidParameterValue, ResourceNotFound, TandemError
 from tandem.objects.locations import is_s3_uri
+from tandem.serving.event_feed import EventFeed, Numbered
 from tandem.serving.instance_types import instance_resources
 from tandem.serving.launcher import (
     ContainerExited,
@@ -76,6 +78,11 @@ _POLL_SECONDS = 20.0
 _STOP_SLACK = 30.0
 _CONNECT_TIMEOUT = 5.0
 _UNAVAILABLE_RETRY = 1.0
+# An agent unreachable this long is gone even where Ray cannot say so: a node's raylet exits
+# after 60 s without the head's GCS (taking its actors), and a head restarted without GCS fault
+# tolerance knows no actor of the old cluster, whose calls then fail as unavailable, never as
+# dead (measured with Ray 2.60: docs/scale-out.md).
+_UNAVAILABLE_LIMIT = 90.0
 _CLOSED = object()
 # The largest local model or code tarball a start carries to the node through the Ray object
 # store (each start puts its own copy there); larger ones belong in S3.
@@ -132,7 +139,8 @@ class _AgentActor:
         self.usage_interval = usage_interval
         self.unhealthy_threshold = unhealthy_threshold
         self.agent_dir = Path(agent_dir)
-        self.events: asyncio.Queue[Any] = asyncio.Queue()
+        # Events, and lines where asked for, numbered and kept until a poll acknowledges them.
+        self.feed = EventFeed()
         self.dropped_lines = 0
         self.lease: Any = None  # the port reserve() leased, held while the actor lives
         self.exit_watch: asyncio.Task[None] | None = None
@@ -195,7 +203,7 @@ class _AgentActor:
                       "to the node: put it in S3 or on a path every node shares)",
         )  # fmt: skip
         self.agent = InstanceAgent(
-            self.spec, self.metrics, self.logs, on_event=self.events.put_nowait,
+            self.spec, self.metrics, self.logs, on_event=self.feed.put,
             ports=PortAllocator(host=host), guard=self.fate,
             usage_interval=self.usage_interval, unhealthy_threshold=self.unhealthy_threshold,
             host=host, on_line=self._line if want_lines else None,
@@ -211,30 +219,24 @@ class _AgentActor:
             return host, {}, exc.message, []
         # InstanceReady is in the result; events() reports only what happens after it (the
         # lines written meanwhile stay).
-        kept = []
-        while not self.events.empty():
-            item = self.events.get_nowait()
-            if not isinstance(item, InstanceEvent):
-                kept.append(item)
-        for item in kept:
-            self.events.put_nowait(item)
+        self.feed.discard(lambda item: isinstance(item, InstanceEvent))
         self.ready = host, dict(handle.ports)
         self.exit_watch = asyncio.create_task(self._watch_exits(handle))
         return host, dict(handle.ports), None, []
 
     def _line(self, line: str, timestamp: int) -> None:
-        if self.events.qsize() >= _LINE_BUFFER:
+        if len(self.feed) >= _LINE_BUFFER:
             if not self.dropped_lines:
                 log.warning("%s: no server is reading its lines: dropping them (its log "
                             "stream still has them)", self.agent_dir.parent.name)
             self.dropped_lines += 1
             return
-        self.events.put_nowait((_LINE, line, timestamp))
+        self.feed.put((_LINE, line, timestamp))
 
     async def _watch_exits(self, handle: InstanceHandle) -> None:
         """Once every container exited and its output was read: ("exited", ...)."""
         codes = await handle.wait()
-        self.events.put_nowait((_EXITED, dict(codes), self._last_lines()))
+        self.feed.put((_EXITED, dict(codes), self._last_lines()))
 
     def _last_lines(self) -> dict[str, list[str]]:
         assert self.spec is not None
@@ -248,17 +250,10 @@ class _AgentActor:
         """(spec, (host, ports) once started, agent dir), for a server attaching to it."""
         return self.spec, self.ready, str(self.agent_dir)
 
-    async def next_events(self, timeout: float) -> list[Any]:
-        """What happened since the last call (events, and lines where asked for); waits up to
-        ``timeout`` s for a first one."""
-        try:
-            first = await asyncio.wait_for(self.events.get(), timeout)
-        except TimeoutError:
-            return []
-        found = [first]
-        while not self.events.empty():
-            found.append(self.events.get_nowait())
-        return found
+    async def next_events(self, after: int, timeout: float) -> list[Numbered]:
+        """The items numbered after ``after`` (events, and lines where asked for; those up to
+        it are acknowledged and dropped); waits up to ``timeout`` s for a first one."""
+        return await self.feed.after(after, timeout)
 
     async def stop(self, grace: float | None) -> tuple[dict[str, int], dict[str, list[str]]]:
         """SIGTERM, grace, SIGKILL (the agent's stop), then deliver the last telemetry; the
@@ -303,6 +298,7 @@ class RayLauncher:
         report_events: bool = True,
         agent_work_dir: Path | None = None,
         s3_endpoint_url: str = "",
+        unavailable_limit: float = _UNAVAILABLE_LIMIT,
     ) -> None:
         self.address = address  # HOST:PORT of the head's GCS
         self._server_url = server_url
@@ -335,7 +331,8 @@ class RayLauncher:
         self._handles: dict[str, InstanceHandle] = {}
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._stopping: set[str] = set()
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Delivery | object] = asyncio.Queue()
+        self._unavailable_limit = unavailable_limit
         # Reserved, not yet started: instance id -> (actor, its placement group's key).
         self._reserved: dict[str, tuple[Any, str]] = {}
         # Placement groups by key, with the instance ids still holding a bundle of each.
@@ -345,9 +342,14 @@ class RayLauncher:
         self._on_line: dict[str, LineCallback] = {}
         self._last: dict[str, dict[str, collections.deque[str]]] = {}
 
-    def _report(self, event: InstanceEvent) -> None:
-        if self._report_events:
-            self._queue.put_nowait(event)
+    def _report(self, event: InstanceEvent,
+                taken: asyncio.Future[None] | None = None) -> bool:  # fmt: skip
+        """Queue ``event`` for the reader of ``events()``; ``taken`` resolves once the reader
+        has handled it. False (nothing queued) for a launcher nobody reads events from."""
+        if not self._report_events:
+            return False
+        self._queue.put_nowait(_Delivery(event, taken))
+        return True
 
     # -- connection -------------------------------------------------------------------------
 
@@ -536,6 +538,14 @@ class RayLauncher:
             try:
                 actor = await asyncio.to_thread(_create, options, args)
             except Exception as exc:  # noqa: BLE001 - e.g. the head went away since connecting
+                if isinstance(exc, _ray().exceptions.AuthenticationError):
+                    await self._forget_cluster(exc)
+                    raise InstanceStartFailed(
+                        f"The Ray cluster at {self.address} was restarted without its state "
+                        "(GCS fault tolerance is off), so every actor of the old one is gone: "
+                        f"joining it again for the next try ({_describe(exc)})",
+                        spec.instance_id,
+                    ) from None  # fmt: skip
                 raise InstanceStartFailed(
                     f"The Ray cluster at {self.address} did not take instance "
                     f"{spec.instance_id}: {exc}", spec.instance_id,
@@ -628,6 +638,27 @@ class RayLauncher:
             found.append(self._watch(spec, actor, *ready))
         return found
 
+    async def _forget_cluster(self, exc: BaseException) -> None:
+        """The head came back as a new cluster (no GCS fault tolerance: Ray 2.60 answers every
+        call of a driver of the old one with AuthenticationError WrongClusterID, for good).
+        Every instance this launcher watches went with the old cluster: report each dead, and
+        leave it so that the next start joins the new one."""
+        reason = (f"The Ray cluster at {self.address} was restarted without its state; its "
+                  f"agent is gone with the old cluster ({_describe(exc)})")  # fmt: skip
+        polls = list(self._polls.values())
+        for poll in polls:
+            poll.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
+        self._polls.clear()
+        for handle in self._handles.values():
+            self._lost(handle, reason)
+        self._handles.clear()
+        self._actors.clear()
+        async with self._connecting:
+            if self._connected:
+                self._connected = False
+                await asyncio.to_thread(_ray().shutdown)
+
     def _resources(self, instance_type: str | None) -> dict[str, Any]:
         if instance_type is None:
             return {"num_cpus": 0, "memory": 0, "num_gpus": 0}
@@ -658,37 +689,76 @@ class RayLauncher:
                 "scheduling_strategy": "SPREAD"}
 
     async def _poll(self, handle: InstanceHandle, actor: Any) -> None:
-        """Long-poll the actor for its agent's events; its death is the instance's."""
+        """Long-poll the actor for its agent's events; its death is the instance's.
+
+        Each poll acknowledges the items the last one brought, once the reader of
+        ``events()`` has taken them: the actor keeps an item until then, so one lost with a
+        killed server reaches the next server that attaches (which polls from 0)."""
         iid = handle.instance_id
         unavailable = _ray().exceptions.ActorUnavailableError
+        handled = 0  # the last sequence number applied (and taken by the reader)
+        loop = asyncio.get_running_loop()
+        unavailable_since: float | None = None
         while True:
             try:
-                events = await actor.next_events.remote(_POLL_SECONDS)
+                numbered = await actor.next_events.remote(handled, _POLL_SECONDS)
             except asyncio.CancelledError:
                 raise
-            except unavailable:
-                # Not reachable for now (a network blip, its node restarting): Ray reports
-                # ActorDiedError if it is gone for good; until then the instance may be alive
-                # and serving, and the router's own errors eject it if not.
-                await asyncio.sleep(_UNAVAILABLE_RETRY)
-                continue
+            except unavailable as exc:
+                # Not reachable for now (a network blip, its node restarting, the head down):
+                # Ray reports ActorDiedError if it is gone for good; until then the instance
+                # may be alive and serving, and the router's own errors eject it if not. Past
+                # the limit it is taken for dead (see _UNAVAILABLE_LIMIT).
+                now = loop.time()
+                if unavailable_since is None:
+                    unavailable_since = now
+                if now - unavailable_since < self._unavailable_limit:
+                    await asyncio.sleep(_UNAVAILABLE_RETRY)
+                    continue
+                if iid in self._stopping:
+                    return
+                self._lost(handle, f"Its agent on {handle.host} has been unreachable for "
+                                   f"{self._unavailable_limit:g} s: {_describe(exc)}")
+                return
             except Exception as exc:  # noqa: BLE001 - ActorDiedError, node lost
                 if iid in self._stopping:
                     return
-                reason = f"Its agent on {handle.host} is gone: {_describe(exc)}"
-                handle.status = InstanceStatus.FAILED
-                handle.failure_reason = reason
-                self._exited(handle, {})
-                self._report(InstanceUnhealthy(iid, "agent", reason))
+                self._lost(handle, f"Its agent on {handle.host} is gone: {_describe(exc)}")
                 return
-            for item in events:
-                if isinstance(item, InstanceEvent):
-                    self._apply(handle, item)
-                    self._report(item)
-                elif item[0] == _LINE:
-                    self._line(iid, handle.spec, item[1], item[2])
-                elif item[0] == _EXITED:
-                    self._exited(handle, item[1], item[2])
+            unavailable_since = None
+            handled = await self._deliver(handle, handled, numbered)
+
+    def _lost(self, handle: InstanceHandle, reason: str) -> None:
+        handle.status = InstanceStatus.FAILED
+        handle.failure_reason = reason
+        self._exited(handle, {})
+        self._report(InstanceUnhealthy(handle.instance_id, "agent", reason))
+
+    async def _deliver(self, handle: InstanceHandle, handled: int, numbered: list[Numbered]
+                       ) -> int:  # fmt: skip
+        """Apply the items numbered after ``handled`` (each sequence number once, though a
+        poll may repeat one), wait until the reader has taken the events among them, and
+        return the new last handled number."""
+        fresh = [(seq, item) for seq, item in numbered if seq > handled]
+        if not fresh:
+            return handled
+        iid = handle.instance_id
+        taken = asyncio.get_running_loop().create_future()
+        last_event = max((i for i, (_, item) in enumerate(fresh)
+                          if isinstance(item, InstanceEvent)), default=None)
+        waiting = False
+        for i, (_, item) in enumerate(fresh):
+            if isinstance(item, InstanceEvent):
+                self._apply(handle, item)
+                queued = self._report(item, taken if i == last_event else None)
+                waiting = waiting or (queued and i == last_event)
+            elif item[0] == _LINE:
+                self._line(iid, handle.spec, item[1], item[2])
+            elif item[0] == _EXITED:
+                self._exited(handle, item[1], item[2])
+        if waiting:
+            await taken  # the queue is in order: the last one taken means all were
+        return fresh[-1][0]
 
     def _line(self, iid: str, spec: InstanceSpec, line: str, timestamp: int) -> None:
         last = self._last.get(iid)
@@ -763,11 +833,14 @@ class RayLauncher:
     async def events(self) -> AsyncIterator[InstanceEvent]:
         """Every event of every instance, in order, until ``close`` (one reader)."""
         while True:
-            event = await self._queue.get()
-            if event is _CLOSED:
-                self._queue.put_nowait(_CLOSED)
+            item = await self._queue.get()
+            if not isinstance(item, _Delivery):  # _CLOSED
+                self._queue.put_nowait(item)
                 return
-            yield event
+            yield item.event
+            # The reader asks for the next one: it has handled this one.
+            if item.taken is not None and not item.taken.done():
+                item.taken.set_result(None)
 
     async def close(self) -> None:
         """Stop every instance this launcher runs (or with ``leave_running``, only stop
@@ -796,6 +869,12 @@ class RayLauncher:
 
 def _create(options: dict[str, Any], args: tuple[Any, ...]) -> Any:
     return _agent_actor_class().options(**options).remote(*args)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Delivery:
+    event: InstanceEvent
+    taken: asyncio.Future[None] | None = None  # resolved once the reader has handled it
 
 
 def _carry(spec: InstanceSpec) -> dict[str, Any]:

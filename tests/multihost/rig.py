@@ -40,6 +40,7 @@ class RayNode:
     address: str
     process: subprocess.Popen[bytes]
     log: Path
+    argv: list[str] = dataclasses.field(default_factory=list)  # how it was started
 
     def members(self) -> list[int]:
         return session_members(self.process.pid)
@@ -49,6 +50,18 @@ class RayNode:
         for pid in self.members():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
+
+    def down(self, grace: float = 10.0) -> None:
+        """Stop it (SIGTERM to ``ray start --block``, SIGKILL to what is left after ``grace``;
+        ``grace=0``: SIGKILL at once, as a crash) and reap it."""
+        _stop([self], grace)
+
+    def restart(self) -> None:
+        """Start it again as it was first started (same port, same temp dir), appending to
+        its log, and wait until its runtime reports started."""
+        mark = self.log.stat().st_size if self.log.exists() else 0
+        self.process = _start(self.argv, self.log, append=True)
+        _wait_started(self, after=mark)
 
 
 @dataclasses.dataclass
@@ -117,10 +130,10 @@ def _free_port(address: str) -> int:
     raise RuntimeError(f"no free port on {address} in 20100-20399")
 
 
-def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _start(argv: list[str], log: Path, append: bool = False) -> subprocess.Popen[bytes]:
     env = {**_ray_env(), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "HOME": os.environ.get("HOME", "/root")}  # fmt: skip
-    with open(log, "wb") as out:
+    with open(log, "ab" if append else "wb") as out:
         return subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True,
@@ -130,7 +143,7 @@ def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 def _stop(nodes: list[RayNode], grace: float = 10.0) -> None:
     for node in nodes:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(node.process.pid, signal.SIGTERM)  # --block shuts its node down
+            os.kill(node.process.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(node.members() for node in nodes):
         time.sleep(0.2)
@@ -138,11 +151,17 @@ def _stop(nodes: list[RayNode], grace: float = 10.0) -> None:
         node.kill(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             node.process.wait(5)
+    # SIGKILLed processes take a moment to exit (a forked child may even miss the first kill).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(node.members() for node in nodes):
+        for node in nodes:
+            node.kill(signal.SIGKILL)
+        time.sleep(0.1)
 
 
-def _wait_started(node: RayNode) -> None:
+def _wait_started(node: RayNode, after: int = 0) -> None:
     deadline = time.monotonic() + _UP_TIMEOUT
-    while "Ray runtime started" not in node.log.read_text(errors="replace"):
+    while "Ray runtime started" not in node.log.read_text(errors="replace")[after:]:
         if node.process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(
                 f"ray start on {node.address} did not start:\n"
@@ -169,8 +188,12 @@ def _wait_up(cluster: RayCluster, expected: int) -> None:
 
 
 @contextlib.contextmanager
-def ray_cluster(host_count: int, work_dir: Path, cpus_per_host: int = 2) -> Iterator[RayCluster]:
-    """A head (no CPUs to place on: instances go to hosts) and ``host_count`` nodes."""
+def ray_cluster(
+    host_count: int, work_dir: Path, cpus_per_host: int = 2,
+    head_env: dict[str, str] | None = None,
+) -> Iterator[RayCluster]:  # fmt: skip
+    """A head (no CPUs to place on: instances go to hosts) and ``host_count`` nodes;
+    ``head_env`` is added to the head's environment (e.g. GCS fault tolerance's Redis)."""
     with network(host_count) as net:
         # Ray's own files go to a short path: its socket paths must fit AF_UNIX's 107 bytes.
         ray_dirs = Path(f"/tmp/tdm{net.slot}-ray")
@@ -180,27 +203,34 @@ def ray_cluster(host_count: int, work_dir: Path, cpus_per_host: int = 2) -> Iter
         started: list[RayNode] = []
         try:
             head_log = work_dir / "ray-head.log"
-            head = RayNode(None, net.gateway, _start([
+            head_argv = [
+                # A PID namespace of its own, as on its own machine: `ray start --head` refuses
+                # to start while it sees a raylet naming its address (the hosts' nodes, all in
+                # this machine's PID namespace), which a restarted head would.
+                "unshare", "--pid", "--mount-proc", "--kill-child=SIGTERM",
+                "env", *(f"{k}={v}" for k, v in (head_env or {}).items()),
                 _RAY, "start", "--head", "--block", f"--node-ip-address={net.gateway}",
                 f"--port={port}", "--num-cpus=0", "--include-dashboard=false",
                 "--disable-usage-stats", f"--object-store-memory={_OBJECT_STORE_BYTES}",
                 f"--temp-dir={ray_dirs / 'head'}",
-            ], head_log), head_log)  # fmt: skip
+            ]  # fmt: skip
+            head = RayNode(None, net.gateway, _start(head_argv, head_log), head_log, head_argv)
             started.append(head)
             _wait_started(head)  # a node that cannot reach the GCS gives up after ~60 s
             for host in net.hosts:
                 log = work_dir / f"ray-{host.name}.log"
                 resources = json.dumps({host.name: 1})
-                started.append(RayNode(host, host.address, _start(host.argv(
+                argv = host.argv(
                     _RAY, "start", "--block", f"--address={gcs}",
                     f"--node-ip-address={host.address}", f"--num-cpus={cpus_per_host}",
                     f"--resources={resources}", "--disable-usage-stats",
                     f"--object-store-memory={_OBJECT_STORE_BYTES}",
                     f"--temp-dir={ray_dirs / host.name}",  # a host has its own disk
-                ), log), log))  # fmt: skip
+                )  # fmt: skip
+                started.append(RayNode(host, host.address, _start(argv, log), log, argv))
             cluster = RayCluster(net, head, started[1:], gcs)
             _wait_up(cluster, host_count + 1)
             yield cluster
         finally:
-            _stop(started)
+            _stop(started)  # a restarted node is the same RayNode with its new process
             shutil.rmtree(ray_dirs, ignore_errors=True)
