@@ -104,6 +104,7 @@ class TandemServer:
         # Set when leadership is lost after it was held: the server must stop (cli/serve.py),
         # so that the new leader runs the reconciler alone.
         self.lost_leadership = asyncio.Event()
+        self._resigning = False
 
     async def lead(self) -> None:
         """Open the store and return once this server leads it: at once on SQLite; on a
@@ -124,6 +125,8 @@ class TandemServer:
         if leading:
             _log.info("leading the store (epoch %d)", epoch)
             self._leading.set()
+        elif self._resigning:
+            self._leading.clear()  # given up on purpose (a stop), not lost
         elif self._leading.is_set():
             _log.error("lost the lead of the store (epoch %d): stopping", epoch)
             self._leading.clear()
@@ -132,6 +135,7 @@ class TandemServer:
     async def resign(self) -> None:
         """Stop campaigning and close the store, for a server that never started (a standby
         told to stop)."""
+        self._resigning = True
         if self.leadership is not None:
             await self.leadership.stop()
         if self.store is not None:

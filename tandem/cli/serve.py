@@ -85,10 +85,11 @@ async def _serve(settings: Any) -> None:
     click.echo(f"tandem serving on {server.url} (data in {settings.data_dir})", err=True)
     lost = asyncio.create_task(server.lost_leadership.wait())
     await asyncio.wait({stopping, lost}, return_when=asyncio.FIRST_COMPLETED)
-    click.echo("tandem: stopping" if stop.is_set() else
-               "tandem: stopping: another server leads the store now", err=True)
+    deposed = server.lost_leadership.is_set() and not stop.is_set()
+    click.echo("tandem: stopping: another server leads the store now" if deposed else
+               "tandem: stopping", err=True)
     stopping.cancel()
     lost.cancel()
     await server.stop()
-    if server.lost_leadership.is_set():
+    if deposed:
         raise SystemExit(75)  # EX_TEMPFAIL: a supervisor restarts it, as a standby

@@ -63,7 +63,7 @@ def test_a_server_on_postgresql_serves_and_keeps_everything_across_a_restart(
         wait_until(lambda: _invocations(server) == 20, "20 invocations counted")
         wait_until(lambda: _log_lines(server) > 0, "the container's log lines")
         lines = _log_lines(server)
-        server.stop()
+        assert server.stop() == 0  # a stop is no lost leadership
         server.start()
         wait_status(client(server, "sagemaker"), "pg", "InService")
         assert _invocations(server) == 20
@@ -119,3 +119,33 @@ def test_an_unreachable_store_is_named_and_nothing_starts(tmp_path) -> None:  # 
     assert "PostgreSQL at postgresql://nobody:***@127.0.0.1:1/nowhere did not answer" in (
         done.stderr)
     assert "secret" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_leader_that_loses_its_session_stops_and_the_standby_leads(
+    dsn: str, tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    import psycopg
+
+    first = ServerProcess(tmp_path / "a", extra=[*FAST_FLAGS, "--store", dsn]).start()
+    second = ServerProcess(tmp_path / "b", extra=[*FAST_FLAGS, "--store", dsn])
+    started = threading.Thread(target=second.start, kwargs={"timeout": 120})
+    try:
+        started.start()
+        wait_until(lambda: any("standby" in line for line in second.output),
+                   "the second server to say it waits")
+        # Every leadership session goes: the leader stops, the standby reconnects and leads.
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name LIKE 'tandem leader %%' AND pid <> "
+                         "pg_backend_pid()")
+        assert first.proc is not None
+        assert first.proc.wait(30) == 75  # EX_TEMPFAIL: a supervisor restarts it as a standby
+        assert any("another server leads the store now" in line for line in first.output)
+        started.join(60)
+        assert second.url, "".join(second.output)
+        assert client(second, "sagemaker").list_endpoints()["Endpoints"] == []
+    finally:
+        first.stop()
+        started.join(60)
+        if second.proc is not None:
+            second.stop()
