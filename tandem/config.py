@@ -298,6 +298,16 @@ SETTINGS: tuple[Setting, ...] = (
         section="scale-out",
     ),
     Setting(
+        "agent_unreachable_limit",
+        _positive_float,
+        90.0,
+        "Seconds an instance's agent on another host may stay unreachable before its instance "
+        "is taken for dead and replaced (Ray cannot always tell: a node's raylet exits after "
+        "60 s without the head, and a head restarted without GCS fault tolerance knows no old "
+        "actor). See docs/scale-out.md.",
+        section="scale-out",
+    ),
+    Setting(
         "metrics_flush_interval",
         _positive_float,
         5.0,
@@ -502,6 +512,7 @@ class Settings:
     agent_server_url: str | None = None
     agent_work_dir: Path | None = None
     ray_resource_scale: float = 1.0
+    agent_unreachable_limit: float = 90.0
     metrics_flush_interval: float = 5.0
     logs_flush_interval: float = 0.5
     retention_1m_days: int = 15

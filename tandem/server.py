@@ -344,6 +344,7 @@ class TandemServer:
             report_events=detached,  # each job watches its own instances
             agent_work_dir=s.agent_work_dir,
             s3_endpoint_url=s.s3_endpoint_url.strip(),
+            unavailable_limit=s.agent_unreachable_limit,
         )
 
     def _traced_plan(self, plan: Any) -> Any:

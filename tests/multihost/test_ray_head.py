@@ -84,9 +84,9 @@ def fault_tolerant_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ray
         _redis_delete(f"RAY{storage}@*")
 
 
-def _server(rig: RayCluster, tmp_path: Path) -> ServerProcess:
+def _server(rig: RayCluster, tmp_path: Path, *extra: str) -> ServerProcess:
     flags = [*FAST_FLAGS, "--host", rig.network.gateway, "--launcher", f"ray://{rig.gcs_address}",
-             "--ray-resource-scale", "0.5", "--auth", str(_keys(tmp_path))]  # fmt: skip
+             "--ray-resource-scale", "0.5", "--auth", str(_keys(tmp_path)), *extra]  # fmt: skip
     return ServerProcess(tmp_path / "data", extra=flags, env={**os.environ, **rig.driver_env()})
 
 
@@ -182,7 +182,8 @@ def test_a_head_restarted_without_its_state_loses_every_instance_and_tandem_repl
     stateless_rig: RayCluster, tmp_path: Path
 ) -> None:
     rig = stateless_rig
-    server = _server(rig, tmp_path).start(timeout=60)
+    # 30 s, not the default 90 s, of an unreachable agent before its instance is replaced.
+    server = _server(rig, tmp_path, "--agent-unreachable-limit", "30").start(timeout=60)
     try:
         sagemaker = client(server, "sagemaker")
         runtime = client(server, "sagemaker-runtime")
@@ -208,7 +209,7 @@ def test_a_head_restarted_without_its_state_loses_every_instance_and_tandem_repl
                timeout=120)  # fmt: skip
         assert _actor_names(rig) == []
 
-        # The server's agent is unreachable (never reported dead): after 90 s it is replaced,
+        # The server's agent is unreachable (never reported dead): after 30 s it is replaced,
         # and the replacement's start rejoins the new cluster.
         def replaced() -> bool:
             found = _complete(logs, 2)
@@ -220,10 +221,10 @@ def test_a_head_restarted_without_its_state_loses_every_instance_and_tandem_repl
         new = sorted(set(server_instance_ids(logs)) - set(placed))
         assert len(new) == 1
         assert _actor_names(rig) == [f"tandem/{ENDPOINT}/AllTraffic/{new[0]}"]
-        # Why: 90 s unreachable, then one start refused by the new cluster, which was rejoined.
+        # Why: 30 s unreachable, then one start refused by the new cluster, which was rejoined.
         said = "".join(server.output)
         assert f"replacing instance {next(iter(placed))}: " in said
-        assert "has been unreachable for 90 s: ActorUnavailableError" in said
+        assert "has been unreachable for 30 s: ActorUnavailableError" in said
         assert f"The Ray cluster at {rig.gcs_address} was restarted without its state" in said
 
         sagemaker.delete_endpoint(EndpointName=ENDPOINT)
