@@ -115,27 +115,29 @@ def test_a_writer_waits_for_the_one_holding_earlier_seqs_to_commit(
     N+1 never sees N. Here the second writer cannot take N+1 until the first commits."""
     store = stores[0]
     store.ensure_stream("/g", "s", 0)
+    # Seq 1, and the day's partition the writer below inserts into (this test may run first).
+    assert store.append([EventBatch("/g", "s", [(5, "made")])], 1, create_missing=False) == 1
     with psycopg.connect(dsn) as early:
-        # A writer in flight: it has taken seq 1 and not committed.
+        # A writer in flight: it has taken seq 2 and not committed.
         (taken,) = early.execute(
             "UPDATE log_sequence SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq"
         ).fetchone()
-        assert taken == 1
+        assert taken == 2
         result: list[int] = []
         later = threading.Thread(target=lambda: result.append(stores[1].append(
             [EventBatch("/g", "s", [(5, "later")])], 1, create_missing=False)))
         later.start()
         time.sleep(0.5)
         assert result == [] and later.is_alive()
-        assert _since(stores[2], 0) == []
+        assert _since(stores[2], 0) == [(1, "made")]
         early.execute(
             "INSERT INTO log_events (group_id, stream_id, timestamp, seq, ingestion_time, "
-            "message) SELECT g.id, s.id, 5, 1, 1, 'early' FROM log_groups g "
+            "message) SELECT g.id, s.id, 5, 2, 1, 'early' FROM log_groups g "
             "JOIN log_streams s ON s.group_id = g.id WHERE g.name = '/g'")
         early.commit()
     later.join(timeout=10)
-    assert result == [2]
-    assert _since(stores[2], 0) == [(1, "early"), (2, "later")]
+    assert result == [3]
+    assert _since(stores[2], 0) == [(1, "made"), (2, "early"), (3, "later")]
 
 
 def test_a_partition_per_day_made_on_demand(dsn: str, stores: list[PostgresLogStore]) -> None:
