@@ -22,9 +22,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(item.path).parents:
             item.add_marker(pytest.mark.multihost)
-            # One xdist worker runs them all, one after the other: they share the session's
-            # rig, and two Ray clusters at once would starve both on a small machine.
-            item.add_marker(pytest.mark.xdist_group("multihost"))
 
 
 @pytest.fixture(scope="session")
