@@ -14,15 +14,7 @@ from tandem.store.sqlite.database import Database
 from tandem.telemetry.alarms import AlarmHistoryItem, AlarmState, HistoryItemType, MetricAlarm
 from tandem.telemetry.alarms.store import AlarmStore
 from tandem.telemetry.metrics import Metric, MetricDataQuery, MetricStat
-from tests.postgres import POSTGRES, empty_tables, scratch_database
-from tests.tools import require_tool
-
-
-@pytest.fixture(scope="module")
-def postgres_database() -> Iterator[str]:
-    require_tool(POSTGRES)
-    with scratch_database() as dsn:
-        yield dsn
+from tests.postgres import empty_tables
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from tandem.serving.catalog import AlreadyExists, CatalogStore, VersionConflict
 from tandem.store.sqlite.catalog import SQLiteCatalogStore
 from tandem.store.sqlite.database import Database
-from tests.postgres import POSTGRES, empty_tables, scratch_database
-from tests.tools import require_tool
+from tests.postgres import empty_tables
 
 
 class _SQLite:
@@ -65,13 +64,6 @@ class _Postgres:
     def close(self) -> None:
         for database in self.databases:
             database.close()
-
-
-@pytest.fixture(scope="module")
-def postgres_database() -> Iterator[str]:
-    require_tool(POSTGRES)
-    with scratch_database() as dsn:
-        yield dsn
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -18,8 +18,7 @@ from tandem.errors import ResourceAlreadyExists, ResourceNotFound
 from tandem.store.sqlite.database import Database
 from tandem.store.sqlite.logs import MIGRATIONS, SQLiteLogStore
 from tandem.telemetry.logs.store import EventBatch, LogStore
-from tests.postgres import POSTGRES, empty_tables, scratch_database
-from tests.tools import require_tool
+from tests.postgres import empty_tables
 
 DAY = 86_400_000
 _GROUPS = itertools.count()
@@ -76,13 +75,6 @@ class _Postgres:
 
 
 Backend = _SQLite | _Postgres
-
-
-@pytest.fixture(scope="module")
-def postgres_database() -> Iterator[str]:
-    require_tool(POSTGRES)
-    with scratch_database() as dsn:
-        yield dsn
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -21,8 +21,7 @@ from tandem.telemetry.metrics import (
     MetricStore,
     SeriesKey,
 )
-from tests.postgres import POSTGRES, empty_tables, scratch_database
-from tests.tools import require_tool
+from tests.postgres import empty_tables
 
 T = 1_700_000_040
 
@@ -61,13 +60,6 @@ class _Postgres:
 
     def close(self) -> None:
         self.db.close()
-
-
-@pytest.fixture(scope="module")
-def postgres_database() -> Iterator[str]:
-    require_tool(POSTGRES)
-    with scratch_database() as dsn:
-        yield dsn
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
