@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -63,6 +64,17 @@ def blocking_expected(reason: str) -> Iterator[None]:
             del open_here[reason]
 
 
+def _cpu_seconds(native_id: int) -> tuple[float, float] | None:
+    """Seconds thread ``native_id`` of this process has run on a CPU and waited for one, from
+    Linux's schedstat (None elsewhere)."""
+    try:
+        with open(f"/proc/{os.getpid()}/task/{native_id}/schedstat", "rb") as stat:
+            ran, waited = stat.read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
 class StallWatchdog:
     """Notices a blocked event loop: the loop stamps a heartbeat every ``threshold / 4`` s, and
     a thread that finds the stamp older than ``threshold`` logs a warning with the stack the
@@ -77,6 +89,8 @@ class StallWatchdog:
         self._interval = threshold / 4
         self._beat = time.monotonic()
         self._loop_thread = 0
+        self._loop_native_id = 0
+        self._cpu_at_beat: tuple[float, float] | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,6 +124,7 @@ class StallWatchdog:
         gc.callbacks.insert(0, self._on_gc_start)
         gc.callbacks.append(self._on_gc_stop)
         self._loop_thread = threading.get_ident()
+        self._loop_native_id = threading.get_native_id()
         self._heartbeat()
         self._thread = threading.Thread(target=self._watch, name="loop-watchdog", daemon=True)
         self._thread.start()
@@ -127,6 +142,9 @@ class StallWatchdog:
             self._thread = None
 
     def _heartbeat(self) -> None:
+        # Read here, not by the watchdog's thread: that one needs the GIL, which a loop thread
+        # descheduled while holding it keeps until the stall is over.
+        self._cpu_at_beat = _cpu_seconds(self._loop_native_id)
         self._beat = time.monotonic()
         self._gc_seconds_at_beat = self._gc_seconds
         self._handle = self.loop.call_later(self._interval, self._heartbeat)
@@ -134,7 +152,7 @@ class StallWatchdog:
     def _watch(self) -> None:
         reported = 0.0
         while not self._stop.wait(self._interval):
-            beat = self._beat
+            beat, cpu_at_beat = self._beat, self._cpu_at_beat
             now = time.monotonic()
             age = now - beat
             if age < self.threshold or beat == reported:
@@ -145,10 +163,19 @@ class StallWatchdog:
             reported = beat
             stack = "".join(traceback.format_stack(frame))
             expected = _EXPECTED.get(self._loop_thread)
+            # A stall in which the loop's thread mostly waited for a CPU is a machine out of CPU
+            # (a loaded test run), not a call blocking the loop: told apart as a collection is.
+            cpu = _cpu_seconds(self._loop_native_id)
+            ran = waited = math.nan
+            if cpu is not None and cpu_at_beat is not None:
+                ran, waited = cpu[0] - cpu_at_beat[0], cpu[1] - cpu_at_beat[1]
             if self._gc_seconds_since_beat(now) >= age / 2:
                 expected = collections.Counter(["garbage collection"])
+            elif waited >= age / 2:
+                expected = collections.Counter([f"waiting {waited:.2f} s for a CPU"])
             if expected:
                 _log.info("event loop held %.2f s by %s", age, ", ".join(expected))
                 continue
-            _log.warning("%s %.2f s (threshold %.2f s), at:\n%s", STALL_MESSAGE, age,
-                         self.threshold, stack)
+            _log.warning("%s %.2f s (threshold %.2f s; its thread ran %.2f s and waited %.2f s "
+                         "for a CPU), at:\n%s", STALL_MESSAGE, age, self.threshold, ran, waited,
+                         stack)

@@ -7,6 +7,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,3 +191,37 @@ async def test_a_block_is_reported_while_other_threads_collect_garbage(
         watchdog.stop()
     [report] = _reports(caplog)
     assert "in block_the_loop_on_purpose" in report
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setscheduler"), reason="Linux scheduling calls")
+def test_a_loop_starved_of_cpu_is_not_a_blocked_loop(caplog: pytest.LogCaptureFixture) -> None:
+    # A loaded machine leaves a busy-but-yielding loop waiting for a CPU for longer than the
+    # threshold: its thread's schedstat shows the wait, and the watchdog says so at INFO.
+    caplog.set_level(logging.INFO, logger="tandem.eventloop")
+    cpu = min(os.sched_getaffinity(0))
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    os.sched_setaffinity(hog.pid, {cpu})
+
+    async def busy_on_a_starved_thread() -> None:
+        watchdog = StallWatchdog(asyncio.get_running_loop(), 0.2)
+        watchdog.start()  # its thread keeps this thread's scheduling: start it first
+        os.sched_setaffinity(0, {cpu})
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        try:
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                sum(range(10_000))
+                await asyncio.sleep(0)
+        finally:
+            watchdog.stop()
+
+    starved = threading.Thread(target=asyncio.run, args=(busy_on_a_starved_thread(),))
+    try:
+        starved.start()
+        starved.join()
+    finally:
+        hog.kill()
+        hog.wait()
+    assert _reports(caplog) == []
+    held = [r.getMessage() for r in caplog.records if "held" in r.getMessage()]
+    assert held and all("for a CPU" in message for message in held)
