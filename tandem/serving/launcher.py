@@ -140,6 +140,10 @@ class InstanceSpec:
     # The endpoint config it was started for: a restarted server adopts a still-running instance
     # only into that config's fleet (not one an interrupted update started for another config).
     config_name: str | None = None
+    # Paths under the instance root that the planner reads once every container has exited (a
+    # training host's model and output): an agent on another host sends them back, to the
+    # same paths under ``work_dir`` (``outputs.pack_outputs``), before the exit is reported.
+    outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _INSTANCE_ID.match(self.instance_id):
@@ -207,6 +211,7 @@ class InstanceSpec:
         stop_grace_period: float = 30.0,
         instance_id: str | None = None,
         instance_type: str | None = None,
+        outputs: Sequence[str] = (),
     ) -> InstanceSpec:
         """One process of a job (a training host, a Jupyter server) logging to ``log_stream``;
         usage is sampled only when ``usage_dimensions`` is given; without
@@ -228,6 +233,7 @@ class InstanceSpec:
             steady_state_ping=False,
             host_name=host_name,
             instance_type=instance_type,
+            outputs=tuple(outputs),
         )
 
     def log_stream(self, container_name: str) -> str:
@@ -342,6 +348,10 @@ class HostSlot:
     instance_id: str
     address: str
     port: int
+    # Whether the instance's root will be the spec's ``work_dir`` on the planning host
+    # (LocalLauncher). Where it is not, the spec names what its containers read as artifacts
+    # and what the planner reads back as ``outputs``.
+    shares_work_dir: bool = True
 
 
 # Called with each log line a container writes and its timestamp (ms), e.g. a training job's
