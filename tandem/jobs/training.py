@@ -241,7 +241,8 @@ class TrainingRunner:
                 raise _Failed(f"CapacityError: {exc.reason}") from None
             layouts = await asyncio.to_thread(self._prepare, request, job_dir, hosts)
             checkpoints = await asyncio.to_thread(self._checkpoints, request, job_dir, layouts)
-            inputs = await asyncio.to_thread(self._pack_inputs, job_dir, slots, layouts)
+            inputs = await asyncio.to_thread(self._pack_inputs, request, job_dir, slots,
+                                             layouts)
             if job.stop_requested.is_set():
                 stop_kind = "Stopped"
             else:
@@ -275,6 +276,8 @@ class TrainingRunner:
                 self._finish(job, JobStatus.STOPPED, stop_kind)
         finally:
             await asyncio.gather(self.launcher.release_hosts(slots), return_exceptions=True)
+            # The inputs packed for hosts elsewhere: on their nodes now, or of no more use.
+            await asyncio.to_thread(shutil.rmtree, job_dir / "carry", ignore_errors=True)
             if job.matcher is not None:
                 job.final_metrics = job.matcher.final_metrics()
             if self.tracer is not None:
@@ -338,26 +341,37 @@ class TrainingRunner:
         return sync
 
     @staticmethod
-    def _pack_inputs(job_dir: Path, slots: list[HostSlot],
+    def _pack_inputs(request: TrainingRequest, job_dir: Path, slots: list[HostSlot],
                      layouts: dict[str, HostLayout]) -> dict[str, tuple[Artifact, ...]]:
         """What each host on another machine than this one (a Ray node) unpacks under its own
         root before it starts: its prepared ``input`` (config, and channels with the links to
         the user's files followed), the code and the checkpoints already downloaded, each a
         tarball the launcher carries to the node (up to its limit: ``docs/scale-out.md``);
-        empty directories for the rest of its ``/opt/ml``. None for hosts that share this
-        machine's files: they run in ``layouts`` as they are."""
+        empty directories for the rest of its ``/opt/ml``. A whole s3:// prefix every host
+        reads (FullyReplicated) is not packed: the node fetches it from S3 itself, however
+        large. None for hosts that share this machine's files: they run in ``layouts``."""
         carry = job_dir / "carry"
+        remote = HostLayout(Path(INSTANCE_ROOT))
+        # Linked whole in the layout (a folder): the same prefix on every host.
+        fetched = [c for c in request.channels if is_s3_uri(c.uri)
+                   and c.data_type == "S3Prefix" and c.distribution == "FullyReplicated"
+                   and next(iter(layouts.values())).channel_dir(c.name).is_symlink()]
+        skipped = {f"data/{c.name}" for c in fetched}
         inputs: dict[str, tuple[Artifact, ...]] = {}
         code: Path | None = None
         for slot in slots:
             if slot.shares_work_dir:
                 continue
             host = slot.host_name
-            layout, remote = layouts[host], HostLayout(Path(INSTANCE_ROOT))
+            layout = layouts[host]
             carry.mkdir(parents=True, exist_ok=True)
             artifacts = [Artifact(str(remote.input_dir), str(_pack_tree(
-                layout.input_dir, carry / f"{host}-input.tar.gz")), archive=True,
+                layout.input_dir, carry / f"{host}-input.tar.gz", skipped)), archive=True,
                 field="InputDataConfig")]
+            artifacts += [Artifact(str(remote.channel_dir(c.name)), c.uri,
+                                   field=f"InputDataConfig[{c.name}].S3Uri",
+                                   scratch=str(remote.root / ".fetched"))
+                          for c in fetched]  # fmt: skip
             if layout.code_dir.exists():
                 if code is None:  # the same code on every host: packed once
                     code = _pack_tree(layout.code_dir, carry / "code.tar.gz")
@@ -614,12 +628,17 @@ _OUTPUTS = ("model", "output/data", "output/failure")
 _OUTPUTS_WITH_CHECKPOINTS = (*_OUTPUTS, "checkpoints")
 
 
-def _pack_tree(directory: Path, archive: Path) -> Path:
+def _pack_tree(directory: Path, archive: Path, skipped: set[str] | None = None) -> Path:
     """``directory``'s tree as a gzipped tarball, every symbolic link followed (channels link
-    to the user's files, the code dir to the unpacked code): the node has none of them."""
+    to the user's files, the code dir to the unpacked code): the node has none of them.
+    ``skipped`` names relative paths left out, with all below them."""
+
+    def keep(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if member.name in (skipped or ()) else member
+
     with tarfile.open(archive, "w:gz", dereference=True) as tar:
         for entry in sorted(directory.iterdir()):
-            tar.add(entry, arcname=entry.name)
+            tar.add(entry, arcname=entry.name, filter=keep)
     return archive
 
 

@@ -73,6 +73,9 @@ class Artifact:
     location: str | None = None
     archive: bool = False
     field: str = ""
+    # Where what is downloaded or carried for it lands (under ``INSTANCE_ROOT``); None: the
+    # directory ``into`` is in. A directory linked at ``into`` stays there.
+    scratch: str | None = None
 
 
 @dataclass(frozen=True)

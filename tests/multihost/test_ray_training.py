@@ -15,6 +15,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from tests.api.s3.conftest import s3_client
 from tests.e2e.support import STAGE, client, stage_container
 from tests.server_process import ServerProcess
 from tests.waiting import wait_until
@@ -309,7 +310,8 @@ def _cmdline(pid: int) -> bytes:
 
 # Checks, in its own process, that everything it reads is under its node's own root (the
 # agents' work dir), never the server's data dir, and that its channels hold exactly the files
-# expected for its host; then writes a model file and output data. "fail": algo-2 writes its
+# expected for its host (the s3:// one fetched by its node from the server's S3); then writes
+# a model file and output data. "fail": algo-2 writes its
 # failure file and exits 1; "wait": both save a model file and wait to be stopped.
 SELF_CONTAINED = r'''
 import json, os, sys, time
@@ -319,7 +321,8 @@ hp = json.loads(os.environ["SM_HPS"])
 node_root, server_root = hp["node_root"], hp["server_root"]
 paths = {k: os.environ[k] for k in ("SM_MODEL_DIR", "SM_INPUT_DIR", "SM_INPUT_CONFIG_DIR",
                                     "SM_OUTPUT_DATA_DIR", "SM_CHANNEL_FULL",
-                                    "SM_CHANNEL_SHARDS", "SM_CHECKPOINT_DIR", "HOME", "TMPDIR")}
+                                    "SM_CHANNEL_SHARDS", "SM_CHANNEL_REMOTE",
+                                    "SM_CHECKPOINT_DIR", "HOME", "TMPDIR")}
 paths["cwd"] = os.getcwd()
 problems = [f"{k}={v}" for k, v in paths.items()
             if not v.startswith(node_root + "/") or v.startswith(server_root + "/")]
@@ -335,7 +338,7 @@ def files(channel):
             found[os.path.relpath(path, top)] = open(path).read()
     return found
 
-seen = {"full": files("full"), "shards": files("shards")}
+seen = {"full": files("full"), "shards": files("shards"), "remote": files("remote")}
 if seen != hp["expected"][host]:
     problems.append(f"channels {seen}")
 config = json.load(open(os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "resourceconfig.json")))
@@ -388,12 +391,17 @@ def test_remote_hosts_run_from_their_own_root_and_send_back_model_output_and_fai
     shards.mkdir()
     for n in range(4):
         (shards / f"part-{n}.csv").write_text(f"rows of shard {n}")
+    s3: Any = s3_client(server.url)
+    s3.create_bucket(Bucket="channels")
+    s3.put_object(Bucket="channels", Key="train/x.csv", Body=b"from s3")
+    s3.put_object(Bucket="channels", Key="train/deep/y.csv", Body=b"also from s3")
     everything = {"a.txt": "alpha", "nested/b.txt": "beta"}
+    from_s3 = {"x.csv": "from s3", "deep/y.csv": "also from s3"}
     expected = {
-        "algo-1": {"full": everything, "shards": {"part-0.csv": "rows of shard 0",
-                                                  "part-2.csv": "rows of shard 2"}},
-        "algo-2": {"full": everything, "shards": {"part-1.csv": "rows of shard 1",
-                                                  "part-3.csv": "rows of shard 3"}},
+        "algo-1": {"full": everything, "remote": from_s3,
+                   "shards": {"part-0.csv": "rows of shard 0", "part-2.csv": "rows of shard 2"}},
+        "algo-2": {"full": everything, "remote": from_s3,
+                   "shards": {"part-1.csv": "rows of shard 1", "part-3.csv": "rows of shard 3"}},
     }
 
     def create(job: str, mode: str) -> None:
@@ -409,8 +417,9 @@ def test_remote_hosts_run_from_their_own_root_and_send_back_model_output_and_fai
                 {"ChannelName": name, "DataSource": {"S3DataSource": {
                     "S3DataType": "S3Prefix", "S3Uri": str(path),
                     "S3DataDistributionType": distribution}}}
-                for name, path, distribution in (("full", full, "FullyReplicated"),
-                                                 ("shards", shards, "ShardedByS3Key"))],
+                for name, path, distribution in (
+                    ("full", full, "FullyReplicated"), ("shards", shards, "ShardedByS3Key"),
+                    ("remote", "s3://channels/train/", "FullyReplicated"))],
             OutputDataConfig={"S3OutputPath": "file://" + str(tmp_path / "out")},
             ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2,
                             "VolumeSizeInGB": 1},
@@ -435,6 +444,10 @@ def test_remote_hosts_run_from_their_own_root_and_send_back_model_output_and_fai
     for root in roots:
         copied = root / "input" / "data" / "full" / "nested" / "b.txt"
         assert not copied.is_symlink() and copied.read_text() == "beta"
+        # The s3:// prefix was not packed: the node fetched it from the server's S3.
+        assert (root / "input" / "data" / "remote").readlink() == (
+            root / ".fetched" / "s3" / "channels" / "train")
+    assert not (server.data_dir / "training" / "mh-remote-ok" / "carry").exists()
 
     create("mh-remote-fail", "fail")
     desc = _until("the failing job to finish", lambda: finished("mh-remote-fail"), timeout=300)
