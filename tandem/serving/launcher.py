@@ -39,6 +39,7 @@ __all__ = [
     "Launcher",
     "new_instance_id",
     "describe_returncode",
+    "fill_port_slot",
     "start_failure_reason",
 ]
 
@@ -90,8 +91,8 @@ class ContainerSpec:
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
-    # Index of an argv item holding a "{port}" slot the agent fills with the bound port
-    # (a Docker container's published port).
+    # Index of an argv item holding "{host}" and "{port}" slots the agent fills with its host's
+    # address and the bound port (a Docker container's published address: ``fill_port_slot``).
     port_slot: int | None = None
     # A port the caller chose (a job host whose peers must know it before it starts): the agent
     # leases none and adds no SAGEMAKER_* port variables; /ping, if any, goes there.
@@ -403,6 +404,15 @@ class Launcher(Protocol):
     async def close(self) -> None:
         """Stop every instance and release what the launcher holds."""
         ...
+
+
+def fill_port_slot(argv: Sequence[str], slot: int | None, host: str, port: int) -> list[str]:
+    """``argv`` with its port slot filled: the address the container is reached at (its
+    host's, which the router connects to from outside on another host) and the port."""
+    filled = list(argv)
+    if slot is not None:
+        filled[slot] = filled[slot].format(host=host, port=port)
+    return filled
 
 
 def describe_returncode(returncode: int) -> str:
