@@ -25,13 +25,14 @@ __all__ = ["CONTAINER_ROOT", "container_argv", "container_root_unavailable"]
 
 CONTAINER_ROOT = "/opt/ml"
 
-# $1: the host's directory; $2: an empty directory to keep the real /opt reachable in;
-# the rest: the command.
+# $1: the host's directory; $2: a directory (made here: it may be on another host than the
+# planner's) to keep the real /opt reachable in; the rest: the command.
 _MOUNT_AND_EXEC = r"""
 set -e
 root=$1 keep=$2
 shift 2
 if [ ! -d /opt/ml ]; then
+  mkdir -p "$keep"
   [ -d /opt ] && mount --rbind /opt "$keep"
   mount -t tmpfs -o mode=755 tandem-opt /opt
   for entry in "$keep"/* "$keep"/.[!.]* "$keep"/..?*; do
@@ -55,12 +56,11 @@ def _unshare() -> list[str]:
     return argv
 
 
-def container_argv(root: Path, command: Sequence[str]) -> list[str]:
-    """``command`` run with ``root`` mounted at /opt/ml (the keep directory is made beside
-    ``root``)."""
-    keep = root.with_name(f".{root.name}-opt")
-    keep.mkdir(parents=True, exist_ok=True)
-    return [*_unshare(), "/bin/sh", "-c", _MOUNT_AND_EXEC, "sh", str(root), str(keep), *command]
+def container_argv(root: Path | str, command: Sequence[str]) -> list[str]:
+    """``command`` run with ``root`` mounted at /opt/ml (the keep directory is beside
+    ``root``, made when the command starts; ``root`` may be ``INSTANCE_ROOT``)."""
+    keep = f"{root}-opt"
+    return [*_unshare(), "/bin/sh", "-c", _MOUNT_AND_EXEC, "sh", str(root), keep, *command]
 
 
 @functools.cache

@@ -30,6 +30,8 @@ from ..errors import TandemError
 from ..objects.locations import ObjectLocations, is_s3_uri
 from ..serving.artifacts import materialize
 from ..serving.launcher import (
+    INSTANCE_ROOT,
+    Artifact,
     ContainerSpec,
     HostSlot,
     InstanceHandle,
@@ -239,13 +241,15 @@ class TrainingRunner:
                 raise _Failed(f"CapacityError: {exc.reason}") from None
             layouts = await asyncio.to_thread(self._prepare, request, job_dir, hosts)
             checkpoints = await asyncio.to_thread(self._checkpoints, request, job_dir, layouts)
+            inputs = await asyncio.to_thread(self._pack_inputs, request, job_dir, slots,
+                                             layouts)
             if job.stop_requested.is_set():
                 stop_kind = "Stopped"
             else:
                 job.training_start_time = self.clock.time()
                 job.set_secondary("Training", job.training_start_time)
                 on_change(job)
-                stop_kind = await self._train(job, slots, layouts, checkpoints)
+                stop_kind = await self._train(job, slots, layouts, checkpoints, inputs)
             if stop_kind is not None:
                 job.status = JobStatus.STOPPING
                 job.set_secondary("Stopping", self.clock.time())
@@ -272,6 +276,8 @@ class TrainingRunner:
                 self._finish(job, JobStatus.STOPPED, stop_kind)
         finally:
             await asyncio.gather(self.launcher.release_hosts(slots), return_exceptions=True)
+            # The inputs packed for hosts elsewhere: on their nodes now, or of no more use.
+            await asyncio.to_thread(shutil.rmtree, job_dir / "carry", ignore_errors=True)
             if job.matcher is not None:
                 job.final_metrics = job.matcher.final_metrics()
             if self.tracer is not None:
@@ -333,6 +339,55 @@ class TrainingRunner:
         except OSError as exc:
             raise _Failed(f"ClientError: CheckpointConfig.S3Uri: {exc}") from None
         return sync
+
+    @staticmethod
+    def _pack_inputs(request: TrainingRequest, job_dir: Path, slots: list[HostSlot],
+                     layouts: dict[str, HostLayout]) -> dict[str, tuple[Artifact, ...]]:
+        """What each host on another machine than this one (a Ray node) unpacks under its own
+        root before it starts: its prepared ``input`` (config, and channels with the links to
+        the user's files followed), the code and the checkpoints already downloaded, each a
+        tarball the launcher carries to the node (up to its limit: ``docs/scale-out.md``);
+        empty directories for the rest of its ``/opt/ml``. A whole s3:// prefix every host
+        reads (FullyReplicated) is not packed: the node fetches it from S3 itself, however
+        large. None for hosts that share this machine's files: they run in ``layouts``."""
+        carry = job_dir / "carry"
+        remote = HostLayout(Path(INSTANCE_ROOT))
+        # Linked whole in the layout (a folder): the same prefix on every host.
+        fetched = [c for c in request.channels if is_s3_uri(c.uri)
+                   and c.data_type == "S3Prefix" and c.distribution == "FullyReplicated"
+                   and next(iter(layouts.values())).channel_dir(c.name).is_symlink()]
+        skipped = {f"data/{c.name}" for c in fetched}
+        inputs: dict[str, tuple[Artifact, ...]] = {}
+        code: Path | None = None
+        for slot in slots:
+            if slot.shares_work_dir:
+                continue
+            host = slot.host_name
+            layout = layouts[host]
+            carry.mkdir(parents=True, exist_ok=True)
+            artifacts = [Artifact(str(remote.input_dir), str(_pack_tree(
+                layout.input_dir, carry / f"{host}-input.tar.gz", skipped)), archive=True,
+                field="InputDataConfig")]
+            artifacts += [Artifact(str(remote.channel_dir(c.name)), c.uri,
+                                   field=f"InputDataConfig[{c.name}].S3Uri",
+                                   scratch=str(remote.root / ".fetched"))
+                          for c in fetched]  # fmt: skip
+            if layout.code_dir.exists():
+                if code is None:  # the same code on every host: packed once
+                    code = _pack_tree(layout.code_dir, carry / "code.tar.gz")
+                artifacts.append(Artifact(str(remote.code_dir), str(code), archive=True,
+                                          field="HyperParameters.sagemaker_submit_directory"))
+            if any(layout.checkpoint_dir.iterdir()):
+                artifacts.append(Artifact(str(remote.checkpoint_dir), str(_pack_tree(
+                    layout.checkpoint_dir, carry / f"{host}-checkpoints.tar.gz")),
+                    archive=True, field="CheckpointConfig.S3Uri"))
+            else:
+                artifacts.append(Artifact(str(remote.checkpoint_dir)))
+            artifacts += [Artifact(str(path)) for path in (
+                remote.model_dir, remote.output_data_dir, remote.intermediate_dir,
+                remote.root / "home", remote.root / "tmp")]  # fmt: skip
+            inputs[host] = tuple(artifacts)
+        return inputs
 
     @staticmethod
     def _sync_checkpoints(sync: CheckpointSync) -> None:
@@ -423,8 +478,14 @@ class TrainingRunner:
 
     async def _train(self, job: TrainingJob, slots: list[HostSlot],
                      layouts: dict[str, HostLayout],
-                     checkpoints: CheckpointSync | None = None) -> str | None:
-        """Run every host to the end; the stop kind (Stopped|MaxRuntimeExceeded) or None."""
+                     checkpoints: CheckpointSync | None = None,
+                     inputs: dict[str, tuple[Artifact, ...]] | None = None) -> str | None:
+        """Run every host to the end; the stop kind (Stopped|MaxRuntimeExceeded) or None.
+
+        A host in ``inputs`` runs away from this machine's files: its process sees its own
+        root (``INSTANCE_ROOT``) where ``inputs`` are unpacked, and what the planner reads
+        after it (model, output data, failure, checkpoints) comes back into its layout here
+        before its exit is reported (``InstanceSpec.outputs``)."""
         request = job.request
         job.matcher = MetricMatcher(request.metric_definitions, self._record_metric(job.name))
         handles: dict[str, InstanceHandle] = {}
@@ -432,18 +493,22 @@ class TrainingRunner:
             addresses = {slot.host_name: slot.address for slot in slots}
             for slot, stream in zip(slots, self.log_streams(job), strict=True):
                 host = slot.host_name
-                layout = layouts[host]
-                argv, cwd = self._argv(request, layout)
-                argv = named_hosts_argv(layout.root, addresses, argv)
+                artifacts = (inputs or {}).get(host)
+                # Where its process finds its /opt/ml: here, or under its own root there.
+                seen = layouts[host] if artifacts is None else HostLayout(Path(INSTANCE_ROOT))
+                argv, cwd = self._argv(request, seen)
+                argv = named_hosts_argv(seen.root, addresses, argv)
                 container = ContainerSpec(host, tuple(argv),
-                                          env=self._env(job, host, slots, layout),
-                                          cwd=cwd, port=slot.port)
+                                          env=self._env(job, host, slots, seen),
+                                          cwd=cwd, port=slot.port, artifacts=artifacts or ())
                 spec = InstanceSpec.for_job_host(
-                    job.name, host, container, layout.root, log_group=TRAINING_LOG_GROUP,
+                    job.name, host, container, layouts[host].root,
+                    log_group=TRAINING_LOG_GROUP,
                     log_stream=stream, usage_namespace=TRAINING_NAMESPACE,
                     usage_dimensions={"Host": f"{job.name}/{host}"},
                     stop_grace_period=self.stop_grace, instance_id=slot.instance_id,
-                    instance_type=request.instance_type)
+                    instance_type=request.instance_type,
+                    outputs=_OUTPUTS_WITH_CHECKPOINTS if checkpoints is not None else _OUTPUTS)
                 try:
                     handles[host] = await self.launcher.start_instance(
                         spec, on_line=job.matcher.on_line, slot=slot)
@@ -555,6 +620,26 @@ def _trace(tracer: RequestTracer, job: TrainingJob) -> None:
                  [name, ("tandem.training_job.status", job.status.value),
                   ("tandem.instance.count", job.request.instance_count)],
                  error=job.failure_reason if job.status is JobStatus.FAILED else None)
+
+
+# What a host elsewhere sends back once it exited, relative to its root: what ``_upload``
+# packs, what ``_failure_reason`` reads and what the last checkpoint pass uploads.
+_OUTPUTS = ("model", "output/data", "output/failure")
+_OUTPUTS_WITH_CHECKPOINTS = (*_OUTPUTS, "checkpoints")
+
+
+def _pack_tree(directory: Path, archive: Path, skipped: set[str] | None = None) -> Path:
+    """``directory``'s tree as a gzipped tarball, every symbolic link followed (channels link
+    to the user's files, the code dir to the unpacked code): the node has none of them.
+    ``skipped`` names relative paths left out, with all below them."""
+
+    def keep(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if member.name in (skipped or ()) else member
+
+    with tarfile.open(archive, "w:gz", dereference=True) as tar:
+        for entry in sorted(directory.iterdir()):
+            tar.add(entry, arcname=entry.name, filter=keep)
+    return archive
 
 
 def _pack(directories: list[Path], archive: Path) -> None:

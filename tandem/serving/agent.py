@@ -42,6 +42,7 @@ from tandem.serving.launcher import (
     LineCallback,
     StartProblem,
     describe_returncode,
+    fill_port_slot,
     start_failure_reason,
 )
 from tandem.serving.ports import ContainerPorts, PortAllocator, PortsExhausted, port_taken
@@ -225,8 +226,8 @@ class InstanceAgent:
                 # (tandem.runtime and SageMaker-style servers read it), not loopback.
                 env["SAGEMAKER_BIND_TO_HOST"] = self.handle.host
         argv = list(cspec.argv)
-        if cspec.port_slot is not None:
-            argv[cspec.port_slot] = argv[cspec.port_slot].format(port=container.port)
+        if container.port is not None:
+            argv = fill_port_slot(argv, cspec.port_slot, self.handle.host, container.port)
         process = SupervisedProcess(argv, env, cspec.cwd, capture, guard=self._guard,
                                     clock=self._clock, name=stream)
         try:

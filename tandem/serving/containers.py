@@ -36,7 +36,7 @@ from ..objects.locations import ObjectLocations, is_s3_uri
 from .artifacts import resolve_location
 from .frameworks import framework_of
 from .images import ImageKind, classify_image, probe_docker
-from .launcher import INSTANCE_ROOT, Artifact, ContainerSpec
+from .launcher import INSTANCE_ROOT, Artifact, ContainerSpec, fill_port_slot
 from .model import Model
 
 __all__ = ["ContainerPlan", "ContainerDefinitionError", "plan_container", "plan_model",
@@ -73,20 +73,20 @@ class ContainerPlan:
     cwd: str | None
     kind: ImageKind
     model_dir: str
-    # Index of the argv item holding the "{port}" slot the launcher fills (Docker only).
+    # Index of the argv item holding the "{host}:{port}" slot the launcher fills (Docker only).
     port_slot: int | None = None
     # What the agent prepares before spawning (the unpacked model and code, HOME, TMPDIR).
     artifacts: tuple[Artifact, ...] = ()
 
-    def for_port(self, port: int, safe_port_range: str | None = None) -> ContainerPlan:
-        """The plan completed with the port the launcher chose for this container."""
+    def for_port(self, port: int, safe_port_range: str | None = None,
+                 host: str = "127.0.0.1") -> ContainerPlan:
+        """The plan completed with the port the launcher chose for this container (published
+        on ``host``, the address its host is reached at)."""
         env = dict(self.env)
         env["SAGEMAKER_BIND_TO_PORT"] = str(port)
         if safe_port_range is not None:
             env["SAGEMAKER_SAFE_PORT_RANGE"] = safe_port_range
-        argv = list(self.argv)
-        if self.port_slot is not None:
-            argv[self.port_slot] = argv[self.port_slot].format(port=port)
+        argv = fill_port_slot(self.argv, self.port_slot, host, port)
         return dataclasses.replace(self, argv=tuple(argv), env=env, port_slot=None)
 
 
@@ -203,7 +203,8 @@ def _docker_argv(image: str, *, hostname: str, model_dir: str,
                  keys: list[str]) -> tuple[tuple[str, ...], int]:
     docker = shutil.which("docker") or "docker"
     argv = [docker, "run", "--rm", "--init", "--hostname", hostname,
-            "-p", "127.0.0.1:{port}:" + _CONTAINER_PORT,
+            # Published on the address the router reaches this host at (filled in on it).
+            "-p", "{host}:{port}:" + _CONTAINER_PORT,
             "-v", f"{model_dir}:{_SAGEMAKER_MODEL_DIR}:ro",
             "-e", f"SAGEMAKER_BIND_TO_PORT={_CONTAINER_PORT}", "-e", "SAGEMAKER_SAFE_PORT_RANGE"]
     # Values travel in docker's own environment, not argv, so `ps` does not show them.
@@ -211,7 +212,7 @@ def _docker_argv(image: str, *, hostname: str, model_dir: str,
         if key not in ("SAGEMAKER_BIND_TO_PORT", "SAGEMAKER_SAFE_PORT_RANGE"):
             argv += ["-e", key]
     argv += [image, "serve"]
-    return tuple(argv), argv.index("127.0.0.1:{port}:" + _CONTAINER_PORT)
+    return tuple(argv), argv.index("{host}:{port}:" + _CONTAINER_PORT)
 
 
 def plan_container(

@@ -109,7 +109,7 @@ def _prepare(artifact: Artifact, root: Path, source: ArtifactSource) -> None:
     if artifact.archive and into.is_dir() and marker.is_file() \
             and marker.read_text() == location + "\n":
         return  # unpacked by an earlier start of this instance: nothing to fetch
-    scratch = into.parent
+    scratch = Path(rooted(artifact.scratch, root)) if artifact.scratch else into.parent
     path, name = source.fetch(artifact, scratch)
     if artifact.archive:
         if not path.is_file() or not is_tarball(path):

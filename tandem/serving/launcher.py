@@ -39,6 +39,7 @@ __all__ = [
     "Launcher",
     "new_instance_id",
     "describe_returncode",
+    "fill_port_slot",
     "start_failure_reason",
 ]
 
@@ -73,6 +74,9 @@ class Artifact:
     location: str | None = None
     archive: bool = False
     field: str = ""
+    # Where what is downloaded or carried for it lands (under ``INSTANCE_ROOT``); None: the
+    # directory ``into`` is in. A directory linked at ``into`` stays there.
+    scratch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,8 @@ class ContainerSpec:
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
-    # Index of an argv item holding a "{port}" slot the agent fills with the bound port
-    # (a Docker container's published port).
+    # Index of an argv item holding "{host}" and "{port}" slots the agent fills with its host's
+    # address and the bound port (a Docker container's published address: ``fill_port_slot``).
     port_slot: int | None = None
     # A port the caller chose (a job host whose peers must know it before it starts): the agent
     # leases none and adds no SAGEMAKER_* port variables; /ping, if any, goes there.
@@ -140,6 +144,10 @@ class InstanceSpec:
     # The endpoint config it was started for: a restarted server adopts a still-running instance
     # only into that config's fleet (not one an interrupted update started for another config).
     config_name: str | None = None
+    # Paths under the instance root that the planner reads once every container has exited (a
+    # training host's model and output): an agent on another host sends them back, to the
+    # same paths under ``work_dir`` (``outputs.pack_outputs``), before the exit is reported.
+    outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _INSTANCE_ID.match(self.instance_id):
@@ -207,6 +215,7 @@ class InstanceSpec:
         stop_grace_period: float = 30.0,
         instance_id: str | None = None,
         instance_type: str | None = None,
+        outputs: Sequence[str] = (),
     ) -> InstanceSpec:
         """One process of a job (a training host, a Jupyter server) logging to ``log_stream``;
         usage is sampled only when ``usage_dimensions`` is given; without
@@ -228,6 +237,7 @@ class InstanceSpec:
             steady_state_ping=False,
             host_name=host_name,
             instance_type=instance_type,
+            outputs=tuple(outputs),
         )
 
     def log_stream(self, container_name: str) -> str:
@@ -342,6 +352,10 @@ class HostSlot:
     instance_id: str
     address: str
     port: int
+    # Whether the instance's root will be the spec's ``work_dir`` on the planning host
+    # (LocalLauncher). Where it is not, the spec names what its containers read as artifacts
+    # and what the planner reads back as ``outputs``.
+    shares_work_dir: bool = True
 
 
 # Called with each log line a container writes and its timestamp (ms), e.g. a training job's
@@ -390,6 +404,15 @@ class Launcher(Protocol):
     async def close(self) -> None:
         """Stop every instance and release what the launcher holds."""
         ...
+
+
+def fill_port_slot(argv: Sequence[str], slot: int | None, host: str, port: int) -> list[str]:
+    """``argv`` with its port slot filled: the address the container is reached at (its
+    host's, which the router connects to from outside on another host) and the port."""
+    filled = list(argv)
+    if slot is not None:
+        filled[slot] = filled[slot].format(host=host, port=port)
+    return filled
 
 
 def describe_returncode(returncode: int) -> str:

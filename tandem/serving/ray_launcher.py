@@ -64,6 +64,7 @@ from tandem.serving.launcher import (
     StartProblem,
     new_instance_id,
 )
+from tandem.serving.outputs import unpack_outputs
 from tandem.telemetry.shipping import ShipperConfig
 
 __all__ = ["RayLauncher", "RAY_NAMESPACE", "CARRY_LIMIT", "actor_name", "parse_ray_address"]
@@ -146,6 +147,8 @@ class _AgentActor:
         self.exit_watch: asyncio.Task[None] | None = None
         self.agent: Any = None
         self.ready: tuple[str, dict[str, int]] | None = None  # (host, ports) once started
+        self.root: Path | None = None  # the instance root on this node, once started
+        self.packed: bytes | None = None  # the spec's outputs, packed once its containers exit
         self.logs: Any = None
         self.metrics: Any = None
         self.fate: Any = None
@@ -202,6 +205,7 @@ class _AgentActor:
             elsewhere=f"on {host} (a local file over {CARRY_LIMIT // 2**20} MiB is not carried "
                       "to the node: put it in S3 or on a path every node shares)",
         )  # fmt: skip
+        self.root = Path(root) if root is not None else self.spec.work_dir
         self.agent = InstanceAgent(
             self.spec, self.metrics, self.logs, on_event=self.feed.put,
             ports=PortAllocator(host=host), guard=self.fate,
@@ -237,6 +241,21 @@ class _AgentActor:
         """Once every container exited and its output was read: ("exited", ...)."""
         codes = await handle.wait()
         self.feed.put((_EXITED, dict(codes), self._last_lines()))
+
+    async def collect(self) -> bytes:
+        """The spec's outputs under the instance root, packed (``outputs.pack_outputs``), once
+        every container has exited; the same bytes for every later call.
+
+        They travel back as this call's result, through the Ray object store, like the inputs
+        that were carried here: the node needs no credentials or route to anything but the
+        driver that placed it, and a lost node loses nothing the server already holds."""
+        from tandem.serving.outputs import pack_outputs
+
+        assert self.spec is not None and self.agent is not None and self.root is not None
+        if self.packed is None:
+            await self.agent.handle.wait()
+            self.packed = await asyncio.to_thread(pack_outputs, self.root, self.spec.outputs)
+        return self.packed
 
     def _last_lines(self) -> dict[str, list[str]]:
         assert self.spec is not None
@@ -341,6 +360,8 @@ class RayLauncher:
         self._exits: dict[str, asyncio.Future[dict[str, int]]] = {}
         self._on_line: dict[str, LineCallback] = {}
         self._last: dict[str, dict[str, collections.deque[str]]] = {}
+        # Per started instance whose spec names outputs: bringing them back (once).
+        self._collects: dict[str, asyncio.Task[None]] = {}
 
     def _report(self, event: InstanceEvent,
                 taken: asyncio.Future[None] | None = None) -> bool:  # fmt: skip
@@ -475,7 +496,8 @@ class RayLauncher:
                 self._groups[key][1].add(iid)
                 address, port = await asyncio.wait_for(actor.reserve.remote(),
                                                        self._placement_timeout)
-                slots.append(HostSlot(host_name, iid, address, port))
+                # The instance root is the agent's own, on its node: never the spec's.
+                slots.append(HostSlot(host_name, iid, address, port, shares_work_dir=False))
         except BaseException as exc:
             await self.release_hosts(slots)
             await self._drop_group(key)  # and the actors that did not report yet
@@ -755,10 +777,34 @@ class RayLauncher:
             elif item[0] == _LINE:
                 self._line(iid, handle.spec, item[1], item[2])
             elif item[0] == _EXITED:
+                await self._collect(handle)  # before wait() says it exited
                 self._exited(handle, item[1], item[2])
         if waiting:
             await taken  # the queue is in order: the last one taken means all were
         return fresh[-1][0]
+
+    async def _collect(self, handle: InstanceHandle) -> None:
+        """Bring the instance's outputs back under its spec's ``work_dir`` (once). One that
+        cannot be (its agent gone with its node) is logged: the planner finds what it left."""
+        iid = handle.instance_id
+        task = self._collects.get(iid)
+        actor = self._actors.get(iid)
+        if task is None:
+            if not handle.spec.outputs or actor is None:
+                return
+            task = asyncio.create_task(self._bring_back(handle, actor), name=f"outputs {iid}")
+            self._collects[iid] = task
+        # Shielded: a poll cancelled meanwhile (a stop) leaves it to the stop to wait for.
+        await asyncio.shield(task)
+
+    async def _bring_back(self, handle: InstanceHandle, actor: Any) -> None:
+        iid, spec = handle.instance_id, handle.spec
+        try:
+            packed = await actor.collect.remote()
+            await asyncio.to_thread(unpack_outputs, packed, spec.work_dir, spec.outputs)
+        except Exception as exc:  # noqa: BLE001 - the agent died, or its files are unusable
+            log.warning("instance %s: its outputs did not come back from %s: %s", iid,
+                        handle.host, _describe(exc))
 
     def _line(self, iid: str, spec: InstanceSpec, line: str, timestamp: int) -> None:
         last = self._last.get(iid)
@@ -810,6 +856,8 @@ class RayLauncher:
                                                        grace + _STOP_SLACK)
         except Exception as exc:  # noqa: BLE001 - a dead agent took its containers with it
             log.warning("instance %s: the agent's stop failed: %s", instance_id, _describe(exc))
+        else:
+            await self._collect(handle)  # what it wrote until it was stopped, too
         finally:
             poll = self._polls.pop(instance_id, None)
             if poll is not None:
@@ -824,6 +872,9 @@ class RayLauncher:
             self._exits.pop(instance_id, None)
             self._on_line.pop(instance_id, None)
             self._last.pop(instance_id, None)
+            collect = self._collects.pop(instance_id, None)
+            if collect is not None:
+                await asyncio.gather(collect, return_exceptions=True)
             handle.status = InstanceStatus.STOPPED
             self._report(InstanceStopped(instance_id))
 

@@ -12,7 +12,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,13 @@ _LISTENING = re.compile(r"listening on (\d+) pid (\d+) host (\S+)")
 _CONTAINERS = ("first", "second")
 
 
-def _serve(rig: RayCluster, tmp_path: Path, scale: float, port: int = 0) -> ServerProcess:
+def _serve(rig: RayCluster, tmp_path: Path, scale: float, port: int = 0,
+           extra: Sequence[str] = ()) -> ServerProcess:
     keys = tmp_path / "keys.toml"
     # What tests.e2e.support.client signs with; the agents' shipping signs with it too.
     keys.write_text('[[keys]]\naccess_key_id = "test"\nsecret_access_key = "test"\n')
     flags = [*FAST_FLAGS, "--host", rig.network.gateway, "--launcher", f"ray://{rig.gcs_address}",
-             "--ray-resource-scale", str(scale), "--auth", str(keys)]  # fmt: skip
+             "--ray-resource-scale", str(scale), "--auth", str(keys), *extra]  # fmt: skip
     proc = ServerProcess(tmp_path / "data", extra=flags, env={**os.environ, **rig.driver_env()},
                          port=port)  # fmt: skip
     return proc.start(timeout=60)

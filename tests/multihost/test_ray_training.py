@@ -15,6 +15,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from tests.api.s3.conftest import s3_client
 from tests.e2e.support import STAGE, client, stage_container
 from tests.server_process import ServerProcess
 from tests.waiting import wait_until
@@ -305,3 +306,166 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+# Checks, in its own process, that everything it reads is under its node's own root (the
+# agents' work dir), never the server's data dir, and that its channels hold exactly the files
+# expected for its host (the s3:// one fetched by its node from the server's S3); then writes
+# a model file and output data. "fail": algo-2 writes its
+# failure file and exits 1; "wait": both save a model file and wait to be stopped.
+SELF_CONTAINED = r'''
+import json, os, sys, time
+
+host = os.environ["SM_CURRENT_HOST"]
+hp = json.loads(os.environ["SM_HPS"])
+node_root, server_root = hp["node_root"], hp["server_root"]
+paths = {k: os.environ[k] for k in ("SM_MODEL_DIR", "SM_INPUT_DIR", "SM_INPUT_CONFIG_DIR",
+                                    "SM_OUTPUT_DATA_DIR", "SM_CHANNEL_FULL",
+                                    "SM_CHANNEL_SHARDS", "SM_CHANNEL_REMOTE",
+                                    "SM_CHECKPOINT_DIR", "HOME", "TMPDIR")}
+paths["cwd"] = os.getcwd()
+problems = [f"{k}={v}" for k, v in paths.items()
+            if not v.startswith(node_root + "/") or v.startswith(server_root + "/")]
+
+def files(channel):
+    top = os.environ["SM_CHANNEL_" + channel.upper()]
+    found = {}
+    for folder, _, names in os.walk(top):
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.realpath(path).startswith(node_root + "/"):
+                problems.append(f"{path} -> {os.path.realpath(path)}")
+            found[os.path.relpath(path, top)] = open(path).read()
+    return found
+
+seen = {"full": files("full"), "shards": files("shards"), "remote": files("remote")}
+if seen != hp["expected"][host]:
+    problems.append(f"channels {seen}")
+config = json.load(open(os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "resourceconfig.json")))
+if config["current_host"] != host:
+    problems.append(f"resourceconfig {config}")
+if problems:
+    open(os.path.join(os.environ["SM_OUTPUT_DIR"], "failure"), "w").write(
+        f"{host}: " + "; ".join(problems))
+    sys.exit(2)
+print(f"{host} checked its inputs", flush=True)
+if hp["mode"] == "fail" and host == "algo-2":
+    open(os.path.join(os.environ["SM_OUTPUT_DIR"], "failure"), "w").write(
+        "ValueError: the loss of algo-2 diverged at step 2")
+    sys.exit(1)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], f"{host}.txt"), "w") as f:
+    f.write(f"weights of {host}")
+if hp["mode"] == "wait":
+    print(f"{host} saved", flush=True)
+    time.sleep(600)
+os.makedirs(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "eval"))
+with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "eval", f"{host}.csv"), "w") as f:
+    f.write(f"{host},0.93\n")
+time.sleep(1 if hp["mode"] == "ok" else 600)
+'''
+
+
+def _members(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as tar:
+        return {m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+                for m in tar.getmembers() if m.isfile()}
+
+
+def test_remote_hosts_run_from_their_own_root_and_send_back_model_output_and_failure(
+    multihost_rig: RayCluster, serve: list[ServerProcess], tmp_path: Path
+) -> None:
+    """Each host's inputs reach its node as artifacts unpacked under the agents' work dir (not
+    the server's data dir); its model, output data and failure file come back to the server,
+    which packs and reports them as for local hosts, also when the job is stopped."""
+    rig = multihost_rig
+    node_root = tmp_path / "node-work"
+    server = _serve(rig, tmp_path, scale=0.5, extra=["--agent-work-dir", str(node_root)])
+    serve.append(server)
+    sagemaker, logs = client(server, "sagemaker"), client(server, "logs")
+    code, full, shards = tmp_path / "code", tmp_path / "full", tmp_path / "shards"
+    code.mkdir()
+    (code / "train.py").write_text(SELF_CONTAINED)
+    (full / "nested").mkdir(parents=True)
+    (full / "a.txt").write_text("alpha")
+    (full / "nested" / "b.txt").write_text("beta")
+    shards.mkdir()
+    for n in range(4):
+        (shards / f"part-{n}.csv").write_text(f"rows of shard {n}")
+    s3: Any = s3_client(server.url)
+    s3.create_bucket(Bucket="channels")
+    s3.put_object(Bucket="channels", Key="train/x.csv", Body=b"from s3")
+    s3.put_object(Bucket="channels", Key="train/deep/y.csv", Body=b"also from s3")
+    everything = {"a.txt": "alpha", "nested/b.txt": "beta"}
+    from_s3 = {"x.csv": "from s3", "deep/y.csv": "also from s3"}
+    expected = {
+        "algo-1": {"full": everything, "remote": from_s3,
+                   "shards": {"part-0.csv": "rows of shard 0", "part-2.csv": "rows of shard 2"}},
+        "algo-2": {"full": everything, "remote": from_s3,
+                   "shards": {"part-1.csv": "rows of shard 1", "part-3.csv": "rows of shard 3"}},
+    }
+
+    def create(job: str, mode: str) -> None:
+        sagemaker.create_training_job(
+            TrainingJobName=job, RoleArn="arn:aws:iam::000000000000:role/test",
+            AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            HyperParameters={
+                "sagemaker_program": json.dumps("train.py"),
+                "sagemaker_submit_directory": json.dumps(str(code)),
+                "mode": mode, "node_root": str(node_root),
+                "server_root": str(server.data_dir), "expected": json.dumps(expected)},
+            InputDataConfig=[
+                {"ChannelName": name, "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix", "S3Uri": str(path),
+                    "S3DataDistributionType": distribution}}}
+                for name, path, distribution in (
+                    ("full", full, "FullyReplicated"), ("shards", shards, "ShardedByS3Key"),
+                    ("remote", "s3://channels/train/", "FullyReplicated"))],
+            OutputDataConfig={"S3OutputPath": "file://" + str(tmp_path / "out")},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2,
+                            "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 300},
+        )  # fmt: skip
+
+    def finished(job: str) -> dict[str, Any] | None:
+        desc = sagemaker.describe_training_job(TrainingJobName=job)
+        return desc if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+    create("mh-remote-ok", "ok")
+    desc = _until("the job to finish", lambda: finished("mh-remote-ok"), timeout=300)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    out = tmp_path / "out" / "mh-remote-ok" / "output"
+    assert _members(out / "model.tar.gz") == {"algo-1.txt": b"weights of algo-1",
+                                              "algo-2.txt": b"weights of algo-2"}
+    assert _members(out / "output.tar.gz") == {"eval/algo-1.csv": b"algo-1,0.93\n",
+                                               "eval/algo-2.csv": b"algo-2,0.93\n"}
+    # Copies, unpacked under each host's root in the agents' work dir.
+    roots = sorted((node_root / "instances" / "mh-remote-ok").iterdir())
+    assert len(roots) == 2
+    for root in roots:
+        copied = root / "input" / "data" / "full" / "nested" / "b.txt"
+        assert not copied.is_symlink() and copied.read_text() == "beta"
+        # The s3:// prefix was not packed: the node fetched it from the server's S3.
+        assert (root / "input" / "data" / "remote").readlink() == (
+            root / ".fetched" / "s3" / "channels" / "train")
+    assert not (server.data_dir / "training" / "mh-remote-ok" / "carry").exists()
+
+    create("mh-remote-fail", "fail")
+    desc = _until("the failing job to finish", lambda: finished("mh-remote-fail"), timeout=300)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert desc["FailureReason"] == "ValueError: the loss of algo-2 diverged at step 2"
+
+    create("mh-remote-stop", "wait")
+
+    def saved() -> bool:
+        streams = [s for s in _streams(logs, TRAINING_GROUP) if s.startswith("mh-remote-stop/")]
+        return len(streams) == 2 and all(
+            any(line.endswith(" saved") for line in _events(logs, TRAINING_GROUP, s))
+            for s in streams)
+
+    _until("both hosts to save their model", saved)
+    sagemaker.stop_training_job(TrainingJobName="mh-remote-stop")
+    desc = _until("the stopped job to finish", lambda: finished("mh-remote-stop"), timeout=300)
+    assert desc["TrainingJobStatus"] == "Stopped", desc.get("FailureReason")
+    assert _members(tmp_path / "out" / "mh-remote-stop" / "output" / "model.tar.gz") == {
+        "algo-1.txt": b"weights of algo-1", "algo-2.txt": b"weights of algo-2"}
+    assert _script_processes(rig, code / "train.py") == []

@@ -14,7 +14,7 @@ from tandem.errors import ConfigError
 from tandem.serving.containers import ContainerDefinitionError, plan_container
 from tandem.serving.fetching import ArtifactSource, prepare_artifacts
 from tandem.serving.images import ImageKind
-from tandem.serving.launcher import Artifact
+from tandem.serving.launcher import Artifact, fill_port_slot
 
 SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 PARENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/home/me",
@@ -177,6 +177,17 @@ def test_docker_plan_is_completed_with_the_port(tmp_path):
     assert (done.env["MODEL_NAME"], done.env["SAGEMAKER_SAFE_PORT_RANGE"]) == ("x", "31002-31010")
     assert done.env["DOCKER_CONFIG"] == "/home/me/.docker"
     assert "AWS_SECRET_ACCESS_KEY" not in done.env
+
+
+def test_a_docker_container_on_another_host_publishes_on_that_hosts_address(tmp_path):
+    # No Docker engine runs here: this pins only the argv an agent on another host would run.
+    (tmp_path / "m").mkdir()
+    result = plan({"Image": "acme/model:1", "ModelDataUrl": "m"}, tmp_path,
+                  docker_probe=lambda host: True)
+    argv = fill_port_slot(result.argv, result.port_slot, "10.231.0.11", 31001)
+    assert argv[argv.index("-p") + 1] == "10.231.0.11:31001:8080"
+    assert result.for_port(31001, host="10.231.0.12").argv[argv.index("-p") + 1] == (
+        "10.231.0.12:31001:8080")
 
 
 def test_for_port_sets_the_bind_port_for_local_processes(tmp_path):
