@@ -62,8 +62,8 @@ from tandem.telemetry.logs.validation import (
     stream_not_found,
 )
 
-from .feed import ChangeListener
 from .database import Migration, PostgresDatabase
+from .feed import ChangeListener
 from .log_partitions import PARTITION_MS, drop_expired_partitions, make_partitions
 
 __all__ = ["PostgresLogStore", "MIGRATIONS"]
