@@ -121,6 +121,10 @@ class TandemServer:
                 _log.warning("standby: another tandem server leads this store; waiting to lead")
         await self._leading.wait()
 
+    def _epoch(self) -> int:
+        """The epoch this server leads under; 0 once it does not (its writes are refused)."""
+        return self.leadership.epoch if self.leadership is not None else 0
+
     def _leadership_changed(self, leading: bool, epoch: int) -> None:
         if leading:
             _log.info("leading the store (epoch %d)", epoch)
@@ -186,6 +190,7 @@ class TandemServer:
             settings=s,
             plan_model=self._traced_plan(functools.partial(plan_model, objects=self.locations)),
             clock=self.clock,
+            epoch=self._epoch,
         )
         await self.manager.start()
         self.jobs = build_job_manager(

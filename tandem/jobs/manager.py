@@ -3,7 +3,8 @@
 The API layer calls it; it validates requests, keeps the live records, runs each job as an
 owned task, and keeps every finished job's description in the catalogue so it survives a
 restart (a job that was running when the server stopped is reported Failed, as SageMaker
-reports a job whose instances were lost). ``stop`` stops everything it started.
+reports a job whose instances were lost). A job name is claimed through the catalogue's atomic
+create, so two servers sharing a store cannot both take it. ``stop`` stops everything it started.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..errors import ValidationException
+from ..serving.catalog import AlreadyExists
 from ..serving.errors import ResourceInUse
 from ..serving.model import arn as make_arn
 from .notebooks import NotebookService
@@ -30,6 +32,10 @@ __all__ = ["JobManager"]
 _log = logging.getLogger(__name__)
 _TRAINING, _TRANSFORM = "training-job", "transform-job"
 _LOST = "The tandem server stopped while the job was running."
+_TRAINING_TAKEN = ("Training job names must be unique within an AWS account and region, and a "
+                   "training job with this name already exists ({arn})")
+_TRANSFORM_TAKEN = ("Job name must be unique within an AWS account and region, and a job with "
+                    "this name already exists ({arn})")
 
 
 class JobManager:
@@ -131,19 +137,32 @@ class JobManager:
         lowered = name.lower()
         return any(n.lower() == lowered for n in (*live, *self._archived[kind]))
 
+    async def _claim(self, kind: str, name: str, job: TrainingJob | TransformJob) -> bool:
+        """Write the new job's first record only if no job of that name exists in the
+        catalogue: its atomic create decides between servers (and calls) racing for a name,
+        where ``_taken`` knows only this server's jobs. False if the name is taken."""
+        if self.catalog is None:
+            return True
+        document = {"describe": job.describe(), "summary": job.summary()}
+        try:
+            await asyncio.to_thread(self.catalog.put, kind, name, document, create=True)
+        except AlreadyExists:
+            return False
+        self._archived[kind][name] = document
+        return True
+
     # -- training -----------------------------------------------------------------------
 
     async def create_training_job(self, body: dict[str, Any], base_dir: Path | None = None) -> str:
         request = await asyncio.to_thread(parse_training_request, body, base_dir or Path.cwd())
         arn = self.arn("training-job", request.name)
         if self._taken(_TRAINING, request.name):
-            raise ResourceInUse(f"Training job names must be unique within an AWS account and "
-                                f"region, and a training job with this name already exists "
-                                f"({arn})")
+            raise ResourceInUse(_TRAINING_TAKEN.format(arn=arn))
         now = self.clock.time()
         job = TrainingJob(request, arn, now, last_modified_time=now)
+        if not await self._claim(_TRAINING, request.name, job):
+            raise ResourceInUse(_TRAINING_TAKEN.format(arn=arn))
         self._training[request.name] = job
-        await self._persist(_TRAINING, request.name, job)
 
         def changed(j: TrainingJob) -> None:
             if j.status.terminal:
@@ -187,13 +206,13 @@ class JobManager:
         request = await asyncio.to_thread(parse_transform_request, body, base_dir or Path.cwd())
         arn = self.arn("transform-job", request.name)
         if self._taken(_TRANSFORM, request.name):
-            raise ResourceInUse(f"Job name must be unique within an AWS account and region, and "
-                                f"a job with this name already exists ({arn})")
+            raise ResourceInUse(_TRANSFORM_TAKEN.format(arn=arn))
         await self.transform_runner.model_lookup(request.model_name)  # not found -> error now
         now = self.clock.time()
         job = TransformJob(request, arn, now, last_modified_time=now)
+        if not await self._claim(_TRANSFORM, request.name, job):
+            raise ResourceInUse(_TRANSFORM_TAKEN.format(arn=arn))
         self._transform[request.name] = job
-        await self._persist(_TRANSFORM, request.name, job)
 
         def changed(j: TransformJob) -> None:
             j.last_modified_time = self.clock.time()

@@ -6,13 +6,18 @@ held to tests/store/test_catalog_contract.py. Names are unique case-insensitivel
 SageMaker's are, and keep their case. Each document has a version, 1 when created and one more
 at each write; a write that names the version it read (``expected_version``) lands only if the
 document is still at that version, so two servers sharing a store cannot both win a race.
+
+The leader's own writes (instance records, endpoint status) carry its epoch (``fence``, or a
+``FencedCatalog``): a server that lost the lead without noticing yet cannot overwrite what its
+successor wrote (``tandem.leadership``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["CatalogStore", "AlreadyExists", "VersionConflict"]
+__all__ = ["CatalogStore", "AlreadyExists", "FencedCatalog", "VersionConflict"]
 
 
 class AlreadyExists(Exception):
@@ -34,11 +39,14 @@ class VersionConflict(Exception):
 class CatalogStore(Protocol):
     def put(
         self, kind: str, name: str, document: dict[str, Any], *, create: bool = False,
-        expected_version: int | None = None,
+        expected_version: int | None = None, fence: int | None = None,
     ) -> int:  # fmt: skip
         """Insert or replace, returning the document's new version. With ``create`` raise
         AlreadyExists if the name is taken; with ``expected_version`` raise VersionConflict
-        unless the document exists at exactly that version."""
+        unless the document exists at exactly that version. With ``fence`` (a leader's
+        epoch) raise StaleLeader, writing nothing, unless that epoch is still the current
+        leader's; a store only one server uses (SQLite, whose server always leads) does not
+        check it."""
         ...
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None: ...
@@ -51,4 +59,35 @@ class CatalogStore(Protocol):
         """Every document of a kind, in creation order."""
         ...
 
-    def delete(self, kind: str, name: str) -> bool: ...
+    def delete(self, kind: str, name: str, *, fence: int | None = None) -> bool:
+        """Whether it existed; ``fence`` as for ``put``."""
+        ...
+
+
+class FencedCatalog:
+    """A catalogue whose writes carry the epoch this server leads under (``epoch()``, 0 once
+    it no longer leads): what the leader-only writers (the reconciler, the endpoint status
+    writer) are given. Reads go straight through."""
+
+    def __init__(self, catalog: CatalogStore, epoch: Callable[[], int]) -> None:
+        self.catalog = catalog
+        self.epoch = epoch
+
+    def put(
+        self, kind: str, name: str, document: dict[str, Any], *, create: bool = False,
+        expected_version: int | None = None, fence: int | None = None,
+    ) -> int:  # fmt: skip
+        return self.catalog.put(kind, name, document, create=create,
+                                expected_version=expected_version, fence=self.epoch())
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self.catalog.get(kind, name)
+
+    def get_versioned(self, kind: str, name: str) -> tuple[dict[str, Any], int] | None:
+        return self.catalog.get_versioned(kind, name)
+
+    def list(self, kind: str) -> list[dict[str, Any]]:
+        return self.catalog.list(kind)
+
+    def delete(self, kind: str, name: str, *, fence: int | None = None) -> bool:
+        return self.catalog.delete(kind, name, fence=self.epoch())

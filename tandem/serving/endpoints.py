@@ -19,7 +19,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..errors import TandemError, ValidationException
-from .catalog import AlreadyExists, CatalogStore
+from .catalog import AlreadyExists, CatalogStore, FencedCatalog
 from .definitions import ENDPOINT, Definitions, io
 from .endpoint_status import StatusWriter
 from .errors import ResourceNotFoundException
@@ -51,17 +51,20 @@ class EndpointManager:
         settings: Settings,
         plan_model: PlanModel,
         clock: Clock | None = None,
+        epoch: Callable[[], int] | None = None,
     ) -> None:
         self.catalog = catalog
+        # The leader-only writers carry the epoch it leads under (``epoch``; none: unfenced).
+        leader_catalog = catalog if epoch is None else FencedCatalog(catalog, epoch)
         self.launcher = launcher
         self.router = router
         self.settings = settings
         self.plan_model = plan_model
         self.clock = clock or SystemClock()
         self.definitions = Definitions(catalog, settings, self.clock)
-        self.status = StatusWriter(catalog, self.clock)
+        self.status = StatusWriter(leader_catalog, self.clock)
         self.reconciler = Reconciler(
-            catalog=catalog,
+            catalog=leader_catalog,
             launcher=launcher,
             router=router,
             settings=settings,

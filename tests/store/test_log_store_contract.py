@@ -1,14 +1,17 @@
 """The LogStore contract: SQLite and PostgreSQL pass the same tests.
 
 Add an implementation by adding a ``backend`` param that yields an object with ``store``,
-``reopen()`` (close and open the same storage again), ``schema_version()`` and ``migrations``.
+``reopen()`` (close and open the same storage again), ``second()`` (the handle another server
+would hold), ``schema_version()`` and ``migrations``.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,6 +41,10 @@ class _SQLite:
         self.store = SQLiteLogStore(self.db)
         return self.store
 
+    def second(self) -> LogStore:
+        # One server owns a SQLite file, and holds one handle on it.
+        return self.store
+
     def schema_version(self) -> int:
         def check(c):  # type: ignore[no-untyped-def]
             return c.execute(
@@ -57,6 +64,7 @@ class _Postgres:
         self.dsn = dsn
         self.db = PostgresDatabase(dsn)
         self.store: LogStore = PostgresLogStore(self.db)
+        self.others: list[Any] = []
 
     def reopen(self) -> LogStore:
         from tandem.store.postgres import PostgresDatabase, PostgresLogStore
@@ -66,12 +74,22 @@ class _Postgres:
         self.store = PostgresLogStore(self.db)
         return self.store
 
+    def second(self) -> LogStore:
+        from tandem.store.postgres import PostgresDatabase, PostgresLogStore
+
+        database = PostgresDatabase(self.dsn, max_size=2)
+        store = PostgresLogStore(database)
+        self.others.append((store, database))
+        return store
+
     def schema_version(self) -> int:
         return int(self.db.transaction(lambda c: c.execute(
             "SELECT version FROM schema_version WHERE component = 'logs'").fetchone()[0]))
 
     def close(self) -> None:
-        self.db.close()
+        for store, database in [(self.store, self.db), *self.others]:
+            store.close()
+            database.close()
 
 
 Backend = _SQLite | _Postgres
@@ -171,6 +189,65 @@ def test_append_to_missing_stream_stores_nothing_unless_asked(store: LogStore) -
         "/g", "s", start=None, end=None, after=None, before=None, limit=10, newest_first=False
     )
     assert [(e.timestamp, e.message, e.ingestion_time) for e in events] == [(1, "a", 5)]
+
+
+def test_a_must_exist_batch_for_a_gone_stream_is_left_out_and_its_seqs_skipped(
+    store: LogStore,
+) -> None:
+    store.ensure_stream("/g", "kept", 1)
+    store.ensure_stream("/g", "deleted", 1)
+    store.delete_stream("/g", "deleted")
+    gone: list[EventBatch] = []
+    batches = [
+        EventBatch("/g", "deleted", [(1, "x"), (2, "y")], must_exist=True),
+        EventBatch("/g", "kept", [(3, "a")], must_exist=True),
+        EventBatch("/g", "new", [(4, "b")]),  # created: no must_exist
+        EventBatch("/nogroup", "s", [(5, "c")], must_exist=True),
+    ]
+    last = store.append(batches, 9, create_missing=True, gone=gone)
+    assert [(b.group, b.stream) for b in gone] == [("/g", "deleted"), ("/nogroup", "s")]
+    assert last == 5 and store.last_seq() == 5  # every event's seq counted, stored or not
+    assert store.get_stream("/g", "deleted") is None and store.get_group("/nogroup") is None
+    read = {name: [(e.seq, e.message) for e in store.read_stream(
+        "/g", name, start=None, end=None, after=None, before=None, limit=10,
+        newest_first=False)] for name in ("kept", "new")}
+    assert read == {"kept": [(3, "a")], "new": [(4, "b")]}
+    # Without create_missing, a must_exist batch is still only left out, never an error.
+    gone.clear()
+    assert store.append([EventBatch("/g", "deleted", [(6, "z")], must_exist=True)], 9,
+                        create_missing=False, gone=gone) == 6
+    assert [(b.group, b.stream) for b in gone] == [("/g", "deleted")]
+
+
+def test_watch_tells_of_deletes_and_retention_changes_through_another_handle(
+    backend: Backend,
+) -> None:
+    store, other = backend.store, backend.second()
+    heard: list[tuple[str | None, str | None]] = []
+    changed = threading.Condition()
+
+    def note(group: str | None, stream: str | None) -> None:
+        with changed:
+            heard.append((group, stream))
+            changed.notify_all()
+
+    store.watch(note)
+
+    def wait_for(expected: list[tuple[str | None, str | None]]) -> None:
+        # A fresh listener first hears (None, None): it cannot know what it missed before.
+        with changed:
+            assert changed.wait_for(
+                lambda: [h for h in heard if h != (None, None)] == expected, timeout=5.0
+            ), heard
+
+    other.ensure_stream("/g", "a", 1)
+    other.ensure_stream("/g", "b", 1)
+    other.create_group("/h", 1)
+    other.append([EventBatch("/g", "a", [(1, "x")])], 1, create_missing=False)
+    other.set_retention("/h", 7)
+    other.delete_stream("/g", "b")
+    other.delete_group("/g")
+    wait_for([("/h", None), ("/g", "b"), ("/g", None)])  # creates and appends are not told
 
 
 def test_read_stream_orders_by_time_then_seq_with_cursors(store: LogStore) -> None:

@@ -23,7 +23,8 @@ __all__ = [
     "redact",
 ]
 
-# Per server: N servers x (this + 1 leadership session) must stay under max_connections.
+# Per server: N servers x (this + 1 leadership session + 1 listening session) must stay under
+# max_connections.
 POOL_SIZE = 8
 
 
@@ -44,4 +45,5 @@ class PostgresStore:
         return PostgresLeadership(self.database, holder=holder, on_change=on_change)
 
     def close(self) -> None:
+        self.logs.close()
         self.database.close()

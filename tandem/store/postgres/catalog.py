@@ -4,7 +4,8 @@ Names are unique per kind case-insensitively (a generated ``lower(name)`` key; S
 are ASCII) and keep their case. Creation order is an identity column. Every write is one
 statement, so compare-and-set is the database's row lock, not a read then a write; each write
 also sends ``NOTIFY tandem_catalog`` with the kind and name, for servers that route from a
-snapshot of the catalogue.
+snapshot of the catalogue. A write given a ``fence`` first checks, in its own transaction,
+that the epoch is still the leader's (``leadership.fence``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ...serving.catalog import AlreadyExists, VersionConflict
 from .database import PostgresDatabase
+from .leadership import fence as fence_epoch
 
 __all__ = ["PostgresCatalogStore", "CHANNEL"]
 
@@ -42,11 +44,13 @@ class PostgresCatalogStore:
 
     def put(
         self, kind: str, name: str, document: dict[str, Any], *, create: bool = False,
-        expected_version: int | None = None,
+        expected_version: int | None = None, fence: int | None = None,
     ) -> int:  # fmt: skip
         text = json.dumps(document, separators=(",", ":"))
 
         def write(conn: Any) -> int:
+            if fence is not None:
+                fence_epoch(conn, fence)
             if expected_version is not None:
                 row = conn.execute(
                     "UPDATE catalog_documents SET name = %s, document = %s::json, "
@@ -98,8 +102,10 @@ class PostgresCatalogStore:
             (kind,)).fetchall())
         return [r[0] for r in rows]
 
-    def delete(self, kind: str, name: str) -> bool:
+    def delete(self, kind: str, name: str, *, fence: int | None = None) -> bool:
         def remove(conn: Any) -> bool:
+            if fence is not None:
+                fence_epoch(conn, fence)
             gone = conn.execute(
                 "DELETE FROM catalog_documents WHERE kind = %s AND name_key = lower(%s)",
                 (kind, name)).rowcount > 0

@@ -38,6 +38,7 @@ for the term filters (a term holding U+0000 finds no such message). Reads return
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -52,6 +53,7 @@ from tandem.telemetry.logs.store import (
     Position,
     StoredEvent,
     StreamRecord,
+    TargetChange,
 )
 from tandem.telemetry.logs.validation import (
     GROUP_EXISTS,
@@ -61,6 +63,7 @@ from tandem.telemetry.logs.validation import (
 )
 
 from .database import Migration, PostgresDatabase
+from .feed import ChangeListener
 from .log_partitions import PARTITION_MS, drop_expired_partitions, make_partitions
 
 __all__ = ["PostgresLogStore", "MIGRATIONS"]
@@ -182,11 +185,21 @@ def _message(text: str, raw: bytes | None) -> str:
     return text if raw is None else bytes(raw).decode("utf-8")
 
 
+CHANNEL = "tandem_logs"
+
+
+def _notify(conn: Any, group: str | None, stream: str | None) -> None:
+    """Tell every server's caches, once this transaction commits (``watch``)."""
+    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps([group, stream])))
+
+
 class PostgresLogStore:
     """The LogStore protocol on a ``PostgresDatabase`` (see tandem.telemetry.logs.store)."""
 
     def __init__(self, database: PostgresDatabase) -> None:
         self.db = database
+        self._watchers: list[TargetChange] = []
+        self._listener: ChangeListener | None = None
         database.migrate("logs", MIGRATIONS)
         # Emptied tables (TRUNCATE) lose the counter row; numbering then starts again.
         database.transaction(lambda c: c.execute(
@@ -195,6 +208,27 @@ class PostgresLogStore:
         # miss is checked again under the writers' lock (another server may have made it).
         self._days: set[int] = set()
         self._drops = -1
+
+    # -- sharing -------------------------------------------------------------
+
+    def watch(self, callback: TargetChange) -> None:
+        """Changes come as notifications on ``tandem_logs`` (this server's own too), heard
+        by one listening session per store, opened at the first ``watch``."""
+        self._watchers.append(callback)
+        if self._listener is None:
+            self._listener = ChangeListener(self.db.dsn, CHANNEL, self._heard)
+            self._listener.start()
+
+    def _heard(self, payload: str | None) -> None:
+        group, stream = (None, None) if payload is None else json.loads(payload)
+        for callback in list(self._watchers):
+            callback(group, stream)
+
+    def close(self) -> None:
+        """Stop listening (the database is the caller's to close)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     # -- helpers (run inside a transaction) ----------------------------------
 
@@ -331,6 +365,7 @@ class PostgresLogStore:
             group_id = self._group_id(conn, name)
             conn.execute("DELETE FROM log_events WHERE group_id = %s", (group_id,))
             conn.execute("DELETE FROM log_groups WHERE id = %s", (group_id,))
+            _notify(conn, name, None)
 
         self.db.transaction(run)
 
@@ -340,6 +375,7 @@ class PostgresLogStore:
                 "UPDATE log_groups SET retention_days = %s WHERE name = %s", (days, name))
             if cur.rowcount == 0:
                 raise group_not_found()
+            _notify(conn, name, None)
 
         self.db.transaction(run)
 
@@ -415,14 +451,16 @@ class PostgresLogStore:
             conn.execute(
                 "UPDATE log_groups SET stored_bytes = stored_bytes - %s WHERE id = %s",
                 (removed, group_id))
+            _notify(conn, group, name)
 
         self.db.transaction(run)
 
     # -- events --------------------------------------------------------------
 
     def append(
-        self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool
-    ) -> int:
+        self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool,
+        gone: list[EventBatch] | None = None,
+    ) -> int:  # fmt: skip
         # Everything but SQL is done before the writers' lock is taken.
         work = []
         days: set[int] = set()
@@ -438,22 +476,36 @@ class PostgresLogStore:
             work.append((batch, stamps, texts, ingested, size))
             total += len(stamps)
         seen: list[int] = []
+        left_out: list[EventBatch] = []
 
         def run(conn: Any) -> int:
+            left_out.clear()
             # As durable as SQLite's WAL with synchronous=NORMAL (module docstring).
             conn.execute("SET LOCAL synchronous_commit = off")
             last, drops = self._lock_writers(conn, total)
             seen[:] = [drops]
             make_partitions(conn, days, self._days if drops == self._drops else set())
-            ids = []
+            ids: list[tuple[int, int] | None] = []
             for batch, *_ in work:
-                if create_missing:
+                if batch.must_exist:
+                    # Under the writers' lock: a delete (which takes it too) either committed
+                    # before this check or waits for this commit, then deletes these events.
+                    row = conn.execute(
+                        "SELECT g.id, s.id FROM log_groups g JOIN log_streams s "
+                        "ON s.group_id = g.id WHERE g.name = %s AND s.name = %s",
+                        (batch.group, batch.stream)).fetchone()
+                    ids.append(None if row is None else (int(row[0]), int(row[1])))
+                elif create_missing:
                     ids.append(self._ensure(conn, batch.group, batch.stream, ingestion_time))
                 else:
                     ids.append(self._stream_id(conn, batch.group, batch.stream))
             sizes: dict[int, int] = defaultdict(int)
-            for (group_id, stream_id), (_, stamps, texts, ingested, size) in zip(
-                    ids, work, strict=True):
+            for found, (batch, stamps, texts, ingested, size) in zip(ids, work, strict=True):
+                if found is None:  # its seqs stay unused: the others' are as reserved
+                    last += len(stamps)
+                    left_out.append(batch)
+                    continue
+                group_id, stream_id = found
                 with conn.cursor().copy(
                     "COPY log_events (timestamp, seq, message, raw, group_id, stream_id, "
                     "ingestion_time) FROM STDIN"
@@ -481,6 +533,8 @@ class PostgresLogStore:
         if seen[0] != self._drops:
             self._days, self._drops = set(), seen[0]
         self._days |= days
+        if gone is not None:
+            gone.extend(left_out)
         return last
 
     def read_stream(
@@ -708,6 +762,8 @@ class PostgresLogStore:
                     (group_id, cutoff)).rowcount
             if dropped:
                 conn.execute("UPDATE log_sequence SET drops = drops + 1 WHERE id = 1")
+            if streams:
+                _notify(conn, None, None)
             return events, streams
 
         return self.db.transaction(run)

@@ -32,8 +32,9 @@ class SQLiteCatalogStore:
 
     def put(
         self, kind: str, name: str, document: dict[str, Any], *, create: bool = False,
-        expected_version: int | None = None,
+        expected_version: int | None = None, fence: int | None = None,
     ) -> int:  # fmt: skip
+        # ``fence`` is not checked: one server uses a SQLite file, and it always leads.
         text = json.dumps(document, separators=(",", ":"))
 
         def write(conn: sqlite3.Connection) -> int:
@@ -83,7 +84,7 @@ class SQLiteCatalogStore:
         )
         return [json.loads(r[0]) for r in rows]
 
-    def delete(self, kind: str, name: str) -> bool:
+    def delete(self, kind: str, name: str, *, fence: int | None = None) -> bool:
         return self._db.write(
             lambda c: (
                 c.execute(

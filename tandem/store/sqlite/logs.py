@@ -22,6 +22,7 @@ from tandem.telemetry.logs.store import (
     Position,
     StoredEvent,
     StreamRecord,
+    TargetChange,
 )
 from tandem.telemetry.logs.validation import (
     GROUP_EXISTS,
@@ -122,6 +123,16 @@ class SQLiteLogStore:
     def __init__(self, database: Database) -> None:
         self.db = database
         database.migrate("logs", MIGRATIONS)
+        # One server owns a SQLite file: every writer of it is a handle in this process, so
+        # changes are told in-process, once committed.
+        self._watchers: list[TargetChange] = []
+
+    def watch(self, callback: TargetChange) -> None:
+        self._watchers.append(callback)
+
+    def _changed(self, group: str | None, stream: str | None) -> None:
+        for callback in list(self._watchers):
+            callback(group, stream)
 
     # -- helpers (run inside a read or write transaction) -------------------
 
@@ -141,6 +152,16 @@ class SQLiteLogStore:
         if row is None:
             raise stream_not_found()
         return group_id, int(row[0])
+
+    @staticmethod
+    def _existing_stream(
+        conn: sqlite3.Connection, group: str, name: str
+    ) -> tuple[int, int] | None:
+        row = conn.execute(
+            "SELECT g.id, s.id FROM log_groups g JOIN log_streams s ON s.group_id = g.id "
+            "WHERE g.name = ? AND s.name = ?", (group, name),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
 
     @staticmethod
     def _stream_ids(
@@ -258,6 +279,7 @@ class SQLiteLogStore:
             conn.execute("DELETE FROM log_groups WHERE id = ?", (group_id,))
 
         self.db.write(run)
+        self._changed(name, None)
 
     def set_retention(self, name: str, days: int | None) -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -268,6 +290,7 @@ class SQLiteLogStore:
                 raise group_not_found()
 
         self.db.write(run)
+        self._changed(name, None)
 
     # -- streams -------------------------------------------------------------
 
@@ -362,19 +385,31 @@ class SQLiteLogStore:
             )
 
         self.db.write(run)
+        self._changed(group, name)
 
     # -- events --------------------------------------------------------------
 
     def append(
-        self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool
-    ) -> int:
+        self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool,
+        gone: list[EventBatch] | None = None,
+    ) -> int:  # fmt: skip
+        left_out: list[EventBatch] = []
+
         def run(conn: sqlite3.Connection) -> int:
+            left_out.clear()  # a retried transaction starts again
             start = last = conn.execute("SELECT last_seq FROM log_sequence").fetchone()[0]
             blocks = BlockWriter()
             for batch in batches:
                 if not batch.events:
                     continue
-                if create_missing:
+                if batch.must_exist:
+                    found = self._existing_stream(conn, batch.group, batch.stream)
+                    if found is None:
+                        last += len(batch.events)
+                        left_out.append(batch)
+                        continue
+                    group_id, stream_id = found
+                elif create_missing:
                     group_id, stream_id = self._ensure(
                         conn, batch.group, batch.stream, ingestion_time
                     )
@@ -412,7 +447,10 @@ class SQLiteLogStore:
                 conn.execute("UPDATE log_sequence SET last_seq = ?", (last,))
             return int(last)
 
-        return self.db.write(run)
+        last = self.db.write(run)
+        if gone is not None:
+            gone.extend(left_out)
+        return last
 
     def read_stream(
         self,
@@ -611,7 +649,10 @@ class SQLiteLogStore:
                 ).rowcount
             return events, streams
 
-        return self.db.write(run)
+        events, streams = self.db.write(run)
+        if streams:
+            self._changed(None, None)
+        return events, streams
 
 
 def _columns(events: Sequence[tuple[int, str]]) -> tuple[Sequence[int], Sequence[str]]:

@@ -17,6 +17,7 @@ writer can say, without store I/O, from which seq on the events queued after a m
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class _Pending:
     stream: str
     ingestion_time: int | None
     events: Sequence[tuple[int, str]]  # a list, or a PutLogEvents batch's columns
+    must_exist: bool = False  # EventBatch.must_exist
 
 
 class LogWriter:
@@ -49,6 +51,7 @@ class LogWriter:
         flush_size: int = 20_000,
         max_pending: int = 100_000,
         on_commit: Callable[[], None] | None = None,
+        on_gone: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -56,6 +59,7 @@ class LogWriter:
         self.flush_size = flush_size
         self.max_pending = max_pending
         self.on_commit = on_commit
+        self.on_gone = on_gone
         # Batches in arrival order; a put joins the last batch only when it is for the same
         # stream and ingestion time, so the store gives seqs in exactly the order of the puts.
         self._pending: list[_Pending] = []
@@ -130,9 +134,13 @@ class LogWriter:
         stream: str,
         events: Sequence[tuple[int, str]],
         ingestion_time: int | None = None,
+        *,
+        must_exist: bool = False,
     ) -> None:
         """Queue events for one stream; waits while the buffer is full. ``ingestion_time``
-        (ms) is the time the events were accepted; None means the time of the flush."""
+        (ms) is the time the events were accepted; None means the time of the flush. With
+        ``must_exist`` a stream deleted meanwhile is not created again: the events are left
+        out and ``on_gone`` told (EventBatch.must_exist); else it is created."""
         if self._task is None:
             raise RuntimeError("LogService is not started")
         while self._count >= self.max_pending:
@@ -145,15 +153,15 @@ class LogWriter:
             self._first_at = asyncio.get_running_loop().time()
             self._signal.set()
         last = self._pending[-1] if self._pending else None
-        if last is not None and (last.group, last.stream, last.ingestion_time) == (
-            group, stream, ingestion_time
-        ):
+        if last is not None and (
+            last.group, last.stream, last.ingestion_time, last.must_exist
+        ) == (group, stream, ingestion_time, must_exist):
             if type(last.events) is not list:  # a PutLogEvents batch: made a list once
                 last.events = list(last.events)
             last.events.extend(events)
         else:
             # Kept as given, not copied: the caller hands the events over.
-            self._pending.append(_Pending(group, stream, ingestion_time, events))
+            self._pending.append(_Pending(group, stream, ingestion_time, events, must_exist))
         before = self._count
         self._count += len(events)
         if before < self.flush_size <= self._count:
@@ -207,11 +215,16 @@ class LogWriter:
         self._pending, self._count = [], 0
         self._inflight = frozenset(p.group for p in pending)
         self._space.set()
-        batches = [EventBatch(p.group, p.stream, p.events, p.ingestion_time) for p in pending]
+        batches = [
+            EventBatch(p.group, p.stream, p.events, p.ingestion_time, p.must_exist)
+            for p in pending
+        ]
         ingestion = int(self.clock.time() * 1000)
+        gone: list[EventBatch] = []
         try:
             last = await asyncio.to_thread(
-                self.store.append, batches, ingestion, create_missing=True
+                functools.partial(self.store.append, batches, ingestion, create_missing=True,
+                                  gone=gone)
             )
         except Exception:  # noqa: BLE001 - kept and retried, never dropped
             _log.exception("storing %d log lines failed; will retry", count)
@@ -221,9 +234,15 @@ class LogWriter:
             return False
         finally:
             self._inflight = frozenset()
-        self._committed += count
+        self._committed += count  # left-out events' seqs are skipped: marks stay exact
         self._last_seq = last
         self._resolve_marks()
+        for batch in gone:
+            _log.warning("%d log events for %s %s were left out: the stream was deleted "
+                         "after they were accepted", len(batch.events), batch.group,
+                         batch.stream)  # fmt: skip
+            if self.on_gone is not None:
+                self.on_gone(batch.group, batch.stream)
         if self.on_commit is not None:
             self.on_commit()
         return True

@@ -9,12 +9,20 @@ PutLogEvents validates a batch, hands it to the batching writer and answers at o
 writer commits within ``flush_interval`` (events are durable within 1 s of acceptance). Reads
 of a group with events still queued flush the writer first, so a caller always sees its own
 accepted events.
+
+Several servers may share the store. Each keeps what it knows exists (``_known`` for the
+capture path, ``_put_targets`` for PutLogEvents) without a store read per call; the store's
+``watch`` evicts an entry when any server deletes its group or stream or changes a retention,
+and the append itself refuses a PutLogEvents batch whose stream is gone by commit time
+(EventBatch.must_exist), so a stale entry can never bring a deleted group back: at worst
+events accepted in the instant before the eviction arrives go with the group they were for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncGenerator, Sequence
 
 from tandem.clock import Clock, SystemClock
@@ -79,12 +87,17 @@ class LogService:
         self.tail_poll_interval = tail_poll_interval
         self._writer = LogWriter(
             log_store, self.clock, flush_interval=flush_interval, max_pending=max_pending,
-            on_commit=self._committed,
+            on_commit=self._committed, on_gone=self._target_changed,
         )
         self._known: set[tuple[str, str]] = set()
         # (group, stream) -> the group's retention, for PutLogEvents' checks without a store
         # read per call; dropped wherever a group, a stream or a retention changes.
         self._put_targets: dict[tuple[str, str], int | None] = {}
+        # Evictions come from the store's watch on any thread: they take this lock and bump
+        # the generation, so a lookup that raced one does not cache what it read before it.
+        self._targets_lock = threading.Lock()
+        self._generation = 0
+        self._watching = False
         self._commit_signal: asyncio.Event | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -92,6 +105,9 @@ class LogService:
 
     async def start(self) -> None:
         self._commit_signal = asyncio.Event()
+        if not self._watching:
+            await asyncio.to_thread(self.store.watch, self._target_changed)
+            self._watching = True
         self._writer.start(await asyncio.to_thread(self.store.last_seq))
         if self.sweep_interval:
             self._sweeper = asyncio.get_running_loop().create_task(
@@ -127,8 +143,11 @@ class LogService:
             return
         validate_group_name(group)
         validate_stream_name(stream)
+        generation = self._generation
         self.store.ensure_stream(group, stream, self._now_ms())
-        self._known.add(key)
+        with self._targets_lock:
+            if generation == self._generation:
+                self._known.add(key)
 
     async def write(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
         """Queue ``(timestamp ms, message)`` events for the batching writer; awaits when full."""
@@ -174,8 +193,7 @@ class LogService:
             )
         await self._writer.flush()
         await asyncio.to_thread(self.store.delete_group, log_group_name)
-        self._known = {k for k in self._known if k[0] != log_group_name}
-        self._put_targets.clear()
+        self._target_changed(log_group_name, None)
 
     async def create_log_stream(self, log_group_name: str, log_stream_name: str) -> None:
         validate_group_name(log_group_name)
@@ -189,19 +207,18 @@ class LogService:
         validate_stream_name(log_stream_name)
         await self._writer.flush()
         await asyncio.to_thread(self.store.delete_stream, log_group_name, log_stream_name)
-        self._known.discard((log_group_name, log_stream_name))
-        self._put_targets.pop((log_group_name, log_stream_name), None)
+        self._target_changed(log_group_name, log_stream_name)
 
     async def put_retention_policy(self, log_group_name: str, retention_in_days: int) -> None:
         validate_group_name(log_group_name)
         validate_retention(retention_in_days)
-        self._put_targets.clear()
         await asyncio.to_thread(self.store.set_retention, log_group_name, retention_in_days)
+        self._target_changed(log_group_name, None)
 
     async def delete_retention_policy(self, log_group_name: str) -> None:
         validate_group_name(log_group_name)
-        self._put_targets.clear()
         await asyncio.to_thread(self.store.set_retention, log_group_name, None)
+        self._target_changed(log_group_name, None)
 
     async def describe_log_groups(
         self,
@@ -334,7 +351,8 @@ class LogService:
         kept = _storable_events(batch[first:end])
         if kept:
             if self._writer.running:
-                await self._writer.put(log_group_name, log_stream_name, kept, now)
+                await self._writer.put(log_group_name, log_stream_name, kept, now,
+                                       must_exist=True)
             else:  # not started (a bare service in a script): store before answering
                 await asyncio.to_thread(
                     self.store.append,
@@ -349,6 +367,7 @@ class LogService:
         key = (group, stream)
         if key in self._put_targets:
             return self._put_targets[key]
+        generation = self._generation
 
         def lookup() -> int | None:
             record = self.store.get_group(group)
@@ -359,8 +378,26 @@ class LogService:
             return record.retention_days
 
         retention = await asyncio.to_thread(lookup)
-        self._put_targets[key] = retention
+        with self._targets_lock:
+            if generation == self._generation:
+                self._put_targets[key] = retention
         return retention
+
+    def _target_changed(self, group: str | None, stream: str | None) -> None:
+        """Evict what a deleted group or stream, or a changed retention, made stale (the
+        store's watch, on any thread; (None, None) evicts everything)."""
+        with self._targets_lock:
+            self._generation += 1
+            if group is None:
+                self._known.clear()
+                self._put_targets.clear()
+            elif stream is None:
+                self._known = {k for k in self._known if k[0] != group}
+                self._put_targets = {
+                    k: v for k, v in self._put_targets.items() if k[0] != group}
+            else:
+                self._known.discard((group, stream))
+                self._put_targets.pop((group, stream), None)
 
     async def _settle(self, group: str | None) -> None:
         """Read-your-writes: commit what is queued for ``group`` (any group when None)."""
@@ -452,8 +489,7 @@ class LogService:
         now = self._now_ms() if now_ms is None else now_ms
         events, streams = await asyncio.to_thread(self.store.sweep, now)
         if streams:
-            self._known.clear()
-            self._put_targets.clear()
+            self._target_changed(None, None)
         return SweepResult(events, streams)
 
     async def _sweep_periodically(self, interval: float) -> None:

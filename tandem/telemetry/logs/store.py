@@ -8,17 +8,28 @@ typed errors of ``tandem.errors`` with the texts in ``tandem.telemetry.logs.vali
 Events are ordered by ``(timestamp, seq)``: ``seq`` is a store-wide increasing number given at
 commit, so it is also ingestion order. A ``Position`` is a point in that order; cursors compare
 strictly (``after`` means key > position, ``before`` means key < position).
+
+Several servers may share one store, each with caches of what exists (the logs service's
+PutLogEvents targets). ``watch`` tells every one of them, whichever server made the change,
+when a group or stream is deleted or a group's retention changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["LogStore", "GroupRecord", "StreamRecord", "StoredEvent", "EventBatch", "Position"]
+__all__ = [
+    "LogStore", "GroupRecord", "StreamRecord", "StoredEvent", "EventBatch", "Position",
+    "TargetChange",
+]
 
 Position = tuple[int, int]  # (timestamp ms, seq)
+# Called with (group, stream) when a stream is deleted, (group, None) when a group is deleted
+# or its retention changes, and (None, None) when anything may have changed (a feed that was
+# interrupted, and may have missed changes, is back).
+TargetChange = Callable[[str | None, str | None], None]
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,17 @@ class StoredEvent:
 @dataclass(frozen=True)
 class EventBatch:
     """Events for one stream, in the order to store them: ``(timestamp ms, message)`` pairs;
-    ``ingestion_time`` (ms) when they were accepted earlier than the ``append`` call."""
+    ``ingestion_time`` (ms) when they were accepted earlier than the ``append`` call.
+
+    ``must_exist``: the events were accepted (PutLogEvents) for a stream the caller saw; if
+    another writer has deleted it since, they went with it: ``append`` leaves them out instead
+    of creating the stream again."""
 
     group: str
     stream: str
     events: Sequence[tuple[int, str]]
     ingestion_time: int | None = None
+    must_exist: bool = False
 
 
 class LogStore(Protocol):
@@ -110,12 +126,15 @@ class LogStore(Protocol):
 
     # -- events --
     def append(
-        self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool
-    ) -> int:
+        self, batches: Sequence[EventBatch], ingestion_time: int, *, create_missing: bool,
+        gone: list[EventBatch] | None = None,
+    ) -> int:  # fmt: skip
         """Store the batches in one transaction, each event with the next seq; returns the last
         seq given. Each batch's events get its ``ingestion_time``, or this call's. A missing
         group or stream is created when ``create_missing``, else ResourceNotFound (and nothing
-        is stored)."""
+        is stored). A ``must_exist`` batch whose stream is missing is not stored whatever
+        ``create_missing`` says (its seqs are skipped, so the others' stay as counted) and is
+        added to ``gone``."""
         ...
 
     def read_stream(
@@ -164,6 +183,13 @@ class LogStore(Protocol):
         ...
 
     def last_seq(self) -> int: ...
+
+    # -- sharing --
+    def watch(self, callback: TargetChange) -> None:
+        """Call ``callback`` after each deletion of a group or stream and each change of a
+        group's retention, by this handle or any other writer of the same storage. It may be
+        called on any thread, so it must only do quick, thread-safe work."""
+        ...
 
     # -- retention --
     def sweep(self, now_ms: int) -> tuple[int, int]:

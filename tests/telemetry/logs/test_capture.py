@@ -50,9 +50,9 @@ async def test_burst_of_100000_lines_arrives_complete_and_in_order(
     flushed: list[int] = []
     append = store.append
 
-    def counting_append(batches, ingestion_time, *, create_missing):  # type: ignore[no-untyped-def]
+    def counting_append(batches, ingestion_time, **options):  # type: ignore[no-untyped-def]
         flushed.append(sum(len(b.events) for b in batches))
-        return append(batches, ingestion_time, create_missing=create_missing)
+        return append(batches, ingestion_time, **options)
 
     store.append = counting_append  # type: ignore[method-assign]
     logs = LogService(store, flush_interval=0.05, max_pending=5_000, sweep_interval=None)

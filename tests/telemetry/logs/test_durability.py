@@ -68,11 +68,11 @@ async def test_a_failed_flush_is_retried_not_dropped(tmp_path: Path) -> None:
     append = store.append
     failures = [1]
 
-    def flaky(batches, ingestion_time, *, create_missing):  # type: ignore[no-untyped-def]
+    def flaky(batches, ingestion_time, **options):  # type: ignore[no-untyped-def]
         if failures:
             failures.pop()
             raise OSError("disk full")
-        return append(batches, ingestion_time, create_missing=create_missing)
+        return append(batches, ingestion_time, **options)
 
     store.append = flaky  # type: ignore[method-assign]
     logs = LogService(store, flush_interval=0.01, sweep_interval=None)

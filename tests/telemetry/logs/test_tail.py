@@ -100,10 +100,10 @@ async def test_tail_start_holds_across_a_failed_and_retried_commit(
     store = SQLiteLogStore(db)
     append, failures = store.append, [OSError("disk full")]
 
-    def flaky(batches, ingestion_time, *, create_missing):  # type: ignore[no-untyped-def]
+    def flaky(batches, ingestion_time, **options):  # type: ignore[no-untyped-def]
         if failures:
             raise failures.pop()
-        return append(batches, ingestion_time, create_missing=create_missing)
+        return append(batches, ingestion_time, **options)
 
     store.append = flaky  # type: ignore[method-assign]
     monkeypatch.setattr(ingest, "_RETRY_DELAY", 0.01)
