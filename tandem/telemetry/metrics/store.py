@@ -126,7 +126,9 @@ class MetricStore(Protocol):
         self, resolution: int, window: int, after: int
     ) -> tuple[list[ChangedWindow], int]:
         """Windows of ``window`` seconds holding rows of ``resolution`` written after the
-        change mark ``after``; returns them and the mark to pass next time."""
+        change mark ``after``; returns them and the mark to pass next time. Every change is
+        told at least once; a window may be told again by a later call (rolling it up again
+        gives the same rows)."""
         ...
 
     def get_mark(self, name: str) -> int:
