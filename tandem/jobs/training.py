@@ -345,9 +345,9 @@ class TrainingRunner:
                      layouts: dict[str, HostLayout]) -> dict[str, tuple[Artifact, ...]]:
         """What each host on another machine than this one (a Ray node) unpacks under its own
         root before it starts: its prepared ``input`` (config, and channels with the links to
-        the user's files followed), the code and the checkpoints already downloaded, each a
-        tarball the launcher carries to the node (up to its limit: ``docs/scale-out.md``);
-        empty directories for the rest of its ``/opt/ml``. A whole s3:// prefix every host
+        the user's files followed), the code, a local image directory (kind "train") and the
+        checkpoints already downloaded, each a tarball the launcher carries to the node (up
+        to its limit: ``docs/scale-out.md``); empty directories for the rest of its ``/opt/ml``. A whole s3:// prefix every host
         reads (FullyReplicated) is not packed: the node fetches it from S3 itself, however
         large. None for hosts that share this machine's files: they run in ``layouts``."""
         carry = job_dir / "carry"
@@ -359,6 +359,7 @@ class TrainingRunner:
         skipped = {f"data/{c.name}" for c in fetched}
         inputs: dict[str, tuple[Artifact, ...]] = {}
         code: Path | None = None
+        image: Path | None = None
         for slot in slots:
             if slot.shares_work_dir:
                 continue
@@ -372,6 +373,11 @@ class TrainingRunner:
                                    field=f"InputDataConfig[{c.name}].S3Uri",
                                    scratch=str(remote.root / ".fetched"))
                           for c in fetched]  # fmt: skip
+            if request.kind == "train":  # a local image directory: its train program
+                if image is None:
+                    image = _pack_tree(request.program.parent, carry / "image.tar.gz")
+                artifacts.append(Artifact(str(_carried_image(remote)), str(image), archive=True,
+                                          field="AlgorithmSpecification.TrainingImage"))
             if layout.code_dir.exists():
                 if code is None:  # the same code on every host: packed once
                     code = _pack_tree(layout.code_dir, carry / "code.tar.gz")
@@ -427,9 +433,13 @@ class TrainingRunner:
 
     # -- training -----------------------------------------------------------------------
 
-    def _argv(self, request: TrainingRequest, layout: HostLayout) -> tuple[list[str], str]:
+    def _argv(self, request: TrainingRequest, layout: HostLayout,
+              carried: bool = False) -> tuple[list[str], str]:
+        """The host's command and working directory; ``carried``: its inputs were carried to
+        another machine (``_pack_inputs``), under ``layout``'s root there."""
         if request.kind == "train":
-            return [str(request.program)], str(request.program.parent)
+            image = _carried_image(layout) if carried else request.program.parent
+            return [str(image / request.program.name)], str(image)
         if request.kind == "algorithm":
             return [sys.executable, "-m", str(request.program)], str(layout.root)
         if request.kind == "container":
@@ -496,7 +506,7 @@ class TrainingRunner:
                 artifacts = (inputs or {}).get(host)
                 # Where its process finds its /opt/ml: here, or under its own root there.
                 seen = layouts[host] if artifacts is None else HostLayout(Path(INSTANCE_ROOT))
-                argv, cwd = self._argv(request, seen)
+                argv, cwd = self._argv(request, seen, carried=artifacts is not None)
                 argv = named_hosts_argv(seen.root, addresses, argv)
                 container = ContainerSpec(host, tuple(argv),
                                           env=self._env(job, host, slots, seen),
@@ -626,6 +636,11 @@ def _trace(tracer: RequestTracer, job: TrainingJob) -> None:
 # packs, what ``_failure_reason`` reads and what the last checkpoint pass uploads.
 _OUTPUTS = ("model", "output/data", "output/failure")
 _OUTPUTS_WITH_CHECKPOINTS = (*_OUTPUTS, "checkpoints")
+
+
+def _carried_image(layout: HostLayout) -> Path:
+    """Where a host on another machine finds the local image directory it was carried."""
+    return layout.root / "image"
 
 
 def _pack_tree(directory: Path, archive: Path, skipped: set[str] | None = None) -> Path:

@@ -469,3 +469,27 @@ def test_remote_hosts_run_from_their_own_root_and_send_back_model_output_and_fai
     assert _members(tmp_path / "out" / "mh-remote-stop" / "output" / "model.tar.gz") == {
         "algo-1.txt": b"weights of algo-1", "algo-2.txt": b"weights of algo-2"}
     assert _script_processes(rig, code / "train.py") == []
+
+    # A local image directory's train program travels too, and runs from the node's copy.
+    image = tmp_path / "image"
+    image.mkdir()
+    (image / "weights.txt").write_text("the image's weights")
+    train = image / "train"
+    train.write_text(
+        '#!/bin/sh\nset -e\n'
+        'case "$0" in "$NODE_ROOT"/*) ;; *) echo "ran $0" > "$SM_OUTPUT_DIR/failure"; exit 2;;\n'
+        'esac\n'
+        'cp weights.txt "$SM_MODEL_DIR/$SM_CURRENT_HOST.txt"\n')
+    train.chmod(0o755)
+    sagemaker.create_training_job(
+        TrainingJobName="mh-remote-image", RoleArn="arn:aws:iam::000000000000:role/test",
+        AlgorithmSpecification={"TrainingImage": str(image), "TrainingInputMode": "File"},
+        Environment={"NODE_ROOT": str(node_root)},
+        OutputDataConfig={"S3OutputPath": "file://" + str(tmp_path / "out")},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    )  # fmt: skip
+    desc = _until("the image's job to finish", lambda: finished("mh-remote-image"), timeout=300)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    assert _members(tmp_path / "out" / "mh-remote-image" / "output" / "model.tar.gz") == {
+        "algo-1.txt": b"the image's weights", "algo-2.txt": b"the image's weights"}
