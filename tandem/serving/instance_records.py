@@ -6,8 +6,8 @@ the rotation (Draining: servers routing from the catalogue stop sending it reque
 deletes it once the instance has stopped. A restarted server adopts a still-running instance
 (a Ray actor outlives the server) only when its record names a fleet that was restored (same
 endpoint, variant and config) and it was not draining; a running instance without a record is
-stopped, and a record without a running
-instance (lost while no server watched it) is dropped, so the planner starts a replacement.
+stopped, and a record without a running instance (lost while no server watched it) is dropped,
+so the planner starts a replacement.
 """
 
 from __future__ import annotations
