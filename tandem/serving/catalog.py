@@ -6,13 +6,27 @@ held to tests/store/test_catalog_contract.py. Names are unique case-insensitivel
 SageMaker's are, and keep their case. Each document has a version, 1 when created and one more
 at each write; a write that names the version it read (``expected_version``) lands only if the
 document is still at that version, so two servers sharing a store cannot both win a race.
+
+``CatalogFeed`` tells a server of every write to the catalogue, made through it or through
+another server sharing the store (in-process on SQLite; LISTEN/NOTIFY on PostgreSQL in
+``tandem.store.postgres.catalog_feed``): servers that route from a snapshot of the catalogue
+refresh it from these.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["CatalogStore", "AlreadyExists", "VersionConflict"]
+__all__ = [
+    "AlreadyExists",
+    "CatalogChange",
+    "CatalogChanged",
+    "CatalogFeed",
+    "CatalogStore",
+    "VersionConflict",
+]
 
 
 class AlreadyExists(Exception):
@@ -52,3 +66,25 @@ class CatalogStore(Protocol):
         ...
 
     def delete(self, kind: str, name: str) -> bool: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogChange:
+    """The document of ``kind`` named ``name`` was written or deleted."""
+
+    kind: str
+    name: str
+
+
+# Called on the event loop the feed was started on, with each change, or with None when changes
+# may have been missed (the feed's connection was lost and is back): reread everything.
+CatalogChanged = Callable[[CatalogChange | None], None]
+
+
+class CatalogFeed(Protocol):
+    async def start(self, on_change: CatalogChanged) -> None:
+        """Begin telling ``on_change`` of changes; returns at once, even while the store does
+        not answer (the feed keeps trying, and says None once it hears again)."""
+        ...
+
+    async def stop(self) -> None: ...
