@@ -5,7 +5,7 @@ instances that stay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +13,38 @@ import pytest
 
 from tandem.clock import ManualClock
 from tandem.serving.model import EndpointStatus
-from tandem.serving.routing_follower import RoutingFollower
 from tandem.serving.router import RoutedEndpoint, Router
+from tandem.serving.routing_follower import RoutingFollower
 from tandem.store.sqlite.catalog import SQLiteCatalogFeed
+from tandem.store.sqlite.database import Database
 from tandem.telemetry.metrics import MetricRegistry
-from tests.serving.test_reconciler import (  # noqa: F401 - fixtures
+from tests.serving.test_reconciler import (
     FakeLauncher,
     RecordingCatalog,
-    catalog,
     deploy,
     manager_for,
-    registry,
-    router,
     settle,
     until,
 )
+
+
+def _router() -> Router:
+    return Router(MetricRegistry(ManualClock()), account_id="000000000000", region="us-east-1")
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[RecordingCatalog]:
+    database = Database(tmp_path / "catalog.db")
+    yield RecordingCatalog(database)
+    database.close()
+
+
+@pytest.fixture
+async def router() -> AsyncIterator[Router]:
+    router = _router()
+    await router.start()
+    yield router
+    await router.close()
 
 
 def _shape(snapshot: RoutedEndpoint | None) -> Any:
@@ -42,8 +59,8 @@ def _shape(snapshot: RoutedEndpoint | None) -> Any:
 
 @pytest.fixture
 async def follower(catalog: RecordingCatalog) -> AsyncIterator[RoutingFollower]:
-    routes = Router(MetricRegistry(ManualClock()), account_id="000000000000", region="us-east-1")
-    follower = RoutingFollower(catalog, SQLiteCatalogFeed(catalog), routes, resync_interval=60)
+    follower = RoutingFollower(catalog, SQLiteCatalogFeed(catalog), _router(),
+                               resync_interval=60)
     await follower.start()
     yield follower
     await follower.stop()
@@ -88,9 +105,11 @@ async def test_the_follower_routes_what_the_leader_routes_through_each_change(
             for i in v.instances})
 
         # A new config: the follower cuts over with the leader.
-        await manager.create_endpoint_config({"EndpointConfigName": "ep-next", "ProductionVariants": [
-            {"VariantName": "C", "ModelName": "ep-B", "InitialInstanceCount": 2,
-             "InstanceType": "ml.m5.large"}]})  # fmt: skip
+        await manager.create_endpoint_config({
+            "EndpointConfigName": "ep-next",
+            "ProductionVariants": [{"VariantName": "C", "ModelName": "ep-B",
+                                    "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}],
+        })  # fmt: skip
         await manager.update_endpoint("ep", "ep-next")
         await settle(manager, "ep", EndpointStatus.IN_SERVICE)
         await until(same)
@@ -106,7 +125,7 @@ async def test_the_follower_routes_what_the_leader_routes_through_each_change(
 async def test_a_change_missed_by_the_feed_heals_at_the_next_resync(
     catalog: RecordingCatalog, tmp_path: Path
 ) -> None:
-    routes = Router(MetricRegistry(ManualClock()), account_id="000000000000", region="us-east-1")
+    routes = _router()
 
     class Deaf(SQLiteCatalogFeed):
         async def start(self, on_change: Any) -> None:  # hears nothing
@@ -115,8 +134,7 @@ async def test_a_change_missed_by_the_feed_heals_at_the_next_resync(
     follower = RoutingFollower(catalog, Deaf(catalog), routes, resync_interval=0.2)
     await follower.start()
     try:
-        router = Router(MetricRegistry(ManualClock()), account_id="000000000000",
-                        region="us-east-1")  # fmt: skip
+        router = _router()
         await router.start()
         manager = manager_for(catalog, FakeLauncher(), router, tmp_path)
         await manager.start()
