@@ -63,6 +63,7 @@ class RoutingFollower:
         self._full = True
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         # Endpoints found naming a config or model never read here (warned once each).
         self._unknown: set[str] = set()
 
@@ -79,6 +80,8 @@ class RoutingFollower:
         self._task = asyncio.create_task(self._follow(), name="routing-follower")
 
     async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
         await self.feed.stop()
         if self._task is not None:
             self._task.cancel()
@@ -97,12 +100,16 @@ class RoutingFollower:
 
     async def _follow(self) -> None:
         next_resync = time.monotonic() + self.resync_interval
-        while True:
+        while not self._closing:
             try:
-                await asyncio.wait_for(self._wake.wait(),
-                                       timeout=max(0.0, next_resync - time.monotonic()))
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel
+                # that races the wake-up.
+                async with asyncio.timeout(max(0.0, next_resync - time.monotonic())):
+                    await self._wake.wait()
             except TimeoutError:
                 self._full = True
+            if self._closing:
+                return
             self._wake.clear()
             try:
                 if self._full:
