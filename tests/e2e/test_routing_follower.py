@@ -131,3 +131,57 @@ async def test_a_router_fed_from_the_store_follows_the_leader_within_a_second(
                   "DeleteEndpoint")  # fmt: skip
     with pytest.raises(EndpointNotFound):
         await follower.router.invoke(Invocation("fw", b"{}", content_type="application/json"))
+
+
+def test_a_standby_serves_invocations_from_the_store_and_keeps_its_port_when_it_leads(
+    dsn: str, tmp_path: Path
+) -> None:
+    import re
+    import threading
+
+    from botocore.exceptions import ClientError
+
+    from tests.waiting import wait_until
+
+    leader = ServerProcess(tmp_path / "a", extra=[*FAST_FLAGS, "--store", dsn]).start()
+    standby = ServerProcess(tmp_path / "b", extra=[*FAST_FLAGS, "--store", dsn])
+    started = threading.Thread(target=standby.start, kwargs={"timeout": 120})
+    try:
+        deploy(client(leader, "sagemaker"), "sb", [stage_container("first")])
+        started.start()
+        pattern = re.compile(r"standby: routing InvokeEndpoint on (http://\S+)")
+        wait_until(lambda: any(pattern.search(line) for line in standby.output),
+                   "the standby to route")  # fmt: skip
+        [url] = [m.group(1) for line in standby.output if (m := pattern.search(line))]
+        assert standby.url == ""  # not the whole server: it does not lead
+        standby.url = url
+        runtime = client(standby, "sagemaker-runtime")
+        body = runtime.invoke_endpoint(EndpointName="sb", Body=b'{"instances": [1]}',
+                                       ContentType="application/json")["Body"].read()
+        assert b'"instances": [2]' in body  # the leader's instance, through the standby
+
+        client(leader, "sagemaker").delete_endpoint(EndpointName="sb")
+        deleted = time.monotonic()
+
+        def refused() -> bool:
+            try:
+                runtime.invoke_endpoint(EndpointName="sb", Body=b"{}",
+                                        ContentType="application/json")  # fmt: skip
+            except ClientError as exc:
+                return exc.response["Error"]["Code"] == "ValidationError"
+            return False
+
+        wait_until(refused, "the deleted endpoint to be refused by the standby")
+        assert time.monotonic() - deleted < PROPAGATION_LIMIT + 0.5  # + the polls' own time
+
+        leader.kill()
+        started.join(60)
+        assert standby.url == url, "".join(standby.output)  # the same address once it leads
+        sagemaker = client(standby, "sagemaker")
+        assert sagemaker.list_endpoints()["Endpoints"] == []
+    finally:
+        if leader.proc is not None and leader.proc.poll() is None:
+            leader.stop()
+        started.join(60)
+        if standby.proc is not None:
+            standby.stop()
