@@ -262,6 +262,15 @@ SETTINGS: tuple[Setting, ...] = (
         section="storage",
     ),
     Setting(
+        "routing_resync_interval",
+        _positive_float,
+        5.0,
+        "Seconds between full rereads of the routing state from a shared store, on top of its "
+        "change notifications: a notification lost with a dropped connection heals within "
+        "this time.",
+        section="scale-out",
+    ),
+    Setting(
         "launcher",
         _launcher,
         "local",
@@ -508,6 +517,7 @@ class Settings:
     auth_file: Path | None = None
     s3_endpoint_url: str = ""
     store: str = "sqlite"
+    routing_resync_interval: float = 5.0
     launcher: str = "local"
     agent_server_url: str | None = None
     agent_work_dir: Path | None = None

@@ -53,6 +53,7 @@ from .serving.launcher import Launcher
 from .serving.local_launcher import LocalLauncher
 from .serving.ports import PortAllocator
 from .serving.router import Router
+from .standby import StandbyRouting
 from .store import Store, open_store
 from .tags import TagStore
 from .telemetry.alarms import WEBHOOK_PREFIX, AlarmService, MetricSource, WebhookSender
@@ -70,6 +71,9 @@ __all__ = ["TandemServer", "check_agent_server_url"]
 
 _log = logging.getLogger(__name__)
 _HOUSEKEEPING_INTERVAL = 60.0
+# A server that does not lead within this long after it campaigns serves as a standby meanwhile
+# (PostgreSQL leadership's first try comes at once).
+_STANDBY_AFTER = 1.0
 
 
 _UNREACHABLE_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::", "")
@@ -105,10 +109,15 @@ class TandemServer:
         # so that the new leader runs the reconciler alone.
         self.lost_leadership = asyncio.Event()
         self._resigning = False
+        # While another server leads: InvokeEndpoint from the store (``standby``), counted in a
+        # registry whose flusher the whole server keeps once it leads.
+        self._standby: StandbyRouting | None = None
+        self._standby_metrics: tuple[MetricRegistry, MetricFlusher] | None = None
 
     async def lead(self) -> None:
         """Open the store and return once this server leads it: at once on SQLite; on a
-        shared PostgreSQL store once no other server does (a standby waits here)."""
+        shared PostgreSQL store once no other server does (a standby waits here, routing
+        InvokeEndpoint from the store meanwhile)."""
         if self.store is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = await asyncio.to_thread(
@@ -117,9 +126,29 @@ class TandemServer:
             holder = f"{socket.gethostname()}:{os.getpid()}:{self.settings.port}"
             self.leadership = self.store.leadership(holder, self._leadership_changed)
             await self.leadership.start()
-            if not self.leadership.leading:
+            try:
+                await asyncio.wait_for(self._leading.wait(), timeout=_STANDBY_AFTER)
+            except TimeoutError:
                 _log.warning("standby: another tandem server leads this store; waiting to lead")
+                await self._start_standby()
         await self._leading.wait()
+        await self._stop_standby()
+
+    async def _start_standby(self) -> None:
+        assert self.store is not None
+        s = self.settings
+        registry = MetricRegistry(clock=self.clock)
+        flusher = MetricFlusher(registry, self.store.metrics, interval=s.metrics_flush_interval,
+                                clock=self.clock)  # fmt: skip
+        flusher.start()
+        self._standby_metrics = (registry, flusher)
+        self._standby = StandbyRouting(s, self.store, registry)
+        self.port = await self._standby.start()
+
+    async def _stop_standby(self) -> None:
+        if self._standby is not None:
+            await self._standby.stop()
+            self._standby = None
 
     def _epoch(self) -> int:
         """The epoch this server leads under; 0 once it does not (its writes are refused)."""
@@ -140,6 +169,9 @@ class TandemServer:
         """Stop campaigning and close the store, for a server that never started (a standby
         told to stop)."""
         self._resigning = True
+        await self._stop_standby()
+        if self._standby_metrics is not None and self._runner is None:
+            await asyncio.to_thread(self._standby_metrics[1].stop)  # never started in full
         if self.leadership is not None:
             await self.leadership.stop()
         if self.store is not None:
@@ -150,11 +182,15 @@ class TandemServer:
         s = self.settings
         await self.lead()
         assert self.store is not None
-        self.registry = MetricRegistry(clock=self.clock)
-        self.flusher = MetricFlusher(
-            self.registry, self.store.metrics, interval=s.metrics_flush_interval, clock=self.clock
-        )
-        self.flusher.start()
+        if self._standby_metrics is not None:  # what the standby counted is flushed still
+            self.registry, self.flusher = self._standby_metrics
+        else:
+            self.registry = MetricRegistry(clock=self.clock)
+            self.flusher = MetricFlusher(
+                self.registry, self.store.metrics, interval=s.metrics_flush_interval,
+                clock=self.clock,
+            )
+            self.flusher.start()
         self.rollups = MetricRollups(
             self.store.metrics, Retention.from_settings(s), clock=self.clock
         )
@@ -281,7 +317,8 @@ class TandemServer:
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.host, s.port, reuse_address=True)
+        # The standby's port, if it served as one: the address a load balancer knows.
+        site = web.TCPSite(self._runner, s.host, self.port or s.port, reuse_address=True)
         await site.start()
         # The one site's bound address: (host, port) or, for IPv6, (host, port, flow, scope).
         self.port = int(self._runner.addresses[0][1])

@@ -347,9 +347,9 @@ class TrainingRunner:
         root before it starts: its prepared ``input`` (config, and channels with the links to
         the user's files followed), the code, a local image directory (kind "train") and the
         checkpoints already downloaded, each a tarball the launcher carries to the node (up
-        to its limit: ``docs/scale-out.md``); empty directories for the rest of its ``/opt/ml``. A whole s3:// prefix every host
-        reads (FullyReplicated) is not packed: the node fetches it from S3 itself, however
-        large. None for hosts that share this machine's files: they run in ``layouts``."""
+        to its limit: ``docs/scale-out.md``); empty directories for the rest of its
+        ``/opt/ml``. A whole s3:// prefix every host reads (FullyReplicated) is not packed:
+        the node fetches it from S3 itself, however large. None for hosts that share this machine's files: they run in ``layouts``."""
         carry = job_dir / "carry"
         remote = HostLayout(Path(INSTANCE_ROOT))
         # Linked whole in the layout (a folder): the same prefix on every host.

@@ -10,14 +10,28 @@ document is still at that version, so two servers sharing a store cannot both wi
 The leader's own writes (instance records, endpoint status) carry its epoch (``fence``, or a
 ``FencedCatalog``): a server that lost the lead without noticing yet cannot overwrite what its
 successor wrote (``tandem.leadership``).
+
+``CatalogFeed`` tells a server of every write to the catalogue, made through it or through
+another server sharing the store (in-process on SQLite; LISTEN/NOTIFY on PostgreSQL in
+``tandem.store.postgres.catalog_feed``): servers that route from a snapshot of the catalogue
+refresh it from these.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["CatalogStore", "AlreadyExists", "FencedCatalog", "VersionConflict"]
+__all__ = [
+    "AlreadyExists",
+    "CatalogChange",
+    "CatalogChanged",
+    "CatalogFeed",
+    "CatalogStore",
+    "FencedCatalog",
+    "VersionConflict",
+]
 
 
 class AlreadyExists(Exception):
@@ -91,3 +105,25 @@ class FencedCatalog:
 
     def delete(self, kind: str, name: str, *, fence: int | None = None) -> bool:
         return self.catalog.delete(kind, name, fence=self.epoch())
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogChange:
+    """The document of ``kind`` named ``name`` was written or deleted."""
+
+    kind: str
+    name: str
+
+
+# Called on the event loop the feed was started on, with each change, or with None when changes
+# may have been missed (the feed's connection was lost and is back): reread everything.
+CatalogChanged = Callable[[CatalogChange | None], None]
+
+
+class CatalogFeed(Protocol):
+    async def start(self, on_change: CatalogChanged) -> None:
+        """Begin telling ``on_change`` of changes; returns at once, even while the store does
+        not answer (the feed keeps trying, and says None once it hears again)."""
+        ...
+
+    async def stop(self) -> None: ...

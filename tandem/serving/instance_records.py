@@ -1,11 +1,13 @@
 """Which instances belong to which endpoint: one catalogue document per running instance.
 
 The reconciler writes a record before it asks the launcher for an instance (Pending), again
-once the instance is ready (InService, with its host and ports), and deletes it once the
-instance has stopped. A restarted server adopts a still-running instance (a Ray actor outlives
-the server) only when its record names a fleet that was restored (same endpoint, variant and
-config); a running instance without a record is stopped, and a record without a running
-instance (lost while no server watched it) is dropped, so the planner starts a replacement.
+once the instance is ready (InService, with its host and ports), again when the instance leaves
+the rotation (Draining: servers routing from the catalogue stop sending it requests) and
+deletes it once the instance has stopped. A restarted server adopts a still-running instance
+(a Ray actor outlives the server) only when its record names a fleet that was restored (same
+endpoint, variant and config) and it was not draining; a running instance without a record is
+stopped, and a record without a running instance (lost while no server watched it) is dropped,
+so the planner starts a replacement.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class InstanceRecord:
     endpoint: str
     variant: str
     config: str | None
-    status: str = "Pending"  # Pending until the launcher reports it ready, then InService
+    # Pending until the launcher reports it ready, then InService, Draining once it stops.
+    status: str = "Pending"
     host: str | None = None
     ports: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
@@ -41,3 +44,6 @@ class InstanceRecord:
 
     def ready(self, host: str, ports: Mapping[str, int]) -> InstanceRecord:
         return dataclasses.replace(self, status="InService", host=host, ports=dict(ports))
+
+    def draining(self) -> InstanceRecord:
+        return dataclasses.replace(self, status="Draining")

@@ -20,7 +20,7 @@ from typing import Any
 from ..clock import Clock
 from ..config import Settings
 from ..errors import TandemError
-from .catalog import CatalogStore
+from .catalog import CatalogStore, VersionConflict
 from .definitions import ENDPOINT, describe_model_sync, io
 from .endpoint_status import StatusWriter
 from .fleets import EndpointRun, Fleet, initial_variant_states
@@ -107,8 +107,8 @@ class Reconciler:
         """Put instances a previous server left running into the fleets their records name
         (endpoint, variant and config; ``instance_records``), before the first pass: the
         planner then sees them as ready and starts only what is missing. One without a record,
-        or whose fleet was not restored, is stopped; a record without a running instance is
-        dropped. Returns the adopted ids."""
+        whose fleet was not restored, or that was draining, is stopped; a record without a
+        running instance is dropped. Returns the adopted ids."""
         records = {
             doc["instance_id"]: InstanceRecord.from_document(doc)
             for doc in await io(self.catalog.list, INSTANCE)
@@ -118,7 +118,8 @@ class Reconciler:
             record = records.pop(handle.instance_id, None)
             run = None if record is None else self.runs.get(record.endpoint)
             fleet = None if run is None or record is None else run.fleets.get(record.variant)
-            if run is None or record is None or fleet is None or record.config != run.config.name:
+            if (run is None or record is None or fleet is None
+                    or record.config != run.config.name or record.status == "Draining"):
                 _log.warning("instance %s belongs to no endpoint here: stopping it",
                              handle.instance_id)  # fmt: skip
                 self._stop_instance(handle.instance_id)
@@ -313,6 +314,21 @@ class Reconciler:
                 await self._forget(instance_id)
             self._wake.set()
 
+    async def _mark_draining(self, instance_id: str) -> None:
+        """Say in its record that the instance left the rotation: servers routing from the
+        catalogue (``catalog_snapshots``) stop sending it requests too."""
+        try:
+            found = await io(self.catalog.get_versioned, INSTANCE, instance_id)
+            if found is None or found[0].get("status") != "InService":
+                return
+            record = InstanceRecord.from_document(found[0]).draining()
+            await io(self.catalog.put, INSTANCE, instance_id, record.document(),
+                     expected_version=found[1])
+        except VersionConflict:
+            pass  # deleted or rewritten meanwhile: nothing routes it from this record
+        except Exception:  # noqa: BLE001 - routers still eject it once it stops answering
+            _log.exception("marking instance %s as draining failed", instance_id)
+
     async def _forget(self, instance_id: str) -> None:
         try:
             await io(self.catalog.delete, INSTANCE, instance_id)
@@ -360,6 +376,7 @@ class Reconciler:
         self, instance_id: str, drain: RoutedInstance | None = None
     ) -> asyncio.Task[None]:
         async def stop() -> None:
+            await self._mark_draining(instance_id)
             if drain is not None:
                 deadline = self.clock.monotonic() + self.settings.invocation_timeout
                 while drain.outstanding > 0 and self.clock.monotonic() < deadline:

@@ -1,7 +1,8 @@
 """Persistence behind narrow interfaces, each defined by the package that consumes it:
 ``serving.catalog.CatalogStore``, ``telemetry.metrics.store.MetricStore``,
 ``telemetry.logs.store.LogStore`` and ``telemetry.alarms.store.AlarmStore``. ``Store`` bundles
-one of each, and says how servers sharing it agree on a leader (``tandem.leadership``)."""
+one of each, says how servers sharing it agree on a leader (``tandem.leadership``) and tells of
+changes to the catalogue (``serving.catalog.CatalogFeed``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..leadership import Leadership, LeadershipChange
-from ..serving.catalog import CatalogStore
+from ..serving.catalog import CatalogFeed, CatalogStore
 from ..telemetry.alarms.store import AlarmStore
 from ..telemetry.logs.store import LogStore
 from ..telemetry.metrics.store import MetricStore
@@ -29,6 +30,10 @@ class Store(Protocol):
 
     def leadership(self, holder: str, on_change: LeadershipChange | None = None) -> Leadership:
         """How this server comes to lead the store (``holder`` names it to the others)."""
+        ...
+
+    def catalog_feed(self) -> CatalogFeed:
+        """A new feed of the catalogue's changes, by any server sharing the store."""
         ...
 
     def close(self) -> None: ...

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ...leadership import LeadershipChange, SoleLeader
 from .alarms import SQLiteAlarmStore
-from .catalog import SQLiteCatalogStore
+from .catalog import SQLiteCatalogFeed, SQLiteCatalogStore
 from .database import Database
 from .logs import SQLiteLogStore
 from .metrics import SQLiteMetricStore
@@ -14,6 +14,7 @@ from .metrics import SQLiteMetricStore
 __all__ = [
     "SQLiteStore",
     "Database",
+    "SQLiteCatalogFeed",
     "SQLiteCatalogStore",
     "SQLiteAlarmStore",
     "SQLiteLogStore",
@@ -42,6 +43,9 @@ class SQLiteStore:
     def leadership(self, holder: str, on_change: LeadershipChange | None = None) -> SoleLeader:
         # One server owns these files: it always leads.
         return SoleLeader(on_change)
+
+    def catalog_feed(self) -> SQLiteCatalogFeed:
+        return SQLiteCatalogFeed(self.catalog)
 
     def close(self) -> None:
         for database in self._databases:

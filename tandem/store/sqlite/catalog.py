@@ -1,15 +1,23 @@
-"""CatalogStore on SQLite: one table of JSON documents keyed by (kind, name)."""
+"""CatalogStore on SQLite: one table of JSON documents keyed by (kind, name), and its feed of
+changes: one server owns the file, so every write is made in this process and told to the
+feed's listeners once committed."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from ...serving.catalog import AlreadyExists, VersionConflict
+from ...serving.catalog import AlreadyExists, CatalogChange, CatalogChanged, VersionConflict
 from .database import Database
 
-__all__ = ["SQLiteCatalogStore"]
+__all__ = ["SQLiteCatalogStore", "SQLiteCatalogFeed"]
+
+_Listener = Callable[[str, str], None]
 
 _MIGRATIONS = [
     """
@@ -29,6 +37,27 @@ class SQLiteCatalogStore:
     def __init__(self, database: Database) -> None:
         self._db = database
         database.migrate("catalog", _MIGRATIONS)
+        self._listeners: list[_Listener] = []
+        self._listeners_lock = threading.Lock()
+
+    def subscribe(self, listener: _Listener) -> Callable[[], None]:
+        """Call ``listener(kind, name)`` after each committed write (in the writer's thread);
+        returns what unsubscribes it."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _changed(self, kind: str, name: str) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(kind, name)
 
     def put(
         self, kind: str, name: str, document: dict[str, Any], *, create: bool = False,
@@ -61,7 +90,9 @@ class SQLiteCatalogStore:
             )
             return 1
 
-        return self._db.write(write)
+        version: int = self._db.write(write)
+        self._changed(kind, name)
+        return version
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         found = self.get_versioned(kind, name)
@@ -85,7 +116,7 @@ class SQLiteCatalogStore:
         return [json.loads(r[0]) for r in rows]
 
     def delete(self, kind: str, name: str, *, fence: int | None = None) -> bool:
-        return self._db.write(
+        gone: bool = self._db.write(
             lambda c: (
                 c.execute(
                     "DELETE FROM documents WHERE kind = ? AND name = ?", (kind, name)
@@ -93,3 +124,29 @@ class SQLiteCatalogStore:
                 > 0
             )
         )
+        if gone:
+            self._changed(kind, name)
+        return gone
+
+
+class SQLiteCatalogFeed:
+    """The catalogue's changes, handed to the event loop the feed was started on."""
+
+    def __init__(self, catalog: SQLiteCatalogStore) -> None:
+        self._catalog = catalog
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def start(self, on_change: CatalogChanged) -> None:
+        loop = asyncio.get_running_loop()
+
+        def listener(kind: str, name: str) -> None:
+            # Never raises into the write that was committed: a closed loop has no one to tell.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(on_change, CatalogChange(kind, name))
+
+        self._unsubscribe = self._catalog.subscribe(listener)
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
