@@ -349,7 +349,8 @@ class TrainingRunner:
         checkpoints already downloaded, each a tarball the launcher carries to the node (up
         to its limit: ``docs/scale-out.md``); empty directories for the rest of its
         ``/opt/ml``. A whole s3:// prefix every host reads (FullyReplicated) is not packed:
-        the node fetches it from S3 itself, however large. None for hosts that share this machine's files: they run in ``layouts``."""
+        the node fetches it from S3 itself, however large. None for hosts that share this
+        machine's files: they run in ``layouts``."""
         carry = job_dir / "carry"
         remote = HostLayout(Path(INSTANCE_ROOT))
         # Linked whole in the layout (a folder): the same prefix on every host.
