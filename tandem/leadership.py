@@ -7,16 +7,20 @@ as leader carries it, and the store refuses a write whose epoch is no longer cur
 partition) cannot undo its successor's work. On SQLite there is one server, always the leader
 (``SoleLeader``); on PostgreSQL leadership is an advisory lock held by a dedicated session
 (``tandem.store.postgres.leadership``).
+
+The lead names its holder and the URL the leader advertised (``advertise``, once it has bound
+its port): a standby forwards the calls it does not serve itself there (``tandem.standby``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Protocol
 
 from .errors import TandemError
 
-__all__ = ["Leadership", "LeadershipChange", "SoleLeader", "StaleLeader"]
+__all__ = ["Lead", "Leadership", "LeadershipChange", "SoleLeader", "StaleLeader"]
 
 # Called with (leading, epoch) each time this server gains or loses leadership.
 LeadershipChange = Callable[[bool, int], None]
@@ -30,6 +34,16 @@ class StaleLeader(TandemError):
     fault = "Receiver"
 
 
+@dataclasses.dataclass(frozen=True)
+class Lead:
+    """Who leads the store: its epoch (0: nobody has yet), the holder's name, and the URL other
+    servers reach it at ("" until the leader has bound its port and advertised it)."""
+
+    epoch: int = 0
+    holder: str = ""
+    url: str = ""
+
+
 class Leadership(Protocol):
     @property
     def leading(self) -> bool: ...
@@ -37,6 +51,21 @@ class Leadership(Protocol):
     @property
     def epoch(self) -> int:
         """The epoch this server leads under (0 when it does not lead)."""
+        ...
+
+    @property
+    def lead(self) -> Lead:
+        """The lead as last seen, without I/O: this server's own while it leads; while
+        another server does, the store's as read at each of this server's campaign polls."""
+        ...
+
+    async def read_lead(self) -> Lead:
+        """The lead as the store has it now."""
+        ...
+
+    async def advertise(self, url: str) -> None:
+        """While leading: record ``url`` with the lead, for the other servers to reach this
+        one at (nothing once the lead is lost)."""
         ...
 
     async def start(self) -> None:
@@ -54,6 +83,7 @@ class SoleLeader:
     def __init__(self, on_change: LeadershipChange | None = None) -> None:
         self._on_change = on_change
         self._leading = False
+        self._url = ""
 
     @property
     def leading(self) -> bool:
@@ -62,6 +92,17 @@ class SoleLeader:
     @property
     def epoch(self) -> int:
         return 1 if self._leading else 0
+
+    @property
+    def lead(self) -> Lead:
+        return Lead(1, "this server", self._url) if self._leading else Lead()
+
+    async def read_lead(self) -> Lead:
+        return self.lead
+
+    async def advertise(self, url: str) -> None:
+        if self._leading:
+            self._url = url
 
     async def start(self) -> None:
         self._leading = True

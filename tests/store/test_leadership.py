@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tandem.leadership import SoleLeader, StaleLeader
+from tandem.leadership import Lead, SoleLeader, StaleLeader
 from tandem.store.postgres import PostgresDatabase
 from tandem.store.postgres.leadership import PostgresLeadership, fence
 from tests.postgres import POSTGRES, scratch_database
@@ -110,3 +110,39 @@ async def test_a_write_fenced_with_an_old_epoch_is_refused(dsn: str) -> None:
     finally:
         await old.close()
         await new.close()
+
+
+async def test_the_leader_advertises_its_url_and_a_new_epoch_clears_it(dsn: str) -> None:
+    first, second = _Candidate(dsn, "first"), _Candidate(dsn, "second")
+    try:
+        await first.leadership.start()
+        await wait_until_async(lambda: first.leadership.leading, "the first leader")
+        await second.leadership.start()
+        # The candidate that does not lead reads the lead at each poll: nobody's URL yet.
+        await wait_until_async(lambda: second.leadership.lead == Lead(1, "first", ""),
+                               "the lead seen by the other candidate")  # fmt: skip
+        await first.leadership.advertise("http://10.0.0.1:8080")
+        assert first.leadership.lead == Lead(1, "first", "http://10.0.0.1:8080")
+        await wait_until_async(lambda: second.leadership.lead.url == "http://10.0.0.1:8080",
+                               "the advertised URL seen by the other candidate")  # fmt: skip
+        await second.leadership.advertise("http://10.0.0.2:8080")  # not leading: nothing
+        assert await second.leadership.read_lead() == Lead(1, "first", "http://10.0.0.1:8080")
+
+        _terminate(dsn, "first")
+        await wait_until_async(lambda: second.leadership.leading, "the next leader", timeout=5.0)
+        assert await first.leadership.read_lead() == Lead(2, "second", "")  # not yet bound
+        await first.leadership.advertise("http://10.0.0.1:8080")  # stale: refused quietly
+        await second.leadership.advertise("http://10.0.0.2:8080")
+        assert await first.leadership.read_lead() == Lead(2, "second", "http://10.0.0.2:8080")
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_sole_server_advertises_to_itself() -> None:
+    leader = SoleLeader()
+    await leader.advertise("http://127.0.0.1:8080")  # before it leads: nothing
+    assert leader.lead == Lead()
+    await leader.start()
+    await leader.advertise("http://127.0.0.1:8080")
+    assert await leader.read_lead() == Lead(1, "this server", "http://127.0.0.1:8080")

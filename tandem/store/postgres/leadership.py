@@ -7,17 +7,22 @@ terminated, or TCP keepalives give the peer up (a partition; about ``keepalive``
 leader pings its own session each poll and steps down at the first failure, so it knows it lost
 the lock about when the others can take it. Between the two, writes are fenced by epoch
 (``fence``): the store refuses a leader write whose epoch is not the row's.
+
+The row also holds the URL the leader advertised once bound (``url``; '' from the epoch's bump
+until then). A candidate that does not get the lock reads the row at the same poll, so its
+``lead`` is at most one poll old: what a standby forwards by.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 from typing import Any
 
-from ...leadership import LeadershipChange, StaleLeader
+from ...leadership import Lead, LeadershipChange, StaleLeader
 from .database import PostgresDatabase, redact
 
 __all__ = ["PostgresLeadership", "fence"]
@@ -37,7 +42,11 @@ _MIGRATIONS = [
     );
     INSERT INTO leader (id, epoch, holder, since) VALUES (1, 0, '', now());
     """,
+    # Where the leader is reached: standbys forward the calls they do not serve to it.
+    "ALTER TABLE leader ADD COLUMN url TEXT NOT NULL DEFAULT ''",
 ]
+
+_READ_LEAD = "SELECT epoch, holder, url FROM leader WHERE id = 1"
 
 
 def fence(conn: Any, epoch: int) -> None:
@@ -64,6 +73,7 @@ class PostgresLeadership:
         self._poll = poll_interval
         self._keepalive = keepalive
         self._epoch = 0
+        self._lead = Lead()
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
 
@@ -74,6 +84,32 @@ class PostgresLeadership:
     @property
     def epoch(self) -> int:
         return self._epoch
+
+    @property
+    def lead(self) -> Lead:
+        return self._lead
+
+    async def read_lead(self) -> Lead:
+        def read(conn: Any) -> Lead:
+            row = conn.execute(_READ_LEAD).fetchone()
+            return Lead(int(row[0]), row[1], row[2]) if row else Lead()
+
+        self._lead = await asyncio.to_thread(self._db.transaction, read)
+        return self._lead
+
+    async def advertise(self, url: str) -> None:
+        epoch = self._epoch
+        if not epoch:
+            return
+
+        def record(conn: Any) -> bool:
+            cursor = conn.execute("UPDATE leader SET url = %s WHERE id = 1 AND epoch = %s",
+                                  (url, epoch))  # fmt: skip
+            return bool(cursor.rowcount)
+
+        if await asyncio.to_thread(self._db.transaction, record):
+            self._lead = dataclasses.replace(self._lead, url=url)
+            _log.info("advertised %s as the leader's URL (epoch %d)", url, epoch)
 
     async def start(self) -> None:
         if self._task is None:
@@ -120,18 +156,24 @@ class PostgresLeadership:
         cursor = await self._conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,))
         row = await cursor.fetchone()
         if not row or not row[0]:
+            cursor = await self._conn.execute(_READ_LEAD)
+            if (lead := await cursor.fetchone()) is not None:
+                self._lead = Lead(int(lead[0]), lead[1], lead[2])
             return
         cursor = await self._conn.execute(
-            "UPDATE leader SET epoch = epoch + 1, holder = %s, since = now() WHERE id = 1 "
-            "RETURNING epoch", (self.holder,))
+            "UPDATE leader SET epoch = epoch + 1, holder = %s, url = '', since = now() "
+            "WHERE id = 1 RETURNING epoch", (self.holder,))
         (epoch,) = await cursor.fetchone()
         self._epoch = int(epoch)
+        self._lead = Lead(self._epoch, self.holder, "")
         _log.info("leading under epoch %d", self._epoch)
         if self._on_change is not None:
             self._on_change(True, self._epoch)
 
     async def _step_down(self) -> None:
         was, self._epoch = self._epoch, 0
+        if was:
+            self._lead = Lead()  # not ours any more; the next poll reads whose it is
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):  # closing ends the session: the lock goes
