@@ -283,8 +283,10 @@ SETTINGS: tuple[Setting, ...] = (
         "agent_server_url",
         _optional_url,
         None,
-        "URL the instance agents on other hosts ship their logs and usage metrics to "
-        "(default http://<host>:<port> of this server; with a ray launcher it must be an "
+        "URL other hosts reach this server at: the instance agents on other hosts ship their "
+        "logs and usage metrics to it, and on a shared PostgreSQL store the leader advertises "
+        "it, for the standbys to forward calls to (default http://<host>:<port> of this "
+        "server, this machine's name for a wildcard host; with a ray launcher it must be an "
         "address the other hosts reach, not 127.0.0.1).",
         section="scale-out",
     ),

@@ -67,7 +67,7 @@ from .telemetry.metrics import (
 )
 from .telemetry.tracing import Tracing
 
-__all__ = ["TandemServer", "check_agent_server_url"]
+__all__ = ["TandemServer", "advertised_url", "check_agent_server_url"]
 
 _log = logging.getLogger(__name__)
 _HOUSEKEEPING_INTERVAL = 60.0
@@ -91,6 +91,18 @@ def check_agent_server_url(settings: Settings) -> None:
             "--agent-server-url",
             field="agent_server_url",
         )
+
+
+def advertised_url(settings: Settings, port: int) -> str:
+    """The URL other hosts reach this server at, as it advertises it with its lead: the setting
+    ``agent_server_url``, else its bound host and port (for a wildcard host, this machine's
+    name)."""
+    if settings.agent_server_url:
+        return settings.agent_server_url.rstrip("/")
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class TandemServer:
@@ -142,7 +154,8 @@ class TandemServer:
                                 clock=self.clock)  # fmt: skip
         flusher.start()
         self._standby_metrics = (registry, flusher)
-        self._standby = StandbyRouting(s, self.store, registry)
+        assert self.leadership is not None
+        self._standby = StandbyRouting(s, self.store, registry, self.leadership)
         self.port = await self._standby.start()
 
     async def _stop_standby(self) -> None:
@@ -334,6 +347,8 @@ class TandemServer:
         if s.loop_stall_warning > 0:
             self._watchdog = StallWatchdog(asyncio.get_running_loop(), s.loop_stall_warning)
             self._watchdog.start()
+        assert self.leadership is not None
+        await self.leadership.advertise(advertised_url(s, self.port))
         _log.info("tandem listening on http://%s:%s", s.host, self.port)
         return self.port
 

@@ -1,9 +1,10 @@
-"""A standby's routing: while another server leads the shared store, this one already serves.
+"""A standby: while another server leads the shared store, this one already serves every call.
 
 It binds its port and answers InvokeEndpoint (and ``GET /ping``) from a Router that a
 RoutingFollower keeps equal to the catalogue (``serving.routing_follower``), so a load balancer
 can send it traffic beside the leader. Its invocations are counted in the server's metric
-registry, flushed to the store like the leader's. The other APIs answer once it leads: then the
+registry, flushed to the store like the leader's. Every other call is forwarded to the leader,
+at the URL the leader advertised with its lead (``api.forwarding``). Once it leads, the
 standby's listener closes (requests in flight are answered first) and the whole server starts
 on the same port.
 """
@@ -17,7 +18,9 @@ from aiohttp import web
 from .api import runtime as runtime_api
 from .api.app import build_app
 from .api.auth import load_keys
+from .api.forwarding import LeaderForwarding
 from .config import Settings
+from .leadership import Leadership
 from .serving.router import Router
 from .serving.routing_follower import RoutingFollower
 from .store import Store
@@ -29,12 +32,15 @@ _log = logging.getLogger(__name__)
 
 
 class StandbyRouting:
-    def __init__(self, settings: Settings, store: Store, registry: MetricRegistry) -> None:
+    def __init__(self, settings: Settings, store: Store, registry: MetricRegistry,
+                 leadership: Leadership) -> None:  # fmt: skip
         self.settings = settings
         self.router = Router(registry, account_id=settings.account_id, region=settings.region,
                              invocation_timeout=settings.invocation_timeout)  # fmt: skip
         self.follower = RoutingFollower(store.catalog, store.catalog_feed(), self.router,
                                         resync_interval=settings.routing_resync_interval)
+        self.forwarding = LeaderForwarding(leadership,
+                                           answer_timeout=settings.invocation_timeout)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -43,8 +49,9 @@ class StandbyRouting:
         s = self.settings
         await self.router.start()
         await self.follower.start()
+        await self.forwarding.start()
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
-        app = build_app([], auth_keys=auth_keys)
+        app = build_app([], auth_keys=auth_keys, forward=self.forwarding)
         runtime_api.add_routes(app, self.router)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -60,5 +67,6 @@ class StandbyRouting:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.forwarding.close()
         await self.follower.stop()
         await self.router.close()

@@ -6,6 +6,9 @@ service owning that prefix. CloudWatch metrics (``cloudwatch``) also answer
 ``X-Amz-Target: GraniteServiceVersion20100801.*``, form-encoded ``POST /``
 (query) and ``POST .../service/<Svc>/operation/<Op>`` (rpc-v2-cbor).
 
+A standby (a server that does not lead the shared store) passes ``forward``: a middleware ahead
+of all others sends it every request but ``GET /ping`` and InvokeEndpoint (``api/forwarding.py``).
+
 Two middlewares: ``auth`` (only with access keys configured) checks SigV4
 signatures; ``errors`` renders what never reaches an operation (no route, a
 refused signature) and any exception no operation caught (logged with its traceback, answered
@@ -43,6 +46,7 @@ from .aws_json import (
     error_response,
     json11_error,
 )
+from .forwarding import served_by_standby
 from .iam import refuse_iam
 from .s3 import S3Service, signing_service
 from .sts import StsService
@@ -201,6 +205,16 @@ def _s3_middleware(s3: S3Service) -> Any:
     return s3_requests
 
 
+def _forward_middleware(forward: Handler) -> Any:
+    @web.middleware
+    async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if served_by_standby(request):
+            return await handler(request)
+        return await forward(request)
+
+    return forwarded
+
+
 def build_app(
     services: list[AwsJsonService],
     cloudwatch: CloudWatchService | None = None,
@@ -209,10 +223,12 @@ def build_app(
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     s3: S3Service | None = None,
     sts: StsService | None = None,
+    forward: Handler | None = None,
 ) -> web.Application:
     """``cloudwatch``: a ``tandem.api.cloudwatch.CloudWatchService`` (optional);
     ``auth_keys``: access key id -> secret, to require SigV4 signatures; ``s3``, ``sts``:
-    those services on the same port (optional)."""
+    those services on the same port (optional); ``forward``: a standby's way to the leader,
+    for every request it does not serve itself (the leader checks their signatures)."""
     # Several services may share a prefix (SageMaker's endpoints and jobs): the first that
     # declares the operation answers it.
     by_prefix: dict[str, list[AwsJsonService]] = {}
@@ -225,6 +241,8 @@ def build_app(
         middlewares.insert(0, _s3_middleware(s3))
     if auth_keys:
         middlewares.append(_auth_middleware(auth_keys, protocols, now))
+    if forward is not None:
+        middlewares.insert(0, _forward_middleware(forward))
     # Stamped: the runtime's OverheadLatency counts from when the request was parsed.
     app = StampedApplication(client_max_size=CLIENT_MAX_SIZE, middlewares=middlewares)
 
@@ -276,7 +294,9 @@ def build_app(
 
     app.on_shutdown.append(close_services)
     app.router.add_post("/", aws_root)
-    if not auth_keys:  # signatures are checked by a middleware: then every request meets it
+    # Signatures are checked by a middleware, and a standby forwards from one: then every
+    # request meets them.
+    if not auth_keys and forward is None:
         app.add_direct("POST", "/", functools.partial(errors, handler=aws_root))
     if cloudwatch is not None:
         app.router.add_post(r"/{prefix:.*}service/{service}/operation/{operation}", cloudwatch.cbor)
