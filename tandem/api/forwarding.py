@@ -22,6 +22,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import hdrs, web
 from multidict import CIMultiDict
+from yarl import URL
 
 from ..leadership import Lead
 from .s3 import signing_service
@@ -121,7 +122,9 @@ class LeaderForwarding:
         body = request.content if request.body_exists else None
         try:
             return await self._session.request(
-                request.method, url + request.rel_url.raw_path_qs, headers=headers, data=body,
+                # As it came, not re-quoted: the query string is part of the signature.
+                request.method, URL(url + request.rel_url.raw_path_qs, encoded=True),
+                headers=headers, data=body,
                 allow_redirects=False, skip_auto_headers=_NO_AUTO_HEADERS)  # fmt: skip
         except aiohttp.ClientConnectorError as exc:
             raise LeaderUnreachable(str(exc.os_error) if exc.os_error else str(exc)) from None
