@@ -90,7 +90,8 @@ class StallWatchdog:
         self._beat = time.monotonic()
         self._loop_thread = 0
         self._loop_native_id = 0
-        self._cpu_at_beat: tuple[float, float] | None = None
+        # The beat the CPU times were read at, and those times (``_cpu_seconds``).
+        self._cpu_at_beat: tuple[float, tuple[float, float] | None] = (-math.inf, None)
         self._handle: asyncio.TimerHandle | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -142,17 +143,21 @@ class StallWatchdog:
             self._thread = None
 
     def _heartbeat(self) -> None:
+        # The beat first: reading /proc lets go of the GIL, and the watchdog must not find the
+        # stale beat of a loop that was idle, with this call on top of its stack.
+        self._beat = beat = time.monotonic()
+        self._gc_seconds_at_beat = self._gc_seconds
         # Read here, not by the watchdog's thread: that one needs the GIL, which a loop thread
         # descheduled while holding it keeps until the stall is over.
-        self._cpu_at_beat = _cpu_seconds(self._loop_native_id)
-        self._beat = time.monotonic()
-        self._gc_seconds_at_beat = self._gc_seconds
+        self._cpu_at_beat = (beat, _cpu_seconds(self._loop_native_id))
         self._handle = self.loop.call_later(self._interval, self._heartbeat)
 
     def _watch(self) -> None:
         reported = 0.0
         while not self._stop.wait(self._interval):
-            beat, cpu_at_beat = self._beat, self._cpu_at_beat
+            beat, (read_at, cpu_at_beat) = self._beat, self._cpu_at_beat
+            if read_at != beat:
+                cpu_at_beat = None  # read for an earlier beat (or not yet for this one)
             now = time.monotonic()
             age = now - beat
             if age < self.threshold or beat == reported:
