@@ -40,6 +40,7 @@ FAST_FLAGS = (
 )
 
 _LISTENING = re.compile(r"tandem serving on (http://\S+)")
+_STANDING_BY = re.compile(r"standby: routing InvokeEndpoint on (http://\S+)")
 
 
 class ServerProcess:
@@ -58,7 +59,10 @@ class ServerProcess:
         self.url = ""
         self.output: list[str] = []
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 30.0, *, standby: bool = False) -> ServerProcess:
+        """Start it; return once it serves in full (it leads its store). ``standby``: once it
+        serves at all, as a standby of a shared store too; ``url`` is that address, which it
+        keeps should it lead."""
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("TANDEM_LOOP_STALL_WARNING", str(STALL_THRESHOLD))
@@ -86,7 +90,7 @@ class ServerProcess:
             assert self.proc is not None and self.proc.stdout is not None
             for line in self.proc.stdout:
                 self.output.append(line)
-                match = _LISTENING.search(line)
+                match = _LISTENING.search(line) or (standby and _STANDING_BY.search(line))
                 if match and not found.is_set():
                     self.url = match.group(1)
                     found.set()

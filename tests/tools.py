@@ -1,4 +1,5 @@
-"""The outside tools some tests need: the AWS CLI, moto's server mode, Prometheus, chromium.
+"""The outside tools some tests need: the AWS CLI, moto's server mode, Prometheus, chromium,
+haproxy.
 
 A test states its need with ``requires(TOOL)`` (a mark, for a module or a test) or calls
 ``require_tool(TOOL)`` (in a fixture or a test; it returns the tool's path). Where the tool is
@@ -23,6 +24,7 @@ import pytest
 __all__ = [
     "Tool", "executable", "module", "in_ci", "require_tool", "requires",
     "AWS_CLI", "MOTO_SERVER", "PROMETHEUS", "CHROMIUM", "DEBIAN_PYTHON", "SDK3_PYTHON",
+    "HAPROXY",
 ]
 
 
@@ -77,6 +79,18 @@ CHROMIUM = executable("chromium", "scripts/setup installs Debian's chromium pack
                       path="/usr/bin/chromium")
 DEBIAN_PYTHON = executable("Debian's python3.11", "scripts/setup-test-tools installs it",
                            path="/usr/bin/python3.11")
+
+
+
+def _haproxy() -> str | None:
+    # Debian puts it in /usr/sbin, which a user's PATH may lack.
+    found = shutil.which("haproxy")
+    if found is None and os.access("/usr/sbin/haproxy", os.X_OK):
+        found = "/usr/sbin/haproxy"
+    return found
+
+
+HAPROXY = Tool("haproxy", "scripts/setup-test-tools installs Debian's haproxy package", _haproxy)
 
 _SDK3_VENV = Path(__file__).resolve().parent.parent / ".venv-sdk3"
 

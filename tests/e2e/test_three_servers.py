@@ -1,0 +1,344 @@
+"""Three `tandem serve` processes on one scratch PostgreSQL database behind Debian's haproxy,
+which health-checks ``GET /ping`` of each: A leads (its children run the instances), B and C
+are standbys that route InvokeEndpoint from the store and forward every other call to A. An
+endpoint created through A answers through B and C; 3,000 invocations through the balancer
+are all answered and CloudWatch, asked through each server, counts exactly 3,000; SIGKILL of B
+under load fails only requests that were in flight on it. The module's tests share the servers
+(in file order: the last one kills B)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.e2e.support import client, deploy, stage_container, wait_status
+from tests.postgres import POSTGRES, scratch_database
+from tests.server_process import FAST_FLAGS, ServerProcess
+from tests.tools import HAPROXY, require_tool, requires
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.slow, requires(POSTGRES, HAPROXY)]
+
+INVOCATIONS = 3000
+CLIENTS = 8
+REQUEST = b'{"instances": [1]}'
+# The stage container's answer: 1 added, and what it was sent (Content-Type, Accept).
+ANSWER = b'{"instances": [2], "seen": [["only", "application/json", "application/json"]]}'
+DIMENSIONS = [{"Name": "EndpointName", "Value": "balanced"},
+              {"Name": "VariantName", "Value": "AllTraffic"}]  # fmt: skip
+SKETCH_ACCURACY = 0.005  # tandem/telemetry/metrics/sketch.py: RELATIVE_ACCURACY
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Haproxy:
+    """haproxy in the foreground (``-db``) as a child process, balancing round robin over the
+    servers; its stats socket says which of them its health checks see up."""
+
+    def __init__(self, workdir: Path, servers: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.socket_path = workdir / "haproxy.sock"
+        self.config_path = workdir / "haproxy.cfg"
+        backends = "\n".join(
+            f"    server {name} {url.removeprefix('http://')}" for name, url in servers.items())
+        # retries/redispatch move only a connection that was refused (a server dead before
+        # its check says so) to another server: haproxy's default retry-on is connect-failure,
+        # so a request already sent to a server that dies is not resent and still fails.
+        self.config_path.write_text(f"""\
+global
+    maxconn 1000
+    stats socket {self.socket_path} mode 600 level admin
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout check 2s
+    retries 2
+    option redispatch 1
+
+frontend balancer
+    bind 127.0.0.1:{self.port}
+    default_backend tandem
+
+backend tandem
+    balance roundrobin
+    option httpchk GET /ping
+    http-check expect status 200
+    http-response set-header X-Served-By %s
+    default-server check inter 100ms fastinter 100ms downinter 100ms fall 2 rise 1
+{backends}
+""")
+        self.proc: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, executable: str) -> Haproxy:
+        self.proc = subprocess.Popen(
+            [executable, "-db", "-f", str(self.config_path)], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+        threading.Thread(target=self._pump, daemon=True).start()
+        wait_until(lambda: self.proc is not None and (self.proc.poll() is not None
+                                                      or self.socket_path.exists()),
+                   "haproxy's stats socket")  # fmt: skip
+        assert self.proc.poll() is None, "haproxy exited:\n" + "".join(self.output)
+        return self
+
+    def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def states(self) -> dict[str, str]:
+        """Each server's status as haproxy sees it: UP, DOWN, "UP 1/2" (going down), ..."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(self.socket_path))
+            sock.sendall(b"show stat\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        lines = b"".join(chunks).decode().lstrip("# ").splitlines()
+        rows = csv.DictReader(line for line in lines if line)
+        return {row["svname"]: row["status"] for row in rows
+                if row["pxname"] == "tandem" and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
+@dataclass
+class Cluster:
+    a: ServerProcess
+    b: ServerProcess
+    c: ServerProcess
+    balancer: Haproxy
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    executable = require_tool(HAPROXY)
+    require_tool(POSTGRES)
+    root = tmp_path_factory.mktemp("three-servers")
+    with scratch_database() as dsn:
+        flags = [*FAST_FLAGS, "--store", dsn]
+        a = ServerProcess(root / "a", extra=flags)
+        b = ServerProcess(root / "b", extra=flags)
+        c = ServerProcess(root / "c", extra=flags)
+        balancer: Haproxy | None = None
+        try:
+            a.start()  # it serves in full once it leads: B and C find a leader
+            with ThreadPoolExecutor(2) as pool:
+                for started in [pool.submit(s.start, 60, standby=True) for s in (b, c)]:
+                    started.result()
+            sagemaker = client(a, "sagemaker")
+            for name in ("direct", "balanced"):
+                deploy(sagemaker, name, [stage_container("only")], wait=False)
+            for name in ("direct", "balanced"):
+                wait_status(sagemaker, name, "InService")
+            balancer = Haproxy(root, {"a": a.url, "b": b.url, "c": c.url}).start(executable)
+            wait_until(lambda: set(balancer.states().values()) == {"UP"},  # type: ignore[union-attr]
+                       "haproxy to see A, B and C up")  # fmt: skip
+            yield Cluster(a, b, c, balancer)
+        finally:
+            if balancer is not None:
+                balancer.stop()
+            for server in (b, c, a):  # the standbys first: A never sees them take over
+                if server.proc is not None and server.proc.poll() is None:
+                    server.stop()
+
+
+def _client(url: str, service: str) -> Any:
+    # One attempt: botocore's retries (max_attempts counts retries) would hide a failure.
+    return boto3.client(
+        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=30, connect_timeout=5,
+                      max_pool_connections=2))  # fmt: skip
+
+
+def _invoke(runtime: Any, endpoint: str) -> tuple[bytes, str]:
+    """The answer's body and the server haproxy sent the request to ("" when direct)."""
+    response = runtime.invoke_endpoint(EndpointName=endpoint, Body=REQUEST,
+                                       ContentType="application/json",
+                                       Accept="application/json")  # fmt: skip
+    return response["Body"].read(), response["ResponseMetadata"]["HTTPHeaders"].get(
+        "x-served-by", "")
+
+
+@dataclass
+class Outcome:
+    started: float  # time.monotonic()
+    finished: float
+    body: bytes | None  # None: failed
+    served_by: str
+    error: str = ""
+
+
+def _load(url: str, endpoint: str, more: Callable[[], bool]) -> list[Outcome]:
+    """CLIENTS threads invoking ``endpoint`` through ``url`` while ``more()`` says so."""
+
+    def one_client() -> list[Outcome]:
+        runtime = _client(url, "sagemaker-runtime")
+        outcomes = []
+        while more():
+            started = time.monotonic()
+            try:
+                body, served_by = _invoke(runtime, endpoint)
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, whatever its kind
+                outcomes.append(Outcome(started, time.monotonic(), None, "", repr(exc)))
+            else:
+                outcomes.append(Outcome(started, time.monotonic(), body, served_by))
+        return outcomes
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        futures = [pool.submit(one_client) for _ in range(CLIENTS)]
+        return [outcome for future in futures for outcome in future.result()]
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """The nearest-rank q-quantile."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, int(q * len(ordered) + 0.5) - 1))]
+
+
+def test_an_endpoint_created_through_the_leader_answers_through_each_standby(
+    cluster: Cluster,
+) -> None:
+    assert "standby: routing InvokeEndpoint" not in "".join(cluster.a.output)
+    for standby in (cluster.b, cluster.c):
+        assert any("standby: routing InvokeEndpoint" in line for line in standby.output)
+        assert not any("tandem serving on" in line for line in standby.output)  # not leading
+        assert _invoke(_client(standby.url, "sagemaker-runtime"), "direct") == (ANSWER, "")
+
+
+def test_3000_invocations_through_the_balancer_are_answered_and_counted_exactly_everywhere(
+    cluster: Cluster,
+) -> None:
+    since = int(time.time()) // 60 * 60
+    issued = iter(range(INVOCATIONS))
+    lock = threading.Lock()
+
+    def more() -> bool:
+        with lock:
+            return next(issued, None) is not None
+
+    outcomes = _load(cluster.balancer.url, "balanced", more)
+    assert len(outcomes) == INVOCATIONS
+    assert Counter(o.body for o in outcomes) == {ANSWER: INVOCATIONS}, \
+        Counter(o.error for o in outcomes)  # fmt: skip
+    served = Counter(o.served_by for o in outcomes)
+    assert set(served) == {"a", "b", "c"}, served  # every server routed its share
+
+    period = {"StartTime": since, "EndTime": since + 3600, "Period": 3600}
+
+    def statistic(url: str, metric: str, **which: Any) -> list[dict[str, Any]]:
+        return list(_client(url, "cloudwatch").get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName=metric, Dimensions=DIMENSIONS, **period,
+            **which)["Datapoints"])  # fmt: skip
+
+    def invocations(url: str) -> float:
+        return sum(p["Sum"] for p in statistic(url, "Invocations", Statistics=["Sum"]))
+
+    urls = {"A": cluster.a.url, "B": cluster.b.url, "C": cluster.c.url}
+    # Every writer flushes within its interval (0.5 s); then the merged sum is the total.
+    wait_until(lambda: invocations(cluster.a.url) >= INVOCATIONS, "every writer's rows",
+               timeout=30)  # fmt: skip
+    time.sleep(1.0)  # two more flush intervals: nothing is counted twice
+    assert {who: invocations(url) for who, url in urls.items()} == \
+        {"A": INVOCATIONS, "B": INVOCATIONS, "C": INVOCATIONS}  # fmt: skip
+    for who, url in urls.items():
+        query = {"Id": "invocations", "MetricStat": {"Metric": {
+            "Namespace": "AWS/SageMaker", "MetricName": "Invocations",
+            "Dimensions": DIMENSIONS}, "Period": 3600, "Stat": "Sum"}}  # fmt: skip
+        [result] = _client(url, "cloudwatch").get_metric_data(
+            MetricDataQueries=[query], StartTime=since, EndTime=since + 3600,
+        )["MetricDataResults"]  # fmt: skip
+        assert (who, result["Values"]) == (who, [float(INVOCATIONS)])
+
+    # ModelLatency: the router's time in the container, per request, which no answer carries
+    # and a standby does not trace; so the exact per-request values are bounded from outside
+    # by each request's round trip (which contains it).
+    [counted] = statistic(cluster.a.url, "ModelLatency", Statistics=["SampleCount"])
+    assert counted["SampleCount"] == INVOCATIONS
+    percentiles = {who: statistic(url, "ModelLatency", ExtendedStatistics=["p50", "p99"])
+                   for who, url in urls.items()}  # fmt: skip
+    assert all(p == percentiles["A"] for p in percentiles.values()), percentiles
+    [point] = percentiles["A"]
+    p50, p99 = point["ExtendedStatistics"]["p50"], point["ExtendedStatistics"]["p99"]
+    round_trips_us = [(o.finished - o.started) * 1e6 for o in outcomes]
+    assert 0 < p50 <= p99
+    assert p50 <= _quantile(round_trips_us, 0.50) * (1 + SKETCH_ACCURACY)
+    assert p99 <= _quantile(round_trips_us, 0.99) * (1 + SKETCH_ACCURACY)
+
+
+def test_sigkill_of_a_standby_under_load_fails_only_requests_in_flight_on_it(
+    cluster: Cluster,
+) -> None:
+    stop = threading.Event()
+    killed_at: list[float] = []
+    down_at: list[float] = []
+
+    def kill_b_and_wait_for_haproxy() -> None:
+        try:
+            time.sleep(1.0)  # under load
+            killed_at.append(time.monotonic())
+            os.kill(cluster.b.pid, signal.SIGKILL)
+            wait_until(lambda: cluster.balancer.states()["b"] == "DOWN",
+                       "haproxy to mark B down", interval=0.01)  # fmt: skip
+            down_at.append(time.monotonic())
+            time.sleep(1.5)  # traffic after B is marked down
+        finally:
+            stop.set()
+
+    killer = threading.Thread(target=kill_b_and_wait_for_haproxy)
+    killer.start()
+    try:
+        outcomes = _load(cluster.balancer.url, "balanced", lambda: not stop.is_set())
+    finally:
+        stop.set()
+        killer.join(90)
+    cluster.b.kill()  # reaped, its output closed
+    [killed], [down] = killed_at, down_at
+    failed = [o for o in outcomes if o.body is None]
+    in_flight_at_kill = [o for o in outcomes if o.started <= killed <= o.finished]
+    assert all(o.body == ANSWER for o in outcomes if o.body is not None)
+    assert all(o.started <= killed for o in failed), failed
+    assert len(failed) <= len(in_flight_at_kill) <= CLIENTS, failed
+    after_down = [o for o in outcomes if o.started >= down]
+    assert after_down and all(o.body == ANSWER for o in after_down)
+    assert {o.served_by for o in after_down} == {"a", "c"}
+    print(f"{len(outcomes)} requests, {len(failed)} failed, {len(in_flight_at_kill)} in flight "
+          f"at the kill, B marked down {down - killed:.3f} s after it")
