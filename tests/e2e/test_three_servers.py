@@ -168,10 +168,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 deploy(sagemaker, name, [stage_container("only")], wait=False)
             for name in ("direct", "balanced"):
                 wait_status(sagemaker, name, "InService")
-            balancer = Haproxy(root, {"a": a.url, "b": b.url, "c": c.url}).start(executable)
-            wait_until(lambda: set(balancer.states().values()) == {"UP"},  # type: ignore[union-attr]
+            proxy = Haproxy(root, {"a": a.url, "b": b.url, "c": c.url}).start(executable)
+            balancer = proxy
+            wait_until(lambda: set(proxy.states().values()) == {"UP"},
                        "haproxy to see A, B and C up")  # fmt: skip
-            yield Cluster(a, b, c, balancer)
+            yield Cluster(a, b, c, proxy)
         finally:
             if balancer is not None:
                 balancer.stop()
@@ -270,7 +271,7 @@ def test_3000_invocations_through_the_balancer_are_answered_and_counted_exactly_
             **which)["Datapoints"])  # fmt: skip
 
     def invocations(url: str) -> float:
-        return sum(p["Sum"] for p in statistic(url, "Invocations", Statistics=["Sum"]))
+        return float(sum(p["Sum"] for p in statistic(url, "Invocations", Statistics=["Sum"])))
 
     urls = {"A": cluster.a.url, "B": cluster.b.url, "C": cluster.c.url}
     # Every writer flushes within its interval (0.5 s); then the merged sum is the total.
@@ -288,9 +289,11 @@ def test_3000_invocations_through_the_balancer_are_answered_and_counted_exactly_
         )["MetricDataResults"]  # fmt: skip
         assert (who, result["Values"]) == (who, [float(INVOCATIONS)])
 
-    # ModelLatency: the router's time in the container, per request, which no answer carries
-    # and a standby does not trace; so the exact per-request values are bounded from outside
-    # by each request's round trip (which contains it).
+    # ModelLatency is each router's time in the container per request. No answer carries it
+    # and a standby's router does not trace (only the leader starts tracing), so the exact
+    # per-request values are not observable from outside: the merged sketch (each value
+    # within 0.5%, telemetry/metrics/sketch.py) is checked against what is: the count, one
+    # answer through every server, and the round trips, each of which contains its request's.
     [counted] = statistic(cluster.a.url, "ModelLatency", Statistics=["SampleCount"])
     assert counted["SampleCount"] == INVOCATIONS
     percentiles = {who: statistic(url, "ModelLatency", ExtendedStatistics=["p50", "p99"])
@@ -345,6 +348,3 @@ def test_sigkill_of_a_standby_under_load_fails_only_requests_in_flight_on_it(
     after_down = [o for o in outcomes if o.started >= down]
     assert after_down and all(o.body == ANSWER for o in after_down)
     assert {o.served_by for o in after_down} == {"a", "c"}
-    print(f"{len(outcomes)} requests, {len(failed)} failed, {len(in_flight_at_kill)} in flight "
-          f"at the kill, B gone {reaped - killed:.3f} s and marked down {down - killed:.3f} s "
-          f"after the signal; {[o.error[:40] for o in failed]}")
