@@ -39,6 +39,20 @@ function yAxisSize(u, values, axisIdx, cycleNum) {
   return cycleNum > 1 && axis._size ? Math.max(axis._size, size) : size;
 }
 
+/**
+ * Room beside the plot for the time axis's end labels, which are centred on their ticks: half
+ * the widest label (at least a "10:00pm", the widest of an hours-and-minutes range), less what
+ * the y axis already gives on the left. Without it a tick at the right edge cut "10:00pm".
+ */
+function timeLabelPadding(side) {
+  return (u) => {
+    const axis = u.axes[0];
+    const shown = (axis._values || []).filter((v) => v != null).map((v) => labelWidth(axis, v));
+    const half = Math.ceil(Math.max(labelWidth(axis, "10:00pm"), ...shown) / 2) + 2;
+    return side === "left" ? Math.max(0, half - (u.axes[1]._size || 0)) : half;
+  };
+}
+
 /** Each shown axis's widest label (or, for the time axis, the tightest one) and its room. */
 function axesFit(u) {
   const out = [];
@@ -123,6 +137,7 @@ export function timeChart(parent, { id, title, unit = "", series, stacked = fals
       y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
     },
     axes: [{}, { size: yAxisSize }],
+    padding: [null, timeLabelPadding("right"), null, timeLabelPadding("left")],
     series: [{}],
     hooks: { draw: [(u) => { figure.dataset.axes = JSON.stringify(axesFit(u)); }] },
   };
