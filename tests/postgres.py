@@ -39,17 +39,18 @@ POSTGRES = Tool(
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
-    """The DSN of a new, empty database, dropped (with its connections) afterwards."""
+def scratch_database(admin_dsn: str = ADMIN_DSN, prefix: str = "tandem_test") -> Iterator[str]:
+    """The DSN of a new, empty database, made through ``admin_dsn``'s role and dropped (with
+    its connections) afterwards."""
     import psycopg
 
-    name = f"tandem_test_{secrets.token_hex(6)}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield urlunsplit(urlsplit(ADMIN_DSN)._replace(path=f"/{name}"))
+        yield urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -4,6 +4,11 @@ Run from the repository root:
 
     .venv/bin/python -m bench.aws_api            # the issue's sizes: 1,000,000 log events
     .venv/bin/python -m bench.aws_api --quick    # 100,000 events, fewer repeats
+    .venv/bin/python -m bench.aws_api --postgres postgresql://USER:PASSWORD@HOST:PORT/postgres
+
+With ``--postgres ADMIN_DSN`` a third server, ``tandem serve --store postgresql://...`` on a
+scratch database (created through ADMIN_DSN's role, which needs CREATEDB, and dropped at the
+end), is timed in the same rotation, beside its own stub.
 
 For each figure, every repeat calls moto, tandem, a stub replaying moto's recorded bodies and
 a stub replaying tandem's, in an order rotated each repeat, so machine noise hits all four
@@ -13,6 +18,7 @@ alike. Figures and the command go to docs/performance/aws-api.md; raw times to b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -36,8 +42,9 @@ from bench.aws_api.figures import (
 )
 from bench.aws_api.percentiles import PercentileCheck, check_percentiles
 from bench.aws_api.replay import Recorder, make_client, stub_server
-from bench.aws_api.report import TARGETS, Measured, render, summarize
+from bench.aws_api.report import PG_TARGETS, TARGETS, Measured, render, summarize
 from tests.api.differential.moto_server import MotoServer
+from tests.postgres import scratch_database
 from tests.server_process import ServerProcess
 
 FULL = {"put": 200, "gms": 20, "list": 3, "get": 20, "filter": 3}
@@ -66,7 +73,8 @@ def _machine() -> dict[str, Any]:
 
 def _measure(fig: Figure, servers: dict[str, Clients], pids: dict[str, int],
              recorders: dict[str, Recorder], tmp: Path) -> Measured:
-    """Record each server's bodies on a first call, then time all four targets in turn."""
+    """Record each server's bodies on a first call, then time every target (each server and
+    the stub replaying it) in turn."""
     paths = {}
     for name, c in servers.items():
         rec = recorders[name]
@@ -75,18 +83,22 @@ def _measure(fig: Figure, servers: dict[str, Clients], pids: dict[str, int],
         fig.call(c, fig.arg(0))
         rec.on = False
         paths[name] = rec.save(tmp / f"{fig.key}-{name}.pickle")
-    with stub_server(paths["moto"]) as (moto_url, moto_pid), \
-            stub_server(paths["tandem"]) as (tandem_url, tandem_pid):
-        clients = {**servers, "stub-moto": _clients(moto_url),
-                   "stub-tandem": _clients(tandem_url)}
-        all_pids = {**pids, "stub-moto": moto_pid, "stub-tandem": tandem_pid}
-        for t in ("stub-moto", "stub-tandem"):
-            fig.call(clients[t], fig.arg(0))  # warm: connection, botocore's lazy loading
-        times: dict[str, list[float]] = {t: [] for t in TARGETS}
-        cpu = dict.fromkeys(TARGETS, 0.0)
+    with contextlib.ExitStack() as stack:
+        clients = dict(servers)
+        all_pids = dict(pids)
+        for name, path in paths.items():
+            url, pid = stack.enter_context(stub_server(path))
+            clients[f"stub-{name}"], all_pids[f"stub-{name}"] = _clients(url), pid
+        targets = TARGETS + (PG_TARGETS if "tandem-pg" in servers else ())
+        for t in targets:
+            if t.startswith("stub-"):
+                fig.call(clients[t], fig.arg(0))  # warm: connection, botocore's lazy loading
+        times: dict[str, list[float]] = {t: [] for t in targets}
+        cpu = dict.fromkeys(targets, 0.0)
+        n = len(targets)
         for i in range(fig.repeats):
             arg = fig.arg(i + 1)
-            for t in TARGETS[i % 4:] + TARGETS[: i % 4]:
+            for t in targets[i % n:] + targets[: i % n]:
                 # The process's CPU over its own calls only (read outside the timed region);
                 # /proc counts in 10 ms ticks, so only the mean over many calls means much.
                 c0 = _cpu(all_pids[t])
@@ -94,7 +106,7 @@ def _measure(fig: Figure, servers: dict[str, Clients], pids: dict[str, int],
                 fig.call(clients[t], arg)
                 times[t].append(time.perf_counter() - t0)
                 cpu[t] += _cpu(all_pids[t]) - c0
-        cpu = {t: c / fig.repeats for t, c in cpu.items()}
+    cpu = {t: c / fig.repeats for t, c in cpu.items()}
     return Measured(fig.key, fig.title, fig.in_targets, fig.items_per_call, fig.item, times, cpu)
 
 
@@ -108,6 +120,10 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated figure keys to time (e.g. "
                         "put_log_events,get_log_events); the others are skipped, except that "
                         "the log events are still loaded, untimed, when a log read is timed")
+    parser.add_argument("--postgres", metavar="ADMIN_DSN",
+                        help="also time tandem on --store postgresql://, in a scratch database "
+                        "made and dropped through this DSN (its role needs CREATEDB), e.g. "
+                        "postgresql://tandem_test:tandem_test@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else None
     events = args.events or (100_000 if args.quick else 1_000_000)
@@ -118,52 +134,59 @@ def main() -> None:
           f"{machine['boto3']}, moto {machine['moto']}, load average "
           f"{' '.join(f'{x:.2f}' for x in machine['loadavg_start'])}", flush=True)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp_:
+    with tempfile.TemporaryDirectory() as tmp_, contextlib.ExitStack() as stack:
         tmp = Path(tmp_)
         # tandem at its default flush intervals: durability is not traded for speed here.
         tandem = ServerProcess(tmp / "data", extra=()).start()
+        stack.callback(tandem.stop)
         moto = MotoServer().start()
-        try:
-            assert tandem.proc is not None and moto.proc is not None
-            servers = {"moto": _clients(moto.url), "tandem": _clients(tandem.url)}
-            pids = {"moto": moto.proc.pid, "tandem": tandem.proc.pid}
-            recorders = {n: Recorder(c.cloudwatch, c.logs) for n, c in servers.items()}
-            day = make_day()
-            for name, c in servers.items():
-                t0 = time.perf_counter()
-                seed(c, day, args.series)
-                print(f"seeded {name} in {time.perf_counter() - t0:.1f} s", flush=True)
-            for c in servers.values():
-                wait_for_day(c, day)
-            base_ms = int(time.time() * 1000) - 30 * 60 * 1000
-            measured = []
-            checks = {}
-            for fig in figures(day, args.series, events, repeats, base_ms):
-                if only is not None and fig.key not in only:
-                    if fig.key == "put_log_events" and only & {"get_log_events",
-                                                               "filter_log_events"}:
-                        for c in servers.values():
-                            for i in range(fig.repeats + 1):
-                                fig.call(c, fig.arg(i))
-                    continue
-                if fig.key == "get_log_events":
-                    time.sleep(1.0)  # past tandem's 0.5 s logs flush: all events committed
-                t0 = time.perf_counter()
-                measured.append(_measure(fig, servers, pids, recorders, tmp))
-                print(f"{fig.title}: {time.perf_counter() - t0:.1f} s", flush=True)
-                if fig.key == "get_metric_statistics_percentiles":
-                    checks = {
-                        name: check_percentiles(
-                            c.cloudwatch.get_metric_statistics(
-                                Namespace="Bench/day", MetricName="Latency",
-                                StartTime=day.start, EndTime=day.end, Period=60,
-                                ExtendedStatistics=list(PERCENTILES)),
-                            day.minutes, day.values, PERCENTILES)
-                        for name, c in servers.items()
-                    }
-        finally:
-            moto.stop()
-            tandem.stop()
+        stack.callback(moto.stop)
+        tandem_pg = None
+        if args.postgres:
+            dsn = stack.enter_context(scratch_database(args.postgres, prefix="tandem_bench"))
+            tandem_pg = ServerProcess(tmp / "data-pg", extra=("--store", dsn)).start()
+            stack.callback(tandem_pg.stop)  # before the database is dropped
+        assert tandem.proc is not None and moto.proc is not None
+        servers = {"moto": _clients(moto.url), "tandem": _clients(tandem.url)}
+        pids = {"moto": moto.proc.pid, "tandem": tandem.proc.pid}
+        if tandem_pg is not None:
+            assert tandem_pg.proc is not None
+            servers["tandem-pg"] = _clients(tandem_pg.url)
+            pids["tandem-pg"] = tandem_pg.proc.pid
+        recorders = {n: Recorder(c.cloudwatch, c.logs) for n, c in servers.items()}
+        day = make_day()
+        for name, c in servers.items():
+            t0 = time.perf_counter()
+            seed(c, day, args.series)
+            print(f"seeded {name} in {time.perf_counter() - t0:.1f} s", flush=True)
+        for c in servers.values():
+            wait_for_day(c, day)
+        base_ms = int(time.time() * 1000) - 30 * 60 * 1000
+        measured = []
+        checks = {}
+        for fig in figures(day, args.series, events, repeats, base_ms):
+            if only is not None and fig.key not in only:
+                if fig.key == "put_log_events" and only & {"get_log_events",
+                                                           "filter_log_events"}:
+                    for c in servers.values():
+                        for i in range(fig.repeats + 1):
+                            fig.call(c, fig.arg(i))
+                continue
+            if fig.key == "get_log_events":
+                time.sleep(1.0)  # past tandem's 0.5 s logs flush: all events committed
+            t0 = time.perf_counter()
+            measured.append(_measure(fig, servers, pids, recorders, tmp))
+            print(f"{fig.title}: {time.perf_counter() - t0:.1f} s", flush=True)
+            if fig.key == "get_metric_statistics_percentiles":
+                checks = {
+                    name: check_percentiles(
+                        c.cloudwatch.get_metric_statistics(
+                            Namespace="Bench/day", MetricName="Latency",
+                            StartTime=day.start, EndTime=day.end, Period=60,
+                            ExtendedStatistics=list(PERCENTILES)),
+                        day.minutes, day.values, PERCENTILES)
+                    for name, c in servers.items()
+                }
     summaries = [summarize(m) for m in measured]
     machine["loadavg_end"] = os.getloadavg()
     print(f"\n# events {events:,}, series {args.series:,}, repeats {repeats}, "

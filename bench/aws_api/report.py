@@ -6,9 +6,11 @@ import math
 import statistics
 from dataclasses import dataclass
 
-__all__ = ["TARGETS", "Measured", "Summary", "summarize", "render"]
+__all__ = ["TARGETS", "PG_TARGETS", "Measured", "Summary", "summarize", "render"]
 
 TARGETS = ("moto", "tandem", "stub-moto", "stub-tandem")
+# With --postgres: tandem on a PostgreSQL store, and the stub replaying its bodies.
+PG_TARGETS = ("tandem-pg", "stub-tandem-pg")
 SPEEDUP = 10.0  # tandem's server share must be at least this many times smaller than moto's
 
 
@@ -34,6 +36,7 @@ class Summary:
     moto_share: float  # moto p50 minus the p50 of the stub replaying moto's bodies
     tandem_share: float
     ratio: float  # moto_share / tandem_share; inf when tandem's share is not measurable
+    pg_share: float | None = None  # tandem-pg p50 minus its stub's, when it ran
 
     @property
     def tenfold(self) -> bool:
@@ -49,14 +52,15 @@ def _p90(xs: list[float]) -> float:
 
 
 def summarize(m: Measured) -> Summary:
-    p50 = {t: statistics.median(m.times[t]) for t in TARGETS}
-    p90 = {t: _p90(m.times[t]) for t in TARGETS}
-    rate = {t: m.items_per_call * len(m.times[t]) / sum(m.times[t]) if m.items_per_call else 0.0
-            for t in TARGETS}
+    p50 = {t: statistics.median(xs) for t, xs in m.times.items()}
+    p90 = {t: _p90(xs) for t, xs in m.times.items()}
+    rate = {t: m.items_per_call * len(xs) / sum(xs) if m.items_per_call else 0.0
+            for t, xs in m.times.items()}
     moto_share = p50["moto"] - p50["stub-moto"]
     tandem_share = p50["tandem"] - p50["stub-tandem"]
     ratio = moto_share / tandem_share if tandem_share > 0 else math.inf
-    return Summary(m, p50, p90, rate, moto_share, tandem_share, ratio)
+    pg_share = p50["tandem-pg"] - p50["stub-tandem-pg"] if "tandem-pg" in p50 else None
+    return Summary(m, p50, p90, rate, moto_share, tandem_share, ratio, pg_share)
 
 
 def _ms(s: float) -> str:
@@ -99,5 +103,31 @@ def render(summaries: list[Summary]) -> str:
             f"| {m.title} | {_ms(s.moto_share)} | {_ms(s.tandem_share)} | {_ratio(s.ratio)} | "
             + " | ".join(holds)
             + f" | {_ms(m.cpu['moto'])} / {_ms(m.cpu['tandem'])} |"
+        )
+    if any(s.pg_share is not None for s in summaries):
+        lines += ["", render_postgres(summaries)]
+    return "\n".join(lines)
+
+
+def render_postgres(summaries: list[Summary]) -> str:
+    """tandem on SQLite beside tandem on PostgreSQL (same run, same calls): p50 / p90 (ms),
+    rates, each one's server share and CPU per call."""
+    lines = [
+        "| figure | tandem SQLite p50 / p90 | tandem PostgreSQL p50 / p90 | stub-of-PostgreSQL "
+        "p50 / p90 | SQLite rate | PostgreSQL rate | share: SQLite / PostgreSQL "
+        "| server CPU per call: SQLite / PostgreSQL |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        m = s.measured
+        if s.pg_share is None:
+            continue
+        cells = [f"{_ms(s.p50[t])} / {_ms(s.p90[t])}" for t in ("tandem", *PG_TARGETS)]
+        rates = ([f"{s.rate[t]:,.0f} {m.item}/s" for t in ("tandem", "tandem-pg")]
+                 if m.items_per_call else ["", ""])
+        lines.append(
+            f"| {m.title} | " + " | ".join(cells + rates)
+            + f" | {_ms(s.tandem_share)} / {_ms(s.pg_share)}"
+            + f" | {_ms(m.cpu['tandem'])} / {_ms(m.cpu['tandem-pg'])} |"
         )
     return "\n".join(lines)
