@@ -13,6 +13,10 @@ stage``), then two configurations in one run:
 2. the leader and two standbys behind haproxy (round robin, a config this bench writes): the
    same N requests through haproxy.
 
+and, between them, two controls on the leader alone: behind haproxy (what the balancer's hop
+changes), and sent straight to it by a third of the clients (each server's share of the
+concurrency in (2)).
+
 The figure is user + system CPU of the ``tandem serve`` processes themselves (psutil; their
 container children are not counted), per request: the server's for (1), the three servers'
 sum for (2). Each server also does background work whatever the traffic (metric and log
@@ -72,6 +76,7 @@ class Haproxy:
 
     def __init__(self, workdir: Path, servers: dict[str, str]) -> None:
         self.port = _free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = workdir / "haproxy.cfg"
         backends = "\n".join(
             f"    server {name} {url.removeprefix('http://')} check"
@@ -188,6 +193,18 @@ def run(dsn: str, root: Path, count: int, concurrency: int, repeats: int) -> Non
         a.start(60)
         deploy(client(a, "sagemaker"), ENDPOINT, [stage_container("only")])
         one = [_measure(a.url, {"a": a.pid}, count, concurrency) for _ in range(repeats)]
+        # Two controls that separate what three servers change besides coordination: haproxy
+        # in the path, and each server's share of the concurrency (fewer requests per loop
+        # wakeup).
+        alone = Haproxy(root / "alone", {"a": a.url}).start()
+        try:
+            wait_until(lambda: _up(alone.url + "/ping"), "haproxy in front of a", timeout=30)
+            one_behind = [_measure(alone.url, {"a": a.pid}, count, concurrency)
+                          for _ in range(repeats)]  # fmt: skip
+        finally:
+            alone.stop()
+        share = max(1, round(concurrency / 3))
+        one_share = [_measure(a.url, {"a": a.pid}, count, share) for _ in range(repeats)]
         for standby in (b, c):
             standby.start(60, standby=True)
         balancer = Haproxy(root, {"a": a.url, "b": b.url, "c": c.url}).start()
@@ -208,6 +225,12 @@ def run(dsn: str, root: Path, count: int, concurrency: int, repeats: int) -> Non
                 server.stop()
     raw1, net1 = (statistics.median(f) for f in zip(
         *(_report("one server", m, count) for m in one), strict=True))  # fmt: skip
+    for label, measured in ((f"one server behind haproxy, {concurrency} clients", one_behind),
+                            (f"one server, {share} clients", one_share)):
+        raw, net = (statistics.median(f) for f in zip(
+            *(_report(label, m, count) for m in measured), strict=True))  # fmt: skip
+        print(f"  control median: {raw:.0f} µs/request raw, {net:.0f} less idle; "
+              f"{raw / raw1:.3f} of one server's", flush=True)  # fmt: skip
     raw3, net3 = (statistics.median(f) for f in zip(
         *(_report("three servers behind haproxy", m, count) for m in three),
         strict=True))  # fmt: skip
