@@ -146,3 +146,23 @@ async def test_a_sole_server_advertises_to_itself() -> None:
     await leader.start()
     await leader.advertise("http://127.0.0.1:8080")
     assert await leader.read_lead() == Lead(1, "this server", "http://127.0.0.1:8080")
+
+
+async def test_the_servers_side_of_the_leader_session_gives_a_vanished_peer_up(dsn: str) -> None:
+    # PostgreSQL releases the lock only when its side of the session gives up: with the
+    # server's default keepalives (the OS's, 2 hours) a leader whose host vanished without
+    # closing its socket would keep every standby out that long.
+    candidate = _Candidate(dsn, "keepalive")
+    try:
+        await candidate.leadership.start()
+        await wait_until_async(lambda: candidate.leadership.leading, "the lead")
+        conn = candidate.leadership._conn  # noqa: SLF001 - the session the lock lives on
+        shown = {}
+        for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count",
+                     "tcp_user_timeout"):
+            cursor = await conn.execute(f"SHOW {name}")
+            shown[name] = (await cursor.fetchone())[0]
+        assert shown == {"tcp_keepalives_idle": "2", "tcp_keepalives_interval": "1",
+                         "tcp_keepalives_count": "2", "tcp_user_timeout": "4000"}
+    finally:
+        await candidate.close()

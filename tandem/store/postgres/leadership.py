@@ -127,11 +127,17 @@ class PostgresLeadership:
         import psycopg
 
         idle = max(1, int(self._keepalive / 2))
+        # The same keepalives on the server's side of the session: the lock is PostgreSQL's to
+        # release, and with the server's defaults (the OS's: 2 hours) a leader whose host
+        # vanished without closing its socket would hold it that long after stepping down.
+        user_timeout = int(self._keepalive * 1000)
+        server_side = (f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval=1 "
+                       f"-c tcp_keepalives_count=2 -c tcp_user_timeout={user_timeout}")
         return await psycopg.AsyncConnection.connect(
             self._db.dsn, autocommit=True, application_name=f"tandem leader {self.holder}",
             connect_timeout=max(1, int(self._keepalive)), keepalives=1,
             keepalives_idle=idle, keepalives_interval=1, keepalives_count=2,
-            tcp_user_timeout=int(self._keepalive * 1000))
+            tcp_user_timeout=user_timeout, options=server_side)
 
     async def _campaign(self) -> None:
         while True:
