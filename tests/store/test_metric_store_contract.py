@@ -354,3 +354,44 @@ def test_postgres_concurrent_writers_lose_no_change(postgres_database: str) -> N
         db.close()
     assert len(written) == 240
     assert seen == written
+
+
+def test_postgres_servers_creating_the_same_series_in_opposite_orders_do_not_deadlock(
+    postgres_database: str,
+) -> None:
+    """Two servers' flushes creating the same new series, listed in opposite orders, at once:
+    both commit (rows are written in one order whatever order they come in)."""
+    import threading
+
+    from tandem.store.postgres import PostgresDatabase, PostgresMetricStore
+
+    empty_tables(postgres_database)
+    databases = [PostgresDatabase(postgres_database) for _ in range(2)]
+    stores = [PostgresMetricStore(db) for db in databases]
+    failures: list[BaseException] = []
+    try:
+        for round_ in range(5):
+            names = [f"r{round_}-s{i:02d}" for i in range(60)]
+            batches = [[row(series=key(name=n), uid=f"w-{w}") for n in order]
+                       for w, order in enumerate((names, names[::-1]))]
+            start = threading.Barrier(2)
+
+            def flush(index: int, batches: list = batches,
+                      start: threading.Barrier = start) -> None:
+                start.wait()
+                try:
+                    stores[index].write_buckets(batches[index])
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=flush, args=(i,)) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert failures == []
+        windows, _ = stores[0].changed_windows(60, 300, 0)
+        assert len({w.series.metric_name for w in windows}) == 300
+    finally:
+        for db in databases:
+            db.close()

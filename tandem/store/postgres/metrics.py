@@ -134,10 +134,17 @@ class PostgresMetricStore:
             return
         made: dict[SeriesKey, tuple[int, int]] = {}
 
+        # In one order on every server: two servers creating the same new series in different
+        # orders would each wait for the other's row lock (PostgreSQL aborts one after its
+        # deadlock_timeout; the flush retried at the next tick).
+        ordered = sorted(rows, key=lambda r: (r.series.namespace, r.series.metric_name,
+                                              r.series.dimensions, r.series.unit,
+                                              r.resolution, r.start, r.uid))
+
         def write(conn: Any) -> None:
             params = []
             latest: dict[int, int] = {}
-            for r in rows:
+            for r in ordered:
                 ids = made.get(r.series) or self._series_id(conn, r.series)
                 made[r.series] = ids
                 series_id, metric_id = ids
