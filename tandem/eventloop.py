@@ -90,8 +90,6 @@ class StallWatchdog:
         self._beat = time.monotonic()
         self._loop_thread = 0
         self._loop_native_id = 0
-        # The beat the CPU times were read at, and those times (``_cpu_seconds``).
-        self._cpu_at_beat: tuple[float, tuple[float, float] | None] = (-math.inf, None)
         self._handle: asyncio.TimerHandle | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,8 +124,10 @@ class StallWatchdog:
         gc.callbacks.append(self._on_gc_stop)
         self._loop_thread = threading.get_ident()
         self._loop_native_id = threading.get_native_id()
+        first = (time.monotonic(), _cpu_seconds(self._loop_native_id))  # before the first beat
         self._heartbeat()
-        self._thread = threading.Thread(target=self._watch, name="loop-watchdog", daemon=True)
+        self._thread = threading.Thread(target=self._watch, args=(first,), name="loop-watchdog",
+                                        daemon=True)  # fmt: skip
         self._thread.start()
 
     def stop(self) -> None:
@@ -143,22 +143,27 @@ class StallWatchdog:
             self._thread = None
 
     def _heartbeat(self) -> None:
-        # The beat first: reading /proc lets go of the GIL, and the watchdog must not find the
-        # stale beat of a loop that was idle, with this call on top of its stack.
-        self._beat = beat = time.monotonic()
+        # Nothing here lets go of the GIL: a heartbeat that did (a /proc read) would show the
+        # loop's thread on top of it, not idle, whenever another thread kept the GIL a while.
+        self._beat = time.monotonic()
         self._gc_seconds_at_beat = self._gc_seconds
-        # Read here, not by the watchdog's thread: that one needs the GIL, which a loop thread
-        # descheduled while holding it keeps until the stall is over.
-        self._cpu_at_beat = (beat, _cpu_seconds(self._loop_native_id))
         self._handle = self.loop.call_later(self._interval, self._heartbeat)
 
-    def _watch(self) -> None:
+    def _watch(self, first: tuple[float, tuple[float, float] | None]) -> None:
         reported = 0.0
+        # The loop thread's CPU times (``_cpu_seconds``) as this thread read them at each wake
+        # (and ``start`` before the first beat): a stall is compared with the last reading
+        # taken before its beat.
+        readings: collections.deque[tuple[float, tuple[float, float]]] = collections.deque(
+            maxlen=64)
+        if first[1] is not None:
+            readings.append((first[0], first[1]))
         while not self._stop.wait(self._interval):
-            beat, (read_at, cpu_at_beat) = self._beat, self._cpu_at_beat
-            if read_at != beat:
-                cpu_at_beat = None  # read for an earlier beat (or not yet for this one)
+            beat = self._beat
             now = time.monotonic()
+            cpu = _cpu_seconds(self._loop_native_id)
+            if cpu is not None:
+                readings.append((now, cpu))
             age = now - beat
             if age < self.threshold or beat == reported:
                 continue
@@ -170,13 +175,18 @@ class StallWatchdog:
             expected = _EXPECTED.get(self._loop_thread)
             # A stall in which the loop's thread mostly waited for a CPU is a machine out of CPU
             # (a loaded test run), not a call blocking the loop: told apart as a collection is.
-            cpu = _cpu_seconds(self._loop_native_id)
+            # The span runs from the last reading before the beat (this thread may have been
+            # kept from reading by the GIL a while): the share waiting is what counts.
             ran = waited = math.nan
-            if cpu is not None and cpu_at_beat is not None:
-                ran, waited = cpu[0] - cpu_at_beat[0], cpu[1] - cpu_at_beat[1]
+            starved = False
+            before = [r for r in readings if r[0] <= beat]
+            if cpu is not None and before:
+                since, then = before[-1]
+                ran, waited = cpu[0] - then[0], cpu[1] - then[1]
+                starved = waited >= (now - since) / 2
             if self._gc_seconds_since_beat(now) >= age / 2:
                 expected = collections.Counter(["garbage collection"])
-            elif waited >= age / 2:
+            elif starved:
                 expected = collections.Counter([f"waiting {waited:.2f} s for a CPU"])
             if expected:
                 _log.info("event loop held %.2f s by %s", age, ", ".join(expected))
