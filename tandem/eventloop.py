@@ -159,9 +159,11 @@ class StallWatchdog:
         if first[1] is not None:
             readings.append((first[0], first[1]))
         while not self._stop.wait(self._interval):
+            # Read first: the read lets go of the GIL, and the beat, the time and the loop's
+            # stack below must be taken together, with nothing run by the loop in between.
+            cpu = _cpu_seconds(self._loop_native_id)
             beat = self._beat
             now = time.monotonic()
-            cpu = _cpu_seconds(self._loop_native_id)
             if cpu is not None:
                 readings.append((now, cpu))
             age = now - beat
