@@ -15,8 +15,9 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from .instance_records import InstanceRecord
-from .model import Endpoint, EndpointConfig, EndpointStatus, ExecutionMode, Model
-from .router import RoutedEndpoint, RoutedInstance, RoutedVariant, Router
+from .model import Endpoint, EndpointConfig, EndpointStatus, Model
+from .router import RoutedEndpoint, RoutedInstance, Router
+from .snapshots import routable, routed_instances, routed_variant
 
 __all__ = ["CatalogEndpoint", "snapshot_from_catalog", "NOT_ROUTABLE"]
 
@@ -52,10 +53,7 @@ def snapshot_from_catalog(state: CatalogEndpoint, router: Router) -> RoutedEndpo
             return None
         models.append(model)
     current = router.endpoint(endpoint.name)
-    old = (
-        {i.instance_id: i for v in current.variants for i in v.instances}
-        if current is not None else {}
-    )  # fmt: skip
+    old = routed_instances(router, endpoint.name)
     weights = {s.name: s.desired_weight for s in endpoint.variants}
     variants = []
     for variant, model in zip(config.variants, models, strict=True):
@@ -78,29 +76,9 @@ def snapshot_from_catalog(state: CatalogEndpoint, router: Router) -> RoutedEndpo
                 kept if kept is not None and list(kept.urls) == urls
                 else RoutedInstance(record.instance_id, urls)
             )
-        series = router.variant_series(
-            endpoint.name, variant.name, names, model.is_pipeline,
-            model.mode is ExecutionMode.DIRECT,
-        )  # fmt: skip
-        variants.append(
-            RoutedVariant(
-                variant.name,
-                weights.get(variant.name, 0.0),
-                instances,
-                variant.routing,
-                series,
-                mode=model.mode,
-                containers=names,
-                primary_only=model.primary_only,
-            )
-        )
-    if (
-        endpoint.status is not EndpointStatus.IN_SERVICE
-        and current is None
-        and not all(v.instances for v in variants)
-    ):
-        # As on the leader: not routable before every variant has an instance; once routed it
-        # stays routable and answers ServiceUnavailable while instances are replaced.
-        return None
+        variants.append(routed_variant(router, endpoint.name, variant, model,
+                                       weights.get(variant.name, 0.0), instances))
+    if not routable(endpoint.status, current is not None, variants):
+        return None  # as on the leader
     return RoutedEndpoint(endpoint.name, variants, region=router.region,
                           account_id=router.account_id)

@@ -7,10 +7,10 @@ counters, so least-outstanding-requests routing and drains see the requests in f
 from __future__ import annotations
 
 from .fleets import EndpointRun
-from .model import EndpointStatus, ExecutionMode
+from .model import EndpointStatus, ExecutionMode, Model, ProductionVariant
 from .router import RoutedEndpoint, RoutedInstance, RoutedVariant, Router
 
-__all__ = ["publish", "routed_instances"]
+__all__ = ["publish", "routable", "routed_instances", "routed_variant"]
 
 
 def routed_instances(router: Router, endpoint_name: str) -> dict[str, RoutedInstance]:
@@ -43,31 +43,25 @@ def publish(router: Router, run: EndpointRun, *, region: str, account_id: str) -
             )
             for h in fleet.instances.values()
         ]
-        series = router.variant_series(
-            endpoint.name,
-            fleet.variant.name,
-            names,
-            model.is_pipeline,
-            model.mode is ExecutionMode.DIRECT,
-        )
-        variants.append(
-            RoutedVariant(
-                fleet.variant.name,
-                weights.get(fleet.variant.name, 0.0),
-                instances,
-                fleet.variant.routing,
-                series,
-                mode=model.mode,
-                containers=names,
-                primary_only=model.primary_only,
-            )
-        )
-    if (
-        endpoint.status is not EndpointStatus.IN_SERVICE
-        and router.endpoint(endpoint.name) is None
-        and not all(v.instances for v in variants)
-    ):
-        # Not routable before every variant has an instance; once InService it stays
-        # routable and answers ServiceUnavailable while instances are replaced.
+        variants.append(routed_variant(router, endpoint.name, fleet.variant, model,
+                                       weights.get(fleet.variant.name, 0.0), instances))
+    if not routable(endpoint.status, router.endpoint(endpoint.name) is not None, variants):
         return
     router.publish(RoutedEndpoint(endpoint.name, variants, region=region, account_id=account_id))
+
+
+def routed_variant(router: Router, endpoint_name: str, variant: ProductionVariant, model: Model,
+                   weight: float, instances: list[RoutedInstance]) -> RoutedVariant:
+    """A variant as the router routes it: its instances, weight, routing and series."""
+    names = [c.hostname for c in model.containers]
+    series = router.variant_series(endpoint_name, variant.name, names, model.is_pipeline,
+                                   model.mode is ExecutionMode.DIRECT)  # fmt: skip
+    return RoutedVariant(variant.name, weight, instances, variant.routing, series,
+                         mode=model.mode, containers=names, primary_only=model.primary_only)
+
+
+def routable(status: EndpointStatus, routed_now: bool, variants: list[RoutedVariant]) -> bool:
+    """Whether a snapshot of ``variants`` may be published: not before every variant has an
+    instance; once InService (or routed already) it stays routable and answers
+    ServiceUnavailable while instances are replaced."""
+    return status is EndpointStatus.IN_SERVICE or routed_now or all(v.instances for v in variants)
