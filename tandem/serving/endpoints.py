@@ -180,6 +180,9 @@ class EndpointManager:
         run.draining = routed_instances(self.router, run.endpoint.name)
         self.router.withdraw(run.endpoint.name)
         self.reconciler.wake()
+        # Answered means recorded: a server that dies now leaves a Deleting document, which
+        # the next leader finishes deleting rather than restoring.
+        await self.status.settled(run)
 
     def _check_updatable(self, run: EndpointRun) -> None:
         endpoint = run.endpoint
@@ -221,6 +224,7 @@ class EndpointManager:
         run.endpoint.failure_reason = None
         self.status.set(run, EndpointStatus.UPDATING)
         self.reconciler.wake()
+        await self.status.settled(run)  # the next leader resumes the update from the document
         return run.endpoint
 
     async def update_weights_and_capacities(
@@ -258,6 +262,7 @@ class EndpointManager:
                 state.desired_instance_count = count
         self.status.set(run, EndpointStatus.UPDATING)
         self.reconciler.wake()
+        await self.status.settled(run)  # the counts and weights outlive this server
         return run.endpoint
 
     # -- lifecycle ---------------------------------------------------------
@@ -280,11 +285,26 @@ class EndpointManager:
                 await io(self.catalog.put, ENDPOINT, endpoint.name, endpoint.to_record())
                 continue
             endpoint.variants = restored_variant_states(config, endpoint.variants)
-            endpoint.pending_config_name = None
+            run = EndpointRun(endpoint, config, fleets)
             endpoint.status = EndpointStatus.SYSTEM_UPDATING
-            self._running[endpoint.name] = EndpointRun(endpoint, config, fleets)
+            if endpoint.pending_config_name is not None:
+                await self._resume_update(run, endpoint.pending_config_name)
+            self._running[endpoint.name] = run
         await self._reattach()
         self.reconciler.start()
+
+    async def _resume_update(self, run: EndpointRun, config_name: str) -> None:
+        """An UpdateEndpoint the previous leader accepted and did not finish goes on."""
+        try:
+            config = await self.describe_endpoint_config(config_name)
+            run.pending = await self._fleets(config)
+        except ValidationException as exc:
+            _log.warning("endpoint %s: not resuming its update to %s: %s",
+                         run.endpoint.name, config_name, exc.message)  # fmt: skip
+            run.endpoint.pending_config_name = None
+            return
+        run.pending_config = config
+        run.endpoint.status = EndpointStatus.UPDATING
 
     async def _reattach(self) -> None:
         """Adopt the instances a launcher kept running across the restart (Ray's detached

@@ -579,3 +579,86 @@ async def test_requests_route_through_the_snapshot_and_a_refused_instance_is_rep
         await router.close()
         for stage in (second, revived):
             await stage.shut()
+
+
+class HeldLauncher(FakeLauncher):
+    """Starts of the variants in ``held`` wait until released: an update stays in flight."""
+
+    def __init__(self, held: set[str]) -> None:
+        super().__init__()
+        self.held = held
+        self.release = asyncio.Event()
+        self.waiting: list[str] = []
+
+    async def start_instance(self, spec: InstanceSpec) -> InstanceHandle:
+        if spec.variant_name in self.held:
+            self.waiting.append(spec.variant_name)
+            await self.release.wait()
+        return await super().start_instance(spec)
+
+
+async def test_an_answered_delete_is_in_the_catalogue_and_the_next_server_finishes_it(
+    catalog: RecordingCatalog, router: Router, tmp_path: Path
+) -> None:
+    launcher = HeldLauncher(set())
+    manager = manager_for(catalog, launcher, router, tmp_path)
+    await manager.start()
+    await deploy(manager, "ep", {"A": 1})
+    await settle(manager, "ep", EndpointStatus.IN_SERVICE)
+    await manager.delete_endpoint("ep")
+    # Nothing else has run on the loop since the answer: the document already says Deleting.
+    assert catalog.get("endpoint", "ep")["status"] == "Deleting"  # type: ignore[index]
+    await manager.stop()
+    again = FakeLauncher()
+    restarted = manager_for(catalog, again, router, tmp_path)
+    await restarted.start()
+    assert again.started == [] and catalog.get("endpoint", "ep") is None
+    await restarted.stop()
+
+
+async def test_answered_capacities_are_in_the_catalogue(
+    catalog: RecordingCatalog, router: Router, tmp_path: Path
+) -> None:
+    manager = manager_for(catalog, FakeLauncher(), router, tmp_path)
+    await manager.start()
+    await deploy(manager, "ep", {"A": 1})
+    await settle(manager, "ep", EndpointStatus.IN_SERVICE)
+    await manager.update_weights_and_capacities(
+        "ep", [{"VariantName": "A", "DesiredInstanceCount": 2, "DesiredWeight": 0.5}]
+    )
+    document = catalog.get("endpoint", "ep")
+    assert document is not None and document["status"] == "Updating"
+    assert [(v["desired_instance_count"], v["desired_weight"])
+            for v in document["variants"]] == [(2, 0.5)]  # fmt: skip
+    await manager.stop()
+
+
+async def test_an_update_in_flight_when_the_server_stops_is_resumed_by_the_next(
+    catalog: RecordingCatalog, router: Router, tmp_path: Path
+) -> None:
+    launcher = HeldLauncher({"B"})
+    manager = manager_for(catalog, launcher, router, tmp_path)
+    await manager.start()
+    await deploy(manager, "ep", {"A": 1})
+    await settle(manager, "ep", EndpointStatus.IN_SERVICE)
+    await manager.create_model({"ModelName": "next", "Containers": [{"Command": ["serve"]}]})
+    variant = {"VariantName": "B", "ModelName": "next", "InitialInstanceCount": 1,
+               "InstanceType": "ml.m5.large"}  # fmt: skip
+    await manager.create_endpoint_config(
+        {"EndpointConfigName": "next-config", "ProductionVariants": [variant]})
+    await manager.update_endpoint("ep", "next-config")
+    document = catalog.get("endpoint", "ep")
+    assert document is not None
+    assert (document["status"], document["pending_config_name"]) == ("Updating", "next-config")
+    await until(lambda: launcher.waiting == ["B"])  # the new fleet's start is under way
+    await manager.stop()
+    again = FakeLauncher()
+    restarted = manager_for(catalog, again, router, tmp_path)
+    await restarted.start()
+    assert (await restarted.describe_endpoint("ep")).status is EndpointStatus.UPDATING
+    await settle(restarted, "ep", EndpointStatus.IN_SERVICE)
+    endpoint = await restarted.describe_endpoint("ep")
+    assert (endpoint.config_name, endpoint.pending_config_name) == ("next-config", None)
+    assert [(v.name, v.current_instance_count) for v in endpoint.variants] == [("B", 1)]
+    assert [i.instance_id for i in router.endpoint("ep").variants[0].instances] == again.ids("B")  # type: ignore[union-attr]
+    await restarted.stop()
