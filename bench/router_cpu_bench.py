@@ -27,6 +27,13 @@ in a row (psutil's CPU times tick at 10 ms, about 1% of one server's CPU over 5,
 requests); the ratio is of the medians. The client is aiohttp on one event loop
 (cheaper per request than boto3; the machine has 2 CPUs and the client and haproxy run on
 them too): its CPU is not measured, but it competes.
+
+With ``--rate R`` the run adds a comparison at equal load per server: open-loop clients send
+R requests/s to the leader behind haproxy, then 3R requests/s to the three servers behind
+haproxy (R each). Closed-loop clients at one concurrency give one busy server more requests
+per event-loop wakeup than three servers sharing them, which is a cost of spreading the load,
+not of coordination; at equal load per server the two configurations differ only in what
+each server does beside its own requests.
 """
 
 from __future__ import annotations
@@ -146,6 +153,39 @@ async def _invoke_all(url: str, count: int, concurrency: int) -> Counter[str]:
     return served
 
 
+async def _invoke_paced(url: str, count: int, rate: float, ceiling: int = 256) -> Counter[str]:
+    """``count`` invocations started at ``rate`` per second whatever the answers' pace (open
+    loop), at most ``ceiling`` in flight; how many each server answered."""
+    served: Counter[str] = Counter()
+    target = f"{url}/endpoints/{ENDPOINT}/invocations"
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    in_flight = asyncio.Semaphore(ceiling)
+    connector = aiohttp.TCPConnector(limit=ceiling)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one() -> None:
+            try:
+                async with session.post(target, data=REQUEST, headers=headers) as response:
+                    body = await response.read()
+                    if response.status != 200 or body != ANSWER:
+                        raise SystemExit(f"unexpected answer {response.status}: {body[:200]!r}")
+                    served[response.headers.get("X-Served-By", "")] += 1
+            finally:
+                in_flight.release()
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        tasks = []
+        for i in range(count):
+            delay = started + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await in_flight.acquire()
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    return served
+
+
 @dataclass
 class Measured:
     seconds: float  # the load's wall time; the idle period after it is as long
@@ -154,11 +194,19 @@ class Measured:
     served: Counter[str]
 
 
-def _measure(url: str, servers: dict[str, int], count: int, concurrency: int) -> Measured:
-    asyncio.run(_invoke_all(url, WARMUP, concurrency))
+def _measure(url: str, servers: dict[str, int], count: int, concurrency: int,
+             rate: float | None = None) -> Measured:  # fmt: skip
+    """Closed-loop clients at ``concurrency``, or open-loop at ``rate`` requests/s."""
+
+    def load(n: int) -> Counter[str]:
+        if rate is None:
+            return asyncio.run(_invoke_all(url, n, concurrency))
+        return asyncio.run(_invoke_paced(url, n, rate))
+
+    load(WARMUP)
     before = {name: _cpu_s(pid) for name, pid in servers.items()}
     started = time.monotonic()
-    served = asyncio.run(_invoke_all(url, count, concurrency))
+    served = load(count)
     seconds = time.monotonic() - started
     after = {name: _cpu_s(pid) for name, pid in servers.items()}
     time.sleep(1.0)  # the load's last flushes
@@ -183,7 +231,8 @@ def _report(label: str, m: Measured, count: int) -> tuple[float, float]:
     return raw_us, net_us
 
 
-def run(dsn: str, root: Path, count: int, concurrency: int, repeats: int) -> None:
+def run(dsn: str, root: Path, count: int, concurrency: int, repeats: int,
+        rate: float | None = None) -> None:  # fmt: skip
     flags = ["--store", dsn]
     a = ServerProcess(root / "a", extra=flags)
     b = ServerProcess(root / "b", extra=flags)
@@ -201,6 +250,8 @@ def run(dsn: str, root: Path, count: int, concurrency: int, repeats: int) -> Non
             wait_until(lambda: _up(alone.url + "/ping"), "haproxy in front of a", timeout=30)
             one_behind = [_measure(alone.url, {"a": a.pid}, count, concurrency)
                           for _ in range(repeats)]  # fmt: skip
+            one_paced = [_measure(alone.url, {"a": a.pid}, count, concurrency, rate)
+                         for _ in range(repeats if rate else 0)]  # fmt: skip
         finally:
             alone.stop()
         share = max(1, round(concurrency / 3))
@@ -217,6 +268,8 @@ def run(dsn: str, root: Path, count: int, concurrency: int, repeats: int) -> Non
         wait_until(every_server_answers, "haproxy to send to a, b and c", timeout=30)
         pids = {"a": a.pid, "b": b.pid, "c": c.pid}
         three = [_measure(balancer.url, pids, count, concurrency) for _ in range(repeats)]
+        three_paced = [_measure(balancer.url, pids, 3 * count, concurrency, 3 * rate)
+                       for _ in range(repeats)] if rate else []  # fmt: skip
     finally:
         if balancer is not None:
             balancer.stop()
@@ -238,6 +291,15 @@ def run(dsn: str, root: Path, count: int, concurrency: int, repeats: int) -> Non
           f"three servers {raw3:.0f} raw, {net3:.0f} less idle", flush=True)
     print(f"three / one: {raw3 / raw1:.3f} raw, {net3 / net1:.3f} less idle "
           f"(target: within 10%); load average {os.getloadavg()[0]:.2f}", flush=True)
+    if rate:
+        raw1p, net1p = (statistics.median(f) for f in zip(*(
+            _report(f"one server behind haproxy at {rate:.0f}/s", m, count)
+            for m in one_paced), strict=True))  # fmt: skip
+        raw3p, net3p = (statistics.median(f) for f in zip(*(
+            _report(f"three servers behind haproxy at {3 * rate:.0f}/s", m, 3 * count)
+            for m in three_paced), strict=True))  # fmt: skip
+        print(f"equal load per server ({rate:.0f}/s each): three / one: {raw3p / raw1p:.3f} "
+              f"raw, {net3p / net1p:.3f} less idle (target: within 10%)", flush=True)
 
 
 def _up(url: str) -> bool:
@@ -255,10 +317,12 @@ def main() -> None:
     parser.add_argument("--invocations", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=None,
+                        help="also compare at equal load per server: R requests/s each")
     parser.add_argument("--dsn", default=os.environ.get("TANDEM_BENCH_POSTGRES", DEFAULT_DSN))
     args = parser.parse_args()
     with _scratch_database(args.dsn) as dsn, tempfile.TemporaryDirectory() as tmp:
-        run(dsn, Path(tmp), args.invocations, args.concurrency, args.repeats)
+        run(dsn, Path(tmp), args.invocations, args.concurrency, args.repeats, args.rate)
 
 
 if __name__ == "__main__":
