@@ -35,20 +35,23 @@ class Serve:
     port: int
     lines: queue.Queue  # stdout lines, read by a thread so a test never blocks forever
     pump: threading.Thread
+    host: str = "127.0.0.1"
     connections: list[http.client.HTTPConnection] = field(default_factory=list)
 
     def next_line(self) -> str:
         return self.lines.get(timeout=60)
 
     def connect(self) -> http.client.HTTPConnection:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
         self.connections.append(connection)
         return connection
 
 
-def _start(model_dir: Path) -> Serve:
+def _start(model_dir: Path, host: str | None = None) -> Serve:
     env = {"PATH": os.environ["PATH"], "SM_MODEL_DIR": str(model_dir),
            "SAGEMAKER_BIND_TO_PORT": "0"}
+    if host is not None:
+        env["SAGEMAKER_BIND_TO_HOST"] = host
     process = subprocess.Popen([str(SERVE)], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     lines: queue.Queue = queue.Queue()
@@ -61,10 +64,11 @@ def _start(model_dir: Path) -> Serve:
     thread.start()
     first = lines.get(timeout=60)
     where = re.escape(str(model_dir))
-    match = re.fullmatch(
-        rf"postprocess: listening on 127\.0\.0\.1:(\d+) with 3 labels from {where}", first)
+    bound = re.escape(host or "127.0.0.1")
+    match = re.fullmatch(rf"postprocess: listening on {bound}:(\d+) with 3 labels from {where}",
+                         first)  # fmt: skip
     assert match, first
-    return Serve(process, int(match.group(1)), lines, thread)
+    return Serve(process, int(match.group(1)), lines, thread, host or "127.0.0.1")
 
 
 def _stop(serve: Serve) -> int:
@@ -112,6 +116,19 @@ def _post(conn, body: bytes, headers=None):
                  headers={"Content-Type": "application/json", **(headers or {})})
     response = conn.getresponse()
     return response.status, response.getheader("Content-Type"), response.read()
+
+
+def test_it_listens_on_the_address_tandem_gives_it(model_dirs: dict[str, Path]) -> None:
+    # An instance on another host gets that host's address in SAGEMAKER_BIND_TO_HOST.
+    running = _start(model_dirs["postprocess"], host="127.0.0.2")
+    try:
+        conn = running.connect()
+        conn.request("GET", "/ping")
+        assert conn.getresponse().status == 200
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", running.port), timeout=5).close()
+    finally:
+        _close(running)
 
 
 def test_ping_answers_200_with_an_empty_body(serve):
