@@ -204,8 +204,9 @@ class TandemServer:
                 clock=self.clock,
             )
             self.flusher.start()
+        # Rollups and retention are the leader's: their writes carry its epoch.
         self.rollups = MetricRollups(
-            self.store.metrics, Retention.from_settings(s), clock=self.clock
+            self.store.metrics, Retention.from_settings(s), clock=self.clock, epoch=self._epoch
         )
         self.logs = LogService(
             self.store.logs,
@@ -213,6 +214,7 @@ class TandemServer:
             flush_interval=s.logs_flush_interval,
             region=s.region,
             account_id=s.account_id,
+            epoch=self._epoch,
         )
         await self.logs.start()
         self.ports = PortAllocator()
