@@ -163,8 +163,11 @@ def test_a_training_job_runs_on_through_a_sigkill_and_a_sigterm_of_its_server(
                                    - desc["TrainingStartTime"].timestamp()))
     assert seconds >= int(ran) - 1
     # Every line of every phase in each host's stream, in order, once.
-    phases = _until("all three phases' lines", lambda: (
-        p if all(len(lines) >= 3 for lines in (p := _phases(logs, job)).values()) else None))
+    def all_phases() -> dict[str, list[str]] | None:
+        found = _phases(logs, job)
+        return found if all(len(lines) >= 3 for lines in found.values()) else None
+
+    phases = _until("all three phases' lines", all_phases)
     assert phases == {h: [f"host={h} phase={k} loss={loss}" for k, loss in
                           ((1, 0.5), (2, 0.25), (3, 0.125))] for h in HOSTS}
     _until("no actor left", lambda: _job_actors(rig, job) == [], timeout=60)
