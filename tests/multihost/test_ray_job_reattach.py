@@ -20,10 +20,11 @@ from typing import Any
 from tests.e2e.support import client
 from tests.server_process import ServerProcess
 
+from .netns import processes_in
 from .rig import RayCluster
 from .test_ray_fleet import _events, _serve, _streams
 from .test_ray_fleet import serve as serve  # the fixture: servers stopped, actors killed
-from .test_ray_training import IMAGE, TRAINING_GROUP, _script_processes, _until
+from .test_ray_training import IMAGE, TRAINING_GROUP, _until
 
 TRAIN = r'''
 import os, pathlib, time
@@ -63,6 +64,22 @@ def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
     gates.mkdir()
     (code / "train.py").write_text(TRAIN)
     return code, gates, tmp_path / "out"
+
+
+def _host_processes(rig: RayCluster, job: str) -> list[int]:
+    """The job's host processes on the emulated hosts: each runs the script from the code
+    carried into its instance root there (``.../instances/<job>/<instance id>/code``)."""
+    found = []
+    for host in rig.hosts:
+        for pid in processes_in(host.namespace):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(f"/instances/{job}/".encode() in a and a.endswith(b"/code/train.py")
+                   for a in argv):
+                found.append(pid)
+    return sorted(found)
 
 
 def _said(gates: Path, phase: int) -> bool:
@@ -110,7 +127,7 @@ def test_a_training_job_runs_on_through_a_sigkill_and_a_sigterm_of_its_server(
     sagemaker = client(server, "sagemaker")
     _create(sagemaker, job, code, gates, out)
     _until("both hosts' first phase", lambda: _said(gates, 1), timeout=240)
-    pids = sorted(_script_processes(rig, code / "train.py"))
+    pids = _host_processes(rig, job)
     actors = _job_actors(rig, job)
     assert len(pids) == 2 and [a.rsplit("/", 1)[0] for a in actors] == [
         f"tandem/{job}/{h}" for h in HOSTS]
@@ -128,7 +145,7 @@ def test_a_training_job_runs_on_through_a_sigkill_and_a_sigterm_of_its_server(
         (gates / f"open-{phase}").touch()
         _until(f"both hosts' phase {phase} with no server", lambda p=phase: _said(gates, p))
         if phase == 2:
-            assert sorted(_script_processes(rig, code / "train.py")) == pids
+            assert _host_processes(rig, job) == pids
         server = _restart(rig, tmp_path, server, serve)
         sagemaker, logs = client(server, "sagemaker"), client(server, "logs")
         if phase == 2:
@@ -136,7 +153,7 @@ def test_a_training_job_runs_on_through_a_sigkill_and_a_sigterm_of_its_server(
             assert (desc["TrainingJobStatus"], desc["SecondaryStatus"]) == (
                 "InProgress", "Training")
             assert _job_actors(rig, job) == actors  # found again, none made
-            assert sorted(_script_processes(rig, code / "train.py")) == pids
+            assert _host_processes(rig, job) == pids
             _until("the lines written with no server", lambda lg=logs: all(
                 len(lines) >= 2 for lines in _phases(lg, job).values()))
 
@@ -172,7 +189,7 @@ def test_a_training_job_runs_on_through_a_sigkill_and_a_sigterm_of_its_server(
                           ((1, 0.5), (2, 0.25), (3, 0.125))] for h in HOSTS}
     _until("no actor left", lambda: _job_actors(rig, job) == [], timeout=60)
     assert _job_groups(rig, job) == []
-    assert _script_processes(rig, code / "train.py") == []
+    assert _host_processes(rig, job) == []
 
 
 def test_a_host_lost_while_no_server_ran_fails_the_job_naming_it(
@@ -208,5 +225,5 @@ def test_a_host_lost_while_no_server_ran_fails_the_job_naming_it(
     # algo-1, found alive, was stopped with the job; nothing of it is left.
     _until("no actor left", lambda: _job_actors(rig, job) == [], timeout=60)
     assert _job_groups(rig, job) == []
-    _until("no script process left", lambda: _script_processes(rig, code / "train.py") == [],
+    _until("no script process left", lambda: _host_processes(rig, job) == [],
            timeout=30)
