@@ -46,6 +46,9 @@ _RESTARTED_LOCAL = "The tandem server restarted while the job ran: " + _LOCAL_HO
 _STOPPED_LOCAL = "The tandem server stopped while the job ran: " + _LOCAL_HOSTS
 _RESTARTED_PHASE = ("The tandem server restarted while the job was in secondary status "
                     "{phase}: only a job whose hosts had all started (Training) is re-attached.")
+_STOPPED_PHASE = ("The tandem server stopped while the job was in secondary status {phase}: "
+                  "only a job whose hosts had all started (Training) is left running for the "
+                  "next server.")
 _TRANSFORM_WHY = ("a transform job's records are sent to its instances by the server that "
                   "runs it, and its instances end with that server.")
 _RESTARTED_TRANSFORM = "The tandem server restarted while the job ran: " + _TRANSFORM_WHY
@@ -183,8 +186,8 @@ class JobManager:
                 if run is not None:
                     run.cancel()
                 continue
-            if not reattaches:
-                job.server_stopped = _STOPPED_LOCAL
+            job.server_stopped = (_STOPPED_PHASE.format(phase=job.secondary_status)
+                                  if reattaches else _STOPPED_LOCAL)
             job.stop_requested.set()
         for transform in self._transform.values():
             if transform.status is JobStatus.IN_PROGRESS:
