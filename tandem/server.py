@@ -204,8 +204,9 @@ class TandemServer:
                 clock=self.clock,
             )
             self.flusher.start()
+        # Rollups and retention are the leader's: their writes carry its epoch.
         self.rollups = MetricRollups(
-            self.store.metrics, Retention.from_settings(s), clock=self.clock
+            self.store.metrics, Retention.from_settings(s), clock=self.clock, epoch=self._epoch
         )
         self.logs = LogService(
             self.store.logs,
@@ -213,6 +214,7 @@ class TandemServer:
             flush_interval=s.logs_flush_interval,
             region=s.region,
             account_id=s.account_id,
+            epoch=self._epoch,
         )
         await self.logs.start()
         self.ports = PortAllocator()
@@ -254,6 +256,7 @@ class TandemServer:
             objects=self.locations,
             aws_environment=self.aws_environment,
             cluster_launcher=self._jobs_launcher(),
+            transform_launcher=self._jobs_launcher(transform=True),
         )
         await self.jobs.start()
         self.queries = MetricQueries(
@@ -370,15 +373,19 @@ class TandemServer:
         check_agent_server_url(s)
         return self._ray_launcher(self.data_dir, detached=True)
 
-    def _jobs_launcher(self) -> Launcher | None:
-        """Where training hosts and transform instances run: on the Ray cluster when endpoints
-        do (None: the jobs' own local launcher). Their actors are not detached: a job does not
-        outlive the server that runs it (a restarted server reports it Failed)."""
+    def _jobs_launcher(self, *, transform: bool = False) -> Launcher | None:
+        """Where training hosts (or transform instances) run: on the Ray cluster when
+        endpoints do (None: the jobs' own local launcher). Training hosts' actors are detached
+        and left running when the server stops: the next server re-attaches to the job.
+        Transform instances' actors are not: the server that runs the job sends their
+        records, so they end with it (a restarted server reports the job Failed)."""
         if self.settings.launcher == "local":
             return None
-        return self._ray_launcher(self.data_dir / "jobs", detached=False)
+        return self._ray_launcher(self.data_dir / "jobs", detached=not transform,
+                                  report_events=False)
 
-    def _ray_launcher(self, data_dir: Path, *, detached: bool) -> Launcher:
+    def _ray_launcher(self, data_dir: Path, *, detached: bool,
+                      report_events: bool = True) -> Launcher:
         from .serving.ray_launcher import RayLauncher, parse_ray_address  # ray: only when asked
 
         s = self.settings
@@ -395,10 +402,10 @@ class TandemServer:
             metrics_flush_interval=s.metrics_flush_interval,
             resource_scale=s.ray_resource_scale,
             credentials=next(iter(keys.items())),
-            # Endpoints' actors are detached: a restarted server attaches to them.
+            # Detached actors outlive the server: a restarted server attaches to them.
             leave_running=detached,
             detached=detached,
-            report_events=detached,  # each job watches its own instances
+            report_events=report_events,  # each job watches its own instances
             agent_work_dir=s.agent_work_dir,
             s3_endpoint_url=s.s3_endpoint_url.strip(),
             unavailable_limit=s.agent_unreachable_limit,

@@ -3,8 +3,9 @@
 Jobs get their own ``LocalLauncher`` (data under ``<data dir>/jobs``): training hosts,
 transform instances and Jupyter servers are its instances, and its fate-sharing reaper also
 guards lifecycle scripts. No one reads its events: each job watches its own instances. Given a
-``cluster_launcher`` (the server's on a Ray cluster), training hosts and transform instances run
-there instead; notebook instances stay on this machine.
+``cluster_launcher`` (the server's on a Ray cluster), training hosts run there instead, and
+transform instances on ``transform_launcher`` (the same cluster, their actors ending with the
+server: the server sends their records); notebook instances stay on this machine.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                       objects: ObjectLocations | None = None,
                       aws_environment: Callable[[], dict[str, str]] | None = None,
                       cluster_launcher: Launcher | None = None,
+                      transform_launcher: Launcher | None = None,
                       ) -> JobManager:
     clock = clock or SystemClock()
     jobs_dir = Path(settings.data_dir) / "jobs"
@@ -69,7 +71,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
                               tracer=tracing.tracer if tracing is not None else None,
                               objects=objects)
     transform = TransformRunner(
-        launcher=placed, logs=logs, jobs_dir=jobs_dir, model_lookup=model_lookup,
+        launcher=transform_launcher or placed, logs=logs, jobs_dir=jobs_dir,
+        model_lookup=model_lookup,
         plan_containers=functools.partial(plan_model, objects=objects), clock=clock,
         health_check_timeout=settings.health_check_timeout, ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout, stop_grace_period=settings.stop_grace_period,
@@ -85,6 +88,8 @@ def build_job_manager(settings: Settings, *, registry: Any, logs: Any, catalog: 
         await launcher.close()
         if cluster_launcher is not None:
             await cluster_launcher.close()
+        if transform_launcher is not None:
+            await transform_launcher.close()
 
     manager = JobManager(training=training, transform=transform, notebooks=notebooks,
                          catalog=catalog, region=settings.region, account_id=settings.account_id,

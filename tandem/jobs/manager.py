@@ -1,10 +1,17 @@
 """The job manager: training jobs, transform jobs and notebook instances behind one object.
 
 The API layer calls it; it validates requests, keeps the live records, runs each job as an
-owned task, and keeps every finished job's description in the catalogue so it survives a
-restart (a job that was running when the server stopped is reported Failed, as SageMaker
-reports a job whose instances were lost). A job name is claimed through the catalogue's atomic
-create, so two servers sharing a store cannot both take it. ``stop`` stops everything it started.
+owned task, and keeps every job's description in the catalogue (a running training job's at
+each change, with what re-attaching to its hosts takes) so it survives a restart. A job name
+is claimed through the catalogue's atomic create, so two servers sharing a store cannot both
+take it.
+
+When the server stops or dies while a job runs: a training job whose hosts all run on a
+launcher that outlives the server (Ray's) is left running, and the next server to start on the
+store (this one again, or a new leader) re-attaches to it and drives it to its end. Any other
+job fails, its FailureReason saying why: on the local launcher the hosts were the server's own
+processes and ended with it; a transform job's requests come from the server that ran it.
+``stop`` stops everything it started, except the hosts it leaves running for the next server.
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
-from ..errors import ValidationException
+from ..errors import TandemError, ValidationException
 from ..serving.catalog import AlreadyExists
 from ..serving.errors import ResourceInUse
+from ..serving.launcher import HostsLost, HostSlot, InstanceStartFailed
 from ..serving.model import arn as make_arn
 from .notebooks import NotebookService
 from .records import JobStatus
@@ -31,7 +39,20 @@ __all__ = ["JobManager"]
 
 _log = logging.getLogger(__name__)
 _TRAINING, _TRANSFORM = "training-job", "transform-job"
-_LOST = "The tandem server stopped while the job was running."
+# FailureReasons of a job the server could not see to its end.
+_LOCAL_HOSTS = ("its hosts were processes of that server (launcher local), which end with it, "
+                "so no server can re-attach to them.")
+_RESTARTED_LOCAL = "The tandem server restarted while the job ran: " + _LOCAL_HOSTS
+_STOPPED_LOCAL = "The tandem server stopped while the job ran: " + _LOCAL_HOSTS
+_RESTARTED_PHASE = ("The tandem server restarted while the job was in secondary status "
+                    "{phase}: only a job whose hosts had all started (Training) is re-attached.")
+_STOPPED_PHASE = ("The tandem server stopped while the job was in secondary status {phase}: "
+                  "only a job whose hosts had all started (Training) is left running for the "
+                  "next server.")
+_TRANSFORM_WHY = ("a transform job's records are sent to its instances by the server that "
+                  "runs it, and its instances end with that server.")
+_RESTARTED_TRANSFORM = "The tandem server restarted while the job ran: " + _TRANSFORM_WHY
+_STOPPED_TRANSFORM = "The tandem server stopped while the job ran: " + _TRANSFORM_WHY
 _TRAINING_TAKEN = ("Training job names must be unique within an AWS account and region, and a "
                    "training job with this name already exists ({arn})")
 _TRANSFORM_TAKEN = ("Job name must be unique within an AWS account and region, and a job with "
@@ -66,13 +87,18 @@ class JobManager:
         self._archived: dict[str, dict[str, dict[str, Any]]] = {_TRAINING: {}, _TRANSFORM: {}}
         self._tasks: set[asyncio.Future[None]] = set()
         self._last_write: asyncio.Future[None] | None = None
+        # (kind, name) of the jobs whose next write is queued and not yet built.
+        self._queued: set[tuple[str, str]] = set()
+        # Each training job's run, which ``stop`` cancels to leave its hosts running.
+        self._runs: dict[str, asyncio.Future[None]] = {}
 
     def arn(self, resource: str, name: str) -> str:
         return make_arn(self.region, self.account_id, resource, name)
 
     async def start(self) -> None:
-        """Load finished jobs from the catalogue (jobs left running by a dead server failed) and
-        the notebook instances (those that were running start again)."""
+        """Load the jobs from the catalogue: a training job left running by a stopped or dead
+        server is re-attached where its hosts outlive the server, any other one fails (saying
+        why); and the notebook instances (those that were running start again)."""
         if self._on_start is not None:
             await self._on_start()
         await self.notebooks.restore()
@@ -81,21 +107,92 @@ class JobManager:
         for kind in (_TRAINING, _TRANSFORM):
             for document in await asyncio.to_thread(self.catalog.list, kind):
                 describe, summary = document["describe"], document["summary"]
+                name = summary[_name_key(kind)]
                 status_key = "TrainingJobStatus" if kind == _TRAINING else "TransformJobStatus"
                 if describe[status_key] in ("InProgress", "Stopping"):
+                    if kind == _TRAINING and await self._resume_training(name, document):
+                        continue
+                    now = self.clock.time()
                     describe[status_key] = summary[status_key] = "Failed"
-                    describe["FailureReason"] = _LOST
+                    describe["FailureReason"] = self._lost_reason(kind, describe)
+                    describe["LastModifiedTime"] = summary["LastModifiedTime"] = now
                     if kind == _TRAINING:
-                        describe["SecondaryStatus"] = summary["SecondaryStatus"] = "Failed"
-                    await asyncio.to_thread(self.catalog.put, kind, summary[_name_key(kind)],
-                                            document)
-                self._archived[kind][summary[_name_key(kind)]] = document
+                        _fail_transitions(describe, now)
+                        summary["SecondaryStatus"] = "Failed"
+                    document.pop("resume", None)
+                    await asyncio.to_thread(self.catalog.put, kind, name, document)
+                self._archived[kind][name] = document
+
+    def _lost_reason(self, kind: str, describe: dict[str, Any]) -> str:
+        if kind == _TRANSFORM:
+            return _RESTARTED_TRANSFORM
+        if not self.training_runner.reattaches:
+            return _RESTARTED_LOCAL
+        return _RESTARTED_PHASE.format(phase=describe.get("SecondaryStatus", "Starting"))
+
+    async def _resume_training(self, name: str, document: dict[str, Any]) -> bool:
+        """Re-attach to the hosts of a training job a previous server left running, and drive
+        it on; False where it cannot be (the job then fails), after releasing what is left of
+        its hosts."""
+        runner, resume = self.training_runner, document.get("resume")
+        if not runner.reattaches or not isinstance(resume, dict):
+            return False
+        describe = document["describe"]
+        if not (resume.get("hosts_started") and describe.get("SecondaryStatus") == "Training"):
+            await self._release_left(name, resume)
+            return False
+        try:
+            request = await asyncio.to_thread(parse_training_request, resume["request"],
+                                              Path(resume["base_dir"]))
+            job = TrainingJob.restore(request, describe, resume)
+        except (TandemError, KeyError, TypeError, ValueError):
+            _log.exception("training job %s: its record cannot be resumed", name)
+            await self._release_left(name, resume)
+            return False
+        _log.info("training job %s: re-attaching to its %d hosts", name, len(job.hosts))
+        self._training[name] = job
+        self._archived[_TRAINING][name] = document
+        self._run_training(job, runner.resume(job, self._training_changed))
+        return True
+
+    async def _release_left(self, name: str, resume: dict[str, Any]) -> None:
+        """Stop and release whatever is left of a job's hosts (those reserved, or started and
+        not yet released) that will not be re-attached."""
+        try:
+            slots = [HostSlot(**h) for h in resume.get("hosts", [])]
+            if not slots:
+                return
+            launcher = self.training_runner.launcher
+            scratch = {slot.instance_id: Path(self.training_runner.jobs_dir) / "training" / name
+                       / slot.host_name for slot in slots}  # fmt: skip
+            await launcher.reattach_hosts(name, slots, scratch)
+            await launcher.release_hosts(slots)
+        except (HostsLost, InstanceStartFailed):
+            pass  # gone already, with their placement
+        except Exception:  # noqa: BLE001 - what is left is logged; the job fails regardless
+            _log.exception("training job %s: its hosts could not be released", name)
 
     async def stop(self) -> None:
-        jobs: list[TrainingJob | TransformJob] = [*self._training.values()]
-        jobs.extend(self._transform.values())
-        for job in jobs:
+        """Stop every job, except the training jobs whose hosts outlive the server: those are
+        left running, their last state written, for the next server to re-attach to."""
+        reattaches = self.training_runner.reattaches
+        for job in self._training.values():
+            if job.status is not JobStatus.IN_PROGRESS:
+                continue  # a stop under way (the user's) or over
+            if reattaches and job.hosts_started and job.secondary_status == "Training":
+                job.detached = True
+                self._persist_later(_TRAINING, job.name, job)
+                run = self._runs.get(job.name)
+                if run is not None:
+                    run.cancel()
+                continue
+            job.server_stopped = (_STOPPED_PHASE.format(phase=job.secondary_status)
+                                  if reattaches else _STOPPED_LOCAL)
             job.stop_requested.set()
+        for transform in self._transform.values():
+            if transform.status is JobStatus.IN_PROGRESS:
+                transform.server_stopped = _STOPPED_TRANSFORM
+            transform.stop_requested.set()
         # Until none is left: a job that ends now spawns the write of its last state.
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -110,18 +207,28 @@ class JobManager:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    @staticmethod
+    def _document(job: TrainingJob | TransformJob) -> dict[str, Any]:
+        document: dict[str, Any] = {"describe": job.describe(), "summary": job.summary()}
+        if isinstance(job, TrainingJob) and not job.status.terminal:
+            document["resume"] = job.resume_record()
+        return document
+
     async def _persist(self, kind: str, name: str, job: TrainingJob | TransformJob) -> None:
-        """Write the job's record to the catalogue (on a worker thread, after any earlier write,
-        so the last state written is the last one seen)."""
+        """Write the job's record, as it is when the write starts, to the catalogue (on a
+        worker thread, after any earlier write, so the last state written is the last one
+        seen)."""
         if self.catalog is None:
             return
-        document = {"describe": job.describe(), "summary": job.summary()}
-        self._archived[kind][name] = document
         previous, done = self._last_write, asyncio.get_running_loop().create_future()
         self._last_write = done
         try:
             if previous is not None:
                 await previous
+            # From here a later change queues a write of its own.
+            self._queued.discard((kind, name))
+            document = self._document(job)
+            self._archived[kind][name] = document
             await asyncio.to_thread(self.catalog.put, kind, name, document)
         except Exception:  # noqa: BLE001 - the live record still answers; logged
             _log.exception("could not persist %s %s", kind, name)
@@ -129,8 +236,21 @@ class JobManager:
             done.set_result(None)
 
     def _persist_later(self, kind: str, name: str, job: TrainingJob | TransformJob) -> None:
-        """``_persist`` from a synchronous status callback on the loop."""
+        """``_persist`` from a synchronous status callback on the loop; changes that come
+        while a write of the job is queued are in that write (a metric per log line makes
+        one write at a time, not one each)."""
+        if (kind, name) in self._queued:
+            return
+        self._queued.add((kind, name))
         self._spawn(self._persist(kind, name, job), f"persist {kind} {name}")
+
+    def _training_changed(self, job: TrainingJob) -> None:
+        self._persist_later(_TRAINING, job.name, job)
+
+    def _run_training(self, job: TrainingJob, run: Awaitable[None]) -> None:
+        task = self._spawn(run, f"training {job.name}")
+        self._runs[job.name] = task
+        task.add_done_callback(lambda _: self._runs.pop(job.name, None))
 
     def _taken(self, kind: str, name: str) -> bool:
         live = self._training if kind == _TRAINING else self._transform
@@ -143,7 +263,7 @@ class JobManager:
         where ``_taken`` knows only this server's jobs. False if the name is taken."""
         if self.catalog is None:
             return True
-        document = {"describe": job.describe(), "summary": job.summary()}
+        document = self._document(job)
         try:
             await asyncio.to_thread(self.catalog.put, kind, name, document, create=True)
         except AlreadyExists:
@@ -163,12 +283,7 @@ class JobManager:
         if not await self._claim(_TRAINING, request.name, job):
             raise ResourceInUse(_TRAINING_TAKEN.format(arn=arn))
         self._training[request.name] = job
-
-        def changed(j: TrainingJob) -> None:
-            if j.status.terminal:
-                self._persist_later(_TRAINING, j.name, j)
-
-        self._spawn(self.training_runner.run(job, changed), f"training {request.name}")
+        self._run_training(job, self.training_runner.run(job, self._training_changed))
         return arn
 
     def training_job(self, name: Any) -> TrainingJob | None:
@@ -198,6 +313,7 @@ class JobManager:
                                       f"in status {job.status.value}.")
         job.status = JobStatus.STOPPING
         job.stop_requested.set()
+        self._training_changed(job)  # a server re-attaching to it stops it, too
 
     # -- transform ----------------------------------------------------------------------
 
@@ -244,6 +360,16 @@ class JobManager:
         if job.status is JobStatus.IN_PROGRESS:
             job.status = JobStatus.STOPPING
             job.stop_requested.set()
+
+
+def _fail_transitions(describe: dict[str, Any], now: float) -> None:
+    """A recorded training job's SecondaryStatusTransitions ended by a Failed one at ``now``."""
+    transitions = describe.setdefault("SecondaryStatusTransitions", [])
+    if transitions and "EndTime" not in transitions[-1]:
+        transitions[-1]["EndTime"] = now
+    transitions.append({"Status": "Failed", "StartTime": now, "EndTime": now,
+                        "StatusMessage": "Training job failed"})
+    describe["SecondaryStatus"] = "Failed"
 
 
 def _name_key(kind: str) -> str:

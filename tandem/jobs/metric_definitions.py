@@ -77,10 +77,12 @@ class MetricMatcher:
     """Feeds log lines through the definitions; ``record(name, value, epoch_s)`` per match."""
 
     def __init__(self, definitions: Sequence[MetricDefinition],
-                 record: Callable[[str, float, float], None] = lambda n, v, t: None) -> None:
+                 record: Callable[[str, float, float], None] = lambda n, v, t: None,
+                 final: Sequence[FinalMetric] = ()) -> None:
         self.definitions = tuple(definitions)
         self._record = record
-        self._final: dict[str, FinalMetric] = {}
+        # ``final``: the last values seen before (a job re-attached after a restart).
+        self._final: dict[str, FinalMetric] = {m.metric_name: m for m in final}
 
     def on_line(self, line: str, timestamp_ms: int) -> None:
         """StreamCapture's ``on_line`` hook."""

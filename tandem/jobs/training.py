@@ -11,6 +11,14 @@ every host's environment names every host's address and port; each host's proces
 names algo-1..algo-N where a private mount namespace can be made (``peer_names``). Logs go to
 ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-<k>-<epoch seconds>`` (one epoch per
 job); instance metrics to the same namespace with ``Host=<job>/algo-<k>``.
+
+On a launcher whose instances outlive the server (Ray's), a job whose hosts all run is not
+stopped when the server stops or dies: its record keeps what re-attaching needs
+(``resume_record``: the request, the log epoch, the hosts' slots), and the next server (this one
+restarted, or a new leader on the shared store) finds the hosts by name and drives the job on
+(``TrainingRunner.resume``): the lines they wrote meanwhile reach the metric definitions, their
+outputs come back, and the job ends as it would have. A host that is gone fails the job, naming
+it. On the local launcher the hosts end with the server: the job fails, saying so.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from ..serving.launcher import (
     INSTANCE_ROOT,
     Artifact,
     ContainerSpec,
+    HostsLost,
     HostSlot,
     InstanceHandle,
     InstanceSpec,
@@ -97,6 +106,15 @@ class TrainingJob:
     model_artifacts: str = ""
     stop_requested: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     matcher: MetricMatcher | None = None
+    # The hosts reserved for it, and whether every one's process was started: what a server
+    # re-attaching to them needs (``resume_record``).
+    hosts: list[HostSlot] = dataclasses.field(default_factory=list)
+    hosts_started: bool = False
+    # Set by the server as it stops: ``detached``, the hosts are left running for the next
+    # server (the run is cancelled, nothing stopped or recorded); ``server_stopped``, the
+    # FailureReason the job ends with once its hosts are stopped.
+    detached: bool = False
+    server_stopped: str | None = None
 
     @property
     def name(self) -> str:
@@ -161,6 +179,38 @@ class TrainingJob:
             del out["ModelArtifacts"]
         return out
 
+    def resume_record(self) -> dict[str, Any]:
+        """What a server needs, beside ``describe()``, to re-attach to the job's hosts."""
+        return {
+            "request": self.request.raw, "base_dir": str(self.request.base_dir),
+            "log_epoch": self.log_epoch, "hosts_started": self.hosts_started,
+            "hosts": [{"host_name": h.host_name, "instance_id": h.instance_id,
+                       "address": h.address, "port": h.port,
+                       "shares_work_dir": h.shares_work_dir} for h in self.hosts],
+        }  # fmt: skip
+
+    @classmethod
+    def restore(cls, request: TrainingRequest, describe: dict[str, Any],
+                resume: dict[str, Any]) -> TrainingJob:
+        """The live record of a job a previous server ran, from its ``describe()`` and
+        ``resume_record()``."""
+        transitions = [StatusTransition(t["Status"], t["StartTime"], t["StatusMessage"],
+                                        t.get("EndTime"))
+                       for t in describe.get("SecondaryStatusTransitions", [])]  # fmt: skip
+        job = cls(request, describe["TrainingJobArn"], describe["CreationTime"],
+                  status=JobStatus(describe["TrainingJobStatus"]),
+                  secondary_status=describe["SecondaryStatus"], transitions=transitions,
+                  last_modified_time=describe["LastModifiedTime"],
+                  training_start_time=describe.get("TrainingStartTime"),
+                  log_epoch=int(resume["log_epoch"]),
+                  final_metrics=[FinalMetric(m["MetricName"], m["Value"], m["Timestamp"])
+                                 for m in describe.get("FinalMetricDataList", [])],
+                  hosts=[HostSlot(**h) for h in resume["hosts"]],
+                  hosts_started=bool(resume["hosts_started"]))  # fmt: skip
+        if job.status is JobStatus.STOPPING:  # StopTrainingJob came before the restart
+            job.stop_requested.set()
+        return job
+
     def summary(self) -> dict[str, Any]:
         out = {"TrainingJobName": self.name, "TrainingJobArn": self.arn,
                "CreationTime": self.creation_time, "LastModifiedTime": self.last_modified_time,
@@ -221,35 +271,60 @@ class TrainingRunner:
         return [f"{job.name}/{host}-{job.log_epoch}"
                 for host in host_names(job.request.instance_count)]
 
+    @property
+    def reattaches(self) -> bool:
+        """Whether a job's hosts outlive the server, so that the next one re-attaches."""
+        return bool(getattr(self.launcher, "outlives_server", False))
+
     async def run(self, job: TrainingJob, on_change: Callable[[TrainingJob], None]) -> None:
+        await self._drive(job, on_change, resumed=False)
+
+    async def resume(self, job: TrainingJob, on_change: Callable[[TrainingJob], None]) -> None:
+        """Drive on a job whose hosts a previous server started (``TrainingJob.restore``):
+        re-attach to them, watch them to the end, then upload as ``run`` does."""
+        await self._drive(job, on_change, resumed=True)
+
+    async def _drive(self, job: TrainingJob, on_change: Callable[[TrainingJob], None],
+                     resumed: bool) -> None:
         request = job.request
         hosts = host_names(request.instance_count)
         job_dir = self.jobs_dir / "training" / job.name
-        job.log_epoch = int(self.clock.time())
-        job.set_secondary("Starting", self.clock.time())
-        on_change(job)
-        stop_kind = None
-        slots: list[HostSlot] = []
-        checkpoints: CheckpointSync | None = None
-        try:
-            job.set_secondary("Downloading", self.clock.time())
+        if not resumed:
+            job.log_epoch = int(self.clock.time())
+            job.set_secondary("Starting", self.clock.time())
             on_change(job)
-            try:
-                slots = await self.launcher.reserve_hosts(job.name, hosts,
-                                                          request.instance_type)
-            except InstanceStartFailed as exc:
-                raise _Failed(f"CapacityError: {exc.reason}") from None
-            layouts = await asyncio.to_thread(self._prepare, request, job_dir, hosts)
-            checkpoints = await asyncio.to_thread(self._checkpoints, request, job_dir, layouts)
-            inputs = await asyncio.to_thread(self._pack_inputs, request, job_dir, slots,
-                                             layouts)
-            if job.stop_requested.is_set():
-                stop_kind = "Stopped"
+        stop_kind = None
+        slots: list[HostSlot] = list(job.hosts)
+        checkpoints: CheckpointSync | None = None
+        detaching = False
+        try:
+            if resumed:
+                layouts, checkpoints = await asyncio.to_thread(self._reattach_layouts, request,
+                                                               job_dir, hosts)
+                stop_kind = await self._train_again(job, layouts, checkpoints, on_change)
             else:
-                job.training_start_time = self.clock.time()
-                job.set_secondary("Training", job.training_start_time)
+                job.set_secondary("Downloading", self.clock.time())
                 on_change(job)
-                stop_kind = await self._train(job, slots, layouts, checkpoints, inputs)
+                try:
+                    slots = await self.launcher.reserve_hosts(job.name, hosts,
+                                                              request.instance_type)
+                except InstanceStartFailed as exc:
+                    raise _Failed(f"CapacityError: {exc.reason}") from None
+                job.hosts = list(slots)
+                on_change(job)
+                layouts = await asyncio.to_thread(self._prepare, request, job_dir, hosts)
+                checkpoints = await asyncio.to_thread(self._checkpoints, request, job_dir,
+                                                      layouts)
+                inputs = await asyncio.to_thread(self._pack_inputs, request, job_dir, slots,
+                                                 layouts)
+                if job.stop_requested.is_set():
+                    stop_kind = "Stopped"
+                else:
+                    job.training_start_time = self.clock.time()
+                    job.set_secondary("Training", job.training_start_time)
+                    on_change(job)
+                    stop_kind = await self._train(job, slots, layouts, checkpoints, inputs,
+                                                  on_change)
             if stop_kind is not None:
                 job.status = JobStatus.STOPPING
                 job.set_secondary("Stopping", self.clock.time())
@@ -269,20 +344,33 @@ class TrainingRunner:
             self._finish(job, JobStatus.FAILED, "Failed", failed.reason)
         except Exception as exc:  # noqa: BLE001 - any surprise fails this job, with its reason
             self._finish(job, JobStatus.FAILED, "Failed", f"InternalServerError: {exc}")
+        except asyncio.CancelledError:
+            # The server stops and leaves the hosts running: the next one drives the job on.
+            detaching = job.detached
+            raise
         else:
             if stop_kind is None:
                 self._finish(job, JobStatus.COMPLETED, "Completed")
+            elif job.server_stopped is not None:  # not the user's stop: the server's
+                self._finish(job, JobStatus.FAILED, "Failed", job.server_stopped)
             else:
                 self._finish(job, JobStatus.STOPPED, stop_kind)
         finally:
-            await asyncio.gather(self.launcher.release_hosts(slots), return_exceptions=True)
-            # The inputs packed for hosts elsewhere: on their nodes now, or of no more use.
-            await asyncio.to_thread(shutil.rmtree, job_dir / "carry", ignore_errors=True)
-            if job.matcher is not None:
-                job.final_metrics = job.matcher.final_metrics()
-            if self.tracer is not None:
-                _trace(self.tracer, job)
-            on_change(job)
+            if not detaching:
+                await self._release(job, slots, job_dir, on_change)
+
+    async def _release(self, job: TrainingJob, slots: list[HostSlot], job_dir: Path,
+                       on_change: Callable[[TrainingJob], None]) -> None:
+        """Once the job ended: its hosts given back, what was carried removed, the last
+        metrics kept, its trace, and its final record."""
+        await asyncio.gather(self.launcher.release_hosts(slots), return_exceptions=True)
+        # The inputs packed for hosts elsewhere: on their nodes now, or of no more use.
+        await asyncio.to_thread(shutil.rmtree, job_dir / "carry", ignore_errors=True)
+        if job.matcher is not None:
+            job.final_metrics = job.matcher.final_metrics()
+        if self.tracer is not None:
+            _trace(self.tracer, job)
+        on_change(job)
 
     def _finish(self, job: TrainingJob, status: JobStatus, secondary: str,
                 reason: str | None = None) -> None:
@@ -481,16 +569,21 @@ class TrainingRunner:
         env.update(TRAINING_JOB_NAME=job.name, TRAINING_JOB_ARN=job.arn)
         return env
 
-    def _record_metric(self, job_name: str) -> Callable[[str, float, float], None]:
+    def _record_metric(self, job: TrainingJob,
+                       on_change: Callable[[TrainingJob], None] | None = None,
+                       ) -> Callable[[str, float, float], None]:  # fmt: skip
         def record(name: str, value: float, when: float) -> None:
-            self.registry.series(TRAINING_NAMESPACE, name, {"TrainingJobName": job_name},
+            self.registry.series(TRAINING_NAMESPACE, name, {"TrainingJobName": job.name},
                                  "None").record(value, timestamp=when)
+            if on_change is not None:  # FinalMetricDataList changed: the record keeps it
+                on_change(job)
         return record
 
     async def _train(self, job: TrainingJob, slots: list[HostSlot],
                      layouts: dict[str, HostLayout],
                      checkpoints: CheckpointSync | None = None,
-                     inputs: dict[str, tuple[Artifact, ...]] | None = None) -> str | None:
+                     inputs: dict[str, tuple[Artifact, ...]] | None = None,
+                     on_change: Callable[[TrainingJob], None] | None = None) -> str | None:
         """Run every host to the end; the stop kind (Stopped|MaxRuntimeExceeded) or None.
 
         A host in ``inputs`` runs away from this machine's files: its process sees its own
@@ -498,7 +591,8 @@ class TrainingRunner:
         after it (model, output data, failure, checkpoints) comes back into its layout here
         before its exit is reported (``InstanceSpec.outputs``)."""
         request = job.request
-        job.matcher = MetricMatcher(request.metric_definitions, self._record_metric(job.name))
+        job.matcher = MetricMatcher(request.metric_definitions,
+                                    self._record_metric(job, on_change))
         handles: dict[str, InstanceHandle] = {}
         try:
             addresses = {slot.host_name: slot.address for slot in slots}
@@ -526,21 +620,78 @@ class TrainingRunner:
                 except InstanceStartFailed as exc:
                     what = exc.problems[0].what if exc.problems else exc.reason
                     raise _Failed(f"AlgorithmError: {host} {what}") from None
+            job.hosts_started = True
+            if on_change is not None:
+                on_change(job)
             return await self._watch(job, handles, layouts, checkpoints)
         finally:
-            # Every host's instance leaves the launcher (a host that exited is only released).
-            await asyncio.gather(*(self.launcher.stop_instance(h.instance_id, 0)
-                                   for h in handles.values()), return_exceptions=True)
+            await self._leave(job, handles)
+
+    async def _leave(self, job: TrainingJob, handles: dict[str, InstanceHandle]) -> None:
+        """Every host's instance leaves the launcher (a host that exited is only released),
+        unless the server stops and leaves them running for the next one."""
+        if job.detached:
+            return
+        await asyncio.gather(*(self.launcher.stop_instance(h.instance_id, 0)
+                               for h in handles.values()), return_exceptions=True)
+
+    def _reattach_layouts(self, request: TrainingRequest, job_dir: Path, hosts: list[str],
+                          ) -> tuple[dict[str, HostLayout], CheckpointSync | None]:  # fmt: skip
+        """Where a re-attached job's hosts send their outputs back (this server's own job
+        directory: the one that started them may have been another's), and its checkpoint
+        sync (the existing checkpoints were downloaded at its start)."""
+        layouts = {host: HostLayout(job_dir / host) for host in hosts}
+        for layout in layouts.values():
+            layout.model_dir.mkdir(parents=True, exist_ok=True)
+            layout.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        if request.checkpoint_uri is None:
+            return layouts, None
+        try:
+            sync = CheckpointSync(request.checkpoint_uri,
+                                  [layout.checkpoint_dir for layout in layouts.values()],
+                                  objects=self.objects, base_dir=request.base_dir,
+                                  scratch=job_dir / "checkpoint-download")
+        except TandemError as error:
+            raise _Failed(f"ClientError: {error.message}") from None
+        return layouts, sync
+
+    async def _train_again(self, job: TrainingJob, layouts: dict[str, HostLayout],
+                           checkpoints: CheckpointSync | None,
+                           on_change: Callable[[TrainingJob], None]) -> str | None:
+        """``_train`` for hosts a previous server started: found again, then watched."""
+        job.matcher = MetricMatcher(job.request.metric_definitions,
+                                    self._record_metric(job, on_change), job.final_metrics)
+        work_dirs = {slot.instance_id: layouts[slot.host_name].root for slot in job.hosts}
+        try:
+            found = await self.launcher.reattach_hosts(job.name, job.hosts, work_dirs,
+                                                       on_line=job.matcher.on_line)
+        except HostsLost as lost:
+            raise _Failed(f"InternalServerError: The tandem server restarted while the job "
+                          f"ran, and host {lost.host_name} was lost meanwhile: "
+                          f"{lost.reason}.") from None
+        except InstanceStartFailed as exc:  # the cluster itself is not reachable
+            raise _Failed(f"InternalServerError: The tandem server restarted while the job "
+                          f"ran, and could not re-attach to its hosts: {exc.reason}") from None
+        handles = {slot.host_name: handle for slot, handle in zip(job.hosts, found,
+                                                                 strict=True)}
+        try:
+            started = job.training_start_time or self.clock.time()
+            return await self._watch(job, handles, layouts, checkpoints,
+                                     elapsed=self.clock.time() - started)
+        finally:
+            await self._leave(job, handles)
 
     async def _watch(self, job: TrainingJob, handles: dict[str, InstanceHandle],
                      layouts: dict[str, HostLayout],
-                     checkpoints: CheckpointSync | None) -> str | None:
+                     checkpoints: CheckpointSync | None, elapsed: float = 0.0) -> str | None:
+        """Wait for every host to exit (or a stop, or MaxRuntimeInSeconds less ``elapsed``,
+        the time it already ran under a previous server)."""
         waits = {asyncio.create_task(h.wait(), name=f"wait {host}"): host
                  for host, h in handles.items()}
         stop_wait = asyncio.create_task(job.stop_requested.wait())
         syncing = (asyncio.create_task(self._sync_periodically(checkpoints))
                    if checkpoints is not None else None)
-        deadline = self.clock.monotonic() + job.request.max_runtime
+        deadline = self.clock.monotonic() + job.request.max_runtime - elapsed
         stop_kind: str | None = None
         failed: tuple[str, int] | None = None
         pending = set(waits)

@@ -91,6 +91,8 @@ class TransformJob:
     # Where an input file came from, as errors name it (its s3:// URI when staged).
     input_name: Callable[[Path], str] = str
     stop_requested: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    # Set by the server as it stops: the FailureReason the job ends with (not Stopped).
+    server_stopped: str | None = None
     trace: JobTrace | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -254,7 +256,10 @@ class TransformRunner:
                 on_change(job)
                 work.cancel()
                 await asyncio.gather(work, return_exceptions=True)
-                self._finish(job, JobStatus.STOPPED)
+                if job.server_stopped is not None:
+                    self._finish(job, JobStatus.FAILED, job.server_stopped)
+                else:
+                    self._finish(job, JobStatus.STOPPED)
         except _FileFailed as failed:
             self._finish(job, JobStatus.FAILED,
                          f"AlgorithmError: {failed.file}: {failed.what}. See the data-log "

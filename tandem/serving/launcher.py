@@ -34,6 +34,7 @@ __all__ = [
     "InstanceUnhealthy",
     "InstanceStopped",
     "InstanceStartFailed",
+    "HostsLost",
     "StartProblem",
     "LineCallback",
     "Launcher",
@@ -341,6 +342,16 @@ class InstanceStartFailed(TandemError):
         self.problems = tuple(problems)
 
 
+class HostsLost(TandemError):
+    """Hosts a previous server started cannot be re-attached: ``host_name`` is the first one
+    whose instance is gone (or never started), ``reason`` says why."""
+
+    def __init__(self, host_name: str, reason: str) -> None:
+        super().__init__(f"{host_name}: {reason}", host_name=host_name)
+        self.host_name = host_name
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class HostSlot:
     """One host reserved for an instance before it starts: where it will run and the port its
@@ -366,6 +377,10 @@ LineCallback = Callable[[str, int], None]
 class Launcher(Protocol):
     """Where an instance's processes run (``LocalLauncher`` today; Ray later)."""
 
+    # Whether its instances keep running when the server stops or dies, so that the next
+    # server re-attaches to them (``recover``, ``reattach_hosts``); False: they end with it.
+    outlives_server: bool
+
     async def reserve_hosts(
         self, group: str, host_names: Sequence[str], instance_type: str | None
     ) -> list[HostSlot]:
@@ -376,6 +391,17 @@ class Launcher(Protocol):
 
     async def release_hosts(self, slots: Sequence[HostSlot]) -> None:
         """Give back the slots' hosts and ports (those started are stopped first)."""
+        ...
+
+    async def reattach_hosts(
+        self, group: str, slots: Sequence[HostSlot], work_dirs: Mapping[str, Path], *,
+        on_line: LineCallback | None = None,
+    ) -> list[InstanceHandle]:
+        """The instances a previous server started in ``group``'s ``slots`` (a launcher whose
+        instances outlive the server), watched again, in the slots' order, with what they
+        queued meanwhile; their outputs come back under ``work_dirs[instance id]``. Raises
+        ``HostsLost`` naming the first host whose instance is gone, once every other one is
+        stopped and the hosts released."""
         ...
 
     async def start_instance(

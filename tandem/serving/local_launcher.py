@@ -7,7 +7,7 @@ event queue the endpoint manager reads.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from tandem.objects.locations import ObjectLocations
 from tandem.serving.agent import InstanceAgent
 from tandem.serving.fetching import ArtifactSource
 from tandem.serving.launcher import (
+    HostsLost,
     HostSlot,
     InstanceEvent,
     InstanceHandle,
@@ -35,6 +36,8 @@ _CLOSED = object()
 
 class LocalLauncher:
     """The ``Launcher`` for this machine: agents in-process, containers on 127.0.0.1."""
+
+    outlives_server = False  # its containers share the server's fate
 
     def __init__(
         self,
@@ -150,6 +153,14 @@ class LocalLauncher:
     async def recover(self) -> list[InstanceHandle]:
         # Local instances share the server's fate: none outlives it.
         return []
+
+    async def reattach_hosts(
+        self, group: str, slots: Sequence[HostSlot], work_dirs: Mapping[str, Path], *,
+        on_line: LineCallback | None = None,
+    ) -> list[InstanceHandle]:
+        # Nothing to attach to: the processes ended with the server that started them.
+        raise HostsLost(slots[0].host_name if slots else group,
+                        "its process ended with the tandem server that started it")
 
     async def events(self) -> AsyncIterator[InstanceEvent]:
         """Every event of every instance, in order, until ``close`` (one reader)."""

@@ -41,7 +41,7 @@ import dataclasses
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from tandem.serving.event_feed import EventFeed, Numbered
 from tandem.serving.instance_types import instance_resources
 from tandem.serving.launcher import (
     ContainerExited,
+    HostsLost,
     HostSlot,
     InstanceEvent,
     InstanceHandle,
@@ -339,6 +340,7 @@ class RayLauncher:
         # The server's way: its actors are detached and outlive it, so a restarted server
         # attaches to them (``recover``) instead of restarting their containers.
         self._leave_running = leave_running
+        self.outlives_server = leave_running and detached
         # A detached actor outlives this driver (endpoints); a job's dies with it.
         self._detached = detached
         # Without a reader of events() (the jobs' launcher), queued events would only pile up.
@@ -524,6 +526,74 @@ class RayLauncher:
                 members.discard(iid)
                 if not members:
                     await self._drop_group(key)
+
+    async def reattach_hosts(
+        self, group: str, slots: Sequence[HostSlot], work_dirs: Mapping[str, Path], *,
+        on_line: LineCallback | None = None,
+    ) -> list[InstanceHandle]:
+        """Find each slot's actor by its name (``tandem/<group>/<host>/<instance id>``) and
+        its placement group (``tandem/<group>/<key>``), and watch the instances again, their
+        events and lines polled from the first one they still keep."""
+        if self._closed:
+            raise InvalidParameterValue("The launcher is closed.")
+        await self._connect()
+        ray = _ray()
+        found: list[tuple[HostSlot, Any, InstanceSpec, tuple[str, dict[str, int]]]] = []
+        lost: HostsLost | None = None
+        for slot in slots:
+            name = f"tandem/{group}/{slot.host_name}/{slot.instance_id}"
+            try:
+                actor = await asyncio.to_thread(ray.get_actor, name, namespace=RAY_NAMESPACE)
+            except Exception:  # noqa: BLE001 - ValueError: no live actor has the name
+                lost = lost or HostsLost(slot.host_name, f"its agent (Ray actor {name}) is gone")
+                continue
+            try:
+                spec, ready, _ = await asyncio.wait_for(actor.describe.remote(),
+                                                        _CONNECT_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - died with its node, or not answering
+                await asyncio.to_thread(_kill, actor)
+                lost = lost or HostsLost(slot.host_name, f"its agent (Ray actor {name}) does "
+                                                         f"not answer: {_describe(exc)}")
+                continue
+            if spec is None or ready is None:
+                await asyncio.to_thread(_kill, actor)
+                lost = lost or HostsLost(slot.host_name, f"its agent (Ray actor {name}) had "
+                                                         "not started its process")
+                continue
+            found.append((slot, actor, spec, ready))
+        key = await self._find_group(group)
+        if key is not None:
+            self._groups[key][1].update(slot.instance_id for slot in slots)
+        if lost is not None:
+            for _, actor, _, _ in found:
+                with contextlib.suppress(Exception):  # gone meanwhile: nothing to stop
+                    await asyncio.wait_for(actor.stop.remote(0), _STOP_SLACK)
+                await asyncio.to_thread(_kill, actor)
+            if key is not None:
+                await self._drop_group(key)
+            raise lost
+        return [self._watch(dataclasses.replace(spec, work_dir=Path(work_dirs[slot.instance_id])),
+                            actor, *ready, on_line)
+                for slot, actor, spec, ready in found]  # fmt: skip
+
+    async def _find_group(self, group: str) -> str | None:
+        """The key of ``group``'s placement group that a previous server made (None if it is
+        gone), registered here so that releasing its hosts removes it."""
+        ray = _ray()
+        prefix = f"tandem/{group}/"
+        try:
+            table = await asyncio.to_thread(ray.util.placement_group_table)
+            names = [str(entry.get("name", "")) for entry in table.values()
+                     if entry.get("state") != "REMOVED"]  # fmt: skip
+            for name in names:
+                key = name[len(prefix):]
+                if name.startswith(prefix) and "/" not in key:
+                    pg = await asyncio.to_thread(ray.util.get_placement_group, name)
+                    self._groups.setdefault(key, (pg, set()))
+                    return key
+        except Exception as exc:  # noqa: BLE001 - the hosts are watched all the same
+            log.warning("%s: its placement group was not found: %s", group, _describe(exc))
+        return None
 
     async def _drop_group(self, key: str) -> None:
         group = self._groups.pop(key, None)
@@ -908,8 +978,11 @@ class RayLauncher:
             await asyncio.gather(
                 *(self.stop_instance(iid) for iid in list(self._handles)), return_exceptions=True
             )
-        for key in list(self._groups):
-            await self._drop_group(key)
+        if not self._leave_running:
+            # Removing a placement group kills the actors in it: left running, they keep theirs
+            # (the next server releases it with their hosts).
+            for key in list(self._groups):
+                await self._drop_group(key)
         self._queue.put_nowait(_CLOSED)
         if self._connected:
             self._connected = False

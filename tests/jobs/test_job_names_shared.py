@@ -26,6 +26,8 @@ ARN = "arn:aws:sagemaker:us-east-1:000000000000"
 class _Runner:
     """Runs nothing: a job stays InProgress until stopped."""
 
+    reattaches = False  # its jobs end with the server
+
     async def run(self, job: Any, on_change: Callable[[Any], None]) -> None:
         await job.stop_requested.wait()
 

@@ -63,6 +63,12 @@ def kill_actors(rig: RayCluster) -> None:
         " if a['namespace'] == 'tandem']\n"
         "for name in result:\n"
         "    ray.kill(ray.get_actor(name, namespace='tandem'), no_restart=True)\n"
+        # A training job's hosts' placement group is left with them, holding their CPUs.
+        "from ray.util.placement_group import PlacementGroup, remove_placement_group\n"
+        "for pid, g in ray.util.placement_group_table().items():\n"
+        "    if g['state'] != 'REMOVED' and g['name'].startswith('tandem/'):\n"
+        "        remove_placement_group(PlacementGroup(ray.PlacementGroupID("
+        "bytes.fromhex(pid))))\n"
     )
 
 

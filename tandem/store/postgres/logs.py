@@ -64,6 +64,7 @@ from tandem.telemetry.logs.validation import (
 
 from .database import Migration, PostgresDatabase
 from .feed import ChangeListener
+from .leadership import fence as fence_epoch
 from .log_partitions import PARTITION_MS, drop_expired_partitions, make_partitions
 
 __all__ = ["PostgresLogStore", "MIGRATIONS"]
@@ -720,8 +721,10 @@ class PostgresLogStore:
 
     # -- retention -----------------------------------------------------------
 
-    def sweep(self, now_ms: int) -> tuple[int, int]:
+    def sweep(self, now_ms: int, *, fence: int | None = None) -> tuple[int, int]:
         def run(conn: Any) -> tuple[int, int]:
+            if fence is not None:
+                fence_epoch(conn, fence)
             self._lock_writers(conn)
             groups = conn.execute(
                 "SELECT id, retention_days FROM log_groups WHERE retention_days IS NOT NULL"

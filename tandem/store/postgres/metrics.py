@@ -29,6 +29,7 @@ from tandem.telemetry.metrics.store import (
 )
 
 from .database import PostgresDatabase
+from .leadership import fence as fence_epoch
 
 __all__ = ["PostgresMetricStore"]
 
@@ -129,8 +130,10 @@ class PostgresMetricStore:
             (metric_id, key.unit)).fetchone()
         return int(series_id), int(metric_id)
 
-    def write_buckets(self, rows: Sequence[BucketRow]) -> None:
+    def write_buckets(self, rows: Sequence[BucketRow], *, fence: int | None = None) -> None:
         if not rows:
+            if fence is not None:  # a stale leader learns it even with nothing to write
+                self.db.transaction(lambda conn: fence_epoch(conn, fence))
             return
         made: dict[SeriesKey, tuple[int, int]] = {}
 
@@ -142,6 +145,8 @@ class PostgresMetricStore:
                                               r.resolution, r.start, r.uid))
 
         def write(conn: Any) -> None:
+            if fence is not None:
+                fence_epoch(conn, fence)
             params = []
             latest: dict[int, int] = {}
             for r in ordered:
@@ -169,20 +174,28 @@ class PostgresMetricStore:
         # Only ids whose rows committed are kept (a rolled-back transaction made none).
         self._ids.update(made)
 
-    def set_mark(self, name: str, value: int) -> None:
-        self.db.transaction(lambda conn: conn.execute(
-            "INSERT INTO metric_mark (name, value) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value)))
+    def set_mark(self, name: str, value: int, *, fence: int | None = None) -> None:
+        def write(conn: Any) -> None:
+            if fence is not None:
+                fence_epoch(conn, fence)
+            conn.execute("INSERT INTO metric_mark (name, value) VALUES (%s, %s) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
+
+        self.db.transaction(write)
 
     def get_mark(self, name: str) -> int:
         row = self.db.transaction(lambda conn: conn.execute(
             "SELECT value FROM metric_mark WHERE name = %s", (name,)).fetchone())
         return int(row[0]) if row else 0
 
-    def delete_before(self, resolution: int, before: int) -> int:
-        return int(self.db.transaction(lambda conn: conn.execute(
-            "DELETE FROM bucket WHERE resolution = %s AND start < %s",
-            (resolution, before)).rowcount))
+    def delete_before(self, resolution: int, before: int, *, fence: int | None = None) -> int:
+        def delete(conn: Any) -> int:
+            if fence is not None:
+                fence_epoch(conn, fence)
+            return int(conn.execute("DELETE FROM bucket WHERE resolution = %s AND start < %s",
+                                    (resolution, before)).rowcount)
+
+        return int(self.db.transaction(delete))
 
     def read_buckets(
         self, metric: Metric, unit: str | None, resolution: int, start: int, end: int,

@@ -609,7 +609,8 @@ class SQLiteLogStore:
 
     # -- retention -----------------------------------------------------------
 
-    def sweep(self, now_ms: int) -> tuple[int, int]:
+    def sweep(self, now_ms: int, *, fence: int | None = None) -> tuple[int, int]:
+        # ``fence`` is not checked: one server owns a SQLite store and always leads.
         def run(conn: sqlite3.Connection) -> tuple[int, int]:
             events = streams = 0
             groups = conn.execute(

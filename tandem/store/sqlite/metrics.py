@@ -135,7 +135,8 @@ class SQLiteMetricStore:
         self._ids[key] = (series_id, metric_id)
         return series_id, metric_id
 
-    def write_buckets(self, rows: Sequence[BucketRow]) -> None:
+    # ``fence`` is accepted and not checked: one server owns a SQLite store and always leads.
+    def write_buckets(self, rows: Sequence[BucketRow], *, fence: int | None = None) -> None:
         if not rows:
             return
 
@@ -178,7 +179,7 @@ class SQLiteMetricStore:
 
         self.db.write(write)
 
-    def set_mark(self, name: str, value: int) -> None:
+    def set_mark(self, name: str, value: int, *, fence: int | None = None) -> None:
         self.db.write(
             lambda conn: conn.execute(
                 "INSERT INTO metric_mark (name, value) VALUES (?, ?) "
@@ -187,7 +188,7 @@ class SQLiteMetricStore:
             )
         )
 
-    def delete_before(self, resolution: int, before: int) -> int:
+    def delete_before(self, resolution: int, before: int, *, fence: int | None = None) -> int:
         return self.db.write(
             lambda conn: (
                 conn.execute(

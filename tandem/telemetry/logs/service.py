@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from tandem.clock import Clock, SystemClock
 from tandem.errors import InvalidParameterValue, ValidationException
@@ -78,8 +78,11 @@ class LogService:
         max_pending: int = 100_000,
         sweep_interval: float | None = 3600.0,
         tail_poll_interval: float = 1.0,
+        epoch: Callable[[], int] | None = None,
     ) -> None:
         self.store = log_store
+        # The epoch the leader sweeps under (retention is the leader's): None, unfenced.
+        self.epoch = epoch
         self.clock = clock or SystemClock()
         self.region = region
         self.account_id = account_id
@@ -487,7 +490,8 @@ class LogService:
         """Delete events older than their group's retention, and streams left empty."""
         await self._writer.flush()
         now = self._now_ms() if now_ms is None else now_ms
-        events, streams = await asyncio.to_thread(self.store.sweep, now)
+        fence = self.epoch() if self.epoch is not None else None
+        events, streams = await asyncio.to_thread(self.store.sweep, now, fence=fence)
         if streams:
             self._target_changed(None, None)
         return SweepResult(events, streams)

@@ -192,7 +192,9 @@ class LogStore(Protocol):
         ...
 
     # -- retention --
-    def sweep(self, now_ms: int) -> tuple[int, int]:
+    def sweep(self, now_ms: int, *, fence: int | None = None) -> tuple[int, int]:
         """Delete events older than their group's retention and streams left empty past it;
-        returns (events deleted, streams deleted)."""
+        returns (events deleted, streams deleted). ``fence``: the epoch of the leader that
+        sweeps; a store shared by servers raises ``StaleLeader`` and deletes nothing unless
+        it is still current (one server's own store ignores it)."""
         ...

@@ -3,13 +3,16 @@ rollups for 63 days, 1-hour rollups for 455 days (configurable).
 
 A rollup row is recomputed from *all* its source rows whenever any of them changed
 (the store's change marks say which windows), and written with a fixed uid, so a
-rerun after a crash only rewrites the same rows. The server calls ``run()`` about
-once a minute; tests call it directly with a ``ManualClock``.
+rerun after a crash only rewrites the same rows. The server's leader calls ``run()`` about
+once a minute, every write carrying the epoch it leads under (``epoch``), so a store shared
+by servers refuses a deposed leader's rollup or expiry; tests call it directly with a
+``ManualClock``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tandem.clock import Clock, SystemClock
@@ -74,10 +77,16 @@ class MetricRollups:
         metric_store: MetricStore,
         retention: Retention | None = None,
         clock: Clock | None = None,
+        epoch: Callable[[], int] | None = None,
     ) -> None:
         self.store = metric_store
         self.retention = retention or Retention()
         self.clock = clock or SystemClock()
+        # The epoch the leader writes under (0 once it lost the lead); None: unfenced.
+        self.epoch = epoch
+
+    def _fence(self) -> int | None:
+        return self.epoch() if self.epoch is not None else None
 
     def rollup(self, source: int, target: int) -> int:
         """Recompute the ``target`` rows of every window whose ``source`` rows changed."""
@@ -101,9 +110,9 @@ class MetricRollups:
             )
             if len(cols):
                 out.append(merge_columns(cols, key, target, w.start, ROLLUP_UID))
-        self.store.write_buckets(out)
+        self.store.write_buckets(out, fence=self._fence())
         if mark != after:
-            self.store.set_mark(mark_name, mark)
+            self.store.set_mark(mark_name, mark, fence=self._fence())
         return len(out)
 
     def expire(self) -> dict[int, int]:
@@ -111,7 +120,8 @@ class MetricRollups:
         deleted = {}
         for resolution in (60, 300, 3600):
             cutoff = (now - self.retention.days(resolution) * DAY) // resolution * resolution
-            deleted[resolution] = self.store.delete_before(resolution, cutoff)
+            deleted[resolution] = self.store.delete_before(resolution, cutoff,
+                                                           fence=self._fence())
         return deleted
 
     def run(self) -> RollupReport:

@@ -84,8 +84,12 @@ class BucketReader(Protocol):
 
 
 class MetricStore(Protocol):
-    def write_buckets(self, rows: Sequence[BucketRow]) -> None:
-        """Upsert rows keyed (series, resolution, start, uid): a second write overwrites."""
+    def write_buckets(self, rows: Sequence[BucketRow], *, fence: int | None = None) -> None:
+        """Upsert rows keyed (series, resolution, start, uid): a second write overwrites.
+
+        ``fence``, here and on the other writes, is the epoch of the leader writing as leader
+        (rollups, retention): a store shared by servers raises ``StaleLeader`` and writes
+        nothing unless that epoch is still current; one server's own store ignores it."""
         ...
 
     def read_buckets(
@@ -135,8 +139,8 @@ class MetricStore(Protocol):
         """A persisted watermark (0 when never set)."""
         ...
 
-    def set_mark(self, name: str, value: int) -> None: ...
+    def set_mark(self, name: str, value: int, *, fence: int | None = None) -> None: ...
 
-    def delete_before(self, resolution: int, before: int) -> int:
+    def delete_before(self, resolution: int, before: int, *, fence: int | None = None) -> int:
         """Delete rows of ``resolution`` starting before ``before``; returns how many."""
         ...

@@ -22,7 +22,7 @@ class MemoryMetricStore:
         self.marks: dict[str, int] = {}
         self.seq = 0
 
-    def write_buckets(self, rows: Sequence[BucketRow]) -> None:
+    def write_buckets(self, rows: Sequence[BucketRow], *, fence: int | None = None) -> None:
         for r in rows:
             self.seq += 1
             self.rows[(r.series, r.resolution, r.start, r.uid)] = (self.seq, r)
@@ -116,10 +116,10 @@ class MemoryMetricStore:
     def get_mark(self, name: str) -> int:
         return self.marks.get(name, 0)
 
-    def set_mark(self, name: str, value: int) -> None:
+    def set_mark(self, name: str, value: int, *, fence: int | None = None) -> None:
         self.marks[name] = value
 
-    def delete_before(self, resolution: int, before: int) -> int:
+    def delete_before(self, resolution: int, before: int, *, fence: int | None = None) -> int:
         doomed = [
             k for k, (_s, r) in self.rows.items() if r.resolution == resolution and r.start < before
         ]
