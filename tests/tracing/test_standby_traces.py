@@ -81,7 +81,9 @@ def test_a_standby_exports_what_it_routes_and_its_tracing_carries_on_once_it_lea
         try:
             deploy(client(leader, "sagemaker"), ENDPOINT, [stage_container("only")])
             started = asyncio.run_coroutine_threadsafe(server.start(), standby.loop)
-            port = wait_until(lambda: server.port, "the standby to bind")
+            wait_until(lambda: server.port or started.done(), "the standby to bind")
+            assert not started.done(), started.result()  # its error, had it failed
+            port = server.port
             url = f"http://127.0.0.1:{port}"
             assert server.leadership is not None and not server.leadership.leading
             # The first answer may come while the standby's snapshot still lacks the endpoint.
