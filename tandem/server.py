@@ -125,6 +125,8 @@ class TandemServer:
         # registry whose flusher the whole server keeps once it leads.
         self._standby: StandbyRouting | None = None
         self._standby_metrics: tuple[MetricRegistry, MetricFlusher] | None = None
+        # Off (None) unless an OTLP endpoint is configured; built once (``_tracing``).
+        self.tracing: Tracing | None = None
 
     async def lead(self) -> None:
         """Open the store and return once this server leads it: at once on SQLite; on a
@@ -155,8 +157,24 @@ class TandemServer:
         flusher.start()
         self._standby_metrics = (registry, flusher)
         assert self.leadership is not None
-        self._standby = StandbyRouting(s, self.store, registry, self.leadership)
+        self._standby = StandbyRouting(s, self.store, registry, self.leadership,
+                                       tracing=self._tracing())  # fmt: skip
         self.port = await self._standby.start()
+        self._start_tracing(self.port)
+
+    def _tracing(self) -> Tracing | None:
+        """The server's tracing, built from its settings once: a standby's carries on as the
+        full server's once it leads (one exporter thread, one store of recent traces, nothing
+        queued lost at the hand-over)."""
+        if self.tracing is None and self.settings.tracing:
+            self.tracing = Tracing(self.settings)
+        return self.tracing
+
+    def _start_tracing(self, port: int) -> None:
+        """Export, as the server bound at ``port`` (the resource's service.instance.id);
+        a standby's already exports, as the same server (it keeps its port)."""
+        if self.tracing is not None:
+            self.tracing.start(advertised_url(self.settings, port))
 
     async def _stop_standby(self) -> None:
         if self._standby is not None:
@@ -183,8 +201,11 @@ class TandemServer:
         told to stop)."""
         self._resigning = True
         await self._stop_standby()
-        if self._standby_metrics is not None and self._runner is None:
-            await asyncio.to_thread(self._standby_metrics[1].stop)  # never started in full
+        if self._runner is None:  # never started in full: what the standby kept is flushed
+            if self._standby_metrics is not None:
+                await asyncio.to_thread(self._standby_metrics[1].stop)
+            if self.tracing is not None:
+                await asyncio.to_thread(self.tracing.stop)
         if self.leadership is not None:
             await self.leadership.stop()
         if self.store is not None:
@@ -222,18 +243,16 @@ class TandemServer:
         self.objects = await asyncio.to_thread(FileObjectStore, self.data_dir / "s3", s.region)
         self.locations = await asyncio.to_thread(self._locations)
         self.launcher = await self._endpoint_launcher()
-        # Tracing is off (None, nothing started) unless an OTLP endpoint is configured.
-        self.tracing = Tracing(s) if s.tracing else None
-        if self.tracing is not None:
-            self.tracing.start()
+        # Exporting starts once the port is bound (its spans say which server sent them).
+        tracing = self._tracing()
         self.router = Router(
             self.registry,
             account_id=s.account_id,
             region=s.region,
             invocation_timeout=s.invocation_timeout,
+            tracer=tracing.tracer if tracing is not None else None,
         )
         await self.router.start()
-        self.router.tracer = self.tracing.tracer if self.tracing is not None else None
         self.manager = EndpointManager(
             catalog=self.store.catalog,
             launcher=self.launcher,
@@ -338,6 +357,7 @@ class TandemServer:
         await site.start()
         # The one site's bound address: (host, port) or, for IPv6, (host, port, flow, scope).
         self.port = int(self._runner.addresses[0][1])
+        self._start_tracing(self.port)
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         # Everything built so far lives as long as the server: move it out of the collector's
         # generations so the full collections that requests trigger do not walk it each time

@@ -3,8 +3,9 @@
 It binds its port and answers InvokeEndpoint (and ``GET /ping``) from a Router that a
 RoutingFollower keeps equal to the catalogue (``serving.routing_follower``), so a load balancer
 can send it traffic beside the leader. Its invocations are counted in the server's metric
-registry, flushed to the store like the leader's. Every other call is forwarded to the leader,
-at the URL the leader advertised with its lead (``api.forwarding``). Once it leads, the
+registry, flushed to the store like the leader's, and traced by the server's ``Tracing`` as the
+leader traces its own. Every other call is forwarded to the leader, at the URL the leader
+advertised with its lead (``api.forwarding``). Once it leads, the
 standby's listener closes (requests in flight are answered first) and the whole server starts
 on the same port.
 """
@@ -25,6 +26,7 @@ from .serving.router import Router
 from .serving.routing_follower import RoutingFollower
 from .store import Store
 from .telemetry.metrics import MetricRegistry
+from .telemetry.tracing import Tracing
 
 __all__ = ["StandbyRouting"]
 
@@ -33,10 +35,12 @@ _log = logging.getLogger(__name__)
 
 class StandbyRouting:
     def __init__(self, settings: Settings, store: Store, registry: MetricRegistry,
-                 leadership: Leadership) -> None:  # fmt: skip
+                 leadership: Leadership, tracing: Tracing | None = None) -> None:  # fmt: skip
         self.settings = settings
+        # The tracing is the server's (started, and stopped or kept once it leads, there).
         self.router = Router(registry, account_id=settings.account_id, region=settings.region,
-                             invocation_timeout=settings.invocation_timeout)  # fmt: skip
+                             invocation_timeout=settings.invocation_timeout,
+                             tracer=tracing.tracer if tracing is not None else None)  # fmt: skip
         self.follower = RoutingFollower(store.catalog, store.catalog_feed(), self.router,
                                         resync_interval=settings.routing_resync_interval)
         self.forwarding = LeaderForwarding(leadership,

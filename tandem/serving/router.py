@@ -216,7 +216,7 @@ class Router:
     """Routes invocations over keep-alive connection pools to the containers."""
 
     def __init__(self, registry: MetricRegistry, *, account_id: str, region: str,
-                 invocation_timeout: float = 60.0) -> None:
+                 invocation_timeout: float = 60.0, tracer: RequestTracer | None = None) -> None:
         self.registry = registry
         self.account_id = account_id
         self.region = region
@@ -225,7 +225,7 @@ class Router:
         self._client: HopClient | None = None
         self._headers: dict[_HeaderKey, bytes] = {}
         # Tracing is on when set (server.py): spans from the clock stamps taken here.
-        self.tracer: RequestTracer | None = None
+        self.tracer = tracer
         # Told when the router finds an instance dead (connection refused), so the manager
         # replaces it without waiting for the next /ping.
         self.on_dead_instance: Callable[[str, str], None] = lambda instance_id, why: None

@@ -96,8 +96,8 @@ class OtlpReceiver:
         return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
                             content_type="application/x-protobuf")
 
-    def spans(self) -> list[tuple[str, Span]]:
-        """Every span received so far, with its resource's service.name."""
+    def spans(self, resource_attribute: str = "service.name") -> list[tuple[str, Span]]:
+        """Every span received so far, with that attribute of its resource ("" if none)."""
         out = []
         with self.lock:
             requests = list(self.requests)
@@ -105,7 +105,7 @@ class OtlpReceiver:
             for resource_spans in request.resource_spans:
                 service = ""
                 for kv in resource_spans.resource.attributes:
-                    if kv.key == "service.name":
+                    if kv.key == resource_attribute:
                         service = kv.value.string_value
                 for scope_spans in resource_spans.scope_spans:
                     out.extend((service, span) for span in scope_spans.spans)

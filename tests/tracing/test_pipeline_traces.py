@@ -78,6 +78,9 @@ def test_each_request_is_one_trace_whose_spans_match_the_latency_metrics(
         lambda s: sum(len(v) for v in _traces(s, "traced").values()) >= requests * 4)
     traces = _traces(spans, "traced")
     assert len(traces) == requests
+    # The resource names the server: its advertised URL.
+    assert {instance for instance, span in receiver.spans("service.instance.id")
+            if attributes(span).get("tandem.endpoint.name") == "traced"} == {server.url}
     container_us: dict[str, float] = defaultdict(float)
     model_us = 0.0
     for trace in traces.values():

@@ -59,12 +59,16 @@ def test_failing_predict_fn_is_an_error_span_and_its_log_line_names_the_trace(
     handler = _handler(receiver, predict_fn=predict_fn)
     stamp = TraceLogFilter()
     caplog.handler.addFilter(stamp)
+    # pytest keeps one capture handler for the session: its formatter is put back after.
+    formatter = caplog.handler.formatter
     caplog.handler.setFormatter(logging.Formatter("%(message)s%(trace_context)s"))
     try:
         result = handler.invoke(b'{"a": 1}', "application/json", "application/json",
                                 {"traceparent": f"00-{TRACE}-{PARENT}-01"})
+        lines = caplog.text.splitlines()
     finally:
         caplog.handler.removeFilter(stamp)
+        caplog.handler.setFormatter(formatter)
     assert result.status == 500
     spans = receiver.wait_for(lambda s: len(s) >= 3)
     by_name = {span.name: span for _, span in spans}
@@ -80,7 +84,6 @@ def test_failing_predict_fn_is_an_error_span_and_its_log_line_names_the_trace(
     assert attributes(failed)["error.type"] == "ValueError"
     assert "output_fn" not in by_name
     assert all(by_name[n].parent_span_id == server.span_id for n in ("input_fn", "predict_fn"))
-    lines = caplog.text.splitlines()
     suffix = f" trace_id={TRACE} span_id={server.span_id.hex()} trace_flags=01"
     assert "about to fail" + suffix in lines
     assert any(line.startswith("answering 500: ValueError: no") and line.endswith(suffix)

@@ -61,12 +61,15 @@ class Tracing:
     def __init__(self, settings: Settings) -> None:
         assert settings.otlp_endpoint is not None
         self.settings = settings
+        self.resource: tuple[tuple[str, AttributeValue], ...] = (
+            ("service.name", settings.service_name),
+            ("telemetry.sdk.name", "tandem"),
+            ("telemetry.sdk.language", "python"),
+            ("telemetry.sdk.version", __version__),
+        )
         self.exporter = SpanExporter(
             settings.otlp_endpoint,
-            resource=(("service.name", settings.service_name),
-                      ("telemetry.sdk.name", "tandem"),
-                      ("telemetry.sdk.language", "python"),
-                      ("telemetry.sdk.version", __version__)),
+            resource=self.resource,
             scope=SCOPE,
             headers=otlp_header_pairs(settings.otlp_headers),
             timeout=settings.otlp_timeout or None,
@@ -79,7 +82,13 @@ class Tracing:
         self.sampler = Sampler(settings.traces_sampler, settings.traces_sampler_arg)
         self.tracer = RequestTracer(self.sampler, self.exporter, self.recent)
 
-    def start(self) -> None:
+    def start(self, instance_id: str | None = None) -> None:
+        """Start exporting (again: a no-op). ``instance_id`` becomes the resource's
+        ``service.instance.id``, which tells apart the spans of servers that share a service
+        name (several servers on one store, behind one load balancer, whose spans'
+        ``server.address`` is the balancer's): the server's advertised URL."""
+        if instance_id is not None:
+            self.exporter.resource = (*self.resource, ("service.instance.id", instance_id))
         self.exporter.start()
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -74,7 +74,7 @@ class SpanExporter:
             self._headers["Content-Encoding"] = "gzip"
         self._gzip = compression == "gzip"
         self._timeout = timeout
-        self._resource = encode_resource(resource)
+        self.resource = resource
         self._scope = scope
         self.queue_size = queue_size
         self.batch_size = min(batch_size, queue_size)
@@ -148,6 +148,18 @@ class SpanExporter:
             self._submitted += count
         if queued >= self.batch_size and not self._wake.is_set():
             self._wake.set()
+
+    @property
+    def resource(self) -> tuple[tuple[str, AttributeValue], ...]:
+        """The attributes of the Resource every batch carries."""
+        return self._resource_attributes
+
+    @resource.setter
+    def resource(self, attributes: Sequence[tuple[str, AttributeValue]]) -> None:
+        # Encoded once; the export thread reads the bytes per batch, so a new resource applies
+        # to every batch sent after it (spans queued earlier included).
+        self._resource_attributes = tuple(attributes)
+        self._resource = encode_resource(self._resource_attributes)
 
     def stats(self) -> ExporterStats:
         return ExporterStats(self.exported, self.dropped, self.failed,
