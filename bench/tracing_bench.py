@@ -176,29 +176,41 @@ def _thread_cpu_s(pid: int) -> dict[int, float]:
         return {}
 
 
-def _measure(system: systems.System, wrk: str, script: Path, args: argparse.Namespace,
-             pin: str | None) -> dict[str, float]:
-    """One round of one configuration: c=1 p50 and p99, c=16 req/s and the router's CPU."""
-    out: dict[str, float] = {}
+def _load(system: systems.System, wrk: str, script: Path, c: int, seconds: int,
+          pin: str | None) -> dict[str, float]:
+    """One wrk run against ``system``: its figures and the router's CPU over it."""
     pid = system.extra["server_pid"]
     assert isinstance(pid, int)
-    for c in (1, 16):
-        run_wrk(wrk, system.url, script, concurrency=c, seconds=args.warmup, pin=pin)
-        before = systems.process_cpu_s(pid)
-        threads = _thread_cpu_s(pid)
-        res = run_wrk(wrk, system.url, script, concurrency=c, seconds=args.duration, pin=pin)
-        used = systems.process_cpu_s(pid) - before
-        if res.errors:
-            raise RuntimeError(f"{system.name} c={c}: {res.errors} errors")
-        if c == 1:
-            out.update(p50=res.p50_ms, p99=res.p99_ms)
-        else:
-            # The threads other than the busiest (the event loop's): the export thread, the
-            # metrics flusher, the store's writer.
-            per_thread = sorted((t - threads.get(k, 0.0)
-                                 for k, t in _thread_cpu_s(pid).items()), reverse=True)
-            out.update(rps=res.throughput, cpu=used / res.requests * 1e6,
-                       others=sum(per_thread[1:]) / res.requests * 1e6)
+    before = systems.process_cpu_s(pid)
+    threads = _thread_cpu_s(pid)
+    res = run_wrk(wrk, system.url, script, concurrency=c, seconds=seconds, pin=pin)
+    used = systems.process_cpu_s(pid) - before
+    if res.errors:
+        raise RuntimeError(f"{system.name} c={c}: {res.errors} errors")
+    if c == 1:
+        return {"p50": res.p50_ms, "p99": res.p99_ms}
+    # The threads other than the busiest (the event loop's): the export thread, the metrics
+    # flusher, the store's writer.
+    per_thread = sorted((t - threads.get(k, 0.0) for k, t in _thread_cpu_s(pid).items()),
+                        reverse=True)
+    return {"rps": res.throughput, "cpu": used / res.requests * 1e6,
+            "others": sum(per_thread[1:]) / res.requests * 1e6}
+
+
+def _measure(group: list[systems.System], wrk: str, script: Path, args: argparse.Namespace,
+             pin: str | None) -> list[dict[str, float]]:
+    """c=1 p50 and p99, c=16 req/s and the router's CPU of each system in ``group``, all of
+    them loaded at the same time (each by its own wrk), after a warm-up alike."""
+    out: list[dict[str, float]] = [{} for _ in group]
+    with ThreadPoolExecutor(len(group)) as pool:
+        for c in (1, 16):
+            for seconds, keep in ((args.warmup, False), (args.duration, True)):
+                runs = [pool.submit(_load, s, wrk, script, c, seconds, pin) for s in group]
+                for figures, run in zip(out, runs, strict=True):
+                    if keep:
+                        figures.update(run.result())
+                    else:
+                        run.result()
     return out
 
 
@@ -258,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--servers", choices=("per-round", "once"), default="per-round",
                    help="per-round: fresh servers every round; once: one server per "
                         "configuration for the whole run")
+    p.add_argument("--load", choices=("together", "in-turn"), default="together",
+                   help="together: every configuration loaded at the same time, each by its "
+                        "own wrk (the machine's other work falls on all alike); in-turn: "
+                        "one configuration at a time, in a shuffled order")
     p.add_argument("--seed", type=int, default=None, help="for the order within rounds")
     p.add_argument("--pin", default="none", help="CPU list for wrk (taskset -c) or none")
     p.add_argument("--hang", action="store_true",
@@ -318,10 +334,13 @@ def main(argv: list[str] | None = None) -> int:
                                          receiver, hung)
                 order = list(configs)
                 order_rng.shuffle(order)
-                for name in order:
-                    for metric, value in _measure(running[name], wrk, script, args,
-                                                  pin).items():
-                        results[name].setdefault(metric, []).append(value)
+                # together: every configuration loaded at once; in turn: one after another.
+                groups = [order] if args.load == "together" else [[n] for n in order]
+                for group in groups:
+                    measured = _measure([running[n] for n in group], wrk, script, args, pin)
+                    for name, figures in zip(group, measured, strict=True):
+                        for metric, value in figures.items():
+                            results[name].setdefault(metric, []).append(value)
                 loads.append(os.getloadavg()[0])
                 if args.servers == "per-round":
                     _stop_all(running)
@@ -340,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{os.cpu_count()} CPUs; load average before {load_before[0]:.2f} "
           f"{load_before[1]:.2f}, per round {min(loads):.2f}-{max(loads):.2f}, after "
           f"{load_after[0]:.2f} {load_after[1]:.2f}; {args.rounds} rounds x {len(configs)} "
-          f"configurations, servers {args.servers}, {args.duration} s per figure, "
+          f"configurations loaded {args.load}, servers {args.servers}, {args.duration} s "
+          f"per figure, "
           f"{minutes:.1f} min; order seed {seed}; {received}")
     off = results["off"]
     changes = {name: {m: change(results[name][m], off[m]) for m in METRICS}
