@@ -1,50 +1,70 @@
-"""``python -m bench.tracing_bench``: what tracing costs the bench pipeline.
+"""``python -m bench.tracing_bench``: what tracing costs the bench pipeline (issue 20).
 
-Three ``tandem serve`` processes with bench/pipeline's 3-stage command-container pipeline:
-tracing off, on at 100 % sampling and on at 1 % (``traceidratio``), both exporting over
-OTLP/HTTP to a receiver in this process (it decodes every body with opentelemetry-proto, as a
-collector would, so the export is real). wrk loads them in turn, round after round (the
-configurations alternate, so a shared machine's load falls on all three alike): c=1 for the
-p50 and c=16 for throughput. Per configuration the median of the rounds is reported, with
-the load average before and after, and the router process's CPU per request at c=16 (the
-steadier figure on a shared machine), split into its event loop's thread and the others
-(the export thread). ``--baseline-tree`` adds the tracing configurations once more, served
-from another checkout's ``tandem`` package (a before/after in the same run).
+The bench pipeline (bench/pipeline's three command containers) behind ``tandem serve`` with
+tracing off, off once more (the control: the same configuration twice), on at 100 % sampling
+and on at 1 % (``traceidratio``), exporting over OTLP/HTTP to a receiver in this process.
+wrk measures each in short rounds: c=1 for the p50, c=16 for throughput, and the router
+process's CPU per request over the c=16 run.
+
+What makes the figures comparable on a small shared machine:
+
+- Every round starts a fresh server per configuration (and stops them after it), so what
+  differs between two processes of the same code (CPU placement, hash seed, allocator state,
+  its containers' luck) is drawn anew each round instead of sticking to one configuration
+  for the whole run (``--servers once`` keeps one server per configuration, for comparison).
+- Within a round the configurations run in a shuffled order, so none is always first.
+- Each configuration's figure is taken against off's in the same round (``value / off - 1``)
+  and the rounds' changes are summarised by their median with a distribution-free 95 %
+  confidence interval (bench/paired.py). "off again" gets the same treatment: its interval
+  is the noise floor, in the same table. A change whose interval holds 0 is not measurable.
+
+``--baseline-tree`` adds the tracing configurations once more, served from another checkout's
+``tandem`` package (a before/after in the same run). ``--hang`` adds 100 % sampling with a
+receiver that never answers.
 
 Also, in-process (no HTTP, process CPU time): what one request of three hops costs the
 tracer on the event loop and on the export thread (its send left out), at 100 % and 1 %
 sampling; and the encoder's cost per span, hand-written bytes against building
 opentelemetry-proto messages.
 
-    .venv/bin/python -m bench.tracing_bench [--rounds 5] [--duration 5] [--warmup 1]
+    .venv/bin/python -m bench.tracing_bench [--rounds 12] [--duration 3] [--warmup 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 
+from bench.paired import Change, change
 from bench.pipeline import systems
 from bench.pipeline.load import ensure_wrk, run_wrk, write_script
 from bench.pipeline.tandem_system import tandem_system
 from tests.tracing.receiver import OtlpReceiver
 
+_SAMPLED = ("--traces-sampler", "traceidratio", "--traces-sampler-arg")
 CONFIGS = {
     "off": (),
-    "on 100%": ("--traces-sampler", "traceidratio", "--traces-sampler-arg", "1.0"),
-    "on 1%": ("--traces-sampler", "traceidratio", "--traces-sampler-arg", "0.01"),
-    # A receiver that accepts the connection and never answers: the export thread waits out
-    # --otlp-timeout while the queue fills and drops.
-    "on 100%, receiver hangs": ("--traces-sampler", "traceidratio", "--traces-sampler-arg",
-                                "1.0", "--otlp-timeout", "30"),
+    # The control: off's own configuration again, so the noise floor is measured, not assumed.
+    "off again": (),
+    "on 100%": (*_SAMPLED, "1.0"),
+    "on 1%": (*_SAMPLED, "0.01"),
 }
+# A receiver that accepts the connection and never answers: the export thread waits out
+# --otlp-timeout while the queue fills and drops.
+HANG = {"on 100%, receiver hangs": (*_SAMPLED, "1.0", "--otlp-timeout", "30")}
+# The issue's target at 100 % sampling: at most this much added.
+TARGET = 0.10
+METRICS = ("p50", "rps", "cpu")
 
 
 def _encode_costs(spans: int = 20_000) -> dict[str, float]:
@@ -156,37 +176,131 @@ def _thread_cpu_s(pid: int) -> dict[int, float]:
         return {}
 
 
+def _load(system: systems.System, wrk: str, script: Path, c: int, seconds: int,
+          pin: str | None) -> dict[str, float]:
+    """One wrk run against ``system``: its figures and the router's CPU over it."""
+    pid = system.extra["server_pid"]
+    assert isinstance(pid, int)
+    before = systems.process_cpu_s(pid)
+    threads = _thread_cpu_s(pid)
+    res = run_wrk(wrk, system.url, script, concurrency=c, seconds=seconds, pin=pin)
+    used = systems.process_cpu_s(pid) - before
+    if res.errors:
+        raise RuntimeError(f"{system.name} c={c}: {res.errors} errors")
+    if c == 1:
+        return {"p50": res.p50_ms, "p99": res.p99_ms}
+    # The threads other than the busiest (the event loop's): the export thread, the metrics
+    # flusher, the store's writer.
+    per_thread = sorted((t - threads.get(k, 0.0) for k, t in _thread_cpu_s(pid).items()),
+                        reverse=True)
+    return {"rps": res.throughput, "cpu": used / res.requests * 1e6,
+            "others": sum(per_thread[1:]) / res.requests * 1e6}
+
+
+def _measure(group: list[systems.System], wrk: str, script: Path, args: argparse.Namespace,
+             pin: str | None) -> list[dict[str, float]]:
+    """c=1 p50 and p99, c=16 req/s and the router's CPU of each system in ``group``, all of
+    them loaded at the same time (each by its own wrk), after a warm-up alike."""
+    out: list[dict[str, float]] = [{} for _ in group]
+    with ThreadPoolExecutor(len(group)) as pool:
+        for c in (1, 16):
+            for seconds, keep in ((args.warmup, False), (args.duration, True)):
+                runs = [pool.submit(_load, s, wrk, script, c, seconds, pin) for s in group]
+                for figures, run in zip(out, runs, strict=True):
+                    if keep:
+                        figures.update(run.result())
+                    else:
+                        run.result()
+    return out
+
+
+def _start_all(work: Path, tag: str, configs: dict[str, tuple[str, ...]],
+               trees: dict[str, Path], containers: list[dict[str, object]],
+               receiver: OtlpReceiver, hung: OtlpReceiver | None) -> dict[str, systems.System]:
+    """One server per configuration, started side by side (before any is measured)."""
+    made: dict[str, systems.System] = {}
+    for name, flags in configs.items():
+        target = hung if "hangs" in name else receiver
+        assert target is not None
+        extra = flags if not flags else (
+            "--otlp-endpoint", target.url, "--trace-export-interval", "1", *flags)
+        made[name] = tandem_system(work, f"tandem tracing {tag} {name}", containers,
+                                   tree=trees[name], flags=tuple(extra))
+    with ThreadPoolExecutor(len(made)) as pool:
+        failures = [f.exception() for f in [pool.submit(s.start) for s in made.values()]]
+    if any(failures):
+        _stop_all(made)
+        raise next(e for e in failures if e is not None)
+    return made
+
+
+def _stop_all(running: dict[str, systems.System]) -> None:
+    with ThreadPoolExecutor(max(len(running), 1)) as pool:
+        list(pool.map(lambda s: s.stop(), running.values()))
+    for system in running.values():
+        data_dir = system.extra.get("data_dir")
+        if isinstance(data_dir, Path):
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _verdict_100(p50: Change, rps: Change) -> str:
+    """Met when the interval's worst end adds at most TARGET; not met when its best end
+    adds more; otherwise the run cannot tell."""
+    if p50.confidence < 0.9:
+        return f"too few rounds ({p50.confidence:.0%} intervals)"
+    worst = max(p50.high, -rps.low)
+    best = max(p50.low, -rps.high)
+    if worst <= TARGET:
+        return f"met (at worst +{100 * p50.high:.1f}% p50, {100 * rps.low:+.1f}% req/s)"
+    if best > TARGET:
+        return "not met"
+    return "not shown either way (an interval reaches past 10%)"
+
+
+def _fmt(c: Change) -> str:
+    return f"{100 * c.median:+.1f}% [{100 * c.low:+.1f}, {100 * c.high:+.1f}]"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.tracing_bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--duration", type=float, default=5.0)
-    p.add_argument("--warmup", type=float, default=1.0)
+    p.add_argument("--rounds", type=int, default=12)
+    p.add_argument("--duration", type=int, default=3, help="seconds of each measured wrk run")
+    p.add_argument("--warmup", type=int, default=1, help="seconds of wrk before each")
+    p.add_argument("--servers", choices=("per-round", "once"), default="per-round",
+                   help="per-round: fresh servers every round; once: one server per "
+                        "configuration for the whole run")
+    p.add_argument("--load", choices=("together", "in-turn"), default="together",
+                   help="together: every configuration loaded at the same time, each by its "
+                        "own wrk (the machine's other work falls on all alike); in-turn: "
+                        "one configuration at a time, in a shuffled order")
+    p.add_argument("--seed", type=int, default=None, help="for the order within rounds")
     p.add_argument("--pin", default="none", help="CPU list for wrk (taskset -c) or none")
-    p.add_argument("--no-hang", action="store_true",
-                   help="leave out the hung-receiver configuration (a shorter run)")
+    p.add_argument("--hang", action="store_true",
+                   help="add 100%% sampling with a receiver that never answers")
     p.add_argument("--skip-encoder", action="store_true",
                    help="leave out the encoder and in-process micro-benchmarks")
     p.add_argument("--baseline-tree", type=Path, default=None,
                    help="a checkout whose tandem package serves the tracing configurations "
                         "once more, as 'before'")
-    p.add_argument("--receiver", choices=("decode", "discard"), default="decode",
-                   help="decode: the receiver parses every body with opentelemetry-proto, on "
-                        "the same CPUs as the router (a collector beside tandem); discard: it "
-                        "answers without parsing (a collector elsewhere: tandem's cost alone)")
+    p.add_argument("--receiver", choices=("decode", "discard"), default="discard",
+                   help="discard: the receiver answers without parsing (a collector "
+                        "elsewhere: tandem's cost alone); decode: it parses every body with "
+                        "opentelemetry-proto on the same CPUs (a collector beside tandem)")
     args = p.parse_args(argv)
-    configs = {name: flags for name, flags in CONFIGS.items()
-               if not (args.no_hang and "hangs" in name)}
+    configs = dict(CONFIGS, **(HANG if args.hang else {}))
     # Every server runs this checkout's package (PYTHONPATH): the venv's ``tandem`` script may
     # name another checkout's interpreter and with it that checkout's package.
     here = Path(__file__).resolve().parents[1]
-    trees: dict[str, Path | None] = {name: here for name in configs}
+    trees: dict[str, Path] = {name: here for name in configs}
     if args.baseline_tree is not None:
         for name, flags in list(configs.items()):
             if name.startswith("on") and "hangs" not in name:
                 configs[f"before: {name}"] = flags
                 trees[f"before: {name}"] = args.baseline_tree.resolve()
     pin = None if args.pin == "none" else args.pin
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
+    order_rng = random.Random(seed)
     wrk = ensure_wrk(lambda text: print(text, file=sys.stderr))
     if wrk is None:
         print("wrk is needed", file=sys.stderr)
@@ -200,90 +314,94 @@ def main(argv: list[str] | None = None) -> int:
             print(f"in-process, µs of CPU per request of 3 hops at {ratio:.0%} sampling: "
                   f"event loop {loop:.2f}, export thread {export:.2f}")
     receiver = OtlpReceiver(mode="ok" if args.receiver == "decode" else "discard").start()
-    hung = OtlpReceiver(mode="hang").start()
+    hung = OtlpReceiver(mode="hang").start() if args.hang else None
     load_before = os.getloadavg()
-    results: dict[str, dict[int, list[tuple[float, float]]]] = {
-        name: {1: [], 16: []} for name in configs}
-    p99: dict[str, list[float]] = {name: [] for name in configs}
-    # The router process's CPU per request at c=16: what tracing costs, less sensitive than
-    # latency to what else the machine runs.
-    cpu: dict[str, list[float]] = {name: [] for name in configs}
-    # Of it, the threads other than the busiest one (the event loop's): the export thread.
-    others: dict[str, list[float]] = {name: [] for name in configs}
+    started = time.time()
+    # results[name][metric]: one value per round
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in configs}
+    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="tandem-tracing-bench-") as tmp:
         work = Path(tmp)
         script = write_script(work)
         containers = systems.command_containers(work)
-        running = []
+        running: dict[str, systems.System] = {}
         try:
-            for name, flags in configs.items():
-                target = hung if "hangs" in name else receiver
-                extra = flags if not flags else (
-                    "--otlp-endpoint", target.url, "--trace-export-interval", "1", *flags)
-                system = tandem_system(work, f"tandem tracing {name}", containers,
-                                       tree=trees[name], flags=tuple(extra))
-                system.start()
-                running.append((name, system, system.url))
+            if args.servers == "once":
+                running = _start_all(work, "all", configs, trees, containers, receiver, hung)
             for r in range(args.rounds):
-                # Each round starts one configuration later, so none is always measured first.
-                shift = r % len(running)
-                for name, system, url in running[shift:] + running[:shift]:
-                    for c in (1, 16):
-                        run_wrk(wrk, url, script, concurrency=c, seconds=args.warmup, pin=pin)
-                        pid = system.extra["server_pid"]
-                        assert isinstance(pid, int)
-                        before = systems.process_cpu_s(pid)
-                        threads = _thread_cpu_s(pid)
-                        res = run_wrk(wrk, url, script, concurrency=c, seconds=args.duration,
-                                      pin=pin)
-                        used = systems.process_cpu_s(pid) - before
-                        per_thread = sorted((t - threads.get(k, 0.0)
-                                             for k, t in _thread_cpu_s(pid).items()),
-                                            reverse=True)
-                        assert res.errors == 0, f"{name} c={c}: {res.errors} errors"
-                        results[name][c].append((res.p50_ms, res.throughput))
-                        if c == 1:
-                            p99[name].append(res.p99_ms)
-                        if c == 16 and res.requests:
-                            cpu[name].append(used / res.requests * 1e6)
-                            others[name].append(sum(per_thread[1:]) / res.requests * 1e6)
-                print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+                if args.servers == "per-round":
+                    running = _start_all(work, f"r{r}", configs, trees, containers,
+                                         receiver, hung)
+                order = list(configs)
+                order_rng.shuffle(order)
+                # together: every configuration loaded at once; in turn: one after another.
+                groups = [order] if args.load == "together" else [[n] for n in order]
+                for group in groups:
+                    measured = _measure([running[n] for n in group], wrk, script, args, pin)
+                    for name, figures in zip(group, measured, strict=True):
+                        for metric, value in figures.items():
+                            results[name].setdefault(metric, []).append(value)
+                loads.append(os.getloadavg()[0])
+                if args.servers == "per-round":
+                    _stop_all(running)
+                    running = {}
+                print(f"round {r + 1}/{args.rounds} done ({', '.join(order)}; load average "
+                      f"{loads[-1]:.2f})", file=sys.stderr, flush=True)
         finally:
-            for _name, system, _url in running:
-                system.stop()
+            _stop_all(running)
     received = (f"receiver got {len(receiver.spans())} spans" if args.receiver == "decode"
                 else f"receiver discarded {len(receiver.statuses)} export requests unparsed")
     receiver.close()
-    hung.close()
+    if hung is not None:
+        hung.close()
     load_after = os.getloadavg()
-    base_p50 = statistics.median(p for p, _ in results["off"][1])
-    base_rps = statistics.median(t for _, t in results["off"][16])
-    print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, after "
-          f"{load_after[0]:.2f} {load_after[1]:.2f}; {os.cpu_count()} CPUs; "
-          f"{args.rounds} rounds x {args.duration:.0f} s; {received}")
-    base_cpu = statistics.median(cpu["off"])
-    print("| tracing | c=1 p50 (ms) | vs off | c=1 p99 (ms) | c=16 req/s | vs off | "
-          "router CPU µs/request (c=16) | vs off | of it, other threads |")
+    minutes = (time.time() - started) / 60
+    print(f"{os.cpu_count()} CPUs; load average before {load_before[0]:.2f} "
+          f"{load_before[1]:.2f}, per round {min(loads):.2f}-{max(loads):.2f}, after "
+          f"{load_after[0]:.2f} {load_after[1]:.2f}; {args.rounds} rounds x {len(configs)} "
+          f"configurations loaded {args.load}, servers {args.servers}, {args.duration} s "
+          f"per figure, "
+          f"{minutes:.1f} min; order seed {seed}; {received}")
+    off = results["off"]
+    changes = {name: {m: change(results[name][m], off[m]) for m in METRICS}
+               for name in configs if name != "off"}
+    print("\nMedians of the rounds (min-max); change: median of the rounds' value / off's in "
+          "the same round - 1, [95% interval of that median]")
+    print("| tracing | c=1 p50 (ms) | change | c=16 req/s | change | router CPU µs/request "
+          "(c=16) | change | of it, other threads | c=1 p99 (ms) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in configs:
-        p50 = statistics.median(p for p, _ in results[name][1])
-        rps = statistics.median(t for _, t in results[name][16])
-        us = statistics.median(cpu[name])
-        tail = statistics.median(p99[name])
-        print(f"| {name} | {p50:.3f} | {100 * (p50 / base_p50 - 1):+.1f}% | {tail:.2f} | "
-              f"{rps:.0f} | "
-              f"{100 * (rps / base_rps - 1):+.1f}% | {us:.0f} | "
-              f"{100 * (us / base_cpu - 1):+.1f}% | {statistics.median(others[name]):.0f} |")
-    # The same figure as a ratio to off's in the same round, then the median of those: the
-    # machine's load changes less within a round than across the run.
-    paired = {name: statistics.median(c / o for c, o in zip(cpu[name], cpu["off"], strict=True))
-              for name in configs if name != "off"}
-    print("router CPU per request against off's in the same round, median of the rounds: " +
-          ", ".join(f"{name} {100 * (ratio - 1):+.1f}%" for name, ratio in paired.items()))
+        row = results[name]
+
+        def spread(metric: str, digits: int, row: dict[str, list[float]] = row) -> str:
+            v = row[metric]
+            return (f"{statistics.median(v):.{digits}f} "
+                    f"({min(v):.{digits}f}-{max(v):.{digits}f})")
+
+        ch = changes.get(name)
+        print(f"| {name} | {spread('p50', 3)} | {_fmt(ch['p50']) if ch else '—'} | "
+              f"{spread('rps', 0)} | {_fmt(ch['rps']) if ch else '—'} | {spread('cpu', 0)} | "
+              f"{_fmt(ch['cpu']) if ch else '—'} | {statistics.median(row['others']):.0f} | "
+              f"{statistics.median(row['p99']):.2f} |")
+    confidence = changes["off again"]["p50"].confidence
+    print(f"\n(intervals: {confidence:.1%} coverage with {args.rounds} rounds)")
+    floor = changes["off again"]
+    print("noise floor, off again against off: " +
+          ", ".join(f"{m} {_fmt(floor[m])}" for m in METRICS))
+    full, low = changes["on 100%"], changes["on 1%"]
+    print(f"on 100%, target at most +10%: {_verdict_100(full['p50'], full['rps'])}")
+    seen = [m for m in ("p50", "rps") if low[m].excludes_zero()]
+    print("on 1%, target not measurable: " +
+          (f"too few rounds ({confidence:.0%} intervals)" if confidence < 0.9 else
+           f"measurable on {', '.join(seen)}" if seen else
+           "met (the intervals of c=1 p50 and c=16 req/s hold 0)") +
+          f"; router CPU {_fmt(low['cpu'])}")
+    print("\nper round:")
     for name in configs:
-        print(f"{name}: c=1 p50 per round {[round(p, 3) for p, _ in results[name][1]]}; "
-              f"c=16 req/s per round {[round(t) for _, t in results[name][16]]}; "
-              f"CPU µs/request per round {[round(u) for u in cpu[name]]}")
+        row = results[name]
+        print(f"{name}: c=1 p50 {[round(v, 3) for v in row['p50']]}; "
+              f"c=16 req/s {[round(v) for v in row['rps']]}; "
+              f"CPU µs/request {[round(v) for v in row['cpu']]}")
     return 0
 
 
