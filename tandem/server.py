@@ -387,7 +387,7 @@ class TandemServer:
         keys = load_keys(s.auth_file) if s.auth_file is not None else {"tandem": "tandem"}
         return RayLauncher(
             parse_ray_address(s.launcher),
-            lambda: s.agent_server_url or self.url,
+            self._agent_url,
             data_dir,
             region=s.region,
             usage_interval=s.usage_interval,
@@ -403,6 +403,14 @@ class TandemServer:
             s3_endpoint_url=s.s3_endpoint_url.strip(),
             unavailable_limit=s.agent_unreachable_limit,
         )
+
+    def _agent_url(self) -> str:
+        """Where agents ship telemetry: the setting, else this server's URL; "" while its port
+        is not known yet (a server attaching to running agents before it binds port 0)."""
+        if self.settings.agent_server_url:
+            return self.settings.agent_server_url
+        port = self.port or self.settings.port
+        return f"http://{self.settings.host}:{port}" if port else ""
 
     def _traced_plan(self, plan: Any) -> Any:
         """``plan`` with the tracing environment added to every container (theirs wins)."""

@@ -6,7 +6,7 @@ containers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ class FakeLauncher:
     def instances(self) -> list[InstanceHandle]:
         return list(self.handles.values())
 
-    async def recover(self) -> list[InstanceHandle]:
+    async def recover(self, known: Collection[str] = ()) -> list[InstanceHandle]:
         # What a launcher whose instances outlive the server (Ray's) finds at start.
         return list(self.handles.values())
 
