@@ -139,7 +139,8 @@ def test_sigkill_of_the_leader_hands_the_running_actors_to_a_standby_within_5_s(
                                     n for n in "bc" if _lead(dsn)[1] == servers[n].url))
                                 break
                         time.sleep(0.02)
-                    assert new_leader, "no standby took the lead within 30 s"
+                    assert new_leader, "no standby took the lead within 30 s:\n" + "".join(
+                        line for n in "bc" for line in servers[n].output[-30:])
                     runtime = one_attempt_client(servers[new_leader[0]].url,
                                                  "sagemaker-runtime")  # fmt: skip
                     wait_until(lambda: _answers(lambda: invoke(runtime, ENDPOINT, REQUEST)),
