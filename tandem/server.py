@@ -39,7 +39,7 @@ from .api.sts import StsService
 from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
 from .config import Settings, aws_credential_environment
-from .errors import ConfigError
+from .errors import ConfigError, TandemError
 from .eventloop import StallWatchdog
 from .jobs import build_job_manager
 from .leadership import Leadership
@@ -125,6 +125,10 @@ class TandemServer:
         # registry whose flusher the whole server keeps once it leads.
         self._standby: StandbyRouting | None = None
         self._standby_metrics: tuple[MetricRegistry, MetricFlusher] | None = None
+        # With a Ray launcher, a standby's endpoint launcher joins the cluster while it waits
+        # (``_join_early``): the server it becomes uses it.
+        self._early_launcher: Launcher | None = None
+        self._joining: asyncio.Task[None] | None = None
 
     async def lead(self) -> None:
         """Open the store and return once this server leads it: at once on SQLite; on a
@@ -157,6 +161,21 @@ class TandemServer:
         assert self.leadership is not None
         self._standby = StandbyRouting(s, self.store, registry, self.leadership)
         self.port = await self._standby.start()
+        if s.launcher != "local":
+            self._joining = asyncio.create_task(self._join_early(), name="join the cluster")
+
+    async def _join_early(self) -> None:
+        """Join the Ray cluster as a standby, so that taking the lead adopts the running
+        actors at once; one that cannot join yet joins again when it leads."""
+        from .serving.ray_launcher import RayLauncher
+
+        launcher = self._ray_launcher(self.data_dir, detached=True)
+        assert isinstance(launcher, RayLauncher)
+        try:
+            await launcher.join()
+        except TandemError as exc:
+            _log.warning("standby: could not join the Ray cluster yet: %s", exc)
+        self._early_launcher = launcher
 
     async def _stop_standby(self) -> None:
         if self._standby is not None:
@@ -183,6 +202,13 @@ class TandemServer:
         told to stop)."""
         self._resigning = True
         await self._stop_standby()
+        if self._joining is not None:
+            self._joining.cancel()
+            await asyncio.gather(self._joining, return_exceptions=True)  # never used
+            self._joining = None
+        if self._early_launcher is not None and self._runner is None:
+            await self._early_launcher.close()  # never started in full: it watches nothing
+            self._early_launcher = None
         if self._standby_metrics is not None and self._runner is None:
             await asyncio.to_thread(self._standby_metrics[1].stop)  # never started in full
         if self.leadership is not None:
@@ -368,6 +394,11 @@ class TandemServer:
             await launcher.start()
             return launcher
         check_agent_server_url(s)
+        if self._joining is not None:
+            await self._joining  # under way since this server stood by
+            self._joining = None
+        if self._early_launcher is not None:
+            return self._early_launcher
         return self._ray_launcher(self.data_dir, detached=True)
 
     def _jobs_launcher(self) -> Launcher | None:
