@@ -172,8 +172,6 @@ def test_sigkill_of_the_leader_hands_the_running_actors_to_a_standby_within_5_s(
             print(f"\ntakeover with the Ray launcher: DescribeEndpoint answered by the new "
                   f"leader {took * 1000:.0f} ms after the SIGKILL, its first routed invocation "
                   f"{routed * 1000:.0f} ms; {len(outcomes)} requests through haproxy")
-            print("".join(line for line in leader.output if any(mark in line for mark in (
-                "leading under", "re-attached", "tandem serving on", "advertised"))))
             assert took < TAKEOVER_LIMIT, took
             assert _lead(dsn) == (epoch + 1, leader.url)
             assert any("tandem serving on" in line for line in leader.output)
