@@ -39,7 +39,7 @@ from .api.sts import StsService
 from .api.tags import LogsTagsService, SageMakerTagsService
 from .clock import Clock, SystemClock
 from .config import Settings, aws_credential_environment
-from .errors import ConfigError
+from .errors import ConfigError, TandemError
 from .eventloop import StallWatchdog
 from .jobs import build_job_manager
 from .leadership import Leadership
@@ -127,6 +127,10 @@ class TandemServer:
         self._standby_metrics: tuple[MetricRegistry, MetricFlusher] | None = None
         # Off (None) unless an OTLP endpoint is configured; built once (``_tracing``).
         self.tracing: Tracing | None = None
+        # With a Ray launcher, a standby's endpoint launcher joins the cluster while it waits
+        # (``_join_early``): the server it becomes uses it.
+        self._early_launcher: Launcher | None = None
+        self._joining: asyncio.Task[None] | None = None
 
     async def lead(self) -> None:
         """Open the store and return once this server leads it: at once on SQLite; on a
@@ -161,6 +165,8 @@ class TandemServer:
                                        tracing=self._tracing())  # fmt: skip
         self.port = await self._standby.start()
         self._start_tracing(self.port)
+        if s.launcher != "local":
+            self._joining = asyncio.create_task(self._join_early(), name="join the cluster")
 
     def _tracing(self) -> Tracing | None:
         """The server's tracing, built from its settings once: a standby's carries on as the
@@ -175,6 +181,19 @@ class TandemServer:
         a standby's already exports, as the same server (it keeps its port)."""
         if self.tracing is not None:
             self.tracing.start(advertised_url(self.settings, port))
+
+    async def _join_early(self) -> None:
+        """Join the Ray cluster as a standby, so that taking the lead adopts the running
+        actors at once; one that cannot join yet joins again when it leads."""
+        from .serving.ray_launcher import RayLauncher
+
+        launcher = self._ray_launcher(self.data_dir, detached=True)
+        assert isinstance(launcher, RayLauncher)
+        try:
+            await launcher.join()
+        except TandemError as exc:
+            _log.warning("standby: could not join the Ray cluster yet: %s", exc)
+        self._early_launcher = launcher
 
     async def _stop_standby(self) -> None:
         if self._standby is not None:
@@ -201,7 +220,14 @@ class TandemServer:
         told to stop)."""
         self._resigning = True
         await self._stop_standby()
+        if self._joining is not None:
+            self._joining.cancel()
+            await asyncio.gather(self._joining, return_exceptions=True)  # never used
+            self._joining = None
         if self._runner is None:  # never started in full: what the standby kept is flushed
+            if self._early_launcher is not None:
+                await self._early_launcher.close()  # it watches nothing
+                self._early_launcher = None
             if self._standby_metrics is not None:
                 await asyncio.to_thread(self._standby_metrics[1].stop)
             if self.tracing is not None:
@@ -391,6 +417,11 @@ class TandemServer:
             await launcher.start()
             return launcher
         check_agent_server_url(s)
+        if self._joining is not None:
+            await self._joining  # under way since this server stood by
+            self._joining = None
+        if self._early_launcher is not None:
+            return self._early_launcher
         return self._ray_launcher(self.data_dir, detached=True)
 
     def _jobs_launcher(self, *, transform: bool = False) -> Launcher | None:
@@ -414,7 +445,7 @@ class TandemServer:
         keys = load_keys(s.auth_file) if s.auth_file is not None else {"tandem": "tandem"}
         return RayLauncher(
             parse_ray_address(s.launcher),
-            lambda: s.agent_server_url or self.url,
+            self._agent_url,
             data_dir,
             region=s.region,
             usage_interval=s.usage_interval,
@@ -430,6 +461,14 @@ class TandemServer:
             s3_endpoint_url=s.s3_endpoint_url.strip(),
             unavailable_limit=s.agent_unreachable_limit,
         )
+
+    def _agent_url(self) -> str:
+        """Where agents ship telemetry: the setting, else this server's URL; "" while its port
+        is not known yet (a server attaching to running agents before it binds port 0)."""
+        if self.settings.agent_server_url:
+            return self.settings.agent_server_url
+        port = self.port or self.settings.port
+        return f"http://{self.settings.host}:{port}" if port else ""
 
     def _traced_plan(self, plan: Any) -> Any:
         """``plan`` with the tracing environment added to every container (theirs wins)."""

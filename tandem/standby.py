@@ -5,8 +5,8 @@ RoutingFollower keeps equal to the catalogue (``serving.routing_follower``), so 
 can send it traffic beside the leader. Its invocations are counted in the server's metric
 registry, flushed to the store like the leader's, and traced by the server's ``Tracing`` as the
 leader traces its own. Every other call is forwarded to the leader, at the URL the leader
-advertised with its lead (``api.forwarding``). Once it leads, the
-standby's listener closes (requests in flight are answered first) and the whole server starts
+advertised with its lead (``api.forwarding``). Once it leads, the standby's listener closes
+(requests in flight get up to 2 s to finish) and the whole server starts
 on the same port.
 """
 
@@ -31,6 +31,11 @@ from .telemetry.tracing import Tracing
 __all__ = ["StandbyRouting"]
 
 _log = logging.getLogger(__name__)
+
+# Once this server leads, how long the standby's requests in flight may take to finish before
+# the full server starts: a takeover must not wait out aiohttp's default 60 s (measured: a
+# takeover held 30 s and more by one invocation in flight on the standby).
+_TAKEOVER_GRACE = 2.0
 
 
 class StandbyRouting:
@@ -57,7 +62,8 @@ class StandbyRouting:
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
         app = build_app([], auth_keys=auth_keys, forward=self.forwarding)
         runtime_api.add_routes(app, self.router)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=_TAKEOVER_GRACE)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.host, s.port, reuse_address=True)
         await site.start()

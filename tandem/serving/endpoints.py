@@ -30,6 +30,7 @@ from .fleets import (
     initial_variant_states,
     restored_variant_states,
 )
+from .instance_records import INSTANCE
 from .launcher import Launcher
 from .model import Endpoint, EndpointConfig, EndpointStatus, Model, validate_name
 from .reconciler import PlanModel, Reconciler
@@ -309,8 +310,10 @@ class EndpointManager:
     async def _reattach(self) -> None:
         """Adopt the instances a launcher kept running across the restart (Ray's detached
         actors): same ids, containers untouched, nothing started in their place."""
+        # Recorded ids are ours whoever started them: after a takeover, the old leader did.
+        recorded = [doc["instance_id"] for doc in await io(self.catalog.list, INSTANCE)]
         try:
-            handles = await self.launcher.recover()
+            handles = await self.launcher.recover(recorded)
         except TandemError as exc:  # e.g. the Ray head is down: start afresh, as before
             _log.warning("could not look for running instances: %s", exc)
             return

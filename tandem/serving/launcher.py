@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -420,9 +420,11 @@ class Launcher(Protocol):
 
     def instances(self) -> list[InstanceHandle]: ...
 
-    async def recover(self) -> list[InstanceHandle]:
+    async def recover(self, known: Collection[str] = ()) -> list[InstanceHandle]:
         """Instances a previous server left running (a launcher whose instances outlive the
-        server), now watched again; they appear in ``instances()`` from then on."""
+        server), now watched again; they appear in ``instances()`` from then on. ``known``:
+        the ids the store records as running, which are ours even where another server of the
+        same store started them."""
         ...
 
     def events(self) -> AsyncIterator[InstanceEvent]: ...

@@ -7,7 +7,7 @@ event queue the endpoint manager reads.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,7 @@ class LocalLauncher:
     def instances(self) -> list[InstanceHandle]:
         return [agent.handle for agent in self._agents.values()]
 
-    async def recover(self) -> list[InstanceHandle]:
+    async def recover(self, known: Collection[str] = ()) -> list[InstanceHandle]:
         # Local instances share the server's fate: none outlives it.
         return []
 

@@ -41,7 +41,7 @@ import dataclasses
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -265,9 +265,18 @@ class _AgentActor:
         return {c.name: self.agent.handle.last_lines(c.name) for c in self.spec.containers}
 
     async def describe(
-        self,
+        self, ship_to: str = "",
     ) -> tuple[InstanceSpec | None, tuple[str, dict[str, int]] | None, str]:
-        """(spec, (host, ports) once started, agent dir), for a server attaching to it."""
+        """(spec, (host, ports) once started, agent dir), for a server attaching to it;
+        ``ship_to`` (when given) is that server's URL, where telemetry goes from now on: the
+        server that started it may be gone (a standby took the lead)."""
+        if ship_to and ship_to.rstrip("/") != self.shipper.server_url:
+            log.warning("%s: shipping telemetry to %s from now on (was %s)",
+                        self.agent_dir.parent.name, ship_to, self.shipper.server_url)
+            self.shipper = dataclasses.replace(self.shipper, server_url=ship_to)
+            for shipper in (self.logs, self.metrics):
+                if shipper is not None:
+                    shipper.ship_to(ship_to)
         return self.spec, self.ready, str(self.agent_dir)
 
     async def next_events(self, after: int, timeout: float) -> list[Numbered]:
@@ -410,6 +419,12 @@ class RayLauncher:
                 ) from None
             _joined.add(id(self))
             self._connected = True
+
+    async def join(self) -> None:
+        """Join the cluster now rather than at the first start or ``recover``: a standby does,
+        so that taking the lead does not wait for importing ray and ``ray.init`` (2-3 s on a
+        loaded 2-core machine). Raises InstanceStartFailed as a start would."""
+        await self._connect()
 
     # -- Launcher ---------------------------------------------------------------------------
 
@@ -691,11 +706,14 @@ class RayLauncher:
             self._poll(handle, actor), name=f"events {spec.instance_id}")
         return handle
 
-    async def recover(self) -> list[InstanceHandle]:
-        """Attach to the instance actors a previous server on this data dir started: each
-        by its name, with the spec, host and ports it reports, its events polled again (those
-        it queued meanwhile included). Another data dir's (another server sharing the cluster)
-        are left alone; one that never finished starting is killed."""
+    async def recover(self, known: Collection[str] = ()) -> list[InstanceHandle]:
+        """Attach to the instance actors a previous server started: each by its name, with
+        the spec, host and ports it reports, its events polled again (those it queued
+        meanwhile included), its telemetry shipped to this server from now on. Ours are those
+        started on this data dir and those whose instance id is in ``known`` (the instance
+        records of a store shared with the server that started them: a standby that took the
+        lead has a data dir of its own). Others (another deployment sharing the cluster) are
+        left alone; one of ours that never finished starting is killed."""
         if self._closed:
             raise InvalidParameterValue("The launcher is closed.")
         await self._connect()
@@ -708,18 +726,22 @@ class RayLauncher:
                 f"{_describe(exc)}"
             ) from None
         found = []
+        ship_to = self._server_url()
         for entry in names:
             name = entry["name"]
             if entry["namespace"] != RAY_NAMESPACE or not name.startswith("tandem/"):
                 continue
+            recorded = name.rsplit("/", 1)[1] in known
             try:
                 actor = await asyncio.to_thread(ray.get_actor, name, namespace=RAY_NAMESPACE)
-                described = await asyncio.wait_for(actor.describe.remote(), _CONNECT_TIMEOUT)
+                # Only ours are told where to ship: another deployment's keep their server.
+                described = await asyncio.wait_for(
+                    actor.describe.remote(ship_to if recorded else ""), _CONNECT_TIMEOUT)
             except Exception as exc:  # noqa: BLE001 - gone meanwhile, or not answering
                 log.warning("actor %s: cannot attach to it: %s", name, _describe(exc))
                 continue
             spec, ready, agent_dir = described
-            if Path(agent_dir).parent.parent != self._data_dir / "agents":
+            if not recorded and Path(agent_dir).parent.parent != self._data_dir / "agents":
                 continue  # agents/<instance id>/fate under another server's data dir
             if spec is not None and spec.instance_id in self._actors:
                 continue

@@ -10,26 +10,21 @@ share the servers (in file order: the last one kills B)."""
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import signal
-import socket
-import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from tests.balancer import Haproxy, Outcome, in_flight, invoke, load, one_attempt_client
 from tests.e2e.support import client, deploy, stage_container, wait_status
 from tests.postgres import POSTGRES, scratch_database
 from tests.server_process import FAST_FLAGS, ServerProcess
@@ -48,101 +43,6 @@ DIMENSIONS = [{"Name": "EndpointName", "Value": "balanced"},
               {"Name": "VariantName", "Value": "AllTraffic"}]  # fmt: skip
 SKETCH_ACCURACY = 0.005  # tandem/telemetry/metrics/sketch.py: RELATIVE_ACCURACY
 PERCENTILE_ACCURACY = 0.01  # issue 18: p50 and p99 within 1% of the exact values
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Haproxy:
-    """haproxy in the foreground (``-db``) as a child process, balancing round robin over the
-    servers; its stats socket says which of them its health checks see up."""
-
-    def __init__(self, workdir: Path, servers: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.socket_path = workdir / "haproxy.sock"
-        self.config_path = workdir / "haproxy.cfg"
-        backends = "\n".join(
-            f"    server {name} {url.removeprefix('http://')}" for name, url in servers.items())
-        # retries/redispatch move only a connection that was refused (a server dead before
-        # its check says so) to another server: haproxy's default retry-on is connect-failure,
-        # so a request already sent to a server that dies is not resent and still fails.
-        self.config_path.write_text(f"""\
-global
-    maxconn 1000
-    stats socket {self.socket_path} mode 600 level admin
-
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout check 2s
-    retries 2
-    option redispatch 1
-
-frontend balancer
-    bind 127.0.0.1:{self.port}
-    default_backend tandem
-
-backend tandem
-    balance roundrobin
-    option httpchk GET /ping
-    http-check expect status 200
-    http-response set-header X-Served-By %s
-    default-server check inter 100ms fastinter 100ms downinter 100ms fall 2 rise 1
-{backends}
-""")
-        self.proc: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, executable: str) -> Haproxy:
-        self.proc = subprocess.Popen(
-            [executable, "-db", "-f", str(self.config_path)], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
-        threading.Thread(target=self._pump, daemon=True).start()
-        wait_until(lambda: self.proc is not None and (self.proc.poll() is not None
-                                                      or self.socket_path.exists()),
-                   "haproxy's stats socket")  # fmt: skip
-        assert self.proc.poll() is None, "haproxy exited:\n" + "".join(self.output)
-        return self
-
-    def _pump(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-
-    def states(self) -> dict[str, str]:
-        """Each server's status as haproxy sees it: UP, DOWN, "UP 1/2" (going down), ..."""
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.connect(str(self.socket_path))
-            sock.sendall(b"show stat\n")
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        lines = b"".join(chunks).decode().lstrip("# ").splitlines()
-        rows = csv.DictReader(line for line in lines if line)
-        return {row["svname"]: row["status"] for row in rows
-                if row["pxname"] == "tandem" and row["svname"] not in ("FRONTEND", "BACKEND")}
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
 
 
 @dataclass
@@ -194,51 +94,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _client(url: str, service: str) -> Any:
-    # One attempt: botocore's retries (max_attempts counts retries) would hide a failure.
-    return boto3.client(
-        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=30, connect_timeout=5,
-                      max_pool_connections=2))  # fmt: skip
+    return one_attempt_client(url, service)
 
 
 def _invoke(runtime: Any, endpoint: str) -> tuple[bytes, str]:
-    """The answer's body and the server haproxy sent the request to ("" when direct)."""
-    response = runtime.invoke_endpoint(EndpointName=endpoint, Body=REQUEST,
-                                       ContentType="application/json",
-                                       Accept="application/json")  # fmt: skip
-    return response["Body"].read(), response["ResponseMetadata"]["HTTPHeaders"].get(
-        "x-served-by", "")
-
-
-@dataclass
-class Outcome:
-    started: float  # time.monotonic()
-    finished: float
-    body: bytes | None  # None: failed
-    served_by: str
-    error: str = ""
+    return invoke(runtime, endpoint, REQUEST)
 
 
 def _load(url: str, endpoint: str, more: Callable[[], bool]) -> list[Outcome]:
-    """CLIENTS threads invoking ``endpoint`` through ``url`` while ``more()`` says so."""
-
-    def one_client() -> list[Outcome]:
-        runtime = _client(url, "sagemaker-runtime")
-        outcomes = []
-        while more():
-            started = time.monotonic()
-            try:
-                body, served_by = _invoke(runtime, endpoint)
-            except Exception as exc:  # noqa: BLE001 - every failure is counted, whatever its kind
-                outcomes.append(Outcome(started, time.monotonic(), None, "", repr(exc)))
-            else:
-                outcomes.append(Outcome(started, time.monotonic(), body, served_by))
-        return outcomes
-
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        futures = [pool.submit(one_client) for _ in range(CLIENTS)]
-        return [outcome for future in futures for outcome in future.result()]
+    return load(url, endpoint, REQUEST, more, CLIENTS)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -383,9 +247,7 @@ def test_sigkill_of_a_standby_under_load_fails_only_requests_in_flight_on_it(
     cluster.b.kill()  # reaped, its output closed
     [killed, reaped], [down] = killed_at, down_at
     failed = [o for o in outcomes if o.body is None]
-    # In flight at the kill: sent before B was gone (its sockets close as it dies, some ms
-    # after the signal), and not answered before the signal.
-    in_flight_at_kill = [o for o in outcomes if o.started <= reaped and o.finished >= killed]
+    in_flight_at_kill = in_flight(outcomes, killed, reaped)
     assert all(o.body == ANSWER for o in outcomes if o.body is not None)
     assert all(o in in_flight_at_kill for o in failed), failed
     assert len(failed) <= CLIENTS, failed  # at most one request per client is on B at once

@@ -6,7 +6,7 @@ containers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ class FakeLauncher:
         self.handles: dict[str, InstanceHandle] = {}
         self.queue: asyncio.Queue[InstanceEvent | None] = asyncio.Queue()
         self.closed = False
+        self.known: list[str] | None = None  # what recover() was told is recorded
 
     async def start_instance(self, spec: InstanceSpec) -> InstanceHandle:
         self.started.append(spec)
@@ -71,7 +72,8 @@ class FakeLauncher:
     def instances(self) -> list[InstanceHandle]:
         return list(self.handles.values())
 
-    async def recover(self) -> list[InstanceHandle]:
+    async def recover(self, known: Collection[str] = ()) -> list[InstanceHandle]:
+        self.known = list(known)
         # What a launcher whose instances outlive the server (Ray's) finds at start.
         return list(self.handles.values())
 
@@ -464,10 +466,13 @@ async def test_a_restart_adopts_the_instances_still_running_and_stops_strays(
     # A record whose instance died while no server ran: dropped, nothing stopped for it.
     lost = InstanceRecord("i-0123456789abcdef0", "ep", "A", "ep-config", "InService")
     await asyncio.to_thread(catalog.put, INSTANCE, lost.instance_id, lost.document())
-    # A new server on the same catalogue and the same (still running) instances.
+    # A new server on the same catalogue and the same (still running) instances: it names the
+    # recorded ids to the launcher (another server of a shared store may have started them).
     launcher.started.clear()
+    recorded = sorted(records(catalog))
     restarted = manager_for(catalog, launcher, router, tmp_path)
     await restarted.start()
+    assert sorted(launcher.known or ()) == recorded and lost.instance_id in recorded
     await settle(restarted, "ep", EndpointStatus.IN_SERVICE)
     assert launcher.started == []
     await until(lambda: len(launcher.stopped) == 2)

@@ -8,6 +8,7 @@ so a server started with ``--auth`` takes them like any boto3 call. Outcomes are
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aiohttp
@@ -72,6 +73,10 @@ class ShipClient:
         self.config = config
         self._signers = _signer(config)
         self._session: aiohttp.ClientSession | None = None
+
+    def ship_to(self, server_url: str) -> None:
+        """Post to ``server_url`` from the next request on (the signing keys stay)."""
+        self.config = dataclasses.replace(self.config, server_url=server_url.rstrip("/"))
 
     async def open(self) -> None:
         if self._session is None:

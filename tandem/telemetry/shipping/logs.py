@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +118,12 @@ class LogShipper:
         await self._batch()
         await self._outbox.stop(timeout)
         await self._client.close()
+
+    def ship_to(self, server_url: str) -> None:
+        """Deliver to ``server_url`` from now on, what waits in the spool included (the
+        server that started the agent may be gone)."""
+        self.config = dataclasses.replace(self.config, server_url=server_url.rstrip("/"))
+        self._client.ship_to(server_url)
 
     # -- what the agent and the capture call --------------------------------------------------
 

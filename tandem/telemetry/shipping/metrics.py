@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 
@@ -112,6 +113,12 @@ class MetricShipper:
         await self._batch()
         await self._outbox.stop(timeout)
         await self._client.close()
+
+    def ship_to(self, server_url: str) -> None:
+        """Deliver to ``server_url`` from now on, what waits in the spool included (the
+        server that started the agent may be gone)."""
+        self.config = dataclasses.replace(self.config, server_url=server_url.rstrip("/"))
+        self._client.ship_to(server_url)
 
     def series(
         self,

@@ -186,6 +186,48 @@ async def test_full_spool_drops_the_oldest_and_counts_them(tmp_path: Path) -> No
     assert got == lines[stats.spool_dropped :]
 
 
+async def test_what_a_gone_server_did_not_take_goes_where_ship_to_names(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # The server that started the agent is gone (a standby took the lead elsewhere): lines
+    # and samples wait for it until the new server names itself, then reach that one.
+    gone = f"http://127.0.0.1:{_free_port()}"
+    shipper = LogShipper(shipper_config(gone, tmp_path / "logs"))
+    metrics = MetricShipper(shipper_config(gone, tmp_path / "metrics"))
+    await shipper.start()
+    await metrics.start()
+    stream = "AllTraffic/i-0fff"
+    host = {"Host": "shipped/AllTraffic/i-0fff"}
+    cpu = metrics.series("/aws/sagemaker/Endpoints", "CPUUtilization", host, "Percent")
+    try:
+        now = int(time.time() * 1000)
+        await shipper.write(GROUP, stream, [(now, f"line {i}") for i in range(100)])
+        for _ in range(5):
+            cpu.record(2.0)
+        deadline = time.monotonic() + 30
+        while shipper.stats.outbox.failed_attempts == 0 or metrics.stats.failed_attempts == 0:
+            assert time.monotonic() < deadline, "no delivery was tried"
+            await asyncio.sleep(0.05)
+        shipper.ship_to(server.url + "/")
+        metrics.ship_to(server.url)
+        assert shipper.config.server_url == metrics.config.server_url == server.url
+        await asyncio.wait_for(shipper.flush(), 60)
+        await asyncio.wait_for(metrics.flush(), 60)
+        got = stream_messages(client(server.url, "logs"), GROUP, stream)
+        assert got == [f"line {i}" for i in range(100)]
+        points = client(server.url, "cloudwatch").get_metric_statistics(
+            Namespace="/aws/sagemaker/Endpoints", MetricName="CPUUtilization",
+            Dimensions=[{"Name": "Host", "Value": host["Host"]}],
+            StartTime=datetime.now(UTC) - timedelta(minutes=5),
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=3600, Statistics=["SampleCount", "Sum"],
+        )["Datapoints"]  # fmt: skip
+        assert [(p["SampleCount"], p["Sum"]) for p in points] == [(5.0, 10.0)]
+    finally:
+        await shipper.stop(timeout=1)
+        await metrics.stop(timeout=1)
+
+
 async def test_deleted_group_is_created_again(server: ServerProcess, tmp_path: Path) -> None:
     shipper = LogShipper(shipper_config(server.url, tmp_path))
     await shipper.start()
