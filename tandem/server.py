@@ -131,6 +131,8 @@ class TandemServer:
         # (``_join_early``): the server it becomes uses it.
         self._early_launcher: Launcher | None = None
         self._joining: asyncio.Task[None] | None = None
+        # Once this server leads and listens, the standby's hand-over (``_retire_standby``).
+        self._retiring: asyncio.Task[None] | None = None
 
     async def lead(self) -> None:
         """Open the store and return once this server leads it: at once on SQLite; on a
@@ -150,7 +152,6 @@ class TandemServer:
                 _log.warning("standby: another tandem server leads this store; waiting to lead")
                 await self._start_standby()
         await self._leading.wait()
-        await self._stop_standby()
 
     async def _start_standby(self) -> None:
         assert self.store is not None
@@ -196,9 +197,20 @@ class TandemServer:
         self._early_launcher = launcher
 
     async def _stop_standby(self) -> None:
+        if self._retiring is not None:
+            self._retiring.cancel()
+            await asyncio.gather(self._retiring, return_exceptions=True)
+            self._retiring = None
         if self._standby is not None:
             await self._standby.stop()
             self._standby = None
+
+    def _retire_standby(self) -> None:
+        """The full server listens: the standby hands its connections over, then stops."""
+        standby = self._standby
+        if standby is not None:
+            self._retiring = asyncio.create_task(standby.retire(), name="retire the standby")
+            self._retiring.add_done_callback(lambda _: setattr(self, "_standby", None))
 
     def _epoch(self) -> int:
         """The epoch this server leads under; 0 once it does not (its writes are refused)."""
@@ -378,9 +390,12 @@ class TandemServer:
         dashboard_api.add_routes(self.app)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        # The standby's port, if it served as one: the address a load balancer knows.
-        site = web.TCPSite(self._runner, s.host, self.port or s.port, reuse_address=True)
+        # The standby's port, if it served as one: the address a load balancer knows. Its
+        # listener is still open (SO_REUSEPORT), so no connection is refused meanwhile.
+        site = web.TCPSite(self._runner, s.host, self.port or s.port, reuse_address=True,
+                           reuse_port=self._standby is not None)  # fmt: skip
         await site.start()
+        self._retire_standby()
         # The one site's bound address: (host, port) or, for IPv6, (host, port, flow, scope).
         self.port = int(self._runner.addresses[0][1])
         self._start_tracing(self.port)
@@ -530,6 +545,7 @@ class TandemServer:
         # The listener closes first: no request reaches an instance that is being stopped.
         # Remote instances are left running (a restarted server re-attaches to them), so their
         # agents' last lines wait in their spools until a server answers again.
+        await self._stop_standby()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.jobs.stop()

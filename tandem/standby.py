@@ -5,13 +5,14 @@ RoutingFollower keeps equal to the catalogue (``serving.routing_follower``), so 
 can send it traffic beside the leader. Its invocations are counted in the server's metric
 registry, flushed to the store like the leader's, and traced by the server's ``Tracing`` as the
 leader traces its own. Every other call is forwarded to the leader, at the URL the leader
-advertised with its lead (``api.forwarding``). Once it leads, the standby's listener closes
-(requests in flight get up to 2 s to finish) and the whole server starts
-on the same port.
+advertised with its lead (``api.forwarding``). Once it leads, the whole server starts on the
+same port beside it (SO_REUSEPORT); then the standby stops accepting, answers on its open
+connections for a few seconds more, each answer closing its connection, and stops.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -32,10 +33,13 @@ __all__ = ["StandbyRouting"]
 
 _log = logging.getLogger(__name__)
 
-# Once this server leads, how long the standby's requests in flight may take to finish before
-# the full server starts: a takeover must not wait out aiohttp's default 60 s (measured: a
-# takeover held 30 s and more by one invocation in flight on the standby).
-_TAKEOVER_GRACE = 2.0
+# Once the full server listens beside it, how long the standby keeps serving the connections it
+# has: each answer it gives then says "Connection: close", so a load balancer moves its
+# keep-alive connections to the full server itself. Closing them at once loses any request
+# the balancer is sending on one at that moment (measured: 1 of ~2,000 through haproxy).
+RETIRE_AFTER = 5.0
+# After that, how long requests still in flight on it may take (not aiohttp's default 60 s).
+_SHUTDOWN_TIMEOUT = 2.0
 
 
 class StandbyRouting:
@@ -51,6 +55,9 @@ class StandbyRouting:
         self.forwarding = LeaderForwarding(leadership,
                                            answer_timeout=settings.invocation_timeout)
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._retiring = False
+        self._stopped = False
         self.port: int | None = None
 
     async def start(self) -> int:
@@ -62,18 +69,41 @@ class StandbyRouting:
         auth_keys = load_keys(s.auth_file) if s.auth_file is not None else None
         app = build_app([], auth_keys=auth_keys, forward=self.forwarding)
         runtime_api.add_routes(app, self.router)
+        app.on_response_prepare.append(self._close_once_retiring)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=_TAKEOVER_GRACE)
+                                     shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.host, s.port, reuse_address=True)
+        # SO_REUSEPORT: the full server this one becomes binds the same port while this
+        # listener still accepts (the kernel allows it only to the same user).
+        site = self._site = web.TCPSite(self._runner, s.host, s.port, reuse_address=True,
+                                        reuse_port=True)  # fmt: skip
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         _log.warning("standby: routing InvokeEndpoint on http://%s:%d from the store",
                      s.host, self.port)  # fmt: skip
         return self.port
 
+    async def _close_once_retiring(self, request: web.Request,
+                                   response: web.StreamResponse) -> None:  # fmt: skip
+        if self._retiring:
+            response.force_close()
+
+    async def retire(self) -> None:
+        """The full server listens on the same port: stop accepting, let the connections this
+        one has move over (each answer closes its connection), then stop."""
+        self._retiring = True
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        await asyncio.sleep(RETIRE_AFTER)
+        await self.stop()
+
     async def stop(self) -> None:
-        """Close the listener (requests in flight answered first), stop following."""
+        """Close the listener and the connections (requests in flight answered first), stop
+        following. Once only."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
