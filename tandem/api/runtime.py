@@ -85,7 +85,10 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
     trace = None
     if tracer is not None:
         incoming = request.headers
-        trace = tracer.begin(incoming.get("traceparent"), incoming.get("tracestate"), started)
+        parent = incoming.get("traceparent")
+        # tracestate means nothing without a traceparent: not looked up then.
+        state = incoming.get("tracestate") if parent is not None else None
+        trace = tracer.begin(parent, state, started)
         trace.endpoint = name
         trace.host = request.host  # parsed only when the spans are built
     try:

@@ -139,21 +139,19 @@ class Sampler:
     sampling at the same ratio keeps the same traces. The parent-based samplers follow a
     caller's sampled flag and use the named root sampler only for new traces."""
 
-    __slots__ = ("name", "ratio", "_bound", "_parent_based", "_root")
+    __slots__ = ("name", "ratio", "root_bound", "parent_based", "_bound", "_root")
 
     def __init__(self, name: SamplerName | str, ratio: float = 1.0) -> None:
         self.name = SamplerName(name)
         self.ratio = ratio
         self._bound = round(max(0.0, min(1.0, ratio)) * (1 << 64))
-        self._parent_based = self.name.value.startswith("parentbased_")
+        self.parent_based = self.name.value.startswith("parentbased_")
         self._root = self.name.value.removeprefix("parentbased_")
+        # The root decision as one comparison: a trace is kept when the low 64 bits of its id
+        # are under ``root_bound`` (all of them for always_on, none for always_off).
+        self.root_bound = {"always_on": 1 << 64, "always_off": 0}.get(self._root, self._bound)
 
     def sampled(self, trace_id: int, parent: SpanContext | None) -> bool:
-        if parent is not None and self._parent_based:
+        if parent is not None and self.parent_based:
             return parent.sampled
-        root = self._root
-        if root == "always_on":
-            return True
-        if root == "always_off":
-            return False
-        return (trace_id & 0xFFFFFFFFFFFFFFFF) < self._bound
+        return (trace_id & 0xFFFFFFFFFFFFFFFF) < self.root_bound

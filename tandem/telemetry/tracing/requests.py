@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import struct
 import time
+from binascii import a2b_hex as _unhexlify
+from binascii import b2a_hex as _hexlify
 from collections.abc import Callable, Sequence
 from random import getrandbits as _getrandbits
 from urllib.parse import urlsplit
@@ -49,6 +51,12 @@ _SERVER_NAME_KIND = name_kind_fields(_SERVER_NAME, SpanKind.SERVER)
 _CLIENT_NAME_KIND = name_kind_fields("POST", SpanKind.CLIENT)
 _ERROR = int(StatusCode.ERROR)
 _MASK64 = (1 << 64) - 1
+# Hop span ids drawn at once (a pipeline has 1 to 15 containers, most often a few), as the
+# hex digits a traceparent carries: one random draw and one conversion per request, not per hop.
+_HOP_IDS = 4
+_ZERO_ID = b"0" * 16
+# What ends a traceparent line, by W3C flags (only the sampled and random bits are set here).
+_FLAGS_LINE_END = tuple(b"-%02x\r\n" % flags for flags in range((RANDOM | SAMPLED) + 1))
 
 
 class SpanClock:
@@ -63,8 +71,8 @@ class SpanClock:
         return round(perf * 1e9) + self.offset_ns
 
 
-# One hop: (span id, container, url, start, end, status, error).
-_Hop = tuple[int, str, str, float, float, int, "str | None"]
+# One hop: (span id as 16 hex digits, container, url, start, end, status, error).
+_Hop = tuple[bytes, str, str, float, float, int, "str | None"]
 
 
 class RequestTrace:
@@ -72,42 +80,40 @@ class RequestTrace:
 
     __slots__ = ("trace_id", "span_id", "parent", "flags", "tracestate", "sampled", "started",
                  "finished", "host", "port", "path", "endpoint", "variant", "instance_id",
-                 "inference_id", "status", "error_type", "error_message", "hops", "_next_span",
-                 "_prefix", "_suffix", "_tracer")
+                 "inference_id", "status", "error_type", "error_message", "hops", "_ids", "_next",
+                 "_span", "_prefix", "_suffix", "_tracer")
 
     def __init__(self, tracer: RequestTracer, parent: SpanContext | None,
                  started: float) -> None:
         self._tracer = tracer
         self.parent = parent
+        self.started = self.finished = started
+        self.hops: list[_Hop] = []
+        self.host = self.path = self.endpoint = self.variant = self.instance_id = ""
+        self.error_message = ""
+        self.port = self.status = 0
+        self.inference_id: str | None = None
+        self.error_type: str | None = None
+        # Hop span ids drawn ahead, as hex digits, used from the end (``_next`` digits left),
+        # and the one propagation_headers gave the hop under way.
+        self._ids = self._span = self._prefix = self._suffix = b""
+        self._next = 0
         bits = _getrandbits(192)  # one draw: the span id, and the trace id of a new trace
         self.span_id = bits & _MASK64 or new_span_id()
-        # Level 2: the random flag is copied from a caller, set on traces started here.
         if parent is None:
-            trace_id = self.trace_id = bits >> 64 or new_trace_id()
-            flags = RANDOM
+            # The sampler's rule, inline (Sampler.root_bound). Level 2: the random flag is
+            # set on traces started here, copied from a caller.
             self.tracestate: str | None = None
-        else:
-            trace_id = self.trace_id = parent.trace_id
-            flags = parent.flags & RANDOM
-            self.tracestate = parent.tracestate
-        sampled = self.sampled = tracer.sampler.sampled(trace_id, parent)
+            trace_id = self.trace_id = bits >> 64 or new_trace_id()
+            sampled = self.sampled = trace_id & _MASK64 < tracer.bound
+            self.flags = RANDOM | SAMPLED if sampled else RANDOM
+            return
+        trace_id = self.trace_id = parent.trace_id
+        flags = parent.flags & RANDOM
+        self.tracestate = parent.tracestate
+        sampled = self.sampled = (parent.sampled if tracer.parent_based
+                                  else trace_id & _MASK64 < tracer.bound)
         self.flags = flags | SAMPLED if sampled else flags
-        self.started = started
-        self.finished = started
-        self.host = ""
-        self.port = 0
-        self.path = ""
-        self.endpoint = ""
-        self.variant = ""
-        self.instance_id = ""
-        self.inference_id: str | None = None
-        self.status = 0
-        self.error_type: str | None = None
-        self.error_message = ""
-        self.hops: list[_Hop] = []
-        self._next_span = 0
-        self._prefix = b""
-        self._suffix = b""
 
     @property
     def trace_hex(self) -> str:
@@ -116,22 +122,39 @@ class RequestTrace:
     def propagation_headers(self) -> bytes:
         """The ``traceparent`` (and ``tracestate``) lines of the next hop: its parent is that
         hop's CLIENT span, whose id is drawn here."""
-        span_id = self._next_span = _getrandbits(64) or new_span_id()
-        if not self._prefix:
-            self._prefix = f"traceparent: 00-{self.trace_id:032x}-".encode("ascii")
-            suffix = f"-{self.flags:02x}\r\n"
+        k = self._next
+        if not k:
+            k = self._draw()
+        span = self._span = self._ids[k - 16:k]
+        self._next = k - 16
+        if span == _ZERO_ID:  # invalid in a traceparent (one chance in 2**64)
+            span = self._span = b"%016x" % new_span_id()
+        return self._prefix + span + self._suffix
+
+    def _draw(self) -> int:
+        """Draw the next hop span ids; the first time, render what every hop's lines share."""
+        bits = _getrandbits(64 * _HOP_IDS)
+        if self._prefix:
+            self._ids = _hexlify(bits.to_bytes(8 * _HOP_IDS, "big"))
+        else:
+            # The trace id's digits come with the same conversion.
+            drawn = _hexlify((self.trace_id << 64 * _HOP_IDS | bits).to_bytes(
+                16 + 8 * _HOP_IDS, "big"))
+            self._prefix = b"traceparent: 00-" + drawn[:32] + b"-"
+            suffix = _FLAGS_LINE_END[self.flags]
             if self.tracestate:
-                suffix += f"tracestate: {self.tracestate}\r\n"
-            self._suffix = suffix.encode("ascii", "replace")
-        return b"%s%016x%s" % (self._prefix, span_id, self._suffix)
+                suffix += f"tracestate: {self.tracestate}\r\n".encode("ascii", "replace")
+            self._suffix = suffix
+            self._ids = drawn[32:]
+        return 16 * _HOP_IDS
 
     def hop(self, container: str, url: str, start: float, end: float, status: int,
             error: str | None = None) -> None:
         """One container call done: ``start``/``end`` are the stamps its ContainerLatency
         came from; ``status`` 0 when no response came (``error`` says why)."""
-        span_id = self._next_span or new_span_id()
-        self._next_span = 0
-        self.hops.append((span_id, container, url, start, end, status, error))
+        self.hops.append((self._span or b"%016x" % new_span_id(), container, url, start, end,
+                          status, error))
+        self._span = b""
 
     def spans(self) -> list[SpanData]:
         """The SERVER span and its CLIENT children, as OTLP will carry them."""
@@ -149,7 +172,7 @@ class RequestTrace:
             attrs = self._tracer.attributes(self._client_key(container, url, status, failure),
                                             self._client_attributes)
             failed = failure is not None or not 200 <= status < 400
-            out.append(SpanData(trace_id, span_id, self.span_id, "POST", SpanKind.CLIENT,
+            out.append(SpanData(trace_id, int(span_id, 16), self.span_id, "POST", SpanKind.CLIENT,
                                 clock.unix_ns(start), clock.unix_ns(end), attrs,
                                 status=StatusCode.ERROR if failed else StatusCode.UNSET,
                                 status_message=failure or "", tracestate=state, flags=flags))
@@ -222,6 +245,9 @@ class RequestTracer:
     def __init__(self, sampler: Sampler, exporter: SpanExporter | None,
                  recent: RecentTraces, clock: SpanClock | None = None) -> None:
         self.sampler = sampler
+        # What RequestTrace decides with, inline (Sampler.sampled's rule).
+        self.parent_based = sampler.parent_based
+        self.bound = sampler.root_bound
         self.exporter = exporter
         self.recent = recent
         self.clock = clock or SpanClock()
@@ -305,7 +331,7 @@ class RequestTracer:
             key = ("c", url, endpoint, variant, instance, container, inference, status, failure,
                    flags)
             spans.append(b"".join((
-                head, hop_id.to_bytes(8, "big"), middle,
+                head, _unhexlify(hop_id), middle,
                 _pack_times(0x39, round(start * 1e9) + offset, 0x41, round(end * 1e9) + offset),
                 tails.get(key) or self._tail(key))))
         return scope_span_fields(spans)
