@@ -20,6 +20,21 @@ settings.register_profile(
 settings.load_profile("tandem")
 
 
+_MULTIHOST = Path(__file__).parent / "multihost"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """pytest-xdist's groups (``--dist loadgroup``, scripts/test): a module's tests run on one
+    worker, so its module-scoped servers start once; the multihost suite shares one Ray rig,
+    and two clusters at once would starve each other, so it runs on one worker, in order."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = Path(item.path)
+        group = "multihost" if _MULTIHOST in path.parents else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """``requires(TOOL)`` marks (tests/tools.py): skip where a tool is missing, fail in CI."""
     for mark in item.iter_markers("requires_tool"):

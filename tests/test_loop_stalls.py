@@ -21,6 +21,8 @@ from tandem.eventloop import STALL_MESSAGE, StallWatchdog
 from tests.server_process import ServerProcess
 from tests.server_thread import ServerThread
 
+pytestmark = pytest.mark.serial  # stall thresholds in milliseconds
+
 
 @pytest.fixture(autouse=True)
 def no_automatic_collections() -> Iterator[None]:

@@ -24,7 +24,7 @@ from tests.postgres import POSTGRES, scratch_database
 from tests.server_process import FAST_FLAGS, ServerProcess
 from tests.tools import require_tool
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a 1 s bound
 
 PROPAGATION_LIMIT = 1.0  # seconds: issue 18's bound for a change to be routable elsewhere
 

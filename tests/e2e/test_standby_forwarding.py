@@ -24,7 +24,7 @@ from tests.server_process import FAST_FLAGS, ServerProcess
 from tests.tools import require_tool
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a 5 s takeover bound
 
 KEY, SECRET = "AKIDFORWARD", "forward-secret"
 TAKEOVER_LIMIT = 5.0  # seconds: issue 18's bound for a new leader
