@@ -24,14 +24,13 @@ import json
 import os
 import random
 import signal
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.leader_takeover_bench import _epoch_since
+from bench.leader_takeover_bench import _epoch_since, _reap, _row
 from tests.balancer import one_attempt_client
 from tests.e2e.support import deploy, stage_container, wait_status
 from tests.multihost.rig import RayCluster, ray_cluster
@@ -90,18 +89,6 @@ def _round(leader: ServerProcess, standby: ServerProcess, dsn: str) -> Round:
     routed = _until(lambda: runtime.invoke_endpoint(
         EndpointName=ENDPOINT, Body=REQUEST, ContentType="application/json"))
     return Round(_epoch_since(dsn) - killed_at, described - killed, routed - killed)
-
-
-def _reap(server: ServerProcess) -> None:
-    assert server.proc is not None
-    server.proc.wait()
-    with contextlib.suppress(AssertionError):  # a stall it reported under load: not ours
-        server._close()
-
-
-def _row(name: str, xs: list[float]) -> str:
-    return (f"| {name} | {statistics.median(xs) * 1e3:,.0f} | {max(xs) * 1e3:,.0f} | "
-            + ", ".join(f"{x * 1e3:,.0f}" for x in xs) + " |")
 
 
 def main() -> None:
