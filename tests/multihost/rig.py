@@ -198,25 +198,37 @@ def ray_cluster(
         # Ray's own files go to a short path: its socket paths must fit AF_UNIX's 107 bytes.
         ray_dirs = Path(f"/tmp/tdm{net.slot}-ray")
         shutil.rmtree(ray_dirs, ignore_errors=True)  # a killed run's
-        port = _free_port(net.gateway)
-        gcs = f"{net.gateway}:{port}"
         started: list[RayNode] = []
         try:
             head_log = work_dir / "ray-head.log"
-            head_argv = [
-                # A PID namespace of its own, as on its own machine: `ray start --head` refuses
-                # to start while it sees a raylet naming its address (the hosts' nodes, all in
-                # this machine's PID namespace), which a restarted head would.
-                "unshare", "--pid", "--mount-proc", "--kill-child=SIGTERM",
-                "env", *(f"{k}={v}" for k, v in (head_env or {}).items()),
-                _RAY, "start", "--head", "--block", f"--node-ip-address={net.gateway}",
-                f"--port={port}", "--num-cpus=0", "--include-dashboard=false",
-                "--disable-usage-stats", f"--object-store-memory={_OBJECT_STORE_BYTES}",
-                f"--temp-dir={ray_dirs / 'head'}",
-            ]  # fmt: skip
-            head = RayNode(None, net.gateway, _start(head_argv, head_log), head_log, head_argv)
+            # Ray 2.60's `ray start --head` now and then asserts that the session name it wrote
+            # to its new GCS "does not match persisted value" (seen once in ~30 rig starts on
+            # a loaded 2-core machine): a head that does not start gets one more try, on a
+            # fresh port and temp dir.
+            for attempt in (1, 2):
+                port = _free_port(net.gateway)
+                gcs = f"{net.gateway}:{port}"
+                head_argv = [
+                    # A PID namespace of its own, as on its own machine: `ray start --head`
+                    # refuses to start while it sees a raylet naming its address (the hosts'
+                    # nodes, all in this machine's PID namespace), which a restarted head would.
+                    "unshare", "--pid", "--mount-proc", "--kill-child=SIGTERM",
+                    "env", *(f"{k}={v}" for k, v in (head_env or {}).items()),
+                    _RAY, "start", "--head", "--block", f"--node-ip-address={net.gateway}",
+                    f"--port={port}", "--num-cpus=0", "--include-dashboard=false",
+                    "--disable-usage-stats", f"--object-store-memory={_OBJECT_STORE_BYTES}",
+                    f"--temp-dir={ray_dirs / f'head{attempt}'}",
+                ]  # fmt: skip
+                head = RayNode(None, net.gateway, _start(head_argv, head_log), head_log,
+                               head_argv)  # fmt: skip
+                try:
+                    _wait_started(head)  # a node that cannot reach the GCS gives up after ~60 s
+                    break
+                except RuntimeError:
+                    _stop([head])
+                    if attempt == 2:
+                        raise
             started.append(head)
-            _wait_started(head)  # a node that cannot reach the GCS gives up after ~60 s
             for host in net.hosts:
                 log = work_dir / f"ray-{host.name}.log"
                 resources = json.dumps({host.name: 1})
