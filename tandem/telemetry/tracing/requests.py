@@ -32,7 +32,7 @@ from .otlp import (
     encode_attribute_block,
     flags_field,
     name_kind_fields,
-    scope_span_fields,
+    span_field_head,
     status_field,
     tracestate_field,
 )
@@ -49,6 +49,9 @@ _pack_times = struct.Struct("<BQBQ").pack  # start_time_unix_nano (7) and end (8
 _SERVER_NAME_KIND = name_kind_fields(_SERVER_NAME, SpanKind.SERVER)
 _CLIENT_NAME_KIND = name_kind_fields("POST", SpanKind.CLIENT)
 _ERROR = int(StatusCode.ERROR)
+# A span's field head (tag and length) by its length, for the lengths spans have.
+_SPAN_FIELD_LIMIT = 1024
+_SPAN_FIELD = [span_field_head(size) for size in range(_SPAN_FIELD_LIMIT)]
 _MASK64 = (1 << 64) - 1
 _ZERO_ID = bytes(8)
 
@@ -184,7 +187,7 @@ class RequestTrace:
         return out
 
     def _server_key(self) -> tuple[object, ...]:
-        return ("s", self.path or f"/endpoints/{self.endpoint}/invocations", self.host,
+        return ("s", self.path, self.host,
                 self.port, self.status, self.endpoint, self.variant, self.instance_id,
                 self.inference_id, self.error_type)
 
@@ -196,6 +199,7 @@ class RequestTrace:
     @staticmethod
     def _server_attributes(key: tuple[object, ...]) -> _Attributes:
         _, path, host, port, status, endpoint, variant, instance, inference, error = key
+        path = path or f"/endpoints/{endpoint}/invocations"
         address, _, after = str(host).rpartition(":")
         if not after.isdigit():  # no port in the Host header (or an IPv6 literal without one)
             address, after = str(host), str(port or 80)
@@ -322,9 +326,10 @@ class RequestTracer:
         self.recent.add(trace)
 
     def _tail(self, key: tuple[object, ...]) -> bytes:
-        """What ends a span (attributes, status, flags) for ``encode``'s ``key``: the span's
-        attribute key, then its status message and W3C flags, then whether its parent is
-        remote (a server span) or its status (a client span)."""
+        """What ends a span (attributes, status, flags) for ``encode``'s ``key``: for a server
+        span its attribute key, status message, W3C flags and whether its parent is remote;
+        for a client span the request's shared part, then its container, URL, status and
+        failure."""
         tails = self._tails
         if len(tails) >= _CACHE_LIMIT:
             tails.clear()
@@ -333,8 +338,9 @@ class RequestTracer:
             error, message, flags, remote = key[9], key[10], key[11], key[12]
             failed = error is not None
         else:
-            attrs = self.attributes(key[:9], RequestTrace._client_attributes)
-            status, failure, flags = key[7], key[8], key[9]
+            (endpoint, variant, instance, inference, flags), container, url, status, failure = key
+            attrs = self.attributes(("c", url, endpoint, variant, instance, container, inference,
+                                     status, failure), RequestTrace._client_attributes)
             message, remote = failure or "", False
             failed = failure is not None or not 200 <= status < 400  # type: ignore[operator]
         tail = tails[key] = (encode_attribute_block(attrs) +
@@ -356,27 +362,34 @@ class RequestTracer:
         endpoint, variant, instance = trace.endpoint, trace.variant, trace.instance_id
         inference, flags = trace.inference_id, trace.flags
         key: tuple[object, ...] = (
-            "s", trace.path or f"/endpoints/{endpoint}/invocations", trace.host, trace.port,
-            trace.status, endpoint, variant, instance, inference, trace.error_type,
-            trace.error_message, flags, parent is not None)
-        spans = [b"".join((
+            "s", trace.path, trace.host, trace.port, trace.status, endpoint, variant, instance,
+            inference, trace.error_type, trace.error_message, flags, parent is not None)
+        span = b"".join((
             head, span_id, state_field,
             b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent is not None else b"",
             _SERVER_NAME_KIND,
             _pack_times(0x39, round(trace.started * 1e9) + offset,
                         0x41, round(trace.finished * 1e9) + offset),
-            tails.get(key) or self._tail(key)))]
-        # What every CLIENT span has between its own id and its times.
+            tails.get(key) or self._tail(key)))
+        # Each span as a ScopeSpans.spans field: its tag and length, then its bytes.
+        size = len(span)
+        fields = [_SPAN_FIELD[size] if size < _SPAN_FIELD_LIMIT else span_field_head(size), span]
+        # What every CLIENT span has between its own id and its times, and what keys its tail.
         middle = state_field + b"\x22\x08" + span_id + _CLIENT_NAME_KIND
+        shared = (endpoint, variant, instance, inference, flags)
         ids = trace.hop_ids()
-        for k, (container, url, start, end, status, failure) in enumerate(trace.hops):
-            key = ("c", url, endpoint, variant, instance, container, inference, status, failure,
-                   flags)
-            spans.append(b"".join((
-                head, ids[8 * k:8 * k + 8], middle,
+        k = 0
+        for container, url, start, end, status, failure in trace.hops:
+            key = (shared, container, url, status, failure)
+            span = b"".join((
+                head, ids[k:k + 8], middle,
                 _pack_times(0x39, round(start * 1e9) + offset, 0x41, round(end * 1e9) + offset),
-                tails.get(key) or self._tail(key))))
-        return scope_span_fields(spans)
+                tails.get(key) or self._tail(key)))
+            size = len(span)
+            fields += (_SPAN_FIELD[size] if size < _SPAN_FIELD_LIMIT else span_field_head(size),
+                       span)
+            k += 8
+        return b"".join(fields)
 
     def record(self, spans: Sequence[SpanData], sampled: bool = True) -> None:
         """Spans made elsewhere: exported when sampled, kept as recent either way."""
