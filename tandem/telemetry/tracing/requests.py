@@ -23,6 +23,7 @@ import time
 from binascii import b2a_hex as _hexlify
 from collections.abc import Callable, Sequence
 from random import getrandbits as _getrandbits
+from typing import cast
 from urllib.parse import urlsplit
 
 from .context import RANDOM, SAMPLED, Sampler, SpanContext, new_span_id, new_trace_id
@@ -338,7 +339,8 @@ class RequestTracer:
             error, message, flags, remote = key[9], key[10], key[11], key[12]
             failed = error is not None
         else:
-            (endpoint, variant, instance, inference, flags), container, url, status, failure = key
+            shared, container, url, status, failure = key
+            endpoint, variant, instance, inference, flags = cast("tuple[object, ...]", shared)
             attrs = self.attributes(("c", url, endpoint, variant, instance, container, inference,
                                      status, failure), RequestTrace._client_attributes)
             message, remote = failure or "", False
