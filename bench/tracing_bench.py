@@ -121,7 +121,7 @@ def _encode_costs(spans: int = 20_000) -> dict[str, float]:
 
 def _request_costs(ratio: float, requests: int = 30_000) -> tuple[float, float]:
     """µs of process CPU per request of three hops: the tracer's calls on the event loop
-    (begin, a traceparent and a hop per container, end) and the export thread's work on
+    (begin, the hops' traceparent lines, a hop per container, end) and the export thread's work on
     what they queued (its HTTP send replaced by nothing)."""
     from tandem.telemetry.tracing import RecentTraces, RequestTracer, Sampler, SpanExporter
 
@@ -137,14 +137,14 @@ def _request_costs(ratio: float, requests: int = 30_000) -> tuple[float, float]:
         loop = export = 0.0
         for k in range(n):
             t = cpu()
-            trace = tracer.begin(None, None, perf())
-            trace.endpoint, trace.host = "bench", "127.0.0.1:8080"
-            trace.variant, trace.instance_id = "AllTraffic", "i-0123456789abcdef0"
+            # As the runtime API and the router call it.
+            trace = tracer.begin(None, None, perf(), "bench", "127.0.0.1:8080")
+            lines = trace.route("AllTraffic", "i-0123456789abcdef0", 3)
+            hops = trace.hops
             for i in range(3):
-                trace.propagation_headers()
-                trace.hop(names[i], urls[i], perf(), perf(), 200)
-            trace.status = 200
-            tracer.end(trace, perf())
+                b"headers" + lines[i]
+                hops.append((names[i], urls[i], perf(), perf(), 200, None))
+            tracer.end(trace, perf(), 200)
             loop += cpu() - t
             if k % 128 == 127:  # a full batch of 512 spans
                 t = cpu()

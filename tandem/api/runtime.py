@@ -88,9 +88,9 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
         parent = incoming.get("traceparent")
         # tracestate means nothing without a traceparent: not looked up then.
         state = incoming.get("tracestate") if parent is not None else None
-        trace = tracer.begin(parent, state, started)
-        trace.endpoint = name
-        trace.host = request.host  # parsed only when the spans are built
+        # The Host header (aiohttp's fallback only without one), parsed when spans are built.
+        trace = tracer.begin(parent, state, started, name,
+                             incoming.get("Host") or request.host)
     try:
         if name not in _VALID_NAMES:
             if len(name) > 63 or not _NAME_RE.match(name):
@@ -163,8 +163,7 @@ async def invoke_endpoint(request: web.Request) -> web.StreamResponse:
     if variant is not None:
         router.record_overhead(variant, model_us, finished - started)
     if trace is not None and tracer is not None:
-        trace.status = response.status
-        tracer.end(trace, finished)
+        tracer.end(trace, finished, response.status)
     return response
 
 

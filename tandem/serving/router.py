@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InternalFailure, TandemError
 from ..telemetry.metrics import MetricRegistry, Series
@@ -323,9 +323,6 @@ class Router:
                 if direct:
                     series.container_direct[variant.containers[indexes[0]]][0].record(1.0)
             instance.outstanding += 1
-            if inv.trace is not None:
-                inv.trace.variant = variant.name
-                inv.trace.instance_id = instance.instance_id
             try:
                 return await self._chain(endpoint, variant, instance, inv, indexes)
             except _Refused as refused:
@@ -379,6 +376,13 @@ class Router:
         last = indexes[-1]
         perf = time.perf_counter
         trace = inv.trace
+        # With tracing on, each hop's traceparent line (drawn at once) and where it is recorded.
+        lines: list[bytes] | None = None
+        hops: list[Any] | None = None
+        if trace is not None:
+            lines = trace.route(variant.name, instance.instance_id, len(indexes))
+            hops = trace.hops
+            urls = instance.urls
         i = first
         t0 = perf()
         # One deadline for the whole chain (one timer per request, not one per hop); ``i``
@@ -388,8 +392,8 @@ class Router:
                 for i in indexes:
                     headers = _hop_headers(cache, content_type,
                                            accept if i == last else None, attributes)
-                    if trace is not None:
-                        headers += trace.propagation_headers()
+                    if lines is not None:
+                        headers += lines[i - first]
                     t0 = perf()
                     try:
                         resp = await client.post(targets[i], headers, body)
@@ -423,8 +427,8 @@ class Router:
                     t1 = perf()
                     elapsed = (t1 - t0) * 1e6
                     model_us += elapsed
-                    if trace is not None:
-                        trace.hop(containers[i], instance.urls[i], t0, t1, status)
+                    if hops is not None:
+                        hops.append((containers[i], urls[i], t0, t1, status, None))
                     if series.container_latency:
                         series.container_latency[i].record(elapsed)
                     if not 200 <= status < 300:

@@ -129,6 +129,10 @@ class SpanExporter:
     def room(self, count: int) -> bool:
         """Whether ``count`` more spans fit in the queue now; when not, they are counted as
         dropped (a caller asks before encoding spans it may not queue)."""
+        if self._submitted - self._taken + count <= self.queue_size:
+            # Read without the lock: at worst spans are encoded that submit_encoded, which
+            # checks again under it, then drops (and counts).
+            return True
         with self._submit_lock:
             if self._submitted - self._taken + count > self.queue_size:
                 self.dropped += count

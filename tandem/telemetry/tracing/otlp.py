@@ -20,6 +20,7 @@ __all__ = [
     "encode_resource",
     "encode_span_fields",
     "scope_span_fields",
+    "span_field_head",
     "flags_field",
     "name_kind_fields",
     "status_field",
@@ -184,6 +185,11 @@ def _span(span: SpanData) -> bytes:
         parts.append(status_field(int(span.status), span.status_message))
     parts.append(flags_field(span.flags, span.remote_parent))
     return b"".join(parts)
+
+
+def span_field_head(size: int) -> bytes:
+    """What precedes a ``Span`` of ``size`` bytes as a ``ScopeSpans.spans`` field (2)."""
+    return b"\x12" + _varint(size)
 
 
 def scope_span_fields(spans: Iterable[bytes]) -> bytes:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import struct
 import time
-from binascii import a2b_hex as _unhexlify
 from binascii import b2a_hex as _hexlify
 from collections.abc import Callable, Sequence
 from random import getrandbits as _getrandbits
+from typing import cast
 from urllib.parse import urlsplit
 
 from .context import RANDOM, SAMPLED, Sampler, SpanContext, new_span_id, new_trace_id
@@ -33,7 +33,7 @@ from .otlp import (
     encode_attribute_block,
     flags_field,
     name_kind_fields,
-    scope_span_fields,
+    span_field_head,
     status_field,
     tracestate_field,
 )
@@ -50,13 +50,22 @@ _pack_times = struct.Struct("<BQBQ").pack  # start_time_unix_nano (7) and end (8
 _SERVER_NAME_KIND = name_kind_fields(_SERVER_NAME, SpanKind.SERVER)
 _CLIENT_NAME_KIND = name_kind_fields("POST", SpanKind.CLIENT)
 _ERROR = int(StatusCode.ERROR)
+# A span's field head (tag and length) by its length, for the lengths spans have.
+_SPAN_FIELD_LIMIT = 1024
+_SPAN_FIELD = [span_field_head(size) for size in range(_SPAN_FIELD_LIMIT)]
 _MASK64 = (1 << 64) - 1
-# Hop span ids drawn at once (a pipeline has 1 to 15 containers, most often a few), as the
-# hex digits a traceparent carries: one random draw and one conversion per request, not per hop.
-_HOP_IDS = 4
-_ZERO_ID = b"0" * 16
+_ZERO_ID = bytes(8)
+
+
+def _nonzero_ids(raw: bytes) -> bytes:
+    """``raw`` span ids (8 bytes each) with any id of zeros, invalid, drawn again."""
+    return b"".join(new_span_id().to_bytes(8, "big") if raw[k:k + 8] == _ZERO_ID
+                    else raw[k:k + 8] for k in range(0, len(raw), 8))
+
 # What ends a traceparent line, by W3C flags (only the sampled and random bits are set here).
 _FLAGS_LINE_END = tuple(b"-%02x\r\n" % flags for flags in range((RANDOM | SAMPLED) + 1))
+_LINE_END_SAMPLED = _FLAGS_LINE_END[RANDOM | SAMPLED]
+_LINE_END_UNSAMPLED = _FLAGS_LINE_END[RANDOM]
 
 
 class SpanClock:
@@ -71,90 +80,88 @@ class SpanClock:
         return round(perf * 1e9) + self.offset_ns
 
 
-# One hop: (span id as 16 hex digits, container, url, start, end, status, error).
-_Hop = tuple[bytes, str, str, float, float, int, "str | None"]
+# One hop: (container, url, start, end, status, error); its span id is the one drawn for its
+# position among the trace's hops (``RequestTrace.route``).
+_Hop = tuple[str, str, float, float, int, "str | None"]
 
 
 class RequestTrace:
-    """One request's trace state, filled in by the runtime API and the router."""
+    """One request's trace state, filled in by the runtime API and the router.
 
-    __slots__ = ("trace_id", "span_id", "parent", "flags", "tracestate", "sampled", "started",
-                 "finished", "host", "port", "path", "endpoint", "variant", "instance_id",
-                 "inference_id", "status", "error_type", "error_message", "hops", "_ids", "_next",
-                 "_span", "_prefix", "_suffix", "_tracer")
+    Made by ``RequestTracer.begin``, which stores only what every request has; the other
+    fields keep these class defaults unless the request sets them (a variant, an error). An
+    unsampled request costs a few stores, its hops' lines drawn at once and a tuple a hop:
+    the same record serves the dashboard (``spans``) and, when sampled, the export.
+    """
 
-    def __init__(self, tracer: RequestTracer, parent: SpanContext | None,
-                 started: float) -> None:
-        self._tracer = tracer
-        self.parent = parent
-        self.started = self.finished = started
-        self.hops: list[_Hop] = []
-        self.host = self.path = self.endpoint = self.variant = self.instance_id = ""
-        self.error_message = ""
-        self.port = self.status = 0
-        self.inference_id: str | None = None
-        self.error_type: str | None = None
-        # Hop span ids drawn ahead, as hex digits, used from the end (``_next`` digits left),
-        # and the one propagation_headers gave the hop under way.
-        self._ids = self._span = self._prefix = self._suffix = b""
-        self._next = 0
-        bits = _getrandbits(192)  # one draw: the span id, and the trace id of a new trace
-        self.span_id = bits & _MASK64 or new_span_id()
-        if parent is None:
-            # The sampler's rule, inline (Sampler.root_bound). Level 2: the random flag is
-            # set on traces started here, copied from a caller.
-            self.tracestate: str | None = None
-            trace_id = self.trace_id = bits >> 64 or new_trace_id()
-            sampled = self.sampled = trace_id & _MASK64 < tracer.bound
-            self.flags = RANDOM | SAMPLED if sampled else RANDOM
-            return
-        trace_id = self.trace_id = parent.trace_id
-        flags = parent.flags & RANDOM
-        self.tracestate = parent.tracestate
-        sampled = self.sampled = (parent.sampled if tracer.parent_based
-                                  else trace_id & _MASK64 < tracer.bound)
-        self.flags = flags | SAMPLED if sampled else flags
+    trace_id = span_id = flags = port = status = 0
+    parent: SpanContext | None = None
+    tracestate: str | None = None
+    inference_id: str | None = None
+    error_type: str | None = None
+    started = finished = 0.0
+    host = path = endpoint = variant = instance_id = error_message = ""
+    hops: list[_Hop]
+    _tracer: RequestTracer
+    # What ends each hop's traceparent line (set by ``begin``), and the hop span ids drawn,
+    # 8 bytes a hop by position.
+    _suffix = _ids = b""
+
+    @property
+    def sampled(self) -> bool:
+        return bool(self.flags & SAMPLED)
 
     @property
     def trace_hex(self) -> str:
         return f"{self.trace_id:032x}"
 
-    def propagation_headers(self) -> bytes:
-        """The ``traceparent`` (and ``tracestate``) lines of the next hop: its parent is that
-        hop's CLIENT span, whose id is drawn here."""
-        k = self._next
-        if not k:
-            k = self._draw()
-        span = self._span = self._ids[k - 16:k]
-        self._next = k - 16
-        if span == _ZERO_ID:  # invalid in a traceparent (one chance in 2**64)
-            span = self._span = b"%016x" % new_span_id()
-        return self._prefix + span + self._suffix
+    def route(self, variant: str, instance_id: str, count: int) -> list[bytes]:
+        """The request goes to ``instance_id`` of ``variant`` through ``count`` containers:
+        the ``traceparent`` (and ``tracestate``) lines of those hops, in order. A hop's parent
+        is its CLIENT span, whose id is the one drawn for its position among the trace's hops."""
+        self.variant = variant
+        self.instance_id = instance_id
+        if self.hops:  # another instance after a refused connection: ids after those used
+            return [self._line(k) for k in range(len(self.hops), len(self.hops) + count)]
+        # One draw and one conversion for every hop; the lines are rendered by C calls, not
+        # per hop: the ids' hex digits split by NUL (never in a header) become whole lines.
+        raw = _getrandbits(64 * count).to_bytes(8 * count, "big")
+        if raw.find(_ZERO_ID) >= 0:
+            raw = _nonzero_ids(raw)
+        self._ids = raw
+        prefix = b"traceparent: 00-%032x-" % self.trace_id
+        suffix = self._suffix
+        return (prefix + _hexlify(raw, b"\0", 8).replace(b"\0", suffix + b"\0" + prefix) +
+                suffix).split(b"\0")
 
-    def _draw(self) -> int:
-        """Draw the next hop span ids; the first time, render what every hop's lines share."""
-        bits = _getrandbits(64 * _HOP_IDS)
-        if self._prefix:
-            self._ids = _hexlify(bits.to_bytes(8 * _HOP_IDS, "big"))
-        else:
-            # The trace id's digits come with the same conversion.
-            drawn = _hexlify((self.trace_id << 64 * _HOP_IDS | bits).to_bytes(
-                16 + 8 * _HOP_IDS, "big"))
-            self._prefix = b"traceparent: 00-" + drawn[:32] + b"-"
-            suffix = _FLAGS_LINE_END[self.flags]
-            if self.tracestate:
-                suffix += f"tracestate: {self.tracestate}\r\n".encode("ascii", "replace")
-            self._suffix = suffix
-            self._ids = drawn[32:]
-        return 16 * _HOP_IDS
+    def propagation_headers(self) -> bytes:
+        """The ``traceparent`` (and ``tracestate``) lines of the next hop (``hop`` records it)."""
+        return self._line(len(self.hops))
 
     def hop(self, container: str, url: str, start: float, end: float, status: int,
             error: str | None = None) -> None:
         """One container call done: ``start``/``end`` are the stamps its ContainerLatency
         came from; ``status`` 0 when no response came (``error`` says why)."""
-        self.hops.append((self._span or b"%016x" % new_span_id(), container, url, start, end,
-                          status, error))
-        self._span = b""
+        self.hops.append((container, url, start, end, status, error))
+
+    def hop_ids(self) -> bytes:
+        """The hop span ids, 8 bytes a hop by position (drawn for hops recorded without
+        their lines)."""
+        return self._ids if len(self._ids) >= 8 * len(self.hops) else self._more_ids(
+            len(self.hops))
+
+    def _more_ids(self, count: int) -> bytes:
+        """Hop span ids drawn for the first ``count`` positions (those drawn are kept)."""
+        ids = self._ids
+        more = 8 * count - len(ids)
+        ids = self._ids = ids + _nonzero_ids(_getrandbits(8 * more).to_bytes(more, "big"))
+        return ids
+
+    def _line(self, position: int) -> bytes:
+        """The lines of the hop at ``position`` among the trace's hops (drawn if need be)."""
+        ids = self._ids if len(self._ids) > 8 * position else self._more_ids(position + 1)
+        return (b"traceparent: 00-%032x-" % self.trace_id +
+                _hexlify(ids[8 * position:8 * position + 8]) + self._suffix)
 
     def spans(self) -> list[SpanData]:
         """The SERVER span and its CLIENT children, as OTLP will carry them."""
@@ -168,18 +175,20 @@ class RequestTrace:
                         attrs, status=StatusCode.ERROR if error is not None else StatusCode.UNSET,
                         status_message=self.error_message, tracestate=state, flags=flags,
                         remote_parent=parent is not None)]
-        for span_id, container, url, start, end, status, failure in self.hops:
+        ids = self.hop_ids()
+        for k, (container, url, start, end, status, failure) in enumerate(self.hops):
             attrs = self._tracer.attributes(self._client_key(container, url, status, failure),
                                             self._client_attributes)
             failed = failure is not None or not 200 <= status < 400
-            out.append(SpanData(trace_id, int(span_id, 16), self.span_id, "POST", SpanKind.CLIENT,
+            out.append(SpanData(trace_id, int.from_bytes(ids[8 * k:8 * k + 8], "big"),
+                                self.span_id, "POST", SpanKind.CLIENT,
                                 clock.unix_ns(start), clock.unix_ns(end), attrs,
                                 status=StatusCode.ERROR if failed else StatusCode.UNSET,
                                 status_message=failure or "", tracestate=state, flags=flags))
         return out
 
     def _server_key(self) -> tuple[object, ...]:
-        return ("s", self.path or f"/endpoints/{self.endpoint}/invocations", self.host,
+        return ("s", self.path, self.host,
                 self.port, self.status, self.endpoint, self.variant, self.instance_id,
                 self.inference_id, self.error_type)
 
@@ -191,6 +200,7 @@ class RequestTrace:
     @staticmethod
     def _server_attributes(key: tuple[object, ...]) -> _Attributes:
         _, path, host, port, status, endpoint, variant, instance, inference, error = key
+        path = path or f"/endpoints/{endpoint}/invocations"
         address, _, after = str(host).rpartition(":")
         if not after.isdigit():  # no port in the Host header (or an IPv6 literal without one)
             address, after = str(host), str(port or 80)
@@ -266,24 +276,61 @@ class RequestTracer:
             attrs = cache[key] = build(key)
         return attrs
 
-    def begin(self, traceparent: str | None, tracestate: str | None,
-              started: float) -> RequestTrace:
+    def begin(self, traceparent: str | None, tracestate: str | None, started: float,
+              endpoint: str = "", host: str = "") -> RequestTrace:
+        """A request's trace, from its ``traceparent`` and ``tracestate`` (None when absent)."""
+        trace = RequestTrace()
+        trace._tracer = self
+        trace.started = started
+        trace.endpoint = endpoint
+        trace.host = host
+        trace.hops = []
+        bits = _getrandbits(192)  # one draw: the span id, and the trace id of a new trace
+        trace.span_id = bits & _MASK64 or new_span_id()
         parent = _parse(traceparent, tracestate) if traceparent is not None else None
-        return RequestTrace(self, parent, started)
+        if parent is None:
+            # The sampler's rule, inline (Sampler.root_bound). Level 2: the random flag is
+            # set on traces started here, copied from a caller.
+            trace_id = trace.trace_id = bits >> 64 or new_trace_id()
+            if trace_id & _MASK64 < self.bound:
+                trace.flags = RANDOM | SAMPLED
+                trace._suffix = _LINE_END_SAMPLED
+            else:
+                trace.flags = RANDOM
+                trace._suffix = _LINE_END_UNSAMPLED
+            return trace
+        trace_id = trace.trace_id = parent.trace_id
+        trace.parent = parent
+        flags = parent.flags & RANDOM
+        if (parent.flags & SAMPLED if self.parent_based else trace_id & _MASK64 < self.bound):
+            flags |= SAMPLED
+        trace.flags = flags
+        suffix = _FLAGS_LINE_END[flags]
+        state = trace.tracestate = parent.tracestate
+        if state:
+            suffix += f"tracestate: {state}\r\n".encode("ascii", "replace")
+        trace._suffix = suffix
+        return trace
 
-    def end(self, trace: RequestTrace, finished: float) -> None:
+    def end(self, trace: RequestTrace, finished: float, status: int | None = None) -> None:
+        """The request answered ``status`` (when given) at ``finished``: export it when
+        sampled, keep it for the dashboard either way."""
         trace.finished = finished
-        exporter = self.exporter
-        if trace.sampled and exporter is not None:
-            count = len(trace.hops) + 1
-            if exporter.room(count):  # else dropped (and counted) before being encoded
-                exporter.submit_encoded(self.encode(trace), count)
+        if status is not None:
+            trace.status = status
+        if trace.flags & SAMPLED:
+            exporter = self.exporter
+            if exporter is not None:
+                count = len(trace.hops) + 1
+                if exporter.room(count):  # else dropped (and counted) before being encoded
+                    exporter.submit_encoded(self.encode(trace), count)
         self.recent.add(trace)
 
     def _tail(self, key: tuple[object, ...]) -> bytes:
-        """What ends a span (attributes, status, flags) for ``encode``'s ``key``: the span's
-        attribute key, then its status message and W3C flags, then whether its parent is
-        remote (a server span) or its status (a client span)."""
+        """What ends a span (attributes, status, flags) for ``encode``'s ``key``: for a server
+        span its attribute key, status message, W3C flags and whether its parent is remote;
+        for a client span the request's shared part, then its container, URL, status and
+        failure."""
         tails = self._tails
         if len(tails) >= _CACHE_LIMIT:
             tails.clear()
@@ -292,8 +339,10 @@ class RequestTracer:
             error, message, flags, remote = key[9], key[10], key[11], key[12]
             failed = error is not None
         else:
-            attrs = self.attributes(key[:9], RequestTrace._client_attributes)
-            status, failure, flags = key[7], key[8], key[9]
+            shared, container, url, status, failure = key
+            endpoint, variant, instance, inference, flags = cast("tuple[object, ...]", shared)
+            attrs = self.attributes(("c", url, endpoint, variant, instance, container, inference,
+                                     status, failure), RequestTrace._client_attributes)
             message, remote = failure or "", False
             failed = failure is not None or not 200 <= status < 400  # type: ignore[operator]
         tail = tails[key] = (encode_attribute_block(attrs) +
@@ -315,26 +364,34 @@ class RequestTracer:
         endpoint, variant, instance = trace.endpoint, trace.variant, trace.instance_id
         inference, flags = trace.inference_id, trace.flags
         key: tuple[object, ...] = (
-            "s", trace.path or f"/endpoints/{endpoint}/invocations", trace.host, trace.port,
-            trace.status, endpoint, variant, instance, inference, trace.error_type,
-            trace.error_message, flags, parent is not None)
-        spans = [b"".join((
+            "s", trace.path, trace.host, trace.port, trace.status, endpoint, variant, instance,
+            inference, trace.error_type, trace.error_message, flags, parent is not None)
+        span = b"".join((
             head, span_id, state_field,
             b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent is not None else b"",
             _SERVER_NAME_KIND,
             _pack_times(0x39, round(trace.started * 1e9) + offset,
                         0x41, round(trace.finished * 1e9) + offset),
-            tails.get(key) or self._tail(key)))]
-        # What every CLIENT span has between its own id and its times.
+            tails.get(key) or self._tail(key)))
+        # Each span as a ScopeSpans.spans field: its tag and length, then its bytes.
+        size = len(span)
+        fields = [_SPAN_FIELD[size] if size < _SPAN_FIELD_LIMIT else span_field_head(size), span]
+        # What every CLIENT span has between its own id and its times, and what keys its tail.
         middle = state_field + b"\x22\x08" + span_id + _CLIENT_NAME_KIND
-        for hop_id, container, url, start, end, status, failure in trace.hops:
-            key = ("c", url, endpoint, variant, instance, container, inference, status, failure,
-                   flags)
-            spans.append(b"".join((
-                head, _unhexlify(hop_id), middle,
+        shared = (endpoint, variant, instance, inference, flags)
+        ids = trace.hop_ids()
+        k = 0
+        for container, url, start, end, status, failure in trace.hops:
+            key = (shared, container, url, status, failure)
+            span = b"".join((
+                head, ids[k:k + 8], middle,
                 _pack_times(0x39, round(start * 1e9) + offset, 0x41, round(end * 1e9) + offset),
-                tails.get(key) or self._tail(key))))
-        return scope_span_fields(spans)
+                tails.get(key) or self._tail(key)))
+            size = len(span)
+            fields += (_SPAN_FIELD[size] if size < _SPAN_FIELD_LIMIT else span_field_head(size),
+                       span)
+            k += 8
+        return b"".join(fields)
 
     def record(self, spans: Sequence[SpanData], sampled: bool = True) -> None:
         """Spans made elsewhere: exported when sampled, kept as recent either way."""
