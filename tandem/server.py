@@ -209,8 +209,9 @@ class TandemServer:
         """The full server listens: the standby hands its connections over, then stops."""
         standby = self._standby
         if standby is not None:
+            # It stays referenced until the server stops: a stop during the hand-over still
+            # closes it (``StandbyRouting.stop`` runs once).
             self._retiring = asyncio.create_task(standby.retire(), name="retire the standby")
-            self._retiring.add_done_callback(lambda _: setattr(self, "_standby", None))
 
     def _epoch(self) -> int:
         """The epoch this server leads under; 0 once it does not (its writes are refused)."""

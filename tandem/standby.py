@@ -57,7 +57,7 @@ class StandbyRouting:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._retiring = False
-        self._stopped = False
+        self._stopping: asyncio.Future[None] | None = None
         self.port: int | None = None
 
     async def start(self) -> int:
@@ -86,6 +86,8 @@ class StandbyRouting:
     async def _close_once_retiring(self, request: web.Request,
                                    response: web.StreamResponse) -> None:  # fmt: skip
         if self._retiring:
+            # on_response_prepare runs after aiohttp chose the headers: say it, and do it.
+            response.headers["Connection"] = "close"
             response.force_close()
 
     async def retire(self) -> None:
@@ -100,10 +102,13 @@ class StandbyRouting:
 
     async def stop(self) -> None:
         """Close the listener and the connections (requests in flight answered first), stop
-        following. Once only."""
-        if self._stopped:
-            return
-        self._stopped = True
+        following. Once: every caller waits for the same stop, which a caller's cancellation
+        does not cut short."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

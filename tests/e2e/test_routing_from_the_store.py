@@ -7,10 +7,12 @@ killed."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -174,9 +176,19 @@ def test_a_standby_serves_invocations_from_the_store_and_keeps_its_port_when_it_
         wait_until(refused, "the deleted endpoint to be refused by the standby")
         assert time.monotonic() - deleted < PROPAGATION_LIMIT + 0.5  # + the polls' own time
 
+        # A balancer's keep-alive connection to the standby, open across the takeover.
+        kept = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port, timeout=30)
+        kept.request("GET", "/ping")
+        assert kept.getresponse().read() == b"" and kept.sock is not None
         leader.kill()
         started.join(60)
         assert standby.url == url, "".join(standby.output)  # the same address once it leads
+        # The standby hands the connection over: answered, then closed by its answer (the
+        # balancer's next request opens a new one, which the whole server accepts).
+        kept.request("GET", "/ping")
+        handed = kept.getresponse()
+        assert (handed.status, handed.getheader("Connection")) == (200, "close")
+        kept.close()
         sagemaker = client(standby, "sagemaker")
         assert sagemaker.list_endpoints()["Endpoints"] == []
     finally:
