@@ -137,7 +137,7 @@ def test_a_leader_that_loses_its_session_stops_and_the_standby_leads(
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          "WHERE application_name LIKE 'tandem leader %%' AND pid <> "
-                         "pg_backend_pid()")
+                         "pg_backend_pid() AND datname = current_database()")
         assert first.proc is not None
         assert first.proc.wait(30) == 75  # EX_TEMPFAIL: a supervisor restarts it as a standby
         assert any("another server leads the store now" in line for line in first.output)

@@ -122,7 +122,8 @@ async def test_a_router_fed_from_the_store_follows_the_leader_within_a_second(
     with psycopg.connect(dsn, autocommit=True) as admin:
         killed = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'tandem catalog feed'").fetchone()
+            "WHERE application_name = 'tandem catalog feed' AND datname = current_database()"
+        ).fetchone()
     assert killed == (1,)
     since = await update(DesiredWeight=3.0)
     await _within(lambda: _variant(follower).weight == 3.0, since, "a weight after the kill")

@@ -73,7 +73,8 @@ async def test_postgres_feed_tells_writes_of_another_server_and_heals_a_killed_s
         with psycopg.connect(postgres_database, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = 'tandem feed under test'").fetchone()
+                "WHERE application_name = 'tandem feed under test' "
+                "AND datname = current_database()").fetchone()
         assert killed == (1,)
         assert await _next(seen) is None  # back: whatever was missed must be reread
         await asyncio.to_thread(catalog.put, "model", "M", {"x": 2})

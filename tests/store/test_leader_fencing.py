@@ -67,7 +67,8 @@ async def test_a_deposed_leaders_late_write_is_refused_and_leaves_its_successors
 
         with psycopg.connect(postgres_database, autocommit=True) as conn:  # a's session dies
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE application_name = 'tandem leader a'")
+                         "WHERE application_name = 'tandem leader a' "
+                         "AND datname = current_database()")
         await wait_until_async(lambda: b.leadership.leading, "b leads", timeout=5.0)
         assert (epoch_a, b.leadership.epoch) == (1, 2)
         ready = PENDING.ready("10.0.0.2", {"c1": 8080})

@@ -53,7 +53,8 @@ def _terminate(dsn: str, holder: str) -> int:
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = %s", (f"tandem leader {holder}",)).fetchone()
+            "WHERE application_name = %s AND datname = current_database()",
+            (f"tandem leader {holder}",)).fetchone()
     return int(row[0]) if row else 0
 
 

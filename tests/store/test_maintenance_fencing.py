@@ -118,7 +118,8 @@ async def test_a_deposed_leaders_rollup_and_retention_are_refused_and_the_new_on
         _old_log(a.logs)
         with psycopg.connect(postgres_database, autocommit=True) as conn:  # a's session dies
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE application_name = 'tandem leader maint-a'")
+                         "WHERE application_name = 'tandem leader maint-a' "
+                         "AND datname = current_database()")
         await wait_until_async(lambda: b.leadership.leading, "b leads", timeout=5.0)
         assert b.leadership.epoch == epoch_a + 1
         clock = ManualClock(float(ROLLED_AT))
