@@ -83,15 +83,18 @@ def _netns_inodes(rig: RayCluster) -> dict[int, str]:
     return inodes
 
 
-def _script_processes(rig: RayCluster, script: Path) -> list[int]:
+def _script_processes(rig: RayCluster, job: str, script: str) -> list[int]:
+    """The job's processes on the emulated hosts running ``script``, from the code carried
+    into each host's instance root there (``.../instances/<job>/<instance id>/code``)."""
     found = []
     for host in rig.hosts:
         for pid in processes_in(host.namespace):
             try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if str(script).encode() in cmdline:
+            if any(f"/instances/{job}/".encode() in a and a.endswith(f"/code/{script}".encode())
+                   for a in argv):
                 found.append(pid)
     return found
 
@@ -163,7 +166,7 @@ def test_a_two_host_training_job_rendezvous_by_name_across_hosts(
         _until(f"CPUUtilization of {host}", lambda h=host: _stat(  # type: ignore[misc]
             cloudwatch, TRAINING_GROUP, "CPUUtilization", {"Host": f"{job}/{h}"},
             "SampleCount"))  # fmt: skip
-    assert _script_processes(rig, code / "train.py") == []
+    assert _script_processes(rig, job, "train.py") == []
 
 
 def test_three_hosts_on_two_nodes_share_one_and_still_rendezvous_by_name(
@@ -209,7 +212,7 @@ def test_three_hosts_on_two_nodes_share_one_and_still_rendezvous_by_name(
         assert said[0][3] == addresses[ran_in[said[0][1]]]
     assert sorted(ran_in) == ["algo-1", "algo-2", "algo-3"]
     assert set(ran_in.values()) == {h.name for h in rig.hosts}
-    assert _script_processes(rig, code / "train.py") == []
+    assert _script_processes(rig, job, "train.py") == []
 
 
 # algo-2 fails after two lines; algo-1 would run for minutes.
@@ -255,7 +258,7 @@ def test_a_remote_host_failing_fails_the_job_with_its_last_lines_and_stops_the_o
     assert desc["FailureReason"] == (
         'AlgorithmError: algo-2 exited with code 3. Last log lines: "step=1 fine" '
         '"step=2 diverged"')
-    assert _script_processes(rig, code / "fail.py") == []
+    assert _script_processes(rig, job, "fail.py") == []
 
 
 def test_a_transform_job_runs_its_container_on_a_cluster_host(
@@ -463,12 +466,13 @@ def test_remote_hosts_run_from_their_own_root_and_send_back_model_output_and_fai
             for s in streams)
 
     _until("both hosts to save their model", saved)
+    assert len(_script_processes(rig, "mh-remote-stop", "train.py")) >= 2  # seen while running
     sagemaker.stop_training_job(TrainingJobName="mh-remote-stop")
     desc = _until("the stopped job to finish", lambda: finished("mh-remote-stop"), timeout=300)
     assert desc["TrainingJobStatus"] == "Stopped", desc.get("FailureReason")
     assert _members(tmp_path / "out" / "mh-remote-stop" / "output" / "model.tar.gz") == {
         "algo-1.txt": b"weights of algo-1", "algo-2.txt": b"weights of algo-2"}
-    assert _script_processes(rig, code / "train.py") == []
+    assert _script_processes(rig, "mh-remote-stop", "train.py") == []
 
     # A local image directory's train program travels too, and runs from the node's copy.
     image = tmp_path / "image"
